@@ -1,0 +1,172 @@
+//! `ringproof produce` and `ringproof consume`: the quick start, and the processes the
+//! multi-process tests spawn. Each prints one JSON line with what it did.
+
+use clap::{Args, ValueEnum};
+use ringproof::testkit::{self, ReadMode};
+use ringproof::{ConsumerBuilder, Coordination, ProducerBuilder, RingName, WaitStrategy};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Which ring: a shm name, or a name under a directory.
+#[derive(Args, Debug, Clone)]
+pub struct RingArgs {
+    /// Ring name (`[A-Za-z0-9_-]`).
+    #[arg(long)]
+    ring: String,
+    /// Use memory-mapped files under this directory instead of shared memory.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+impl RingArgs {
+    fn name(&self) -> ringproof::Result<RingName> {
+        match &self.dir {
+            Some(d) => RingName::dir(d, &self.ring),
+            None => RingName::shm(&self.ring),
+        }
+    }
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum Wait {
+    Spin,
+    Yield,
+    Sleep,
+    Block,
+}
+
+impl From<Wait> for WaitStrategy {
+    fn from(w: Wait) -> Self {
+        match w {
+            Wait::Spin => WaitStrategy::BusySpin,
+            Wait::Yield => WaitStrategy::SpinThenYield { spins: 10_000 },
+            Wait::Sleep => WaitStrategy::Sleep(Duration::from_micros(50)),
+            Wait::Block => WaitStrategy::blocking(),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ProduceArgs {
+    #[command(flatten)]
+    ring: RingArgs,
+    /// Slots in the ring (a power of two).
+    #[arg(long, default_value_t = 1024)]
+    capacity: usize,
+    /// Event size in bytes (a multiple of 8).
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Events to publish.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Events per publish call (1 = single-event publish).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Wait for this many consumers before publishing.
+    #[arg(long, default_value_t = 0)]
+    wait_consumers: usize,
+    /// Also gate on disruptor-mp consumers named PREFIX_k.
+    #[arg(long)]
+    discover_prefix: Option<String>,
+    /// How many PREFIX_k ids to probe.
+    #[arg(long, default_value_t = 4)]
+    discover_max: usize,
+    /// How to wait when the ring is full.
+    #[arg(long, value_enum, default_value = "yield")]
+    wait: Wait,
+    /// Startup and drain timeout, milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    timeout_ms: u64,
+    /// Exit right after publishing instead of waiting until every gating consumer has
+    /// consumed everything (ringproof consumers drain a closed ring anyway; disruptor-mp ones
+    /// need the ring to stay).
+    #[arg(long)]
+    no_drain: bool,
+}
+
+pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
+    let timeout = Duration::from_millis(a.timeout_ms);
+    let mut b = ProducerBuilder::new(a.ring.name()?).capacity(a.capacity).wait(a.wait.into());
+    if a.wait_consumers > 0 {
+        b = b.coordination(Coordination::WaitForConsumers { min: a.wait_consumers, timeout });
+    }
+    if let Some(prefix) = &a.discover_prefix {
+        b = b.discover_prefix(prefix, a.discover_max);
+    }
+    let mut p = b.create_raw(a.size)?;
+    let start = Instant::now();
+    let report = testkit::produce(&mut p, a.events, a.batch, |_| {})?;
+    let publish_ns = start.elapsed().as_nanos() as u64;
+    let mut drained = true;
+    if !a.no_drain {
+        let deadline = Instant::now() + timeout;
+        while p.min_gating_sequence() < report.last_sequence {
+            if Instant::now() >= deadline {
+                drained = false;
+                break;
+            }
+            std::thread::yield_now();
+        }
+    }
+    println!(
+        "{}",
+        json!({
+            "role": "producer", "impl": "ringproof", "published": report.published,
+            "first_seq": report.first_sequence, "last_seq": report.last_sequence,
+            "size": a.size, "publish_ns": publish_ns, "drained": drained,
+            "gating": p.gating_ids(),
+        })
+    );
+    Ok(if drained { ExitCode::SUCCESS } else { ExitCode::from(4) })
+}
+
+#[derive(Args, Debug)]
+pub struct ConsumeArgs {
+    #[command(flatten)]
+    ring: RingArgs,
+    /// Consumer id (`[A-Za-z0-9_-]`, at most 48 bytes).
+    #[arg(long)]
+    id: String,
+    /// Expected event size in bytes (omit to accept the ring's).
+    #[arg(long)]
+    size: Option<usize>,
+    /// Events to consume (stops early if the producer closes the ring).
+    #[arg(long, default_value_t = u64::MAX)]
+    events: u64,
+    /// copy, lease or batch.
+    #[arg(long, default_value = "batch")]
+    mode: ReadMode,
+    /// How to wait for events.
+    #[arg(long, value_enum, default_value = "yield")]
+    wait: Wait,
+    /// How long to wait for the ring to appear, milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    attach_timeout_ms: u64,
+}
+
+pub fn consume(a: ConsumeArgs) -> ringproof::Result<ExitCode> {
+    let b = ConsumerBuilder::new(a.ring.name()?, &a.id)
+        .wait(a.wait.into())
+        .attach_timeout(Duration::from_millis(a.attach_timeout_ms));
+    let mut c = match a.size {
+        Some(size) => b.attach_raw(size)?,
+        None => b.attach_any()?,
+    };
+    let start_seq = c.next_sequence();
+    let start = Instant::now();
+    let r = testkit::consume(&mut c, a.events, a.mode, |_| {})?;
+    let elapsed_ns = start.elapsed().as_nanos() as u64;
+    let complete = a.events == u64::MAX || r.consumed == a.events;
+    println!(
+        "{}",
+        json!({
+            "role": "consumer", "impl": "ringproof", "id": a.id, "start_seq": start_seq,
+            "consumed": r.consumed, "first_seq": r.first_sequence, "last_seq": r.last_sequence,
+            "out_of_order": r.out_of_order, "payload_errors": r.payload_errors,
+            "errors": r.errors, "closed_at": r.closed_at, "elapsed_ns": elapsed_ns,
+        })
+    );
+    Ok(if r.is_clean() && complete { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,452 @@
+//! A consumer: sees every event in order, commits its cursor so the producer can reuse slots.
+//!
+//! Joining (SPEC.md §6.2) is a handshake with the producer's gating rescan, so a consumer never
+//! reads a slot the producer may overwrite: write the cursor, join the registry (generation
+//! bump, full fence), re-read the producer cursor, and start after it.
+
+use crate::cursor::Cursor;
+use crate::error::{Error, Result};
+use crate::layout::cursor::INITIAL_SEQUENCE;
+use crate::layout::{header::MIN_ALIGNMENT, Expect, SegmentKind};
+use crate::names::{validate_consumer_id, RingName};
+use crate::registry::Registry;
+use crate::segment::{self, Segment};
+use crate::sync::{fence, Ordering};
+use crate::wait::{WaitStrategy, Waiter};
+use crate::futex;
+use bytemuck::Pod;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+/// What a consumer does when its committed cursor fell behind what the ring still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnLapped {
+    /// Fail with [`Error::Lapped`], naming the missed sequences.
+    #[default]
+    Fail,
+    /// Skip to the next unpublished sequence.
+    Resync,
+}
+
+/// Configures and attaches a consumer.
+#[derive(Debug, Clone)]
+pub struct ConsumerBuilder {
+    name: RingName,
+    id: String,
+    wait: WaitStrategy,
+    attach_timeout: Duration,
+    on_lapped: OnLapped,
+}
+
+impl ConsumerBuilder {
+    /// Consumer `id` of ring `name`: spin-then-yield waiting, 5 s to find the ring.
+    pub fn new(name: RingName, id: &str) -> Self {
+        Self {
+            name,
+            id: id.to_owned(),
+            wait: WaitStrategy::default(),
+            attach_timeout: Duration::from_secs(5),
+            on_lapped: OnLapped::Fail,
+        }
+    }
+
+    /// How blocking reads wait for events.
+    pub fn wait(mut self, wait: WaitStrategy) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// How long to wait for the ring to appear (0: fail at once if it is missing).
+    pub fn attach_timeout(mut self, timeout: Duration) -> Self {
+        self.attach_timeout = timeout;
+        self
+    }
+
+    /// What to do if the committed cursor was lapped while this consumer was away.
+    pub fn on_lapped(mut self, on_lapped: OnLapped) -> Self {
+        self.on_lapped = on_lapped;
+        self
+    }
+
+    /// Attaches to a ring of `E` events.
+    pub fn attach<E: Pod>(self) -> Result<Consumer<E>> {
+        let expect = Expect {
+            kind: SegmentKind::Ring,
+            element_size: Some(std::mem::size_of::<E>() as u64),
+            capacity: None,
+            min_alignment: std::mem::align_of::<E>().max(MIN_ALIGNMENT),
+        };
+        Ok(Consumer { raw: RawConsumer::attach(self, expect)?, _event: PhantomData })
+    }
+
+    /// Attaches to a ring of `element_size`-byte events.
+    pub fn attach_raw(self, element_size: usize) -> Result<RawConsumer> {
+        let expect = Expect { element_size: Some(element_size as u64), ..Expect::kind(SegmentKind::Ring) };
+        RawConsumer::attach(self, expect)
+    }
+
+    /// Attaches to a ring of whatever event size it has.
+    pub fn attach_any(self) -> Result<RawConsumer> {
+        RawConsumer::attach(self, Expect::kind(SegmentKind::Ring))
+    }
+}
+
+/// A consumer of raw events.
+#[derive(Debug)]
+pub struct RawConsumer {
+    name: RingName,
+    id: String,
+    _ring: Segment,
+    slots: *const u8,
+    element_size: usize,
+    capacity: usize,
+    mask: i64,
+    producer: Cursor,
+    cursor: Cursor,
+    registry: Option<Registry>,
+    slot: Option<usize>,
+    /// Next sequence to read.
+    next: i64,
+    /// Highest sequence known published.
+    available: i64,
+    wait: WaitStrategy,
+}
+
+// SAFETY: pointers into this consumer's own mappings; moved, not shared.
+unsafe impl Send for RawConsumer {}
+
+impl RawConsumer {
+    fn attach(b: ConsumerBuilder, expect: Expect) -> Result<RawConsumer> {
+        validate_consumer_id(&b.id)?;
+        futex::register_membarrier();
+        let ring = Segment::open_waiting(&b.name.ring(), "ring", &expect, b.attach_timeout)?;
+        let producer = Cursor::open(&b.name.producer_cursor(), "producer cursor")?;
+        let registry = match Registry::open(&b.name.registry()) {
+            Ok(r) => Some(r),
+            // No registry: a disruptor-mp producer. Join its way (cursor only).
+            Err(Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let epoch = registry.as_ref().map_or(0, Registry::epoch);
+        let g = *ring.geometry();
+
+        // 1. Our cursor: resume from it if it belongs to this ring, else start at the head.
+        let head = producer.load();
+        let path = b.name.consumer_cursor(&b.id);
+        let (cursor, created) = match Cursor::create(&path, "consumer cursor", head, epoch) {
+            Ok(c) => (c, true),
+            Err(Error::AlreadyExists { .. }) => (Cursor::open(&path, "consumer cursor")?, false),
+            Err(e) => return Err(e),
+        };
+        let cell = cursor.cell();
+        let stale = !created && cell.epoch.load(Ordering::Acquire) != epoch;
+        if stale {
+            // Left by an earlier ring under this name: its value means nothing here.
+            cell.value.store(head, Ordering::Release);
+            cell.epoch.store(epoch, Ordering::Release);
+        }
+        let mut resume_from = cell.value.load(Ordering::Acquire);
+
+        // 2. Join (or take over our slot if our previous incarnation died).
+        let mut slot = None;
+        if let Some(reg) = &registry {
+            let (i, took_over) = reg.join(&b.id, b.name.name())?;
+            slot = Some(i);
+            if !took_over {
+                // The handshake: the join's generation bump and fence are done; whatever the
+                // producer publishes from here on respects our cursor.
+                fence(Ordering::SeqCst);
+                let head_now = producer.cell().value.load(Ordering::SeqCst);
+                if created || stale {
+                    resume_from = head_now;
+                } else if resume_from < head_now {
+                    // Our cursor was not gating while head_now was published: slots after
+                    // resume_from may have been overwritten.
+                    match b.on_lapped {
+                        OnLapped::Resync => resume_from = head_now,
+                        OnLapped::Fail => {
+                            reg.leave(i);
+                            return Err(Error::Lapped { id: b.id, from: resume_from + 1, to: head_now });
+                        }
+                    }
+                }
+                cell.value.store(resume_from, Ordering::Release);
+            }
+        } else if created {
+            // disruptor-mp's readiness counter, if its producer waits on it.
+            if let Ok(ready) = Cursor::open(&b.name.readiness(), "readiness counter") {
+                ready.cell().value.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        Ok(RawConsumer {
+            name: b.name,
+            id: b.id,
+            slots: ring.payload(),
+            _ring: ring,
+            element_size: g.element_size as usize,
+            capacity: g.capacity as usize,
+            mask: g.capacity as i64 - 1,
+            producer,
+            cursor,
+            registry,
+            slot,
+            next: resume_from + 1,
+            available: resume_from.max(INITIAL_SEQUENCE),
+            wait: b.wait,
+        })
+    }
+
+    /// This consumer's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Event size in bytes.
+    pub fn element_size(&self) -> usize {
+        self.element_size
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Next sequence this consumer will read.
+    pub fn next_sequence(&self) -> i64 {
+        self.next
+    }
+
+    /// The producer's cursor as of now.
+    pub fn producer_sequence(&self) -> i64 {
+        self.producer.load()
+    }
+
+    #[inline(always)]
+    fn slot(&self, seq: i64) -> &[u8] {
+        // SAFETY: masked index < capacity; the producer does not rewrite this slot before our
+        // cursor passes it (gating).
+        unsafe { std::slice::from_raw_parts(self.slots.add((seq & self.mask) as usize * self.element_size), self.element_size) }
+    }
+
+    /// Whether `self.next` is published; refreshes the cached producer cursor when needed.
+    /// Fails with [`Error::Closed`] once the producer closed the ring and all is consumed.
+    #[inline(always)]
+    fn ready(&mut self) -> Result<bool> {
+        if self.next <= self.available {
+            return Ok(true);
+        }
+        self.available = self.producer.load();
+        if self.next <= self.available {
+            return Ok(true);
+        }
+        self.check_closed()?;
+        Ok(false)
+    }
+
+    #[cold]
+    fn check_closed(&self) -> Result<()> {
+        if let Some(final_sequence) = self.registry.as_ref().and_then(Registry::closed) {
+            if self.next > final_sequence {
+                return Err(Error::Closed { final_sequence });
+            }
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn commit(&mut self, seq: i64) {
+        let cell = self.cursor.cell();
+        cell.value.store(seq, Ordering::Release);
+        futex::wake_if_waiting(&cell.value, &cell.waiters);
+    }
+
+    /// Waits (per the wait strategy) until the next event is published.
+    fn wait_ready(&mut self) -> Result<()> {
+        let mut waiter = Waiter::new(self.wait);
+        while !self.ready()? {
+            let cell = self.producer.cell();
+            waiter.pause(&cell.value, &cell.waiters, self.available);
+        }
+        Ok(())
+    }
+
+    /// Reads the next event with `read(seq, bytes)` if one is published, then commits it.
+    #[inline]
+    pub fn try_read<R>(&mut self, read: impl FnOnce(i64, &[u8]) -> R) -> Result<Option<R>> {
+        if !self.ready()? {
+            return Ok(None);
+        }
+        let seq = self.next;
+        let r = read(seq, self.slot(seq));
+        self.next += 1;
+        self.commit(seq);
+        Ok(Some(r))
+    }
+
+    /// Copies the next event into `out` if one is published. Returns its sequence.
+    #[inline]
+    pub fn try_next_into(&mut self, out: &mut [u8]) -> Result<Option<i64>> {
+        if out.len() != self.element_size {
+            return Err(Error::EventSize { expected: self.element_size, got: out.len() });
+        }
+        self.try_read(|seq, bytes| {
+            out.copy_from_slice(bytes);
+            seq
+        })
+    }
+
+    /// Copies the next event into `out`, waiting for it.
+    pub fn next_into(&mut self, out: &mut [u8]) -> Result<i64> {
+        self.wait_ready()?;
+        Ok(self.try_next_into(out)?.expect("ready"))
+    }
+
+    /// Leases the next event in place; the cursor is committed when the lease drops.
+    #[inline]
+    pub fn try_lease(&mut self) -> Result<Option<RawLease<'_>>> {
+        if !self.ready()? {
+            return Ok(None);
+        }
+        Ok(Some(RawLease { seq: self.next, consumer: self }))
+    }
+
+    /// Leases the next event, waiting for it.
+    pub fn lease(&mut self) -> Result<RawLease<'_>> {
+        self.wait_ready()?;
+        Ok(RawLease { seq: self.next, consumer: self })
+    }
+
+    /// Hands every published event (at most `max`) to `f(seq, bytes, end_of_batch)` and commits
+    /// the cursor once. Returns how many were handled (0 if none is published).
+    #[inline]
+    pub fn poll_batch(&mut self, max: usize, mut f: impl FnMut(i64, &[u8], bool)) -> Result<usize> {
+        if max == 0 || !self.ready()? {
+            return Ok(0);
+        }
+        let first = self.next;
+        let last = self.available.min(first + max as i64 - 1);
+        for seq in first..=last {
+            f(seq, self.slot(seq), seq == last);
+        }
+        self.next = last + 1;
+        self.commit(last);
+        Ok((last - first + 1) as usize)
+    }
+
+    /// [`poll_batch`](Self::poll_batch) after waiting for at least one event.
+    pub fn wait_batch(&mut self, max: usize, f: impl FnMut(i64, &[u8], bool)) -> Result<usize> {
+        self.wait_ready()?;
+        self.poll_batch(max, f)
+    }
+}
+
+impl Drop for RawConsumer {
+    /// Clean leave: stop gating, remove our cursor (a clean leave gives up resuming).
+    fn drop(&mut self) {
+        if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
+            reg.leave(i);
+        }
+        let _ = segment::unlink(&self.name.consumer_cursor(&self.id));
+        let producer_gone = self.registry.as_ref().is_none_or(|r| r.closed().is_some());
+        if let (true, Some(dir)) = (producer_gone, self.name.consumers_dir()) {
+            // The last one out removes the directory; fails harmlessly while others remain.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// An event leased in place; dereferences to its bytes and commits the cursor on drop.
+pub struct RawLease<'a> {
+    consumer: &'a mut RawConsumer,
+    seq: i64,
+}
+
+impl RawLease<'_> {
+    /// The event's sequence.
+    pub fn sequence(&self) -> i64 {
+        self.seq
+    }
+}
+
+impl std::ops::Deref for RawLease<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.consumer.slot(self.seq)
+    }
+}
+
+impl Drop for RawLease<'_> {
+    fn drop(&mut self) {
+        self.consumer.next = self.seq + 1;
+        self.consumer.commit(self.seq);
+    }
+}
+
+/// A consumer of `E` events.
+#[derive(Debug)]
+pub struct Consumer<E: Pod> {
+    raw: RawConsumer,
+    _event: PhantomData<fn() -> E>,
+}
+
+impl<E: Pod> Consumer<E> {
+    /// The next event, copied out, if one is published.
+    #[inline]
+    pub fn try_next(&mut self) -> Result<Option<(i64, E)>> {
+        self.raw.try_read(|seq, bytes| (seq, bytemuck::pod_read_unaligned(bytes)))
+    }
+
+    /// The next event, waiting for it.
+    pub fn next(&mut self) -> Result<(i64, E)> {
+        self.raw.wait_ready()?;
+        Ok(self.try_next()?.expect("ready"))
+    }
+
+    /// Leases the next event in place if one is published.
+    #[inline]
+    pub fn try_lease(&mut self) -> Result<Option<Lease<'_, E>>> {
+        Ok(self.raw.try_lease()?.map(|raw| Lease { raw, _event: PhantomData }))
+    }
+
+    /// Leases the next event, waiting for it.
+    pub fn lease(&mut self) -> Result<Lease<'_, E>> {
+        Ok(Lease { raw: self.raw.lease()?, _event: PhantomData })
+    }
+
+    /// Hands every published event (at most `max`) to `f(seq, &event, end_of_batch)`; one
+    /// cursor commit.
+    #[inline]
+    pub fn poll_batch(&mut self, max: usize, mut f: impl FnMut(i64, &E, bool)) -> Result<usize> {
+        self.raw.poll_batch(max, |seq, bytes, eob| f(seq, bytemuck::from_bytes(bytes), eob))
+    }
+
+    /// [`poll_batch`](Self::poll_batch) after waiting for at least one event.
+    pub fn wait_batch(&mut self, max: usize, mut f: impl FnMut(i64, &E, bool)) -> Result<usize> {
+        self.raw.wait_batch(max, |seq, bytes, eob| f(seq, bytemuck::from_bytes(bytes), eob))
+    }
+
+    /// The untyped consumer underneath.
+    pub fn raw(&mut self) -> &mut RawConsumer {
+        &mut self.raw
+    }
+}
+
+/// A typed [`RawLease`].
+pub struct Lease<'a, E: Pod> {
+    raw: RawLease<'a>,
+    _event: PhantomData<fn() -> E>,
+}
+
+impl<E: Pod> Lease<'_, E> {
+    /// The event's sequence.
+    pub fn sequence(&self) -> i64 {
+        self.raw.sequence()
+    }
+}
+
+impl<E: Pod> std::ops::Deref for Lease<'_, E> {
+    type Target = E;
+    fn deref(&self) -> &E {
+        bytemuck::from_bytes(&self.raw)
+    }
+}

@@ -1,0 +1,66 @@
+//! The one error type of the crate: every cause its own variant, every message says what to do.
+
+use crate::layout::LayoutError;
+use std::time::Duration;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong opening, publishing to or consuming from a ring.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid name {name:?}: {why}")]
+    InvalidName { name: String, why: &'static str },
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    #[error("{what} {name} does not exist (is the producer running? check the ring name and backend)")]
+    NotFound { what: &'static str, name: String },
+    #[error("{what} {name} already exists: another producer owns this ring, or a crashed one left it behind (remove it with `ringproof rm`)")]
+    AlreadyExists { what: &'static str, name: String },
+    #[error("permission denied on {name}: segments are created mode 0600, so every process must run as the same user")]
+    PermissionDenied { name: String },
+    #[error("{name}: {source}")]
+    Layout { name: String, source: LayoutError },
+    #[error("{op} {name}: {source}")]
+    Io { op: &'static str, name: String, source: std::io::Error },
+    #[error("consumer id {id:?} is in use by live process {pid}; pick another id or stop that process")]
+    ConsumerIdInUse { id: String, pid: u32 },
+    #[error("the registry of ring {ring} has no free slot ({slots} consumers); raise the slot count when creating the ring")]
+    RegistryFull { ring: String, slots: usize },
+    #[error("ring full: the slowest consumer has not freed {missing} slot(s)")]
+    Full { missing: u64 },
+    #[error("batch of {n} events can never fit a ring of {capacity} slots")]
+    BatchTooLarge { n: usize, capacity: usize },
+    #[error("event is {got} bytes, the ring's events are {expected} bytes")]
+    EventSize { expected: usize, got: usize },
+    #[error("timed out after {0:?} waiting for {1}")]
+    Timeout(Duration, &'static str),
+    #[error("only {found} of {min} consumers joined within {timeout:?}")]
+    ConsumersMissing { min: usize, found: usize, timeout: Duration },
+    #[error("the producer closed the ring after sequence {final_sequence}; every event has been consumed")]
+    Closed { final_sequence: i64 },
+    #[error("consumer {id:?} missed sequences {from}..={to}: its cursor was not gating while they were published (resync at the head to continue)")]
+    Lapped { id: String, from: i64, to: i64 },
+}
+
+impl Error {
+    /// Maps an `std::io::Error` from an operation on segment `name` to the matching variant.
+    pub(crate) fn io(op: &'static str, what: &'static str, name: &str, source: std::io::Error) -> Self {
+        match source.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound { what, name: name.to_owned() },
+            std::io::ErrorKind::AlreadyExists => Error::AlreadyExists { what, name: name.to_owned() },
+            std::io::ErrorKind::PermissionDenied => Error::PermissionDenied { name: name.to_owned() },
+            _ => Error::Io { op, name: name.to_owned(), source },
+        }
+    }
+
+    /// Whether retrying the same attach later may succeed (the ring is not there yet, or its
+    /// creator is still writing it).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::NotFound { .. }
+                | Error::Layout { source: LayoutError::Initializing | LayoutError::TooShort { .. }, .. }
+        )
+    }
+}

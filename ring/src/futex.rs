@@ -1,0 +1,93 @@
+//! Sleeping on a shared cursor word, and the asymmetric fence that makes it safe and cheap.
+//!
+//! A waiter announces itself in the cursor line's `waiters` word, re-checks the cursor, and
+//! sleeps in `FUTEX_WAIT` on the cursor's low 32 bits. The writer, after its release store of
+//! the cursor, reads `waiters` and calls `FUTEX_WAKE` only when it is non-zero.
+//!
+//! That is Dekker's pattern (store one word, load the other on both sides), which needs a full
+//! fence on both sides. The writer is the hot path, so it only has a compiler fence; the waiter
+//! pays for both with `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)`, which runs a full barrier
+//! on every CPU running a process that registered for it (every ringproof process does, once).
+//! Where membarrier is unavailable, or a peer did not register (disruptor-mp never wakes
+//! anyone), the futex timeout bounds the cost of a missed wake-up (SPEC.md §5).
+
+use crate::sync::{AtomicI64, AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+const MEMBARRIER_CMD_GLOBAL_EXPEDITED: libc::c_int = 1 << 1;
+const MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED: libc::c_int = 1 << 2;
+const MEMBARRIER_CMD_QUERY: libc::c_int = 0;
+
+/// Registers this process for expedited global membarriers (idempotent). Returns whether the
+/// kernel supports them.
+pub fn register_membarrier() -> bool {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    *REGISTERED.get_or_init(|| {
+        // SAFETY: plain syscalls with integer arguments.
+        let supported = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0) };
+        supported >= 0
+            && supported & i64::from(MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0
+            && unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) } == 0
+    })
+}
+
+/// The waiter's heavy half of the asymmetric fence.
+fn heavy_fence() {
+    if !register_membarrier()
+        // SAFETY: plain syscall.
+        || unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) } != 0
+    {
+        crate::sync::fence(Ordering::SeqCst);
+    }
+}
+
+/// The writer's light half: keeps the compiler from moving the `waiters` load above the
+/// cursor store. Costs nothing at run time.
+#[inline(always)]
+pub fn light_fence() {
+    crate::sync::compiler_fence(Ordering::SeqCst);
+}
+
+/// The low 32 bits of a cursor (what the futex compares).
+fn low_word(cursor: &AtomicI64) -> *const u32 {
+    // Little-endian: the low half of the i64 is at its address.
+    cursor as *const AtomicI64 as *const u32
+}
+
+/// Sleeps until `cursor` no longer equals `observed`, a wake, or `timeout`, whichever first.
+/// Spurious returns are allowed; the caller re-checks.
+pub fn wait_while_equal(cursor: &AtomicI64, waiters: &AtomicU32, observed: i64, timeout: Duration) {
+    waiters.fetch_add(1, Ordering::SeqCst);
+    heavy_fence();
+    if cursor.load(Ordering::SeqCst) == observed {
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
+            tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+        };
+        // SAFETY: the word is a live, 4-aligned u32 in a shared mapping; FUTEX_WAIT (not
+        // PRIVATE) because the waker is another process.
+        unsafe {
+            libc::syscall(libc::SYS_futex, low_word(cursor), libc::FUTEX_WAIT, observed as u32, &ts as *const libc::timespec);
+        }
+    }
+    waiters.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Called by a writer right after its release store of `cursor`: wakes sleepers if any said so.
+#[inline(always)]
+pub fn wake_if_waiting(cursor: &AtomicI64, waiters: &AtomicU32) {
+    light_fence();
+    if waiters.load(Ordering::Relaxed) != 0 {
+        wake_all(cursor);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn wake_all(cursor: &AtomicI64) {
+    // SAFETY: as in `wait_while_equal`.
+    unsafe {
+        libc::syscall(libc::SYS_futex, low_word(cursor), libc::FUTEX_WAKE, i32::MAX);
+    }
+}

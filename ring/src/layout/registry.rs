@@ -1,0 +1,116 @@
+//! The registry segment (kind 3, a ringproof extension): who takes part in a ring.
+//!
+//! ```text
+//!  0                     56   64                    192                   320
+//! +---------------------+----+---------------------+---------------------+-- ... --+
+//! | LayoutV1 header,    |zero| Control (128 bytes) | Slot 0 (128 bytes)  | Slot 1  |
+//! | kind 3, align 64,   |    | epoch, generation,  | one consumer        |         |
+//! | elem 128, cap N     |    | ring state, producer|                     |         |
+//! +---------------------+----+---------------------+---------------------+-- ... --+
+//!                             payload_size = 128 * (N + 1)
+//!
+//! Control:                                   Slot:
+//!   0 epoch           u64 (fixed, non-zero)    0 state        u32  FREE/CLAIMING/ACTIVE
+//!   8 generation      u64 (+1 per change)      4 role         u32  2 = consumer
+//!  16 ring_state      u32 OPEN/CLOSED          8 owner        u64  pid | start_lo << 32
+//!  20 reserved        u32                     16 start_time   u64  /proc/PID/stat field 22
+//!  24 final_sequence  i64 (valid when CLOSED) 24 heartbeat    u64  CLOCK_BOOTTIME ns
+//!  32 producer_owner  u64 pid | start_lo<<32  32 incarnation  u64  +1 per (re)join
+//!  40 producer_start  u64                     40 id_len       u32
+//!  48 producer_beat   u64 CLOCK_BOOTTIME ns   44 reserved     u32
+//!  56 producer_starts u64 (+1 per start)      48 id           [u8; 48] UTF-8, NUL-padded
+//!  64..128 zero                               96..128 zero
+//! ```
+
+use crate::sync::{AtomicI64, AtomicU32, AtomicU64};
+
+/// Bytes per registry slot (and of the control block).
+pub const SLOT_SIZE: usize = 128;
+/// Alignment recorded in a registry header.
+pub const REGISTRY_ALIGNMENT: usize = 64;
+/// Offset of the control block.
+pub const CONTROL_OFFSET: usize = 64;
+/// Default number of consumer slots.
+pub const DEFAULT_SLOTS: usize = 64;
+/// Longest consumer id, in bytes.
+pub const MAX_ID_LEN: usize = 48;
+
+/// `ring_state`: the producer is (or was, if it crashed) publishing.
+pub const RING_OPEN: u32 = 1;
+/// `ring_state`: the producer shut down cleanly after publishing `final_sequence`.
+pub const RING_CLOSED: u32 = 2;
+
+/// Slot `state`: unused.
+pub const SLOT_FREE: u32 = 0;
+/// Slot `state`: a process is filling the slot in; not yet gating.
+pub const SLOT_CLAIMING: u32 = 1;
+/// Slot `state`: the consumer gates the producer.
+pub const SLOT_ACTIVE: u32 = 2;
+
+/// Slot `role`: a consumer.
+pub const ROLE_CONSUMER: u32 = 2;
+
+/// Ring-wide state, right after the header.
+#[repr(C, align(64))]
+pub struct Control {
+    pub epoch: AtomicU64,
+    pub generation: AtomicU64,
+    pub ring_state: AtomicU32,
+    pub reserved: u32,
+    pub final_sequence: AtomicI64,
+    pub producer_owner: AtomicU64,
+    pub producer_start_time: AtomicU64,
+    pub producer_heartbeat: AtomicU64,
+    pub producer_starts: AtomicU64,
+    pub padding: [u8; 64],
+}
+
+/// One participant.
+#[repr(C, align(64))]
+pub struct Slot {
+    pub state: AtomicU32,
+    pub role: AtomicU32,
+    pub owner: AtomicU64,
+    pub start_time: AtomicU64,
+    pub heartbeat: AtomicU64,
+    pub incarnation: AtomicU64,
+    pub id_len: AtomicU32,
+    pub reserved: u32,
+    /// Written only by the process that holds the slot in CLAIMING.
+    pub id: core::cell::UnsafeCell<[u8; MAX_ID_LEN]>,
+    pub padding: [u8; 32],
+}
+
+/// Packs a pid and the low 32 bits of its start time into one word, so that "who owns this
+/// slot" changes with a single atomic store and cannot be read half-updated.
+pub fn owner_word(pid: u32, start_time: u64) -> u64 {
+    u64::from(pid) | (start_time & 0xFFFF_FFFF) << 32
+}
+
+/// The pid in an owner word.
+pub fn owner_pid(owner: u64) -> u32 {
+    owner as u32
+}
+
+/// Total registry segment size for `slots` consumer slots.
+pub const fn segment_size(slots: usize) -> usize {
+    CONTROL_OFFSET + SLOT_SIZE * (slots + 1)
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<Control>() == SLOT_SIZE);
+    assert!(size_of::<Slot>() == SLOT_SIZE);
+    assert!(offset_of!(Control, generation) == 8);
+    assert!(offset_of!(Control, ring_state) == 16);
+    assert!(offset_of!(Control, final_sequence) == 24);
+    assert!(offset_of!(Control, producer_owner) == 32);
+    assert!(offset_of!(Control, producer_starts) == 56);
+    assert!(offset_of!(Slot, owner) == 8);
+    assert!(offset_of!(Slot, heartbeat) == 24);
+    assert!(offset_of!(Slot, incarnation) == 32);
+    assert!(offset_of!(Slot, id_len) == 40);
+    assert!(offset_of!(Slot, id) == 48);
+    assert!(super::header::payload_offset(REGISTRY_ALIGNMENT) == CONTROL_OFFSET);
+};

@@ -1,0 +1,46 @@
+//! # ringproof
+//!
+//! A cross-process LMAX-Disruptor ring: one producer process publishes fixed-size events, any
+//! number of consumer processes each see every event, in order, over POSIX shared memory
+//! (`shm_open`) or memory-mapped files. Segments follow disruptor-mp 0.1.0-alpha.2's LayoutV1
+//! contract, so a disruptor-mp process and a ringproof process can share one ring. SPEC.md at
+//! the repository root is the wire contract.
+//!
+//! ```no_run
+//! use ringproof::{ConsumerBuilder, ProducerBuilder, RingName};
+//! # fn main() -> ringproof::Result<()> {
+//! let name = RingName::shm("quotes")?;
+//! // Process A
+//! let mut producer = ProducerBuilder::new(name.clone()).capacity(1024).create::<u64>()?;
+//! producer.publish(&42)?;
+//! // Process B
+//! let mut consumer = ConsumerBuilder::new(name, "c_0").attach::<u64>()?;
+//! let (seq, value) = consumer.next()?;
+//! # Ok(()) }
+//! ```
+//!
+//! Module map: [`layout`] (every byte in shared memory), [`segment`] (shm vs files: the only
+//! backend-specific code), [`producer`] and [`consumer`] (the protocol), [`registry`] (who takes
+//! part), [`wait`] and [`futex`] (how sides wait), [`payload`] (the test payload).
+
+pub mod consumer;
+pub mod cursor;
+pub mod error;
+pub mod futex;
+pub mod layout;
+pub mod names;
+pub mod payload;
+pub mod process;
+pub mod producer;
+pub mod registry;
+pub mod segment;
+pub mod sync;
+pub mod wait;
+
+pub use consumer::{Consumer, ConsumerBuilder, Lease, OnLapped, RawConsumer, RawLease};
+pub use error::{Error, Result};
+pub use names::{Location, RingName, SegmentPath};
+pub use producer::{Claim, Coordination, Producer, ProducerBuilder, RawClaim, RawProducer};
+pub use wait::WaitStrategy;
+pub use bytemuck::{Pod, Zeroable};
+pub mod testkit;

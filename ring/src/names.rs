@@ -1,0 +1,166 @@
+//! Where each segment of a ring lives, named exactly as disruptor-mp names them (SPEC.md §3).
+//!
+//! | segment            | shm (`/dev/shm/…`)   | mmap (`{root}/…`)                |
+//! |--------------------|----------------------|----------------------------------|
+//! | ring               | `N`                  | `N.ring`                         |
+//! | producer cursor    | `N_producer_seq`     | `N.producer.cursor`              |
+//! | consumer cursor    | `N_{id}_seq`         | `N.consumers/{id}.cursor`        |
+//! | readiness counter  | `N_cr`               | `N.ready.cursor`                 |
+//! | registry (ours)    | `N_registry`         | `N.registry`                     |
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// Longest ring name or consumer id we accept (shm names must stay well under NAME_MAX).
+pub const MAX_NAME_LEN: usize = 100;
+
+/// The backend: POSIX shared memory, or files under a directory (ideally on tmpfs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Location {
+    /// `shm_open` segments.
+    Shm,
+    /// Memory-mapped files under this directory.
+    Dir(PathBuf),
+}
+
+/// One segment's address: a shm name or a file path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SegmentPath {
+    Shm(String),
+    File(PathBuf),
+}
+
+impl std::fmt::Display for SegmentPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SegmentPath::Shm(n) => write!(f, "shm:{n}"),
+            SegmentPath::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// A ring's name and backend, from which every segment address derives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RingName {
+    name: String,
+    location: Location,
+}
+
+/// Checks a ring name or consumer id: `[A-Za-z0-9_-]{1,100}` (disruptor-mp's rule).
+pub fn validate_name(name: &str) -> Result<()> {
+    let bad = |why| Err(Error::InvalidName { name: name.to_owned(), why });
+    if name.is_empty() {
+        return bad("empty");
+    }
+    if name.len() > MAX_NAME_LEN {
+        return bad("longer than 100 bytes");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return bad("only ASCII letters, digits, '_' and '-' are allowed");
+    }
+    Ok(())
+}
+
+impl RingName {
+    /// A ring in POSIX shared memory.
+    pub fn shm(name: &str) -> Result<Self> {
+        validate_name(name)?;
+        Ok(Self { name: name.to_owned(), location: Location::Shm })
+    }
+
+    /// A ring of files under `root`.
+    pub fn dir(root: impl AsRef<Path>, name: &str) -> Result<Self> {
+        validate_name(name)?;
+        Ok(Self { name: name.to_owned(), location: Location::Dir(root.as_ref().to_owned()) })
+    }
+
+    /// The bare ring name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The backend.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    fn seg(&self, shm_suffix: &str, file_suffix: &str) -> SegmentPath {
+        match &self.location {
+            Location::Shm => SegmentPath::Shm(format!("{}{shm_suffix}", self.name)),
+            Location::Dir(root) => SegmentPath::File(root.join(format!("{}{file_suffix}", self.name))),
+        }
+    }
+
+    pub fn ring(&self) -> SegmentPath {
+        self.seg("", ".ring")
+    }
+
+    pub fn producer_cursor(&self) -> SegmentPath {
+        self.seg("_producer_seq", ".producer.cursor")
+    }
+
+    pub fn readiness(&self) -> SegmentPath {
+        self.seg("_cr", ".ready.cursor")
+    }
+
+    pub fn registry(&self) -> SegmentPath {
+        self.seg("_registry", ".registry")
+    }
+
+    /// The directory holding mmap consumer cursors (`None` for shm).
+    pub fn consumers_dir(&self) -> Option<PathBuf> {
+        match &self.location {
+            Location::Shm => None,
+            Location::Dir(root) => Some(root.join(format!("{}.consumers", self.name))),
+        }
+    }
+
+    /// A consumer's cursor. `id` must already be validated.
+    pub fn consumer_cursor(&self, id: &str) -> SegmentPath {
+        match &self.location {
+            Location::Shm => SegmentPath::Shm(format!("{}_{id}_seq", self.name)),
+            Location::Dir(_) => {
+                SegmentPath::File(self.consumers_dir().expect("dir backend").join(format!("{id}.cursor")))
+            }
+        }
+    }
+}
+
+/// Checks a consumer id: a valid name that cannot collide with the producer's cursor.
+pub fn validate_consumer_id(id: &str) -> Result<()> {
+    validate_name(id)?;
+    if id.len() > crate::layout::registry::MAX_ID_LEN {
+        return Err(Error::InvalidName { name: id.to_owned(), why: "consumer ids are at most 48 bytes" });
+    }
+    if id == "producer" {
+        return Err(Error::InvalidName { name: id.to_owned(), why: "\"producer\" names the producer cursor" });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disruptor_mp_names() {
+        let r = RingName::shm("orders").unwrap();
+        assert_eq!(r.ring(), SegmentPath::Shm("orders".into()));
+        assert_eq!(r.producer_cursor(), SegmentPath::Shm("orders_producer_seq".into()));
+        assert_eq!(r.consumer_cursor("c_0"), SegmentPath::Shm("orders_c_0_seq".into()));
+        assert_eq!(r.readiness(), SegmentPath::Shm("orders_cr".into()));
+        let d = RingName::dir("/tmp/x", "orders").unwrap();
+        assert_eq!(d.ring(), SegmentPath::File("/tmp/x/orders.ring".into()));
+        assert_eq!(d.producer_cursor(), SegmentPath::File("/tmp/x/orders.producer.cursor".into()));
+        assert_eq!(d.consumer_cursor("c_0"), SegmentPath::File("/tmp/x/orders.consumers/c_0.cursor".into()));
+    }
+
+    #[test]
+    fn rejects_bad_names() {
+        assert!(RingName::shm("").is_err());
+        assert!(RingName::shm("a/b").is_err());
+        assert!(RingName::shm("../x").is_err());
+        assert!(validate_consumer_id("producer").is_err());
+        assert!(validate_consumer_id(&"x".repeat(49)).is_err());
+    }
+}

@@ -1,0 +1,627 @@
+//! The single producer: claims slots, writes them, publishes with one release store per call.
+//!
+//! Gating (SPEC.md §6.1): the producer may publish sequence `s` only when every gating consumer
+//! has consumed `s - capacity`. It caches `limit = min(gating cursors) + capacity` and rescans
+//! the consumer cursors only when a claim would pass it, so in steady state it touches no
+//! consumer cache line for a whole ring's worth of events.
+
+use crate::cursor::Cursor;
+use crate::error::{Error, Result};
+use crate::layout::cursor::INITIAL_SEQUENCE;
+use crate::layout::registry::DEFAULT_SLOTS;
+use crate::layout::{fresh_header, header::MIN_ALIGNMENT, SegmentKind};
+use crate::names::{validate_consumer_id, Location, RingName, SegmentPath};
+use crate::registry::Registry;
+use crate::segment::{self, Segment};
+use crate::sync::{fence, Ordering};
+use crate::wait::{WaitStrategy, Waiter};
+use crate::{futex, payload, process};
+use bytemuck::Pod;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+/// What the producer does before its first publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Coordination {
+    /// Publish at once; consumers that join later start at the next unpublished sequence.
+    #[default]
+    Immediate,
+    /// Wait until `min` consumers gate the ring; fail with [`Error::ConsumersMissing`] after
+    /// `timeout`.
+    WaitForConsumers { min: usize, timeout: Duration },
+}
+
+/// Discovery of consumers that do not use the registry (disruptor-mp's): cursors named
+/// `{prefix}_{k}` for `k < max`, probed at most once per `interval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignDiscovery {
+    pub prefix: String,
+    pub max: usize,
+    pub interval: Duration,
+}
+
+/// Configures and creates a producer.
+#[derive(Debug, Clone)]
+pub struct ProducerBuilder {
+    name: RingName,
+    capacity: usize,
+    wait: WaitStrategy,
+    coordination: Coordination,
+    discovery: Option<ForeignDiscovery>,
+    registry_slots: usize,
+}
+
+impl ProducerBuilder {
+    /// A producer for ring `name` with 1024 slots, spin-then-yield waiting, no coordination.
+    pub fn new(name: RingName) -> Self {
+        Self {
+            name,
+            capacity: 1024,
+            wait: WaitStrategy::default(),
+            coordination: Coordination::Immediate,
+            discovery: None,
+            registry_slots: DEFAULT_SLOTS,
+        }
+    }
+
+    /// Number of slots (a power of two).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// How `publish` waits for a free slot.
+    pub fn wait(mut self, wait: WaitStrategy) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// What happens before the first publish.
+    pub fn coordination(mut self, coordination: Coordination) -> Self {
+        self.coordination = coordination;
+        self
+    }
+
+    /// Also gate on disruptor-mp-style consumers named `{prefix}_{k}`, `k < max`.
+    pub fn discover_prefix(mut self, prefix: &str, max: usize) -> Self {
+        self.discovery = Some(ForeignDiscovery { prefix: prefix.to_owned(), max, interval: Duration::from_millis(10) });
+        self
+    }
+
+    /// Maximum number of registered consumers (default 64).
+    pub fn registry_slots(mut self, slots: usize) -> Self {
+        self.registry_slots = slots;
+        self
+    }
+
+    /// Creates a ring of `E` events.
+    pub fn create<E: Pod>(self) -> Result<Producer<E>> {
+        let raw = self.create_raw_aligned(std::mem::size_of::<E>(), std::mem::align_of::<E>())?;
+        Ok(Producer { raw, _event: PhantomData })
+    }
+
+    /// Creates a ring of `element_size`-byte events (8-byte aligned), for byte-level peers.
+    pub fn create_raw(self, element_size: usize) -> Result<RawProducer> {
+        self.create_raw_aligned(element_size, MIN_ALIGNMENT)
+    }
+
+    /// Creates a ring of `element_size`-byte events aligned to `alignment`.
+    pub fn create_raw_aligned(self, element_size: usize, alignment: usize) -> Result<RawProducer> {
+        RawProducer::create(self, element_size, alignment.max(MIN_ALIGNMENT))
+    }
+}
+
+/// A gating consumer cursor the producer has mapped.
+#[derive(Debug)]
+struct Gate {
+    /// Registry slot and incarnation, or `None` for a foreign (discovered) cursor.
+    slot: Option<(usize, u64)>,
+    id: String,
+    cursor: Cursor,
+}
+
+/// The producer of a ring of raw `element_size`-byte events.
+#[derive(Debug)]
+pub struct RawProducer {
+    name: RingName,
+    _ring: Segment,
+    cursor: Cursor,
+    registry: Registry,
+    slots: *mut u8,
+    element_size: usize,
+    capacity: usize,
+    mask: i64,
+    /// Next sequence to claim.
+    next: i64,
+    /// Highest sequence publishable without rescanning the consumers.
+    limit: i64,
+    gates: Vec<Gate>,
+    seen_generation: u64,
+    discovery: Option<ForeignDiscovery>,
+    last_discovery: Option<Instant>,
+    wait: WaitStrategy,
+}
+
+// SAFETY: the raw pointer is into the producer's own mapping; one producer, moved not shared.
+unsafe impl Send for RawProducer {}
+
+impl RawProducer {
+    fn create(b: ProducerBuilder, element_size: usize, alignment: usize) -> Result<RawProducer> {
+        if b.capacity == 0 || !b.capacity.is_power_of_two() {
+            return Err(Error::InvalidConfig(format!("capacity {} is not a power of two", b.capacity)));
+        }
+        if element_size == 0 {
+            return Err(Error::InvalidConfig("events of 0 bytes carry nothing".into()));
+        }
+        if !alignment.is_power_of_two() || alignment > crate::layout::MAX_ALIGNMENT {
+            return Err(Error::InvalidConfig(format!("alignment {alignment} is not a power of two up to 4096")));
+        }
+        if alignment > MIN_ALIGNMENT && element_size % alignment != 0 {
+            return Err(Error::InvalidConfig(format!("element size {element_size} is not a multiple of its alignment {alignment}")));
+        }
+        if b.registry_slots == 0 {
+            return Err(Error::InvalidConfig("a registry needs at least one slot".into()));
+        }
+        if let Some(d) = &b.discovery {
+            validate_consumer_id(&format!("{}_{}", d.prefix, d.max))?;
+        }
+        futex::register_membarrier();
+        if let Some(dir) = b.name.consumers_dir() {
+            match std::fs::create_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io("mkdir", "consumers directory", &dir.display().to_string(), e)),
+            }
+        }
+        let (header, geometry) = fresh_header(SegmentKind::Ring, alignment, element_size as u64, b.capacity as u64)
+            .ok_or_else(|| Error::InvalidConfig(format!("{} x {element_size} bytes overflows", b.capacity)))?;
+        if let Location::Shm = b.name.location() {
+            if segment::exists(&b.name.ring()) {
+                return Err(Error::AlreadyExists { what: "ring", name: b.name.ring().to_string() });
+            }
+        }
+        let epoch = new_epoch();
+        // Registry first: it is the ownership claim (O_EXCL / link). Then the producer cursor,
+        // and the ring last: a consumer that sees the ring finds everything else in place.
+        let registry = Registry::create(&b.name.registry(), b.registry_slots, epoch)?;
+        let mut created = vec![b.name.registry()];
+        let undo = |created: &[SegmentPath]| created.iter().for_each(|p| drop(segment::unlink(p)));
+        let cursor = match Cursor::create(&b.name.producer_cursor(), "producer cursor", INITIAL_SEQUENCE, epoch) {
+            Ok(c) => c,
+            Err(e) => {
+                undo(&created);
+                return Err(e);
+            }
+        };
+        created.push(b.name.producer_cursor());
+        let ring = match Segment::create(&b.name.ring(), "ring", &header, geometry, |_| {}) {
+            Ok(r) => r,
+            Err(e) => {
+                undo(&created);
+                return Err(e);
+            }
+        };
+        let mut p = RawProducer {
+            slots: ring.payload(),
+            name: b.name,
+            _ring: ring,
+            cursor,
+            registry,
+            element_size,
+            capacity: b.capacity,
+            mask: b.capacity as i64 - 1,
+            next: 0,
+            limit: b.capacity as i64 - 1,
+            gates: Vec::new(),
+            seen_generation: u64::MAX,
+            discovery: b.discovery,
+            last_discovery: None,
+            wait: b.wait,
+        };
+        if let Coordination::WaitForConsumers { min, timeout } = b.coordination {
+            p.wait_for_consumers(min, timeout)?;
+        }
+        Ok(p)
+    }
+
+    /// Waits until `min` consumers gate the ring (registered or discovered).
+    pub fn wait_for_consumers(&mut self, min: usize, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.last_discovery = None;
+            self.refresh_gates();
+            if self.gates.len() >= min {
+                self.rescan();
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::ConsumersMissing { min, found: self.gates.len(), timeout });
+            }
+            // Membership polling during startup only; no event data depends on this sleep.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Size of one event in bytes.
+    pub fn element_size(&self) -> usize {
+        self.element_size
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Last published sequence (-1 before the first).
+    pub fn last_published(&self) -> i64 {
+        self.next - 1
+    }
+
+    /// The ring's name and backend.
+    pub fn name(&self) -> &RingName {
+        &self.name
+    }
+
+    /// Ids of the consumers currently gating the producer (as of the last rescan).
+    pub fn gating_ids(&self) -> Vec<String> {
+        self.gates.iter().map(|g| g.id.clone()).collect()
+    }
+
+    /// The slowest gating consumer's cursor, after a fresh rescan (`last_published` if none).
+    pub fn min_gating_sequence(&mut self) -> i64 {
+        self.last_discovery = None;
+        self.rescan();
+        self.limit - self.capacity as i64
+    }
+
+    #[inline(always)]
+    fn slot_ptr(&self, seq: i64) -> *mut u8 {
+        // SAFETY: masked index < capacity; the ring holds capacity * element_size bytes.
+        unsafe { self.slots.add((seq & self.mask) as usize * self.element_size) }
+    }
+
+    /// Publishes one event written by `write` into its slot; waits while the ring is full.
+    #[inline]
+    pub fn publish_with(&mut self, write: impl FnOnce(&mut [u8])) -> Result<i64> {
+        let seq = self.next;
+        if seq > self.limit {
+            self.wait_for_room(seq)?;
+        }
+        self.write_one(seq, write);
+        Ok(seq)
+    }
+
+    /// Publishes `event` (its length must be the element size).
+    #[inline]
+    pub fn publish(&mut self, event: &[u8]) -> Result<i64> {
+        self.check_len(event.len())?;
+        self.publish_with(|s| s.copy_from_slice(event))
+    }
+
+    /// Publishes one event, or fails with [`Error::Full`] at once if there is no room.
+    #[inline]
+    pub fn try_publish_with(&mut self, write: impl FnOnce(&mut [u8])) -> Result<i64> {
+        let seq = self.next;
+        if seq > self.limit {
+            self.rescan();
+            if seq > self.limit {
+                return Err(Error::Full { missing: (seq - self.limit) as u64 });
+            }
+        }
+        self.write_one(seq, write);
+        Ok(seq)
+    }
+
+    /// Publishes `n` events, `write(i, slot)` for `i` in `0..n`, with one cursor store.
+    /// Waits for room; `n > capacity` is an error, never a hang.
+    pub fn publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut [u8])) -> Result<i64> {
+        let last = self.check_batch(n)?;
+        if last > self.limit {
+            self.wait_for_room(last)?;
+        }
+        Ok(self.write_and_publish(self.next, n, write))
+    }
+
+    /// [`publish_batch`](Self::publish_batch) without waiting: [`Error::Full`] if there is no room.
+    pub fn try_publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut [u8])) -> Result<i64> {
+        let last = self.check_batch(n)?;
+        if last > self.limit {
+            self.rescan();
+            if last > self.limit {
+                return Err(Error::Full { missing: (last - self.limit) as u64 });
+            }
+        }
+        Ok(self.write_and_publish(self.next, n, write))
+    }
+
+    /// Claims `n` slots for zero-copy writing; nothing is visible until [`RawClaim::commit`].
+    /// Dropping the claim uncommitted publishes nothing.
+    pub fn claim(&mut self, n: usize) -> Result<RawClaim<'_>> {
+        let last = self.check_batch(n)?;
+        if last > self.limit {
+            self.wait_for_room(last)?;
+        }
+        Ok(RawClaim { first: self.next, n, producer: self })
+    }
+
+    fn check_len(&self, len: usize) -> Result<()> {
+        if len != self.element_size {
+            return Err(Error::EventSize { expected: self.element_size, got: len });
+        }
+        Ok(())
+    }
+
+    fn check_batch(&self, n: usize) -> Result<i64> {
+        if n == 0 || n > self.capacity {
+            return Err(Error::BatchTooLarge { n, capacity: self.capacity });
+        }
+        Ok(self.next + n as i64 - 1)
+    }
+
+    #[inline(always)]
+    fn write_one(&mut self, seq: i64, write: impl FnOnce(&mut [u8])) {
+        // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it.
+        write(unsafe { std::slice::from_raw_parts_mut(self.slot_ptr(seq), self.element_size) });
+        self.publish_cursor(seq);
+    }
+
+    #[inline(always)]
+    fn write_and_publish(&mut self, first: i64, n: usize, mut write: impl FnMut(usize, &mut [u8])) -> i64 {
+        for i in 0..n {
+            // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it.
+            let slot = unsafe { std::slice::from_raw_parts_mut(self.slot_ptr(first + i as i64), self.element_size) };
+            write(i, slot);
+        }
+        let last = first + n as i64 - 1;
+        self.publish_cursor(last);
+        last
+    }
+
+    #[inline(always)]
+    fn publish_cursor(&mut self, last: i64) {
+        let cell = self.cursor.cell();
+        cell.value.store(last, Ordering::Release);
+        futex::wake_if_waiting(&cell.value, &cell.waiters);
+        self.next = last + 1;
+    }
+
+    /// Slow path: rescan, then wait on the slowest consumer until `seq` fits.
+    #[cold]
+    fn wait_for_room(&mut self, seq: i64) -> Result<()> {
+        let mut waiter = Waiter::new(self.wait);
+        loop {
+            self.rescan();
+            if seq <= self.limit {
+                return Ok(());
+            }
+            let observed = self.limit - self.capacity as i64;
+            match self.gates.iter().find(|g| g.cursor.load() == observed) {
+                Some(g) => {
+                    let cell = g.cursor.cell();
+                    waiter.pause(&cell.value, &cell.waiters, observed);
+                }
+                None => crate::sync::spin_hint(),
+            }
+        }
+    }
+
+    /// Recomputes `limit` from the gating cursors, refreshing the gate set if membership changed.
+    fn rescan(&mut self) {
+        self.refresh_gates();
+        let published = self.next - 1;
+        let min = self.gates.iter().map(|g| clamp_gate(g, published)).min().unwrap_or(published);
+        self.limit = min + self.capacity as i64;
+    }
+
+    /// Maps the cursors of consumers that joined, drops those that left (registry generation
+    /// changed), and probes for foreign consumers when the discovery interval has passed.
+    fn refresh_gates(&mut self) {
+        // Pairs with the joiner's fence after its generation bump (SPEC.md §6.2): either we see
+        // the joiner, or the joiner sees our latest cursor store.
+        fence(Ordering::SeqCst);
+        let generation = self.registry.generation();
+        if generation != self.seen_generation {
+            let active = self.registry.active();
+            self.gates.retain(|g| match g.slot {
+                Some((slot, inc)) => active.iter().any(|p| p.slot == slot && p.incarnation == inc),
+                None => !active.iter().any(|p| p.id == g.id),
+            });
+            let mut complete = true;
+            for p in active {
+                if self.gates.iter().any(|g| g.slot == Some((p.slot, p.incarnation))) {
+                    continue;
+                }
+                match Cursor::open(&self.name.consumer_cursor(&p.id), "consumer cursor") {
+                    Ok(cursor) => self.gates.push(Gate { slot: Some((p.slot, p.incarnation)), id: p.id, cursor }),
+                    Err(_) => complete = false,
+                }
+            }
+            if complete {
+                self.seen_generation = generation;
+            }
+        }
+        self.discover_foreign();
+    }
+
+    fn discover_foreign(&mut self) {
+        let Some(d) = &self.discovery else { return };
+        let now = Instant::now();
+        if self.last_discovery.is_some_and(|t| now.duration_since(t) < d.interval) {
+            return;
+        }
+        self.last_discovery = Some(now);
+        let epoch = self.registry.epoch();
+        for k in 0..d.max {
+            let id = format!("{}_{k}", d.prefix);
+            if self.gates.iter().any(|g| g.id == id) {
+                continue;
+            }
+            if let Ok(cursor) = Cursor::open(&self.name.consumer_cursor(&id), "consumer cursor") {
+                // Epoch 0: a disruptor-mp consumer. Ours (registered) are gated through the
+                // registry; another non-zero epoch is a leftover of an earlier ring.
+                if cursor.cell().epoch.load(Ordering::Acquire) == 0 && epoch != 0 {
+                    self.gates.push(Gate { slot: None, id, cursor });
+                }
+            }
+        }
+    }
+}
+
+/// A gate's effective position. A foreign cursor can hold a value left by an earlier run; it
+/// never lets the producer run ahead of what it has itself published.
+fn clamp_gate(g: &Gate, published: i64) -> i64 {
+    let v = g.cursor.load();
+    if g.slot.is_none() {
+        v.min(published)
+    } else {
+        v
+    }
+}
+
+impl Drop for RawProducer {
+    /// Clean shutdown: mark the ring closed after the last published sequence, wake every
+    /// sleeping consumer, and remove the names this producer created. Consumers that still map
+    /// the ring drain what is left and then see [`Error::Closed`].
+    fn drop(&mut self) {
+        self.registry.close(self.next - 1);
+        let cell = self.cursor.cell();
+        cell.waiters.fetch_add(0, Ordering::SeqCst);
+        // SAFETY: FUTEX_WAKE on a live shared word.
+        unsafe { libc::syscall(libc::SYS_futex, &cell.value as *const _ as *const u32, libc::FUTEX_WAKE, i32::MAX) };
+        for path in [self.name.ring(), self.name.producer_cursor(), self.name.registry()] {
+            let _ = segment::unlink(&path);
+        }
+        if let Some(dir) = self.name.consumers_dir() {
+            // Fails while consumers still have cursors there; the last one to leave removes it.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// Slots claimed by [`RawProducer::claim`], written in place and published by `commit`.
+pub struct RawClaim<'a> {
+    producer: &'a mut RawProducer,
+    first: i64,
+    n: usize,
+}
+
+impl RawClaim<'_> {
+    /// First claimed sequence.
+    pub fn first_sequence(&self) -> i64 {
+        self.first
+    }
+
+    /// Number of claimed slots.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Never true (claims are at least one slot).
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Slot `i` of the claim.
+    pub fn slot_mut(&mut self, i: usize) -> &mut [u8] {
+        assert!(i < self.n, "slot {i} outside a claim of {}", self.n);
+        // SAFETY: claimed slots are the producer's alone until committed.
+        unsafe { std::slice::from_raw_parts_mut(self.producer.slot_ptr(self.first + i as i64), self.producer.element_size) }
+    }
+
+    /// Publishes every claimed slot with one cursor store. Returns the last sequence.
+    pub fn commit(self) -> i64 {
+        let last = self.first + self.n as i64 - 1;
+        self.producer.publish_cursor(last);
+        last
+    }
+}
+
+/// The producer of a ring of `E` events (plain old data, safe to share as bytes).
+#[derive(Debug)]
+pub struct Producer<E: Pod> {
+    raw: RawProducer,
+    _event: PhantomData<fn(E)>,
+}
+
+impl<E: Pod> Producer<E> {
+    /// Publishes `event`, waiting while the ring is full.
+    #[inline]
+    pub fn publish(&mut self, event: &E) -> Result<i64> {
+        self.raw.publish_with(|s| s.copy_from_slice(bytemuck::bytes_of(event)))
+    }
+
+    /// Publishes the event `write` fills in place.
+    #[inline]
+    pub fn publish_with(&mut self, write: impl FnOnce(&mut E)) -> Result<i64> {
+        self.raw.publish_with(|s| write(bytemuck::from_bytes_mut(s)))
+    }
+
+    /// Publishes `event`, or [`Error::Full`] at once.
+    #[inline]
+    pub fn try_publish(&mut self, event: &E) -> Result<i64> {
+        self.raw.try_publish_with(|s| s.copy_from_slice(bytemuck::bytes_of(event)))
+    }
+
+    /// Publishes `n` events filled by `write(i, &mut E)`, one cursor store.
+    #[inline]
+    pub fn publish_batch(&mut self, n: usize, mut write: impl FnMut(usize, &mut E)) -> Result<i64> {
+        self.raw.publish_batch(n, |i, s| write(i, bytemuck::from_bytes_mut(s)))
+    }
+
+    /// [`publish_batch`](Self::publish_batch), or [`Error::Full`] at once.
+    pub fn try_publish_batch(&mut self, n: usize, mut write: impl FnMut(usize, &mut E)) -> Result<i64> {
+        self.raw.try_publish_batch(n, |i, s| write(i, bytemuck::from_bytes_mut(s)))
+    }
+
+    /// Claims `n` slots for zero-copy writing.
+    pub fn claim(&mut self, n: usize) -> Result<Claim<'_, E>> {
+        Ok(Claim { raw: self.raw.claim(n)?, _event: PhantomData })
+    }
+
+    /// The untyped producer underneath.
+    pub fn raw(&mut self) -> &mut RawProducer {
+        &mut self.raw
+    }
+
+    /// Last published sequence.
+    pub fn last_published(&self) -> i64 {
+        self.raw.last_published()
+    }
+}
+
+/// Typed view of a [`RawClaim`].
+pub struct Claim<'a, E: Pod> {
+    raw: RawClaim<'a>,
+    _event: PhantomData<fn(E)>,
+}
+
+impl<E: Pod> Claim<'_, E> {
+    /// Slot `i`.
+    pub fn get_mut(&mut self, i: usize) -> &mut E {
+        bytemuck::from_bytes_mut(self.raw.slot_mut(i))
+    }
+
+    /// Publishes the claim.
+    pub fn commit(self) -> i64 {
+        self.raw.commit()
+    }
+
+    /// Number of slots.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Never true.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+}
+
+/// A fresh non-zero ring epoch: distinct across rings and restarts with overwhelming odds.
+fn new_epoch() -> u64 {
+    let t = process::boottime_ns();
+    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let local = 0u8;
+    let addr = &local as *const u8 as u64;
+    payload::mix(t ^ wall.rotate_left(17) ^ u64::from(process::own_pid()).rotate_left(40) ^ addr).max(1)
+}

@@ -1,0 +1,192 @@
+//! The participant registry (see [`crate::layout::registry`] for its bytes): joining, leaving,
+//! and listing who gates the producer.
+
+use crate::error::{Error, Result};
+use crate::layout::registry::*;
+use crate::layout::{fresh_header, Expect, SegmentKind};
+use crate::names::SegmentPath;
+use crate::process;
+use crate::segment::Segment;
+use crate::sync::{fence, Ordering};
+
+/// A mapped registry segment.
+#[derive(Debug)]
+pub struct Registry {
+    seg: Segment,
+    slots: usize,
+}
+
+/// One consumer as listed in the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Participant {
+    pub slot: usize,
+    pub id: String,
+    pub pid: u32,
+    pub start_time: u64,
+    pub heartbeat_ns: u64,
+    pub incarnation: u64,
+}
+
+impl Registry {
+    /// Creates the registry of a new ring: `slots` free consumer slots, ring open, this
+    /// process as producer. Fails if it exists (the registry is the producer's ownership claim).
+    pub fn create(path: &SegmentPath, slots: usize, epoch: u64) -> Result<Registry> {
+        let (header, geometry) = fresh_header(SegmentKind::Registry, REGISTRY_ALIGNMENT, SLOT_SIZE as u64, slots as u64)
+            .ok_or_else(|| Error::InvalidConfig(format!("{slots} registry slots overflow")))?;
+        let seg = Segment::create(path, "registry", &header, geometry, |payload| {
+            // SAFETY: fresh zeroed payload of 128 * (slots + 1) bytes, 64-aligned.
+            let control = unsafe { &*(payload as *const Control) };
+            control.epoch.store(epoch, Ordering::Relaxed);
+            control.ring_state.store(RING_OPEN, Ordering::Relaxed);
+            control.final_sequence.store(-1, Ordering::Relaxed);
+            let start = process::own_start_time();
+            control.producer_owner.store(owner_word(process::own_pid(), start), Ordering::Relaxed);
+            control.producer_start_time.store(start, Ordering::Relaxed);
+            control.producer_heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
+            control.producer_starts.store(1, Ordering::Relaxed);
+        })?;
+        Ok(Registry { seg, slots })
+    }
+
+    /// Opens an existing registry.
+    pub fn open(path: &SegmentPath) -> Result<Registry> {
+        let seg = Segment::open(path, "registry", &Expect::kind(SegmentKind::Registry))?;
+        let slots = seg.geometry().capacity as usize;
+        Ok(Registry { seg, slots })
+    }
+
+    /// Ring-wide state.
+    pub fn control(&self) -> &Control {
+        // SAFETY: validated registry: the control block starts the payload.
+        unsafe { &*(self.seg.payload() as *const Control) }
+    }
+
+    /// Consumer slot `i` (< `slots()`).
+    pub fn slot(&self, i: usize) -> &Slot {
+        assert!(i < self.slots);
+        // SAFETY: validated: payload holds slots + 1 blocks of SLOT_SIZE.
+        unsafe { &*(self.seg.payload().add(SLOT_SIZE * (i + 1)) as *const Slot) }
+    }
+
+    /// Number of consumer slots.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// The ring incarnation this registry belongs to.
+    pub fn epoch(&self) -> u64 {
+        self.control().epoch.load(Ordering::Relaxed)
+    }
+
+    /// Changes on every join, leave or takeover.
+    pub fn generation(&self) -> u64 {
+        self.control().generation.load(Ordering::Acquire)
+    }
+
+    /// `Some(final_sequence)` once the producer closed the ring cleanly.
+    pub fn closed(&self) -> Option<i64> {
+        (self.control().ring_state.load(Ordering::Acquire) == RING_CLOSED)
+            .then(|| self.control().final_sequence.load(Ordering::Acquire))
+    }
+
+    /// Marks the ring closed after `final_sequence` (the producer's clean shutdown).
+    pub fn close(&self, final_sequence: i64) {
+        self.control().final_sequence.store(final_sequence, Ordering::Release);
+        self.control().ring_state.store(RING_CLOSED, Ordering::Release);
+        self.bump();
+    }
+
+    /// The id stored in slot `i`.
+    pub fn slot_id(&self, i: usize) -> String {
+        let s = self.slot(i);
+        let len = (s.id_len.load(Ordering::Acquire) as usize).min(MAX_ID_LEN);
+        // SAFETY: plain bytes; a concurrent claimer can only make this read stale, and the
+        // length was published after the bytes.
+        let bytes = unsafe { *s.id.get() };
+        String::from_utf8_lossy(&bytes[..len]).into_owned()
+    }
+
+    /// Every active consumer.
+    pub fn active(&self) -> Vec<Participant> {
+        (0..self.slots)
+            .filter(|&i| self.slot(i).state.load(Ordering::Acquire) == SLOT_ACTIVE)
+            .map(|i| {
+                let s = self.slot(i);
+                let owner = s.owner.load(Ordering::Acquire);
+                Participant {
+                    slot: i,
+                    id: self.slot_id(i),
+                    pid: owner_pid(owner),
+                    start_time: s.start_time.load(Ordering::Relaxed),
+                    heartbeat_ns: s.heartbeat.load(Ordering::Relaxed),
+                    incarnation: s.incarnation.load(Ordering::Acquire),
+                }
+            })
+            .collect()
+    }
+
+    /// Joins as consumer `id`, or takes over its slot if its previous owner died.
+    /// Returns the slot and whether it was taken over (the cursor gated all along).
+    pub fn join(&self, id: &str, ring: &str) -> Result<(usize, bool)> {
+        let pid = process::own_pid();
+        let start = process::own_start_time();
+        let me = owner_word(pid, start);
+        for i in 0..self.slots {
+            let s = self.slot(i);
+            if s.state.load(Ordering::Acquire) == SLOT_ACTIVE && self.slot_id(i) == id {
+                let owner = s.owner.load(Ordering::Acquire);
+                if process::is_alive(owner_pid(owner), (owner >> 32) as u32) {
+                    return Err(Error::ConsumerIdInUse { id: id.to_owned(), pid: owner_pid(owner) });
+                }
+                // Whoever swaps the dead owner out wins the slot.
+                if s.owner.compare_exchange(owner, me, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                    return Err(Error::ConsumerIdInUse { id: id.to_owned(), pid: owner_pid(s.owner.load(Ordering::Acquire)) });
+                }
+                s.start_time.store(start, Ordering::Relaxed);
+                s.heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
+                s.incarnation.fetch_add(1, Ordering::AcqRel);
+                self.bump();
+                return Ok((i, true));
+            }
+        }
+        for i in 0..self.slots {
+            let s = self.slot(i);
+            if s.state.compare_exchange(SLOT_FREE, SLOT_CLAIMING, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                // SAFETY: CLAIMING gives this process sole ownership of the id bytes.
+                let id_bytes = unsafe { &mut *s.id.get() };
+                id_bytes.fill(0);
+                id_bytes[..id.len()].copy_from_slice(id.as_bytes());
+                s.id_len.store(id.len() as u32, Ordering::Release);
+                s.role.store(ROLE_CONSUMER, Ordering::Relaxed);
+                s.owner.store(me, Ordering::Relaxed);
+                s.start_time.store(start, Ordering::Relaxed);
+                s.heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
+                s.incarnation.fetch_add(1, Ordering::AcqRel);
+                s.state.store(SLOT_ACTIVE, Ordering::Release);
+                self.bump();
+                return Ok((i, false));
+            }
+        }
+        Err(Error::RegistryFull { ring: ring.to_owned(), slots: self.slots })
+    }
+
+    /// Leaves slot `i`: the consumer stops gating.
+    pub fn leave(&self, i: usize) {
+        let s = self.slot(i);
+        s.owner.store(0, Ordering::Relaxed);
+        s.state.store(SLOT_FREE, Ordering::Release);
+        self.bump();
+    }
+
+    /// Publishes a membership change: the generation bump, then a full fence so that the
+    /// joiner's next load of the producer cursor is ordered after it (SPEC.md §6.2).
+    fn bump(&self) {
+        self.control().generation.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// The underlying segment.
+    pub fn segment(&self) -> &Segment {
+        &self.seg
+    }
+}

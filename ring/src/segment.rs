@@ -1,0 +1,224 @@
+//! Opening and mapping segments: the only place that knows shm from files.
+//!
+//! Everything above this module sees a [`Segment`]: a validated mapping with a base pointer.
+//! Creation is crash-safe in both backends: no peer can accept a half-written segment.
+//! - shm: `O_CREAT|O_EXCL`, size, initialise the payload, write the header, and store the magic
+//!   last (release). A reader loads the magic first (acquire): zero means "still being created".
+//! - files: build the whole file under a temporary name in the same directory, then `link(2)`
+//!   it to its final name, which fails if the name exists: a file never changes size or header
+//!   under a peer that maps it, and nothing is ever truncated.
+
+use crate::error::{Error, Result};
+use crate::layout::{validate_header, Expect, Geometry, LayoutError, LayoutHeader, HEADER_SIZE};
+use crate::names::SegmentPath;
+use crate::sync::{AtomicU64, Ordering};
+use memmap2::{MmapOptions, MmapRaw};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+
+/// A mapped, validated segment. Unmapped on drop; never unlinked by drop (see [`unlink`]).
+pub struct Segment {
+    map: MmapRaw,
+    path: SegmentPath,
+    geometry: Geometry,
+}
+
+// SAFETY: the mapping is shared memory accessed only through atomics and the ring protocol.
+unsafe impl Send for Segment {}
+unsafe impl Sync for Segment {}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segment").field("path", &self.path).field("geometry", &self.geometry).finish()
+    }
+}
+
+impl Segment {
+    /// Creates a segment that must not exist yet. `init` receives the payload pointer and
+    /// initialises it before the header makes the segment valid.
+    pub fn create(path: &SegmentPath, what: &'static str, header: &LayoutHeader, geometry: Geometry, init: impl FnOnce(*mut u8)) -> Result<Segment> {
+        let len = geometry.total_len() as usize;
+        match path {
+            SegmentPath::Shm(name) => {
+                let file = shm_open(name, OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR, what)?;
+                let map = size_and_map(&file, len, name).inspect_err(|_| {
+                    let _ = nix::sys::mman::shm_unlink(shm_name(name).as_str());
+                })?;
+                let seg = Segment { map, path: path.clone(), geometry };
+                init(seg.payload());
+                seg.publish_header(header);
+                Ok(seg)
+            }
+            SegmentPath::File(final_path) => {
+                let tmp = temp_path(final_path);
+                let display = final_path.display().to_string();
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                    .open(&tmp)
+                    .map_err(|e| Error::io("create", what, &tmp.display().to_string(), e))?;
+                let result = size_and_map(&file, len, &display).and_then(|map| {
+                    let seg = Segment { map, path: path.clone(), geometry };
+                    init(seg.payload());
+                    seg.publish_header(header);
+                    std::fs::hard_link(&tmp, final_path).map_err(|e| Error::io("link", what, &display, e))?;
+                    Ok(seg)
+                });
+                let _ = std::fs::remove_file(&tmp);
+                result
+            }
+        }
+    }
+
+    /// Opens and validates an existing segment.
+    pub fn open(path: &SegmentPath, what: &'static str, expect: &Expect) -> Result<Segment> {
+        let (file, display) = match path {
+            SegmentPath::Shm(name) => (shm_open(name, OFlag::O_RDWR, what)?, name.clone()),
+            SegmentPath::File(p) => {
+                let display = p.display().to_string();
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                    .open(p)
+                    .map_err(|e| Error::io("open", what, &display, e))?;
+                (file, display)
+            }
+        };
+        let meta = file.metadata().map_err(|e| Error::io("stat", what, &display, e))?;
+        if !meta.file_type().is_file() {
+            return Err(Error::Io {
+                op: "open",
+                name: display,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+            });
+        }
+        let len = meta.len() as usize;
+        let layout_err = |source| Error::Layout { name: display.clone(), source };
+        if len < HEADER_SIZE {
+            return Err(layout_err(LayoutError::TooShort { len }));
+        }
+        let map = MmapOptions::new().len(len).map_raw(&file).map_err(|e| Error::io("mmap", what, &display, e))?;
+        // Magic first, with acquire: it is written last by the creator.
+        // SAFETY: the mapping is at least 56 bytes and 8-aligned (page-aligned).
+        let magic = unsafe { &*(map.as_mut_ptr() as *const AtomicU64) }.load(Ordering::Acquire);
+        let mut header = [0u8; HEADER_SIZE];
+        // SAFETY: 56 bytes are mapped; the header is immutable once the magic is set.
+        unsafe { std::ptr::copy_nonoverlapping(map.as_ptr(), header.as_mut_ptr(), HEADER_SIZE) };
+        header[..8].copy_from_slice(&magic.to_le_bytes());
+        let geometry = validate_header(&header, len, expect).map_err(layout_err)?;
+        Ok(Segment { map, path: path.clone(), geometry })
+    }
+
+    /// Opens `path`, retrying while it is missing or still being created, until `timeout`.
+    pub fn open_waiting(path: &SegmentPath, what: &'static str, expect: &Expect, timeout: std::time::Duration) -> Result<Segment> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match Segment::open(path, what, expect) {
+                Err(e) if e.is_transient() && std::time::Instant::now() < deadline => {
+                    // Discovery back-off while a peer creates the segment; not data synchronisation.
+                    std::thread::sleep(std::time::Duration::from_micros(500));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn publish_header(&self, header: &LayoutHeader) {
+        let bytes = header.to_bytes();
+        // SAFETY: the segment is at least HEADER_SIZE long and nobody reads it before the magic.
+        unsafe { std::ptr::copy_nonoverlapping(bytes[8..].as_ptr(), self.base().add(8), HEADER_SIZE - 8) };
+        let magic = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+        // SAFETY: offset 0 of a page-aligned mapping is 8-aligned.
+        unsafe { &*(self.base() as *const AtomicU64) }.store(magic, Ordering::Release);
+    }
+
+    /// Start of the mapping.
+    pub fn base(&self) -> *mut u8 {
+        self.map.as_mut_ptr()
+    }
+
+    /// Start of the payload.
+    pub fn payload(&self) -> *mut u8 {
+        // SAFETY: validated or created with payload_offset + payload_size <= len.
+        unsafe { self.base().add(self.geometry.payload_offset) }
+    }
+
+    /// The validated shape.
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    /// Where it lives.
+    pub fn path(&self) -> &SegmentPath {
+        &self.path
+    }
+
+    /// Bytes mapped.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Never true for a valid segment.
+    pub fn is_empty(&self) -> bool {
+        self.map.len() == 0
+    }
+
+    /// A copy of the mapped bytes (for inspection tools; racy for live words by design).
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut v = vec![0u8; self.len()];
+        // SAFETY: `len` bytes are mapped.
+        unsafe { std::ptr::copy_nonoverlapping(self.base(), v.as_mut_ptr(), v.len()) };
+        v
+    }
+}
+
+/// Removes a segment's name (peers that mapped it keep their mapping). Missing is not an error.
+pub fn unlink(path: &SegmentPath) -> Result<()> {
+    let r = match path {
+        SegmentPath::Shm(name) => {
+            nix::sys::mman::shm_unlink(shm_name(name).as_str()).map_err(std::io::Error::from)
+        }
+        SegmentPath::File(p) => std::fs::remove_file(p),
+    };
+    match r {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("unlink", "segment", &path.to_string(), e)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a segment name exists (without opening it for writing).
+pub fn exists(path: &SegmentPath) -> bool {
+    match path {
+        // Linux keeps POSIX shm objects as files in /dev/shm.
+        SegmentPath::Shm(name) => std::path::Path::new("/dev/shm").join(name).symlink_metadata().is_ok(),
+        SegmentPath::File(p) => p.symlink_metadata().is_ok(),
+    }
+}
+
+fn shm_name(name: &str) -> String {
+    format!("/{name}")
+}
+
+fn shm_open(name: &str, flags: OFlag, what: &'static str) -> Result<File> {
+    // glibc's shm_open sets FD_CLOEXEC itself; O_NOFOLLOW is implied for /dev/shm names.
+    let fd = nix::sys::mman::shm_open(shm_name(name).as_str(), flags | OFlag::O_CLOEXEC, Mode::S_IRUSR | Mode::S_IWUSR)
+        .map_err(|e| Error::io("shm_open", what, name, std::io::Error::from(e)))?;
+    Ok(File::from(fd))
+}
+
+fn size_and_map(file: &File, len: usize, name: &str) -> Result<MmapRaw> {
+    file.set_len(len as u64).map_err(|e| Error::io("ftruncate", "segment", name, e))?;
+    MmapOptions::new().len(len).map_raw(file).map_err(|e| Error::io("mmap", "segment", name, e))
+}
+
+fn temp_path(final_path: &std::path::Path) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let file = final_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    final_path.with_file_name(format!(".{file}.{}.{nanos}.tmp", std::process::id()))
+}

@@ -1,0 +1,136 @@
+//! Producer and consumer loops over the test payload, shared by the CLI, the tests and the
+//! benchmarks so that every tool checks events the same way. Returns reports; never prints.
+
+use crate::error::{Error, Result};
+use crate::payload;
+use crate::{RawConsumer, RawProducer};
+
+/// How a consumer reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadMode {
+    /// `try_next_into` / `next_into`: copy each event out.
+    Copy,
+    /// `lease`: read in place, commit on drop.
+    Lease,
+    /// `wait_batch`: everything available, one commit per batch.
+    Batch,
+}
+
+impl std::str::FromStr for ReadMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "copy" => Ok(Self::Copy),
+            "lease" => Ok(Self::Lease),
+            "batch" => Ok(Self::Batch),
+            _ => Err(format!("unknown read mode {s:?} (copy, lease, batch)")),
+        }
+    }
+}
+
+/// What a producer loop did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProduceReport {
+    pub first_sequence: i64,
+    pub last_sequence: i64,
+    pub published: u64,
+}
+
+/// Publishes `events` test-payload events, in batches of `batch` (1 = single publishes).
+/// `on_published(last_seq)` runs after each publish call (for progress records).
+pub fn produce(p: &mut RawProducer, events: u64, batch: usize, mut on_published: impl FnMut(i64)) -> Result<ProduceReport> {
+    let first = p.last_published() + 1;
+    let mut left = events;
+    while left > 0 {
+        let n = (batch.max(1) as u64).min(left) as usize;
+        let base = (p.last_published() + 1) as u64;
+        let last = if n == 1 {
+            p.publish_with(|slot| fill(base, slot))?
+        } else {
+            p.publish_batch(n, |i, slot| fill(base + i as u64, slot))?
+        };
+        left -= n as u64;
+        on_published(last);
+    }
+    Ok(ProduceReport { first_sequence: first, last_sequence: p.last_published(), published: events })
+}
+
+fn fill(seq: u64, slot: &mut [u8]) {
+    // Sizes are checked when the ring is created; a bad size leaves the slot as it is and the
+    // consumer reports it.
+    let _ = payload::fill(seq, slot);
+}
+
+/// What a consumer loop saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsumeReport {
+    pub consumed: u64,
+    pub first_sequence: Option<i64>,
+    pub last_sequence: Option<i64>,
+    /// Sequences that were not the one after the previous.
+    pub out_of_order: u64,
+    /// Payloads that did not verify (torn, stale or corrupt).
+    pub payload_errors: u64,
+    /// The first few problems, as text.
+    pub errors: Vec<String>,
+    /// Set when the producer closed the ring before `events` arrived.
+    pub closed_at: Option<i64>,
+}
+
+impl ConsumeReport {
+    /// No gap, no duplicate, no bad payload.
+    pub fn is_clean(&self) -> bool {
+        self.out_of_order == 0 && self.payload_errors == 0
+    }
+
+    fn record(&mut self, seq: i64, bytes: &[u8]) {
+        if let Some(last) = self.last_sequence {
+            if seq != last + 1 {
+                self.out_of_order += 1;
+                self.note(format!("sequence {seq} after {last}"));
+            }
+        }
+        self.first_sequence.get_or_insert(seq);
+        self.last_sequence = Some(seq);
+        self.consumed += 1;
+        if let Err(e) = payload::verify(seq as u64, bytes) {
+            self.payload_errors += 1;
+            self.note(e.to_string());
+        }
+    }
+
+    fn note(&mut self, e: String) {
+        if self.errors.len() < 10 {
+            self.errors.push(e);
+        }
+    }
+}
+
+/// Consumes until `events` events were read, or the producer closed the ring.
+/// `on_progress(report)` runs after each read call.
+pub fn consume(c: &mut RawConsumer, events: u64, mode: ReadMode, mut on_progress: impl FnMut(&ConsumeReport)) -> Result<ConsumeReport> {
+    let mut r = ConsumeReport::default();
+    let mut buf = vec![0u8; c.element_size()];
+    while r.consumed < events {
+        let step = match mode {
+            ReadMode::Copy => c.next_into(&mut buf).map(|seq| r.record(seq, &buf)),
+            ReadMode::Lease => c.lease().map(|lease| {
+                let seq = lease.sequence();
+                r.record(seq, &lease);
+            }),
+            ReadMode::Batch => {
+                let max = (events - r.consumed) as usize;
+                c.wait_batch(max, |seq, bytes, _| r.record(seq, bytes)).map(drop)
+            }
+        };
+        match step {
+            Ok(()) => on_progress(&r),
+            Err(Error::Closed { final_sequence }) => {
+                r.closed_at = Some(final_sequence);
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(r)
+}

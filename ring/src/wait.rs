@@ -1,0 +1,96 @@
+//! How a consumer waits for events and a producer waits for free slots.
+
+use crate::futex;
+use crate::sync::{spin_hint, AtomicI64, AtomicU32, Ordering};
+use std::time::Duration;
+
+/// What a waiting side does while the sequence it needs has not arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitStrategy {
+    /// Spin with a pause hint. Lowest latency; burns a core.
+    BusySpin,
+    /// Spin `spins` times, then `sched_yield` between checks.
+    SpinThenYield { spins: u32 },
+    /// Sleep this long between checks.
+    Sleep(Duration),
+    /// Spin `spins` times, then sleep in the kernel (futex on the other side's cursor) until
+    /// woken. `backstop` caps one sleep, bounding the cost of a peer that never wakes anyone
+    /// (disruptor-mp) or a kernel without membarrier.
+    Blocking { spins: u32, backstop: Duration },
+}
+
+impl Default for WaitStrategy {
+    fn default() -> Self {
+        WaitStrategy::SpinThenYield { spins: 10_000 }
+    }
+}
+
+impl WaitStrategy {
+    /// Blocking with the default spin count (1000) and backstop (10 ms).
+    pub const fn blocking() -> Self {
+        WaitStrategy::Blocking { spins: 1000, backstop: Duration::from_millis(10) }
+    }
+
+    /// Whether this strategy parks in the kernel.
+    pub fn parks(&self) -> bool {
+        matches!(self, WaitStrategy::Blocking { .. })
+    }
+}
+
+/// The state of one wait: how many times it has checked so far.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    strategy: WaitStrategy,
+    round: u32,
+}
+
+/// What one [`Waiter::pause`] did, for the park/unpark counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Paused {
+    Spun,
+    Yielded,
+    Slept,
+    Parked,
+}
+
+impl Waiter {
+    pub(crate) fn new(strategy: WaitStrategy) -> Self {
+        Self { strategy, round: 0 }
+    }
+
+    /// Pauses once. `cursor` is the word the other side stores to when it makes progress and
+    /// `observed` its value that was not enough; `waiters` is that cursor's wake word.
+    pub(crate) fn pause(&mut self, cursor: &AtomicI64, waiters: &AtomicU32, observed: i64) -> Paused {
+        self.round = self.round.saturating_add(1);
+        match self.strategy {
+            WaitStrategy::BusySpin => {
+                spin_hint();
+                Paused::Spun
+            }
+            WaitStrategy::SpinThenYield { spins } => {
+                if self.round <= spins {
+                    spin_hint();
+                    Paused::Spun
+                } else {
+                    std::thread::yield_now();
+                    Paused::Yielded
+                }
+            }
+            WaitStrategy::Sleep(d) => {
+                std::thread::sleep(d);
+                Paused::Slept
+            }
+            WaitStrategy::Blocking { spins, backstop } => {
+                if self.round <= spins {
+                    spin_hint();
+                    Paused::Spun
+                } else if cursor.load(Ordering::Acquire) == observed {
+                    futex::wait_while_equal(cursor, waiters, observed, backstop);
+                    Paused::Parked
+                } else {
+                    Paused::Spun
+                }
+            }
+        }
+    }
+}
