@@ -1,5 +1,7 @@
 //! `ringproof`: one binary in front of the whole kit.
 
+mod conform_cmd;
+mod layout_cmd;
 mod roles;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +20,12 @@ enum Command {
     Produce(roles::ProduceArgs),
     /// Attach to a ring and consume (and verify) test-payload events.
     Consume(roles::ConsumeArgs),
+    /// Inspect, diff and audit segment layouts (and the golden layouts).
+    Layout(layout_cmd::LayoutArgs),
+    /// Check ring implementations against SPEC.md (the reference by default).
+    Conform(conform_cmd::ConformArgs),
+    /// Serve the conformance protocol on stdin/stdout with the reference implementation.
+    Testee,
 }
 
 fn main() -> ExitCode {
@@ -25,6 +33,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Produce(a) => roles::produce(a),
         Command::Consume(a) => roles::consume(a),
+        Command::Layout(a) => layout_cmd::run(a),
+        Command::Conform(a) => return conform_cmd::run(a),
+        Command::Testee => {
+            let code = ringproof_conformance::testee_ref::serve(std::io::stdin().lock(), std::io::stdout().lock());
+            return ExitCode::from(code as u8);
+        }
     };
     match result {
         Ok(code) => code,

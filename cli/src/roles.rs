@@ -87,6 +87,9 @@ pub struct ProduceArgs {
 }
 
 pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
+    if a.size == 0 || a.size % 8 != 0 {
+        return Err(ringproof::Error::InvalidConfig(format!("--size {} is not a positive multiple of 8 bytes, which the test payload needs", a.size)));
+    }
     let timeout = Duration::from_millis(a.timeout_ms);
     let mut b = ProducerBuilder::new(a.ring.name()?).capacity(a.capacity).wait(a.wait.into());
     if a.wait_consumers > 0 {

@@ -18,6 +18,10 @@ use bytemuck::Pod;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+/// How long a consumer joining a disruptor-mp ring waits for that producer's name-probing
+/// discovery to find its cursor before choosing where to start (2.5 x its 10 ms default).
+pub const FOREIGN_JOIN_SETTLE: Duration = Duration::from_millis(25);
+
 /// What a consumer does when its committed cursor fell behind what the ring still holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnLapped {
@@ -119,8 +123,14 @@ impl RawConsumer {
     fn attach(b: ConsumerBuilder, expect: Expect) -> Result<RawConsumer> {
         validate_consumer_id(&b.id)?;
         futex::register_membarrier();
+        let deadline = std::time::Instant::now() + b.attach_timeout;
         let ring = Segment::open_waiting(&b.name.ring(), "ring", &expect, b.attach_timeout)?;
-        let producer = Cursor::open(&b.name.producer_cursor(), "producer cursor")?;
+        // disruptor-mp creates its producer cursor after the ring: wait for it too.
+        let producer = Cursor::open_waiting(
+            &b.name.producer_cursor(),
+            "producer cursor",
+            deadline.saturating_duration_since(std::time::Instant::now()),
+        )?;
         let registry = match Registry::open(&b.name.registry()) {
             Ok(r) => Some(r),
             // No registry: a disruptor-mp producer. Join its way (cursor only).
@@ -150,7 +160,12 @@ impl RawConsumer {
         // 2. Join (or take over our slot if our previous incarnation died).
         let mut slot = None;
         if let Some(reg) = &registry {
-            let (i, took_over) = reg.join(&b.id, b.name.name())?;
+            let (i, took_over) = reg.join(&b.id, b.name.name()).inspect_err(|_| {
+                // Ours to remove only if we made it: an existing one may be a live consumer's.
+                if created {
+                    let _ = segment::unlink(&path);
+                }
+            })?;
             slot = Some(i);
             if !took_over {
                 // The handshake: the join's generation bump and fence are done; whatever the
@@ -172,11 +187,16 @@ impl RawConsumer {
                 }
                 cell.value.store(resume_from, Ordering::Release);
             }
-        } else if created {
-            // disruptor-mp's readiness counter, if its producer waits on it.
-            if let Ok(ready) = Cursor::open(&b.name.readiness(), "readiness counter") {
-                ready.cell().value.fetch_add(1, Ordering::AcqRel);
-            }
+        } else if created || stale {
+            // No handshake with a disruptor-mp producer: it finds our cursor by probing names,
+            // at most once per discovery interval (10 ms by default). Give it two intervals,
+            // then start after whatever it published meanwhile, and only then count ourselves
+            // ready, so a producer waiting for us publishes nothing we skip (SPEC.md §10.1).
+            std::thread::sleep(FOREIGN_JOIN_SETTLE);
+            fence(Ordering::SeqCst);
+            resume_from = producer.cell().value.load(Ordering::SeqCst);
+            cell.value.store(resume_from, Ordering::Release);
+            signal_foreign_readiness(&b.name);
         }
         Ok(RawConsumer {
             name: b.name,
@@ -265,9 +285,26 @@ impl RawConsumer {
         let mut waiter = Waiter::new(self.wait);
         while !self.ready()? {
             let cell = self.producer.cell();
-            waiter.pause(&cell.value, &cell.waiters, self.available);
+            let registry = self.registry.as_ref();
+            waiter.pause(&cell.value, &cell.waiters, self.available, || registry.is_none_or(|r| r.closed().is_none()));
         }
         Ok(())
+    }
+
+    /// Waits (per the wait strategy) until the next event is published or `timeout` passes.
+    /// Returns whether an event is ready.
+    pub fn wait_for_event(&mut self, timeout: Duration) -> Result<bool> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut waiter = Waiter::new(self.wait);
+        while !self.ready()? {
+            if std::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            let cell = self.producer.cell();
+            let registry = self.registry.as_ref();
+            waiter.pause(&cell.value, &cell.waiters, self.available, || registry.is_none_or(|r| r.closed().is_none()));
+        }
+        Ok(true)
     }
 
     /// Reads the next event with `read(seq, bytes)` if one is published, then commits it.
@@ -324,7 +361,8 @@ impl RawConsumer {
             return Ok(0);
         }
         let first = self.next;
-        let last = self.available.min(first + max as i64 - 1);
+        let span = i64::try_from(max).unwrap_or(i64::MAX);
+        let last = self.available.min(first.saturating_add(span - 1));
         for seq in first..=last {
             f(seq, self.slot(seq), seq == last);
         }
@@ -337,6 +375,26 @@ impl RawConsumer {
     pub fn wait_batch(&mut self, max: usize, f: impl FnMut(i64, &[u8], bool)) -> Result<usize> {
         self.wait_ready()?;
         self.poll_batch(max, f)
+    }
+}
+
+/// Counts this consumer in a disruptor-mp producer's readiness counter (`N_cr`), which its
+/// `WaitForConsumers` waits on. That producer creates the counter just after the ring, so a
+/// consumer that arrives in between gives it a short while to appear (SPEC.md §10.1).
+fn signal_foreign_readiness(name: &RingName) {
+    let deadline = std::time::Instant::now() + Duration::from_millis(100);
+    loop {
+        match Cursor::open(&name.readiness(), "readiness counter") {
+            Ok(ready) => {
+                ready.cell().value.fetch_add(1, Ordering::AcqRel);
+                return;
+            }
+            Err(e) if e.is_transient() && std::time::Instant::now() < deadline => {
+                // Startup discovery of a segment another process is creating; no data depends on it.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(_) => return,
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! A mapped cursor segment (see [`crate::layout::cursor`] for its bytes).
 
 use crate::error::Result;
-use crate::layout::cursor::{CursorCell, CURSOR_ALIGNMENT, CURSOR_CELL_OFFSET, CURSOR_PAYLOAD_SIZE};
-use crate::layout::{fresh_header, Expect, SegmentKind};
+use crate::layout::cursor::{CursorCell, CURSOR_CELL_OFFSET};
+use crate::layout::image::cursor_image;
+use crate::layout::{Expect, SegmentKind};
 use crate::names::SegmentPath;
 use crate::segment::Segment;
 use crate::sync::Ordering;
@@ -16,13 +17,12 @@ pub struct Cursor {
 impl Cursor {
     /// Creates a cursor segment holding `initial`, stamped with `epoch`, before it becomes valid.
     pub fn create(path: &SegmentPath, what: &'static str, initial: i64, epoch: u64) -> Result<Cursor> {
-        let (header, geometry) =
-            fresh_header(SegmentKind::Cursor, CURSOR_ALIGNMENT, CURSOR_PAYLOAD_SIZE as u64, 1).expect("fixed sizes");
-        let seg = Segment::create(path, what, &header, geometry, |payload| {
-            // SAFETY: the payload is the 64-byte, 64-aligned cell, not yet visible to anyone.
-            let cell = unsafe { &*(payload as *const CursorCell) };
-            cell.value.store(initial, Ordering::Relaxed);
-            cell.epoch.store(epoch, Ordering::Relaxed);
+        // The bytes come from the same builder the golden layouts are checked against.
+        let image = cursor_image(initial, epoch);
+        let seg = Segment::create(path, what, image.header(), *image.geometry(), |payload| {
+            // SAFETY: the payload is the 64-byte cell, not yet visible to anyone (the header,
+            // magic last, is written after this returns).
+            unsafe { image.write_payload(payload) }
         })?;
         Ok(Cursor { seg })
     }
@@ -30,6 +30,11 @@ impl Cursor {
     /// Opens an existing cursor segment.
     pub fn open(path: &SegmentPath, what: &'static str) -> Result<Cursor> {
         Ok(Cursor { seg: Segment::open(path, what, &Expect::kind(SegmentKind::Cursor))? })
+    }
+
+    /// Opens a cursor segment, retrying while it is missing or being created, until `timeout`.
+    pub fn open_waiting(path: &SegmentPath, what: &'static str, timeout: std::time::Duration) -> Result<Cursor> {
+        Ok(Cursor { seg: Segment::open_waiting(path, what, &Expect::kind(SegmentKind::Cursor), timeout)? })
     }
 
     /// The cell: the sequence and its wake word.

@@ -15,7 +15,7 @@ pub enum Error {
     InvalidConfig(String),
     #[error("{what} {name} does not exist (is the producer running? check the ring name and backend)")]
     NotFound { what: &'static str, name: String },
-    #[error("{what} {name} already exists: another producer owns this ring, or a crashed one left it behind (remove it with `ringproof rm`)")]
+    #[error("{what} {name} already exists: another producer owns this ring, or a crashed one left it behind (if its producer is dead, remove the ring's segments and create it again)")]
     AlreadyExists { what: &'static str, name: String },
     #[error("permission denied on {name}: segments are created mode 0600, so every process must run as the same user")]
     PermissionDenied { name: String },

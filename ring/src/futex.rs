@@ -57,10 +57,10 @@ fn low_word(cursor: &AtomicI64) -> *const u32 {
 
 /// Sleeps until `cursor` no longer equals `observed`, a wake, or `timeout`, whichever first.
 /// Spurious returns are allowed; the caller re-checks.
-pub fn wait_while_equal(cursor: &AtomicI64, waiters: &AtomicU32, observed: i64, timeout: Duration) {
+pub fn wait_while_equal(cursor: &AtomicI64, waiters: &AtomicU32, observed: i64, timeout: Duration, still_blocked: impl Fn() -> bool) {
     waiters.fetch_add(1, Ordering::SeqCst);
     heavy_fence();
-    if cursor.load(Ordering::SeqCst) == observed {
+    if cursor.load(Ordering::SeqCst) == observed && still_blocked() {
         let ts = libc::timespec {
             tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
             tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
@@ -83,9 +83,11 @@ pub fn wake_if_waiting(cursor: &AtomicI64, waiters: &AtomicU32) {
     }
 }
 
+/// Wakes every sleeper on `cursor` unconditionally (for events that do not move the cursor,
+/// such as the ring closing).
 #[cold]
 #[inline(never)]
-fn wake_all(cursor: &AtomicI64) {
+pub fn wake_all(cursor: &AtomicI64) {
     // SAFETY: as in `wait_while_equal`.
     unsafe {
         libc::syscall(libc::SYS_futex, low_word(cursor), libc::FUTEX_WAKE, i32::MAX);

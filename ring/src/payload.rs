@@ -36,7 +36,13 @@ pub fn mix(mut z: u64) -> u64 {
 /// FNV-1a 64 over `bytes`.
 #[inline]
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(FNV64_OFFSET, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV64_PRIME))
+    fnv1a64_update(FNV64_OFFSET, bytes)
+}
+
+/// Continues an FNV-1a 64 hash `h` over more bytes (start from [`FNV64_OFFSET`]).
+#[inline]
+pub fn fnv1a64_update(h: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV64_PRIME))
 }
 
 /// Why an event's bytes are not the payload of the sequence the reader expected.

@@ -166,13 +166,6 @@ impl RawProducer {
             validate_consumer_id(&format!("{}_{}", d.prefix, d.max))?;
         }
         futex::register_membarrier();
-        if let Some(dir) = b.name.consumers_dir() {
-            match std::fs::create_dir(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io("mkdir", "consumers directory", &dir.display().to_string(), e)),
-            }
-        }
         let (header, geometry) = fresh_header(SegmentKind::Ring, alignment, element_size as u64, b.capacity as u64)
             .ok_or_else(|| Error::InvalidConfig(format!("{} x {element_size} bytes overflows", b.capacity)))?;
         if let Location::Shm = b.name.location() {
@@ -181,26 +174,22 @@ impl RawProducer {
             }
         }
         let epoch = new_epoch();
-        // Registry first: it is the ownership claim (O_EXCL / link). Then the producer cursor,
-        // and the ring last: a consumer that sees the ring finds everything else in place.
+        // Registry first: it is the ownership claim (O_EXCL / link). Then the consumers
+        // directory (mmap), the producer cursor, and the ring last: a consumer that sees the
+        // ring finds everything else in place. A failure removes what this call created.
         let registry = Registry::create(&b.name.registry(), b.registry_slots, epoch)?;
-        let mut created = vec![b.name.registry()];
-        let undo = |created: &[SegmentPath]| created.iter().for_each(|p| drop(segment::unlink(p)));
-        let cursor = match Cursor::create(&b.name.producer_cursor(), "producer cursor", INITIAL_SEQUENCE, epoch) {
-            Ok(c) => c,
-            Err(e) => {
-                undo(&created);
-                return Err(e);
+        let mut undo = Undo { segments: vec![b.name.registry()], dir: None };
+        if let Some(dir) = b.name.consumers_dir() {
+            match std::fs::create_dir(&dir) {
+                Ok(()) => undo.dir = Some(dir),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io("mkdir", "consumers directory", &dir.display().to_string(), e)),
             }
-        };
-        created.push(b.name.producer_cursor());
-        let ring = match Segment::create(&b.name.ring(), "ring", &header, geometry, |_| {}) {
-            Ok(r) => r,
-            Err(e) => {
-                undo(&created);
-                return Err(e);
-            }
-        };
+        }
+        let cursor = Cursor::create(&b.name.producer_cursor(), "producer cursor", INITIAL_SEQUENCE, epoch)?;
+        undo.segments.push(b.name.producer_cursor());
+        let ring = Segment::create(&b.name.ring(), "ring", &header, geometry, |_| {})?;
+        undo.disarm();
         let mut p = RawProducer {
             slots: ring.payload(),
             name: b.name,
@@ -398,7 +387,7 @@ impl RawProducer {
             match self.gates.iter().find(|g| g.cursor.load() == observed) {
                 Some(g) => {
                     let cell = g.cursor.cell();
-                    waiter.pause(&cell.value, &cell.waiters, observed);
+                    waiter.pause(&cell.value, &cell.waiters, observed, || true);
                 }
                 None => crate::sync::spin_hint(),
             }
@@ -483,11 +472,10 @@ impl Drop for RawProducer {
     /// sleeping consumer, and remove the names this producer created. Consumers that still map
     /// the ring drain what is left and then see [`Error::Closed`].
     fn drop(&mut self) {
+        // Closing does not move the cursor, so sleepers are woken unconditionally; they re-check
+        // the ring state after announcing themselves (SPEC.md §8).
         self.registry.close(self.next - 1);
-        let cell = self.cursor.cell();
-        cell.waiters.fetch_add(0, Ordering::SeqCst);
-        // SAFETY: FUTEX_WAKE on a live shared word.
-        unsafe { libc::syscall(libc::SYS_futex, &cell.value as *const _ as *const u32, libc::FUTEX_WAKE, i32::MAX) };
+        futex::wake_all(&self.cursor.cell().value);
         for path in [self.name.ring(), self.name.producer_cursor(), self.name.registry()] {
             let _ = segment::unlink(&path);
         }
@@ -614,6 +602,30 @@ impl<E: Pod> Claim<'_, E> {
     /// Never true.
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
+    }
+}
+
+/// Removes what a failed `create` made so far, unless disarmed.
+struct Undo {
+    segments: Vec<SegmentPath>,
+    dir: Option<std::path::PathBuf>,
+}
+
+impl Undo {
+    fn disarm(&mut self) {
+        self.segments.clear();
+        self.dir = None;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        for p in &self.segments {
+            let _ = segment::unlink(p);
+        }
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 

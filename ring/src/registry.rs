@@ -3,7 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::layout::registry::*;
-use crate::layout::{fresh_header, Expect, SegmentKind};
+use crate::layout::image::{registry_image, RegistryInit};
+use crate::layout::{Expect, SegmentKind};
 use crate::names::SegmentPath;
 use crate::process;
 use crate::segment::Segment;
@@ -31,19 +32,20 @@ impl Registry {
     /// Creates the registry of a new ring: `slots` free consumer slots, ring open, this
     /// process as producer. Fails if it exists (the registry is the producer's ownership claim).
     pub fn create(path: &SegmentPath, slots: usize, epoch: u64) -> Result<Registry> {
-        let (header, geometry) = fresh_header(SegmentKind::Registry, REGISTRY_ALIGNMENT, SLOT_SIZE as u64, slots as u64)
-            .ok_or_else(|| Error::InvalidConfig(format!("{slots} registry slots overflow")))?;
-        let seg = Segment::create(path, "registry", &header, geometry, |payload| {
-            // SAFETY: fresh zeroed payload of 128 * (slots + 1) bytes, 64-aligned.
-            let control = unsafe { &*(payload as *const Control) };
-            control.epoch.store(epoch, Ordering::Relaxed);
-            control.ring_state.store(RING_OPEN, Ordering::Relaxed);
-            control.final_sequence.store(-1, Ordering::Relaxed);
-            let start = process::own_start_time();
-            control.producer_owner.store(owner_word(process::own_pid(), start), Ordering::Relaxed);
-            control.producer_start_time.store(start, Ordering::Relaxed);
-            control.producer_heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
-            control.producer_starts.store(1, Ordering::Relaxed);
+        let start = process::own_start_time();
+        let init = RegistryInit {
+            slots,
+            epoch,
+            producer_pid: process::own_pid(),
+            producer_start_time: start,
+            producer_heartbeat_ns: process::boottime_ns(),
+        };
+        // The bytes come from the same builder the golden layouts are checked against.
+        let image = registry_image(&init).map_err(|e| Error::InvalidConfig(format!("registry of {slots} slots: {e}")))?;
+        let seg = Segment::create(path, "registry", image.header(), *image.geometry(), |payload| {
+            // SAFETY: fresh payload of 128 * (slots + 1) bytes, not yet visible to anyone (the
+            // header, magic last, is written after this returns).
+            unsafe { image.write_payload(payload) }
         })?;
         Ok(Registry { seg, slots })
     }

@@ -120,7 +120,7 @@ impl Segment {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             match Segment::open(path, what, expect) {
-                Err(e) if e.is_transient() && std::time::Instant::now() < deadline => {
+                Err(e) if (e.is_transient() || maybe_half_written(&e)) && std::time::Instant::now() < deadline => {
                     // Discovery back-off while a peer creates the segment; not data synchronisation.
                     std::thread::sleep(std::time::Duration::from_micros(500));
                 }
@@ -176,6 +176,13 @@ impl Segment {
         unsafe { std::ptr::copy_nonoverlapping(self.base(), v.as_mut_ptr(), v.len()) };
         v
     }
+}
+
+/// disruptor-mp writes its headers with a plain copy, magic first: for a moment a reader can
+/// see the magic with the rest still zero (version 0) or half written (checksum mismatch).
+/// While waiting for a segment, those are retried too; after the deadline they are reported.
+fn maybe_half_written(e: &Error) -> bool {
+    matches!(e, Error::Layout { source: LayoutError::Checksum { .. } | LayoutError::Version { found: 0, .. }, .. })
 }
 
 /// Removes a segment's name (peers that mapped it keep their mapping). Missing is not an error.

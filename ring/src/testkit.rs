@@ -39,6 +39,12 @@ pub struct ProduceReport {
 /// Publishes `events` test-payload events, in batches of `batch` (1 = single publishes).
 /// `on_published(last_seq)` runs after each publish call (for progress records).
 pub fn produce(p: &mut RawProducer, events: u64, batch: usize, mut on_published: impl FnMut(i64)) -> Result<ProduceReport> {
+    if p.element_size() % 8 != 0 {
+        return Err(Error::InvalidConfig(format!(
+            "event size {} is not a positive multiple of 8 bytes, which the test payload needs",
+            p.element_size()
+        )));
+    }
     let first = p.last_published() + 1;
     let mut left = events;
     while left > 0 {
@@ -56,8 +62,7 @@ pub fn produce(p: &mut RawProducer, events: u64, batch: usize, mut on_published:
 }
 
 fn fill(seq: u64, slot: &mut [u8]) {
-    // Sizes are checked when the ring is created; a bad size leaves the slot as it is and the
-    // consumer reports it.
+    // `produce` checked the size, the only thing `payload::fill` can object to.
     let _ = payload::fill(seq, slot);
 }
 

@@ -60,7 +60,9 @@ impl Waiter {
 
     /// Pauses once. `cursor` is the word the other side stores to when it makes progress and
     /// `observed` its value that was not enough; `waiters` is that cursor's wake word.
-    pub(crate) fn pause(&mut self, cursor: &AtomicI64, waiters: &AtomicU32, observed: i64) -> Paused {
+    /// `still_blocked` is re-checked after announcing a sleep, for conditions other than the
+    /// cursor that end the wait (the ring being closed).
+    pub(crate) fn pause(&mut self, cursor: &AtomicI64, waiters: &AtomicU32, observed: i64, still_blocked: impl Fn() -> bool) -> Paused {
         self.round = self.round.saturating_add(1);
         match self.strategy {
             WaitStrategy::BusySpin => {
@@ -85,7 +87,7 @@ impl Waiter {
                     spin_hint();
                     Paused::Spun
                 } else if cursor.load(Ordering::Acquire) == observed {
-                    futex::wait_while_equal(cursor, waiters, observed, backstop);
+                    futex::wait_while_equal(cursor, waiters, observed, backstop, still_blocked);
                     Paused::Parked
                 } else {
                     Paused::Spun

@@ -3,12 +3,18 @@
 //! - [`header`]: the LayoutV1 header shared with disruptor-mp.
 //! - [`cursor`]: the 128-byte cursor segment (one padded sequence and ringproof's wake word).
 //! - [`registry`]: ringproof's participant registry segment.
+//! - [`image`]: pure builders of every segment's initial bytes (the creators use them).
+//! - [`describe`]: decodes any segment's bytes into named fields and a verdict.
+//! - [`golden`]: the catalogue of the committed `golden-layouts/` files.
 //!
 //! [`validate`] is the single gate every mapped segment passes before any other code reads it:
 //! it never reads past the bytes it is given and names the first thing wrong.
 
 pub mod cursor;
+pub mod describe;
+pub mod golden;
 pub mod header;
+pub mod image;
 pub mod registry;
 
 pub use header::{LayoutHeader, SegmentKind, HEADER_SIZE, MAGIC, VERSION};
@@ -37,6 +43,8 @@ pub enum LayoutError {
     BadAlignment { found: u16 },
     #[error("alignment {found} is smaller than the {needed} the event type needs")]
     AlignmentTooSmall { found: u16, needed: usize },
+    #[error("a {kind} segment must record alignment {expected}, this one records {found}: not a segment a LayoutV1 writer creates (recreate it)")]
+    KindAlignment { kind: &'static str, expected: usize, found: u16 },
     #[error("unknown segment kind {found} (1 = ring, 2 = cursor, 3 = registry)")]
     UnknownKind { found: u16 },
     #[error("segment is a {found} segment, expected a {expected} segment")]
@@ -51,6 +59,30 @@ pub enum LayoutError {
     PayloadSize { expected: u64, found: u64 },
     #[error("segment is truncated: {len} bytes, the header promises {need} (the file was cut short or its creator died while sizing it)")]
     Truncated { len: usize, need: u64 },
+}
+
+impl LayoutError {
+    /// The variant's name (`"Checksum"`, `"BadMagic"`, ...), for tables and JSON.
+    pub fn variant(&self) -> &'static str {
+        match self {
+            Self::TooShort { .. } => "TooShort",
+            Self::Initializing => "Initializing",
+            Self::BadMagic { .. } => "BadMagic",
+            Self::Version { .. } => "Version",
+            Self::Checksum { .. } => "Checksum",
+            Self::HeaderSize { .. } => "HeaderSize",
+            Self::BadAlignment { .. } => "BadAlignment",
+            Self::AlignmentTooSmall { .. } => "AlignmentTooSmall",
+            Self::KindAlignment { .. } => "KindAlignment",
+            Self::UnknownKind { .. } => "UnknownKind",
+            Self::KindMismatch { .. } => "KindMismatch",
+            Self::ElementSize { .. } => "ElementSize",
+            Self::Capacity { .. } => "Capacity",
+            Self::BadCapacity { .. } => "BadCapacity",
+            Self::PayloadSize { .. } => "PayloadSize",
+            Self::Truncated { .. } => "Truncated",
+        }
+    }
 }
 
 /// What the caller expects of a segment; `None` accepts whatever the header says.
@@ -82,9 +114,10 @@ pub struct Geometry {
 }
 
 impl Geometry {
-    /// Total bytes the segment needs: payload offset plus payload.
+    /// Total bytes the segment needs: payload offset plus payload (saturating: a header whose
+    /// sizes overflow needs more bytes than any mapping has).
     pub fn total_len(&self) -> u64 {
-        self.payload_offset as u64 + self.payload_size
+        (self.payload_offset as u64).saturating_add(self.payload_size)
     }
 }
 
@@ -97,7 +130,7 @@ pub fn payload_size_for(kind: SegmentKind, element_size: u64, capacity: u64) -> 
     }
 }
 
-/// Checks `bytes` (the whole mapping) against `expect`, in the order SPEC.md §2.3 fixes.
+/// Checks `bytes` (the whole mapping) against `expect`, in the order SPEC.md §2.2 fixes.
 pub fn validate(bytes: &[u8], expect: &Expect) -> Result<Geometry, LayoutError> {
     validate_header(&bytes[..bytes.len().min(HEADER_SIZE)], bytes.len(), expect)
 }
@@ -105,7 +138,11 @@ pub fn validate(bytes: &[u8], expect: &Expect) -> Result<Geometry, LayoutError> 
 /// [`validate`] given only the first bytes (at most 56 are read) and the mapping's length, so a
 /// live mapping is checked without forming a slice over words other processes write.
 pub fn validate_header(header: &[u8], len: usize, expect: &Expect) -> Result<Geometry, LayoutError> {
-    let h = LayoutHeader::from_bytes(header).map_err(|_| LayoutError::TooShort { len })?;
+    // The mapping's length decides, not how many header bytes the caller copied.
+    if len < HEADER_SIZE || header.len() < HEADER_SIZE {
+        return Err(LayoutError::TooShort { len: len.min(header.len()) });
+    }
+    let h = LayoutHeader::from_bytes(header)?;
     if h.magic == [0u8; 8] {
         return Err(LayoutError::Initializing);
     }
@@ -159,11 +196,18 @@ pub fn validate_header(header: &[u8], len: usize, expect: &Expect) -> Result<Geo
 }
 
 fn check_kind_invariants(h: &LayoutHeader, kind: SegmentKind) -> Result<(), LayoutError> {
-    let (element, capacity) = match kind {
-        SegmentKind::Ring => (None, None),
-        SegmentKind::Cursor => (Some(cursor::CURSOR_PAYLOAD_SIZE as u64), Some(1)),
-        SegmentKind::Registry => (Some(registry::SLOT_SIZE as u64), None),
+    let (element, capacity, alignment) = match kind {
+        SegmentKind::Ring => (None, None, None),
+        SegmentKind::Cursor => (Some(cursor::CURSOR_PAYLOAD_SIZE as u64), Some(1), Some(cursor::CURSOR_ALIGNMENT)),
+        SegmentKind::Registry => (Some(registry::SLOT_SIZE as u64), None, Some(registry::REGISTRY_ALIGNMENT)),
     };
+    // The cursor cell and the registry blocks are 64-aligned structures read at the payload
+    // offset: any other alignment would put them elsewhere (or misaligned).
+    if let Some(expected) = alignment {
+        if usize::from(h.alignment) != expected {
+            return Err(LayoutError::KindAlignment { kind: kind.name(), expected, found: h.alignment });
+        }
+    }
     if let Some(expected) = element {
         if h.element_size != expected {
             return Err(LayoutError::ElementSize { expected, found: h.element_size });

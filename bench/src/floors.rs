@@ -1,0 +1,380 @@
+//! The raw floors: what two processes get from one shm segment with no library at all.
+//!
+//! - stream: a ring of u64 slots; the producer publishes a count with one release store per
+//!   batch of up to `batch` events (fewer when the ring is about to be full) and rereads the
+//!   consumer's count only when its cached window is used up; the consumer polls the count
+//!   (acquire), reads everything available, and stores its own count (release) once per batch.
+//! - ping: A stores `i` into `ping`, B spins until it sees `i` and stores it into `pong`.
+//! - futex: the same round trip, paced by an idle gap, B waiting with a Dekker-style sleep:
+//!   spin `spins` times, then announce in `waiters`, re-check, `FUTEX_WAIT`; the writer stores
+//!   with a full fence and wakes only if someone announced. A spins. It is the textbook version of what ringproof's `Blocking` strategy does
+//!   (ringproof moves the fence from writer to waiter with membarrier).
+//! - stream per event (diagnostic): the stream with `batch` = 1, one release store per event.
+//! - ring ping (diagnostic): the spin ping-pong carried the way a ring carries it: A writes the
+//!   value into a slot, then stores its cursor; B polls the cursor, then reads the slot. Two
+//!   cache lines move per hop instead of one. With `touch`, the waiting side also loads the
+//!   slot it will read next on every spin, so the slot line travels while it waits.
+//!
+//! Every hot word lives in its own 128-byte block (a cache line and its adjacent-line-prefetch
+//! partner). Slots are walked as contiguous runs split at the wrap (no per-event masking), the
+//! way a raw loop would, so the compiler can vectorise them. Event payloads are verified as
+//! cheaply as the subjects verify theirs: one compare per event.
+
+use crate::clock;
+use crate::harness::{RoleArgs, Side};
+use crate::measure::{Backoff, LatencyRecorder, PollStats};
+use crate::shm::Shm;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::time::{Duration, Instant};
+
+/// One hot word, alone in 128 bytes.
+#[repr(C, align(128))]
+pub struct Line<T>(pub T);
+
+/// Control block of a stream floor segment; the slots start at [`SLOTS_OFFSET`].
+#[repr(C)]
+struct StreamCtl {
+    ready: Line<AtomicU32>,
+    /// Events published so far.
+    produced: Line<AtomicU64>,
+    /// Events consumed so far.
+    consumed: Line<AtomicU64>,
+}
+
+const SLOTS_OFFSET: usize = 4096;
+
+/// Control block of a ping or futex floor segment.
+#[repr(C)]
+struct PingCtl {
+    ready: Line<AtomicU32>,
+    /// Spin ping-pong (and the futex floor's placement probe).
+    ping: Line<AtomicU64>,
+    pong: Line<AtomicU64>,
+    /// Futex ping-pong.
+    sleep_ping: Line<FutexWord>,
+    sleep_pong: Line<FutexWord>,
+}
+
+/// A 32-bit word a futex can sleep on, and its sleeper count (as in a ringproof cursor cell).
+#[repr(C)]
+struct FutexWord {
+    value: AtomicU32,
+    waiters: AtomicU32,
+}
+
+/// Bytes of one ring of `capacity` u64 slots, rounded to whole pages.
+fn ring_bytes(capacity: usize) -> usize {
+    (capacity * 8).div_ceil(4096) * 4096
+}
+
+/// Bytes a floor segment needs: the control page, then (stream) one ring of slots or (ping)
+/// two, one per direction, for the ring ping-pong.
+pub fn segment_len(stream: bool, capacity: usize) -> usize {
+    if stream {
+        SLOTS_OFFSET + ring_bytes(capacity)
+    } else {
+        SLOTS_OFFSET + 2 * ring_bytes(capacity)
+    }
+}
+
+/// Both sides map the segment, then meet here; B then unlinks the name (both have it mapped,
+/// so nothing is left behind even if the orchestrator dies).
+fn rendezvous(ready: &AtomicU32, side: Side, name: &str) {
+    ready.fetch_add(1, AcqRel);
+    let mut b = Backoff::new();
+    while ready.load(Acquire) < 2 {
+        b.snooze();
+    }
+    if side == Side::B {
+        crate::shm::unlink(name);
+    }
+}
+
+/// Raw stream, either side.
+pub fn stream(a: &RoleArgs) -> Result<Value, String> {
+    let seg = Shm::open(&a.name).map_err(|e| format!("open shm {}: {e}", a.name))?;
+    if seg.len() < segment_len(true, a.capacity) {
+        return Err(format!("shm {} is {} bytes, too small", a.name, seg.len()));
+    }
+    // SAFETY: the segment is at least 4096 + capacity * 8 bytes, page-aligned, zeroed by its
+    // creator; StreamCtl is atomics only.
+    let ctl = unsafe { &*(seg.ptr() as *const StreamCtl) };
+    let slots = unsafe { seg.ptr().add(SLOTS_OFFSET) as *mut u64 };
+    rendezvous(&ctl.ready.0, a.side, &a.name);
+    let total = a.warmup + a.events;
+    let cap = a.capacity as u64;
+    match a.side {
+        Side::A => {
+            let batch = a.batch.max(1) as u64;
+            let (mut next, mut limit) = (0u64, cap);
+            while next < total {
+                if next == limit {
+                    let mut b = Backoff::new();
+                    loop {
+                        limit = ctl.consumed.0.load(Acquire) + cap;
+                        if next < limit {
+                            break;
+                        }
+                        b.snooze();
+                    }
+                }
+                let end = (next + batch).min(total).min(limit);
+                for (index, len, seq) in runs(next, end, cap) {
+                    // SAFETY: within the ring; the consumer reads these slots only after the
+                    // release store below, and we reuse them only after it consumed them.
+                    let run = unsafe { std::slice::from_raw_parts_mut(slots.add(index), len) };
+                    for (slot, s) in run.iter_mut().zip(seq..) {
+                        *slot = s;
+                    }
+                }
+                ctl.produced.0.store(end, Release);
+                next = end;
+            }
+            Ok(json!({ "published": total }))
+        }
+        Side::B => {
+            let (mut next, mut errors) = (0u64, 0u64);
+            let mut start: Option<(Instant, u64)> = None;
+            let mut idle = Backoff::new();
+            let mut stats = PollStats::default();
+            while next < total {
+                let avail = ctl.produced.0.load(Acquire);
+                if avail == next {
+                    stats.empty += 1;
+                    idle.snooze();
+                    continue;
+                }
+                stats.polls += 1;
+                idle = Backoff::new();
+                for (index, len, seq) in runs(next, avail, cap) {
+                    // SAFETY: published (acquire above) and not reusable until we store below.
+                    let run = unsafe { std::slice::from_raw_parts(slots.add(index), len) };
+                    errors += run.iter().zip(seq..).map(|(v, s)| u64::from(*v != s)).sum::<u64>();
+                }
+                ctl.consumed.0.store(avail, Release);
+                next = avail;
+                if start.is_none() && next >= a.warmup {
+                    start = Some((Instant::now(), next));
+                }
+            }
+            Ok(crate::measure::stream_result(start, next, errors, stats))
+        }
+    }
+}
+
+/// The slots of sequences `from..to` (at most a ring's worth) as contiguous runs
+/// `(first index, length, first sequence)`, split where the ring wraps (the second run may be
+/// empty): a raw loop walks them without masking every index, and the compiler vectorises it.
+fn runs(from: u64, to: u64, cap: u64) -> [(usize, usize, u64); 2] {
+    let start = from % cap;
+    let first = (to - from).min(cap - start);
+    [(start as usize, first as usize, from), (0, (to - from - first) as usize, from + first)]
+}
+
+/// Raw spin ping-pong over `ping`/`pong`, A timing each round trip.
+pub fn ping(a: &RoleArgs) -> Result<Value, String> {
+    let seg = Shm::open(&a.name).map_err(|e| format!("open shm {}: {e}", a.name))?;
+    // SAFETY: 4096 zeroed bytes, PingCtl is atomics only and smaller.
+    let ctl = unsafe { &*(seg.ptr() as *const PingCtl) };
+    rendezvous(&ctl.ready.0, a.side, &a.name);
+    let (rounds, warmup) = (a.events, a.warmup);
+    match a.side {
+        Side::A => {
+            let (rec, errors) = spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, warmup, rounds, a.gap_ticks());
+            Ok(rec.finish(a.ticks_per_ns, errors))
+        }
+        Side::B => Ok(json!({ "rounds": rounds, "errors": spin_pingpong_b(&ctl.ping.0, &ctl.pong.0, warmup + rounds) })),
+    }
+}
+
+fn spin_pingpong_a(ping: &AtomicU64, pong: &AtomicU64, warmup: u64, rounds: u64, gap_ticks: u64) -> (LatencyRecorder, u64) {
+    let mut rec = LatencyRecorder::new();
+    let mut errors = 0;
+    for i in 1..=warmup + rounds {
+        if gap_ticks > 0 {
+            clock::spin_ticks(gap_ticks);
+        }
+        let t0 = clock::ticks();
+        ping.store(i, Release);
+        let mut b = Backoff::new();
+        let mut v = pong.load(Acquire);
+        while v < i {
+            b.snooze();
+            v = pong.load(Acquire);
+        }
+        let t1 = clock::ticks();
+        errors += u64::from(v != i);
+        if i > warmup {
+            rec.record(t1 - t0);
+        }
+    }
+    (rec, errors)
+}
+
+fn spin_pingpong_b(ping: &AtomicU64, pong: &AtomicU64, total: u64) -> u64 {
+    let mut errors = 0;
+    for i in 1..=total {
+        let mut b = Backoff::new();
+        let mut v = ping.load(Acquire);
+        while v < i {
+            b.snooze();
+            v = ping.load(Acquire);
+        }
+        errors += u64::from(v != i);
+        pong.store(v, Release);
+    }
+    errors
+}
+
+/// Diagnostic: ping-pong through a slot plus a cursor per direction (what a ring moves per
+/// hop), the waiting side optionally touching its next slot while it spins.
+pub fn ring_ping(a: &RoleArgs, touch: bool) -> Result<Value, String> {
+    let seg = Shm::open(&a.name).map_err(|e| format!("open shm {}: {e}", a.name))?;
+    if seg.len() < segment_len(false, a.capacity) {
+        return Err(format!("shm {} is {} bytes, too small", a.name, seg.len()));
+    }
+    // SAFETY: as in `ping`; the two rings follow the control page.
+    let ctl = unsafe { &*(seg.ptr() as *const PingCtl) };
+    let ab = unsafe { seg.ptr().add(SLOTS_OFFSET) as *mut u64 };
+    let ba = unsafe { seg.ptr().add(SLOTS_OFFSET + ring_bytes(a.capacity)) as *mut u64 };
+    rendezvous(&ctl.ready.0, a.side, &a.name);
+    let mask = a.capacity as u64 - 1;
+    let total = a.warmup + a.events;
+    // Writes `v` into slot `i` of `ring` and publishes it through `cursor`.
+    let send = |ring: *mut u64, cursor: &AtomicU64, i: u64, v: u64| {
+        // SAFETY: masked index; the reader reads slot i only after the release store.
+        unsafe { ring.add((i & mask) as usize).write_volatile(v) };
+        cursor.store(i, Release);
+    };
+    // Waits for `cursor` to reach `i`, then reads slot `i` of `ring`.
+    let receive = |ring: *mut u64, cursor: &AtomicU64, i: u64| {
+        // SAFETY: masked index into the mapped ring.
+        let slot = unsafe { ring.add((i & mask) as usize) };
+        let mut b = Backoff::new();
+        while cursor.load(Acquire) < i {
+            if touch {
+                // SAFETY: as above; the value is discarded, only the line matters.
+                std::hint::black_box(unsafe { slot.read_volatile() });
+            }
+            b.snooze();
+        }
+        // SAFETY: published (acquire above).
+        unsafe { slot.read_volatile() }
+    };
+    let (ping, pong) = (&ctl.ping.0, &ctl.pong.0);
+    let mut errors = 0;
+    match a.side {
+        Side::A => {
+            let mut rec = LatencyRecorder::new();
+            for i in 1..=total {
+                let t0 = clock::ticks();
+                send(ab, ping, i, i);
+                let v = receive(ba, pong, i);
+                let t1 = clock::ticks();
+                errors += u64::from(v != i);
+                if i > a.warmup {
+                    rec.record(t1 - t0);
+                }
+            }
+            Ok(rec.finish(a.ticks_per_ns, errors))
+        }
+        Side::B => {
+            for i in 1..=total {
+                let v = receive(ab, ping, i);
+                errors += u64::from(v != i);
+                send(ba, pong, i, v);
+            }
+            Ok(json!({ "rounds": a.events, "errors": errors }))
+        }
+    }
+}
+
+/// Round trips of the placement probe the futex floor runs first (its own latency says
+/// nothing about whether the two vCPUs are close).
+const PROBE_ROUNDS: u64 = 20_000;
+
+/// Raw futex ping-pong: B spins then sleeps, paced by A's idle gap so it really sleeps; A
+/// spins. Runs a short spin ping-pong first as the placement probe.
+pub fn futex(a: &RoleArgs) -> Result<Value, String> {
+    let seg = Shm::open(&a.name).map_err(|e| format!("open shm {}: {e}", a.name))?;
+    // SAFETY: as in `ping`.
+    let ctl = unsafe { &*(seg.ptr() as *const PingCtl) };
+    rendezvous(&ctl.ready.0, a.side, &a.name);
+    let (ping, pong) = (&ctl.sleep_ping.0, &ctl.sleep_pong.0);
+    let (rounds, warmup) = (a.events, a.warmup);
+    match a.side {
+        Side::A => {
+            let (probe, _) = spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10, PROBE_ROUNDS, 0);
+            let probe = probe.finish(a.ticks_per_ns, 0);
+            let mut rec = LatencyRecorder::new();
+            let mut errors = 0;
+            for i in 1..=(warmup + rounds) as u32 {
+                clock::spin_ticks(a.gap_ticks());
+                let t0 = clock::ticks();
+                signal(ping, i);
+                // A times, so it spins (never parks): one wake-up, B's, per round trip.
+                let mut b = Backoff::new();
+                let mut v = pong.value.load(Acquire);
+                while v < i {
+                    b.snooze();
+                    v = pong.value.load(Acquire);
+                }
+                let t1 = clock::ticks();
+                errors += u64::from(v != i);
+                if u64::from(i) > warmup {
+                    rec.record(t1 - t0);
+                }
+            }
+            let mut out = rec.finish(a.ticks_per_ns, errors);
+            out["probe"] = probe;
+            Ok(out)
+        }
+        Side::B => {
+            let probe_errors = spin_pingpong_b(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10 + PROBE_ROUNDS);
+            let mut errors = probe_errors;
+            for i in 1..=(warmup + rounds) as u32 {
+                let v = wait(ping, i, a.spins);
+                errors += u64::from(v != i);
+                signal(pong, v);
+            }
+            Ok(json!({ "rounds": rounds, "errors": errors }))
+        }
+    }
+}
+
+/// The writer's half: store with a full fence, then wake if anyone announced a sleep.
+fn signal(w: &FutexWord, v: u32) {
+    w.value.swap(v, SeqCst);
+    if w.waiters.load(SeqCst) != 0 {
+        // SAFETY: a live, aligned u32 in a shared mapping; FUTEX_WAKE (not PRIVATE): the
+        // sleeper is another process.
+        unsafe { libc::syscall(libc::SYS_futex, w.value.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
+    }
+}
+
+/// The waiter's half: spin `spins` times, then sleep until `value` reaches `want` (with the
+/// same 10 ms backstop as ringproof's `blocking()`). Returns the value seen.
+fn wait(w: &FutexWord, want: u32, spins: u32) -> u32 {
+    for _ in 0..spins {
+        let v = w.value.load(Acquire);
+        if v >= want {
+            return v;
+        }
+        std::hint::spin_loop();
+    }
+    let backstop = Duration::from_millis(10);
+    let ts = libc::timespec { tv_sec: 0, tv_nsec: backstop.as_nanos() as libc::c_long };
+    loop {
+        let v = w.value.load(Acquire);
+        if v >= want {
+            return v;
+        }
+        w.waiters.fetch_add(1, SeqCst);
+        if w.value.load(SeqCst) == v {
+            // SAFETY: as in `signal`; the kernel re-checks `value == v` atomically.
+            unsafe { libc::syscall(libc::SYS_futex, w.value.as_ptr(), libc::FUTEX_WAIT, v, &ts as *const libc::timespec) };
+        }
+        w.waiters.fetch_sub(1, SeqCst);
+    }
+}

@@ -1,0 +1,120 @@
+//! POSIX shared memory for the raw floors, and hygiene for every name a run creates.
+//!
+//! Every name this binary creates starts with [`PREFIX`] followed by the orchestrating
+//! process's pid, so a later run can tell its own leftovers from anyone else's and remove those
+//! of an orchestrator that died without cleaning up ([`sweep_stale`]).
+
+use memmap2::{MmapOptions, MmapRaw};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use std::fs::File;
+use std::io;
+
+/// Prefix of every shm name (floor segments and ringproof rings) this binary creates.
+pub const PREFIX: &str = "rpbench-";
+
+/// A unique base name for run number `run` of this orchestrator: `rpbench-{pid}-{run}`.
+/// Valid as a ringproof ring name (`[A-Za-z0-9_-]`) and as a shm name.
+pub fn run_name(run: u32) -> String {
+    format!("{PREFIX}{}-{run}", std::process::id())
+}
+
+fn shm_path(name: &str) -> String {
+    format!("/{name}")
+}
+
+/// A mapped shm segment (the whole object), unmapped on drop. Never unlinks.
+pub struct Shm {
+    map: MmapRaw,
+}
+
+impl Shm {
+    /// Creates `name` (it must not exist) with `len` zero bytes, and maps it.
+    pub fn create(name: &str, len: usize) -> io::Result<Shm> {
+        let fd = nix::sys::mman::shm_open(shm_path(name).as_str(), OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR, Mode::S_IRUSR | Mode::S_IWUSR)?;
+        let file = File::from(fd);
+        let sized = file.set_len(len as u64).and_then(|()| MmapOptions::new().len(len).map_raw(&file));
+        match sized {
+            Ok(map) => Ok(Shm { map }),
+            Err(e) => {
+                unlink(name);
+                Err(e)
+            }
+        }
+    }
+
+    /// Maps an existing segment, whole.
+    pub fn open(name: &str) -> io::Result<Shm> {
+        let fd = nix::sys::mman::shm_open(shm_path(name).as_str(), OFlag::O_RDWR, Mode::empty())?;
+        let file = File::from(fd);
+        let len = file.metadata()?.len() as usize;
+        if len == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("shm {name} is empty")));
+        }
+        Ok(Shm { map: MmapOptions::new().len(len).map_raw(&file)? })
+    }
+
+    /// Start of the mapping (page-aligned).
+    pub fn ptr(&self) -> *mut u8 {
+        self.map.as_mut_ptr()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// Removes a shm name; a missing name is not an error. Returns whether something was removed.
+pub fn unlink(name: &str) -> bool {
+    nix::sys::mman::shm_unlink(shm_path(name).as_str()).is_ok()
+}
+
+/// Every shm name a ringproof ring `ring` may leave behind with consumers `ids` (see
+/// ringproof's `names` module): ring, producer cursor, registry, readiness, consumer cursors.
+pub fn ring_names(ring: &str, ids: &[&str]) -> Vec<String> {
+    let mut v = vec![ring.to_owned(), format!("{ring}_producer_seq"), format!("{ring}_registry"), format!("{ring}_cr")];
+    v.extend(ids.iter().map(|id| format!("{ring}_{id}_seq")));
+    v
+}
+
+/// Removes `/dev/shm/rpbench-{pid}-*` entries whose orchestrator `pid` no longer runs.
+/// Returns how many were removed. Touches nothing outside [`PREFIX`].
+pub fn sweep_stale() -> usize {
+    let Ok(dir) = std::fs::read_dir("/dev/shm") else { return 0 };
+    let mut removed = 0;
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(PREFIX) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() && unlink(&name) {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Removes `names` when dropped: the orchestrator holds one per run, so its names go away on
+/// every path out of the run (success, error, panic).
+pub struct UnlinkGuard {
+    names: Vec<String>,
+}
+
+impl UnlinkGuard {
+    pub fn new(names: Vec<String>) -> Self {
+        Self { names }
+    }
+
+    /// Names still present when the guard ran (leaked by a child), for the report.
+    pub fn cleanup(&mut self) -> Vec<String> {
+        let leaked = self.names.iter().filter(|n| unlink(n)).cloned().collect();
+        self.names.clear();
+        leaked
+    }
+}
+
+impl Drop for UnlinkGuard {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}

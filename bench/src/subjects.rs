@@ -1,0 +1,153 @@
+//! The subjects: the same two workloads as the floors, through ringproof's public API.
+//!
+//! - stream: `Producer::<u64>::publish` per event, or `publish_batch(batch, ..)`; the consumer
+//!   calls `poll_batch(capacity, ..)` and checks that every value equals its sequence (one
+//!   compare per event) and that each batch starts where the previous one ended, spinning with
+//!   a pause hint when nothing is published.
+//! - ping-pong: rings `{name}-ab` (A produces) and `{name}-ba` (B produces); A times
+//!   `publish` + `next` per round trip. The consumers wait with the given strategy
+//!   (`BusySpin`, or `WaitStrategy::blocking()`); with an idle gap before each round, B's
+//!   blocking consumer really parks (A spins), and the round trip measures its wake-up.
+
+use crate::clock;
+use crate::harness::{RoleArgs, Side};
+use crate::measure::{Backoff, LatencyRecorder, PollStats};
+use ringproof::{ConsumerBuilder, Coordination, ProducerBuilder, RingName, WaitStrategy};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Consumer id of the stream consumer.
+pub const STREAM_CONSUMER: &str = "c";
+/// Consumer ids of the ping-pong sides: A consumes `-ba`, B consumes `-ab`.
+pub const PING_CONSUMERS: [&str; 2] = ["a", "b"];
+
+const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn err(what: &str) -> impl Fn(ringproof::Error) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+/// The ring names of a ping-pong run named `name`.
+pub fn ping_rings(name: &str) -> [String; 2] {
+    [format!("{name}-ab"), format!("{name}-ba")]
+}
+
+/// ringproof stream, either side. `batched`: `publish_batch(args.batch)` instead of `publish`.
+pub fn stream(a: &RoleArgs, batched: bool) -> Result<Value, String> {
+    let name = RingName::shm(&a.name).map_err(err("ring name"))?;
+    let total = a.warmup + a.events;
+    match a.side {
+        Side::A => {
+            let mut p = ProducerBuilder::new(name)
+                .capacity(a.capacity)
+                .wait(WaitStrategy::BusySpin)
+                .coordination(Coordination::WaitForConsumers { min: 1, timeout: SETUP_TIMEOUT })
+                .create::<u64>()
+                .map_err(err("create producer"))?;
+            if batched {
+                let batch = a.batch.max(1) as u64;
+                let mut s = 0u64;
+                while s < total {
+                    let n = batch.min(total - s);
+                    p.publish_batch(n as usize, |i, e| *e = s + i as u64).map_err(err("publish_batch"))?;
+                    s += n;
+                }
+            } else {
+                for s in 0..total {
+                    p.publish(&s).map_err(err("publish"))?;
+                }
+            }
+            Ok(json!({ "published": total }))
+        }
+        Side::B => {
+            let mut c = ConsumerBuilder::new(name, STREAM_CONSUMER)
+                .wait(WaitStrategy::BusySpin)
+                .attach_timeout(SETUP_TIMEOUT)
+                .attach::<u64>()
+                .map_err(err("attach consumer"))?;
+            let max = c.raw().capacity();
+            let (mut expect, mut errors) = (0u64, 0u64);
+            let mut start: Option<(Instant, u64)> = None;
+            let mut idle = Backoff::new();
+            let mut stats = PollStats::default();
+            while expect < total {
+                // Per event: the value is its sequence (one compare, as in the floor). Per
+                // batch: it starts where the last one ended (no gap, no repeat).
+                let mut first = None;
+                let n = c
+                    .poll_batch(max, |seq, v, _| {
+                        first.get_or_insert(seq);
+                        errors += u64::from(*v != seq as u64);
+                    })
+                    .map_err(err("poll_batch"))?;
+                errors += u64::from(first.is_some_and(|f| f as u64 != expect));
+                expect += n as u64;
+                if n == 0 {
+                    stats.empty += 1;
+                    idle.snooze();
+                    continue;
+                }
+                stats.polls += 1;
+                idle = Backoff::new();
+                if start.is_none() && expect >= a.warmup {
+                    start = Some((Instant::now(), expect));
+                }
+            }
+            Ok(crate::measure::stream_result(start, expect, errors, stats))
+        }
+    }
+}
+
+/// ringproof ping-pong, either side, consumers waiting with `wait`. Paced (a gap before each
+/// round trip): only B waits with `wait`; A, which times, busy-spins, so a round trip holds
+/// exactly one wake-up.
+pub fn ping(a: &RoleArgs, wait: WaitStrategy) -> Result<Value, String> {
+    let wait = if a.side == Side::A && a.gap_ns > 0 { WaitStrategy::BusySpin } else { wait };
+    let [ab, ba] = ping_rings(&a.name);
+    let (own, other, id) = match a.side {
+        Side::A => (ab, ba, PING_CONSUMERS[0]),
+        Side::B => (ba, ab, PING_CONSUMERS[1]),
+    };
+    let mut p = ProducerBuilder::new(RingName::shm(&own).map_err(err("ring name"))?)
+        .capacity(a.capacity)
+        .wait(WaitStrategy::BusySpin)
+        .create::<u64>()
+        .map_err(err("create producer"))?;
+    let mut c = ConsumerBuilder::new(RingName::shm(&other).map_err(err("ring name"))?, id)
+        .wait(wait)
+        .attach_timeout(SETUP_TIMEOUT)
+        .attach::<u64>()
+        .map_err(err("attach consumer"))?;
+    // Nothing is published before the peer's consumer gates our ring: it sees sequence 0.
+    p.raw().wait_for_consumers(1, SETUP_TIMEOUT).map_err(err("wait for consumer"))?;
+    let total = a.warmup + a.events;
+    let mut errors = 0u64;
+    match a.side {
+        Side::A => {
+            let gap = a.gap_ticks();
+            let mut rec = LatencyRecorder::new();
+            for i in 0..total {
+                if gap > 0 {
+                    clock::spin_ticks(gap);
+                }
+                let t0 = clock::ticks();
+                p.publish(&i).map_err(err("publish"))?;
+                let (seq, v) = c.next().map_err(err("next"))?;
+                let t1 = clock::ticks();
+                errors += u64::from((v != i) | (seq as u64 != i));
+                if i >= a.warmup {
+                    rec.record(t1 - t0);
+                }
+            }
+            Ok(rec.finish(a.ticks_per_ns, errors))
+        }
+        Side::B => {
+            for i in 0..total {
+                let (seq, v) = c.next().map_err(err("next"))?;
+                errors += u64::from((v != i) | (seq as u64 != i));
+                p.publish(&v).map_err(err("publish"))?;
+            }
+            Ok(json!({ "rounds": a.events, "errors": errors }))
+        }
+    }
+}

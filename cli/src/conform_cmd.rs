@@ -1,0 +1,144 @@
+//! `ringproof conform`: runs the conformance catalogue over the implementation matrix.
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use ringproof_conformance::cases::catalogue;
+use ringproof_conformance::driver::Implementation;
+use ringproof_conformance::protocol::Backend;
+use ringproof_conformance::report::{self, Totals};
+use ringproof_conformance::runner::{self, Probed};
+use ringproof_conformance::schema::Schema;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Args, Debug)]
+pub struct ConformArgs {
+    /// Implementation to test: `ringproof` (the built-in reference), `disruptor-mp` (the
+    /// adapter `dmp-peer` built next to this binary), or the path of a testee executable.
+    /// Repeat to build the interop matrix (every producer x every consumer).
+    #[arg(long = "impl", value_name = "NAME|PATH")]
+    impls: Vec<String>,
+    /// Only cases whose id matches this glob (`*` = anything), e.g. `spsc.*`.
+    #[arg(long, value_name = "GLOB")]
+    case: Option<String>,
+    /// Only this backend (default: both).
+    #[arg(long, value_parser = ["shm", "mmap"])]
+    backend: Option<String>,
+    /// List the cases and exit.
+    #[arg(long)]
+    list: bool,
+    /// Write results as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write results as JUnit XML.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Directory of expected-failure lists (default: this repository's conformance/expected).
+    #[arg(long, value_name = "DIR")]
+    expected: Option<PathBuf>,
+}
+
+/// Resolves `--impl` to a testee command line.
+fn resolve(spec: &str) -> Result<Implementation, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+    let (name, program, args) = match spec {
+        "ringproof" | "ref" | "reference" => ("ringproof".to_owned(), exe, vec!["testee".to_owned()]),
+        "disruptor-mp" | "dmp" => {
+            let peer = exe.with_file_name("dmp-peer");
+            if !peer.exists() {
+                return Err(format!("{} not found: build the disruptor-mp adapter with `cargo build --release -p dmp-peer` (same profile as this binary)", peer.display()));
+            }
+            ("disruptor-mp".to_owned(), peer, vec!["testee".to_owned()])
+        }
+        path => {
+            let p = PathBuf::from(path);
+            if !p.exists() {
+                return Err(format!("testee {path} does not exist (give ringproof, disruptor-mp, or a path)"));
+            }
+            (path.to_owned(), p, Vec::new())
+        }
+    };
+    Ok(Implementation { name, program, args })
+}
+
+pub fn run(a: ConformArgs) -> ExitCode {
+    let cases = catalogue();
+    if a.list {
+        for c in &cases {
+            println!("{:32} {:11} {:5?} {:>4}s  {}  (SPEC {})", c.id, c.level.as_str(), c.roles, c.timeout.as_secs(), c.rule, c.spec);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let specs = if a.impls.is_empty() { vec!["ringproof".to_owned()] } else { a.impls.clone() };
+    let schema = Arc::new(Schema::load());
+    let mut impls: Vec<Probed> = Vec::new();
+    for s in &specs {
+        match resolve(s).and_then(|imp| runner::probe(&imp, &schema)) {
+            Ok(p) => impls.push(p),
+            Err(e) => {
+                eprintln!("ringproof conform: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let expected_dir = a.expected.clone().unwrap_or_else(runner::default_expected_dir);
+    let expected = match runner::load_expected(&expected_dir, &impls) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("ringproof conform: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let backends = match a.backend.as_deref() {
+        Some("shm") => vec![Backend::Shm],
+        Some("mmap") => vec![Backend::Mmap],
+        _ => vec![Backend::Shm, Backend::Mmap],
+    };
+    let plan = runner::plan(&cases, &impls, &backends, a.case.as_deref());
+    if plan.is_empty() {
+        eprintln!("ringproof conform: no case matches {:?} (see --list)", a.case);
+        return ExitCode::from(2);
+    }
+    let bar = ProgressBar::new(plan.len() as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {wide_msg}").expect("valid template"));
+    let mut results = Vec::new();
+    for inst in &plan {
+        bar.set_message(inst.key.clone());
+        let r = runner::run_instance(&cases[inst.case], inst, &impls, &schema, &expected);
+        if r.status.is_bad() {
+            bar.println(format!("{:>16}  {}", r.status.as_str(), r.key));
+        }
+        results.push(r);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    println!("{}", report::matrix(&results));
+    print!("{}", report::details(&results));
+    if let Some(p) = &a.json {
+        if let Err(e) = std::fs::write(p, serde_json::to_string_pretty(&report::to_json(&results)).expect("json")) {
+            eprintln!("ringproof conform: cannot write {}: {e}", p.display());
+        }
+    }
+    if let Some(p) = &a.junit {
+        if let Err(e) = std::fs::write(p, report::to_junit(&results)) {
+            eprintln!("ringproof conform: cannot write {}: {e}", p.display());
+        }
+    }
+    let totals = Totals::of(&results);
+    println!(
+        "\n{} pass, {} expected-failure, {} skipped, {} failed ({} instances, {} cases)",
+        totals.pass,
+        totals.expected_failure,
+        totals.skipped,
+        totals.bad,
+        results.len(),
+        cases.len()
+    );
+    println!("{}", totals.closing_line());
+    if totals.bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,552 @@
+//! The case catalogue: one function per rule of SPEC.md that a testee can exhibit.
+//!
+//! Every case states its rule in one line (taken from SPEC.md), its level, which roles it
+//! involves (so the runner knows which pairings to build), the capabilities it needs, and its
+//! time budget. The harness owns every expectation: payload integrity and order are judged from
+//! the digests consumers report, layouts and cursors by reading the segments directly.
+
+use crate::ctx::{check_delivery, fail, CaseError, Ctx};
+use crate::protocol::{Backend, Command, ErrorKind, Mode, Wait};
+use ringproof::layout::{self, cursor::CURSOR_SEGMENT_SIZE, Expect, LayoutHeader, SegmentKind, HEADER_SIZE};
+use std::time::{Duration, Instant};
+
+/// Must pass, or may be tolerated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Required,
+    Recommended,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Required => "required",
+            Level::Recommended => "recommended",
+        }
+    }
+}
+
+/// Which implementations a case exercises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roles {
+    /// Only producers (runs once per producer implementation).
+    Producer,
+    /// Only consumers, over segments the harness writes (once per consumer implementation).
+    Consumer,
+    /// A producer and consumers (once per producer x consumer pairing).
+    Pair,
+}
+
+/// One rule, checked.
+pub struct Case {
+    pub id: &'static str,
+    pub level: Level,
+    pub roles: Roles,
+    pub producer_needs: &'static [&'static str],
+    pub consumer_needs: &'static [&'static str],
+    pub timeout: Duration,
+    pub spec: &'static str,
+    pub rule: &'static str,
+    pub run: fn(&mut Ctx) -> Result<(), CaseError>,
+}
+
+const SIZE: u64 = 64;
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+/// The catalogue, in report order.
+pub fn catalogue() -> Vec<Case> {
+    use Level::*;
+    use Roles::*;
+    vec![
+        Case { id: "layout.ring.header", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2, §4",
+            rule: "The ring segment starts with the LayoutV1 header: magic, version 1, kind 1, header_size 56, alignment, sizes and capacity as created", run: layout_ring_header },
+        Case { id: "layout.header.checksum", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2",
+            rule: "Every header carries the FNV-1a 32 checksum of its 56 bytes with the checksum field zeroed", run: layout_header_checksum },
+        Case { id: "layout.cursor.initial", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§5",
+            rule: "The producer cursor is a 128-byte kind-2 segment whose value at offset 64 is -1 before the first publish", run: layout_cursor_initial },
+        Case { id: "layout.names", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§3",
+            rule: "Segments are named N / N_producer_seq (shm) or N.ring / N.producer.cursor (mmap) and created mode 0600", run: layout_names },
+        Case { id: "spsc.wraparound", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.1, §7.4",
+            rule: "One consumer sees every event, in order, intact, across many wraps of a small ring", run: spsc_wraparound },
+        Case { id: "spsc.lease", level: Recommended, roles: Pair, producer_needs: &[], consumer_needs: &["lease"], timeout: SECS(60), spec: "§7.4",
+            rule: "Zero-copy leases see every event intact; the slot stays valid until the lease commits", run: spsc_lease },
+        Case { id: "spsc.batch-publish", level: Required, roles: Pair, producer_needs: &["batch"], consumer_needs: &[], timeout: SECS(60), spec: "§7.1",
+            rule: "Batches published with one cursor store arrive whole and in order", run: spsc_batch_publish },
+        Case { id: "spmc.broadcast", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.2",
+            rule: "Every consumer sees every event (broadcast), in order, intact", run: spmc_broadcast },
+        Case { id: "spmc.slow-consumer-gates", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.2",
+            rule: "The slowest consumer gates the producer: the fast one is never lapped and the slow one never reads an overwritten slot", run: spmc_slow_consumer_gates },
+        Case { id: "backpressure.no-overwrite", level: Required, roles: Pair, producer_needs: &["try-publish"], consumer_needs: &[], timeout: SECS(30), spec: "§7.2",
+            rule: "With a consumer that does not read, the producer publishes exactly capacity events, then reports full; nothing is overwritten", run: backpressure_no_overwrite },
+        Case { id: "batch.too-large", level: Required, roles: Producer, producer_needs: &["batch"], consumer_needs: &[], timeout: SECS(20), spec: "§7.1",
+            rule: "A batch larger than the ring is an error, never a hang", run: batch_too_large },
+        Case { id: "join.late-joiner", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.3",
+            rule: "A consumer joining a running ring starts at the next unpublished sequence and never reads an overwritten slot", run: join_late_joiner },
+        Case { id: "restart.consumer-resumes", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.3, §7.5",
+            rule: "A consumer killed mid-stream and restarted under its id resumes after its committed cursor; nothing is lost", run: restart_consumer_resumes },
+        Case { id: "leave.stops-gating", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.5",
+            rule: "A consumer that leaves cleanly stops gating the producer", run: leave_stops_gating },
+        Case { id: "stale.cursor-ignored", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.3, §10.2",
+            rule: "A consumer cursor left by an earlier ring of the same name neither gates the producer nor makes the consumer skip events", run: stale_cursor_ignored },
+        Case { id: "close.consumer-drains", level: Recommended, roles: Pair, producer_needs: &["close"], consumer_needs: &["close"], timeout: SECS(30), spec: "§7.6",
+            rule: "After the producer closes the ring, consumers drain every published event, then learn the ring is closed", run: close_consumer_drains },
+        Case { id: "wait.blocking-wakes", level: Recommended, roles: Pair, producer_needs: &[], consumer_needs: &["wait-block"], timeout: SECS(30), spec: "§8",
+            rule: "A consumer with the blocking wait strategy sleeps in the kernel while idle and is woken by publishes", run: wait_blocking_wakes },
+        Case { id: "cleanup.no-leak", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.6, §7.7",
+            rule: "After every participant leaves cleanly, no segment or file of the ring remains", run: cleanup_no_leak },
+        Case { id: "liveness.startup-timeout", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§7.8",
+            rule: "A producer waiting for consumers that never come fails with an error after its timeout and leaves nothing behind", run: liveness_startup_timeout },
+        Case { id: "reject.second-producer", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§7.7",
+            rule: "Creating a ring whose segments exist fails with already-exists and does not disturb the live ring", run: reject_second_producer },
+        Case { id: "reject.element-size-mismatch", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 10",
+            rule: "A consumer whose event size differs from the ring's is refused with an element-size error", run: reject_element_size },
+        Case { id: "reject.bad-magic", level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 3",
+            rule: "A segment that is not LayoutV1 is refused with an error, never read", run: reject_bad_magic },
+        Case { id: "reject.truncated", level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 13",
+            rule: "A ring segment shorter than its header promises is refused, never read past its end", run: reject_truncated },
+        Case { id: "reject.bad-checksum", level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 5",
+            rule: "A header whose checksum does not match is refused", run: reject_bad_checksum },
+    ]
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn read_segment(ctx: &Ctx, shm_suffix: &str, file_suffix: &str) -> Result<Vec<u8>, CaseError> {
+    let p = ctx.segment_path(shm_suffix, file_suffix);
+    std::fs::read(&p).or_else(|e| fail(format!("cannot read {}: {e}", p.display())))
+}
+
+fn created(ctx: &mut Ctx, capacity: u64, size: u64) -> Result<usize, CaseError> {
+    let (p, r) = ctx.producer(capacity, size, None)?;
+    Ctx::expect_ok(&r, "create_producer")?;
+    Ok(p)
+}
+
+/// Producer waiting for `n` consumers, then the consumers attached; returns handles and starts.
+fn ring_with_consumers(ctx: &mut Ctx, capacity: u64, n: usize, waits: &[Option<Wait>]) -> Result<(usize, Vec<usize>), CaseError> {
+    let (p, create) = ctx.producer_async(capacity, SIZE, n as u64)?;
+    let mut cs = Vec::new();
+    for k in 0..n {
+        let (c, r) = ctx.consumer(k, SIZE, waits.get(k).copied().flatten())?;
+        let start = Ctx::expect_ok(&r, "attach_consumer")?.start_seq;
+        if start != Some(0) {
+            return fail(format!("consumer c_{k} of a fresh ring starts at {start:?}, expected 0"));
+        }
+        cs.push(c);
+    }
+    let r = ctx.wait(p, create)?;
+    Ctx::expect_ok(&r, "create_producer")?;
+    Ok((p, cs))
+}
+
+fn stream(ctx: &mut Ctx, capacity: u64, events: u64, batch: u64, mode: Mode) -> Result<(), CaseError> {
+    let (p, cs) = ring_with_consumers(ctx, capacity, 1, &[])?;
+    let pub_id = ctx.publish_async(p, events, batch)?;
+    let con_id = ctx.consume_async(cs[0], events, mode)?;
+    let got = ctx.wait(cs[0], con_id)?;
+    let published = ctx.wait(p, pub_id)?;
+    Ctx::expect_ok(&published, "publish")?;
+    Ctx::expect_ok(&got, "consume")?;
+    check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "c_0")
+}
+
+// ---------------------------------------------------------------- layout
+
+fn layout_ring_header(ctx: &mut Ctx) -> Result<(), CaseError> {
+    for (capacity, size) in [(1024u64, 24u64), (64, 64), (8, 4096)] {
+        let p = created(ctx, capacity, size)?;
+        let bytes = read_segment(ctx, "", ".ring")?;
+        let expect = Expect { kind: SegmentKind::Ring, element_size: Some(size), capacity: Some(capacity), min_alignment: 8 };
+        let g = layout::validate(&bytes, &expect).or_else(|e| fail(format!("ring {size}x{capacity}: {e}")))?;
+        let (want, _) = layout::fresh_header(SegmentKind::Ring, g.alignment, size, capacity).expect("sizes fit");
+        if bytes[..HEADER_SIZE] != want.to_bytes() {
+            return fail(format!("ring {size}x{capacity}: header {:02x?} differs from the LayoutV1 header {:02x?}", &bytes[..HEADER_SIZE], want.to_bytes()));
+        }
+        if (bytes.len() as u64) < g.total_len() {
+            return fail("ring shorter than its header promises");
+        }
+        ctx.leave(p)?;
+    }
+    Ok(())
+}
+
+fn layout_header_checksum(ctx: &mut Ctx) -> Result<(), CaseError> {
+    created(ctx, 64, SIZE)?;
+    for (shm, file) in [("", ".ring"), ("_producer_seq", ".producer.cursor")] {
+        let bytes = read_segment(ctx, shm, file)?;
+        let h = LayoutHeader::from_bytes(&bytes).or_else(|e| fail(e.to_string()))?;
+        if h.checksum != h.compute_checksum() {
+            return fail(format!("{file}: stored checksum {:#010x}, FNV-1a gives {:#010x}", h.checksum, h.compute_checksum()));
+        }
+    }
+    Ok(())
+}
+
+fn layout_cursor_initial(ctx: &mut Ctx) -> Result<(), CaseError> {
+    created(ctx, 64, SIZE)?;
+    let bytes = read_segment(ctx, "_producer_seq", ".producer.cursor")?;
+    if bytes.len() != CURSOR_SEGMENT_SIZE {
+        return fail(format!("producer cursor segment is {} bytes, expected 128", bytes.len()));
+    }
+    layout::validate(&bytes, &Expect::kind(SegmentKind::Cursor)).or_else(|e| fail(e.to_string()))?;
+    let value = i64::from_le_bytes(bytes[64..72].try_into().expect("8 bytes"));
+    if value != -1 {
+        return fail(format!("producer cursor is {value} before any publish, expected -1"));
+    }
+    Ok(())
+}
+
+fn layout_names(ctx: &mut Ctx) -> Result<(), CaseError> {
+    use std::os::unix::fs::PermissionsExt;
+    created(ctx, 64, SIZE)?;
+    for (shm, file) in [("", ".ring"), ("_producer_seq", ".producer.cursor")] {
+        let p = ctx.segment_path(shm, file);
+        let meta = std::fs::symlink_metadata(&p).or_else(|e| fail(format!("{} missing: {e}", p.display())))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode != 0o600 {
+            return fail(format!("{} has mode {mode:o}, expected 600", p.display()));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- streams
+
+fn spsc_wraparound(ctx: &mut Ctx) -> Result<(), CaseError> {
+    stream(ctx, 64, 100_000, 1, Mode::Copy)
+}
+
+fn spsc_lease(ctx: &mut Ctx) -> Result<(), CaseError> {
+    stream(ctx, 64, 50_000, 1, Mode::Lease)
+}
+
+fn spsc_batch_publish(ctx: &mut Ctx) -> Result<(), CaseError> {
+    stream(ctx, 256, 100_000, 16, Mode::Batch)
+}
+
+fn spmc_broadcast(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let events = 50_000;
+    let (p, cs) = ring_with_consumers(ctx, 128, 3, &[])?;
+    let pub_id = ctx.publish_async(p, events, 1)?;
+    let ids: Vec<_> = cs.iter().map(|&c| ctx.consume_async(c, events, Mode::Batch)).collect::<Result<_, _>>()?;
+    for (k, (&c, id)) in cs.iter().zip(ids).enumerate() {
+        let got = ctx.wait(c, id)?;
+        Ctx::expect_ok(&got, "consume")?;
+        check_delivery(&got, SIZE as usize, 0, events as i64 - 1, &format!("c_{k}"))?;
+    }
+    Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
+    Ok(())
+}
+
+fn spmc_slow_consumer_gates(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let (capacity, events, step) = (64u64, 20_000u64, 500u64);
+    let (p, cs) = ring_with_consumers(ctx, capacity, 2, &[None, Some(Wait::Sleep)])?;
+    let pub_id = ctx.publish_async(p, events, 1)?;
+    let fast = ctx.consume_async(cs[0], events, Mode::Batch)?;
+    // The slow consumer reads in small steps the harness paces, so the producer must stall on
+    // it again and again. Between steps the harness reads both cursors from the segments.
+    let mut slow = crate::driver::Reply { result: Ok(Default::default()), events: Vec::new(), progress: Vec::new() };
+    let mut read = 0;
+    while read < events {
+        let id = ctx.consume_async(cs[1], step, Mode::Copy)?;
+        let r = ctx.wait(cs[1], id)?;
+        read += Ctx::expect_ok(&r, "consume")?.consumed.unwrap_or(0);
+        slow.events.extend(r.events);
+        let producer = read_cursor(ctx, "_producer_seq", ".producer.cursor")?;
+        let committed = read_cursor(ctx, "_c_1_seq", ".consumers/c_1.cursor")?;
+        if producer > committed + capacity as i64 {
+            return fail(format!("producer cursor {producer} ran more than {capacity} past the slow consumer's committed {committed}"));
+        }
+    }
+    let fast = ctx.wait(cs[0], fast)?;
+    check_delivery(&fast, SIZE as usize, 0, events as i64 - 1, "fast c_0")?;
+    check_delivery(&slow, SIZE as usize, 0, events as i64 - 1, "slow c_1")?;
+    Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
+    Ok(())
+}
+
+/// A cursor's value, read from its segment (bytes 64..72).
+fn read_cursor(ctx: &Ctx, shm_suffix: &str, file_suffix: &str) -> Result<i64, CaseError> {
+    let bytes = read_segment(ctx, shm_suffix, file_suffix)?;
+    match bytes.get(64..72) {
+        Some(b) => Ok(i64::from_le_bytes(b.try_into().expect("8 bytes"))),
+        None => fail(format!("cursor segment {file_suffix} is only {} bytes", bytes.len())),
+    }
+}
+
+fn backpressure_no_overwrite(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let capacity = 8;
+    let (p, cs) = ring_with_consumers(ctx, capacity, 1, &[])?;
+    let r = ctx.request(p, |id| Command::TryPublish { id, count: 3 * capacity })?;
+    let f = Ctx::expect_ok(&r, "try_publish")?;
+    if f.published != Some(capacity) || f.full != Some(true) {
+        return fail(format!("try_publish of {} into a ring of {capacity} with an idle consumer published {:?} (full = {:?}); expected exactly {capacity}, then full", 3 * capacity, f.published, f.full));
+    }
+    let id = ctx.consume_idle(cs[0], capacity, Mode::Copy, 5_000)?;
+    let got = ctx.wait(cs[0], id)?;
+    check_delivery(&got, SIZE as usize, 0, capacity as i64 - 1, "c_0")
+}
+
+fn batch_too_large(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let p = created(ctx, 8, SIZE)?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let id = ctx.publish_async(p, 16, 16)?;
+    match ctx.t(p).wait(id, deadline) {
+        Ok(r) => match r.result {
+            Err(_) => Ok(()),
+            Ok(_) => fail("a batch of 16 into a ring of 8 reported success"),
+        },
+        Err(crate::driver::DriverError::Timeout(..)) => fail("a batch of 16 into a ring of 8 did not return within 5 s (hang)"),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn join_late_joiner(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let (capacity, first_part, second_part) = (64u64, 5_000u64, 5_000u64);
+    let (p, cs) = ring_with_consumers(ctx, capacity, 1, &[])?;
+    let pub1 = ctx.publish_async(p, first_part, 1)?;
+    let c0a = ctx.consume_async(cs[0], first_part, Mode::Batch)?;
+    Ctx::expect_ok(&ctx.wait(p, pub1)?, "publish")?;
+    let got_a = ctx.wait(cs[0], c0a)?;
+    let (before, _) = ctx.cursors(p)?;
+    let (late, r) = ctx.consumer(1, SIZE, None)?;
+    let start = Ctx::expect_ok(&r, "attach_consumer (late)")?.start_seq.unwrap_or(-1);
+    let before = before.unwrap_or(-1);
+    if start != before + 1 {
+        return fail(format!("late joiner starts at {start}, but {before} was the last published sequence (expected {})", before + 1));
+    }
+    let total = first_part + second_part;
+    let pub2 = ctx.publish_async(p, second_part, 1)?;
+    let c0b = ctx.consume_async(cs[0], second_part, Mode::Batch)?;
+    let c1 = ctx.consume_async(late, second_part, Mode::Copy)?;
+    let got_late = ctx.wait(late, c1)?;
+    let got_b = ctx.wait(cs[0], c0b)?;
+    Ctx::expect_ok(&ctx.wait(p, pub2)?, "publish")?;
+    let mut all = got_a.clone();
+    all.events.extend(got_b.events);
+    check_delivery(&all, SIZE as usize, 0, total as i64 - 1, "c_0")?;
+    check_delivery(&got_late, SIZE as usize, start, total as i64 - 1, "late c_1")
+}
+
+fn restart_consumer_resumes(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let (capacity, events, before_kill) = (256u64, 20_000u64, 3_000u64);
+    let (p, cs) = ring_with_consumers(ctx, capacity, 1, &[])?;
+    let pub_id = ctx.publish_async(p, events, 1)?;
+    let id = ctx.consume_idle(cs[0], before_kill, Mode::Copy, 10_000)?;
+    let first = ctx.wait(cs[0], id)?;
+    check_delivery(&first, SIZE as usize, 0, before_kill as i64 - 1, "c_0 before the kill")?;
+    let (_, committed) = ctx.cursors(cs[0])?;
+    let committed = committed.unwrap_or(-1);
+    ctx.t(cs[0]).kill();
+    let (again, r) = ctx.consumer(0, SIZE, None)?;
+    let start = Ctx::expect_ok(&r, "attach_consumer (restart)")?.start_seq.unwrap_or(-1);
+    if start > committed + 1 {
+        return fail(format!("restarted consumer starts at {start}, after its committed cursor {committed}: events {}..{start} are lost", committed + 1));
+    }
+    if start < 0 {
+        return fail(format!("restarted consumer starts at {start}"));
+    }
+    let id = ctx.consume_async(again, (events as i64 - start) as u64, Mode::Batch)?;
+    let rest = ctx.wait(again, id)?;
+    check_delivery(&rest, SIZE as usize, start, events as i64 - 1, "restarted c_0")?;
+    Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
+    Ok(())
+}
+
+fn leave_stops_gating(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let capacity = 32u64;
+    let (p, cs) = ring_with_consumers(ctx, capacity, 2, &[])?;
+    ctx.leave(cs[1])?;
+    let events = 4 * capacity;
+    let pub_id = ctx.publish_async(p, events, 1)?;
+    let id = ctx.consume_async(cs[0], events, Mode::Batch)?;
+    let got = ctx.wait(cs[0], id)?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    match ctx.t(p).wait(pub_id, deadline) {
+        Ok(r) => {
+            Ctx::expect_ok(&r, "publish")?;
+        }
+        Err(crate::driver::DriverError::Timeout(..)) => {
+            return fail(format!("producer still blocked 5 s after the remaining consumer read everything: the consumer that left (c_1) still gates it"))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "c_0")
+}
+
+fn stale_cursor_ignored(ctx: &mut Ctx) -> Result<(), CaseError> {
+    // A cursor left by an earlier ring of this name: valid layout, value 1000, another epoch.
+    let path = ctx.segment_path("_c_0_seq", ".consumers/c_0.cursor");
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let seg = match ctx.backend {
+        Backend::Shm => ringproof::SegmentPath::Shm(format!("{}_c_0_seq", ctx.ring.name)),
+        Backend::Mmap => ringproof::SegmentPath::File(path.clone()),
+    };
+    ringproof::cursor::Cursor::create(&seg, "stale cursor", 1000, 0xDEAD_BEEF)
+        .map_err(|e| CaseError::Error(format!("harness could not plant the stale cursor: {e}")))?;
+    let events = 2_000;
+    let (p, cs) = ring_with_consumers(ctx, 64, 1, &[])?;
+    let pub_id = ctx.publish_async(p, events, 1)?;
+    let id = ctx.consume_async(cs[0], events, Mode::Batch)?;
+    let got = ctx.wait(cs[0], id)?;
+    Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
+    check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "c_0 over a stale cursor")
+}
+
+fn close_consumer_drains(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let events = 1_000u64;
+    let (p, cs) = ring_with_consumers(ctx, 2048, 1, &[])?;
+    Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: events, batch: None })?, "publish")?;
+    ctx.leave(p)?;
+    let id = ctx.consume_async(cs[0], u64::MAX >> 1, Mode::Batch)?;
+    let got = ctx.wait(cs[0], id)?;
+    let f = Ctx::expect_ok(&got, "consume")?;
+    check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "c_0")?;
+    if f.closed_at != Some(events as i64 - 1) {
+        return fail(format!("consumer drained the ring but reported closed_at {:?}, expected {}", f.closed_at, events - 1));
+    }
+    Ok(())
+}
+
+/// CPU ticks (user + system) a process has used.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn wait_blocking_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let events = 2_000u64;
+    let (p, cs) = ring_with_consumers(ctx, 256, 1, &[Some(Wait::Block)])?;
+    let id = ctx.consume_async(cs[0], events, Mode::Copy)?;
+    // Measure the idle consumer's CPU use over a window (a measurement, not synchronisation).
+    let pid = ctx.t(cs[0]).pid();
+    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    std::thread::sleep(Duration::from_millis(100));
+    let (t0, w0) = (cpu_ticks(pid), Instant::now());
+    std::thread::sleep(Duration::from_millis(500));
+    let (t1, window) = (cpu_ticks(pid), w0.elapsed());
+    if let (Some(a), Some(b)) = (t0, t1) {
+        let busy = (b - a) as f64 / ticks_per_s as f64 / window.as_secs_f64();
+        ctx.notes.push(format!("idle consumer CPU {:.0}%", busy * 100.0));
+        if busy > 0.25 {
+            return fail(format!("idle consumer with the blocking strategy used {:.0}% of a CPU (expected ~0%)", busy * 100.0));
+        }
+    }
+    Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: events, batch: None })?, "publish")?;
+    let got = ctx.wait(cs[0], id)?;
+    check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "blocking c_0")
+}
+
+fn cleanup_no_leak(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let events = 5_000u64;
+    let (p, cs) = ring_with_consumers(ctx, 256, 2, &[])?;
+    let pub_id = ctx.publish_async(p, events, 1)?;
+    let ids: Vec<_> = cs.iter().map(|&c| ctx.consume_async(c, events, Mode::Batch)).collect::<Result<_, _>>()?;
+    for (&c, id) in cs.iter().zip(ids) {
+        Ctx::expect_ok(&ctx.wait(c, id)?, "consume")?;
+    }
+    Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
+    for &c in &cs {
+        ctx.leave(c)?;
+    }
+    ctx.leave(p)?;
+    let problems = ctx.exit_all();
+    if !problems.is_empty() {
+        return Err(CaseError::Error(problems.join("; ")));
+    }
+    let left = ctx.leftovers();
+    if !left.is_empty() {
+        return fail(format!("left behind after a clean shutdown: {}", left.join(", ")));
+    }
+    Ok(())
+}
+
+fn liveness_startup_timeout(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let started = Instant::now();
+    let (_p, r) = ctx.producer(64, SIZE, Some((1, 300)))?;
+    match &r.result {
+        Err((kind, _)) if matches!(kind, ErrorKind::ConsumersMissing | ErrorKind::Timeout) => {}
+        Err((kind, m)) => return fail(format!("startup timeout reported as {kind:?} ({m}); expected consumers_missing or timeout")),
+        Ok(_) => return fail(format!("producer waiting for 1 consumer with a 300 ms timeout reported success after {:?} with no consumer", started.elapsed())),
+    }
+    let left = ctx.leftovers();
+    if !left.is_empty() {
+        return fail(format!("failed creation left {}", left.join(", ")));
+    }
+    Ok(())
+}
+
+fn reject_second_producer(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let first = created(ctx, 64, SIZE)?;
+    let before = read_segment(ctx, "", ".ring")?;
+    let (_second, r) = ctx.producer(64, SIZE, None)?;
+    match &r.result {
+        Err((ErrorKind::AlreadyExists, _)) => {}
+        Err((kind, m)) => return fail(format!("second producer refused with {kind:?} ({m}), expected already_exists")),
+        Ok(_) => return fail("a second producer was allowed to create an existing ring"),
+    }
+    let after = read_segment(ctx, "", ".ring")?;
+    if before[..HEADER_SIZE] != after[..HEADER_SIZE] {
+        return fail("the refused second producer changed the live ring's header");
+    }
+    let _ = ctx.cursors(first)?;
+    Ok(())
+}
+
+fn reject_element_size(ctx: &mut Ctx) -> Result<(), CaseError> {
+    created(ctx, 64, SIZE)?;
+    let (_c, r) = ctx.consumer(0, 16, None)?;
+    match &r.result {
+        Err((ErrorKind::ElementSize, _)) => Ok(()),
+        Err((kind, m)) => fail(format!("mismatched event size refused with {kind:?} ({m}), expected element_size")),
+        Ok(_) => fail("a consumer of 16-byte events attached to a ring of 64-byte events"),
+    }
+}
+
+/// Writes a ring, a producer cursor, and lets `spoil` damage the ring bytes.
+fn plant_ring(ctx: &Ctx, spoil: impl FnOnce(&mut Vec<u8>)) -> Result<(), CaseError> {
+    let (h, g) = layout::fresh_header(SegmentKind::Ring, 8, SIZE, 64).expect("fits");
+    let mut ring = vec![0u8; g.total_len() as usize];
+    ring[..HEADER_SIZE].copy_from_slice(&h.to_bytes());
+    spoil(&mut ring);
+    let (ch, cg) = layout::fresh_header(SegmentKind::Cursor, 64, 64, 1).expect("fits");
+    let mut cursor = vec![0u8; cg.total_len() as usize];
+    cursor[..HEADER_SIZE].copy_from_slice(&ch.to_bytes());
+    cursor[64..72].copy_from_slice(&(-1i64).to_le_bytes());
+    for (suffix_shm, suffix_file, bytes) in [("", ".ring", &ring), ("_producer_seq", ".producer.cursor", &cursor)] {
+        let p = ctx.segment_path(suffix_shm, suffix_file);
+        std::fs::write(&p, bytes).map_err(|e| CaseError::Error(format!("cannot plant {}: {e}", p.display())))?;
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(())
+}
+
+fn expect_refused(ctx: &mut Ctx, what: &str) -> Result<(), CaseError> {
+    let h = ctx.start_consumer_testee("consumer c_0")?;
+    let ring = ctx.ring.clone();
+    let r = ctx.request(h, |id| Command::AttachConsumer { id, ring, consumer_id: "c_0".into(), event_size: SIZE, timeout_ms: 200, wait: None })?;
+    match &r.result {
+        Err(_) => Ok(()),
+        Ok(_) => fail(format!("a consumer attached to {what}")),
+    }
+}
+
+fn reject_bad_magic(ctx: &mut Ctx) -> Result<(), CaseError> {
+    plant_ring(ctx, |b| b[..8].copy_from_slice(b"NOTARING"))?;
+    expect_refused(ctx, "a segment with a foreign magic")
+}
+
+fn reject_truncated(ctx: &mut Ctx) -> Result<(), CaseError> {
+    plant_ring(ctx, |b| b.truncate(b.len() - 8))?;
+    expect_refused(ctx, "a ring segment 8 bytes shorter than its header promises")
+}
+
+fn reject_bad_checksum(ctx: &mut Ctx) -> Result<(), CaseError> {
+    plant_ring(ctx, |b| b[40] ^= 0x01)?;
+    expect_refused(ctx, "a ring whose header checksum does not match")
+}

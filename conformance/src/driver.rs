@@ -1,0 +1,256 @@
+//! Starting testee processes and talking to them: every line in both directions is validated
+//! against the protocol schema and kept in a transcript for failure reports.
+
+use crate::protocol::{Command, ErrorKind, Message, OkFields, PROTOCOL_VERSION};
+use crate::schema::Schema;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command as Process, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How to start an implementation's testee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Implementation {
+    /// Short name used in reports and expected-failure files (from its hello once started).
+    pub name: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+/// Why talking to a testee failed (the case's outcome is then *error* or *timeout*).
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("could not start testee {program}: {source}")]
+    Spawn { program: String, source: std::io::Error },
+    #[error("testee {0} sent no hello within the timeout")]
+    NoHello(String),
+    #[error("testee speaks protocol {found}, the harness speaks {PROTOCOL_VERSION}")]
+    Protocol { found: u32 },
+    #[error("protocol violation by {testee}: {detail}")]
+    Violation { testee: String, detail: String },
+    #[error("timed out after {0:?} waiting for {1}")]
+    Timeout(Duration, String),
+    #[error("testee {0} exited or closed its output")]
+    Gone(String),
+}
+
+/// A final reply with what streamed before it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub result: Result<OkFields, (ErrorKind, String)>,
+    /// `events` runs: (first, last, digest).
+    pub events: Vec<(i64, i64, String)>,
+    /// `progress` values.
+    pub progress: Vec<i64>,
+}
+
+impl Reply {
+    /// The ok fields, or a description of the error.
+    pub fn ok(&self) -> Result<&OkFields, String> {
+        self.result.as_ref().map_err(|(k, m)| format!("{k:?}: {m}"))
+    }
+}
+
+/// A running testee process.
+pub struct Testee {
+    pub label: String,
+    pub implementation: String,
+    pub capabilities: Vec<String>,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    transcript: Vec<String>,
+    schema: Arc<Schema>,
+    next_id: u64,
+    killed: bool,
+}
+
+impl Testee {
+    /// Starts `imp` and waits for its hello.
+    pub fn spawn(imp: &Implementation, label: &str, schema: Arc<Schema>, timeout: Duration) -> Result<Testee, DriverError> {
+        let mut child = Process::new(&imp.program)
+            .args(&imp.args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| DriverError::Spawn { program: imp.program.display().to_string(), source })?;
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let err_buf = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&err_buf);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut s = sink.lock().expect("stderr buffer");
+                if s.len() < 64 * 1024 {
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            }
+        });
+        let mut t = Testee {
+            label: label.to_owned(),
+            implementation: imp.name.clone(),
+            capabilities: Vec::new(),
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            stderr: err_buf,
+            transcript: Vec::new(),
+            schema,
+            next_id: 1,
+            killed: false,
+        };
+        match t.next_message(Instant::now() + timeout, "hello") {
+            Ok(Message::Hello { protocol, implementation, capabilities, .. }) => {
+                if protocol != PROTOCOL_VERSION {
+                    return Err(DriverError::Protocol { found: protocol });
+                }
+                t.implementation = implementation;
+                t.capabilities = capabilities;
+                Ok(t)
+            }
+            Ok(other) => Err(t.violation(format!("expected hello, got {other:?}"))),
+            Err(DriverError::Timeout(..)) => Err(DriverError::NoHello(imp.program.display().to_string())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the testee offers `capability`.
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
+    }
+
+    /// Sends a command built by `make(id)`; returns the id to wait on.
+    pub fn send(&mut self, make: impl FnOnce(u64) -> Command) -> Result<u64, DriverError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let cmd = make(id);
+        let line = serde_json::to_string(&cmd).expect("commands serialise");
+        let value: serde_json::Value = serde_json::from_str(&line).expect("valid json");
+        if let Err(e) = self.schema.check_to_testee(&value) {
+            panic!("harness bug: command {line} violates the schema: {e}");
+        }
+        self.transcript.push(format!("> {line}"));
+        let stdin = self.stdin.as_mut().ok_or_else(|| DriverError::Gone(self.label.clone()))?;
+        writeln!(stdin, "{line}").and_then(|_| stdin.flush()).map_err(|_| DriverError::Gone(self.label.clone()))?;
+        Ok(id)
+    }
+
+    /// Waits for the final reply to command `id`, collecting its stream.
+    pub fn wait(&mut self, id: u64, deadline: Instant) -> Result<Reply, DriverError> {
+        let mut reply = Reply { result: Ok(OkFields::default()), events: Vec::new(), progress: Vec::new() };
+        loop {
+            match self.next_message(deadline, &format!("the reply to command {id} from {}", self.label))? {
+                Message::Ok { id: got, fields } if got == id => {
+                    reply.result = Ok(fields);
+                    return Ok(reply);
+                }
+                Message::Error { id: got, kind, message } if got == id => {
+                    reply.result = Err((kind, message));
+                    return Ok(reply);
+                }
+                Message::Events { id: got, first, last, digest } if got == id => reply.events.push((first, last, digest)),
+                Message::Progress { id: got, published_through } if got == id => reply.progress.push(published_through),
+                other => return Err(self.violation(format!("unexpected message while waiting for {id}: {other:?}"))),
+            }
+        }
+    }
+
+    /// Sends and waits.
+    pub fn request(&mut self, make: impl FnOnce(u64) -> Command, deadline: Instant) -> Result<Reply, DriverError> {
+        let id = self.send(make)?;
+        self.wait(id, deadline)
+    }
+
+    fn next_message(&mut self, deadline: Instant, what: &str) -> Result<Message, DriverError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = match self.lines.recv_timeout(left) {
+            Ok(l) => l,
+            Err(RecvTimeoutError::Timeout) => return Err(DriverError::Timeout(left, what.to_owned())),
+            Err(RecvTimeoutError::Disconnected) => return Err(DriverError::Gone(self.label.clone())),
+        };
+        self.transcript.push(format!("< {line}"));
+        let value: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| self.violation(format!("not JSON ({e}): {line}")))?;
+        self.schema.check_from_testee(&value).map_err(|e| self.violation(format!("{e}: {line}")))?;
+        serde_json::from_value(value).map_err(|e| self.violation(format!("{e}: {line}")))
+    }
+
+    fn violation(&self, detail: String) -> DriverError {
+        DriverError::Violation { testee: self.label.clone(), detail }
+    }
+
+    /// SIGKILLs the process (a crash the harness caused on purpose).
+    pub fn kill(&mut self) {
+        self.killed = true;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends `exit` and waits for the process to end; returns its status code.
+    pub fn exit(mut self, deadline: Instant) -> Result<i32, DriverError> {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = writeln!(stdin, "{{\"cmd\":\"exit\"}}");
+        }
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.killed = true;
+                return Ok(status.code().unwrap_or(-1));
+            }
+            if Instant::now() >= deadline {
+                self.kill();
+                return Err(DriverError::Timeout(Duration::ZERO, format!("{} to exit", self.label)));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything exchanged so far, plus the testee's stderr.
+    pub fn transcript(&self) -> String {
+        let mut s = format!("--- {} ({}) transcript ---\n", self.label, self.implementation);
+        for line in self.transcript.iter().rev().take(40).collect::<Vec<_>>().into_iter().rev() {
+            s.push_str(line);
+            s.push('\n');
+        }
+        let err = self.stderr.lock().map(|e| e.clone()).unwrap_or_default();
+        if !err.is_empty() {
+            s.push_str(&format!("--- {} stderr ---\n{err}", self.label));
+        }
+        s
+    }
+}
+
+impl Drop for Testee {
+    fn drop(&mut self) {
+        if !self.killed {
+            self.stdin.take();
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! ringproof's conformance harness: drives testee processes through the protocol of
+//! PROTOCOL.md, runs the case catalogue over the interop matrix, and judges from what testees
+//! report and from the segments themselves.
+//!
+//! - [`protocol`], [`schema`]: the messages and the JSON Schema every line is checked against.
+//! - [`driver`]: starting testees and talking to them.
+//! - [`cases`], [`ctx`]: the catalogue and what a case can do.
+//! - [`runner`], [`expected`], [`report`]: the matrix, expected failures, and output.
+//! - [`testee_io`], [`testee_ref`]: building blocks for Rust testees, and the reference testee.
+
+pub mod cases;
+pub mod ctx;
+pub mod driver;
+pub mod expected;
+pub mod protocol;
+pub mod report;
+pub mod runner;
+pub mod schema;
+pub mod testee_io;
+pub mod testee_ref;

@@ -1,0 +1,181 @@
+//! The testee protocol's messages (PROTOCOL.md), as Rust types both sides share.
+
+use serde::{Deserialize, Serialize};
+
+/// Protocol version this crate speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Where a ring lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RingAddr {
+    pub backend: Backend,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+}
+
+/// Which backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Shm,
+    Mmap,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Shm => "shm",
+            Backend::Mmap => "mmap",
+        }
+    }
+}
+
+/// Wait strategy names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wait {
+    Spin,
+    Yield,
+    Sleep,
+    Block,
+}
+
+/// Read modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Copy,
+    Lease,
+    Batch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitConsumers {
+    pub min: u64,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discover {
+    pub prefix: String,
+    pub max: u64,
+}
+
+/// Harness to testee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    CreateProducer {
+        id: u64,
+        ring: RingAddr,
+        capacity: u64,
+        event_size: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_consumers: Option<WaitConsumers>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        discover: Option<Discover>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait: Option<Wait>,
+    },
+    AttachConsumer {
+        id: u64,
+        ring: RingAddr,
+        consumer_id: String,
+        event_size: u64,
+        timeout_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait: Option<Wait>,
+    },
+    Publish {
+        id: u64,
+        count: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        batch: Option<u64>,
+    },
+    TryPublish { id: u64, count: u64 },
+    Consume { id: u64, count: u64, mode: Mode, timeout_ms: u64 },
+    Cursors { id: u64 },
+    Leave { id: u64 },
+    Exit,
+}
+
+impl Command {
+    /// The command's id (`None` for `exit`).
+    pub fn id(&self) -> Option<u64> {
+        match self {
+            Command::CreateProducer { id, .. }
+            | Command::AttachConsumer { id, .. }
+            | Command::Publish { id, .. }
+            | Command::TryPublish { id, .. }
+            | Command::Consume { id, .. }
+            | Command::Cursors { id }
+            | Command::Leave { id } => Some(*id),
+            Command::Exit => None,
+        }
+    }
+}
+
+/// Error kinds a testee reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    NotFound,
+    AlreadyExists,
+    ElementSize,
+    Capacity,
+    Layout,
+    BatchTooLarge,
+    Full,
+    Timeout,
+    ConsumersMissing,
+    Closed,
+    Lapped,
+    IdInUse,
+    Unsupported,
+    Other,
+}
+
+/// Fields of an `ok` reply (all optional; which appear depends on the command).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OkFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_seq: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seq: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub producer: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<i64>,
+}
+
+/// Testee to harness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Message {
+    Hello {
+        protocol: u32,
+        #[serde(rename = "impl")]
+        implementation: String,
+        version: String,
+        capabilities: Vec<String>,
+    },
+    Ok {
+        id: u64,
+        #[serde(flatten)]
+        fields: OkFields,
+    },
+    Error { id: u64, kind: ErrorKind, message: String },
+    Progress { id: u64, published_through: i64 },
+    Events { id: u64, first: i64, last: i64, digest: String },
+}

@@ -1,0 +1,228 @@
+//! The reference testee: ringproof itself behind the protocol (`ringproof testee`).
+
+use crate::protocol::{Backend, Command, ErrorKind, Message, Mode, OkFields, RingAddr, Wait, PROTOCOL_VERSION};
+use crate::testee_io::{read_command, EventsReporter, TesteeIo};
+use ringproof::layout::LayoutError;
+use ringproof::{ConsumerBuilder, Coordination, Error, ProducerBuilder, RawConsumer, RawProducer, RingName, WaitStrategy};
+use std::io::{BufRead, Write};
+use std::time::{Duration, Instant};
+
+/// Capabilities the reference implementation offers.
+pub const CAPABILITIES: &[&str] = &["shm", "mmap", "producer", "consumer", "batch", "try-publish", "lease", "wait-block", "close"];
+
+enum Role {
+    None,
+    Producer(RawProducer),
+    Consumer(RawConsumer),
+}
+
+/// Serves the protocol on `input`/`output` until `exit` or EOF. Returns the exit status.
+pub fn serve(mut input: impl BufRead, output: impl Write) -> i32 {
+    let mut io = TesteeIo::new(output);
+    let hello = Message::Hello {
+        protocol: PROTOCOL_VERSION,
+        implementation: "ringproof".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        capabilities: CAPABILITIES.iter().map(|s| s.to_string()).collect(),
+    };
+    if io.send(&hello).is_err() {
+        return 1;
+    }
+    let mut role = Role::None;
+    while let Some(cmd) = read_command(&mut input) {
+        let cmd = match cmd {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = io.send(&Message::Error { id: 0, kind: ErrorKind::Other, message: format!("unparsable command: {e}") });
+                continue;
+            }
+        };
+        let Some(id) = cmd.id() else { break };
+        let result = execute(&mut role, cmd, id, &mut io);
+        let reply = match result {
+            Ok(fields) => Message::Ok { id, fields },
+            Err((kind, message)) => Message::Error { id, kind, message },
+        };
+        if io.send(&reply).is_err() {
+            return 1;
+        }
+    }
+    drop(role);
+    0
+}
+
+type Outcome = Result<OkFields, (ErrorKind, String)>;
+
+fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W>) -> Outcome {
+    match cmd {
+        Command::CreateProducer { ring, capacity, event_size, wait_consumers, discover, wait, .. } => {
+            let mut b = ProducerBuilder::new(ring_name(&ring)?).capacity(capacity as usize).wait(strategy(wait));
+            if let Some(w) = wait_consumers {
+                b = b.coordination(Coordination::WaitForConsumers {
+                    min: w.min as usize,
+                    timeout: Duration::from_millis(w.timeout_ms),
+                });
+            }
+            if let Some(d) = discover {
+                b = b.discover_prefix(&d.prefix, d.max as usize);
+            }
+            *role = Role::None;
+            *role = Role::Producer(b.create_raw(event_size as usize).map_err(kind_of)?);
+            Ok(OkFields::default())
+        }
+        Command::AttachConsumer { ring, consumer_id, event_size, timeout_ms, wait, .. } => {
+            let c = ConsumerBuilder::new(ring_name(&ring)?, &consumer_id)
+                .wait(strategy(wait))
+                .attach_timeout(Duration::from_millis(timeout_ms))
+                .attach_raw(event_size as usize)
+                .map_err(kind_of)?;
+            let start_seq = c.next_sequence();
+            *role = Role::Consumer(c);
+            Ok(OkFields { start_seq: Some(start_seq), ..Default::default() })
+        }
+        Command::Publish { count, batch, .. } => {
+            let Role::Producer(p) = role else { return Err(no_role("publish", "producer")) };
+            let first = p.last_published() + 1;
+            let mut last_progress = Instant::now();
+            let mut reported = first - 1;
+            ringproof::testkit::produce(p, count, batch.unwrap_or(1) as usize, |last| {
+                if last - reported >= 65_536 || last_progress.elapsed() >= Duration::from_millis(50) {
+                    let _ = io.send(&Message::Progress { id, published_through: last });
+                    reported = last;
+                    last_progress = Instant::now();
+                }
+            })
+            .map_err(kind_of)?;
+            Ok(OkFields { first_seq: Some(first), last_seq: Some(p.last_published()), ..Default::default() })
+        }
+        Command::TryPublish { count, .. } => {
+            let Role::Producer(p) = role else { return Err(no_role("try_publish", "producer")) };
+            let mut published = 0;
+            let mut full = false;
+            while published < count {
+                let seq = (p.last_published() + 1) as u64;
+                match p.try_publish_with(|slot| drop(ringproof::payload::fill(seq, slot))) {
+                    Ok(_) => published += 1,
+                    Err(Error::Full { .. }) => {
+                        full = true;
+                        break;
+                    }
+                    Err(e) => return Err(kind_of(e)),
+                }
+            }
+            Ok(OkFields { published: Some(published), full: Some(full), ..Default::default() })
+        }
+        Command::Consume { count, mode, timeout_ms, .. } => {
+            let Role::Consumer(c) = role else { return Err(no_role("consume", "consumer")) };
+            consume(c, id, count, mode, Duration::from_millis(timeout_ms), io)
+        }
+        Command::Cursors { .. } => Ok(match role {
+            Role::Producer(p) => OkFields { producer: Some(p.last_published()), ..Default::default() },
+            Role::Consumer(c) => OkFields {
+                producer: Some(c.producer_sequence()),
+                consumer: Some(c.next_sequence() - 1),
+                ..Default::default()
+            },
+            Role::None => OkFields::default(),
+        }),
+        Command::Leave { .. } => {
+            *role = Role::None;
+            Ok(OkFields::default())
+        }
+        Command::Exit => unreachable!("handled by the caller"),
+    }
+}
+
+/// Reads up to `count` events, reporting them; stops early when nothing arrives for `idle`.
+fn consume<W: Write>(c: &mut RawConsumer, id: u64, count: u64, mode: Mode, idle: Duration, io: &mut TesteeIo<W>) -> Outcome {
+    let mut reporter = EventsReporter::new(id);
+    let mut consumed = 0u64;
+    let mut closed_at = None;
+    let mut last_event = Instant::now();
+    let mut outbox = Vec::new();
+    while consumed < count {
+        let step = match mode {
+            Mode::Copy => c.try_read(|seq, bytes| outbox.extend(reporter.record(seq, bytes))).map(|r| r.map_or(0, |_| 1)),
+            Mode::Lease => c.try_lease().map(|lease| match lease {
+                Some(l) => {
+                    outbox.extend(reporter.record(l.sequence(), &l));
+                    1
+                }
+                None => 0,
+            }),
+            Mode::Batch => c.poll_batch((count - consumed) as usize, |seq, bytes, _| outbox.extend(reporter.record(seq, bytes))),
+        };
+        for m in outbox.drain(..) {
+            io.send(&m).map_err(|e| (ErrorKind::Other, e.to_string()))?;
+        }
+        match step {
+            Ok(0) => {
+                // Wait with the consumer's own strategy (blocking sleeps in the kernel).
+                match c.wait_for_event(idle.saturating_sub(last_event.elapsed())) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(Error::Closed { final_sequence }) => {
+                        closed_at = Some(final_sequence);
+                        break;
+                    }
+                    Err(e) => return Err(kind_of(e)),
+                }
+            }
+            Ok(n) => {
+                consumed += n as u64;
+                last_event = Instant::now();
+            }
+            Err(Error::Closed { final_sequence }) => {
+                closed_at = Some(final_sequence);
+                break;
+            }
+            Err(e) => return Err(kind_of(e)),
+        }
+    }
+    if let Some(m) = reporter.flush() {
+        io.send(&m).map_err(|e| (ErrorKind::Other, e.to_string()))?;
+    }
+    Ok(OkFields { consumed: Some(consumed), closed_at, ..Default::default() })
+}
+
+fn ring_name(r: &RingAddr) -> Result<RingName, (ErrorKind, String)> {
+    match (r.backend, &r.root) {
+        (Backend::Shm, _) => RingName::shm(&r.name),
+        (Backend::Mmap, Some(root)) => RingName::dir(root, &r.name),
+        (Backend::Mmap, None) => return Err((ErrorKind::Other, "mmap ring without a root".into())),
+    }
+    .map_err(kind_of)
+}
+
+fn strategy(w: Option<Wait>) -> WaitStrategy {
+    match w {
+        None | Some(Wait::Yield) => WaitStrategy::default(),
+        Some(Wait::Spin) => WaitStrategy::BusySpin,
+        Some(Wait::Sleep) => WaitStrategy::Sleep(Duration::from_micros(100)),
+        Some(Wait::Block) => WaitStrategy::blocking(),
+    }
+}
+
+fn no_role(cmd: &str, needs: &str) -> (ErrorKind, String) {
+    (ErrorKind::Other, format!("{cmd} needs a {needs} (create or attach one first)"))
+}
+
+/// The protocol's error kind for a ringproof error.
+pub fn kind_of(e: Error) -> (ErrorKind, String) {
+    let kind = match &e {
+        Error::NotFound { .. } => ErrorKind::NotFound,
+        Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+        Error::Layout { source: LayoutError::ElementSize { .. }, .. } | Error::EventSize { .. } => ErrorKind::ElementSize,
+        Error::Layout { source: LayoutError::Capacity { .. }, .. } => ErrorKind::Capacity,
+        Error::Layout { .. } => ErrorKind::Layout,
+        Error::BatchTooLarge { .. } => ErrorKind::BatchTooLarge,
+        Error::Full { .. } => ErrorKind::Full,
+        Error::Timeout(..) => ErrorKind::Timeout,
+        Error::ConsumersMissing { .. } => ErrorKind::ConsumersMissing,
+        Error::Closed { .. } => ErrorKind::Closed,
+        Error::Lapped { .. } => ErrorKind::Lapped,
+        Error::ConsumerIdInUse { .. } => ErrorKind::IdInUse,
+        _ => ErrorKind::Other,
+    };
+    (kind, e.to_string())
+}
