@@ -137,6 +137,14 @@ pub const SCENARIOS: &[Scenario] = &[
         targets: &[Target { metric: Metric::Rate, bound: 0.5 }],
     },
     Scenario {
+        name: "stream-coalesced",
+        about: "SPSC u64, Producer::publish per event with coalesce(64), consumer poll_batch",
+        floor: Kind::FloorStream,
+        subject: Kind::RpStreamCoalesced,
+        paced: false,
+        targets: &[],
+    },
+    Scenario {
         name: "stream-batch",
         about: "SPSC u64, Producer::publish_batch(64), consumer poll_batch",
         floor: Kind::FloorStream,

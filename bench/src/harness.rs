@@ -39,6 +39,8 @@ pub enum Kind {
     RpStreamSingle,
     /// ringproof `publish_batch`.
     RpStreamBatch,
+    /// ringproof `publish` per event with `coalesce(--batch)`: cursor stored every N events.
+    RpStreamCoalesced,
     /// ringproof ping-pong, BusySpin consumers.
     RpPingSpin,
     /// ringproof ping-pong, `WaitStrategy::blocking()` consumers.
@@ -56,18 +58,19 @@ impl Kind {
             Kind::FloorRingPingTouch => "raw 2-line pingpong, slot touched",
             Kind::RpStreamSingle => "ringproof publish",
             Kind::RpStreamBatch => "ringproof publish_batch",
+            Kind::RpStreamCoalesced => "ringproof publish, coalesced",
             Kind::RpPingSpin => "ringproof pingpong BusySpin",
             Kind::RpPingBlocking => "ringproof pingpong blocking()",
         }
     }
 
     pub fn is_stream(self) -> bool {
-        matches!(self, Kind::FloorStream | Kind::FloorStreamPerEvent | Kind::RpStreamSingle | Kind::RpStreamBatch)
+        matches!(self, Kind::FloorStream | Kind::FloorStreamPerEvent | Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced)
     }
 
     /// Whether the orchestrator creates a raw shm segment for it.
     fn is_raw(self) -> bool {
-        !matches!(self, Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpPingSpin | Kind::RpPingBlocking)
+        !matches!(self, Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpPingSpin | Kind::RpPingBlocking)
     }
 }
 
@@ -163,8 +166,9 @@ pub fn run_role(a: RoleArgs) -> ExitCode {
         Kind::FloorRingPingTouch => floors::ring_ping(&a, true),
         Kind::FloorPing => floors::ping(&a),
         Kind::FloorFutex => floors::futex(&a),
-        Kind::RpStreamSingle => subjects::stream(&a, false),
-        Kind::RpStreamBatch => subjects::stream(&a, true),
+        Kind::RpStreamSingle => subjects::stream(&a, subjects::Publish::Single),
+        Kind::RpStreamBatch => subjects::stream(&a, subjects::Publish::Batch),
+        Kind::RpStreamCoalesced => subjects::stream(&a, subjects::Publish::Coalesced),
         Kind::RpPingSpin => subjects::ping(&a, WaitStrategy::BusySpin),
         Kind::RpPingBlocking => subjects::ping(&a, WaitStrategy::blocking()),
     };

@@ -32,8 +32,20 @@ pub fn ping_rings(name: &str) -> [String; 2] {
     [format!("{name}-ab"), format!("{name}-ba")]
 }
 
-/// ringproof stream, either side. `batched`: `publish_batch(args.batch)` instead of `publish`.
-pub fn stream(a: &RoleArgs, batched: bool) -> Result<Value, String> {
+/// How the stream producer publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publish {
+    /// `publish` per event, each visible at once.
+    Single,
+    /// `publish_batch(args.batch)`.
+    Batch,
+    /// `publish` per event with `coalesce(args.batch)`.
+    Coalesced,
+}
+
+/// ringproof stream, either side.
+pub fn stream(a: &RoleArgs, mode: Publish) -> Result<Value, String> {
+    let batched = mode == Publish::Batch;
     let name = RingName::shm(&a.name).map_err(err("ring name"))?;
     let total = a.warmup + a.events;
     match a.side {
@@ -42,6 +54,7 @@ pub fn stream(a: &RoleArgs, batched: bool) -> Result<Value, String> {
                 .capacity(a.capacity)
                 .wait(WaitStrategy::BusySpin)
                 .coordination(Coordination::WaitForConsumers { min: 1, timeout: SETUP_TIMEOUT })
+                .coalesce(if mode == Publish::Coalesced { a.batch.max(1) } else { 1 })
                 .create::<u64>()
                 .map_err(err("create producer"))?;
             if batched {
@@ -56,6 +69,7 @@ pub fn stream(a: &RoleArgs, batched: bool) -> Result<Value, String> {
                 for s in 0..total {
                     p.publish(&s).map_err(err("publish"))?;
                 }
+                p.flush();
             }
             Ok(json!({ "published": total }))
         }

@@ -654,7 +654,7 @@ fn bad_configuration_is_refused() {
         let r = fx.ring(backend, "r");
         r.produce(&["--capacity", "3", "--events", "10"]).wait().expect_error(&["power of two"]);
         r.produce(&["--capacity", "0", "--events", "10"]).wait().expect_error(&["power of two"]);
-        r.produce(&["--size", "0", "--events", "10"]).wait().expect_error(&["0 bytes"]);
+        r.produce(&["--size", "0", "--events", "10"]).wait().expect_error(&["--size 0"]);
         r.consume("producer", &["--attach-timeout-ms", "0"]).wait().expect_error(&["invalid name"]);
         r.consume(&"x".repeat(49), &["--attach-timeout-ms", "0"]).wait().expect_error(&["invalid name"]);
         let mut args = vec!["produce".to_owned(), "--ring".into(), "a/b".into()];

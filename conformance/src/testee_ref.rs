@@ -8,7 +8,7 @@ use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
 /// Capabilities the reference implementation offers.
-pub const CAPABILITIES: &[&str] = &["shm", "mmap", "producer", "consumer", "batch", "try-publish", "lease", "wait-block", "close"];
+pub const CAPABILITIES: &[&str] = &["shm", "mmap", "producer", "consumer", "batch", "try-publish", "lease", "wait-block", "close", "registry"];
 
 enum Role {
     None,

@@ -353,22 +353,53 @@ impl RawConsumer {
         Ok(RawLease { seq: self.next, consumer: self })
     }
 
-    /// Hands every published event (at most `max`) to `f(seq, bytes, end_of_batch)` and commits
-    /// the cursor once. Returns how many were handled (0 if none is published).
+    /// Hands every published event (at most `max`) to `run(first_seq, bytes)` as at most two
+    /// contiguous runs of whole events (split where the ring wraps), then commits the cursor
+    /// once. Returns how many events were handed over (0 if none is published).
+    ///
+    /// This is the batch primitive: one bounds computation per run instead of per event, so
+    /// the caller's loop over a run is as tight as over a plain slice.
     #[inline]
-    pub fn poll_batch(&mut self, max: usize, mut f: impl FnMut(i64, &[u8], bool)) -> Result<usize> {
+    pub fn poll_runs(&mut self, max: usize, mut run: impl FnMut(i64, &[u8])) -> Result<usize> {
+        self.runs(max, |first, bytes, _| run(first, bytes))
+    }
+
+    /// [`poll_runs`](Self::poll_runs), also telling each run the batch's last sequence.
+    #[inline(always)]
+    fn runs(&mut self, max: usize, mut run: impl FnMut(i64, &[u8], i64)) -> Result<usize> {
         if max == 0 || !self.ready()? {
             return Ok(0);
         }
         let first = self.next;
         let span = i64::try_from(max).unwrap_or(i64::MAX);
         let last = self.available.min(first.saturating_add(span - 1));
-        for seq in first..=last {
-            f(seq, self.slot(seq), seq == last);
+        let n = (last - first + 1) as usize;
+        let start = (first & self.mask) as usize;
+        let head = n.min(self.capacity - start);
+        // SAFETY: slots start..start+head and 0..n-head are published and not yet committed,
+        // so the producer does not rewrite them while these slices live (gating).
+        unsafe {
+            run(first, std::slice::from_raw_parts(self.slots.add(start * self.element_size), head * self.element_size), last);
+            if n > head {
+                run(first + head as i64, std::slice::from_raw_parts(self.slots, (n - head) * self.element_size), last);
+            }
         }
         self.next = last + 1;
         self.commit(last);
-        Ok((last - first + 1) as usize)
+        Ok(n)
+    }
+
+    /// Hands every published event (at most `max`) to `f(seq, bytes, end_of_batch)` and commits
+    /// the cursor once. Returns how many were handled (0 if none is published).
+    #[inline]
+    pub fn poll_batch(&mut self, max: usize, mut f: impl FnMut(i64, &[u8], bool)) -> Result<usize> {
+        let size = self.element_size;
+        self.runs(max, |first, bytes, last| {
+            for (i, event) in bytes.chunks_exact(size).enumerate() {
+                let seq = first + i as i64;
+                f(seq, event, seq == last);
+            }
+        })
     }
 
     /// [`poll_batch`](Self::poll_batch) after waiting for at least one event.
@@ -475,12 +506,26 @@ impl<E: Pod> Consumer<E> {
     /// cursor commit.
     #[inline]
     pub fn poll_batch(&mut self, max: usize, mut f: impl FnMut(i64, &E, bool)) -> Result<usize> {
-        self.raw.poll_batch(max, |seq, bytes, eob| f(seq, bytemuck::from_bytes(bytes), eob))
+        self.raw.runs(max, |first, bytes, last| {
+            let events: &[E] = bytemuck::cast_slice(bytes);
+            for (i, e) in events.iter().enumerate() {
+                let seq = first + i as i64;
+                f(seq, e, seq == last);
+            }
+        })
+    }
+
+    /// Hands every published event (at most `max`) to `run(first_seq, events)` as at most two
+    /// contiguous slices (split where the ring wraps); one cursor commit.
+    #[inline]
+    pub fn poll_slices(&mut self, max: usize, mut run: impl FnMut(i64, &[E])) -> Result<usize> {
+        self.raw.poll_runs(max, |first, bytes| run(first, bytemuck::cast_slice(bytes)))
     }
 
     /// [`poll_batch`](Self::poll_batch) after waiting for at least one event.
-    pub fn wait_batch(&mut self, max: usize, mut f: impl FnMut(i64, &E, bool)) -> Result<usize> {
-        self.raw.wait_batch(max, |seq, bytes, eob| f(seq, bytemuck::from_bytes(bytes), eob))
+    pub fn wait_batch(&mut self, max: usize, f: impl FnMut(i64, &E, bool)) -> Result<usize> {
+        self.raw.wait_ready()?;
+        self.poll_batch(max, f)
     }
 
     /// The untyped consumer underneath.

@@ -46,6 +46,7 @@ pub struct ProducerBuilder {
     name: RingName,
     capacity: usize,
     wait: WaitStrategy,
+    coalesce: usize,
     coordination: Coordination,
     discovery: Option<ForeignDiscovery>,
     registry_slots: usize,
@@ -58,6 +59,7 @@ impl ProducerBuilder {
             name,
             capacity: 1024,
             wait: WaitStrategy::default(),
+            coalesce: 1,
             coordination: Coordination::Immediate,
             discovery: None,
             registry_slots: DEFAULT_SLOTS,
@@ -73,6 +75,16 @@ impl ProducerBuilder {
     /// How `publish` waits for a free slot.
     pub fn wait(mut self, wait: WaitStrategy) -> Self {
         self.wait = wait;
+        self
+    }
+
+    /// Store the producer cursor only once `k` events are pending (default 1: every publish
+    /// call is visible at once). Pending events become visible when `k` accumulate, on
+    /// [`RawProducer::flush`], before the producer waits for room or reports a full ring, and
+    /// when it is dropped. Trades latency for throughput: a consumer spinning on the cursor
+    /// line steals it from the producer far less often.
+    pub fn coalesce(mut self, k: usize) -> Self {
+        self.coalesce = k.max(1);
         self
     }
 
@@ -140,6 +152,10 @@ pub struct RawProducer {
     discovery: Option<ForeignDiscovery>,
     last_discovery: Option<Instant>,
     wait: WaitStrategy,
+    /// Store the cursor when this many events are pending (1 = every publish call).
+    coalesce: i64,
+    /// The last value stored to the producer cursor.
+    stored: i64,
 }
 
 // SAFETY: the raw pointer is into the producer's own mapping; one producer, moved not shared.
@@ -206,6 +222,8 @@ impl RawProducer {
             discovery: b.discovery,
             last_discovery: None,
             wait: b.wait,
+            coalesce: b.coalesce as i64,
+            stored: INITIAL_SEQUENCE,
         };
         if let Coordination::WaitForConsumers { min, timeout } = b.coordination {
             p.wait_for_consumers(min, timeout)?;
@@ -368,10 +386,27 @@ impl RawProducer {
 
     #[inline(always)]
     fn publish_cursor(&mut self, last: i64) {
+        self.next = last + 1;
+        if last - self.stored >= self.coalesce {
+            self.store_cursor(last);
+        }
+    }
+
+    #[inline(always)]
+    fn store_cursor(&mut self, last: i64) {
         let cell = self.cursor.cell();
         cell.value.store(last, Ordering::Release);
         futex::wake_if_waiting(&cell.value, &cell.waiters);
-        self.next = last + 1;
+        self.stored = last;
+    }
+
+    /// Makes every event published so far visible. Only needed with
+    /// [`ProducerBuilder::coalesce`]; otherwise every publish call is visible at once.
+    #[inline]
+    pub fn flush(&mut self) {
+        if self.stored < self.next - 1 {
+            self.store_cursor(self.next - 1);
+        }
     }
 
     /// Slow path: rescan, then wait on the slowest consumer until `seq` fits.
@@ -396,6 +431,9 @@ impl RawProducer {
 
     /// Recomputes `limit` from the gating cursors, refreshing the gate set if membership changed.
     fn rescan(&mut self) {
+        // Deferred (coalesced) events become visible first: the join handshake (SPEC.md §7.3)
+        // reasons about the stored cursor, so it must equal the last published sequence here.
+        self.flush();
         self.refresh_gates();
         let published = self.next - 1;
         let min = self.gates.iter().map(|g| clamp_gate(g, published)).min().unwrap_or(published);
@@ -474,6 +512,7 @@ impl Drop for RawProducer {
     fn drop(&mut self) {
         // Closing does not move the cursor, so sleepers are woken unconditionally; they re-check
         // the ring state after announcing themselves (SPEC.md §8).
+        self.flush();
         self.registry.close(self.next - 1);
         futex::wake_all(&self.cursor.cell().value);
         for path in [self.name.ring(), self.name.producer_cursor(), self.name.registry()] {
@@ -574,6 +613,11 @@ impl<E: Pod> Producer<E> {
     /// Last published sequence.
     pub fn last_published(&self) -> i64 {
         self.raw.last_published()
+    }
+
+    /// Makes coalesced events visible (see [`ProducerBuilder::coalesce`]).
+    pub fn flush(&mut self) {
+        self.raw.flush()
     }
 }
 
