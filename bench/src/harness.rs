@@ -284,7 +284,7 @@ pub fn run_pair(spec: &RunSpec, name: &str) -> Result<RunOutcome, String> {
     }
     let names = match spec.kind {
         k if k.is_raw() => vec![name.to_owned()],
-        Kind::RpStreamSingle | Kind::RpStreamBatch => shm::ring_names(name, &[subjects::STREAM_CONSUMER]),
+        Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced => shm::ring_names(name, &[subjects::STREAM_CONSUMER]),
         Kind::RpPingSpin | Kind::RpPingBlocking => {
             let [ab, ba] = subjects::ping_rings(name);
             let mut v = shm::ring_names(&ab, &[subjects::PING_CONSUMERS[1]]);

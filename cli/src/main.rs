@@ -26,6 +26,8 @@ enum Command {
     Conform(conform_cmd::ConformArgs),
     /// Serve the conformance protocol on stdin/stdout with the reference implementation.
     Testee,
+    /// Remove a ring nobody uses any more (refused while a participant is alive).
+    Rm(roles::RmArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Produce(a) => roles::produce(a),
         Command::Consume(a) => roles::consume(a),
         Command::Layout(a) => layout_cmd::run(a),
+        Command::Rm(a) => roles::rm(a),
         Command::Conform(a) => return conform_cmd::run(a),
         Command::Testee => {
             let code = ringproof_conformance::testee_ref::serve(std::io::stdin().lock(), std::io::stdout().lock());

@@ -173,3 +173,18 @@ pub fn consume(a: ConsumeArgs) -> ringproof::Result<ExitCode> {
     );
     Ok(if r.is_clean() && complete { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    #[command(flatten)]
+    ring: RingArgs,
+    /// Remove even without a registry to check (a disruptor-mp ring): stop its processes first.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn rm(a: RmArgs) -> ringproof::Result<ExitCode> {
+    let removed = ringproof::cleanup::remove_ring(&a.ring.name()?, a.force)?;
+    println!("{}", json!({ "removed": removed.iter().map(ToString::to_string).collect::<Vec<_>>() }));
+    Ok(ExitCode::SUCCESS)
+}

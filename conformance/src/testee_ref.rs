@@ -211,14 +211,14 @@ fn no_role(cmd: &str, needs: &str) -> (ErrorKind, String) {
 pub fn kind_of(e: Error) -> (ErrorKind, String) {
     let kind = match &e {
         Error::NotFound { .. } => ErrorKind::NotFound,
-        Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+        Error::AlreadyExists { .. } | Error::ProducerAlive { .. } => ErrorKind::AlreadyExists,
         Error::Layout { source: LayoutError::ElementSize { .. }, .. } | Error::EventSize { .. } => ErrorKind::ElementSize,
         Error::Layout { source: LayoutError::Capacity { .. }, .. } => ErrorKind::Capacity,
         Error::Layout { .. } => ErrorKind::Layout,
         Error::BatchTooLarge { .. } => ErrorKind::BatchTooLarge,
         Error::Full { .. } => ErrorKind::Full,
         Error::Timeout(..) => ErrorKind::Timeout,
-        Error::ConsumersMissing { .. } => ErrorKind::ConsumersMissing,
+        Error::ConsumersMissing { .. } | Error::StartupTimeout { .. } => ErrorKind::ConsumersMissing,
         Error::Closed { .. } => ErrorKind::Closed,
         Error::Lapped { .. } => ErrorKind::Lapped,
         Error::ConsumerIdInUse { .. } => ErrorKind::IdInUse,

@@ -9,11 +9,12 @@ use crate::error::{Error, Result};
 use crate::layout::cursor::INITIAL_SEQUENCE;
 use crate::layout::{header::MIN_ALIGNMENT, Expect, SegmentKind};
 use crate::names::{validate_consumer_id, RingName};
-use crate::registry::Registry;
+use crate::registry::{Join, Registry};
 use crate::segment::{self, Segment};
 use crate::sync::{fence, Ordering};
 use crate::wait::{WaitStrategy, Waiter};
 use crate::futex;
+use crate::liveness::LIVENESS_CHECK;
 use bytemuck::Pod;
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -114,6 +115,8 @@ pub struct RawConsumer {
     /// Highest sequence known published.
     available: i64,
     wait: WaitStrategy,
+    /// When the producer's liveness was last looked at.
+    last_check: Option<std::time::Instant>,
 }
 
 // SAFETY: pointers into this consumer's own mappings; moved, not shared.
@@ -160,14 +163,14 @@ impl RawConsumer {
         // 2. Join (or take over our slot if our previous incarnation died).
         let mut slot = None;
         if let Some(reg) = &registry {
-            let (i, took_over) = reg.join(&b.id, b.name.name()).inspect_err(|_| {
+            let (i, join) = reg.join(&b.id, b.name.name()).inspect_err(|_| {
                 // Ours to remove only if we made it: an existing one may be a live consumer's.
                 if created {
                     let _ = segment::unlink(&path);
                 }
             })?;
             slot = Some(i);
-            if !took_over {
+            if join != Join::TakeOver {
                 // The handshake: the join's generation bump and fence are done; whatever the
                 // producer publishes from here on respects our cursor.
                 fence(Ordering::SeqCst);
@@ -177,9 +180,13 @@ impl RawConsumer {
                 } else if resume_from < head_now {
                     // Our cursor was not gating while head_now was published: slots after
                     // resume_from may have been overwritten.
-                    match b.on_lapped {
-                        OnLapped::Resync => resume_from = head_now,
-                        OnLapped::Fail => {
+                    match (b.on_lapped, join) {
+                        (OnLapped::Resync, _) => resume_from = head_now,
+                        (OnLapped::Fail, Join::Rejoin { evicted: true }) => {
+                            reg.leave(i);
+                            return Err(Error::Evicted { id: b.id, from: resume_from + 1, to: head_now });
+                        }
+                        (OnLapped::Fail, _) => {
                             reg.leave(i);
                             return Err(Error::Lapped { id: b.id, from: resume_from + 1, to: head_now });
                         }
@@ -213,6 +220,7 @@ impl RawConsumer {
             next: resume_from + 1,
             available: resume_from.max(INITIAL_SEQUENCE),
             wait: b.wait,
+            last_check: None,
         })
     }
 
@@ -263,11 +271,30 @@ impl RawConsumer {
         Ok(false)
     }
 
+    /// Nothing to read: has the ring ended (closed), or its producer died? Also where this
+    /// consumer beats its heartbeat. At most one liveness look per [`LIVENESS_CHECK`].
     #[cold]
-    fn check_closed(&self) -> Result<()> {
-        if let Some(final_sequence) = self.registry.as_ref().and_then(Registry::closed) {
+    fn check_closed(&mut self) -> Result<()> {
+        let Some(reg) = self.registry.as_ref() else { return Ok(()) };
+        if let Some(final_sequence) = reg.closed() {
             if self.next > final_sequence {
                 return Err(Error::Closed { final_sequence });
+            }
+        }
+        let now = std::time::Instant::now();
+        if self.last_check.is_some_and(|t| now.duration_since(t) < LIVENESS_CHECK) {
+            return Ok(());
+        }
+        self.last_check = Some(now);
+        if let Some(i) = self.slot {
+            reg.slot_beat(i);
+        }
+        if !reg.producer_alive() {
+            // Re-read the cursor: a producer that published and then died is "gone" only once
+            // everything it published is consumed.
+            self.available = self.producer.load();
+            if self.next > self.available {
+                return Err(Error::ProducerGone { last_published: self.available });
             }
         }
         Ok(())

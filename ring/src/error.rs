@@ -15,7 +15,7 @@ pub enum Error {
     InvalidConfig(String),
     #[error("{what} {name} does not exist (is the producer running? check the ring name and backend)")]
     NotFound { what: &'static str, name: String },
-    #[error("{what} {name} already exists: another producer owns this ring, or a crashed one left it behind (if its producer is dead, remove the ring's segments and create it again)")]
+    #[error("{what} {name} already exists: another producer owns this ring, or a crashed one left it behind (if its producer is dead, `ringproof rm` removes them)")]
     AlreadyExists { what: &'static str, name: String },
     #[error("permission denied on {name}: segments are created mode 0600, so every process must run as the same user")]
     PermissionDenied { name: String },
@@ -41,6 +41,18 @@ pub enum Error {
     Closed { final_sequence: i64 },
     #[error("consumer {id:?} missed sequences {from}..={to}: its cursor was not gating while they were published (resync at the head to continue)")]
     Lapped { id: String, from: i64, to: i64 },
+    #[error("consumer {id:?} was evicted and missed sequences {from}..={to} (attach with OnLapped::Resync to continue at the head)")]
+    Evicted { id: String, from: i64, to: i64 },
+    #[error("ring {ring} is owned by live producer pid {pid}: only one producer per ring")]
+    ProducerAlive { ring: String, pid: u32 },
+    #[error("the producer is gone (its process died) after publishing sequence {last_published}; keep polling to continue when it restarts")]
+    ProducerGone { last_published: i64 },
+    #[error("required consumers never joined within {timeout:?}: {missing:?}")]
+    StartupTimeout { missing: Vec<String>, timeout: Duration },
+    #[error("required consumer {id:?} made no progress past {last_sequence} for {stalled_for:?} (dead: {dead}); graceful shutdown")]
+    GracefulShutdown { id: String, last_sequence: i64, stalled_for: Duration, dead: bool },
+    #[error("ring {ring} still has a live participant (pid {pid}); stop it first")]
+    InUse { ring: String, pid: u32 },
 }
 
 impl Error {

@@ -23,11 +23,13 @@
 //! backend-specific code), [`producer`] and [`consumer`] (the protocol), [`registry`] (who takes
 //! part), [`wait`] and [`futex`] (how sides wait), [`payload`] (the test payload).
 
+pub mod cleanup;
 pub mod consumer;
 pub mod cursor;
 pub mod error;
 pub mod futex;
 pub mod layout;
+pub mod liveness;
 pub mod names;
 pub mod payload;
 pub mod process;
@@ -39,6 +41,7 @@ pub mod wait;
 
 pub use consumer::{Consumer, ConsumerBuilder, Lease, OnLapped, RawConsumer, RawLease};
 pub use error::{Error, Result};
+pub use liveness::{LivenessAction, LivenessAlert, RequiredConsumers};
 pub use names::{Location, RingName, SegmentPath};
 pub use producer::{Claim, Coordination, Producer, ProducerBuilder, RawClaim, RawProducer};
 pub use wait::WaitStrategy;

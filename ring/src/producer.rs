@@ -8,9 +8,11 @@
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::layout::cursor::INITIAL_SEQUENCE;
-use crate::layout::registry::DEFAULT_SLOTS;
+use crate::layout::registry::{DEFAULT_SLOTS, SLOT_DEAD};
+use crate::layout::Expect;
+use crate::liveness::{Required, RequiredConsumers, LIVENESS_CHECK};
 use crate::layout::{fresh_header, header::MIN_ALIGNMENT, SegmentKind};
-use crate::names::{validate_consumer_id, Location, RingName, SegmentPath};
+use crate::names::{validate_consumer_id, RingName, SegmentPath};
 use crate::registry::Registry;
 use crate::segment::{self, Segment};
 use crate::sync::{fence, Ordering};
@@ -47,6 +49,7 @@ pub struct ProducerBuilder {
     capacity: usize,
     wait: WaitStrategy,
     coalesce: usize,
+    required: Option<RequiredConsumers>,
     coordination: Coordination,
     discovery: Option<ForeignDiscovery>,
     registry_slots: usize,
@@ -60,6 +63,7 @@ impl ProducerBuilder {
             capacity: 1024,
             wait: WaitStrategy::default(),
             coalesce: 1,
+            required: None,
             coordination: Coordination::Immediate,
             discovery: None,
             registry_slots: DEFAULT_SLOTS,
@@ -85,6 +89,13 @@ impl ProducerBuilder {
     /// line steals it from the producer far less often.
     pub fn coalesce(mut self, k: usize) -> Self {
         self.coalesce = k.max(1);
+        self
+    }
+
+    /// Consumers the producer must not lose: it waits for them at startup, watches their
+    /// progress while they gate it, and acts when one stalls or dies (see [`RequiredConsumers`]).
+    pub fn required_consumers(mut self, config: RequiredConsumers) -> Self {
+        self.required = Some(config);
         self
     }
 
@@ -156,6 +167,9 @@ pub struct RawProducer {
     coalesce: i64,
     /// The last value stored to the producer cursor.
     stored: i64,
+    required: Option<Required>,
+    last_check: Option<Instant>,
+    last_beat: Option<Instant>,
 }
 
 // SAFETY: the raw pointer is into the producer's own mapping; one producer, moved not shared.
@@ -184,16 +198,17 @@ impl RawProducer {
         futex::register_membarrier();
         let (header, geometry) = fresh_header(SegmentKind::Ring, alignment, element_size as u64, b.capacity as u64)
             .ok_or_else(|| Error::InvalidConfig(format!("{} x {element_size} bytes overflows", b.capacity)))?;
-        if let Location::Shm = b.name.location() {
-            if segment::exists(&b.name.ring()) {
-                return Err(Error::AlreadyExists { what: "ring", name: b.name.ring().to_string() });
-            }
-        }
         let epoch = new_epoch();
-        // Registry first: it is the ownership claim (O_EXCL / link). Then the consumers
-        // directory (mmap), the producer cursor, and the ring last: a consumer that sees the
-        // ring finds everything else in place. A failure removes what this call created.
-        let registry = Registry::create(&b.name.registry(), b.registry_slots, epoch)?;
+        // Registry first: it is the ownership claim (O_EXCL / link). If it exists, this is a
+        // restart over a ring whose producer died (or a second producer, refused).
+        let registry = match Registry::create(&b.name.registry(), b.registry_slots, epoch) {
+            Ok(r) => r,
+            Err(Error::AlreadyExists { .. }) => return Self::restart(b, element_size, alignment),
+            Err(e) => return Err(e),
+        };
+        // Then the consumers directory (mmap), the producer cursor, and the ring last: a
+        // consumer that sees the ring finds everything else in place. A failure removes what
+        // this call created.
         let mut undo = Undo { segments: vec![b.name.registry()], dir: None };
         if let Some(dir) = b.name.consumers_dir() {
             match std::fs::create_dir(&dir) {
@@ -206,6 +221,45 @@ impl RawProducer {
         undo.segments.push(b.name.producer_cursor());
         let ring = Segment::create(&b.name.ring(), "ring", &header, geometry, |_| {})?;
         undo.disarm();
+        Self::assemble(b, ring, cursor, registry, element_size)
+    }
+
+    /// Restart after a crash: take the ring over from its dead producer and resume after the
+    /// last sequence it published (SPEC.md §7.9). Refused while that producer runs.
+    fn restart(b: ProducerBuilder, element_size: usize, alignment: usize) -> Result<RawProducer> {
+        let registry = Registry::open(&b.name.registry())?;
+        registry.take_over_producer(b.name.name())?;
+        let epoch = registry.epoch();
+        let cursor = match Cursor::open(&b.name.producer_cursor(), "producer cursor") {
+            Ok(c) => c,
+            // Died before creating it: nothing was published.
+            Err(Error::NotFound { .. }) => Cursor::create(&b.name.producer_cursor(), "producer cursor", INITIAL_SEQUENCE, epoch)?,
+            Err(e) => return Err(e),
+        };
+        let expect = Expect {
+            kind: SegmentKind::Ring,
+            element_size: Some(element_size as u64),
+            capacity: Some(b.capacity as u64),
+            min_alignment: alignment,
+        };
+        let ring = match Segment::open(&b.name.ring(), "ring", &expect) {
+            Ok(r) => r,
+            Err(Error::NotFound { .. }) => {
+                let (header, geometry) = fresh_header(SegmentKind::Ring, alignment, element_size as u64, b.capacity as u64)
+                    .ok_or_else(|| Error::InvalidConfig("ring size overflows".into()))?;
+                Segment::create(&b.name.ring(), "ring", &header, geometry, |_| {})?
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(dir) = b.name.consumers_dir() {
+            let _ = std::fs::create_dir(dir);
+        }
+        registry.reopen();
+        Self::assemble(b, ring, cursor, registry, element_size)
+    }
+
+    fn assemble(b: ProducerBuilder, ring: Segment, cursor: Cursor, registry: Registry, element_size: usize) -> Result<RawProducer> {
+        let last = cursor.load();
         let mut p = RawProducer {
             slots: ring.payload(),
             name: b.name,
@@ -215,20 +269,45 @@ impl RawProducer {
             element_size,
             capacity: b.capacity,
             mask: b.capacity as i64 - 1,
-            next: 0,
-            limit: b.capacity as i64 - 1,
+            next: last + 1,
+            limit: last,
             gates: Vec::new(),
             seen_generation: u64::MAX,
             discovery: b.discovery,
             last_discovery: None,
             wait: b.wait,
             coalesce: b.coalesce as i64,
-            stored: INITIAL_SEQUENCE,
+            stored: last,
+            required: b.required.map(Required::new),
+            last_check: None,
+            last_beat: None,
         };
         if let Coordination::WaitForConsumers { min, timeout } = b.coordination {
             p.wait_for_consumers(min, timeout)?;
         }
+        if let Some(timeout) = p.required.as_ref().map(|r| r.config.startup_wait_timeout) {
+            p.wait_for_required(timeout)?;
+        }
+        p.rescan();
         Ok(p)
+    }
+
+    /// Waits until every required consumer has joined (`StartupTimeout` after `timeout`).
+    fn wait_for_required(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let active = self.registry.active();
+            let ids = &self.required.as_ref().expect("required config").config.ids;
+            let missing: Vec<String> = ids.iter().filter(|id| !active.iter().any(|p| &p.id == *id)).cloned().collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::StartupTimeout { missing, timeout });
+            }
+            // Membership polling during startup only; no event data depends on this sleep.
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Waits until `min` consumers gate the ring (registered or discovered).
@@ -409,15 +488,20 @@ impl RawProducer {
         }
     }
 
-    /// Slow path: rescan, then wait on the slowest consumer until `seq` fits.
+    /// Slow path: rescan, then wait on the slowest consumer until `seq` fits. Every check
+    /// interval while blocked, it looks at the gating consumers' liveness (SPEC.md §7.10).
     #[cold]
     fn wait_for_room(&mut self, seq: i64) -> Result<()> {
         let mut waiter = Waiter::new(self.wait);
+        if let Some(r) = self.required.as_mut() {
+            r.begin_wait();
+        }
         loop {
             self.rescan();
             if seq <= self.limit {
                 return Ok(());
             }
+            self.check_liveness()?;
             let observed = self.limit - self.capacity as i64;
             match self.gates.iter().find(|g| g.cursor.load() == observed) {
                 Some(g) => {
@@ -429,15 +513,51 @@ impl RawProducer {
         }
     }
 
+    /// Dead gating consumers stop gating (required ones: per the liveness action); stalled
+    /// required ones raise an alert, then the action after the grace period.
+    fn check_liveness(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let interval = self.required.as_ref().map_or(LIVENESS_CHECK, |r| r.config.progress_check_interval);
+        if self.last_check.is_some_and(|t| now.duration_since(t) < interval) {
+            return Ok(());
+        }
+        self.last_check = Some(now);
+        let published = self.next - 1;
+        let mut retired = false;
+        for g in &self.gates {
+            let Some((slot, incarnation)) = g.slot else { continue };
+            let alive = self.registry.slot_owner_alive(slot);
+            let value = g.cursor.load();
+            match self.required.as_mut().filter(|r| r.config.ids.contains(&g.id)) {
+                Some(r) => r.observe(&g.id, value, published, alive, now)?,
+                None if !alive => retired |= self.registry.retire(slot, incarnation, SLOT_DEAD),
+                None => {}
+            }
+        }
+        if retired {
+            self.rescan();
+        }
+        Ok(())
+    }
     /// Recomputes `limit` from the gating cursors, refreshing the gate set if membership changed.
     fn rescan(&mut self) {
         // Deferred (coalesced) events become visible first: the join handshake (SPEC.md §7.3)
         // reasons about the stored cursor, so it must equal the last published sequence here.
         self.flush();
+        self.beat();
         self.refresh_gates();
         let published = self.next - 1;
         let min = self.gates.iter().map(|g| clamp_gate(g, published)).min().unwrap_or(published);
         self.limit = min + self.capacity as i64;
+    }
+
+    /// Records the producer's heartbeat, at most once per [`LIVENESS_CHECK`].
+    fn beat(&mut self) {
+        let now = Instant::now();
+        if self.last_beat.is_none_or(|t| now.duration_since(t) >= LIVENESS_CHECK) {
+            self.last_beat = Some(now);
+            self.registry.producer_beat();
+        }
     }
 
     /// Maps the cursors of consumers that joined, drops those that left (registry generation

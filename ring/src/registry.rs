@@ -17,6 +17,23 @@ pub struct Registry {
     slots: usize,
 }
 
+/// How [`Registry::join`] got its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// A free slot: a new consumer.
+    Fresh,
+    /// The id's ACTIVE slot whose owner died: it gated the producer all along.
+    TakeOver,
+    /// The id's slot the producer had marked dead (or evicted): it stopped gating.
+    Rejoin { evicted: bool },
+}
+
+/// Whether the process named by an owner word runs (pid reuse cannot fake it: the start time
+/// is part of the word).
+pub fn owner_alive(owner: u64) -> bool {
+    process::is_alive(owner_pid(owner), (owner >> 32) as u32)
+}
+
 /// One consumer as listed in the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Participant {
@@ -127,29 +144,39 @@ impl Registry {
             .collect()
     }
 
-    /// Joins as consumer `id`, or takes over its slot if its previous owner died.
-    /// Returns the slot and whether it was taken over (the cursor gated all along).
-    pub fn join(&self, id: &str, ring: &str) -> Result<(usize, bool)> {
+    /// Joins as consumer `id`: takes over its slot if its previous owner died while the slot
+    /// still gated the producer, re-joins a slot the producer marked dead or evicted, or claims
+    /// a free slot.
+    pub fn join(&self, id: &str, ring: &str) -> Result<(usize, Join)> {
         let pid = process::own_pid();
         let start = process::own_start_time();
         let me = owner_word(pid, start);
         for i in 0..self.slots {
             let s = self.slot(i);
-            if s.state.load(Ordering::Acquire) == SLOT_ACTIVE && self.slot_id(i) == id {
-                let owner = s.owner.load(Ordering::Acquire);
-                if process::is_alive(owner_pid(owner), (owner >> 32) as u32) {
-                    return Err(Error::ConsumerIdInUse { id: id.to_owned(), pid: owner_pid(owner) });
-                }
-                // Whoever swaps the dead owner out wins the slot.
-                if s.owner.compare_exchange(owner, me, Ordering::AcqRel, Ordering::Acquire).is_err() {
-                    return Err(Error::ConsumerIdInUse { id: id.to_owned(), pid: owner_pid(s.owner.load(Ordering::Acquire)) });
-                }
-                s.start_time.store(start, Ordering::Relaxed);
-                s.heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
-                s.incarnation.fetch_add(1, Ordering::AcqRel);
-                self.bump();
-                return Ok((i, true));
+            let state = s.state.load(Ordering::Acquire);
+            if !matches!(state, SLOT_ACTIVE | SLOT_DEAD | SLOT_EVICTED) || self.slot_id(i) != id {
+                continue;
             }
+            let owner = s.owner.load(Ordering::Acquire);
+            if state == SLOT_ACTIVE && owner_alive(owner) {
+                return Err(Error::ConsumerIdInUse { id: id.to_owned(), pid: owner_pid(owner) });
+            }
+            // Whoever swaps the dead owner out wins the slot.
+            if s.owner.compare_exchange(owner, me, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                return Err(Error::ConsumerIdInUse { id: id.to_owned(), pid: owner_pid(s.owner.load(Ordering::Acquire)) });
+            }
+            s.start_time.store(start, Ordering::Relaxed);
+            s.heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
+            s.incarnation.fetch_add(1, Ordering::AcqRel);
+            if state != SLOT_ACTIVE {
+                s.state.store(SLOT_ACTIVE, Ordering::Release);
+            }
+            self.bump();
+            return Ok((i, match state {
+                SLOT_ACTIVE => Join::TakeOver,
+                SLOT_EVICTED => Join::Rejoin { evicted: true },
+                _ => Join::Rejoin { evicted: false },
+            }));
         }
         for i in 0..self.slots {
             let s = self.slot(i);
@@ -166,10 +193,91 @@ impl Registry {
                 s.incarnation.fetch_add(1, Ordering::AcqRel);
                 s.state.store(SLOT_ACTIVE, Ordering::Release);
                 self.bump();
-                return Ok((i, false));
+                return Ok((i, Join::Fresh));
             }
         }
         Err(Error::RegistryFull { ring: ring.to_owned(), slots: self.slots })
+    }
+
+    /// Moves slot `i` from ACTIVE to `to` (DEAD or EVICTED) if its incarnation is still
+    /// `incarnation`; returns whether it did. The producer's verdicts on its consumers.
+    pub fn retire(&self, i: usize, incarnation: u64, to: u32) -> bool {
+        let s = self.slot(i);
+        if s.incarnation.load(Ordering::Acquire) != incarnation {
+            return false;
+        }
+        let done = s.state.compare_exchange(SLOT_ACTIVE, to, Ordering::AcqRel, Ordering::Relaxed).is_ok();
+        if done {
+            self.bump();
+        }
+        done
+    }
+
+    /// The state word of slot `i`.
+    pub fn slot_state(&self, i: usize) -> u32 {
+        self.slot(i).state.load(Ordering::Acquire)
+    }
+
+    /// Whether the process owning slot `i` runs.
+    pub fn slot_owner_alive(&self, i: usize) -> bool {
+        owner_alive(self.slot(i).owner.load(Ordering::Acquire))
+    }
+
+    /// Whether the producer that owns the ring runs.
+    pub fn producer_alive(&self) -> bool {
+        owner_alive(self.control().producer_owner.load(Ordering::Acquire))
+    }
+
+    /// The producer's pid.
+    pub fn producer_pid(&self) -> u32 {
+        owner_pid(self.control().producer_owner.load(Ordering::Acquire))
+    }
+
+    /// Takes the ring over from a dead producer (a restart). Fails if the owner runs.
+    pub fn take_over_producer(&self, ring: &str) -> Result<u64> {
+        let c = self.control();
+        let owner = c.producer_owner.load(Ordering::Acquire);
+        if owner_alive(owner) {
+            return Err(Error::ProducerAlive { ring: ring.to_owned(), pid: owner_pid(owner) });
+        }
+        let start = process::own_start_time();
+        let me = owner_word(process::own_pid(), start);
+        if c.producer_owner.compare_exchange(owner, me, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return Err(Error::ProducerAlive { ring: ring.to_owned(), pid: owner_pid(c.producer_owner.load(Ordering::Acquire)) });
+        }
+        c.producer_start_time.store(start, Ordering::Relaxed);
+        c.producer_heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
+        let starts = c.producer_starts.fetch_add(1, Ordering::AcqRel) + 1;
+        self.bump();
+        Ok(starts)
+    }
+
+    /// A restarted producer reopens a ring its predecessor may have half closed.
+    pub fn reopen(&self) {
+        self.control().final_sequence.store(-1, Ordering::Release);
+        self.control().ring_state.store(RING_OPEN, Ordering::Release);
+    }
+
+    /// Records a heartbeat of the producer.
+    pub fn producer_beat(&self) {
+        self.control().producer_heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
+    }
+
+    /// Records a heartbeat of slot `i`'s owner.
+    pub fn slot_beat(&self, i: usize) {
+        self.slot(i).heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
+    }
+
+    /// Whether any participant (producer or consumer slot owner) still runs.
+    pub fn anyone_alive(&self) -> Option<u32> {
+        if self.producer_alive() {
+            return Some(self.producer_pid());
+        }
+        (0..self.slots)
+            .filter(|&i| matches!(self.slot_state(i), SLOT_ACTIVE | SLOT_CLAIMING))
+            .map(|i| self.slot(i).owner.load(Ordering::Acquire))
+            .find(|&o| owner_alive(o))
+            .map(owner_pid)
     }
 
     /// Leaves slot `i`: the consumer stops gating.

@@ -10,7 +10,7 @@
 //!                             payload_size = 128 * (N + 1)
 //!
 //! Control:                                   Slot:
-//!   0 epoch           u64 (fixed, non-zero)    0 state        u32  FREE/CLAIMING/ACTIVE
+//!   0 epoch           u64 (fixed, non-zero)    0 state        u32  FREE/CLAIMING/ACTIVE/DEAD/EVICTED
 //!   8 generation      u64 (+1 per change)      4 role         u32  2 = consumer
 //!  16 ring_state      u32 OPEN/CLOSED          8 owner        u64  pid | start_lo << 32
 //!  20 reserved        u32                     16 start_time   u64  /proc/PID/stat field 22
@@ -46,6 +46,10 @@ pub const SLOT_FREE: u32 = 0;
 pub const SLOT_CLAIMING: u32 = 1;
 /// Slot `state`: the consumer gates the producer.
 pub const SLOT_ACTIVE: u32 = 2;
+/// Slot `state`: the producer found the owner dead; no longer gating. The id and cursor stay.
+pub const SLOT_DEAD: u32 = 3;
+/// Slot `state`: the producer evicted this required consumer (liveness action); not gating.
+pub const SLOT_EVICTED: u32 = 4;
 
 /// Slot `role`: a consumer.
 pub const ROLE_CONSUMER: u32 = 2;
