@@ -1,6 +1,7 @@
 //! `ringproof layout`: look inside segments and keep the golden layouts honest.
 //!
-//! - `inspect PATH | --shm NAME [--hex] [--json]`: every field with its offset, and a verdict.
+//! - `inspect PATH | --shm NAME [--hex] [--json]`: every field with its offset, and a verdict
+//!   (LayoutV1 segments, and counters segments, recognised by their "MYC0" magic).
 //! - `diff A B [--shm] [--json]`: the fields that differ between two segments.
 //! - `audit [DIR] [--json]`: validates every golden under DIR and compares it with what the
 //!   current writer produces (drift).
@@ -11,8 +12,8 @@
 //! 2 a file could not be read (the message says why and what to do).
 
 use clap::{Args, Subcommand};
-use ringproof::layout::describe::{describe, diff, hexdump, Description};
-use ringproof::layout::golden::{self, Config, Entry};
+use ringproof::layout::describe::{describe, diff, hexdump, Description, Format};
+use ringproof::layout::golden::{self, Config, CountersEntry, Entry};
 use serde_json::{json, Value};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -164,6 +165,13 @@ fn fail(json: bool, msg: String) -> ExitCode {
 }
 
 fn verdict_json(d: &Description) -> Value {
+    if let Format::Counters(v) = &d.format {
+        return match v {
+            Ok(g) => json!({ "ok": true, "kind": "counters", "slot_count": g.slot_count,
+                "slot_capacity": ringproof::layout::counters::SLOT_CAPACITY, "len": ringproof::layout::counters::SEGMENT_SIZE }),
+            Err(e) => json!({ "ok": false, "kind": "counters", "error": e.variant(), "message": e.to_string() }),
+        };
+    }
     match &d.verdict {
         Ok(g) => json!({ "ok": true, "kind": g.kind.name(), "alignment": g.alignment, "payload_offset": g.payload_offset,
             "payload_size": g.payload_size, "element_size": g.element_size, "capacity": g.capacity }),
@@ -177,7 +185,7 @@ fn description_json(l: &Loaded, d: &Description) -> Value {
         .iter()
         .map(|f| json!({ "name": f.name, "offset": f.offset, "size": f.size, "value": f.value, "meaning": f.meaning }))
         .collect();
-    json!({ "source": l.label, "len": d.len, "shown": d.shown, "kind": d.kind.map(|k| k.name()), "fields": fields, "verdict": verdict_json(d) })
+    json!({ "source": l.label, "len": d.len, "shown": d.shown, "kind": d.kind_name(), "fields": fields, "verdict": verdict_json(d) })
 }
 
 fn inspect(a: InspectArgs) -> ExitCode {
@@ -207,7 +215,7 @@ fn inspect(a: InspectArgs) -> ExitCode {
             print!("{}", hexdump(&l.bytes));
         }
     }
-    if d.verdict.is_ok() {
+    if d.is_ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -317,6 +325,44 @@ fn audit_entry(dir: &Path, e: &Entry) -> Finding {
     f
 }
 
+/// Checks one counters golden: present, a valid counters segment, equal to the builder.
+fn audit_counters(dir: &Path, e: &CountersEntry) -> Finding {
+    let mut f = Finding { path: e.path(), status: "ok", verdict: String::new(), problems: vec![], notes: vec![] };
+    let l = match load(&Src::File(dir.join(e.path()))) {
+        Ok(l) => l,
+        Err(msg) => {
+            f.problems.push(msg);
+            f.status = "problem";
+            return f;
+        }
+    };
+    let d = describe(&l.bytes, l.len);
+    f.verdict = d.verdict_line();
+    if !matches!(d.format, Format::Counters(_)) {
+        f.problems.push(format!("not a counters segment (no \"MYC0\" magic): {}", f.verdict));
+    } else if !d.is_ok() {
+        f.problems.push(format!("rejected by the counters validator: {}", f.verdict));
+    }
+    match e.image() {
+        Err(err) => f.problems.push(format!("the builder cannot produce it: {err}")),
+        Ok(img) if img != l.bytes => {
+            let changed: Vec<String> = diff(&describe(&img, img.len()), &d).iter().map(|x| format!("{}@{}", x.name, x.offset)).collect();
+            let first = img.iter().zip(&l.bytes).position(|(a, b)| a != b).unwrap_or(img.len().min(l.bytes.len()));
+            f.problems.push(format!(
+                "drift: differs from the current writer from byte {first} ({} vs {} bytes; fields: {}); if the layout change is intended, follow SPEC.md §11 and regenerate (golden-layouts/README.md)",
+                l.bytes.len(),
+                img.len(),
+                if changed.is_empty() { "none".into() } else { changed.join(", ") }
+            ));
+        }
+        Ok(_) => {}
+    }
+    if !f.problems.is_empty() {
+        f.status = "problem";
+    }
+    f
+}
+
 /// Every file under `dir` (relative paths, `/`-separated), or why it cannot be listed.
 fn list_files(dir: &Path) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
@@ -346,8 +392,11 @@ fn audit(a: AuditArgs) -> ExitCode {
         Err(msg) => return fail(a.json, msg),
     };
     let catalogue = golden::all();
+    let counters = golden::counters();
     let mut findings: Vec<Finding> = catalogue.iter().map(|e| audit_entry(&a.dir, e)).collect();
-    for path in files.iter().filter(|p| !p.ends_with(".md") && !catalogue.iter().any(|e| &e.path() == *p)) {
+    findings.extend(counters.iter().map(|e| audit_counters(&a.dir, e)));
+    let known: Vec<String> = catalogue.iter().map(Entry::path).chain(counters.iter().map(CountersEntry::path)).collect();
+    for path in files.iter().filter(|p| !p.ends_with(".md") && !known.contains(p)) {
         let verdict = load(&Src::File(a.dir.join(path))).map(|l| describe(&l.bytes, l.len).verdict_line()).unwrap_or_else(|m| m);
         let problem = "not in the golden catalogue (ringproof::layout::golden): remove it, or add it to the catalogue".to_owned();
         findings.push(Finding { path: path.clone(), status: "problem", verdict, problems: vec![problem], notes: vec![] });
@@ -389,21 +438,23 @@ fn audit(a: AuditArgs) -> ExitCode {
 }
 
 fn regen(a: RegenArgs) -> ExitCode {
-    let entries = golden::ringproof();
-    for e in &entries {
-        let path = a.dir.join(e.path());
-        let image = match e.image() {
+    let mut images: Vec<(String, Result<Vec<u8>, String>)> =
+        golden::ringproof().iter().map(|e| (e.path(), e.image().map(|i| i.bytes().to_vec()).map_err(|e| e.to_string()))).collect();
+    images.extend(golden::counters().iter().map(|e| (e.path(), e.image().map_err(|e| e.to_string()))));
+    for (rel, image) in &images {
+        let path = a.dir.join(rel);
+        let image = match image {
             Ok(i) => i,
-            Err(err) => return fail(false, format!("{}: {err}", e.path())),
+            Err(err) => return fail(false, format!("{rel}: {err}")),
         };
         let written = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&path, image.bytes()));
+            .and_then(|()| std::fs::write(&path, image));
         if let Err(err) = written {
             return fail(false, format!("{}: cannot write: {err}", path.display()));
         }
     }
-    println!("wrote {} ringproof goldens under {}", entries.len(), a.dir.join(golden::RINGPROOF_DIR).display());
+    println!("wrote {} ringproof goldens under {}", images.len(), a.dir.join(golden::RINGPROOF_DIR).display());
     ExitCode::SUCCESS
 }

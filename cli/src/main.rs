@@ -3,6 +3,7 @@
 mod conform_cmd;
 mod layout_cmd;
 mod roles;
+mod stat_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ enum Command {
     Testee,
     /// Remove a ring nobody uses any more (refused while a participant is alive).
     Rm(roles::RmArgs),
+    /// Show a ring's cursors, participants and counters (--watch, --json, --prometheus).
+    Stat(stat_cmd::StatArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Consume(a) => roles::consume(a),
         Command::Layout(a) => layout_cmd::run(a),
         Command::Rm(a) => roles::rm(a),
+        Command::Stat(a) => stat_cmd::run(a),
         Command::Conform(a) => return conform_cmd::run(a),
         Command::Testee => {
             let code = ringproof_conformance::testee_ref::serve(std::io::stdin().lock(), std::io::stdout().lock());

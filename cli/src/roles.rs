@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 use ringproof::testkit::{self, ReadMode};
-use ringproof::{ConsumerBuilder, Coordination, ProducerBuilder, RingName, WaitStrategy};
+use ringproof::{ConsumerBuilder, Coordination, LivenessAction, ProducerBuilder, RequiredConsumers, RingName, WaitStrategy};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,6 +79,19 @@ pub struct ProduceArgs {
     /// Startup and drain timeout, milliseconds.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
+    /// Required consumers (comma-separated ids): waited for at startup and watched while they
+    /// gate the producer.
+    #[arg(long, value_delimiter = ',')]
+    required: Vec<String>,
+    /// Required-consumer progress timeout, milliseconds.
+    #[arg(long, default_value_t = 250)]
+    progress_timeout_ms: u64,
+    /// Grace period after a stall alert, milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    grace_ms: u64,
+    /// What a stalled or dead required consumer causes: shutdown (the producer fails) or alert.
+    #[arg(long, value_parser = ["shutdown", "alert"], default_value = "shutdown")]
+    action: String,
     /// Exit right after publishing instead of waiting until every gating consumer has
     /// consumed everything (ringproof consumers drain a closed ring anyway; disruptor-mp ones
     /// need the ring to stay).
@@ -98,28 +111,47 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
     if let Some(prefix) = &a.discover_prefix {
         b = b.discover_prefix(prefix, a.discover_max);
     }
+    let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    if !a.required.is_empty() {
+        let sink = std::sync::Arc::clone(&alerts);
+        b = b.required_consumers(
+            RequiredConsumers::new(a.required.clone())
+                .with_startup_wait_timeout(timeout)
+                .with_progress_timeout(Duration::from_millis(a.progress_timeout_ms))
+                .with_shutdown_grace_period(Duration::from_millis(a.grace_ms))
+                .with_action(if a.action == "alert" { LivenessAction::AlertOnly } else { LivenessAction::GracefulShutdown })
+                .with_alert_hook(move |alert| {
+                    sink.lock().expect("alerts").push(json!({
+                        "consumer": alert.consumer_id, "last_sequence": alert.last_sequence,
+                        "stalled_ms": alert.stalled_for.as_millis() as u64, "dead": alert.dead,
+                    }))
+                }),
+        );
+    }
     let mut p = b.create_raw(a.size)?;
     let start = Instant::now();
-    let report = testkit::produce(&mut p, a.events, a.batch, |_| {})?;
-    let publish_ns = start.elapsed().as_nanos() as u64;
-    let mut drained = true;
-    if !a.no_drain {
-        let deadline = Instant::now() + timeout;
-        while p.min_gating_sequence() < report.last_sequence {
-            if Instant::now() >= deadline {
-                drained = false;
-                break;
-            }
-            std::thread::yield_now();
+    let first_seq = p.last_published() + 1;
+    let report = match testkit::produce(&mut p, a.events, a.batch, |_| {}) {
+        Ok(r) => r,
+        Err(e) => {
+            // A liveness verdict (or any failure mid-stream): say how far it got, and why.
+            println!("{}", json!({
+                "role": "producer", "impl": "ringproof", "error": e.to_string(),
+                "first_seq": first_seq, "last_seq": p.last_published(),
+                "alerts": *alerts.lock().expect("alerts"),
+            }));
+            return Ok(ExitCode::from(3));
         }
-    }
+    };
+    let publish_ns = start.elapsed().as_nanos() as u64;
+    let drained = a.no_drain || p.drain(timeout)?;
     println!(
         "{}",
         json!({
             "role": "producer", "impl": "ringproof", "published": report.published,
             "first_seq": report.first_sequence, "last_seq": report.last_sequence,
             "size": a.size, "publish_ns": publish_ns, "drained": drained,
-            "gating": p.gating_ids(),
+            "gating": p.gating_ids(), "alerts": *alerts.lock().expect("alerts"),
         })
     );
     Ok(if drained { ExitCode::SUCCESS } else { ExitCode::from(4) })
@@ -168,7 +200,8 @@ pub fn consume(a: ConsumeArgs) -> ringproof::Result<ExitCode> {
             "role": "consumer", "impl": "ringproof", "id": a.id, "start_seq": start_seq,
             "consumed": r.consumed, "first_seq": r.first_sequence, "last_seq": r.last_sequence,
             "out_of_order": r.out_of_order, "payload_errors": r.payload_errors,
-            "errors": r.errors, "closed_at": r.closed_at, "elapsed_ns": elapsed_ns,
+            "errors": r.errors, "closed_at": r.closed_at, "producer_gone_at": r.producer_gone_at,
+            "elapsed_ns": elapsed_ns,
         })
     );
     Ok(if r.is_clean() && complete { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -239,5 +239,43 @@ fn regen_reproduces_the_committed_goldens() {
         );
         n += 1;
     }
-    assert_eq!(n, 27);
+    // 27 LayoutV1 goldens and 2 counters goldens.
+    assert_eq!(n, 29);
+}
+
+#[test]
+fn inspect_and_audit_a_counters_segment() {
+    let path = goldens()
+        .join("ringproof/v1/counters-producer-c1.bin")
+        .display()
+        .to_string();
+    let o = ringproof(&["layout", "inspect", &path]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("ok: counters segment") && t.contains("slot[9].label") && t.contains("c_0.events_consumed"),
+        "{t}"
+    );
+    let o = ringproof(&["layout", "inspect", &path, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["kind"], "counters");
+    assert_eq!(v["verdict"]["ok"], true);
+    assert_eq!(v["verdict"]["slot_count"], 15);
+    // A corrupted counters golden fails the audit with its counters error.
+    let tmp = TempDir::new("counters");
+    copy_tree(&goldens(), &tmp.0);
+    let victim = tmp.0.join("ringproof/v1/counters-fresh.bin");
+    let mut b = std::fs::read(&victim).unwrap();
+    b[12] = 63; // slot_capacity
+    std::fs::write(&victim, &b).unwrap();
+    let o = ringproof(&["layout", "audit", &tmp.path(""), "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let bad: Vec<&serde_json::Value> = v["files"].as_array().unwrap().iter().filter(|f| f["status"] == "problem").collect();
+    assert_eq!(bad.len(), 1, "{v}");
+    assert_eq!(bad[0]["path"], "ringproof/v1/counters-fresh.bin");
+    let problems = bad[0]["problems"].to_string();
+    assert!(problems.contains("SlotCapacity") && problems.contains("drift"), "{problems}");
+    let o = ringproof(&["layout", "inspect", &victim.display().to_string()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }

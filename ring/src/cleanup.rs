@@ -32,7 +32,7 @@ pub fn remove_ring(name: &RingName, force: bool) -> Result<Vec<SegmentPath>> {
         Err(e) if !force => return Err(e),
         Err(_) => {}
     }
-    let mut paths = vec![name.ring(), name.producer_cursor(), name.readiness(), name.registry()];
+    let mut paths = vec![name.ring(), name.producer_cursor(), name.readiness(), name.registry(), name.counters()];
     paths.extend(ids.iter().map(|id| name.consumer_cursor(id)));
     paths.extend(foreign_cursors(name));
     let mut removed = Vec::new();

@@ -4,6 +4,7 @@
 //! reads a slot the producer may overwrite: write the cursor, join the registry (generation
 //! bump, full fence), re-read the producer cursor, and start after it.
 
+use crate::counters::{register_consumer, ConsumerCounters, Counters};
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::layout::cursor::INITIAL_SEQUENCE;
@@ -12,7 +13,7 @@ use crate::names::{validate_consumer_id, RingName};
 use crate::registry::{Join, Registry};
 use crate::segment::{self, Segment};
 use crate::sync::{fence, Ordering};
-use crate::wait::{WaitStrategy, Waiter};
+use crate::wait::{Paused, WaitStrategy, Waiter};
 use crate::futex;
 use crate::liveness::LIVENESS_CHECK;
 use bytemuck::Pod;
@@ -117,6 +118,8 @@ pub struct RawConsumer {
     wait: WaitStrategy,
     /// When the producer's liveness was last looked at.
     last_check: Option<std::time::Instant>,
+    /// Live counters, when the ring has a counters segment with room.
+    counters: Option<ConsumerCounters>,
 }
 
 // SAFETY: pointers into this consumer's own mappings; moved, not shared.
@@ -205,6 +208,8 @@ impl RawConsumer {
             cell.value.store(resume_from, Ordering::Release);
             signal_foreign_readiness(&b.name);
         }
+        // Observability only: no segment (a disruptor-mp ring) or no room means no counters.
+        let counters = Counters::open(&b.name.counters()).ok().and_then(|c| register_consumer(&c, &b.id).ok());
         Ok(RawConsumer {
             name: b.name,
             id: b.id,
@@ -221,6 +226,7 @@ impl RawConsumer {
             available: resume_from.max(INITIAL_SEQUENCE),
             wait: b.wait,
             last_check: None,
+            counters,
         })
     }
 
@@ -264,8 +270,14 @@ impl RawConsumer {
             return Ok(true);
         }
         self.available = self.producer.load();
+        if let Some(c) = &self.counters {
+            c.lag_max.record_max((self.available - self.next + 1).max(0) as u64);
+        }
         if self.next <= self.available {
             return Ok(true);
+        }
+        if let Some(c) = &self.counters {
+            c.empty_polls.increment();
         }
         self.check_closed()?;
         Ok(false)
@@ -300,6 +312,16 @@ impl RawConsumer {
         Ok(())
     }
 
+    /// Commits the cursor at `seq` after `n` events were read.
+    #[inline(always)]
+    fn commit_read(&mut self, seq: i64, n: u64) {
+        if let Some(c) = &self.counters {
+            c.consumed.add(n);
+            c.consumed_bytes.add(n * self.element_size as u64);
+        }
+        self.commit(seq);
+    }
+
     #[inline(always)]
     fn commit(&mut self, seq: i64) {
         let cell = self.cursor.cell();
@@ -313,7 +335,12 @@ impl RawConsumer {
         while !self.ready()? {
             let cell = self.producer.cell();
             let registry = self.registry.as_ref();
-            waiter.pause(&cell.value, &cell.waiters, self.available, || registry.is_none_or(|r| r.closed().is_none()));
+            if waiter.pause(&cell.value, &cell.waiters, self.available, || registry.is_none_or(|r| r.closed().is_none())) == Paused::Parked {
+                if let Some(c) = &self.counters {
+                    c.park.increment();
+                    c.unpark.increment();
+                }
+            }
         }
         Ok(())
     }
@@ -329,7 +356,12 @@ impl RawConsumer {
             }
             let cell = self.producer.cell();
             let registry = self.registry.as_ref();
-            waiter.pause(&cell.value, &cell.waiters, self.available, || registry.is_none_or(|r| r.closed().is_none()));
+            if waiter.pause(&cell.value, &cell.waiters, self.available, || registry.is_none_or(|r| r.closed().is_none())) == Paused::Parked {
+                if let Some(c) = &self.counters {
+                    c.park.increment();
+                    c.unpark.increment();
+                }
+            }
         }
         Ok(true)
     }
@@ -343,7 +375,7 @@ impl RawConsumer {
         let seq = self.next;
         let r = read(seq, self.slot(seq));
         self.next += 1;
-        self.commit(seq);
+        self.commit_read(seq, 1);
         Ok(Some(r))
     }
 
@@ -412,7 +444,7 @@ impl RawConsumer {
             }
         }
         self.next = last + 1;
-        self.commit(last);
+        self.commit_read(last, n as u64);
         Ok(n)
     }
 
@@ -494,7 +526,7 @@ impl std::ops::Deref for RawLease<'_> {
 impl Drop for RawLease<'_> {
     fn drop(&mut self) {
         self.consumer.next = self.seq + 1;
-        self.consumer.commit(self.seq);
+        self.consumer.commit_read(self.seq, 1);
     }
 }
 

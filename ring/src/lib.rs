@@ -21,10 +21,12 @@
 //!
 //! Module map: [`layout`] (every byte in shared memory), [`segment`] (shm vs files: the only
 //! backend-specific code), [`producer`] and [`consumer`] (the protocol), [`registry`] (who takes
-//! part), [`wait`] and [`futex`] (how sides wait), [`payload`] (the test payload).
+//! part), [`wait`] and [`futex`] (how sides wait), [`payload`] (the test payload),
+//! [`counters`] (the counters segment) and [`stat`] (a ring as an observer sees it).
 
 pub mod cleanup;
 pub mod consumer;
+pub mod counters;
 pub mod cursor;
 pub mod error;
 pub mod futex;
@@ -36,6 +38,7 @@ pub mod process;
 pub mod producer;
 pub mod registry;
 pub mod segment;
+pub mod stat;
 pub mod sync;
 pub mod wait;
 

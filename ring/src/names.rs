@@ -7,6 +7,7 @@
 //! | consumer cursor    | `N_{id}_seq`         | `N.consumers/{id}.cursor`        |
 //! | readiness counter  | `N_cr`               | `N.ready.cursor`                 |
 //! | registry (ours)    | `N_registry`         | `N.registry`                     |
+//! | counters (ours)    | `N_counters`         | `N.counters`                     |
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -107,6 +108,11 @@ impl RingName {
         self.seg("_registry", ".registry")
     }
 
+    /// The counters segment (disruptor-mp's counters layout, SPEC.md §12).
+    pub fn counters(&self) -> SegmentPath {
+        self.seg("_counters", ".counters")
+    }
+
     /// The directory holding mmap consumer cursors (`None` for shm).
     pub fn consumers_dir(&self) -> Option<PathBuf> {
         match &self.location {
@@ -149,10 +155,12 @@ mod tests {
         assert_eq!(r.producer_cursor(), SegmentPath::Shm("orders_producer_seq".into()));
         assert_eq!(r.consumer_cursor("c_0"), SegmentPath::Shm("orders_c_0_seq".into()));
         assert_eq!(r.readiness(), SegmentPath::Shm("orders_cr".into()));
+        assert_eq!(r.counters(), SegmentPath::Shm("orders_counters".into()));
         let d = RingName::dir("/tmp/x", "orders").unwrap();
         assert_eq!(d.ring(), SegmentPath::File("/tmp/x/orders.ring".into()));
         assert_eq!(d.producer_cursor(), SegmentPath::File("/tmp/x/orders.producer.cursor".into()));
         assert_eq!(d.consumer_cursor("c_0"), SegmentPath::File("/tmp/x/orders.consumers/c_0.cursor".into()));
+        assert_eq!(d.counters(), SegmentPath::File("/tmp/x/orders.counters".into()));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! the consumer cursors only when a claim would pass it, so in steady state it touches no
 //! consumer cache line for a whole ring's worth of events.
 
+use crate::counters::{register_producer, Counters, ProducerCounters};
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::layout::cursor::INITIAL_SEQUENCE;
@@ -16,7 +17,7 @@ use crate::names::{validate_consumer_id, RingName, SegmentPath};
 use crate::registry::Registry;
 use crate::segment::{self, Segment};
 use crate::sync::{fence, Ordering};
-use crate::wait::{WaitStrategy, Waiter};
+use crate::wait::{Paused, WaitStrategy, Waiter};
 use crate::{futex, payload, process};
 use bytemuck::Pod;
 use std::marker::PhantomData;
@@ -49,6 +50,7 @@ pub struct ProducerBuilder {
     capacity: usize,
     wait: WaitStrategy,
     coalesce: usize,
+    counters: bool,
     required: Option<RequiredConsumers>,
     coordination: Coordination,
     discovery: Option<ForeignDiscovery>,
@@ -63,6 +65,7 @@ impl ProducerBuilder {
             capacity: 1024,
             wait: WaitStrategy::default(),
             coalesce: 1,
+            counters: true,
             required: None,
             coordination: Coordination::Immediate,
             discovery: None,
@@ -89,6 +92,12 @@ impl ProducerBuilder {
     /// line steals it from the producer far less often.
     pub fn coalesce(mut self, k: usize) -> Self {
         self.coalesce = k.max(1);
+        self
+    }
+
+    /// Keep live counters in the ring's counters segment (default on; see SPEC.md §12).
+    pub fn counters(mut self, on: bool) -> Self {
+        self.counters = on;
         self
     }
 
@@ -170,6 +179,8 @@ pub struct RawProducer {
     required: Option<Required>,
     last_check: Option<Instant>,
     last_beat: Option<Instant>,
+    /// Live counters; `None` when disabled or the segment is full (the ring works without).
+    counters: Option<ProducerCounters>,
 }
 
 // SAFETY: the raw pointer is into the producer's own mapping; one producer, moved not shared.
@@ -221,7 +232,7 @@ impl RawProducer {
         undo.segments.push(b.name.producer_cursor());
         let ring = Segment::create(&b.name.ring(), "ring", &header, geometry, |_| {})?;
         undo.disarm();
-        Self::assemble(b, ring, cursor, registry, element_size)
+        Self::assemble(b, ring, cursor, registry, element_size, false)
     }
 
     /// Restart after a crash: take the ring over from its dead producer and resume after the
@@ -255,11 +266,21 @@ impl RawProducer {
             let _ = std::fs::create_dir(dir);
         }
         registry.reopen();
-        Self::assemble(b, ring, cursor, registry, element_size)
+        Self::assemble(b, ring, cursor, registry, element_size, true)
     }
 
-    fn assemble(b: ProducerBuilder, ring: Segment, cursor: Cursor, registry: Registry, element_size: usize) -> Result<RawProducer> {
+    fn assemble(b: ProducerBuilder, ring: Segment, cursor: Cursor, registry: Registry, element_size: usize, restarted: bool) -> Result<RawProducer> {
         let last = cursor.load();
+        // Counters are observability, not protocol: a ring whose counters segment cannot be
+        // made or is full runs without them.
+        let counters = b
+            .counters
+            .then(|| Counters::open_or_create(&b.name.counters()).ok())
+            .flatten()
+            .and_then(|c| register_producer(&c).ok());
+        if let (true, Some(c)) = (restarted, &counters) {
+            c.restarts.increment();
+        }
         let mut p = RawProducer {
             slots: ring.payload(),
             name: b.name,
@@ -281,6 +302,7 @@ impl RawProducer {
             required: b.required.map(Required::new),
             last_check: None,
             last_beat: None,
+            counters,
         };
         if let Coordination::WaitForConsumers { min, timeout } = b.coordination {
             p.wait_for_consumers(min, timeout)?;
@@ -391,7 +413,7 @@ impl RawProducer {
         if seq > self.limit {
             self.rescan();
             if seq > self.limit {
-                return Err(Error::Full { missing: (seq - self.limit) as u64 });
+                return Err(self.full(seq));
             }
         }
         self.write_one(seq, write);
@@ -414,7 +436,7 @@ impl RawProducer {
         if last > self.limit {
             self.rescan();
             if last > self.limit {
-                return Err(Error::Full { missing: (last - self.limit) as u64 });
+                return Err(self.full(last));
             }
         }
         Ok(self.write_and_publish(self.next, n, write))
@@ -428,6 +450,15 @@ impl RawProducer {
             self.wait_for_room(last)?;
         }
         Ok(RawClaim { first: self.next, n, producer: self })
+    }
+
+    /// A non-waiting publish found no room for `seq`.
+    #[cold]
+    fn full(&self, seq: i64) -> Error {
+        if let Some(c) = &self.counters {
+            c.full.increment();
+        }
+        Error::Full { missing: (seq - self.limit) as u64 }
     }
 
     fn check_len(&self, len: usize) -> Result<()> {
@@ -465,6 +496,11 @@ impl RawProducer {
 
     #[inline(always)]
     fn publish_cursor(&mut self, last: i64) {
+        if let Some(c) = &self.counters {
+            let n = (last + 1 - self.next) as u64;
+            c.published.add(n);
+            c.published_bytes.add(n * self.element_size as u64);
+        }
         self.next = last + 1;
         if last - self.stored >= self.coalesce {
             self.store_cursor(last);
@@ -488,25 +524,51 @@ impl RawProducer {
         }
     }
 
-    /// Slow path: rescan, then wait on the slowest consumer until `seq` fits. Every check
-    /// interval while blocked, it looks at the gating consumers' liveness (SPEC.md §7.10).
+    /// Slow path: rescan, then wait on the slowest consumer until `seq` fits.
     #[cold]
     fn wait_for_room(&mut self, seq: i64) -> Result<()> {
+        self.wait_until_limit(seq, None).map(drop)
+    }
+
+    /// Waits until every gating consumer has consumed everything published so far, or
+    /// `timeout` passes (returns `false`). Dead consumers stop gating and required ones are
+    /// watched, as in a blocked publish. For a clean shutdown that loses nothing.
+    pub fn drain(&mut self, timeout: Duration) -> Result<bool> {
+        let target = self.next - 1 + self.capacity as i64;
+        self.wait_until_limit(target, Some(Instant::now() + timeout))
+    }
+
+    /// Rescans and waits on the slowest consumer until `limit >= target`. Every check interval
+    /// while blocked, it looks at the gating consumers' liveness (SPEC.md §7.10).
+    fn wait_until_limit(&mut self, target: i64, deadline: Option<Instant>) -> Result<bool> {
         let mut waiter = Waiter::new(self.wait);
         if let Some(r) = self.required.as_mut() {
             r.begin_wait();
         }
+        let mut counted = false;
         loop {
             self.rescan();
-            if seq <= self.limit {
-                return Ok(());
+            if target <= self.limit {
+                return Ok(true);
+            }
+            if let (false, Some(c)) = (counted, &self.counters) {
+                c.full.increment();
+                counted = true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
             }
             self.check_liveness()?;
             let observed = self.limit - self.capacity as i64;
             match self.gates.iter().find(|g| g.cursor.load() == observed) {
                 Some(g) => {
                     let cell = g.cursor.cell();
-                    waiter.pause(&cell.value, &cell.waiters, observed, || true);
+                    if waiter.pause(&cell.value, &cell.waiters, observed, || true) == Paused::Parked {
+                        if let Some(c) = &self.counters {
+                            c.park.increment();
+                            c.unpark.increment();
+                        }
+                    }
                 }
                 None => crate::sync::spin_hint(),
             }
@@ -523,18 +585,29 @@ impl RawProducer {
         }
         self.last_check = Some(now);
         let published = self.next - 1;
-        let mut retired = false;
+        let (mut retired, alerts_before) = (0, self.required.as_ref().map_or(0, |r| r.alerts));
+        let mut verdict = Ok(());
         for g in &self.gates {
             let Some((slot, incarnation)) = g.slot else { continue };
             let alive = self.registry.slot_owner_alive(slot);
             let value = g.cursor.load();
             match self.required.as_mut().filter(|r| r.config.ids.contains(&g.id)) {
-                Some(r) => r.observe(&g.id, value, published, alive, now)?,
-                None if !alive => retired |= self.registry.retire(slot, incarnation, SLOT_DEAD),
+                Some(r) => {
+                    verdict = r.observe(&g.id, value, published, alive, now);
+                    if verdict.is_err() {
+                        break;
+                    }
+                }
+                None if !alive => retired += u64::from(self.registry.retire(slot, incarnation, SLOT_DEAD)),
                 None => {}
             }
         }
-        if retired {
+        if let Some(c) = &self.counters {
+            c.dead_peers.add(retired);
+            c.liveness_alerts.add(self.required.as_ref().map_or(0, |r| r.alerts) - alerts_before);
+        }
+        verdict?;
+        if retired > 0 {
             self.rescan();
         }
         Ok(())
@@ -635,7 +708,7 @@ impl Drop for RawProducer {
         self.flush();
         self.registry.close(self.next - 1);
         futex::wake_all(&self.cursor.cell().value);
-        for path in [self.name.ring(), self.name.producer_cursor(), self.name.registry()] {
+        for path in [self.name.ring(), self.name.producer_cursor(), self.name.registry(), self.name.counters()] {
             let _ = segment::unlink(&path);
         }
         if let Some(dir) = self.name.consumers_dir() {

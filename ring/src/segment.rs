@@ -178,6 +178,134 @@ impl Segment {
     }
 }
 
+/// A mapped segment without a LayoutV1 header (the counters segment, in disruptor-mp's own
+/// counters layout): created as crash-safely as a [`Segment`], validated by its owner.
+/// Unmapped on drop; never unlinked by drop.
+pub struct RawSegment {
+    /// `None` for an empty file (nothing to map).
+    map: Option<MmapRaw>,
+    path: SegmentPath,
+    /// The object's length (the mapping covers `min(file_len, max_len)` bytes).
+    file_len: u64,
+}
+
+// SAFETY: as for `Segment`: shared memory accessed only through atomics and its owner's rules.
+unsafe impl Send for RawSegment {}
+unsafe impl Sync for RawSegment {}
+
+impl std::fmt::Debug for RawSegment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawSegment").field("path", &self.path).field("file_len", &self.file_len).finish()
+    }
+}
+
+impl RawSegment {
+    /// Creates a `len`-byte segment that must not exist yet, exclusively (shm: `O_CREAT|O_EXCL`;
+    /// files: a temporary name `link(2)`ed into place, as [`Segment::create`]). `init` receives
+    /// the start of the zero-filled mapping and makes it valid; it MUST store the segment's
+    /// magic last, with release, so that no reader accepts it half-written.
+    pub fn create(path: &SegmentPath, what: &'static str, len: usize, init: impl FnOnce(*mut u8)) -> Result<RawSegment> {
+        match path {
+            SegmentPath::Shm(name) => {
+                let file = shm_open(name, OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR, what)?;
+                let map = size_and_map(&file, len, name).inspect_err(|_| {
+                    let _ = nix::sys::mman::shm_unlink(shm_name(name).as_str());
+                })?;
+                init(map.as_mut_ptr());
+                Ok(RawSegment { map: Some(map), path: path.clone(), file_len: len as u64 })
+            }
+            SegmentPath::File(final_path) => {
+                let tmp = temp_path(final_path);
+                let display = final_path.display().to_string();
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                    .open(&tmp)
+                    .map_err(|e| Error::io("create", what, &tmp.display().to_string(), e))?;
+                let result = size_and_map(&file, len, &display).and_then(|map| {
+                    init(map.as_mut_ptr());
+                    std::fs::hard_link(&tmp, final_path).map_err(|e| Error::io("link", what, &display, e))?;
+                    Ok(RawSegment { map: Some(map), path: path.clone(), file_len: len as u64 })
+                });
+                let _ = std::fs::remove_file(&tmp);
+                result
+            }
+        }
+    }
+
+    /// Opens an existing segment and maps its first `min(length, max_len)` bytes, validating
+    /// nothing but that it is a regular file: the caller checks [`len`](Self::len) and the
+    /// contents before touching them.
+    pub fn open(path: &SegmentPath, what: &'static str, max_len: usize) -> Result<RawSegment> {
+        let (file, display) = match path {
+            SegmentPath::Shm(name) => (shm_open(name, OFlag::O_RDWR, what)?, name.clone()),
+            SegmentPath::File(p) => {
+                let display = p.display().to_string();
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                    .open(p)
+                    .map_err(|e| Error::io("open", what, &display, e))?;
+                (file, display)
+            }
+        };
+        let meta = file.metadata().map_err(|e| Error::io("stat", what, &display, e))?;
+        if !meta.file_type().is_file() {
+            return Err(Error::Io {
+                op: "open",
+                name: display,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+            });
+        }
+        let map_len = usize::try_from(meta.len()).unwrap_or(usize::MAX).min(max_len);
+        let map = if map_len == 0 {
+            None
+        } else {
+            Some(MmapOptions::new().len(map_len).map_raw(&file).map_err(|e| Error::io("mmap", what, &display, e))?)
+        };
+        Ok(RawSegment { map, path: path.clone(), file_len: meta.len() })
+    }
+
+    /// Start of the mapping (null when nothing is mapped: check [`len`](Self::len) first).
+    pub fn base(&self) -> *mut u8 {
+        self.map.as_ref().map_or(std::ptr::null_mut(), |m| m.as_mut_ptr())
+    }
+
+    /// Bytes mapped.
+    pub fn len(&self) -> usize {
+        self.map.as_ref().map_or(0, |m| m.len())
+    }
+
+    /// Whether nothing is mapped (an empty object).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The object's length, which may exceed the mapping.
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    /// Where it lives.
+    pub fn path(&self) -> &SegmentPath {
+        &self.path
+    }
+
+    /// A copy of the mapped bytes (for inspection tools; racy for live words by design).
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut v = vec![0u8; self.len()];
+        if !v.is_empty() {
+            // SAFETY: `len` bytes are mapped.
+            unsafe { std::ptr::copy_nonoverlapping(self.base(), v.as_mut_ptr(), v.len()) };
+        }
+        v
+    }
+}
+
 /// disruptor-mp writes its headers with a plain copy, magic first: for a moment a reader can
 /// see the magic with the rest still zero (version 0) or half written (checksum mismatch).
 /// While waiting for a segment, those are retried too; after the deadline they are reported.

@@ -80,6 +80,9 @@ pub struct ConsumeReport {
     pub errors: Vec<String>,
     /// Set when the producer closed the ring before `events` arrived.
     pub closed_at: Option<i64>,
+    /// The last published sequence when the producer was first seen dead (the consumer keeps
+    /// going: a restarted producer continues the stream).
+    pub producer_gone_at: Option<i64>,
 }
 
 impl ConsumeReport {
@@ -133,6 +136,12 @@ pub fn consume(c: &mut RawConsumer, events: u64, mode: ReadMode, mut on_progress
             Err(Error::Closed { final_sequence }) => {
                 r.closed_at = Some(final_sequence);
                 break;
+            }
+            Err(Error::ProducerGone { last_published }) => {
+                r.producer_gone_at.get_or_insert(last_published);
+                // Until a producer takes the ring over; the consumer looks again every
+                // liveness check (this pause only paces the polling).
+                std::thread::sleep(std::time::Duration::from_millis(1));
             }
             Err(e) => return Err(e),
         }

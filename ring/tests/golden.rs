@@ -9,7 +9,10 @@
 //! - each golden's decoded form and hexdump is an insta snapshot (`tests/snapshots/`);
 //! - every single-bit flip of every header byte and every truncation is rejected with its
 //!   specific error (tables of what was observed are snapshots too);
-//! - a proptest feeds arbitrary bytes and lengths to the validator and the decoder.
+//! - a proptest feeds arbitrary bytes and lengths to the validator and the decoder;
+//! - the counters goldens (disruptor-mp's "MYC0" counters layout, no LayoutV1 header) have
+//!   their own catalogue (`golden::counters`): builders' bytes, creator's bytes, snapshots, and
+//!   tables of every header bit flip and truncation.
 //!
 //! The disruptor-mp side of "each accepts the other's segments" is
 //! `interop/dmp-peer/tests/golden_accept.rs`.
@@ -17,8 +20,9 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, RngAlgorithm, TestRunner};
-use ringproof::layout::describe::{describe, diff, hexdump};
-use ringproof::layout::golden::{self, Config, CursorRole, Entry, Source};
+use ringproof::layout::counters::{self as ctr, CountersLayoutError};
+use ringproof::layout::describe::{describe, diff, hexdump, Format};
+use ringproof::layout::golden::{self, Config, CountersEntry, CursorRole, Entry, Source};
 use ringproof::layout::image::{cursor_image, registry_image, ring_image, RegistryInit};
 use ringproof::layout::{validate, validate_header, Expect, LayoutError, LayoutHeader, SegmentKind, HEADER_SIZE};
 use std::collections::{BTreeMap, BTreeSet};
@@ -112,7 +116,7 @@ fn ringproof_goldens_are_the_builders_bytes() {
 
 #[test]
 fn catalogue_covers_every_committed_file() {
-    let names: BTreeSet<String> = golden::all().iter().map(Entry::path).collect();
+    let names: BTreeSet<String> = golden::all().iter().map(Entry::path).chain(golden::counters().iter().map(CountersEntry::path)).collect();
     for source in [Source::Ringproof, Source::DisruptorMp] {
         for f in std::fs::read_dir(golden_dir().join(source.dir())).unwrap() {
             let rel = format!("{}/{}", source.dir(), f.unwrap().file_name().to_string_lossy());
@@ -121,6 +125,7 @@ fn catalogue_covers_every_committed_file() {
     }
     assert_eq!(golden::ringproof().len(), 27);
     assert_eq!(golden::disruptor_mp().len(), 24);
+    assert_eq!(golden::counters().len(), 2);
 }
 
 /// The creators write exactly the builders' bytes (so the goldens pin the real writers).
@@ -485,7 +490,8 @@ const PROPTEST_CASES: u32 = 20_000;
 
 #[test]
 fn proptest_validator_and_decoder_on_arbitrary_bytes() {
-    let goldens: Vec<Vec<u8>> = present().into_iter().map(|(_, b)| b).collect();
+    let mut goldens: Vec<Vec<u8>> = present().into_iter().map(|(_, b)| b).collect();
+    goldens.extend(golden::counters().iter().map(read_counters));
     let cases = AtomicU64::new(0);
     let accepted = AtomicU64::new(0);
     let mut runner = TestRunner::new(PtConfig { cases: PROPTEST_CASES, failure_persistence: None, rng_algorithm: RngAlgorithm::XorShift, ..PtConfig::default() });
@@ -515,6 +521,16 @@ fn proptest_validator_and_decoder_on_arbitrary_bytes() {
                 prop_assert!(w[0].offset.saturating_add(w[0].size) <= w[1].offset, "fields overlap: {:?} / {:?}", w[0], w[1]);
             }
             prop_assert!(diff(&d, &d).is_empty());
+            match &d.format {
+                Format::Counters(v) => {
+                    prop_assert!(ctr::has_magic(&b));
+                    prop_assert_eq!(v, &ctr::validate(&b[..b.len().min(ctr::HEADER_SIZE)], want_len));
+                    if v.is_ok() {
+                        prop_assert!(want_len >= ctr::SEGMENT_SIZE && b.len() >= ctr::HEADER_SIZE);
+                    }
+                }
+                Format::LayoutV1 => prop_assert!(!ctr::has_magic(&b)),
+            }
             Ok(())
         })
         .unwrap();
@@ -545,4 +561,146 @@ fn proptest_builders_only_emit_what_the_validator_accepts() {
         })
         .unwrap();
     eprintln!("proptest: {} builder cases", cases.load(Ordering::Relaxed));
+}
+
+// ---- The counters goldens (SPEC.md §12) ----
+
+fn read_counters(e: &CountersEntry) -> Vec<u8> {
+    std::fs::read(golden_dir().join(e.path()))
+        .unwrap_or_else(|err| panic!("golden {} is missing ({err}); regenerate with the command in golden-layouts/README.md", e.path()))
+}
+
+#[test]
+fn counters_goldens_are_the_builders_bytes() {
+    for e in golden::counters() {
+        let file = read_counters(&e);
+        assert_eq!(file.len(), ctr::SEGMENT_SIZE, "{}", e.path());
+        assert!(
+            file == e.image().unwrap(),
+            "{}: the builder's bytes differ from the committed golden. A layout change needs a new layout version (SPEC.md §11) and regenerated goldens (golden-layouts/README.md).",
+            e.path()
+        );
+    }
+}
+
+/// `Counters::create` and the bundle registrations write exactly the builders' bytes.
+#[test]
+fn counters_creator_writes_the_builders_bytes() {
+    use ringproof::counters::{register_consumer, register_producer, Counters};
+    use ringproof::SegmentPath;
+    let tmp = TempDir::new("counters");
+    let fresh = tmp.0.join("fresh.counters");
+    drop(Counters::create(&SegmentPath::File(fresh.clone())).unwrap());
+    let e = golden::counters();
+    assert_eq!(std::fs::read(&fresh).unwrap(), read_counters(&e[0]));
+    let path = tmp.0.join("pc.counters");
+    let c = Counters::create(&SegmentPath::File(path.clone())).unwrap();
+    let p = register_producer(&c).unwrap();
+    let k = register_consumer(&c, "c_0").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), read_counters(&e[1]));
+    drop((p, k, c));
+}
+
+#[test]
+fn snapshots_of_every_counters_golden() {
+    for e in golden::counters() {
+        let bytes = read_counters(&e);
+        let d = describe(&bytes, bytes.len());
+        assert!(d.is_ok(), "{}: {}", e.path(), d.verdict_line());
+        assert!(matches!(d.format, Format::Counters(Ok(_))));
+        let text = format!("{}\n\n{}\nhexdump of the {} committed bytes:\n{}", e.path(), d.table(), bytes.len(), hexdump(&bytes));
+        insta::assert_snapshot!(e.path().replace('/', "__").trim_end_matches(".bin").to_owned(), text);
+    }
+}
+
+const COUNTERS_HEADER_FIELDS: [(usize, &str); 7] = [
+    (0, "magic"),
+    (4, "version"),
+    (8, "slot_count"),
+    (12, "slot_capacity"),
+    (16, "slot_stride"),
+    (20, "slots_offset"),
+    (24, "reserved"),
+];
+
+fn counters_outcome(r: &Result<ctr::CountersGeometry, CountersLayoutError>) -> String {
+    match r {
+        Ok(_) => "accepted".into(),
+        Err(e) => e.variant().into(),
+    }
+}
+
+/// Every single-bit flip of every counters header byte: which error (or acceptance) follows.
+/// The layout has no checksum: flips of `slot_count` that stay <= 62 and of the reserved bytes
+/// are accepted by design (disruptor-mp's layout; readers never trust more than the checks).
+#[test]
+fn every_counters_header_bit_flip() {
+    let mut table: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+    let mut checks = 0u64;
+    for e in golden::counters() {
+        let bytes = read_counters(&e);
+        for at in 0..ctr::HEADER_SIZE {
+            for bit in 0..8 {
+                let mut m = bytes.clone();
+                m[at] ^= 1 << bit;
+                let r = ctr::validate(&m[..ctr::HEADER_SIZE], m.len());
+                let field = |o: usize| u32::from_le_bytes(m[o..o + 4].try_into().unwrap());
+                let want = match at {
+                    0..=3 if field(0) == 0 => Err(CountersLayoutError::Initializing),
+                    0..=3 => Err(CountersLayoutError::BadMagic { found: field(0) }),
+                    4..=7 => Err(CountersLayoutError::Version { found: field(4) }),
+                    8..=11 if field(8) > 62 => Err(CountersLayoutError::SlotCount { found: field(8) }),
+                    8..=11 => Ok(ctr::CountersGeometry { slot_count: field(8) }),
+                    12..=15 => Err(CountersLayoutError::SlotCapacity { found: field(12) }),
+                    16..=19 => Err(CountersLayoutError::SlotStride { found: field(16) }),
+                    20..=23 => Err(CountersLayoutError::SlotsOffset { found: field(20) }),
+                    _ => Ok(ctr::CountersGeometry { slot_count: field(8) }),
+                };
+                assert_eq!(r, want, "{} byte {at} bit {bit}", e.path());
+                let d = describe(&m, m.len());
+                match &d.format {
+                    // A flip in the magic makes the bytes no counters segment at all.
+                    Format::LayoutV1 => assert!(at < 4 && d.verdict.is_err(), "{} byte {at} bit {bit}", e.path()),
+                    Format::Counters(v) => assert_eq!(v, &r),
+                }
+                table.entry(at).or_default().insert(counters_outcome(&r));
+                checks += 1;
+            }
+        }
+    }
+    let mut s = format!("{checks} validations: every bit of counters header bytes 0..64 of every counters golden, flipped alone\n");
+    s.push_str("offset field          outcomes\n");
+    for (at, outcomes) in &table {
+        let name = COUNTERS_HEADER_FIELDS.iter().rev().find(|(o, _)| *o <= *at).map(|(_, n)| *n).unwrap_or("?");
+        s.push_str(&format!("{at:>6} {name:<14} {}\n", outcomes.iter().cloned().collect::<Vec<_>>().join(", ")));
+    }
+    insta::assert_snapshot!("counters_mutation_table", s);
+}
+
+#[test]
+fn every_counters_truncation_is_rejected() {
+    for e in golden::counters() {
+        let bytes = read_counters(&e);
+        let mut outcomes = BTreeSet::new();
+        for len in 0..=bytes.len() + 64 {
+            let r = if len <= bytes.len() {
+                ctr::validate(&bytes[..len.min(ctr::HEADER_SIZE)], len)
+            } else {
+                ctr::validate(&bytes[..ctr::HEADER_SIZE], len)
+            };
+            let want = if len < ctr::SEGMENT_SIZE {
+                Err(CountersLayoutError::TooShort { len })
+            } else {
+                Ok(ctr::CountersGeometry { slot_count: u32::from_le_bytes(bytes[8..12].try_into().unwrap()) })
+            };
+            assert_eq!(r, want, "{} truncated to {len}", e.path());
+            let d = describe(&bytes[..len.min(bytes.len())], len);
+            if len >= 4 {
+                assert!(matches!(d.format, Format::Counters(_)));
+                assert_eq!(d.is_ok(), len >= ctr::SEGMENT_SIZE, "{} at {len}", e.path());
+            }
+            outcomes.insert(counters_outcome(&r));
+        }
+        assert_eq!(outcomes.into_iter().collect::<Vec<_>>(), ["TooShort", "accepted"]);
+    }
 }

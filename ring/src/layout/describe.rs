@@ -1,14 +1,18 @@
 //! Decodes any bytes (a ring, cursor or registry segment of ringproof or disruptor-mp, a
-//! truncated one, or a file that is no segment at all) into named fields and a verdict.
+//! counters segment, a truncated one, or a file that is no segment at all) into named fields
+//! and a verdict.
 //!
 //! [`describe`] never fails and never panics: each field is decoded only from bytes that are
 //! there, and the verdict is [`validate_header`] for the kind the header names (a
-//! [`LayoutError`] for anything that is not a valid LayoutV1 segment). [`diff`] compares two
+//! [`LayoutError`] for anything that is not a valid LayoutV1 segment). Bytes that start with
+//! the counters magic "MYC0" are decoded as a counters segment ([`super::counters`], which has
+//! no LayoutV1 header) and judged by [`super::counters::validate`] ([`Format::Counters`]). [`diff`] compares two
 //! descriptions field by field; [`hexdump`] renders bytes as `hexdump -C` does.
 
 use super::header::{fnv1a32, payload_offset, CHECKSUM_OFFSET, MIN_ALIGNMENT};
 use super::image::{cell, control, slot};
 use super::registry::{owner_pid, MAX_ID_LEN, RING_CLOSED, RING_OPEN, SLOT_ACTIVE, SLOT_CLAIMING, SLOT_FREE, SLOT_SIZE};
+use super::counters::{self as ctr, CountersGeometry, CountersLayoutError};
 use super::{validate_header, Expect, Geometry, LayoutError, SegmentKind, HEADER_SIZE, MAGIC, MAX_ALIGNMENT, VERSION};
 use std::fmt::Write as _;
 
@@ -24,6 +28,15 @@ pub struct Field {
     pub meaning: String,
 }
 
+/// Which layout the bytes were decoded as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    /// A LayoutV1 segment (or anything not recognised): [`Description::verdict`] judges it.
+    LayoutV1,
+    /// A counters segment (the bytes start with "MYC0"), with its own verdict.
+    Counters(Result<CountersGeometry, CountersLayoutError>),
+}
+
 /// A decoded segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Description {
@@ -36,7 +49,11 @@ pub struct Description {
     /// Fields in ascending, non-overlapping offset order.
     pub fields: Vec<Field>,
     /// [`validate_header`] for [`kind`](Self::kind) (or ring, if unknown), no caller expectations.
+    /// For a counters segment this is the LayoutV1 verdict on its bytes (always `BadMagic` or
+    /// `TooShort`); its real verdict is in [`format`](Self::format).
     pub verdict: Result<Geometry, LayoutError>,
+    /// LayoutV1, or counters with the counters verdict.
+    pub format: Format,
 }
 
 const NOT_IN_VIEW: &str = "(not in view)";
@@ -46,6 +63,13 @@ const NOT_IN_VIEW: &str = "(not in view)";
 pub fn describe(bytes: &[u8], len: usize) -> Description {
     let len = if bytes.len() < HEADER_SIZE { bytes.len() } else { len.max(bytes.len()) };
     let mut d = Decoder { b: bytes, fields: Vec::new() };
+    if ctr::has_magic(bytes) {
+        // Not LayoutV1 (its magic starts "DSMP"): the LayoutV1 verdict is BadMagic or TooShort.
+        let verdict = validate_header(&bytes[..bytes.len().min(HEADER_SIZE)], len, &Expect::kind(SegmentKind::Ring));
+        let counters = ctr::validate(&bytes[..bytes.len().min(ctr::HEADER_SIZE)], len);
+        d.counters(len);
+        return Description { len, shown: bytes.len(), kind: None, fields: d.fields, verdict, format: Format::Counters(counters) };
+    }
     d.header();
     let raw_kind = (bytes.len() >= 12).then(|| u16::from_le_bytes([bytes[10], bytes[11]]));
     let kind = raw_kind.and_then(SegmentKind::from_u16);
@@ -56,7 +80,7 @@ pub fn describe(bytes: &[u8], len: usize) -> Description {
             d.body(kind, payload_offset(alignment), len);
         }
     }
-    Description { len, shown: bytes.len(), kind, fields: d.fields, verdict }
+    Description { len, shown: bytes.len(), kind, fields: d.fields, verdict, format: Format::LayoutV1 }
 }
 
 struct Decoder<'a> {
@@ -255,6 +279,73 @@ impl Decoder<'_> {
         self.push(n("padding"), off + 96, 32, Some(self.summary(off + 96, 32)), "0");
     }
 
+    /// A counters segment (disruptor-mp's "MYC0" layout): header, 62 slots, unused tail.
+    fn counters(&mut self, len: usize) {
+        use ctr::{header as h, slot as sl};
+        let u = |v: Option<u32>| v.map(|v| v.to_string());
+        let magic = self.get(h::MAGIC, 4).map(|m| format!("{:?} ({:#010x})", String::from_utf8_lossy(m), u32::from_le_bytes([m[0], m[1], m[2], m[3]])));
+        self.push_if_seen("magic", h::MAGIC, 4, magic, "u32 \"MYC0\" (0x3043594d): disruptor-mp's counters layout");
+        self.push_if_seen("version", h::VERSION, 4, u(self.u32(h::VERSION)), "counters layout version, 0");
+        let count = self.u32(h::SLOT_COUNT).map(|n| format!("{n} (of {})", ctr::SLOT_CAPACITY));
+        self.push_if_seen("slot_count", h::SLOT_COUNT, 4, count, "slots claimed (only grows)");
+        self.push_if_seen("slot_capacity", h::SLOT_CAPACITY, 4, u(self.u32(h::SLOT_CAPACITY)), "slots, 62");
+        self.push_if_seen("slot_stride", h::SLOT_STRIDE, 4, u(self.u32(h::SLOT_STRIDE)), "bytes per slot, 64");
+        self.push_if_seen("slots_offset", h::SLOTS_OFFSET, 4, u(self.u32(h::SLOTS_OFFSET)), "offset of slot 0, 64");
+        let reserved_len = ctr::HEADER_SIZE - h::RESERVED;
+        self.push_if_seen("reserved", h::RESERVED, reserved_len, Some(self.summary(h::RESERVED, reserved_len)), "0");
+        let stride = ctr::SLOT_STRIDE as usize;
+        let capacity = ctr::SLOT_CAPACITY as usize;
+        let first = ctr::SLOTS_OFFSET as usize;
+        let zero = |d: &Self, i: usize| d.get(first + i * stride, stride).is_some_and(|s| s.iter().all(|&b| b == 0));
+        let mut i = 0;
+        while i < capacity {
+            let off = first + i * stride;
+            if self.get(off, stride).is_none() {
+                let size = (capacity - i) * stride;
+                self.push(format!("slots[{i}..{capacity}]"), off, size, Some(self.summary(off, size)), "counter slots, 64 bytes each");
+                break;
+            }
+            if zero(self, i) {
+                let mut j = i + 1;
+                while j < capacity && zero(self, j) {
+                    j += 1;
+                }
+                self.push(format!("slots[{i}..{j}]"), off, (j - i) * stride, Some(format!("all zero ({} free)", j - i)), "counter slots, 64 bytes each");
+                i = j;
+                continue;
+            }
+            let n = |f: &str| format!("slot[{i}].{f}");
+            let id = self.u32(off + sl::ID).map(|id| match ctr::id_name(id) {
+                Some(name) => format!("{id:#x} {name}"),
+                None => format!("{id:#x}"),
+            });
+            self.push(n("id"), off + sl::ID, 4, id, "counter id");
+            let flags = self.u32(off + sl::FLAGS).map(|f| {
+                let mut names = Vec::new();
+                for (bit, name) in [(ctr::FLAG_IN_USE, "IN_USE"), (ctr::FLAG_PRODUCER, "PRODUCER"), (ctr::FLAG_CONSUMER, "CONSUMER")] {
+                    if f & bit != 0 {
+                        names.push(name.to_owned());
+                    }
+                }
+                let other = f & !(ctr::FLAG_IN_USE | ctr::FLAG_PRODUCER | ctr::FLAG_CONSUMER);
+                if other != 0 {
+                    names.push(format!("{other:#x}"));
+                }
+                format!("{f} ({})", if names.is_empty() { "none".to_owned() } else { names.join("|") })
+            });
+            self.push(n("flags"), off + sl::FLAGS, 4, flags, "IN_USE 1 (published), PRODUCER 2, CONSUMER 4");
+            self.push(n("value"), off + sl::VALUE, 8, self.u64(off + sl::VALUE).map(|v| v.to_string()), "u64 count, written by its registrant only");
+            let label = self.get(off + sl::LABEL, ctr::LABEL_BYTES).map(|b| format!("{:?}", ctr::decode_label(b)));
+            self.push(n("label"), off + sl::LABEL, ctr::LABEL_BYTES, label, "UTF-8, NUL-padded");
+            i += 1;
+        }
+        let tail = ctr::SEGMENT_SIZE - ctr::SLOTS_END;
+        self.push_if_seen("unused", ctr::SLOTS_END, tail, Some(self.summary(ctr::SLOTS_END, tail)), "0, after the last slot");
+        if len > ctr::SEGMENT_SIZE {
+            self.push("trailing bytes", ctr::SEGMENT_SIZE, len - ctr::SEGMENT_SIZE, Some(self.summary(ctr::SEGMENT_SIZE, len - ctr::SEGMENT_SIZE)), "beyond the 4096 bytes of the layout (ignored)");
+        }
+    }
+
     /// "all zero", "N non-zero bytes", with how much of it is in view.
     fn summary(&self, off: usize, size: usize) -> String {
         let start = off.min(self.b.len());
@@ -276,8 +367,35 @@ fn hex(b: &[u8]) -> String {
 }
 
 impl Description {
+    /// Whether the bytes are a valid segment of the format they were decoded as.
+    pub fn is_ok(&self) -> bool {
+        match &self.format {
+            Format::LayoutV1 => self.verdict.is_ok(),
+            Format::Counters(v) => v.is_ok(),
+        }
+    }
+
+    /// "ring", "cursor", "registry", "counters", or `None` for bytes of no known kind.
+    pub fn kind_name(&self) -> Option<&'static str> {
+        match &self.format {
+            Format::LayoutV1 => self.kind.map(SegmentKind::name),
+            Format::Counters(_) => Some("counters"),
+        }
+    }
+
     /// One line: "ok: ..." or "REJECTED (Variant): message".
     pub fn verdict_line(&self) -> String {
+        if let Format::Counters(v) = &self.format {
+            return match v {
+                Ok(g) => format!(
+                    "ok: counters segment (disruptor-mp \"MYC0\" layout), {} of {} slots claimed, {} bytes",
+                    g.slot_count,
+                    ctr::SLOT_CAPACITY,
+                    ctr::SEGMENT_SIZE
+                ),
+                Err(e) => format!("REJECTED ({}): {e}", e.variant()),
+            };
+        }
         match &self.verdict {
             Ok(g) => format!(
                 "ok: LayoutV1 {} segment, {} x {}-byte elements, payload at {}, {} bytes",
@@ -398,6 +516,30 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].name, "cell.epoch");
         assert_eq!(d[0].offset, 80);
+    }
+
+    #[test]
+    fn decodes_counters() {
+        use crate::layout::image::{bundle_counters, counters_image};
+        let b = counters_image(&bundle_counters(true, &["c_0"])).unwrap();
+        let d = describe(&b, b.len());
+        assert!(d.is_ok(), "{}", d.table());
+        assert_eq!(d.kind_name(), Some("counters"));
+        assert!(matches!(d.verdict, Err(LayoutError::BadMagic { .. })));
+        assert!(d.fields.iter().any(|f| f.name == "slot[9].label" && f.value == "\"c_0.events_consumed\""));
+        assert!(d.fields.iter().any(|f| f.name == "slots[15..62]"));
+        for w in d.fields.windows(2) {
+            assert!(w[0].offset + w[0].size <= w[1].offset, "{w:?}");
+        }
+        for cut in [4, 30, 64, 100, 4031, 4095] {
+            let d = describe(&b[..cut], cut);
+            assert!(!d.is_ok());
+            for w in d.fields.windows(2) {
+                assert!(w[0].offset.saturating_add(w[0].size) <= w[1].offset, "{cut}: {w:?}");
+            }
+        }
+        let d = describe(&b[..100], 4096);
+        assert!(d.is_ok(), "a 4096-byte segment of which 100 bytes are shown");
     }
 
     #[test]

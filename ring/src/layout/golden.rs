@@ -13,8 +13,13 @@
 //! | `cursor-consumer-foreign.bin`| ringproof consumer cursor on a ring without registry: value -1, epoch 0 |
 //! | `cursor-ready.bin`           | readiness counter `N_cr`: value 0, epoch 0 |
 //! | `registry-s{S}.bin`          | ringproof registry with `S` slots, fixed epoch/pid/start/heartbeat |
+//! | `counters-fresh.bin`         | counters segment (disruptor-mp's "MYC0" layout, no LayoutV1 header), no slot claimed |
+//! | `counters-producer-c1.bin`   | counters segment with the producer's 9 and consumer `c_0`'s 6 counters registered, values 0 |
+//!
+//! The counters goldens have their own catalogue, [`counters`] ([`CountersEntry`]): they are
+//! not LayoutV1 segments, so none of the LayoutV1 header checks apply to them.
 
-use super::image::{cursor_image, registry_image, ring_image, ImageError, RegistryInit, SegmentImage};
+use super::image::{bundle_counters, counters_image, cursor_image, registry_image, ring_image, ImageError, RegistryInit, SegmentImage};
 use super::{header::payload_offset, LayoutHeader, SegmentKind, HEADER_SIZE, MAX_ALIGNMENT};
 
 /// Directory (under `golden-layouts/`) of ringproof's goldens.
@@ -214,6 +219,42 @@ pub fn all() -> Vec<Entry> {
     v
 }
 
+/// One counters golden (a ringproof golden, under [`RINGPROOF_DIR`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountersEntry {
+    /// Whether the producer's counters are registered (first, in slots 0..9).
+    pub producer: bool,
+    /// The consumers whose counters follow, in order.
+    pub consumers: &'static [&'static str],
+}
+
+impl CountersEntry {
+    /// `counters-fresh.bin`, or `counters-producer-c{n}.bin` / `counters-c{n}.bin`.
+    pub fn file_name(&self) -> String {
+        match (self.producer, self.consumers.len()) {
+            (false, 0) => "counters-fresh.bin".to_owned(),
+            (true, n) => format!("counters-producer-c{n}.bin"),
+            (false, n) => format!("counters-c{n}.bin"),
+        }
+    }
+
+    /// Path relative to `golden-layouts/`, with `/` separators.
+    pub fn path(&self) -> String {
+        format!("{RINGPROOF_DIR}/{}", self.file_name())
+    }
+
+    /// The 4096 bytes the file must hold: what ringproof's builder writes for these
+    /// registrations (and what `Counters::create` plus the bundle registrations write).
+    pub fn image(&self) -> Result<Vec<u8>, ImageError> {
+        counters_image(&bundle_counters(self.producer, self.consumers))
+    }
+}
+
+/// Every counters golden.
+pub fn counters() -> Vec<CountersEntry> {
+    vec![CountersEntry { producer: false, consumers: &[] }, CountersEntry { producer: true, consumers: &["c_0"] }]
+}
+
 /// The length of the segment `bytes` stand for: a ring golden holds only its header region
 /// (`bytes.len() == payload_offset`, a ring header), so it stands for the whole ring with a
 /// zero payload; anything else stands for itself.
@@ -246,6 +287,9 @@ mod tests {
         for e in &all {
             e.image().unwrap();
         }
+        let counters: Vec<String> = counters().iter().map(CountersEntry::path).collect();
+        assert_eq!(counters, ["ringproof/v1/counters-fresh.bin", "ringproof/v1/counters-producer-c1.bin"]);
+        assert!(counters.iter().all(|c| !names.contains(c)));
         let skippable: Vec<String> = all.iter().filter(|e| e.skippable()).map(Entry::path).collect();
         assert_eq!(skippable, ["disruptor-mp-0.1.0-alpha.2/ring-e4096-c1048576-a8.bin"]);
     }

@@ -9,6 +9,7 @@
 //! | ring     | the header region `0..payload_offset`      | zero (the slots)        |
 //! | cursor   | all 128 bytes                              | (none)                  |
 //! | registry | all `64 + 128 * (slots + 1)` bytes         | (none)                  |
+//! | counters | all 4096 bytes ([`counters_image`])        | (none)                  |
 //!
 //! Nothing here touches shared memory: an image is a `Vec<u8>` plus the header and geometry
 //! it encodes. Writing it follows SPEC.md §2.1: payload first, header after, magic last
@@ -34,6 +35,10 @@ pub enum ImageError {
     ZeroSlots,
     #[error("{what} overflows the address space: use a smaller capacity or element size")]
     Overflow { what: &'static str },
+    #[error("{count} counters do not fit the counters segment's 62 slots: register fewer")]
+    CountersFull { count: usize },
+    #[error("counter label {label:?} cannot be stored: {why}")]
+    CounterLabel { label: String, why: &'static str },
 }
 
 /// The initial bytes of one segment, with the header and geometry they encode.
@@ -260,4 +265,71 @@ mod tests {
         validate(r.bytes(), &Expect::kind(SegmentKind::Registry)).unwrap();
         assert_eq!(registry_image(&RegistryInit { slots: 0, ..init }), Err(ImageError::ZeroSlots));
     }
+
+    #[test]
+    fn counters_images_validate() {
+        use crate::layout::counters::{validate as validate_counters, CountersGeometry};
+        let fresh = counters_image(&[]).unwrap();
+        assert_eq!(fresh.len(), 4096);
+        assert_eq!(&fresh[..4], b"MYC0");
+        assert_eq!(validate_counters(&fresh, fresh.len()), Ok(CountersGeometry { slot_count: 0 }));
+        let full = counters_image(&bundle_counters(true, &["c_0"])).unwrap();
+        assert_eq!(validate_counters(&full, full.len()), Ok(CountersGeometry { slot_count: 15 }));
+        assert_eq!(&full[64..68], &0x10u32.to_le_bytes());
+        assert_eq!(&full[68..72], &3u32.to_le_bytes());
+        assert_eq!(&full[80..96], b"events_published");
+        let too_many = bundle_counters(true, &["a", "b", "c", "d", "e", "f", "g", "h", "i"]);
+        assert_eq!(counters_image(&too_many), Err(ImageError::CountersFull { count: 63 }));
+        let bad = [CounterInit { id: 1, flags: 0, label: String::new(), value: 0 }];
+        assert!(matches!(counters_image(&bad), Err(ImageError::CounterLabel { .. })));
+    }
+}
+
+/// One registered counter of a [`counters_image`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterInit {
+    pub id: u32,
+    /// Role flags (`FLAG_PRODUCER` / `FLAG_CONSUMER`); `FLAG_IN_USE` is added.
+    pub flags: u32,
+    pub label: String,
+    pub value: u64,
+}
+
+/// A counters segment (SPEC.md §12, disruptor-mp's "MYC0" layout) with `counters` registered in
+/// slots `0..counters.len()`, in order: all 4096 bytes. `counters_image(&[])` is a fresh one.
+pub fn counters_image(counters: &[CounterInit]) -> Result<Vec<u8>, ImageError> {
+    use super::counters::{self as c, header as h, slot as s};
+    if counters.len() > c::SLOT_CAPACITY as usize {
+        return Err(ImageError::CountersFull { count: counters.len() });
+    }
+    let mut b = vec![0u8; c::SEGMENT_SIZE];
+    put_u32(&mut b, h::MAGIC, c::MAGIC);
+    put_u32(&mut b, h::VERSION, c::VERSION);
+    put_u32(&mut b, h::SLOT_COUNT, counters.len() as u32);
+    put_u32(&mut b, h::SLOT_CAPACITY, c::SLOT_CAPACITY);
+    put_u32(&mut b, h::SLOT_STRIDE, c::SLOT_STRIDE);
+    put_u32(&mut b, h::SLOTS_OFFSET, c::SLOTS_OFFSET);
+    for (i, init) in counters.iter().enumerate() {
+        c::check_label(&init.label).map_err(|why| ImageError::CounterLabel { label: init.label.clone(), why })?;
+        let off = c::SLOTS_OFFSET as usize + i * c::SLOT_STRIDE as usize;
+        put_u32(&mut b, off + s::ID, init.id);
+        put_u32(&mut b, off + s::FLAGS, init.flags | c::FLAG_IN_USE);
+        put_u64(&mut b, off + s::VALUE, init.value);
+        b[off + s::LABEL..off + s::LABEL + init.label.len()].copy_from_slice(init.label.as_bytes());
+    }
+    Ok(b)
+}
+
+/// The counters a producer registers ([`crate::counters::ProducerCounters`]) followed by those
+/// of each consumer in `consumers` ([`crate::counters::ConsumerCounters`]), values 0.
+pub fn bundle_counters(producer: bool, consumers: &[&str]) -> Vec<CounterInit> {
+    use super::counters::{consumer_label, CONSUMER_COUNTERS, FLAG_CONSUMER, FLAG_PRODUCER, PRODUCER_COUNTERS};
+    let mut v = Vec::new();
+    if producer {
+        v.extend(PRODUCER_COUNTERS.iter().map(|&(id, label)| CounterInit { id, flags: FLAG_PRODUCER, label: label.to_owned(), value: 0 }));
+    }
+    for c in consumers {
+        v.extend(CONSUMER_COUNTERS.iter().map(|&(id, suffix)| CounterInit { id, flags: FLAG_CONSUMER, label: consumer_label(c, suffix), value: 0 }));
+    }
+    v
 }

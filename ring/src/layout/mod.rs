@@ -3,6 +3,7 @@
 //! - [`header`]: the LayoutV1 header shared with disruptor-mp.
 //! - [`cursor`]: the 128-byte cursor segment (one padded sequence and ringproof's wake word).
 //! - [`registry`]: ringproof's participant registry segment.
+//! - [`counters`]: the counters segment (disruptor-mp's "MYC0" layout; no LayoutV1 header).
 //! - [`image`]: pure builders of every segment's initial bytes (the creators use them).
 //! - [`describe`]: decodes any segment's bytes into named fields and a verdict.
 //! - [`golden`]: the catalogue of the committed `golden-layouts/` files.
@@ -10,6 +11,7 @@
 //! [`validate`] is the single gate every mapped segment passes before any other code reads it:
 //! it never reads past the bytes it is given and names the first thing wrong.
 
+pub mod counters;
 pub mod cursor;
 pub mod describe;
 pub mod golden;
