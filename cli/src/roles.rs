@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 use ringproof::testkit::{self, ReadMode};
-use ringproof::{ConsumerBuilder, Coordination, LivenessAction, ProducerBuilder, RequiredConsumers, RingName, WaitStrategy};
+use ringproof::{ConsumerBuilder, Coordination, LivenessAction, OnLapped, ProducerBuilder, RequiredConsumers, RingName, WaitStrategy};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -131,20 +131,27 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
     let mut p = b.create_raw(a.size)?;
     let start = Instant::now();
     let first_seq = p.last_published() + 1;
+    // A liveness verdict (graceful shutdown) ends the run with exit 3 and says how far it got.
+    let verdict = |p: &ringproof::RawProducer, e: ringproof::Error| -> ringproof::Result<ExitCode> {
+        if !matches!(e, ringproof::Error::GracefulShutdown { .. }) {
+            return Err(e);
+        }
+        println!("{}", json!({
+            "role": "producer", "impl": "ringproof", "error": e.to_string(),
+            "first_seq": first_seq, "last_seq": p.last_published(),
+            "alerts": *alerts.lock().expect("alerts"),
+        }));
+        Ok(ExitCode::from(3))
+    };
     let report = match testkit::produce(&mut p, a.events, a.batch, |_| {}) {
         Ok(r) => r,
-        Err(e) => {
-            // A liveness verdict (or any failure mid-stream): say how far it got, and why.
-            println!("{}", json!({
-                "role": "producer", "impl": "ringproof", "error": e.to_string(),
-                "first_seq": first_seq, "last_seq": p.last_published(),
-                "alerts": *alerts.lock().expect("alerts"),
-            }));
-            return Ok(ExitCode::from(3));
-        }
+        Err(e) => return verdict(&p, e),
     };
     let publish_ns = start.elapsed().as_nanos() as u64;
-    let drained = a.no_drain || p.drain(timeout)?;
+    let drained = match if a.no_drain { Ok(true) } else { p.drain(timeout) } {
+        Ok(d) => d,
+        Err(e) => return verdict(&p, e),
+    };
     println!(
         "{}",
         json!({
@@ -179,12 +186,17 @@ pub struct ConsumeArgs {
     /// How long to wait for the ring to appear, milliseconds.
     #[arg(long, default_value_t = 10_000)]
     attach_timeout_ms: u64,
+    /// If this id's cursor fell behind while it was not gating, continue at the head instead
+    /// of failing with the missed range.
+    #[arg(long)]
+    resync: bool,
 }
 
 pub fn consume(a: ConsumeArgs) -> ringproof::Result<ExitCode> {
     let b = ConsumerBuilder::new(a.ring.name()?, &a.id)
         .wait(a.wait.into())
-        .attach_timeout(Duration::from_millis(a.attach_timeout_ms));
+        .attach_timeout(Duration::from_millis(a.attach_timeout_ms))
+        .on_lapped(if a.resync { OnLapped::Resync } else { OnLapped::Fail });
     let mut c = match a.size {
         Some(size) => b.attach_raw(size)?,
         None => b.attach_any()?,

@@ -24,7 +24,7 @@
 mod common;
 
 use common::*;
-use ringproof::layout::registry::{owner_word, SLOT_ACTIVE, SLOT_DEAD};
+use ringproof::layout::registry::{owner_word, SLOT_ACTIVE, SLOT_DEAD, SLOT_FREE};
 use ringproof::registry::Registry;
 use ringproof::testkit;
 use ringproof::{ConsumerBuilder, Error, ProducerBuilder};
@@ -222,9 +222,9 @@ fn removed(out: &Output) -> BTreeSet<String> {
 }
 
 /// What is left of `r` after every live participant has gone: at most the cursors of the
-/// consumers in `dead_ids` (a consumer that died keeps its cursor, SPEC.md §7.5, and nothing
-/// in the protocol removes it when the producer then closes the ring), which `rm --force`
-/// removes. Afterwards nothing of the test is left.
+/// consumers in `dead_ids` (a consumer that died keeps its cursor, SPEC.md §7.5, until a
+/// producer's clean close reaps it, §7.6; a ring whose producer did not close cleanly keeps
+/// it), which `rm --force` removes. Afterwards nothing of the test is left.
 fn remove_dead_cursors(fx: &Fixture, r: &Ring, dead_ids: &[&str]) {
     let mut left = fx.shm_leftovers();
     left.extend(fx.dir_leftovers());
@@ -294,11 +294,13 @@ fn dead_nonrequired_consumer(backend: Backend) {
     outs[1].expect_consumer_clean(0, n - 1);
     assert_eq!(outs[1].i64("closed_at"), n - 1);
     assert!(took < Duration::from_secs(10), "the producer needed {took:?} after the kill");
-    // The registry mapping outlives its name: the producer retired the slot.
-    assert_eq!(reg.slot_state(slot), SLOT_DEAD, "the dead consumer's slot");
+    // The registry mapping outlives its name: the producer retired the slot (DEAD), and its
+    // clean close then reaped it (FREE) and removed the dead consumer's cursor (SPEC.md §7.6).
+    assert_eq!(reg.slot_state(slot), SLOT_FREE, "the dead consumer's slot after the close");
+    assert!(!r.consumer_cursor_path("victim").exists(), "the dead consumer's cursor outlived the ring");
     drop(reg);
     drop(victim);
-    remove_dead_cursors(&fx, &r, &["victim"]);
+    remove_dead_cursors(&fx, &r, &[]);
 }
 
 #[test]

@@ -235,8 +235,11 @@ fn restart_resume(backend: Backend, zombie: bool) {
     let n = events(100_000);
     let hold = n / 4;
     let cap = 64u64;
+    // The victim is required with the alert-only action, so its slot keeps gating after it
+    // dies (a dead non-required consumer stops gating: that is liveness.rs's subject).
     let mut p = r.produce(&refs(&[
         a("--capacity"), a(cap), a("--events"), a(n), a("--wait-consumers"), a(2), a("--timeout-ms"), a(TIMEOUT),
+        a("--required"), a("victim"), a("--action"), a("alert"),
     ]));
     let mut victim = r.consume("victim", &["--mode", "copy"]);
     let mut gate = r.attach_gate("gate", 64);
@@ -354,10 +357,17 @@ fn clean_shutdown_leaves_nothing() {
         let mut c0 = r.consume("c_0", &refs(&[a("--events"), a(n)]));
         wait_until("c_0 to join", &mut [&mut p, &mut c0], || r.active_ids().iter().any(|id| id == "c_0"));
         let expected: Vec<String> = match backend {
-            Backend::Shm => vec![r.name.clone(), format!("{}_c_0_seq", r.name), format!("{}_producer_seq", r.name), format!("{}_registry", r.name)],
+            Backend::Shm => vec![
+                r.name.clone(),
+                format!("{}_c_0_seq", r.name),
+                format!("{}_counters", r.name),
+                format!("{}_producer_seq", r.name),
+                format!("{}_registry", r.name),
+            ],
             Backend::Dir => vec![
                 format!("{}.consumers", r.name),
                 format!("{}.consumers/c_0.cursor", r.name),
+                format!("{}.counters", r.name),
                 format!("{}.producer.cursor", r.name),
                 format!("{}.registry", r.name),
                 format!("{}.ring", r.name),
@@ -580,7 +590,7 @@ fn second_producer_is_refused() {
         let r = fx.ring(backend, "r");
         let mut p = r.produce(&refs(&[a("--capacity"), a(64), a("--events"), a(n), a("--wait-consumers"), a(1), a("--timeout-ms"), a(TIMEOUT)]));
         wait_until("the ring to be created", &mut [&mut p], || r.ring_is_valid());
-        r.produce(&["--capacity", "64", "--events", "10"]).wait().expect_error(&["already exists"]);
+        r.produce(&["--capacity", "64", "--events", "10"]).wait().expect_error(&["live producer"]);
         assert!(r.ring_is_valid() && r.other_paths().iter().all(|p| p.exists()), "the refused producer removed the live ring's segments");
         let c = r.consume("c_0", &refs(&[a("--events"), a(n)]));
         let outs = wait_all(vec![p, c]);

@@ -7,16 +7,20 @@
 use crate::error::{Error, Result};
 use crate::names::{RingName, SegmentPath};
 use crate::registry::Registry;
+use crate::cursor::Cursor;
 use crate::segment;
+use crate::sync::Ordering;
 
 /// Removes every name of ring `name` and returns what was removed.
 pub fn remove_ring(name: &RingName, force: bool) -> Result<Vec<SegmentPath>> {
     let mut ids = Vec::new();
+    let mut epoch = None;
     match Registry::open(&name.registry()) {
         Ok(reg) => {
             if let Some(pid) = reg.anyone_alive() {
                 return Err(Error::InUse { ring: name.name().to_owned(), pid });
             }
+            epoch = Some(reg.epoch());
             ids.extend((0..reg.slots()).filter(|&i| reg.slot_state(i) != 0).map(|i| reg.slot_id(i)));
         }
         Err(Error::NotFound { .. }) if force => {}
@@ -34,7 +38,7 @@ pub fn remove_ring(name: &RingName, force: bool) -> Result<Vec<SegmentPath>> {
     }
     let mut paths = vec![name.ring(), name.producer_cursor(), name.readiness(), name.registry(), name.counters()];
     paths.extend(ids.iter().map(|id| name.consumer_cursor(id)));
-    paths.extend(foreign_cursors(name));
+    paths.extend(foreign_cursors(name, epoch));
     let mut removed = Vec::new();
     for p in paths {
         if segment::exists(&p) && !removed.contains(&p) {
@@ -49,19 +53,33 @@ pub fn remove_ring(name: &RingName, force: bool) -> Result<Vec<SegmentPath>> {
 }
 
 /// Consumer cursors that no registry names (disruptor-mp consumers, leftovers).
-fn foreign_cursors(name: &RingName) -> Vec<SegmentPath> {
+///
+/// shm names are ambiguous: `N_x_y_seq` may be consumer `x_y` of ring `N` or consumer `y` of a
+/// ring `N_x`. A candidate is kept only if it is a valid cursor segment whose epoch is this
+/// ring's (or 0, disruptor-mp's, or any when the registry is gone) and no ring `N_{prefix}`
+/// exists for any prefix of its id.
+fn foreign_cursors(name: &RingName, epoch: Option<u64>) -> Vec<SegmentPath> {
     let mut out = Vec::new();
     match name.consumers_dir() {
         None => {
             let prefix = format!("{}_", name.name());
-            if let Ok(rd) = std::fs::read_dir("/dev/shm") {
-                for e in rd.flatten() {
-                    let f = e.file_name().to_string_lossy().into_owned();
-                    if let Some(id) = f.strip_prefix(&prefix).and_then(|r| r.strip_suffix("_seq")) {
-                        if crate::names::validate_consumer_id(id).is_ok() {
-                            out.push(name.consumer_cursor(id));
-                        }
+            let Ok(rd) = std::fs::read_dir("/dev/shm") else { return out };
+            for e in rd.flatten() {
+                let f = e.file_name().to_string_lossy().into_owned();
+                let Some(id) = f.strip_prefix(&prefix).and_then(|r| r.strip_suffix("_seq")) else { continue };
+                if crate::names::validate_consumer_id(id).is_err() || belongs_to_longer_ring(name, id) {
+                    continue;
+                }
+                let path = name.consumer_cursor(id);
+                let ours = match Cursor::open(&path, "consumer cursor") {
+                    Ok(c) => {
+                        let e = c.cell().epoch.load(Ordering::Acquire);
+                        e == 0 || epoch.is_none_or(|mine| mine == e)
                     }
+                    Err(_) => false,
+                };
+                if ours {
+                    out.push(path);
                 }
             }
         }
@@ -77,4 +95,13 @@ fn foreign_cursors(name: &RingName) -> Vec<SegmentPath> {
         }
     }
     out
+}
+
+/// Whether `N_{id}_seq` could be a segment of another ring `N_{p}` (p a `_`-prefix of `id`)
+/// that exists: its ring, registry or producer cursor is there.
+fn belongs_to_longer_ring(name: &RingName, id: &str) -> bool {
+    id.match_indices('_').any(|(i, _)| {
+        RingName::shm(&format!("{}_{}", name.name(), &id[..i]))
+            .is_ok_and(|other| segment::exists(&other.ring()) || segment::exists(&other.registry()) || segment::exists(&other.producer_cursor()))
+    })
 }

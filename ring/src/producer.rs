@@ -711,6 +711,10 @@ impl Drop for RawProducer {
         for path in [self.name.ring(), self.name.producer_cursor(), self.name.registry(), self.name.counters()] {
             let _ = segment::unlink(&path);
         }
+        // Consumers that died never leave: their cursors would outlive the ring.
+        for id in self.registry.reap_dead() {
+            let _ = segment::unlink(&self.name.consumer_cursor(&id));
+        }
         if let Some(dir) = self.name.consumers_dir() {
             // Fails while consumers still have cursors there; the last one to leave removes it.
             let _ = std::fs::remove_dir(dir);

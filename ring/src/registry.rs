@@ -268,6 +268,28 @@ impl Registry {
         self.slot(i).heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
     }
 
+    /// Frees every slot whose consumer died (DEAD, or ACTIVE with a dead owner) and returns
+    /// their ids, so a closing producer can remove their cursors. Each slot is claimed by a CAS
+    /// of its owner word, so a restart taking the slot over at the same moment wins or loses
+    /// cleanly.
+    pub fn reap_dead(&self) -> Vec<String> {
+        let mut ids = Vec::new();
+        for i in 0..self.slots {
+            let s = self.slot(i);
+            let state = s.state.load(Ordering::Acquire);
+            let owner = s.owner.load(Ordering::Acquire);
+            let dead = state == SLOT_DEAD || (state == SLOT_ACTIVE && !owner_alive(owner));
+            if dead && s.owner.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                ids.push(self.slot_id(i));
+                s.state.store(SLOT_FREE, Ordering::Release);
+            }
+        }
+        if !ids.is_empty() {
+            self.bump();
+        }
+        ids
+    }
+
     /// Whether any participant (producer or consumer slot owner) still runs.
     pub fn anyone_alive(&self) -> Option<u32> {
         if self.producer_alive() {
