@@ -89,8 +89,9 @@ pub struct ProduceArgs {
     /// Grace period after a stall alert, milliseconds.
     #[arg(long, default_value_t = 1000)]
     grace_ms: u64,
-    /// What a stalled or dead required consumer causes: shutdown (the producer fails) or alert.
-    #[arg(long, value_parser = ["shutdown", "alert"], default_value = "shutdown")]
+    /// What a stalled or dead required consumer causes: shutdown (the producer fails), alert
+    /// (it keeps waiting), or evict (the consumer stops gating).
+    #[arg(long, value_parser = ["shutdown", "alert", "evict"], default_value = "shutdown")]
     action: String,
     /// Exit right after publishing instead of waiting until every gating consumer has
     /// consumed everything (ringproof consumers drain a closed ring anyway; disruptor-mp ones
@@ -119,7 +120,11 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
                 .with_startup_wait_timeout(timeout)
                 .with_progress_timeout(Duration::from_millis(a.progress_timeout_ms))
                 .with_shutdown_grace_period(Duration::from_millis(a.grace_ms))
-                .with_action(if a.action == "alert" { LivenessAction::AlertOnly } else { LivenessAction::GracefulShutdown })
+                .with_action(match a.action.as_str() {
+                    "alert" => LivenessAction::AlertOnly,
+                    "evict" => LivenessAction::Evict,
+                    _ => LivenessAction::GracefulShutdown,
+                })
                 .with_alert_hook(move |alert| {
                     sink.lock().expect("alerts").push(json!({
                         "consumer": alert.consumer_id, "last_sequence": alert.last_sequence,

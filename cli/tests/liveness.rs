@@ -24,7 +24,7 @@
 mod common;
 
 use common::*;
-use ringproof::layout::registry::{owner_word, SLOT_ACTIVE, SLOT_DEAD, SLOT_FREE};
+use ringproof::layout::registry::{owner_word, SLOT_ACTIVE, SLOT_DEAD, SLOT_EVICTED, SLOT_FREE};
 use ringproof::registry::Registry;
 use ringproof::testkit;
 use ringproof::{ConsumerBuilder, Error, ProducerBuilder};
@@ -934,4 +934,61 @@ impl RingExt for Ring {
         wait_until("the producer cursor to exist", procs, || self.open_producer_cursor().is_some());
         self.open_producer_cursor().expect("producer cursor")
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. The evict action.
+
+/// A required consumer stopped (SIGSTOP) past its progress timeout and grace period under
+/// `--action evict` is evicted: its slot becomes EVICTED, the producer moves on and finishes,
+/// the other consumer loses nothing, and the evicted consumer, once continued, gets the typed
+/// "evicted" error naming exactly the sequences it missed (SPEC.md §7.10).
+fn evicted_required_consumer(backend: Backend) {
+    let fx = Fixture::new(&format!("evict_{backend:?}"));
+    let r = fx.ring(backend, "r");
+    let n = events(20_000) as i64;
+    let hold = n / 4;
+    let head = hold + CAP - 1;
+    let progress_ms = 200u64;
+    let mut p = r.produce(&refs(&[
+        a("--capacity"), a(CAP), a("--events"), a(n), a("--wait-consumers"), a(3), a("--timeout-ms"), a(TIMEOUT),
+        a("--required"), a("c_1"), a("--action"), a("evict"), a("--progress-timeout-ms"), a(progress_ms), a("--grace-ms"), a(300),
+    ]));
+    let mut c_0 = r.consume("c_0", &["--mode", "copy"]);
+    let mut c_1 = r.consume("c_1", &["--mode", "batch"]);
+    let mut gate = r.attach_gate("gate", 64);
+    gate_consume(&mut gate, hold as u64, &mut [&mut p, &mut c_0, &mut c_1]);
+    wait_producer_at(&r, head, "the producer to stop one ring ahead of the gate", &mut [&mut p, &mut c_0, &mut c_1]);
+    wait_consumer_at(&r, "c_1", head, &mut [&mut p, &mut c_0, &mut c_1]);
+    stop(&mut c_1);
+    drop(gate);
+    let reg = registry(&r);
+    let slot = slot_of(&reg, "c_1");
+
+    // Evicted after progress timeout + grace; the producer then finishes without it.
+    let out = p.wait();
+    out.expect_producer_ok(n as u64);
+    let al = alerts(&out);
+    assert_eq!(al.len(), 1, "{}", out.describe());
+    assert_eq!((al[0].0.as_str(), al[0].1, al[0].2), ("c_1", head, false), "{}", out.describe());
+    assert_eq!(reg.slot_state(slot), SLOT_EVICTED, "the stalled required consumer's slot");
+    let c_0 = c_0.wait();
+    c_0.expect_consumer_clean(0, n - 1);
+
+    // Continued, it learns it was evicted, with the exact range it missed.
+    cont(&mut c_1);
+    let out = c_1.wait();
+    out.expect_error(&["\"c_1\" was evicted", &format!("missed sequences {}..={}", head + 1, n - 1)]);
+    drop(reg);
+    remove_dead_cursors(&fx, &r, &["c_1"]);
+}
+
+#[test]
+fn evicted_required_consumer_is_told_what_it_missed_shm() {
+    evicted_required_consumer(Backend::Shm);
+}
+
+#[test]
+fn evicted_required_consumer_is_told_what_it_missed_dir() {
+    evicted_required_consumer(Backend::Dir);
 }

@@ -220,7 +220,7 @@ pub fn kind_of(e: Error) -> (ErrorKind, String) {
         Error::Timeout(..) => ErrorKind::Timeout,
         Error::ConsumersMissing { .. } | Error::StartupTimeout { .. } => ErrorKind::ConsumersMissing,
         Error::Closed { .. } => ErrorKind::Closed,
-        Error::Lapped { .. } => ErrorKind::Lapped,
+        Error::Lapped { .. } | Error::Evicted { .. } => ErrorKind::Lapped,
         Error::ConsumerIdInUse { .. } => ErrorKind::IdInUse,
         _ => ErrorKind::Other,
     };

@@ -8,6 +8,7 @@ use crate::counters::{register_consumer, ConsumerCounters, Counters};
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::layout::cursor::INITIAL_SEQUENCE;
+use crate::layout::registry::SLOT_EVICTED;
 use crate::layout::{header::MIN_ALIGNMENT, Expect, SegmentKind};
 use crate::names::{validate_consumer_id, RingName};
 use crate::registry::{Join, Registry};
@@ -270,6 +271,7 @@ impl RawConsumer {
             return Ok(true);
         }
         self.available = self.producer.load();
+        self.check_evicted()?;
         if let Some(c) = &self.counters {
             c.lag_max.record_max((self.available - self.next + 1).max(0) as u64);
         }
@@ -281,6 +283,27 @@ impl RawConsumer {
         }
         self.check_closed()?;
         Ok(false)
+    }
+
+    /// Fails with [`Error::Evicted`] if the producer evicted this consumer (a required consumer
+    /// that stalled past its grace period): from then on it rewrites slots this consumer has
+    /// not read. Checked when the consumer refreshes the producer cursor and again after
+    /// reading, before committing: events handed over by a call that fails this way may have
+    /// been overwritten and must be discarded (SPEC.md §7.10).
+    #[inline(always)]
+    fn check_evicted(&self) -> Result<()> {
+        if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
+            fence(Ordering::Acquire);
+            if reg.slot_state(i) == SLOT_EVICTED {
+                return Err(self.evicted());
+            }
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn evicted(&self) -> Error {
+        Error::Evicted { id: self.id.clone(), from: self.next, to: self.producer.load() }
     }
 
     /// Nothing to read: has the ring ended (closed), or its producer died? Also where this
@@ -303,10 +326,11 @@ impl RawConsumer {
         }
         if !reg.producer_alive() {
             // Re-read the cursor: a producer that published and then died is "gone" only once
-            // everything it published is consumed.
-            self.available = self.producer.load();
-            if self.next > self.available {
-                return Err(Error::ProducerGone { last_published: self.available });
+            // everything it published is consumed. (Into a local: `available` is refreshed only
+            // in `ready`, next to the eviction check.)
+            let published = self.producer.load();
+            if self.next > published {
+                return Err(Error::ProducerGone { last_published: published });
             }
         }
         Ok(())
@@ -374,6 +398,7 @@ impl RawConsumer {
         }
         let seq = self.next;
         let r = read(seq, self.slot(seq));
+        self.check_evicted()?;
         self.next += 1;
         self.commit_read(seq, 1);
         Ok(Some(r))
@@ -430,7 +455,10 @@ impl RawConsumer {
             return Ok(0);
         }
         let first = self.next;
-        let span = i64::try_from(max).unwrap_or(i64::MAX);
+        // Never more than one ring: with gating that is all there can be, and a producer that
+        // does not gate us (a foreign one, or after an eviction) must not make us read past
+        // the ring's end.
+        let span = i64::try_from(max.min(self.capacity)).unwrap_or(i64::MAX);
         let last = self.available.min(first.saturating_add(span - 1));
         let n = (last - first + 1) as usize;
         let start = (first & self.mask) as usize;
@@ -443,6 +471,7 @@ impl RawConsumer {
                 run(first + head as i64, std::slice::from_raw_parts(self.slots, (n - head) * self.element_size), last);
             }
         }
+        self.check_evicted()?;
         self.next = last + 1;
         self.commit_read(last, n as u64);
         Ok(n)

@@ -21,6 +21,17 @@ pub enum LivenessAction {
     GracefulShutdown,
     /// Only the alert; the producer keeps waiting for the consumer.
     AlertOnly,
+    /// The consumer stops gating: its slot becomes EVICTED and the producer moves on. The
+    /// consumer's next read fails with [`Error::Evicted`]; re-attaching under its id tells it
+    /// which sequences it missed, or resyncs at the head if asked.
+    Evict,
+}
+
+/// What the producer must do about one required consumer after a look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Wait,
+    Evict,
 }
 
 /// One stall (or death) of a required consumer, handed to the alert hook.
@@ -144,12 +155,12 @@ impl Required {
     }
 
     /// One look at required consumer `id`, whose cursor is `value`.
-    pub(crate) fn observe(&mut self, id: &str, value: i64, published: i64, alive: bool, now: Instant) -> Result<()> {
+    pub(crate) fn observe(&mut self, id: &str, value: i64, published: i64, alive: bool, now: Instant) -> Result<Verdict> {
         let w = self.watches.entry(id.to_owned()).or_insert(Watch { last_value: value, since: now, alerted_at: None });
         if alive && (value != w.last_value || value >= published) {
             // Progress (or caught up): the stall, if any, is over.
             *w = Watch { last_value: value, since: now, alerted_at: None };
-            return Ok(());
+            return Ok(Verdict::Wait);
         }
         let stalled_for = now.duration_since(w.since);
         let alert = LivenessAlert { consumer_id: id.to_owned(), last_sequence: value, stalled_for, dead: !alive };
@@ -165,9 +176,15 @@ impl Required {
             Some(at) => !alive || now.duration_since(at) >= self.config.shutdown_grace_period,
             None => false,
         };
-        if act && self.config.action == LivenessAction::GracefulShutdown {
-            return Err(Error::GracefulShutdown { id: id.to_owned(), last_sequence: value, stalled_for, dead: !alive });
+        match (act, self.config.action) {
+            (true, LivenessAction::GracefulShutdown) => {
+                Err(Error::GracefulShutdown { id: id.to_owned(), last_sequence: value, stalled_for, dead: !alive })
+            }
+            (true, LivenessAction::Evict) => {
+                self.watches.remove(id);
+                Ok(Verdict::Evict)
+            }
+            _ => Ok(Verdict::Wait),
         }
-        Ok(())
     }
 }

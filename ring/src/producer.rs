@@ -9,9 +9,9 @@ use crate::counters::{register_producer, Counters, ProducerCounters};
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::layout::cursor::INITIAL_SEQUENCE;
-use crate::layout::registry::{DEFAULT_SLOTS, SLOT_DEAD};
+use crate::layout::registry::{DEFAULT_SLOTS, SLOT_DEAD, SLOT_EVICTED};
 use crate::layout::Expect;
-use crate::liveness::{Required, RequiredConsumers, LIVENESS_CHECK};
+use crate::liveness::{Required, RequiredConsumers, Verdict, LIVENESS_CHECK};
 use crate::layout::{fresh_header, header::MIN_ALIGNMENT, SegmentKind};
 use crate::names::{validate_consumer_id, RingName, SegmentPath};
 use crate::registry::Registry;
@@ -585,29 +585,37 @@ impl RawProducer {
         }
         self.last_check = Some(now);
         let published = self.next - 1;
-        let (mut retired, alerts_before) = (0, self.required.as_ref().map_or(0, |r| r.alerts));
+        let (mut retired, mut evicted) = (0u64, 0u64);
+        let alerts_before = self.required.as_ref().map_or(0, |r| r.alerts);
         let mut verdict = Ok(());
         for g in &self.gates {
             let Some((slot, incarnation)) = g.slot else { continue };
             let alive = self.registry.slot_owner_alive(slot);
             let value = g.cursor.load();
             match self.required.as_mut().filter(|r| r.config.ids.contains(&g.id)) {
-                Some(r) => {
-                    verdict = r.observe(&g.id, value, published, alive, now);
-                    if verdict.is_err() {
+                Some(r) => match r.observe(&g.id, value, published, alive, now) {
+                    Ok(Verdict::Evict) => evicted += u64::from(self.registry.retire(slot, incarnation, SLOT_EVICTED)),
+                    Ok(Verdict::Wait) => {}
+                    Err(e) => {
+                        verdict = Err(e);
                         break;
                     }
-                }
+                },
                 None if !alive => retired += u64::from(self.registry.retire(slot, incarnation, SLOT_DEAD)),
                 None => {}
             }
         }
         if let Some(c) = &self.counters {
             c.dead_peers.add(retired);
+            c.evictions.add(evicted);
             c.liveness_alerts.add(self.required.as_ref().map_or(0, |r| r.alerts) - alerts_before);
         }
         verdict?;
-        if retired > 0 {
+        if retired + evicted > 0 {
+            // The retirement (a release RMW on the slot) is ordered before any slot this
+            // producer rewrites from here on, so a consumer that reads such a slot and then
+            // checks its state sees EVICTED (SPEC.md §7.10).
+            fence(Ordering::Release);
             self.rescan();
         }
         Ok(())
