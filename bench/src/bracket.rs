@@ -145,6 +145,14 @@ pub const SCENARIOS: &[Scenario] = &[
         targets: &[],
     },
     Scenario {
+        name: "stream-batch-nocounters",
+        about: "SPSC u64, Producer::publish_batch(64) with counters off (compare with stream-batch: the counters' cost)",
+        floor: Kind::FloorStream,
+        subject: Kind::RpStreamBatchNoCounters,
+        paced: false,
+        targets: &[],
+    },
+    Scenario {
         name: "stream-batch",
         about: "SPSC u64, Producer::publish_batch(64), consumer poll_batch",
         floor: Kind::FloorStream,

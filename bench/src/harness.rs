@@ -41,6 +41,8 @@ pub enum Kind {
     RpStreamBatch,
     /// ringproof `publish` per event with `coalesce(--batch)`: cursor stored every N events.
     RpStreamCoalesced,
+    /// ringproof `publish_batch` with counters off (the counters' cost).
+    RpStreamBatchNoCounters,
     /// ringproof ping-pong, BusySpin consumers.
     RpPingSpin,
     /// ringproof ping-pong, `WaitStrategy::blocking()` consumers.
@@ -59,18 +61,19 @@ impl Kind {
             Kind::RpStreamSingle => "ringproof publish",
             Kind::RpStreamBatch => "ringproof publish_batch",
             Kind::RpStreamCoalesced => "ringproof publish, coalesced",
+            Kind::RpStreamBatchNoCounters => "ringproof publish_batch, counters off",
             Kind::RpPingSpin => "ringproof pingpong BusySpin",
             Kind::RpPingBlocking => "ringproof pingpong blocking()",
         }
     }
 
     pub fn is_stream(self) -> bool {
-        matches!(self, Kind::FloorStream | Kind::FloorStreamPerEvent | Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced)
+        matches!(self, Kind::FloorStream | Kind::FloorStreamPerEvent | Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpStreamBatchNoCounters)
     }
 
     /// Whether the orchestrator creates a raw shm segment for it.
     fn is_raw(self) -> bool {
-        !matches!(self, Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpPingSpin | Kind::RpPingBlocking)
+        !matches!(self, Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpStreamBatchNoCounters | Kind::RpPingSpin | Kind::RpPingBlocking)
     }
 }
 
@@ -169,6 +172,7 @@ pub fn run_role(a: RoleArgs) -> ExitCode {
         Kind::RpStreamSingle => subjects::stream(&a, subjects::Publish::Single),
         Kind::RpStreamBatch => subjects::stream(&a, subjects::Publish::Batch),
         Kind::RpStreamCoalesced => subjects::stream(&a, subjects::Publish::Coalesced),
+        Kind::RpStreamBatchNoCounters => subjects::stream(&a, subjects::Publish::BatchNoCounters),
         Kind::RpPingSpin => subjects::ping(&a, WaitStrategy::BusySpin),
         Kind::RpPingBlocking => subjects::ping(&a, WaitStrategy::blocking()),
     };
@@ -284,7 +288,7 @@ pub fn run_pair(spec: &RunSpec, name: &str) -> Result<RunOutcome, String> {
     }
     let names = match spec.kind {
         k if k.is_raw() => vec![name.to_owned()],
-        Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced => shm::ring_names(name, &[subjects::STREAM_CONSUMER]),
+        Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpStreamBatchNoCounters => shm::ring_names(name, &[subjects::STREAM_CONSUMER]),
         Kind::RpPingSpin | Kind::RpPingBlocking => {
             let [ab, ba] = subjects::ping_rings(name);
             let mut v = shm::ring_names(&ab, &[subjects::PING_CONSUMERS[1]]);

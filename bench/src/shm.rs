@@ -73,7 +73,7 @@ pub fn unlink(name: &str) -> bool {
 /// Every shm name a ringproof ring `ring` may leave behind with consumers `ids` (see
 /// ringproof's `names` module): ring, producer cursor, registry, readiness, consumer cursors.
 pub fn ring_names(ring: &str, ids: &[&str]) -> Vec<String> {
-    let mut v = vec![ring.to_owned(), format!("{ring}_producer_seq"), format!("{ring}_registry"), format!("{ring}_cr")];
+    let mut v = vec![ring.to_owned(), format!("{ring}_producer_seq"), format!("{ring}_registry"), format!("{ring}_cr"), format!("{ring}_counters")];
     v.extend(ids.iter().map(|id| format!("{ring}_{id}_seq")));
     v
 }

@@ -41,11 +41,13 @@ pub enum Publish {
     Batch,
     /// `publish` per event with `coalesce(args.batch)`.
     Coalesced,
+    /// `publish_batch(args.batch)` with counters off.
+    BatchNoCounters,
 }
 
 /// ringproof stream, either side.
 pub fn stream(a: &RoleArgs, mode: Publish) -> Result<Value, String> {
-    let batched = mode == Publish::Batch;
+    let batched = matches!(mode, Publish::Batch | Publish::BatchNoCounters);
     let name = RingName::shm(&a.name).map_err(err("ring name"))?;
     let total = a.warmup + a.events;
     match a.side {
@@ -55,6 +57,7 @@ pub fn stream(a: &RoleArgs, mode: Publish) -> Result<Value, String> {
                 .wait(WaitStrategy::BusySpin)
                 .coordination(Coordination::WaitForConsumers { min: 1, timeout: SETUP_TIMEOUT })
                 .coalesce(if mode == Publish::Coalesced { a.batch.max(1) } else { 1 })
+                .counters(mode != Publish::BatchNoCounters)
                 .create::<u64>()
                 .map_err(err("create producer"))?;
             if batched {

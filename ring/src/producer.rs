@@ -496,11 +496,6 @@ impl RawProducer {
 
     #[inline(always)]
     fn publish_cursor(&mut self, last: i64) {
-        if let Some(c) = &self.counters {
-            let n = (last + 1 - self.next) as u64;
-            c.published.add(n);
-            c.published_bytes.add(n * self.element_size as u64);
-        }
         self.next = last + 1;
         if last - self.stored >= self.coalesce {
             self.store_cursor(last);
@@ -512,6 +507,12 @@ impl RawProducer {
         let cell = self.cursor.cell();
         cell.value.store(last, Ordering::Release);
         futex::wake_if_waiting(&cell.value, &cell.waiters);
+        // Counted when they become visible: once per cursor store, not per event.
+        if let Some(c) = &self.counters {
+            let n = (last - self.stored) as u64;
+            c.published.add(n);
+            c.published_bytes.add(n * self.element_size as u64);
+        }
         self.stored = last;
     }
 
