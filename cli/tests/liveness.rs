@@ -943,8 +943,8 @@ impl RingExt for Ring {
 /// `--action evict` is evicted: its slot becomes EVICTED, the producer moves on and finishes,
 /// the other consumer loses nothing, and the evicted consumer, once continued, gets the typed
 /// "evicted" error naming exactly the sequences it missed (SPEC.md §7.10).
-fn evicted_required_consumer(backend: Backend) {
-    let fx = Fixture::new(&format!("evict_{backend:?}"));
+fn evicted_required_consumer(backend: Backend, kill: bool) {
+    let fx = Fixture::new(&format!("evict_{backend:?}_{kill}"));
     let r = fx.ring(backend, "r");
     let n = events(20_000) as i64;
     let hold = n / 4;
@@ -960,35 +960,48 @@ fn evicted_required_consumer(backend: Backend) {
     gate_consume(&mut gate, hold as u64, &mut [&mut p, &mut c_0, &mut c_1]);
     wait_producer_at(&r, head, "the producer to stop one ring ahead of the gate", &mut [&mut p, &mut c_0, &mut c_1]);
     wait_consumer_at(&r, "c_1", head, &mut [&mut p, &mut c_0, &mut c_1]);
-    stop(&mut c_1);
+    if kill {
+        c_1.kill();
+    } else {
+        stop(&mut c_1);
+    }
     drop(gate);
     let reg = registry(&r);
     let slot = slot_of(&reg, "c_1");
 
-    // Evicted after progress timeout + grace; the producer then finishes without it.
+    // Evicted (a dead one at once, a stopped one after progress timeout + grace); the
+    // producer then finishes without it.
     let out = p.wait();
     out.expect_producer_ok(n as u64);
     let al = alerts(&out);
     assert_eq!(al.len(), 1, "{}", out.describe());
-    assert_eq!((al[0].0.as_str(), al[0].1, al[0].2), ("c_1", head, false), "{}", out.describe());
-    assert_eq!(reg.slot_state(slot), SLOT_EVICTED, "the stalled required consumer's slot");
+    assert_eq!((al[0].0.as_str(), al[0].1, al[0].2), ("c_1", head, kill), "{}", out.describe());
+    assert_eq!(reg.slot_state(slot), SLOT_EVICTED, "the required consumer's slot");
     let c_0 = c_0.wait();
     c_0.expect_consumer_clean(0, n - 1);
-
-    // Continued, it learns it was evicted, with the exact range it missed.
-    cont(&mut c_1);
-    let out = c_1.wait();
-    out.expect_error(&["\"c_1\" was evicted", &format!("missed sequences {}..={}", head + 1, n - 1)]);
+    if !kill {
+        // Continued, it learns it was evicted, with the exact range it missed.
+        cont(&mut c_1);
+        let out = c_1.wait();
+        out.expect_error(&["\"c_1\" was evicted", &format!("missed sequences {}..={}", head + 1, n - 1)]);
+    }
     drop(reg);
     remove_dead_cursors(&fx, &r, &["c_1"]);
 }
 
 #[test]
 fn evicted_required_consumer_is_told_what_it_missed_shm() {
-    evicted_required_consumer(Backend::Shm);
+    evicted_required_consumer(Backend::Shm, false);
 }
 
 #[test]
 fn evicted_required_consumer_is_told_what_it_missed_dir() {
-    evicted_required_consumer(Backend::Dir);
+    evicted_required_consumer(Backend::Dir, false);
+}
+
+/// SIGKILLed instead of stopped: evicted at once (no progress timeout), and the producer keeps
+/// publishing; the other consumer loses nothing.
+#[test]
+fn dead_required_consumer_is_evicted_at_once_shm() {
+    evicted_required_consumer(Backend::Shm, true);
 }
