@@ -117,8 +117,10 @@ pub struct RawConsumer {
     /// Highest sequence known published.
     available: i64,
     wait: WaitStrategy,
-    /// When the producer's liveness was last looked at.
+    /// When the producer's liveness was last looked at (and this consumer last beat).
     last_check: Option<std::time::Instant>,
+    /// Producer-cursor refreshes, to beat every so many while busy.
+    refreshes: u32,
     /// Live counters, when the ring has a counters segment with room.
     counters: Option<ConsumerCounters>,
 }
@@ -227,6 +229,7 @@ impl RawConsumer {
             available: resume_from.max(INITIAL_SEQUENCE),
             wait: b.wait,
             last_check: None,
+            refreshes: 0,
             counters,
         })
     }
@@ -272,6 +275,12 @@ impl RawConsumer {
         }
         self.available = self.producer.load();
         self.check_evicted()?;
+        // A busy consumer never idles into `check_closed`: it beats from here, every 1024
+        // refreshes at most, so peers in other pid namespaces see it alive (SPEC.md §7.10).
+        self.refreshes = self.refreshes.wrapping_add(1);
+        if self.refreshes % 1024 == 0 {
+            self.beat_if_due();
+        }
         if let Some(c) = &self.counters {
             c.lag_max.record_max((self.available - self.next + 1).max(0) as u64);
         }
@@ -283,6 +292,20 @@ impl RawConsumer {
         }
         self.check_closed()?;
         Ok(false)
+    }
+
+    /// Stores this consumer's heartbeat if the last one is [`LIVENESS_CHECK`] old; returns
+    /// whether it did (and so whether a liveness look is due).
+    fn beat_if_due(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        if self.last_check.is_some_and(|t| now.duration_since(t) < LIVENESS_CHECK) {
+            return false;
+        }
+        self.last_check = Some(now);
+        if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
+            reg.slot_beat(i);
+        }
+        true
     }
 
     /// Fails with [`Error::Evicted`] if the producer evicted this consumer (a required consumer
@@ -316,14 +339,10 @@ impl RawConsumer {
                 return Err(Error::Closed { final_sequence });
             }
         }
-        let now = std::time::Instant::now();
-        if self.last_check.is_some_and(|t| now.duration_since(t) < LIVENESS_CHECK) {
+        if !self.beat_if_due() {
             return Ok(());
         }
-        self.last_check = Some(now);
-        if let Some(i) = self.slot {
-            reg.slot_beat(i);
-        }
+        let Some(reg) = self.registry.as_ref() else { return Ok(()) };
         if !reg.producer_alive() {
             // Re-read the cursor: a producer that published and then died is "gone" only once
             // everything it published is consumed. (Into a local: `available` is refreshed only

@@ -39,6 +39,29 @@ fn is_zombie(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// The inode of this process's pid namespace (`/proc/self/ns/pid`), or 0 if unknown. Two
+/// processes can judge each other by pid only when these are equal.
+pub fn own_pid_ns() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    static NS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *NS.get_or_init(|| std::fs::metadata("/proc/self/ns/pid").map(|m| m.ino()).unwrap_or(0))
+}
+
+/// How stale a heartbeat may be before a participant in another pid namespace counts as dead.
+pub const HEARTBEAT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a participant runs: by pid and start time when it shares our pid namespace (or its
+/// namespace is unknown), else by its heartbeat (SPEC.md §7.10).
+pub fn participant_alive(owner: u64, pid_ns: u64, heartbeat_ns: u64) -> bool {
+    if owner == 0 {
+        return false;
+    }
+    if pid_ns == 0 || pid_ns == own_pid_ns() {
+        return is_alive(owner as u32, (owner >> 32) as u32);
+    }
+    boottime_ns().saturating_sub(heartbeat_ns) <= HEARTBEAT_TIMEOUT.as_nanos() as u64
+}
+
 /// Nanoseconds on `CLOCK_BOOTTIME` (shared by every process on the machine, counts suspend).
 pub fn boottime_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };

@@ -56,6 +56,7 @@ impl Registry {
             producer_pid: process::own_pid(),
             producer_start_time: start,
             producer_heartbeat_ns: process::boottime_ns(),
+            producer_pid_ns: process::own_pid_ns(),
         };
         // The bytes come from the same builder the golden layouts are checked against.
         let image = registry_image(&init).map_err(|e| Error::InvalidConfig(format!("registry of {slots} slots: {e}")))?;
@@ -158,7 +159,7 @@ impl Registry {
                 continue;
             }
             let owner = s.owner.load(Ordering::Acquire);
-            if state == SLOT_ACTIVE && owner_alive(owner) {
+            if state == SLOT_ACTIVE && self.slot_alive_word(i, owner) {
                 return Err(Error::ConsumerIdInUse { id: id.to_owned(), pid: owner_pid(owner) });
             }
             // Whoever swaps the dead owner out wins the slot.
@@ -167,6 +168,7 @@ impl Registry {
             }
             s.start_time.store(start, Ordering::Relaxed);
             s.heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
+            s.pid_ns.store(process::own_pid_ns(), Ordering::Relaxed);
             s.incarnation.fetch_add(1, Ordering::AcqRel);
             if state != SLOT_ACTIVE {
                 s.state.store(SLOT_ACTIVE, Ordering::Release);
@@ -190,6 +192,7 @@ impl Registry {
                 s.owner.store(me, Ordering::Relaxed);
                 s.start_time.store(start, Ordering::Relaxed);
                 s.heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
+                s.pid_ns.store(process::own_pid_ns(), Ordering::Relaxed);
                 s.incarnation.fetch_add(1, Ordering::AcqRel);
                 s.state.store(SLOT_ACTIVE, Ordering::Release);
                 self.bump();
@@ -218,14 +221,25 @@ impl Registry {
         self.slot(i).state.load(Ordering::Acquire)
     }
 
-    /// Whether the process owning slot `i` runs.
+    /// Whether the process owning slot `i` runs (pid and start time, or the heartbeat across
+    /// pid namespaces).
     pub fn slot_owner_alive(&self, i: usize) -> bool {
-        owner_alive(self.slot(i).owner.load(Ordering::Acquire))
+        self.slot_alive_word(i, self.slot(i).owner.load(Ordering::Acquire))
+    }
+
+    fn slot_alive_word(&self, i: usize, owner: u64) -> bool {
+        let s = self.slot(i);
+        process::participant_alive(owner, s.pid_ns.load(Ordering::Relaxed), s.heartbeat.load(Ordering::Relaxed))
     }
 
     /// Whether the producer that owns the ring runs.
     pub fn producer_alive(&self) -> bool {
-        owner_alive(self.control().producer_owner.load(Ordering::Acquire))
+        self.producer_alive_word(self.control().producer_owner.load(Ordering::Acquire))
+    }
+
+    fn producer_alive_word(&self, owner: u64) -> bool {
+        let c = self.control();
+        process::participant_alive(owner, c.producer_pid_ns.load(Ordering::Relaxed), c.producer_heartbeat.load(Ordering::Relaxed))
     }
 
     /// The producer's pid.
@@ -237,7 +251,7 @@ impl Registry {
     pub fn take_over_producer(&self, ring: &str) -> Result<u64> {
         let c = self.control();
         let owner = c.producer_owner.load(Ordering::Acquire);
-        if owner_alive(owner) {
+        if self.producer_alive_word(owner) {
             return Err(Error::ProducerAlive { ring: ring.to_owned(), pid: owner_pid(owner) });
         }
         let start = process::own_start_time();
@@ -247,6 +261,7 @@ impl Registry {
         }
         c.producer_start_time.store(start, Ordering::Relaxed);
         c.producer_heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
+        c.producer_pid_ns.store(process::own_pid_ns(), Ordering::Relaxed);
         let starts = c.producer_starts.fetch_add(1, Ordering::AcqRel) + 1;
         self.bump();
         Ok(starts)
@@ -278,7 +293,7 @@ impl Registry {
             let s = self.slot(i);
             let state = s.state.load(Ordering::Acquire);
             let owner = s.owner.load(Ordering::Acquire);
-            let dead = state == SLOT_DEAD || (state == SLOT_ACTIVE && !owner_alive(owner));
+            let dead = state == SLOT_DEAD || (state == SLOT_ACTIVE && !self.slot_alive_word(i, owner));
             if dead && s.owner.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 ids.push(self.slot_id(i));
                 s.state.store(SLOT_FREE, Ordering::Release);
@@ -297,9 +312,8 @@ impl Registry {
         }
         (0..self.slots)
             .filter(|&i| matches!(self.slot_state(i), SLOT_ACTIVE | SLOT_CLAIMING))
-            .map(|i| self.slot(i).owner.load(Ordering::Acquire))
-            .find(|&o| owner_alive(o))
-            .map(owner_pid)
+            .find(|&i| self.slot_owner_alive(i))
+            .map(|i| owner_pid(self.slot(i).owner.load(Ordering::Acquire)))
     }
 
     /// Leaves slot `i`: the consumer stops gating.

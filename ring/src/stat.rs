@@ -198,7 +198,7 @@ impl RingStat {
         let owner = control.producer_owner.load(Ordering::Acquire);
         self.producer = Some(ProducerStat {
             pid: owner_pid(owner),
-            alive: process::is_alive(owner_pid(owner), (owner >> 32) as u32),
+            alive: process::participant_alive(owner, control.producer_pid_ns.load(Ordering::Relaxed), control.producer_heartbeat.load(Ordering::Relaxed)),
             heartbeat_age_ns: age(now, control.producer_heartbeat.load(Ordering::Relaxed)),
             starts: control.producer_starts.load(Ordering::Relaxed),
         });
@@ -211,7 +211,7 @@ impl RingStat {
             let owner = s.owner.load(Ordering::Acquire);
             let pid = owner_pid(owner);
             let state = match raw_state {
-                SLOT_ACTIVE if process::is_alive(pid, (owner >> 32) as u32) => ParticipantState::Alive,
+                SLOT_ACTIVE if process::participant_alive(owner, s.pid_ns.load(Ordering::Relaxed), s.heartbeat.load(Ordering::Relaxed)) => ParticipantState::Alive,
                 SLOT_ACTIVE | SLOT_DEAD => ParticipantState::Dead,
                 SLOT_EVICTED => ParticipantState::Evicted,
                 SLOT_CLAIMING => ParticipantState::Claiming,

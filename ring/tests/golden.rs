@@ -152,6 +152,7 @@ fn creators_write_the_builders_bytes() {
         producer_pid: u64_at(96) as u32,
         producer_start_time: u64_at(104),
         producer_heartbeat_ns: u64_at(112),
+        producer_pid_ns: u64_at(128),
     };
     assert_eq!(init.producer_pid, std::process::id());
     assert_eq!(written, registry_image(&init).unwrap().bytes());

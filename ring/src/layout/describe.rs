@@ -222,7 +222,8 @@ impl Decoder<'_> {
         self.push("control.producer_start", c + control::PRODUCER_START, 8, u(self.u64(c + control::PRODUCER_START)), "producer start time, clock ticks since boot");
         self.push("control.producer_beat", c + control::PRODUCER_BEAT, 8, u(self.u64(c + control::PRODUCER_BEAT)), "CLOCK_BOOTTIME ns of the last heartbeat");
         self.push("control.producer_starts", c + control::PRODUCER_STARTS, 8, u(self.u64(c + control::PRODUCER_STARTS)), "1 at creation, +1 per restart");
-        self.push("control.reserved2", c + 64, 64, Some(self.summary(c + 64, 64)), "0");
+        self.push("control.producer_pid_ns", c + control::PRODUCER_PID_NS, 8, u(self.u64(c + control::PRODUCER_PID_NS)), "inode of the producer's pid namespace (0 = unknown)");
+        self.push("control.reserved2", c + 72, 56, Some(self.summary(c + 72, 56)), "0");
         let capacity = self.u64(32).unwrap_or(0);
         let first = c + SLOT_SIZE;
         let mut i = 0u64;
@@ -276,7 +277,8 @@ impl Decoder<'_> {
             format!("{:?}", String::from_utf8_lossy(&b[..used]))
         });
         self.push(n("id"), off + slot::ID, MAX_ID_LEN, id, "consumer id, NUL-padded");
-        self.push(n("padding"), off + 96, 32, Some(self.summary(off + 96, 32)), "0");
+        self.push(n("pid_ns"), off + slot::PID_NS, 8, self.u64(off + slot::PID_NS).map(|v| v.to_string()), "inode of the owner's pid namespace (0 = unknown)");
+        self.push(n("padding"), off + 104, 24, Some(self.summary(off + 104, 24)), "0");
     }
 
     /// A counters segment (disruptor-mp's "MYC0" layout): header, 62 slots, unused tail.

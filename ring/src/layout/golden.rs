@@ -186,8 +186,11 @@ fn cursor(source: Source, role: CursorRole, value: i64, epoch: u64) -> Entry {
 }
 
 /// The fixed registry configuration of `slots` slots.
+/// Pid namespace inode in the registry goldens (the usual initial namespace's).
+pub const PID_NS: u64 = 4026531836;
+
 pub fn registry_init(slots: usize) -> RegistryInit {
-    RegistryInit { slots, epoch: EPOCH, producer_pid: PID, producer_start_time: START_TIME, producer_heartbeat_ns: HEARTBEAT_NS }
+    RegistryInit { slots, epoch: EPOCH, producer_pid: PID, producer_start_time: START_TIME, producer_heartbeat_ns: HEARTBEAT_NS, producer_pid_ns: PID_NS }
 }
 
 /// Every ringproof golden.

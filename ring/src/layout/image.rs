@@ -155,6 +155,7 @@ pub mod control {
     pub const PRODUCER_START: usize = 40;
     pub const PRODUCER_BEAT: usize = 48;
     pub const PRODUCER_STARTS: usize = 56;
+    pub const PRODUCER_PID_NS: usize = 64;
 }
 
 /// Offsets inside a registry slot (payload offset + 128 * (1 + i) + …), SPEC.md §6.2.
@@ -167,6 +168,7 @@ pub mod slot {
     pub const INCARNATION: usize = 32;
     pub const ID_LEN: usize = 40;
     pub const ID: usize = 48;
+    pub const PID_NS: usize = 96;
 }
 
 #[cfg(not(loom))]
@@ -185,6 +187,8 @@ const _: () = {
     assert!(offset_of!(Control, producer_start_time) == control::PRODUCER_START);
     assert!(offset_of!(Control, producer_heartbeat) == control::PRODUCER_BEAT);
     assert!(offset_of!(Control, producer_starts) == control::PRODUCER_STARTS);
+    assert!(offset_of!(Control, producer_pid_ns) == control::PRODUCER_PID_NS);
+    assert!(offset_of!(Slot, pid_ns) == slot::PID_NS);
     assert!(offset_of!(Slot, state) == slot::STATE);
     assert!(offset_of!(Slot, role) == slot::ROLE);
     assert!(offset_of!(Slot, owner) == slot::OWNER);
@@ -208,6 +212,8 @@ pub struct RegistryInit {
     pub producer_start_time: u64,
     /// `CLOCK_BOOTTIME` nanoseconds of the producer's first heartbeat.
     pub producer_heartbeat_ns: u64,
+    /// Inode of the producer's pid namespace.
+    pub producer_pid_ns: u64,
 }
 
 /// A fresh registry: every slot FREE, ring OPEN, `final_sequence = -1`, the producer's owner
@@ -228,6 +234,7 @@ pub fn registry_image(init: &RegistryInit) -> Result<SegmentImage, ImageError> {
         put_u64(p, control::PRODUCER_START, init.producer_start_time);
         put_u64(p, control::PRODUCER_BEAT, init.producer_heartbeat_ns);
         put_u64(p, control::PRODUCER_STARTS, 1);
+        put_u64(p, control::PRODUCER_PID_NS, init.producer_pid_ns);
     }))
 }
 
@@ -259,7 +266,7 @@ mod tests {
         assert_eq!(&c.bytes()[64..72], &(-1i64).to_le_bytes());
         assert_eq!(&c.bytes()[80..88], &7u64.to_le_bytes());
         validate(c.bytes(), &Expect::kind(SegmentKind::Cursor)).unwrap();
-        let init = RegistryInit { slots: 2, epoch: 9, producer_pid: 5, producer_start_time: 6, producer_heartbeat_ns: 7 };
+        let init = RegistryInit { slots: 2, epoch: 9, producer_pid: 5, producer_start_time: 6, producer_heartbeat_ns: 7, producer_pid_ns: 8 };
         let r = registry_image(&init).unwrap();
         assert_eq!(r.bytes().len(), 64 + 128 * 3);
         validate(r.bytes(), &Expect::kind(SegmentKind::Registry)).unwrap();

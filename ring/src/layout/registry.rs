@@ -19,7 +19,8 @@
 //!  40 producer_start  u64                     40 id_len       u32
 //!  48 producer_beat   u64 CLOCK_BOOTTIME ns   44 reserved     u32
 //!  56 producer_starts u64 (+1 per start)      48 id           [u8; 48] UTF-8, NUL-padded
-//!  64..128 zero                               96..128 zero
+//!  64 producer_pid_ns u64 pid namespace inode 96 pid_ns       u64  pid namespace inode
+//!  72..128 zero                              104..128 zero
 //! ```
 
 use crate::sync::{AtomicI64, AtomicU32, AtomicU64};
@@ -66,7 +67,9 @@ pub struct Control {
     pub producer_start_time: AtomicU64,
     pub producer_heartbeat: AtomicU64,
     pub producer_starts: AtomicU64,
-    pub padding: [u8; 64],
+    /// Inode of the producer's pid namespace (`/proc/self/ns/pid`); 0 = unknown.
+    pub producer_pid_ns: AtomicU64,
+    pub padding: [u8; 56],
 }
 
 /// One participant.
@@ -82,7 +85,9 @@ pub struct Slot {
     pub reserved: u32,
     /// Written only by the process that holds the slot in CLAIMING.
     pub id: core::cell::UnsafeCell<[u8; MAX_ID_LEN]>,
-    pub padding: [u8; 32],
+    /// Inode of the owner's pid namespace; 0 = unknown.
+    pub pid_ns: AtomicU64,
+    pub padding: [u8; 24],
 }
 
 /// Packs a pid and the low 32 bits of its start time into one word, so that "who owns this
@@ -111,6 +116,8 @@ const _: () = {
     assert!(offset_of!(Control, final_sequence) == 24);
     assert!(offset_of!(Control, producer_owner) == 32);
     assert!(offset_of!(Control, producer_starts) == 56);
+    assert!(offset_of!(Control, producer_pid_ns) == 64);
+    assert!(offset_of!(Slot, pid_ns) == 96);
     assert!(offset_of!(Slot, owner) == 8);
     assert!(offset_of!(Slot, heartbeat) == 24);
     assert!(offset_of!(Slot, incarnation) == 32);
