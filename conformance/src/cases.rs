@@ -88,6 +88,8 @@ pub fn catalogue() -> Vec<Case> {
             rule: "A consumer joining a running ring starts at the next unpublished sequence and never reads an overwritten slot", run: join_late_joiner },
         Case { id: "restart.consumer-resumes", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.3, §7.5",
             rule: "A consumer killed mid-stream and restarted under its id resumes after its committed cursor; nothing is lost", run: restart_consumer_resumes },
+        Case { id: "restart.producer-resumes", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.9",
+            rule: "A producer killed mid-stream can be restarted on the same ring: it resumes after the last published sequence and consumers continue without loss", run: restart_producer_resumes },
         Case { id: "leave.stops-gating", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.5",
             rule: "A consumer that leaves cleanly stops gating the producer", run: leave_stops_gating },
         Case { id: "stale.cursor-ignored", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.3, §10.2",
@@ -406,6 +408,30 @@ fn restart_consumer_resumes(ctx: &mut Ctx) -> Result<(), CaseError> {
     check_delivery(&rest, SIZE as usize, start, events as i64 - 1, "restarted c_0")?;
     Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
     Ok(())
+}
+
+fn restart_producer_resumes(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let (before, after) = (2_000u64, 1_000u64);
+    let (p, cs) = ring_with_consumers(ctx, 256, 1, &[])?;
+    let pub_id = ctx.publish_async(p, before, 1)?;
+    let id = ctx.consume_async(cs[0], before, Mode::Batch)?;
+    let first = ctx.wait(cs[0], id)?;
+    Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
+    check_delivery(&first, SIZE as usize, 0, before as i64 - 1, "c_0 before the crash")?;
+    ctx.t(p).kill();
+    let (p2, r) = ctx.producer(256, SIZE, None)?;
+    if let Err((kind, m)) = &r.result {
+        return fail(format!("restarting the producer of a ring whose producer died was refused: {kind:?} ({m})"));
+    }
+    let pub_id = ctx.publish_async(p2, after, 1)?;
+    let id = ctx.consume_async(cs[0], after, Mode::Batch)?;
+    let rest = ctx.wait(cs[0], id)?;
+    let r = ctx.wait(p2, pub_id)?;
+    let f = Ctx::expect_ok(&r, "publish after the restart")?;
+    if f.first_seq != Some(before as i64) {
+        return fail(format!("the restarted producer published from {:?}, expected {before} (after the last published sequence)", f.first_seq));
+    }
+    check_delivery(&rest, SIZE as usize, before as i64, (before + after) as i64 - 1, "c_0 after the restart")
 }
 
 fn leave_stops_gating(ctx: &mut Ctx) -> Result<(), CaseError> {
