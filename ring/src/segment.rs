@@ -39,66 +39,18 @@ impl Segment {
     /// Creates a segment that must not exist yet. `init` receives the payload pointer and
     /// initialises it before the header makes the segment valid.
     pub fn create(path: &SegmentPath, what: &'static str, header: &LayoutHeader, geometry: Geometry, init: impl FnOnce(*mut u8)) -> Result<Segment> {
-        let len = geometry.total_len() as usize;
-        match path {
-            SegmentPath::Shm(name) => {
-                let file = shm_open(name, OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR, what)?;
-                let map = size_and_map(&file, len, name).inspect_err(|_| {
-                    let _ = nix::sys::mman::shm_unlink(shm_name(name).as_str());
-                })?;
-                let seg = Segment { map, path: path.clone(), geometry };
-                init(seg.payload());
-                seg.publish_header(header);
-                Ok(seg)
-            }
-            SegmentPath::File(final_path) => {
-                let tmp = temp_path(final_path);
-                let display = final_path.display().to_string();
-                let file = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                    .open(&tmp)
-                    .map_err(|e| Error::io("create", what, &tmp.display().to_string(), e))?;
-                let result = size_and_map(&file, len, &display).and_then(|map| {
-                    let seg = Segment { map, path: path.clone(), geometry };
-                    init(seg.payload());
-                    seg.publish_header(header);
-                    std::fs::hard_link(&tmp, final_path).map_err(|e| Error::io("link", what, &display, e))?;
-                    Ok(seg)
-                });
-                let _ = std::fs::remove_file(&tmp);
-                result
-            }
-        }
+        let map = create_exclusive(path, what, geometry.total_len() as usize, |base| {
+            // SAFETY: the mapping holds payload_offset + payload_size bytes.
+            init(unsafe { base.add(geometry.payload_offset) });
+            publish_header(base, header);
+        })?;
+        Ok(Segment { map, path: path.clone(), geometry })
     }
 
     /// Opens and validates an existing segment.
     pub fn open(path: &SegmentPath, what: &'static str, expect: &Expect) -> Result<Segment> {
-        let (file, display) = match path {
-            SegmentPath::Shm(name) => (shm_open(name, OFlag::O_RDWR, what)?, name.clone()),
-            SegmentPath::File(p) => {
-                let display = p.display().to_string();
-                let file = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                    .open(p)
-                    .map_err(|e| Error::io("open", what, &display, e))?;
-                (file, display)
-            }
-        };
-        let meta = file.metadata().map_err(|e| Error::io("stat", what, &display, e))?;
-        if !meta.file_type().is_file() {
-            return Err(Error::Io {
-                op: "open",
-                name: display,
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
-            });
-        }
-        let len = meta.len() as usize;
+        let (file, display, file_len) = open_existing(path, what)?;
+        let len = usize::try_from(file_len).unwrap_or(usize::MAX);
         let layout_err = |source| Error::Layout { name: display.clone(), source };
         if len < HEADER_SIZE {
             return Err(layout_err(LayoutError::TooShort { len }));
@@ -127,15 +79,6 @@ impl Segment {
                 other => return other,
             }
         }
-    }
-
-    fn publish_header(&self, header: &LayoutHeader) {
-        let bytes = header.to_bytes();
-        // SAFETY: the segment is at least HEADER_SIZE long and nobody reads it before the magic.
-        unsafe { std::ptr::copy_nonoverlapping(bytes[8..].as_ptr(), self.base().add(8), HEADER_SIZE - 8) };
-        let magic = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-        // SAFETY: offset 0 of a page-aligned mapping is 8-aligned.
-        unsafe { &*(self.base() as *const AtomicU64) }.store(magic, Ordering::Release);
     }
 
     /// Start of the mapping.
@@ -205,69 +148,22 @@ impl RawSegment {
     /// the start of the zero-filled mapping and makes it valid; it MUST store the segment's
     /// magic last, with release, so that no reader accepts it half-written.
     pub fn create(path: &SegmentPath, what: &'static str, len: usize, init: impl FnOnce(*mut u8)) -> Result<RawSegment> {
-        match path {
-            SegmentPath::Shm(name) => {
-                let file = shm_open(name, OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR, what)?;
-                let map = size_and_map(&file, len, name).inspect_err(|_| {
-                    let _ = nix::sys::mman::shm_unlink(shm_name(name).as_str());
-                })?;
-                init(map.as_mut_ptr());
-                Ok(RawSegment { map: Some(map), path: path.clone(), file_len: len as u64 })
-            }
-            SegmentPath::File(final_path) => {
-                let tmp = temp_path(final_path);
-                let display = final_path.display().to_string();
-                let file = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                    .open(&tmp)
-                    .map_err(|e| Error::io("create", what, &tmp.display().to_string(), e))?;
-                let result = size_and_map(&file, len, &display).and_then(|map| {
-                    init(map.as_mut_ptr());
-                    std::fs::hard_link(&tmp, final_path).map_err(|e| Error::io("link", what, &display, e))?;
-                    Ok(RawSegment { map: Some(map), path: path.clone(), file_len: len as u64 })
-                });
-                let _ = std::fs::remove_file(&tmp);
-                result
-            }
-        }
+        let map = create_exclusive(path, what, len, init)?;
+        Ok(RawSegment { map: Some(map), path: path.clone(), file_len: len as u64 })
     }
 
     /// Opens an existing segment and maps its first `min(length, max_len)` bytes, validating
     /// nothing but that it is a regular file: the caller checks [`len`](Self::len) and the
     /// contents before touching them.
     pub fn open(path: &SegmentPath, what: &'static str, max_len: usize) -> Result<RawSegment> {
-        let (file, display) = match path {
-            SegmentPath::Shm(name) => (shm_open(name, OFlag::O_RDWR, what)?, name.clone()),
-            SegmentPath::File(p) => {
-                let display = p.display().to_string();
-                let file = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                    .open(p)
-                    .map_err(|e| Error::io("open", what, &display, e))?;
-                (file, display)
-            }
-        };
-        let meta = file.metadata().map_err(|e| Error::io("stat", what, &display, e))?;
-        if !meta.file_type().is_file() {
-            return Err(Error::Io {
-                op: "open",
-                name: display,
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
-            });
-        }
-        let map_len = usize::try_from(meta.len()).unwrap_or(usize::MAX).min(max_len);
+        let (file, display, file_len) = open_existing(path, what)?;
+        let map_len = usize::try_from(file_len).unwrap_or(usize::MAX).min(max_len);
         let map = if map_len == 0 {
             None
         } else {
             Some(MmapOptions::new().len(map_len).map_raw(&file).map_err(|e| Error::io("mmap", what, &display, e))?)
         };
-        Ok(RawSegment { map, path: path.clone(), file_len: meta.len() })
+        Ok(RawSegment { map, path: path.clone(), file_len })
     }
 
     /// Start of the mapping (null when nothing is mapped: check [`len`](Self::len) first).
@@ -334,6 +230,80 @@ pub fn exists(path: &SegmentPath) -> bool {
         SegmentPath::Shm(name) => std::path::Path::new("/dev/shm").join(name).symlink_metadata().is_ok(),
         SegmentPath::File(p) => p.symlink_metadata().is_ok(),
     }
+}
+
+/// Creates `len` bytes under `path` exclusively and maps them; `init(base)` runs on the
+/// zero-filled mapping before anyone can accept it: for files, before the temporary name is
+/// `link(2)`ed to `path`; for shm, whose name exists from the start, `init` must store the
+/// magic last, with release.
+fn create_exclusive(path: &SegmentPath, what: &'static str, len: usize, init: impl FnOnce(*mut u8)) -> Result<MmapRaw> {
+    match path {
+        SegmentPath::Shm(name) => {
+            let file = shm_open(name, OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR, what)?;
+            let map = size_and_map(&file, len, name).inspect_err(|_| {
+                let _ = nix::sys::mman::shm_unlink(shm_name(name).as_str());
+            })?;
+            init(map.as_mut_ptr());
+            Ok(map)
+        }
+        SegmentPath::File(final_path) => {
+            let tmp = temp_path(final_path);
+            let display = final_path.display().to_string();
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&tmp)
+                .map_err(|e| Error::io("create", what, &tmp.display().to_string(), e))?;
+            let result = size_and_map(&file, len, &display).and_then(|map| {
+                init(map.as_mut_ptr());
+                std::fs::hard_link(&tmp, final_path).map_err(|e| Error::io("link", what, &display, e))?;
+                Ok(map)
+            });
+            let _ = std::fs::remove_file(&tmp);
+            result
+        }
+    }
+}
+
+/// Opens an existing shm object or regular file (never following a link); returns it, a name
+/// for messages, and its length.
+fn open_existing(path: &SegmentPath, what: &'static str) -> Result<(File, String, u64)> {
+    let (file, display) = match path {
+        SegmentPath::Shm(name) => (shm_open(name, OFlag::O_RDWR, what)?, name.clone()),
+        SegmentPath::File(p) => {
+            let display = p.display().to_string();
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(p)
+                .map_err(|e| Error::io("open", what, &display, e))?;
+            (file, display)
+        }
+    };
+    let meta = file.metadata().map_err(|e| Error::io("stat", what, &display, e))?;
+    if !meta.file_type().is_file() {
+        return Err(Error::Io {
+            op: "open",
+            name: display,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+        });
+    }
+    Ok((file, display, meta.len()))
+}
+
+/// Writes `header` at `base`: bytes 8..56 first, then the magic with a release store, so a
+/// reader that loads the magic with acquire sees a whole header (SPEC.md §2.1).
+fn publish_header(base: *mut u8, header: &LayoutHeader) {
+    let bytes = header.to_bytes();
+    // SAFETY: the mapping is at least HEADER_SIZE long; nobody accepts it before the magic.
+    unsafe { std::ptr::copy_nonoverlapping(bytes[8..].as_ptr(), base.add(8), HEADER_SIZE - 8) };
+    let magic = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+    // SAFETY: offset 0 of a page-aligned mapping is 8-aligned.
+    unsafe { &*(base as *const AtomicU64) }.store(magic, Ordering::Release);
 }
 
 fn shm_name(name: &str) -> String {
