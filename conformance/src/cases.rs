@@ -130,7 +130,12 @@ fn created(ctx: &mut Ctx, capacity: u64, size: u64) -> Result<usize, CaseError> 
 
 /// Producer waiting for `n` consumers, then the consumers attached; returns handles and starts.
 fn ring_with_consumers(ctx: &mut Ctx, capacity: u64, n: usize, waits: &[Option<Wait>]) -> Result<(usize, Vec<usize>), CaseError> {
-    let (p, create) = ctx.producer_async(capacity, SIZE, n as u64)?;
+    ring_with_required(ctx, capacity, n, waits, None)
+}
+
+/// [`ring_with_consumers`] whose producer treats `required` as required consumers.
+fn ring_with_required(ctx: &mut Ctx, capacity: u64, n: usize, waits: &[Option<Wait>], required: Option<crate::protocol::Required>) -> Result<(usize, Vec<usize>), CaseError> {
+    let (p, create) = ctx.producer_async_required(capacity, SIZE, n as u64, required)?;
     let mut cs = Vec::new();
     for k in 0..n {
         let (c, r) = ctx.consumer(k, SIZE, waits.get(k).copied().flatten())?;
@@ -387,7 +392,10 @@ fn join_late_joiner(ctx: &mut Ctx) -> Result<(), CaseError> {
 
 fn restart_consumer_resumes(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (capacity, events, before_kill) = (256u64, 20_000u64, 3_000u64);
-    let (p, cs) = ring_with_consumers(ctx, capacity, 1, &[])?;
+    // Required with the alert action: its slot keeps gating after it dies, so the restart is
+    // a takeover that must lose nothing (a non-required dead consumer stops gating, §7.10).
+    let required = crate::protocol::Required { ids: vec!["c_0".into()], action: "alert".into() };
+    let (p, cs) = ring_with_required(ctx, capacity, 1, &[], Some(required))?;
     let pub_id = ctx.publish_async(p, events, 1)?;
     let id = ctx.consume_idle(cs[0], before_kill, Mode::Copy, 10_000)?;
     let first = ctx.wait(cs[0], id)?;

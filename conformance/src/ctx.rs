@@ -127,12 +127,18 @@ impl Ctx {
             wait_consumers: wait_consumers.map(|(min, timeout_ms)| WaitConsumers { min, timeout_ms }),
             discover: Some(Discover { prefix: "c".into(), max: 8 }),
             wait,
+            required: None,
         })?;
         Ok((h, reply))
     }
 
     /// Sends `create_producer` without waiting (for producers that wait for consumers).
     pub fn producer_async(&mut self, capacity: u64, event_size: u64, min_consumers: u64) -> Result<(H, u64), CaseError> {
+        self.producer_async_required(capacity, event_size, min_consumers, None)
+    }
+
+    /// [`producer_async`](Self::producer_async) with required consumers.
+    pub fn producer_async_required(&mut self, capacity: u64, event_size: u64, min_consumers: u64, required: Option<crate::protocol::Required>) -> Result<(H, u64), CaseError> {
         let h = self.start_producer_testee("producer")?;
         let ring = self.ring.clone();
         let timeout_ms = self.deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
@@ -144,6 +150,7 @@ impl Ctx {
             wait_consumers: Some(WaitConsumers { min: min_consumers, timeout_ms }),
             discover: Some(Discover { prefix: "c".into(), max: 8 }),
             wait: None,
+            required,
         })?;
         Ok((h, id))
     }

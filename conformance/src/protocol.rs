@@ -56,6 +56,14 @@ pub struct WaitConsumers {
     pub timeout_ms: u64,
 }
 
+/// Consumers the producer must keep gating on even if they die (`action: "alert"`), so a
+/// restart under the same id resumes exactly (SPEC.md §7.10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Required {
+    pub ids: Vec<String>,
+    pub action: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Discover {
     pub prefix: String,
@@ -77,6 +85,8 @@ pub enum Command {
         discover: Option<Discover>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         wait: Option<Wait>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        required: Option<Required>,
     },
     AttachConsumer {
         id: u64,

@@ -3,7 +3,7 @@
 use crate::protocol::{Backend, Command, ErrorKind, Message, Mode, OkFields, RingAddr, Wait, PROTOCOL_VERSION};
 use crate::testee_io::{read_command, EventsReporter, TesteeIo};
 use ringproof::layout::LayoutError;
-use ringproof::{ConsumerBuilder, Coordination, Error, ProducerBuilder, RawConsumer, RawProducer, RingName, WaitStrategy};
+use ringproof::{ConsumerBuilder, Coordination, Error, LivenessAction, ProducerBuilder, RawConsumer, RawProducer, RequiredConsumers, RingName, WaitStrategy};
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
@@ -55,7 +55,7 @@ type Outcome = Result<OkFields, (ErrorKind, String)>;
 
 fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W>) -> Outcome {
     match cmd {
-        Command::CreateProducer { ring, capacity, event_size, wait_consumers, discover, wait, .. } => {
+        Command::CreateProducer { ring, capacity, event_size, wait_consumers, discover, wait, required, .. } => {
             let mut b = ProducerBuilder::new(ring_name(&ring)?).capacity(capacity as usize).wait(strategy(wait));
             if let Some(w) = wait_consumers {
                 b = b.coordination(Coordination::WaitForConsumers {
@@ -65,6 +65,14 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
             }
             if let Some(d) = discover {
                 b = b.discover_prefix(&d.prefix, d.max as usize);
+            }
+            if let Some(r) = required {
+                let action = match r.action.as_str() {
+                    "alert" => LivenessAction::AlertOnly,
+                    "evict" => LivenessAction::Evict,
+                    _ => LivenessAction::GracefulShutdown,
+                };
+                b = b.required_consumers(RequiredConsumers::new(r.ids).with_action(action).with_startup_wait_timeout(Duration::from_secs(10)));
             }
             *role = Role::None;
             *role = Role::Producer(b.create_raw(event_size as usize).map_err(kind_of)?);

@@ -318,9 +318,11 @@ impl RawProducer {
     fn wait_for_required(&mut self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            let active = self.registry.active();
+            // Registered ringproof consumers and discovered disruptor-mp ones alike.
+            self.last_discovery = None;
+            self.refresh_gates();
             let ids = &self.required.as_ref().expect("required config").config.ids;
-            let missing: Vec<String> = ids.iter().filter(|id| !active.iter().any(|p| &p.id == *id)).cloned().collect();
+            let missing: Vec<String> = ids.iter().filter(|id| !self.gates.iter().any(|g| &g.id == *id)).cloned().collect();
             if missing.is_empty() {
                 return Ok(());
             }
@@ -590,20 +592,28 @@ impl RawProducer {
         let alerts_before = self.required.as_ref().map_or(0, |r| r.alerts);
         let mut verdict = Ok(());
         for g in &self.gates {
-            let Some((slot, incarnation)) = g.slot else { continue };
-            let alive = self.registry.slot_owner_alive(slot);
+            // A foreign (disruptor-mp) gate has no registry slot: no pid to judge, no slot to
+            // retire; a required one is still watched for stalls.
+            let alive = g.slot.is_none_or(|(slot, _)| self.registry.slot_owner_alive(slot));
             let value = g.cursor.load();
             match self.required.as_mut().filter(|r| r.config.ids.contains(&g.id)) {
                 Some(r) => match r.observe(&g.id, value, published, alive, now) {
-                    Ok(Verdict::Evict) => evicted += u64::from(self.registry.retire(slot, incarnation, SLOT_EVICTED)),
+                    Ok(Verdict::Evict) => {
+                        if let Some((slot, incarnation)) = g.slot {
+                            evicted += u64::from(self.registry.retire(slot, incarnation, SLOT_EVICTED));
+                        }
+                    }
                     Ok(Verdict::Wait) => {}
                     Err(e) => {
                         verdict = Err(e);
                         break;
                     }
                 },
-                None if !alive => retired += u64::from(self.registry.retire(slot, incarnation, SLOT_DEAD)),
-                None => {}
+                None => {
+                    if let (false, Some((slot, incarnation))) = (alive, g.slot) {
+                        retired += u64::from(self.registry.retire(slot, incarnation, SLOT_DEAD));
+                    }
+                }
             }
         }
         if let Some(c) = &self.counters {

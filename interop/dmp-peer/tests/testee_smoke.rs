@@ -151,6 +151,7 @@ fn exchange(backend: Backend) {
                 max: 8,
             }),
             wait: None,
+            required: None,
         })
         .unwrap();
     let attach = c
@@ -328,6 +329,7 @@ fn testee_reports_unsupported_and_oversized_batches() {
                     max: 8,
                 }),
                 wait: None,
+                required: None,
             },
             deadline(),
         )
@@ -350,6 +352,7 @@ fn testee_reports_unsupported_and_oversized_batches() {
                     max: 8,
                 }),
                 wait: None,
+                required: None,
             },
             deadline(),
         )
