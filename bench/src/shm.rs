@@ -73,9 +73,17 @@ pub fn unlink(name: &str) -> bool {
 /// Every shm name a ringproof ring `ring` may leave behind with consumers `ids` (see
 /// ringproof's `names` module): ring, producer cursor, registry, readiness, consumer cursors.
 pub fn ring_names(ring: &str, ids: &[&str]) -> Vec<String> {
-    let mut v = vec![ring.to_owned(), format!("{ring}_producer_seq"), format!("{ring}_registry"), format!("{ring}_cr"), format!("{ring}_counters")];
-    v.extend(ids.iter().map(|id| format!("{ring}_{id}_seq")));
-    v
+    // The names come from the library, so the bench removes exactly what a ring creates.
+    let Ok(name) = ringproof::RingName::shm(ring) else { return vec![ring.to_owned()] };
+    let mut paths = vec![name.ring(), name.producer_cursor(), name.registry(), name.readiness(), name.counters()];
+    paths.extend(ids.iter().map(|id| name.consumer_cursor(id)));
+    paths
+        .into_iter()
+        .filter_map(|p| match p {
+            ringproof::SegmentPath::Shm(n) => Some(n),
+            ringproof::SegmentPath::File(_) => None,
+        })
+        .collect()
 }
 
 /// Removes `/dev/shm/rpbench-{pid}-*` entries whose orchestrator `pid` no longer runs.

@@ -9,7 +9,8 @@
 use crate::counters::{CounterValue, Counters};
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
-use crate::layout::registry::{owner_pid, Control, Slot, MAX_ID_LEN, ROLE_CONSUMER, RING_CLOSED, RING_OPEN, SLOT_ACTIVE, SLOT_CLAIMING, SLOT_DEAD, SLOT_EVICTED, SLOT_FREE, SLOT_SIZE};
+use crate::layout::registry::{owner_pid, ROLE_CONSUMER, RING_CLOSED, RING_OPEN, SLOT_ACTIVE, SLOT_CLAIMING, SLOT_DEAD, SLOT_EVICTED, SLOT_FREE};
+use crate::registry::Registry;
 use crate::layout::{Expect, SegmentKind};
 use crate::names::{Location, RingName};
 use crate::process;
@@ -166,7 +167,7 @@ impl RingStat {
             counters: None,
             notes: Vec::new(),
         };
-        match Segment::open(&name.registry(), "registry", &Expect::kind(SegmentKind::Registry)) {
+        match Registry::open(&name.registry()) {
             Ok(reg) => stat.read_registry(name, &reg),
             Err(Error::NotFound { .. }) => stat.notes.push(
                 "no registry: a disruptor-mp producer (which has none), or a ringproof producer that already closed; participants are not listed"
@@ -182,12 +183,8 @@ impl RingStat {
         Ok(stat)
     }
 
-    fn read_registry(&mut self, name: &RingName, reg: &Segment) {
-        let slots = reg.geometry().capacity as usize;
-        // SAFETY: a validated registry: the control block starts the payload, followed by
-        // `capacity` slots of SLOT_SIZE bytes, all 64-aligned.
-        let control = unsafe { &*(reg.payload() as *const Control) };
-        let slot = |i: usize| -> &Slot { unsafe { &*(reg.payload().add(SLOT_SIZE * (i + 1)) as *const Slot) } };
+    fn read_registry(&mut self, name: &RingName, reg: &Registry) {
+        let control = reg.control();
         let now = process::boottime_ns();
         self.epoch = Some(control.epoch.load(Ordering::Relaxed));
         self.state = Some(match control.ring_state.load(Ordering::Acquire) {
@@ -195,33 +192,27 @@ impl RingStat {
             RING_CLOSED => RingState::Closed { final_sequence: control.final_sequence.load(Ordering::Acquire) },
             n => RingState::Unknown(n),
         });
-        let owner = control.producer_owner.load(Ordering::Acquire);
         self.producer = Some(ProducerStat {
-            pid: owner_pid(owner),
-            alive: process::participant_alive(owner, control.producer_pid_ns.load(Ordering::Relaxed), control.producer_heartbeat.load(Ordering::Relaxed)),
+            pid: reg.producer_pid(),
+            alive: reg.producer_alive(),
             heartbeat_age_ns: age(now, control.producer_heartbeat.load(Ordering::Relaxed)),
             starts: control.producer_starts.load(Ordering::Relaxed),
         });
-        for i in 0..slots {
-            let s = slot(i);
+        for i in 0..reg.slots() {
+            let s = reg.slot(i);
             let raw_state = s.state.load(Ordering::Acquire);
             if raw_state == SLOT_FREE {
                 continue;
             }
-            let owner = s.owner.load(Ordering::Acquire);
-            let pid = owner_pid(owner);
+            let pid = owner_pid(s.owner.load(Ordering::Acquire));
             let state = match raw_state {
-                SLOT_ACTIVE if process::participant_alive(owner, s.pid_ns.load(Ordering::Relaxed), s.heartbeat.load(Ordering::Relaxed)) => ParticipantState::Alive,
+                SLOT_ACTIVE if reg.slot_owner_alive(i) => ParticipantState::Alive,
                 SLOT_ACTIVE | SLOT_DEAD => ParticipantState::Dead,
                 SLOT_EVICTED => ParticipantState::Evicted,
                 SLOT_CLAIMING => ParticipantState::Claiming,
                 n => ParticipantState::Unknown(n),
             };
-            let len = (s.id_len.load(Ordering::Acquire) as usize).min(MAX_ID_LEN);
-            // SAFETY: plain bytes; a concurrent claimer can only make this copy stale, and
-            // the length was published after them.
-            let id_bytes = unsafe { *s.id.get() };
-            let id = String::from_utf8_lossy(&id_bytes[..len]).into_owned();
+            let id = reg.slot_id(i);
             let role = match s.role.load(Ordering::Relaxed) {
                 ROLE_CONSUMER => "consumer".to_owned(),
                 n => format!("role({n})"),
