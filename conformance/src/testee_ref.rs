@@ -225,7 +225,6 @@ pub fn kind_of(e: Error) -> (ErrorKind, String) {
         Error::Layout { .. } => ErrorKind::Layout,
         Error::BatchTooLarge { .. } => ErrorKind::BatchTooLarge,
         Error::Full { .. } => ErrorKind::Full,
-        Error::Timeout(..) => ErrorKind::Timeout,
         Error::ConsumersMissing { .. } | Error::StartupTimeout { .. } => ErrorKind::ConsumersMissing,
         Error::Closed { .. } => ErrorKind::Closed,
         Error::Lapped { .. } | Error::Evicted { .. } => ErrorKind::Lapped,

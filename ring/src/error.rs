@@ -33,8 +33,6 @@ pub enum Error {
     BatchTooLarge { n: usize, capacity: usize },
     #[error("event is {got} bytes, the ring's events are {expected} bytes")]
     EventSize { expected: usize, got: usize },
-    #[error("timed out after {0:?} waiting for {1}")]
-    Timeout(Duration, &'static str),
     #[error("only {found} of {min} consumers joined within {timeout:?}")]
     ConsumersMissing { min: usize, found: usize, timeout: Duration },
     #[error("the producer closed the ring after sequence {final_sequence}; every event has been consumed")]

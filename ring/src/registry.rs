@@ -28,12 +28,6 @@ pub enum Join {
     Rejoin { evicted: bool },
 }
 
-/// Whether the process named by an owner word runs (pid reuse cannot fake it: the start time
-/// is part of the word).
-pub fn owner_alive(owner: u64) -> bool {
-    process::is_alive(owner_pid(owner), (owner >> 32) as u32)
-}
-
 /// One consumer as listed in the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Participant {
