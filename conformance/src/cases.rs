@@ -307,7 +307,7 @@ fn spmc_slow_consumer_gates(ctx: &mut Ctx) -> Result<(), CaseError> {
     let fast = ctx.consume_async(cs[0], events, Mode::Batch)?;
     // The slow consumer reads in small steps the harness paces, so the producer must stall on
     // it again and again. Between steps the harness reads both cursors from the segments.
-    let mut slow = crate::driver::Reply { result: Ok(Default::default()), events: Vec::new(), progress: Vec::new() };
+    let mut slow = crate::driver::Reply { result: Ok(Default::default()), events: Vec::new(), progress: Vec::new(), liveness: Vec::new() };
     let mut read = 0;
     while read < events {
         let id = ctx.consume_async(cs[1], step, Mode::Copy)?;
@@ -394,7 +394,7 @@ fn restart_consumer_resumes(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (capacity, events, before_kill) = (256u64, 20_000u64, 3_000u64);
     // Required with the alert action: its slot keeps gating after it dies, so the restart is
     // a takeover that must lose nothing (a non-required dead consumer stops gating, §7.10).
-    let required = crate::protocol::Required { ids: vec!["c_0".into()], action: "alert".into() };
+    let required = crate::protocol::Required { ids: vec!["c_0".into()], action: "alert".into(), progress_timeout_ms: None, grace_ms: None };
     let (p, cs) = ring_with_required(ctx, capacity, 1, &[], Some(required))?;
     let pub_id = ctx.publish_async(p, events, 1)?;
     let id = ctx.consume_idle(cs[0], before_kill, Mode::Copy, 10_000)?;

@@ -44,6 +44,8 @@ pub struct Reply {
     pub events: Vec<(i64, i64, String)>,
     /// `progress` values.
     pub progress: Vec<i64>,
+    /// `liveness` messages: (consumer id, dead, CLOCK_MONOTONIC ns).
+    pub liveness: Vec<(String, bool, u64)>,
 }
 
 impl Reply {
@@ -71,8 +73,15 @@ pub struct Testee {
 impl Testee {
     /// Starts `imp` and waits for its hello.
     pub fn spawn(imp: &Implementation, label: &str, schema: Arc<Schema>, timeout: Duration) -> Result<Testee, DriverError> {
+        Self::spawn_with_env(imp, label, schema, timeout, &[])
+    }
+
+    /// [`spawn`](Self::spawn) with extra environment variables for this process only (chaos
+    /// campaigns arm failpoints this way).
+    pub fn spawn_with_env(imp: &Implementation, label: &str, schema: Arc<Schema>, timeout: Duration, env: &[(String, String)]) -> Result<Testee, DriverError> {
         let mut child = Process::new(&imp.program)
             .args(&imp.args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -151,9 +160,20 @@ impl Testee {
 
     /// Waits for the final reply to command `id`, collecting its stream.
     pub fn wait(&mut self, id: u64, deadline: Instant) -> Result<Reply, DriverError> {
-        let mut reply = Reply { result: Ok(OkFields::default()), events: Vec::new(), progress: Vec::new() };
+        self.wait_streaming(id, deadline, |_| {})
+    }
+
+    /// [`wait`](Self::wait), also handing every streamed message (`events`, `progress`,
+    /// `liveness`) to `on_stream` as it arrives, so a caller keeps what a testee reported even
+    /// if it dies before its final reply.
+    pub fn wait_streaming(&mut self, id: u64, deadline: Instant, mut on_stream: impl FnMut(&Message)) -> Result<Reply, DriverError> {
+        let mut reply = Reply { result: Ok(OkFields::default()), events: Vec::new(), progress: Vec::new(), liveness: Vec::new() };
         loop {
-            match self.next_message(deadline, &format!("the reply to command {id} from {}", self.label))? {
+            let m = self.next_message(deadline, &format!("the reply to command {id} from {}", self.label))?;
+            if matches!(&m, Message::Events { id: got, .. } | Message::Progress { id: got, .. } | Message::Liveness { id: got, .. } if *got == id) {
+                on_stream(&m);
+            }
+            match m {
                 Message::Ok { id: got, fields } if got == id => {
                     reply.result = Ok(fields);
                     return Ok(reply);
@@ -164,6 +184,7 @@ impl Testee {
                 }
                 Message::Events { id: got, first, last, digest } if got == id => reply.events.push((first, last, digest)),
                 Message::Progress { id: got, published_through } if got == id => reply.progress.push(published_through),
+                Message::Liveness { id: got, consumer_id, dead, mono_ns } if got == id => reply.liveness.push((consumer_id, dead, mono_ns)),
                 other => return Err(self.violation(format!("unexpected message while waiting for {id}: {other:?}"))),
             }
         }

@@ -62,6 +62,14 @@ pub struct WaitConsumers {
 pub struct Required {
     pub ids: Vec<String>,
     pub action: String,
+    /// Optional: how long a stalled required consumer may make no progress before the alert
+    /// (default: the implementation's, 250 ms for ringproof).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_timeout_ms: Option<u64>,
+    /// Optional: after the alert, how long before the action runs (default: the
+    /// implementation's, 1 s for ringproof).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +150,9 @@ pub enum ErrorKind {
     Closed,
     Lapped,
     IdInUse,
+    /// Optional kind (chaos campaigns): the producer's process is dead and everything it
+    /// published is consumed. A testee that cannot tell reports `other` or keeps waiting.
+    ProducerGone,
     Unsupported,
     Other,
 }
@@ -188,4 +199,7 @@ pub enum Message {
     Error { id: u64, kind: ErrorKind, message: String },
     Progress { id: u64, published_through: i64 },
     Events { id: u64, first: i64, last: i64, digest: String },
+    /// Optional (chaos campaigns): during `publish`, the producer noticed that required
+    /// consumer `consumer_id` stalled or died (`dead`), at `mono_ns` on CLOCK_MONOTONIC.
+    Liveness { id: u64, consumer_id: String, dead: bool, mono_ns: u64 },
 }

@@ -5,6 +5,7 @@ use crate::testee_io::{read_command, EventsReporter, TesteeIo};
 use ringproof::layout::LayoutError;
 use ringproof::{ConsumerBuilder, Coordination, Error, LivenessAction, ProducerBuilder, RawConsumer, RawProducer, RequiredConsumers, RingName, WaitStrategy};
 use std::io::{BufRead, Write};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Capabilities the reference implementation offers.
@@ -12,8 +13,20 @@ pub const CAPABILITIES: &[&str] = &["shm", "mmap", "producer", "consumer", "batc
 
 enum Role {
     None,
-    Producer(RawProducer),
+    Producer(RawProducer, Alerts),
     Consumer(RawConsumer),
+}
+
+/// Liveness alerts the producer's hook raised, stamped when raised, reported during `publish`.
+type Alerts = Arc<Mutex<Vec<Message>>>;
+
+/// CLOCK_MONOTONIC in nanoseconds: one clock for every process of the machine, so a harness
+/// can compare the moment an alert was raised with the moment it killed the consumer.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Serves the protocol on `input`/`output` until `exit` or EOF. Returns the exit status.
@@ -66,19 +79,37 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
             if let Some(d) = discover {
                 b = b.discover_prefix(&d.prefix, d.max as usize);
             }
+            let alerts: Alerts = Arc::default();
             if let Some(r) = required {
                 let action = match r.action.as_str() {
                     "alert" => LivenessAction::AlertOnly,
                     "evict" => LivenessAction::Evict,
                     _ => LivenessAction::GracefulShutdown,
                 };
-                b = b.required_consumers(RequiredConsumers::new(r.ids).with_action(action).with_startup_wait_timeout(Duration::from_secs(10)));
+                let sink = Arc::clone(&alerts);
+                let mut config = RequiredConsumers::new(r.ids)
+                    .with_action(action)
+                    .with_startup_wait_timeout(Duration::from_secs(10))
+                    .with_alert_hook(move |a| {
+                        let m = Message::Liveness { id: 0, consumer_id: a.consumer_id.clone(), dead: a.dead, mono_ns: monotonic_ns() };
+                        sink.lock().expect("alerts").push(m);
+                    });
+                if let Some(ms) = r.progress_timeout_ms {
+                    config = config.with_progress_timeout(Duration::from_millis(ms));
+                }
+                if let Some(ms) = r.grace_ms {
+                    config = config.with_shutdown_grace_period(Duration::from_millis(ms));
+                }
+                b = b.required_consumers(config);
             }
             *role = Role::None;
-            *role = Role::Producer(b.create_raw(event_size as usize).map_err(kind_of)?);
+            *role = Role::Producer(b.create_raw(event_size as usize).map_err(kind_of)?, alerts);
             Ok(OkFields::default())
         }
         Command::AttachConsumer { ring, consumer_id, event_size, timeout_ms, wait, .. } => {
+            // Leave first: a consumer that re-attaches under its own id must not have its old
+            // self free the slot it has just taken.
+            *role = Role::None;
             let c = ConsumerBuilder::new(ring_name(&ring)?, &consumer_id)
                 .wait(strategy(wait))
                 .attach_timeout(Duration::from_millis(timeout_ms))
@@ -89,22 +120,31 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
             Ok(OkFields { start_seq: Some(start_seq), ..Default::default() })
         }
         Command::Publish { count, batch, .. } => {
-            let Role::Producer(p) = role else { return Err(no_role("publish", "producer")) };
+            let Role::Producer(p, alerts) = role else { return Err(no_role("publish", "producer")) };
             let first = p.last_published() + 1;
             let mut last_progress = Instant::now();
             let mut reported = first - 1;
-            ringproof::testkit::produce(p, count, batch.unwrap_or(1) as usize, |last| {
+            let report_alerts = |io: &mut TesteeIo<W>| {
+                for m in alerts.lock().expect("alerts").drain(..) {
+                    if let Message::Liveness { consumer_id, dead, mono_ns, .. } = m {
+                        let _ = io.send(&Message::Liveness { id, consumer_id, dead, mono_ns });
+                    }
+                }
+            };
+            let produced = ringproof::testkit::produce(p, count, batch.unwrap_or(1) as usize, |last| {
                 if last - reported >= 65_536 || last_progress.elapsed() >= Duration::from_millis(50) {
+                    report_alerts(io);
                     let _ = io.send(&Message::Progress { id, published_through: last });
                     reported = last;
                     last_progress = Instant::now();
                 }
-            })
-            .map_err(kind_of)?;
+            });
+            report_alerts(io);
+            produced.map_err(kind_of)?;
             Ok(OkFields { first_seq: Some(first), last_seq: Some(p.last_published()), ..Default::default() })
         }
         Command::TryPublish { count, .. } => {
-            let Role::Producer(p) = role else { return Err(no_role("try_publish", "producer")) };
+            let Role::Producer(p, _) = role else { return Err(no_role("try_publish", "producer")) };
             let mut published = 0;
             let mut full = false;
             while published < count {
@@ -125,7 +165,7 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
             consume(c, id, count, mode, Duration::from_millis(timeout_ms), io)
         }
         Command::Cursors { .. } => Ok(match role {
-            Role::Producer(p) => OkFields { producer: Some(p.last_published()), ..Default::default() },
+            Role::Producer(p, _) => OkFields { producer: Some(p.last_published()), ..Default::default() },
             Role::Consumer(c) => OkFields {
                 producer: Some(c.producer_sequence()),
                 consumer: Some(c.next_sequence() - 1),
@@ -229,6 +269,7 @@ pub fn kind_of(e: Error) -> (ErrorKind, String) {
         Error::Closed { .. } => ErrorKind::Closed,
         Error::Lapped { .. } | Error::Evicted { .. } => ErrorKind::Lapped,
         Error::ConsumerIdInUse { .. } => ErrorKind::IdInUse,
+        Error::ProducerGone { .. } => ErrorKind::ProducerGone,
         _ => ErrorKind::Other,
     };
     (kind, e.to_string())

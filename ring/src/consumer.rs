@@ -132,6 +132,7 @@ impl RawConsumer {
     fn attach(b: ConsumerBuilder, expect: Expect) -> Result<RawConsumer> {
         validate_consumer_id(&b.id)?;
         futex::register_membarrier();
+        crate::failpoint::arm_from_env();
         let deadline = std::time::Instant::now() + b.attach_timeout;
         let ring = Segment::open_waiting(&b.name.ring(), "ring", &expect, b.attach_timeout)?;
         // disruptor-mp creates its producer cursor after the ring: wait for it too.
@@ -176,6 +177,7 @@ impl RawConsumer {
                 }
             })?;
             slot = Some(i);
+            crate::failpoint::hit("consumer.attach");
             if join != Join::TakeOver {
                 // The handshake: the join's generation bump and fence are done; whatever the
                 // producer publishes from here on respects our cursor.
@@ -542,6 +544,7 @@ impl Drop for RawConsumer {
         if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
             reg.leave(i);
         }
+        crate::failpoint::hit("consumer.leave");
         let _ = segment::unlink(&self.name.consumer_cursor(&self.id));
         let producer_gone = self.registry.as_ref().is_none_or(|r| r.closed().is_some());
         if let (true, Some(dir)) = (producer_gone, self.name.consumers_dir()) {

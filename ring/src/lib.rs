@@ -29,6 +29,7 @@ pub mod consumer;
 pub mod counters;
 pub mod cursor;
 pub mod error;
+pub mod failpoint;
 pub mod futex;
 pub mod layout;
 pub mod liveness;

@@ -207,6 +207,7 @@ impl RawProducer {
             validate_consumer_id(&format!("{}_{}", d.prefix, d.max))?;
         }
         futex::register_membarrier();
+        crate::failpoint::arm_from_env();
         let (header, geometry) = fresh_header(SegmentKind::Ring, alignment, element_size as u64, b.capacity as u64)
             .ok_or_else(|| Error::InvalidConfig(format!("{} x {element_size} bytes overflows", b.capacity)))?;
         let epoch = new_epoch();
@@ -479,19 +480,23 @@ impl RawProducer {
 
     #[inline(always)]
     fn write_one(&mut self, seq: i64, write: impl FnOnce(&mut [u8])) {
+        crate::failpoint::hit("producer.claimed");
         // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it.
         write(unsafe { std::slice::from_raw_parts_mut(self.slot_ptr(seq), self.element_size) });
+        crate::failpoint::hit("producer.written");
         self.publish_cursor(seq);
     }
 
     #[inline(always)]
     fn write_and_publish(&mut self, first: i64, n: usize, mut write: impl FnMut(usize, &mut [u8])) -> i64 {
+        crate::failpoint::hit("producer.claimed");
         for i in 0..n {
             // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it.
             let slot = unsafe { std::slice::from_raw_parts_mut(self.slot_ptr(first + i as i64), self.element_size) };
             write(i, slot);
         }
         let last = first + n as i64 - 1;
+        crate::failpoint::hit("producer.written");
         self.publish_cursor(last);
         last
     }
@@ -726,6 +731,7 @@ impl Drop for RawProducer {
         // the ring state after announcing themselves (SPEC.md §8).
         self.flush();
         self.registry.close(self.next - 1);
+        crate::failpoint::hit("producer.close");
         futex::wake_all(&self.cursor.cell().value);
         for path in [self.name.ring(), self.name.producer_cursor(), self.name.registry(), self.name.counters()] {
             let _ = segment::unlink(&path);

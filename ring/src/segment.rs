@@ -243,6 +243,7 @@ fn create_exclusive(path: &SegmentPath, what: &'static str, len: usize, init: im
             let map = size_and_map(&file, len, name).inspect_err(|_| {
                 let _ = nix::sys::mman::shm_unlink(shm_name(name).as_str());
             })?;
+            crate::failpoint::hit("segment.create");
             init(map.as_mut_ptr());
             Ok(map)
         }
@@ -258,6 +259,7 @@ fn create_exclusive(path: &SegmentPath, what: &'static str, len: usize, init: im
                 .open(&tmp)
                 .map_err(|e| Error::io("create", what, &tmp.display().to_string(), e))?;
             let result = size_and_map(&file, len, &display).and_then(|map| {
+                crate::failpoint::hit("segment.create");
                 init(map.as_mut_ptr());
                 std::fs::hard_link(&tmp, final_path).map_err(|e| Error::io("link", what, &display, e))?;
                 Ok(map)
