@@ -40,7 +40,7 @@ pub struct ConformArgs {
 }
 
 /// Resolves `--impl` to a testee command line.
-fn resolve(spec: &str) -> Result<Implementation, String> {
+pub(crate) fn resolve(spec: &str) -> Result<Implementation, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
     let (name, program, args) = match spec {
         "ringproof" | "ref" | "reference" => ("ringproof".to_owned(), exe, vec!["testee".to_owned()]),

@@ -1,5 +1,6 @@
 //! `ringproof`: one binary in front of the whole kit.
 
+mod chaos_cmd;
 mod conform_cmd;
 mod layout_cmd;
 mod roles;
@@ -25,6 +26,8 @@ enum Command {
     Layout(layout_cmd::LayoutArgs),
     /// Check ring implementations against SPEC.md (the reference by default).
     Conform(conform_cmd::ConformArgs),
+    /// Run a seeded chaos campaign: kill, stop and crash participants, then check the histories.
+    Chaos(chaos_cmd::ChaosArgs),
     /// Serve the conformance protocol on stdin/stdout with the reference implementation.
     Testee,
     /// Remove a ring nobody uses any more (refused while a participant is alive).
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Rm(a) => roles::rm(a),
         Command::Stat(a) => stat_cmd::run(a),
         Command::Conform(a) => return conform_cmd::run(a),
+        Command::Chaos(a) => return chaos_cmd::run(a),
         Command::Testee => {
             let code = ringproof_conformance::testee_ref::serve(std::io::stdin().lock(), std::io::stdout().lock());
             return ExitCode::from(code as u8);

@@ -618,7 +618,7 @@ fn plant_ring(ctx: &Ctx, spoil: impl FnOnce(&mut Vec<u8>)) -> Result<(), CaseErr
 fn expect_refused(ctx: &mut Ctx, what: &str) -> Result<(), CaseError> {
     let h = ctx.start_consumer_testee("consumer c_0")?;
     let ring = ctx.ring.clone();
-    let r = ctx.request(h, |id| Command::AttachConsumer { id, ring, consumer_id: "c_0".into(), event_size: SIZE, timeout_ms: 200, wait: None })?;
+    let r = ctx.request(h, |id| Command::AttachConsumer { id, ring, consumer_id: "c_0".into(), event_size: SIZE, timeout_ms: 200, wait: None, resync: None })?;
     match &r.result {
         Err(_) => Ok(()),
         Ok(_) => fail(format!("a consumer attached to {what}")),

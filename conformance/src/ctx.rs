@@ -166,7 +166,7 @@ impl Ctx {
     pub fn attach(&mut self, h: H, k: usize, event_size: u64, wait: Option<Wait>) -> Result<Reply, CaseError> {
         let ring = self.ring.clone();
         let timeout_ms = self.deadline.saturating_duration_since(Instant::now()).as_millis().min(10_000) as u64;
-        self.request(h, |id| Command::AttachConsumer { id, ring, consumer_id: consumer_id(k), event_size, timeout_ms, wait })
+        self.request(h, |id| Command::AttachConsumer { id, ring, consumer_id: consumer_id(k), event_size, timeout_ms, wait, resync: None })
     }
 
     /// Sends `publish` without waiting.

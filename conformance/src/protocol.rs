@@ -104,6 +104,10 @@ pub enum Command {
         timeout_ms: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         wait: Option<Wait>,
+        /// Optional: a re-join whose cursor was not gating (SPEC.md §7.3) continues at the
+        /// head instead of failing with `lapped`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resync: Option<bool>,
     },
     Publish {
         id: u64,

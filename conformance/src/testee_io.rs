@@ -37,6 +37,7 @@ pub fn read_command(input: &mut impl BufRead) -> Option<Result<Command, String>>
 
 /// Coalesces delivered events into `events` messages: contiguous runs with an FNV-1a 64 digest
 /// of their bytes, flushed every 65536 events or 50 ms and whenever the run breaks.
+#[derive(Clone)]
 pub struct EventsReporter {
     id: u64,
     run: Option<(i64, i64, u64)>,

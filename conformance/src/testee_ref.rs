@@ -3,7 +3,7 @@
 use crate::protocol::{Backend, Command, ErrorKind, Message, Mode, OkFields, RingAddr, Wait, PROTOCOL_VERSION};
 use crate::testee_io::{read_command, EventsReporter, TesteeIo};
 use ringproof::layout::LayoutError;
-use ringproof::{ConsumerBuilder, Coordination, Error, LivenessAction, ProducerBuilder, RawConsumer, RawProducer, RequiredConsumers, RingName, WaitStrategy};
+use ringproof::{ConsumerBuilder, Coordination, Error, LivenessAction, OnLapped, ProducerBuilder, RawConsumer, RawProducer, RequiredConsumers, RingName, WaitStrategy};
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -106,13 +106,14 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
             *role = Role::Producer(b.create_raw(event_size as usize).map_err(kind_of)?, alerts);
             Ok(OkFields::default())
         }
-        Command::AttachConsumer { ring, consumer_id, event_size, timeout_ms, wait, .. } => {
+        Command::AttachConsumer { ring, consumer_id, event_size, timeout_ms, wait, resync, .. } => {
             // Leave first: a consumer that re-attaches under its own id must not have its old
             // self free the slot it has just taken.
             *role = Role::None;
             let c = ConsumerBuilder::new(ring_name(&ring)?, &consumer_id)
                 .wait(strategy(wait))
                 .attach_timeout(Duration::from_millis(timeout_ms))
+                .on_lapped(if resync == Some(true) { OnLapped::Resync } else { OnLapped::Fail })
                 .attach_raw(event_size as usize)
                 .map_err(kind_of)?;
             let start_seq = c.next_sequence();
@@ -184,11 +185,24 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
 /// Reads up to `count` events, reporting them; stops early when nothing arrives for `idle`.
 fn consume<W: Write>(c: &mut RawConsumer, id: u64, count: u64, mode: Mode, idle: Duration, io: &mut TesteeIo<W>) -> Outcome {
     let mut reporter = EventsReporter::new(id);
+    let result = consume_into(c, &mut reporter, count, mode, idle, io);
+    // Whatever was delivered is reported, even when the call ends in an error (producer gone,
+    // evicted): the harness must see every event the consumer committed.
+    if let Some(m) = reporter.flush() {
+        io.send(&m).map_err(|e| (ErrorKind::Other, e.to_string()))?;
+    }
+    result
+}
+
+fn consume_into<W: Write>(c: &mut RawConsumer, reporter: &mut EventsReporter, count: u64, mode: Mode, idle: Duration, io: &mut TesteeIo<W>) -> Outcome {
     let mut consumed = 0u64;
     let mut closed_at = None;
     let mut last_event = Instant::now();
     let mut outbox = Vec::new();
     while consumed < count {
+        // An evicted read may hand over overwritten slots before it fails (SPEC.md §7.10):
+        // what that call delivered is discarded, so keep the state from before it.
+        let before = reporter.clone();
         let step = match mode {
             Mode::Copy => c.try_read(|seq, bytes| outbox.extend(reporter.record(seq, bytes))).map(|r| r.map_or(0, |_| 1)),
             Mode::Lease => c.try_lease().map(|lease| match lease {
@@ -200,6 +214,10 @@ fn consume<W: Write>(c: &mut RawConsumer, id: u64, count: u64, mode: Mode, idle:
             }),
             Mode::Batch => c.poll_batch((count - consumed) as usize, |seq, bytes, _| outbox.extend(reporter.record(seq, bytes))),
         };
+        if let Err(Error::Evicted { .. } | Error::Lapped { .. }) = &step {
+            *reporter = before;
+            outbox.clear();
+        }
         for m in outbox.drain(..) {
             io.send(&m).map_err(|e| (ErrorKind::Other, e.to_string()))?;
         }
@@ -226,9 +244,6 @@ fn consume<W: Write>(c: &mut RawConsumer, id: u64, count: u64, mode: Mode, idle:
             }
             Err(e) => return Err(kind_of(e)),
         }
-    }
-    if let Some(m) = reporter.flush() {
-        io.send(&m).map_err(|e| (ErrorKind::Other, e.to_string()))?;
     }
     Ok(OkFields { consumed: Some(consumed), closed_at, ..Default::default() })
 }

@@ -163,6 +163,7 @@ fn exchange(backend: Backend) {
                 event_size: SIZE,
                 timeout_ms: 5_000,
                 wait: None,
+                resync: None,
             },
             deadline(),
         )
@@ -183,6 +184,7 @@ fn exchange(backend: Backend) {
                 event_size: 128,
                 timeout_ms: 1_000,
                 wait: None,
+                resync: None,
             },
             deadline(),
         )

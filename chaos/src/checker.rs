@@ -1,0 +1,335 @@
+//! The checker: judges a recorded [`History`] against the campaign's rules, without trusting
+//! any testee's own judgement (every delivered run is re-digested from TP1).
+//!
+//! Rules, per consumer id (its lives in order):
+//! - within a life, runs are contiguous from its start sequence, each carrying its TP1 bytes
+//!   (a gap is **lost**, going back is **out of order**, a wrong digest is **torn or stale**);
+//! - across a crash (no gap declared by the implementation), the next life must start no later
+//!   than one past the dead life's committed cursor (else **lost**), and may re-deliver only
+//!   what the dead life delivered but had not committed (else **duplicated**);
+//! - the last life reaches the final published sequence within the heal bound (else **hung**);
+//! - no life dies by itself unless armed with a failpoint (else **crashed**);
+//! - nothing of the ring remains after the final clean shutdown (else **leaked**);
+//! - every observed dead-peer detection is within the configured bound (else **late**).
+
+use crate::history::{ConsumerLife, End, History};
+use crate::schedule::{Fault, FaultFamily, Target};
+use hdrhistogram::Histogram;
+use ringproof_conformance::ctx::expected_digest;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One broken rule, with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Violation {
+    Lost { consumer: String, from: i64, to: i64, detail: String },
+    Duplicated { consumer: String, from: i64, to: i64, detail: String },
+    Torn { consumer: String, first: i64, last: i64 },
+    OutOfOrder { consumer: String, detail: String },
+    Hung { who: String, detail: String },
+    Leaked { name: String },
+    LateDetection { peer: String, observer: String, latency_ms: f64, bound_ms: u64 },
+    Crashed { who: String, detail: String },
+    Harness { detail: String },
+}
+
+impl Violation {
+    /// The verdict-table row this violation counts in.
+    pub fn row(&self) -> &'static str {
+        match self {
+            Violation::Lost { .. } => "lost",
+            Violation::Duplicated { .. } => "duplicated",
+            Violation::Torn { .. } => "torn",
+            Violation::OutOfOrder { .. } => "out-of-order",
+            Violation::Hung { .. } => "hung",
+            Violation::Leaked { .. } => "leaked",
+            Violation::LateDetection { .. } => "late-detection",
+            Violation::Crashed { .. } => "crashed",
+            Violation::Harness { .. } => "harness",
+        }
+    }
+}
+
+/// Every row of the verdict table, in order.
+pub const ROWS: &[&str] = &["lost", "duplicated", "torn", "out-of-order", "hung", "leaked", "late-detection", "crashed", "harness"];
+
+/// Latency percentiles (milliseconds) of one kind of dead-peer detection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub samples: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Deaths nobody observed before the peer was restarted (nobody needed to notice).
+    pub unobserved: u64,
+}
+
+/// Counts for the verdict table and the record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Faults carried out, by family.
+    pub injected: BTreeMap<String, u64>,
+    /// Failpoints that fired (the armed process crashed itself).
+    pub failpoints_fired: u64,
+    pub faults_skipped: u64,
+    pub producer_lives: u64,
+    pub consumer_lives: u64,
+    pub events_delivered: u64,
+    pub lost_events: u64,
+    pub duplicated_events: u64,
+    /// Re-deliveries inside a dead life's uncommitted window (allowed).
+    pub redelivered_allowed: u64,
+    /// Gaps the implementation declared (lapped / evicted / left), in events.
+    pub declared_gap_events: u64,
+    pub torn_runs: u64,
+    /// Dead producer, seen by a consumer (`producer_gone`).
+    pub detect_producer: Latency,
+    /// Dead required consumer, seen by the producer (liveness alert).
+    pub detect_consumer: Latency,
+}
+
+impl Stats {
+    pub fn injected_total(&self) -> u64 {
+        self.injected.values().sum::<u64>()
+    }
+}
+
+/// The checker's verdict.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub violations: Vec<Violation>,
+    pub stats: Stats,
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// Violations per verdict-table row.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut m: BTreeMap<&'static str, usize> = ROWS.iter().map(|r| (*r, 0)).collect();
+        for v in &self.violations {
+            *m.entry(v.row()).or_default() += 1;
+        }
+        m
+    }
+}
+
+/// Judges `h`.
+pub fn check(h: &History) -> Verdict {
+    let mut v = Verdict::default();
+    for f in &h.faults {
+        if f.at_ns.is_some() {
+            *v.stats.injected.entry(f.fault.family().as_str().to_owned()).or_default() += 1;
+        } else {
+            v.stats.faults_skipped += 1;
+        }
+    }
+    v.stats.producer_lives = h.producer.len() as u64;
+    for p in &h.producer {
+        judge_end("producer", &p.end, &mut v);
+    }
+    for (id, _, end) in &h.early_deaths {
+        judge_end(id, end, &mut v);
+    }
+    for (id, lives) in &h.consumers {
+        v.stats.consumer_lives += lives.len() as u64;
+        judge_consumer(h, id, lives, &mut v);
+    }
+    for e in &h.harness_errors {
+        v.violations.push(Violation::Harness { detail: e.clone() });
+    }
+    judge_final(h, &mut v);
+    for name in &h.leaks {
+        v.violations.push(Violation::Leaked { name: name.clone() });
+    }
+    judge_detection(h, &mut v);
+    v
+}
+
+fn judge_end(who: &str, end: &End, v: &mut Verdict) {
+    match end {
+        End::Crashed { detail } => v.violations.push(Violation::Crashed { who: who.to_owned(), detail: detail.clone() }),
+        End::FailpointCrash { .. } => v.stats.failpoints_fired += 1,
+        _ => {}
+    }
+}
+
+fn judge_consumer(h: &History, id: &str, lives: &[ConsumerLife], v: &mut Verdict) {
+    let mut prev: Option<&ConsumerLife> = None;
+    for life in lives {
+        judge_end(id, &life.end, v);
+        if let Some(p) = prev {
+            judge_handoff(id, p, life, v);
+        }
+        let mut expected = life.start_seq;
+        for run in &life.runs {
+            if run.last < run.first {
+                v.violations.push(Violation::OutOfOrder { consumer: id.to_owned(), detail: format!("malformed run {}..={}", run.first, run.last) });
+                continue;
+            }
+            v.stats.events_delivered += (run.last - run.first + 1) as u64;
+            if run.digest != expected_digest(run.first, run.last, h.event_size) {
+                v.stats.torn_runs += 1;
+                v.violations.push(Violation::Torn { consumer: id.to_owned(), first: run.first, last: run.last });
+            }
+            if run.first > expected {
+                v.stats.lost_events += (run.first - expected) as u64;
+                v.violations.push(Violation::Lost {
+                    consumer: id.to_owned(),
+                    from: expected,
+                    to: run.first - 1,
+                    detail: format!("pid {}: delivered up to {}, then jumped to {}", life.pid, expected - 1, run.first),
+                });
+            } else if run.first < expected {
+                v.violations.push(Violation::OutOfOrder {
+                    consumer: id.to_owned(),
+                    detail: format!("pid {}: after {}, delivered {}..={} (went back within one life)", life.pid, expected - 1, run.first, run.last),
+                });
+            }
+            expected = expected.max(run.last + 1);
+        }
+        prev = Some(life);
+    }
+}
+
+/// A life ended and the next one started: what may it skip and what may it re-deliver?
+fn judge_handoff(id: &str, p: &ConsumerLife, life: &ConsumerLife, v: &mut Verdict) {
+    let declared = life.declared_gap_before || matches!(p.end, End::Lapped { .. } | End::Left);
+    let reported = p.last_reported().unwrap_or(p.start_seq - 1);
+    // What the dead life committed; a testee commits what it reports before reporting it
+    // (PROTOCOL.md), so without a readable cursor the reported prefix is the committed one.
+    let committed = p.committed_at_end.unwrap_or(reported);
+    let resume_after = committed.max(reported);
+    if life.start_seq > resume_after + 1 {
+        let (from, to) = (resume_after + 1, life.start_seq - 1);
+        if declared {
+            v.stats.declared_gap_events += (to - from + 1) as u64;
+        } else {
+            v.stats.lost_events += (to - from + 1) as u64;
+            v.violations.push(Violation::Lost {
+                consumer: id.to_owned(),
+                from,
+                to,
+                detail: format!(
+                    "pid {} ended ({:?}) with cursor {:?} after reporting {reported}; pid {} resumed at {} with no gap declared",
+                    p.pid, p.end, p.committed_at_end, life.pid, life.start_seq
+                ),
+            });
+        }
+    }
+    // Re-delivered sequences: what this life reported that the previous life reported too.
+    let redelivered = |lo: i64, hi: i64| -> u64 {
+        life.runs.iter().map(|r| (r.last.min(hi) - r.first.max(lo) + 1).max(0) as u64).sum()
+    };
+    let allowed = redelivered(committed + 1, reported);
+    v.stats.redelivered_allowed += allowed;
+    let bad = redelivered(i64::MIN / 2, committed.min(reported));
+    if bad > 0 {
+        v.stats.duplicated_events += bad;
+        v.violations.push(Violation::Duplicated {
+            consumer: id.to_owned(),
+            from: life.start_seq,
+            to: committed.min(reported),
+            detail: format!("pid {} had committed {committed} and reported {reported}; pid {} delivered {bad} of those again", p.pid, life.pid),
+        });
+    }
+}
+
+fn judge_final(h: &History, v: &mut Verdict) {
+    let Some(final_seq) = h.heal.final_seq else {
+        v.violations.push(Violation::Hung {
+            who: "producer".into(),
+            detail: format!("its final publish did not complete within the heal bound ({} ms)", h.heal.bound_ms),
+        });
+        return;
+    };
+    for (id, lives) in &h.consumers {
+        let Some(last) = lives.last() else { continue };
+        let reached = last.start_seq > final_seq || last.last_reported().is_some_and(|r| r >= final_seq);
+        let in_time = match h.heal.reached_ns.get(id) {
+            Some(Some(at)) => at.saturating_sub(h.heal.started_ns) <= h.heal.bound_ms * 1_000_000,
+            Some(None) => false,
+            None => true,
+        };
+        if !(reached && in_time) {
+            v.violations.push(Violation::Hung {
+                who: id.clone(),
+                detail: format!(
+                    "did not deliver through the final sequence {final_seq} within {} ms of healing (reported up to {:?})",
+                    h.heal.bound_ms,
+                    last.last_reported()
+                ),
+            });
+        }
+    }
+}
+
+fn judge_detection(h: &History, v: &mut Verdict) {
+    let bound_ns = h.detect_bound_ms * 1_000_000;
+    let mut prod = Histogram::<u64>::new(3).expect("histogram");
+    let mut cons = Histogram::<u64>::new(3).expect("histogram");
+    let (mut prod_unseen, mut cons_unseen) = (0, 0);
+    for f in &h.faults {
+        let (Some(kill_ns), true) = (f.at_ns, matches!(f.fault, Fault::Kill { .. } | Fault::Failpoint { .. })) else { continue };
+        match f.fault.target() {
+            Target::Producer => {
+                // Until a restarted producer takes over, consumers that caught up must say so.
+                let until = h.producer.iter().map(|p| p.started_ns).filter(|s| *s > kill_ns).min().unwrap_or(u64::MAX);
+                let seen = h
+                    .consumers
+                    .iter()
+                    .flat_map(|(id, lives)| lives.iter().flat_map(move |l| l.producer_gone_ns.iter().map(move |t| (id, *t))))
+                    .filter(|(_, t)| *t > kill_ns && *t < until)
+                    .min_by_key(|(_, t)| *t);
+                match seen {
+                    Some((id, t)) => {
+                        let lat = t - kill_ns;
+                        let _ = prod.record(lat / 1_000);
+                        if lat > bound_ns {
+                            v.violations.push(Violation::LateDetection { peer: "producer".into(), observer: id.clone(), latency_ms: lat as f64 / 1e6, bound_ms: h.detect_bound_ms });
+                        }
+                    }
+                    None => prod_unseen += 1,
+                }
+            }
+            Target::Consumer(k) => {
+                let id = crate::schedule::consumer_id(k);
+                let until = h.consumers.get(&id).and_then(|ls| ls.iter().map(|l| l.attached_ns).filter(|a| *a > kill_ns).min()).unwrap_or(u64::MAX);
+                let seen = h.producer.iter().flat_map(|p| p.alerts.iter()).filter(|(c, dead, t)| *c == id && *dead && *t > kill_ns && *t < until).map(|(_, _, t)| *t).min();
+                match seen {
+                    Some(t) => {
+                        let lat = t - kill_ns;
+                        let _ = cons.record(lat / 1_000);
+                        if lat > bound_ns {
+                            v.violations.push(Violation::LateDetection { peer: id, observer: "producer".into(), latency_ms: lat as f64 / 1e6, bound_ms: h.detect_bound_ms });
+                        }
+                    }
+                    None => cons_unseen += 1,
+                }
+            }
+        }
+    }
+    v.stats.detect_producer = latency(&prod, prod_unseen);
+    v.stats.detect_consumer = latency(&cons, cons_unseen);
+}
+
+fn latency(h: &Histogram<u64>, unobserved: u64) -> Latency {
+    let ms = |us: u64| us as f64 / 1_000.0;
+    Latency {
+        samples: h.len(),
+        p50_ms: ms(h.value_at_quantile(0.5)),
+        p90_ms: ms(h.value_at_quantile(0.9)),
+        p99_ms: ms(h.value_at_quantile(0.99)),
+        max_ms: ms(h.max()),
+        unobserved,
+    }
+}
+
+/// Families as the verdict table names them, for reports.
+pub fn family_names() -> Vec<&'static str> {
+    [FaultFamily::Kill, FaultFamily::Stop, FaultFamily::Failpoints].iter().map(|f| f.as_str()).collect()
+}
