@@ -269,6 +269,14 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
     while Instant::now() < heal_deadline {
         let fin = *shared.final_seq.lock().expect("final");
         if let Some(f) = fin {
+            let now = monotonic_ns();
+            let mut h = shared.history.lock().expect("history");
+            for (k, c) in shared.consumers.iter().enumerate() {
+                if c.reported.load(Ordering::SeqCst) >= f {
+                    h.heal.reached_ns.entry(consumer_id(k)).or_insert(Some(now));
+                }
+            }
+            drop(h);
             if shared.consumers.iter().all(|c| c.reported.load(Ordering::SeqCst) >= f) {
                 break;
             }
@@ -475,7 +483,15 @@ fn producer_thread(shared: &Shared) {
                     if closing_armed {
                         // The planned crash: the close stops halfway (producer.close).
                         closing_armed = false;
-                        let _ = t.send(|id| Command::Leave { id }).and_then(|id| t.wait(id, Instant::now() + REPLY_DEADLINE));
+                        match t.send(|id| Command::Leave { id }).and_then(|id| t.wait(id, Instant::now() + REPLY_DEADLINE)) {
+                            Err(e) => {
+                                gone(&t, &mut life, e);
+                                finish_producer(shared, life);
+                                restart_pause(slot);
+                                continue 'lives;
+                            }
+                            Ok(_) => shared.harness_error(format!("producer pid {} closed the ring although armed with producer.close", t.pid())),
+                        }
                     }
                 }
                 Ok(Reply { result: Err((kind, msg)), .. }) => {

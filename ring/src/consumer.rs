@@ -128,6 +128,10 @@ pub struct RawConsumer {
 // SAFETY: pointers into this consumer's own mappings; moved, not shared.
 unsafe impl Send for RawConsumer {}
 
+/// How long an attaching consumer lets an unfinished cursor segment's creator (an earlier
+/// incarnation under the same id) finish before it judges it dead.
+const CURSOR_CREATOR_GRACE: Duration = Duration::from_millis(100);
+
 impl RawConsumer {
     fn attach(b: ConsumerBuilder, expect: Expect) -> Result<RawConsumer> {
         validate_consumer_id(&b.id)?;
@@ -155,7 +159,15 @@ impl RawConsumer {
         let path = b.name.consumer_cursor(&b.id);
         let (cursor, created) = match Cursor::create(&path, "consumer cursor", head, epoch) {
             Ok(c) => (c, true),
-            Err(Error::AlreadyExists { .. }) => (Cursor::open(&path, "consumer cursor")?, false),
+            Err(Error::AlreadyExists { .. }) => match Cursor::open_waiting(&path, "consumer cursor", CURSOR_CREATOR_GRACE) {
+                Ok(c) => (c, false),
+                // A consumer with our id died while creating it: nothing ever read through it.
+                Err(e) if segment::unfinished(&e) => {
+                    segment::unlink(&path)?;
+                    (Cursor::create(&path, "consumer cursor", head, epoch)?, true)
+                }
+                Err(e) => return Err(e),
+            },
             Err(e) => return Err(e),
         };
         let cell = cursor.cell();
@@ -201,6 +213,20 @@ impl RawConsumer {
                     }
                 }
                 cell.value.store(resume_from, Ordering::Release);
+            } else {
+                // A takeover resumes exactly only if the slot gated the producer all along. One
+                // left ACTIVE by a re-join that died before its handshake did not: if the
+                // producer is more than a ring ahead, our next events were overwritten.
+                fence(Ordering::SeqCst);
+                let head_now = producer.cell().value.load(Ordering::SeqCst);
+                if head_now - resume_from > g.capacity as i64 {
+                    if b.on_lapped == OnLapped::Fail {
+                        reg.leave(i);
+                        return Err(Error::Lapped { id: b.id, from: resume_from + 1, to: head_now });
+                    }
+                    resume_from = head_now;
+                    cell.value.store(resume_from, Ordering::Release);
+                }
             }
         } else if created || stale {
             // No handshake with a disruptor-mp producer: it finds our cursor by probing names,
@@ -548,6 +574,7 @@ impl Drop for RawConsumer {
         let _ = segment::unlink(&self.name.consumer_cursor(&self.id));
         let producer_gone = self.registry.as_ref().is_none_or(|r| r.closed().is_some());
         if let (true, Some(dir)) = (producer_gone, self.name.consumers_dir()) {
+            segment::remove_dead_temps(&dir, "");
             // The last one out removes the directory; fails harmlessly while others remain.
             let _ = std::fs::remove_dir(dir);
         }

@@ -239,13 +239,26 @@ impl RawProducer {
     /// Restart after a crash: take the ring over from its dead producer and resume after the
     /// last sequence it published (SPEC.md §7.9). Refused while that producer runs.
     fn restart(b: ProducerBuilder, element_size: usize, alignment: usize) -> Result<RawProducer> {
-        let registry = Registry::open(&b.name.registry())?;
+        let registry = match open_registry(&b.name.registry()) {
+            Ok(r) => r,
+            // Its creator died before writing its header. The registry is created first, so
+            // nothing else of the ring exists: reclaim the name and create the ring afresh.
+            Err(e) if segment::unfinished(&e) => {
+                segment::unlink(&b.name.registry())?;
+                return Self::create(b, element_size, alignment);
+            }
+            Err(e) => return Err(e),
+        };
         registry.take_over_producer(b.name.name())?;
         let epoch = registry.epoch();
         let cursor = match Cursor::open(&b.name.producer_cursor(), "producer cursor") {
             Ok(c) => c,
-            // Died before creating it: nothing was published.
-            Err(Error::NotFound { .. }) => Cursor::create(&b.name.producer_cursor(), "producer cursor", INITIAL_SEQUENCE, epoch)?,
+            // Died before creating it, or while creating it (we took over: it is dead): nothing
+            // was published.
+            Err(e) if matches!(e, Error::NotFound { .. }) || segment::unfinished(&e) => {
+                segment::unlink(&b.name.producer_cursor())?;
+                Cursor::create(&b.name.producer_cursor(), "producer cursor", INITIAL_SEQUENCE, epoch)?
+            }
             Err(e) => return Err(e),
         };
         let expect = Expect {
@@ -256,7 +269,8 @@ impl RawProducer {
         };
         let ring = match Segment::open(&b.name.ring(), "ring", &expect) {
             Ok(r) => r,
-            Err(Error::NotFound { .. }) => {
+            Err(e) if matches!(e, Error::NotFound { .. }) || segment::unfinished(&e) => {
+                segment::unlink(&b.name.ring())?;
                 let (header, geometry) = fresh_header(SegmentKind::Ring, alignment, element_size as u64, b.capacity as u64)
                     .ok_or_else(|| Error::InvalidConfig("ring size overflows".into()))?;
                 Segment::create(&b.name.ring(), "ring", &header, geometry, |_| {})?
@@ -741,6 +755,9 @@ impl Drop for RawProducer {
             let _ = segment::unlink(&self.name.consumer_cursor(&id));
         }
         if let Some(dir) = self.name.consumers_dir() {
+            // Temporaries of processes killed while creating a segment would outlive the ring.
+            segment::remove_dead_temps(&dir, "");
+            dir.parent().inspect(|root| segment::remove_dead_temps(root, &format!("{}.", self.name.name())));
             // Fails while consumers still have cursors there; the last one to leave removes it.
             let _ = std::fs::remove_dir(dir);
         }
@@ -896,6 +913,21 @@ impl Drop for Undo {
 }
 
 /// A fresh non-zero ring epoch: distinct across rings and restarts with overwhelming odds.
+/// How long a restarting producer lets an unfinished registry's creator finish before it
+/// judges the creator dead (creating one takes microseconds).
+const REGISTRY_CREATOR_GRACE: Duration = Duration::from_secs(1);
+
+/// Opens the registry, waiting up to [`REGISTRY_CREATOR_GRACE`] while it is unfinished.
+fn open_registry(path: &crate::names::SegmentPath) -> Result<Registry> {
+    let deadline = Instant::now() + REGISTRY_CREATOR_GRACE;
+    loop {
+        match Registry::open(path) {
+            Err(e) if segment::unfinished(&e) && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            other => return other,
+        }
+    }
+}
+
 fn new_epoch() -> u64 {
     let t = process::boottime_ns();
     let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);

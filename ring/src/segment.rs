@@ -205,6 +205,13 @@ impl RawSegment {
 /// disruptor-mp writes its headers with a plain copy, magic first: for a moment a reader can
 /// see the magic with the rest still zero (version 0) or half written (checksum mismatch).
 /// While waiting for a segment, those are retried too; after the deadline they are reported.
+/// Whether `e` says the segment was never finished: its creator died (or is still working)
+/// between creating the name and writing the header. A participant that knows the creator is
+/// dead may remove it and create it again.
+pub fn unfinished(e: &Error) -> bool {
+    matches!(e, Error::Layout { source: LayoutError::Initializing | LayoutError::TooShort { .. }, .. })
+}
+
 fn maybe_half_written(e: &Error) -> bool {
     matches!(e, Error::Layout { source: LayoutError::Checksum { .. } | LayoutError::Version { found: 0, .. }, .. })
 }
@@ -322,6 +329,22 @@ fn shm_open(name: &str, flags: OFlag, what: &'static str) -> Result<File> {
 fn size_and_map(file: &File, len: usize, name: &str) -> Result<MmapRaw> {
     file.set_len(len as u64).map_err(|e| Error::io("ftruncate", "segment", name, e))?;
     MmapOptions::new().len(len).map_raw(file).map_err(|e| Error::io("mmap", "segment", name, e))
+}
+
+/// Removes the temporary files (`.{name}.{pid}.{nanos}.tmp`, see [`temp_path`]) in `dir` whose
+/// name starts with `.{prefix}` and whose creator is dead: a process killed while creating a
+/// file segment leaves one behind, and it would outlive the ring (and keep its consumers
+/// directory from being removed). Files of live creators are left alone.
+pub fn remove_dead_temps(dir: &std::path::Path, prefix: &str) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let f = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = f.strip_prefix('.').filter(|r| r.starts_with(prefix)).and_then(|r| r.strip_suffix(".tmp")) else { continue };
+        let pid = rest.rsplit('.').nth(1).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| crate::process::start_time(p).is_none()) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 fn temp_path(final_path: &std::path::Path) -> std::path::PathBuf {
