@@ -205,12 +205,15 @@ fn consume_into<W: Write>(c: &mut RawConsumer, reporter: &mut EventsReporter, co
         let before = reporter.clone();
         let step = match mode {
             Mode::Copy => c.try_read(|seq, bytes| outbox.extend(reporter.record(seq, bytes))).map(|r| r.map_or(0, |_| 1)),
-            Mode::Lease => c.try_lease().map(|lease| match lease {
+            Mode::Lease => c.try_lease().and_then(|lease| match lease {
                 Some(l) => {
-                    outbox.extend(reporter.record(l.sequence(), &l));
-                    1
+                    let m = reporter.record(l.sequence(), &l);
+                    // Evicted while reading: the bytes may be rewritten (discarded below).
+                    l.verify()?;
+                    outbox.extend(m);
+                    Ok(1)
                 }
-                None => 0,
+                None => Ok(0),
             }),
             Mode::Batch => c.poll_batch((count - consumed) as usize, |seq, bytes, _| outbox.extend(reporter.record(seq, bytes))),
         };

@@ -592,6 +592,13 @@ impl RawLease<'_> {
     pub fn sequence(&self) -> i64 {
         self.seq
     }
+
+    /// Whether what was read through this lease can be trusted: fails with [`Error::Evicted`]
+    /// if the producer evicted this consumer meanwhile, since it may then have rewritten the
+    /// slot (SPEC.md §7.10). Call after reading, before acting on the bytes.
+    pub fn verify(&self) -> Result<()> {
+        self.consumer.check_evicted()
+    }
 }
 
 impl std::ops::Deref for RawLease<'_> {
@@ -681,6 +688,11 @@ impl<E: Pod> Lease<'_, E> {
     /// The event's sequence.
     pub fn sequence(&self) -> i64 {
         self.raw.sequence()
+    }
+
+    /// See [`RawLease::verify`].
+    pub fn verify(&self) -> Result<()> {
+        self.raw.verify()
     }
 }
 
