@@ -246,17 +246,22 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
 
     // Fault phase.
     let start = Instant::now();
+    let mut resumes = Vec::new();
     for (index, sf) in schedule.faults.iter().enumerate() {
         let due = start + Duration::from_millis(sf.at_ms);
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        let record = inject(&shared, index, &sf.fault);
+        let (record, resume) = inject(&shared, index, &sf.fault);
         shared.history.lock().expect("history").faults.push(record);
+        resumes.extend(resume);
         progress(&Progress { phase: "faults", faults_done: index + 1, faults_total: total });
     }
     if let Some(rest) = (start + shared.cfg.duration).checked_duration_since(Instant::now()) {
         std::thread::sleep(rest);
+    }
+    for r in resumes {
+        let _ = r.join();
     }
 
     // Heal: no more faults; the producer finishes with one last publish, and every consumer
@@ -320,8 +325,9 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
     Ok(Outcome { schedule, history, verdict, report, ring: name })
 }
 
-/// Carries out one fault.
-fn inject(shared: &Shared, index: usize, fault: &Fault) -> FaultRecord {
+/// Carries out one fault. A stop returns at once; the SIGCONT comes from the returned thread
+/// after the hold (so a campaign's pace does not depend on how long its stops last).
+fn inject(shared: &Arc<Shared>, index: usize, fault: &Fault) -> (FaultRecord, Option<std::thread::JoinHandle<()>>) {
     let slot = shared.slot(fault.target());
     let mut rec = FaultRecord { index, fault: fault.clone(), at_ns: None, pid: None, skipped: None };
     if let Fault::Failpoint { target: Target::Consumer(_), point, pass } = fault {
@@ -330,7 +336,7 @@ fn inject(shared: &Shared, index: usize, fault: &Fault) -> FaultRecord {
             *slot.arm.lock().expect("arm") = Some(format!("{point}@{pass}"));
             slot.recycle.store(true, Ordering::SeqCst);
             rec.at_ns = Some(monotonic_ns());
-            return rec;
+            return (rec, None);
         }
     }
     // The pid lock is held while arming and signalling, so the participant's thread, which
@@ -338,7 +344,7 @@ fn inject(shared: &Shared, index: usize, fault: &Fault) -> FaultRecord {
     let guard = slot.pid.lock().expect("pid");
     let Some(pid) = *guard else {
         rec.skipped = Some(format!("{} was restarting", fault.target().label()));
-        return rec;
+        return (rec, None);
     };
     rec.pid = Some(pid);
     let signal = |sig| {
@@ -359,15 +365,24 @@ fn inject(shared: &Shared, index: usize, fault: &Fault) -> FaultRecord {
             rec.at_ns = Some(monotonic_ns());
             signal(libc::SIGKILL);
         }
-        Fault::Stop { hold_ms, .. } => {
-            drop(guard);
+        Fault::Stop { hold_ms, target } => {
             rec.at_ns = Some(monotonic_ns());
             signal(libc::SIGSTOP);
-            std::thread::sleep(Duration::from_millis(*hold_ms));
-            signal(libc::SIGCONT);
+            drop(guard);
+            let (shared, target, hold) = (Arc::clone(shared), *target, Duration::from_millis(*hold_ms));
+            let resume = std::thread::spawn(move || {
+                std::thread::sleep(hold);
+                // Only if it is still the process we stopped (a kill may have replaced it).
+                let guard = shared.slot(target).pid.lock().expect("pid");
+                if *guard == Some(pid) {
+                    // SAFETY: as above; the pid is still our unreaped child.
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGCONT) };
+                }
+            });
+            return (rec, Some(resume));
         }
     }
-    rec
+    (rec, None)
 }
 
 /// The producer's thread: start (or take over), publish until healed, then close.

@@ -915,7 +915,7 @@ impl Drop for Undo {
 /// A fresh non-zero ring epoch: distinct across rings and restarts with overwhelming odds.
 /// How long a restarting producer lets an unfinished registry's creator finish before it
 /// judges the creator dead (creating one takes microseconds).
-const REGISTRY_CREATOR_GRACE: Duration = Duration::from_secs(1);
+const REGISTRY_CREATOR_GRACE: Duration = Duration::from_millis(250);
 
 /// Opens the registry, waiting up to [`REGISTRY_CREATOR_GRACE`] while it is unfinished.
 fn open_registry(path: &crate::names::SegmentPath) -> Result<Registry> {
