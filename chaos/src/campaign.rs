@@ -441,7 +441,10 @@ fn producer_thread(shared: &Shared) {
                 required: Some(req),
             });
             match reply.and_then(|id| t.wait(id, Instant::now() + REPLY_DEADLINE)) {
-                Ok(Reply { result: Ok(_), .. }) => break,
+                Ok(Reply { result: Ok(_), .. }) => {
+                    life.created = true;
+                    break;
+                }
                 Ok(Reply { result: Err((kind, msg)), .. }) => {
                     life.errors.push(format!("create_producer: {kind:?}: {msg}"));
                     if shared.producer_stop.load(Ordering::SeqCst) {
@@ -457,7 +460,6 @@ fn producer_thread(shared: &Shared) {
                 }
             }
         }
-        life.created = true;
         let mut closing_armed = armed.as_deref().is_some_and(|a| a.starts_with("producer.close"));
         loop {
             if shared.producer_stop.load(Ordering::SeqCst) {
