@@ -254,6 +254,8 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
         }
         let (record, resume) = inject(&shared, index, &sf.fault);
         shared.history.lock().expect("history").faults.push(record);
+        // Dropping a finished handle detaches (and frees) its thread.
+        resumes.retain(|h: &std::thread::JoinHandle<()>| !h.is_finished());
         resumes.extend(resume);
         progress(&Progress { phase: "faults", faults_done: index + 1, faults_total: total });
     }
