@@ -129,8 +129,22 @@ pub fn check(h: &History) -> Verdict {
         }
     }
     v.stats.producer_lives = h.producer.len() as u64;
+    let mut published: Option<(u32, i64)> = None;
     for p in &h.producer {
         judge_end("producer", &p.end, &mut v);
+        // A restarted producer resumes after what its predecessor published (SPEC.md §7.9):
+        // its cursor never goes back.
+        if let (Some((pid, before)), Some(now)) = (published, p.published_through) {
+            if now < before {
+                v.violations.push(Violation::OutOfOrder {
+                    consumer: "producer".into(),
+                    detail: format!("pid {pid} had published through {before}; its successor pid {} only through {now}: the sequence went back", p.pid),
+                });
+            }
+        }
+        if let Some(now) = p.published_through {
+            published = Some((p.pid, published.map_or(now, |(_, b)| b.max(now))));
+        }
     }
     for (id, _, end) in &h.early_deaths {
         judge_end(id, end, &mut v);

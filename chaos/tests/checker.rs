@@ -110,6 +110,15 @@ fn going_back_within_a_life_is_out_of_order() {
 }
 
 #[test]
+fn a_producer_sequence_going_back_across_a_restart_is_out_of_order() {
+    let mut h = clean();
+    let mut first = producer(9, 0, End::Killed);
+    first.published_through = Some(500);
+    h.producer.insert(0, first);
+    assert_eq!(kinds(&h), ["out-of-order"]);
+}
+
+#[test]
 fn not_reaching_the_final_sequence_is_a_hang() {
     let mut h = clean();
     h.consumers.get_mut("c_0").unwrap()[1].runs = vec![run(100, 150)];
