@@ -45,6 +45,40 @@ pub struct ChaosArgs {
     /// Write the full result (schedule, history, verdict) as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Run nothing: judge a recorded history again (a `--json` result or a report folder's
+    /// history.json) with this build's checker.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["seed", "json"])]
+    recheck: Option<PathBuf>,
+}
+
+/// `--recheck`: the checker over a saved history.
+fn recheck(path: &std::path::Path) -> ExitCode {
+    let history = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).map_err(|e| format!("{} is not JSON: {e}", path.display())))
+        .and_then(|mut doc| {
+            let h = doc.get_mut("history").map(serde_json::Value::take).unwrap_or(doc);
+            serde_json::from_value::<ringproof_chaos::History>(h)
+                .map_err(|e| format!("{} holds no chaos history ({e}): pass a --json result or a report's history.json", path.display()))
+        });
+    match history {
+        Ok(h) => {
+            let v = ringproof_chaos::check(&h);
+            println!("{}", report::verdict_table(&v));
+            print!("{}", report::violations(&v, 20));
+            if v.passed() {
+                println!("PASS");
+                ExitCode::SUCCESS
+            } else {
+                println!("FAIL");
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("ringproof chaos: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -68,6 +102,9 @@ fn parse_family(s: &str) -> Result<FaultFamily, String> {
 }
 
 pub fn run(a: ChaosArgs) -> ExitCode {
+    if let Some(p) = &a.recheck {
+        return recheck(p);
+    }
     let seed = a.seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64 % 1_000_000_000).unwrap_or(1)
     });
