@@ -341,7 +341,9 @@ pub fn remove_dead_temps(dir: &std::path::Path, prefix: &str) {
         let f = e.file_name().to_string_lossy().into_owned();
         let Some(rest) = f.strip_prefix('.').filter(|r| r.starts_with(prefix)).and_then(|r| r.strip_suffix(".tmp")) else { continue };
         let pid = rest.rsplit('.').nth(1).and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(|p| crate::process::start_time(p).is_none()) {
+        // Dead: gone, or a zombie (it will never finish the file).
+        let alive = |p: u32| crate::process::start_time(p).is_some_and(|t| crate::process::is_alive(p, t as u32));
+        if pid.is_some_and(|p| !alive(p)) {
             let _ = std::fs::remove_file(e.path());
         }
     }

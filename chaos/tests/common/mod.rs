@@ -1,4 +1,5 @@
 //! Shared by the campaign tests: the reference testee built with this crate, and the cleanup
+#![allow(dead_code)] // each test crate uses a subset
 //! assertions every test makes.
 
 use ringproof_chaos::Outcome;
