@@ -1,6 +1,6 @@
 //! Shared by the campaign tests: the reference testee built with this crate, and the cleanup
-#![allow(dead_code)] // each test crate uses a subset
 //! assertions every test makes.
+#![allow(dead_code)] // each test crate uses a subset
 
 use ringproof_chaos::Outcome;
 use ringproof_conformance::driver::Implementation;
