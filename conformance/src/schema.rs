@@ -60,4 +60,20 @@ mod tests {
         assert!(s.check_to_testee(&json!({"cmd":"attach_consumer","id":2,"ring":{"backend":"mmap","name":"x"},"consumer_id":"c_0","event_size":8,"timeout_ms":1})).is_err());
         assert!(s.check_to_testee(&json!({"cmd":"exit"})).is_ok());
     }
+
+    #[test]
+    fn optional_chaos_additions() {
+        let s = Schema::load();
+        assert!(s.check_from_testee(&json!({"type":"liveness","id":3,"consumer_id":"c_1","dead":true,"mono_ns":12345})).is_ok());
+        assert!(s.check_from_testee(&json!({"type":"liveness","id":3,"consumer_id":"c_1","dead":"yes","mono_ns":1})).is_err());
+        assert!(s.check_from_testee(&json!({"type":"error","id":1,"kind":"producer_gone","message":"gone"})).is_ok());
+        let attach = json!({"cmd":"attach_consumer","id":2,"ring":{"backend":"shm","name":"x"},"consumer_id":"c_0","event_size":8,"timeout_ms":1,"resync":true});
+        assert!(s.check_to_testee(&attach).is_ok());
+        let create = json!({"cmd":"create_producer","id":1,"ring":{"backend":"shm","name":"x"},"capacity":8,"event_size":8,
+                            "required":{"ids":["c_0"],"action":"evict","progress_timeout_ms":100,"grace_ms":0}});
+        assert!(s.check_to_testee(&create).is_ok());
+        let bad = json!({"cmd":"create_producer","id":1,"ring":{"backend":"shm","name":"x"},"capacity":8,"event_size":8,
+                         "required":{"ids":["c_0"],"action":"evict","progress_timeout_ms":0}});
+        assert!(s.check_to_testee(&bad).is_err());
+    }
 }
