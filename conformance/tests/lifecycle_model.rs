@@ -1,20 +1,24 @@
 //! A proptest state machine of producer and consumer lifecycles, run against real processes.
 //!
-//! proptest generates a sequence of operations (publish, consume, a consumer joining late,
-//! leaving, crashing with SIGKILL and restarting under its id, the producer crashing and
-//! restarting over the same ring (SPEC.md §7.9), a second producer or a duplicate consumer id
-//! being refused, the clean close), each carried out by reference testee processes (this test
+//! proptest generates a sequence of operations (publish, with or without waiting for room,
+//! consume, a consumer joining late, leaving, crashing with SIGKILL and restarting under its id:
+//! a takeover, or, once a waiting producer retired it, a re-join refused as *lapped*; the
+//! producer crashing and restarting over the same ring (SPEC.md §7.9), a second producer or a
+//! duplicate consumer id being refused, the clean close), each carried out by reference testee
+//! processes (this test
 //! binary serves `--ringproof-testee`, as in `catalogue.rs`), and checks every reply against a
 //! small reference model: which sequences each consumer receives and from where it starts,
 //! every event's TP1 payload (no loss, duplicate, reordering or torn slot), how much a
 //! non-blocking publish gets in with the consumers that gate it, and which errors are due.
 //! Every case ends with a clean shutdown of every participant and asserts that the ring left
-//! nothing in `/dev/shm` or in its mmap directory.
+//! nothing in `/dev/shm` or in its mmap directory but the cursors of refused restarts (which
+//! no close reaps: their slot is free), then removes those.
 //!
 //! Deterministic by construction: commands run one at a time and only between them does
-//! anything change, non-blocking publishes never trigger the liveness check (so a crashed
-//! consumer keeps gating until a restart takes its slot over, §7.3), and consumes never wait on
-//! a producer that may be gone. The runner has a fixed seed and case count; a failure is
+//! anything change; a non-waiting publish never looks at liveness (so a crashed consumer keeps
+//! gating until a restart takes its slot over, §7.3), a waiting one is generated only where the
+//! live consumers leave it room, so it waits only on dead consumers, and retires all of them
+//! (§7.10); consumes never wait on a producer that may be gone. The runner has a fixed seed and case count; a failure is
 //! shrunk to a minimal operation sequence and printed with the testees' transcripts.
 //!
 //! Run: `cargo test -p ringproof-conformance --test lifecycle_model` (`PROPTEST_CASES` is
@@ -25,6 +29,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 use ringproof_conformance::ctx::{check_delivery, consumer_id, Ctx};
 use ringproof_conformance::driver::{Implementation, Reply, Testee};
 use ringproof_conformance::protocol::{Backend, Command, ErrorKind, Mode};
+use ringproof::{RingName, SegmentPath};
 use ringproof_conformance::schema::Schema;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::collections::BTreeMap;
@@ -40,7 +45,7 @@ const CONSUMERS: usize = 3;
 /// Largest publish or consume request.
 const MAX_COUNT: u64 = 12;
 /// Cases run in CI.
-const CASES: u32 = 96;
+const CASES: u32 = 256;
 /// The runner's fixed seed.
 const SEED: [u8; 32] = *b"ringproof lifecycle model seed 1";
 /// A consume only waits when the ring is closed (it then returns at once); this bounds a broken
@@ -52,6 +57,9 @@ const CONSUME_IDLE_MS: u64 = 5_000;
 enum Op {
     /// `try_publish` of `n` events.
     Publish(u64),
+    /// `publish` of `n` events, waiting for room. Generated only where live consumers leave
+    /// room for them; a crashed consumer that holds the producer up is retired instead (§7.10).
+    PublishWaiting(u64),
     /// Consumer `c` reads up to `n` of the events published for it.
     Consume { c: usize, n: u64, mode: Mode },
     /// Consumer `c` attaches: a late join, a re-join after a leave, a restart after a crash
@@ -73,11 +81,12 @@ fn op() -> impl Strategy<Value = Op> {
     let c = 0..CONSUMERS;
     let mode = prop_oneof![Just(Mode::Copy), Just(Mode::Lease), Just(Mode::Batch)];
     prop_oneof![
-        8 => (1..=MAX_COUNT).prop_map(Op::Publish),
+        6 => (1..=MAX_COUNT).prop_map(Op::Publish),
+        5 => (1..=MAX_COUNT).prop_map(Op::PublishWaiting),
         10 => (c.clone(), 1..=MAX_COUNT, mode).prop_map(|(c, n, mode)| Op::Consume { c, n, mode }),
-        5 => c.clone().prop_map(Op::Join),
+        6 => c.clone().prop_map(Op::Join),
         2 => c.clone().prop_map(Op::Leave),
-        3 => c.prop_map(Op::Crash),
+        4 => c.prop_map(Op::Crash),
         2 => Just(Op::ProducerCrash),
         3 => Just(Op::ProducerStart),
         1 => Just(Op::Close),
@@ -105,6 +114,14 @@ enum ConsumerState {
     Live { next: i64 },
     /// Killed: its slot and cursor still gate the producer at `next - 1`.
     Crashed { next: i64 },
+    /// Killed, and then retired by a producer it held up (slot DEAD): no longer gating; its
+    /// cursor, at `next - 1`, stays behind until a restart or the close.
+    Retired { next: i64 },
+    /// Its restart after it was retired was refused (*lapped*): the slot is free, the cursor
+    /// stays at `next - 1` so that every later attach under this id is refused too, and no
+    /// close reaps it (cli/tests/liveness.rs
+    /// `dead_nonrequired_consumer_restart_is_told_what_it_missed` pins the same behaviour).
+    Refused { next: i64 },
 }
 
 /// What the ring must do, as simply as it can be said.
@@ -120,12 +137,23 @@ impl Model {
     /// Events a publish can get in: the slowest gating consumer (live or crashed) holds the
     /// ring at `capacity` past its cursor; with no gate the producer gates only on itself.
     fn room(&self) -> u64 {
+        self.room_among(|c| matches!(c, ConsumerState::Live { .. } | ConsumerState::Crashed { .. }))
+    }
+
+    /// Room left by the live consumers alone: what a waiting publish gets once the producer
+    /// retired every dead consumer that held it up.
+    fn live_room(&self) -> u64 {
+        self.room_among(|c| matches!(c, ConsumerState::Live { .. }))
+    }
+
+    fn room_among(&self, gating: impl Fn(&ConsumerState) -> bool) -> u64 {
         let slowest = self
             .consumers
             .iter()
+            .filter(|c| gating(c))
             .filter_map(|c| match c {
-                ConsumerState::Live { next } | ConsumerState::Crashed { next } => Some(next - 1),
-                ConsumerState::Absent => None,
+                ConsumerState::Live { next } | ConsumerState::Crashed { next } | ConsumerState::Retired { next } => Some(next - 1),
+                ConsumerState::Absent | ConsumerState::Refused { .. } => None,
             })
             .min();
         slowest.map_or(u64::MAX, |s| CAPACITY - (self.published - s) as u64)
@@ -269,6 +297,25 @@ impl Run {
                 }
                 self.model.published += expected as i64;
             }
+            Op::PublishWaiting(n) => {
+                let p = self.producer.expect("running producer has a testee");
+                let reply = self.request(p, |id| Command::Publish { id, count: n, batch: None })?;
+                let f = expect_ok(&reply, "publish")?;
+                let (first, last) = (self.model.published + 1, self.model.published + n as i64);
+                if (f.first_seq, f.last_seq) != (Some(first), Some(last)) {
+                    return Err(failed(format!("publish {n}: published {:?}..={:?}, expected {first}..={last}", f.first_seq, f.last_seq)));
+                }
+                if n > self.model.room() {
+                    // It waited: the dead consumers it gated on were retired (all of them: one
+                    // liveness look judges every gate).
+                    for c in self.model.consumers.iter_mut() {
+                        if let ConsumerState::Crashed { next } = *c {
+                            *c = ConsumerState::Retired { next };
+                        }
+                    }
+                }
+                self.model.published = last;
+            }
             Op::Consume { c, n, mode } => {
                 let ConsumerState::Live { next } = self.model.consumers[c] else { return Ok(()) };
                 let h = self.consumers[c].expect("live consumer has a testee");
@@ -301,12 +348,19 @@ impl Run {
                         expect_error(&reply, ErrorKind::IdInUse, &format!("a second {} while the first runs", consumer_id(c)))?;
                         self.exit(h)?;
                     }
+                    ConsumerState::Retired { next } | ConsumerState::Refused { next } if next <= self.model.published => {
+                        // A re-join (§7.3 step 5): events after its cursor may be overwritten,
+                        // so it fails with *lapped*, gives up its slot and keeps its cursor.
+                        expect_error(&reply, ErrorKind::Lapped, &format!("{} re-joining after it was retired", consumer_id(c)))?;
+                        self.exit(h)?;
+                        self.model.consumers[c] = ConsumerState::Refused { next };
+                    }
                     state => {
                         // A takeover resumes after the committed cursor; a fresh join starts
                         // after the last published sequence.
                         let start = match state {
-                            ConsumerState::Crashed { next } => next,
-                            _ => self.model.published + 1,
+                            ConsumerState::Crashed { next } | ConsumerState::Retired { next } | ConsumerState::Refused { next } => next,
+                            ConsumerState::Absent | ConsumerState::Live { .. } => self.model.published + 1,
                         };
                         let f = expect_ok(&reply, &format!("attach {}", consumer_id(c)))?;
                         if f.start_seq != Some(start) {
@@ -364,6 +418,28 @@ impl Run {
         Ok(())
     }
 
+    /// The names a clean shutdown of everyone leaves behind: only the cursors of refused
+    /// restarts (and, mmap, the consumers directory holding them). Sorted.
+    fn expected_leftovers(&self, root: &std::path::Path) -> Vec<String> {
+        let name = match self.ctx.ring.backend {
+            Backend::Shm => RingName::shm(&self.ctx.ring.name),
+            Backend::Mmap => RingName::dir(root, &self.ctx.ring.name),
+        }
+        .expect("valid ring name");
+        let mut out: Vec<String> = (0..CONSUMERS)
+            .filter(|&c| matches!(self.model.consumers[c], ConsumerState::Refused { .. }))
+            .map(|c| match name.consumer_cursor(&consumer_id(c)) {
+                SegmentPath::Shm(s) => format!("/dev/shm/{s}"),
+                SegmentPath::File(p) => p.display().to_string(),
+            })
+            .collect();
+        if let (false, Some(dir)) = (out.is_empty(), name.consumers_dir()) {
+            out.push(dir.display().to_string());
+        }
+        out.sort();
+        out
+    }
+
     /// What `op` amounts to in the model's state, or `None` where it does not apply.
     fn label(&self, op: &Op) -> Option<&'static str> {
         let m = &self.model;
@@ -374,6 +450,15 @@ impl Run {
                 r if n > r => "publish, partly full",
                 _ => "publish",
             },
+            // Only where the live consumers leave room: a waiting publish never waits on a
+            // consumer that is not there to read.
+            Op::PublishWaiting(n) if m.producer == ProducerState::Running && n <= m.live_room() => {
+                if n > m.room() {
+                    "publish waiting on a dead consumer (retires it)"
+                } else {
+                    "publish, waiting"
+                }
+            }
             Op::Consume { c, .. } => match m.consumers[c] {
                 ConsumerState::Live { .. } if !open => "consume after the close",
                 ConsumerState::Live { next } if next <= m.published => match m.producer {
@@ -385,6 +470,9 @@ impl Run {
             Op::Join(c) if open => match m.consumers[c] {
                 ConsumerState::Live { .. } => "join with an id in use (refused)",
                 ConsumerState::Crashed { .. } => "restart a crashed consumer (takeover)",
+                ConsumerState::Retired { next } if next <= m.published => "restart a retired consumer (lapped)",
+                ConsumerState::Refused { next } if next <= m.published => "attach again after a refused restart (lapped)",
+                ConsumerState::Retired { .. } | ConsumerState::Refused { .. } => "restart a retired consumer (nothing missed)",
                 ConsumerState::Absent if m.published >= 0 => "late join",
                 ConsumerState::Absent => "join",
             },
@@ -464,9 +552,11 @@ fn check_lifecycle(exe: &Implementation, schema: &Arc<Schema>, backend: Backend,
         result = run.finish().map_err(|e| failed(format!("clean shutdown after the last step: {e}")));
     }
     if result.is_ok() {
-        let left = run.ctx.leftovers();
-        if !left.is_empty() {
-            result = Err(failed(format!("after every participant shut down cleanly, the ring left {left:?}")));
+        let mut left = run.ctx.leftovers();
+        left.sort();
+        let expected = run.expected_leftovers(&root);
+        if left != expected {
+            result = Err(failed(format!("after every participant shut down cleanly, the ring left {left:?}; expected {expected:?}")));
         }
     }
     if result.is_err() {
