@@ -5,11 +5,10 @@
 //! a takeover, or, once a waiting producer retired it, a re-join refused as *lapped*; the
 //! producer crashing and restarting over the same ring (SPEC.md §7.9), a second producer or a
 //! duplicate consumer id being refused, the clean close), each carried out by reference testee
-//! processes (this test
-//! binary serves `--ringproof-testee`, as in `catalogue.rs`), and checks every reply against a
-//! small reference model: which sequences each consumer receives and from where it starts,
-//! every event's TP1 payload (no loss, duplicate, reordering or torn slot), how much a
-//! non-blocking publish gets in with the consumers that gate it, and which errors are due.
+//! processes (this test binary serves `--ringproof-testee`, as in `catalogue.rs`), and checks
+//! every reply against a small reference model: which sequences each consumer receives and from
+//! where it starts, every event's TP1 payload (no loss, duplicate, reordering or torn slot), how
+//! much a non-blocking publish gets in with the consumers that gate it, and which errors are due.
 //! Every case ends with a clean shutdown of every participant and asserts that the ring left
 //! nothing in `/dev/shm` or in its mmap directory but the cursors of refused restarts (which
 //! no close reaps: their slot is free), then removes those.
@@ -18,8 +17,9 @@
 //! anything change; a non-waiting publish never looks at liveness (so a crashed consumer keeps
 //! gating until a restart takes its slot over, §7.3), a waiting one is generated only where the
 //! live consumers leave it room, so it waits only on dead consumers, and retires all of them
-//! (§7.10); consumes never wait on a producer that may be gone. The runner has a fixed seed and case count; a failure is
-//! shrunk to a minimal operation sequence and printed with the testees' transcripts.
+//! (§7.10); consumes never wait on a producer that may be gone. The runner has a fixed seed and
+//! case count; a failure is shrunk to a minimal operation sequence and printed with the
+//! testees' transcripts. Each run prints how often every kind of step was carried out.
 //!
 //! Run: `cargo test -p ringproof-conformance --test lifecycle_model` (`PROPTEST_CASES` is
 //! ignored: the count is fixed for CI; `LIFECYCLE_CASES=n` runs more).
