@@ -57,9 +57,10 @@ const CONSUME_IDLE_MS: u64 = 5_000;
 enum Op {
     /// `try_publish` of `n` events.
     Publish(u64),
-    /// `publish` of `n` events, waiting for room. Generated only where live consumers leave
-    /// room for them; a crashed consumer that holds the producer up is retired instead (§7.10).
-    PublishWaiting(u64),
+    /// `publish` of `n` events, `batch` per cursor store, waiting for room. Carried out only
+    /// where live consumers leave room for them; a crashed consumer that holds the producer up
+    /// is retired instead (§7.10).
+    PublishWaiting { n: u64, batch: u64 },
     /// Consumer `c` reads up to `n` of the events published for it.
     Consume { c: usize, n: u64, mode: Mode },
     /// Consumer `c` attaches: a late join, a re-join after a leave, a restart after a crash
@@ -82,7 +83,7 @@ fn op() -> impl Strategy<Value = Op> {
     let mode = prop_oneof![Just(Mode::Copy), Just(Mode::Lease), Just(Mode::Batch)];
     prop_oneof![
         6 => (1..=MAX_COUNT).prop_map(Op::Publish),
-        5 => (1..=MAX_COUNT).prop_map(Op::PublishWaiting),
+        5 => (1..=MAX_COUNT, 1..=CAPACITY).prop_map(|(n, batch)| Op::PublishWaiting { n, batch }),
         10 => (c.clone(), 1..=MAX_COUNT, mode).prop_map(|(c, n, mode)| Op::Consume { c, n, mode }),
         6 => c.clone().prop_map(Op::Join),
         2 => c.clone().prop_map(Op::Leave),
@@ -297,9 +298,9 @@ impl Run {
                 }
                 self.model.published += expected as i64;
             }
-            Op::PublishWaiting(n) => {
+            Op::PublishWaiting { n, batch } => {
                 let p = self.producer.expect("running producer has a testee");
-                let reply = self.request(p, |id| Command::Publish { id, count: n, batch: None })?;
+                let reply = self.request(p, |id| Command::Publish { id, count: n, batch: Some(batch) })?;
                 let f = expect_ok(&reply, "publish")?;
                 let (first, last) = (self.model.published + 1, self.model.published + n as i64);
                 if (f.first_seq, f.last_seq) != (Some(first), Some(last)) {
@@ -452,7 +453,7 @@ impl Run {
             },
             // Only where the live consumers leave room: a waiting publish never waits on a
             // consumer that is not there to read.
-            Op::PublishWaiting(n) if m.producer == ProducerState::Running && n <= m.live_room() => {
+            Op::PublishWaiting { n, .. } if m.producer == ProducerState::Running && n <= m.live_room() => {
                 if n > m.room() {
                     "publish waiting on a dead consumer (retires it)"
                 } else {
