@@ -32,6 +32,8 @@ impl RingArgs {
 #[derive(ValueEnum, Debug, Clone, Copy)]
 pub enum Wait {
     Spin,
+    /// Spin, looking at the other side's cursor once per microsecond (throughput).
+    Backoff,
     Yield,
     Sleep,
     Block,
@@ -41,6 +43,7 @@ impl From<Wait> for WaitStrategy {
     fn from(w: Wait) -> Self {
         match w {
             Wait::Spin => WaitStrategy::BusySpin,
+            Wait::Backoff => WaitStrategy::backoff(),
             Wait::Yield => WaitStrategy::SpinThenYield { spins: 10_000 },
             Wait::Sleep => WaitStrategy::Sleep(Duration::from_micros(50)),
             Wait::Block => WaitStrategy::blocking(),

@@ -15,7 +15,7 @@ use crate::registry::{Join, Registry};
 use crate::segment::{self, Segment};
 use crate::sync::{fence, Ordering};
 use crate::wait::{Paused, WaitStrategy, Waiter};
-use crate::futex;
+use crate::{futex, protocol};
 use crate::liveness::LIVENESS_CHECK;
 use bytemuck::Pod;
 use std::marker::PhantomData;
@@ -193,8 +193,7 @@ impl RawConsumer {
             if join != Join::TakeOver {
                 // The handshake: the join's generation bump and fence are done; whatever the
                 // producer publishes from here on respects our cursor.
-                fence(Ordering::SeqCst);
-                let head_now = producer.cell().value.load(Ordering::SeqCst);
+                let head_now = protocol::join_head(producer.cell());
                 if created || stale {
                     resume_from = head_now;
                 } else if resume_from < head_now {
@@ -212,20 +211,19 @@ impl RawConsumer {
                         }
                     }
                 }
-                cell.value.store(resume_from, Ordering::Release);
+                protocol::commit(cell, resume_from);
             } else {
                 // A takeover resumes exactly only if the slot gated the producer all along. One
                 // left ACTIVE by a re-join that died before its handshake did not: if the
                 // producer is more than a ring ahead, our next events were overwritten.
-                fence(Ordering::SeqCst);
-                let head_now = producer.cell().value.load(Ordering::SeqCst);
+                let head_now = protocol::join_head(producer.cell());
                 if head_now - resume_from > g.capacity as i64 {
                     if b.on_lapped == OnLapped::Fail {
                         reg.leave(i);
                         return Err(Error::Lapped { id: b.id, from: resume_from + 1, to: head_now });
                     }
                     resume_from = head_now;
-                    cell.value.store(resume_from, Ordering::Release);
+                    protocol::commit(cell, resume_from);
                 }
             }
         } else if created || stale {
@@ -301,7 +299,7 @@ impl RawConsumer {
         if self.next <= self.available {
             return Ok(true);
         }
-        self.available = self.producer.load();
+        self.available = protocol::published(self.producer.cell());
         self.check_evicted()?;
         // A busy consumer never idles into `check_closed`: it beats from here, every 1024
         // refreshes at most, so peers in other pid namespaces see it alive (SPEC.md §7.10).
@@ -396,7 +394,7 @@ impl RawConsumer {
     #[inline(always)]
     fn commit(&mut self, seq: i64) {
         let cell = self.cursor.cell();
-        cell.value.store(seq, Ordering::Release);
+        protocol::commit(cell, seq);
         futex::wake_if_waiting(&cell.value, &cell.waiters);
     }
 

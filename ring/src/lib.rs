@@ -21,33 +21,51 @@
 //!
 //! Module map: [`layout`] (every byte in shared memory), [`segment`] (shm vs files: the only
 //! backend-specific code), [`producer`] and [`consumer`] (the protocol), [`registry`] (who takes
-//! part), [`wait`] and [`futex`] (how sides wait), [`payload`] (the test payload),
+//! part), [`protocol`] (the memory-ordering core the three share, model-checked with loom),
+//! [`wait`] and [`futex`] (how sides wait), [`payload`] (the test payload),
 //! [`counters`] (the counters segment) and [`stat`] (a ring as an observer sees it).
 
-pub mod cleanup;
-pub mod consumer;
-pub mod counters;
-pub mod cursor;
-pub mod error;
-pub mod failpoint;
-pub mod futex;
-pub mod layout;
-pub mod liveness;
-pub mod names;
-pub mod payload;
-pub mod process;
-pub mod producer;
-pub mod registry;
-pub mod segment;
-pub mod stat;
-pub mod sync;
-pub mod wait;
+/// Items built only without `--cfg loom`: loom builds just the protocol core (below).
+macro_rules! not_under_loom {
+    ($($item:item)*) => { $(#[cfg(not(loom))] $item)* };
+}
 
-pub use consumer::{Consumer, ConsumerBuilder, Lease, OnLapped, RawConsumer, RawLease};
-pub use error::{Error, Result};
-pub use liveness::{LivenessAction, LivenessAlert, RequiredConsumers};
-pub use names::{Location, RingName, SegmentPath};
-pub use producer::{Claim, Coordination, Producer, ProducerBuilder, RawClaim, RawProducer};
-pub use wait::WaitStrategy;
+not_under_loom! {
+    pub mod cleanup;
+    pub mod consumer;
+    pub mod counters;
+    pub mod cursor;
+    pub mod error;
+    pub mod failpoint;
+    pub mod futex;
+    pub mod layout;
+    pub mod liveness;
+    pub mod names;
+    pub mod payload;
+    pub mod process;
+    pub mod producer;
+    pub mod registry;
+    pub mod segment;
+    pub mod stat;
+    pub mod wait;
+    pub mod testkit;
+
+    pub use consumer::{Consumer, ConsumerBuilder, Lease, OnLapped, RawConsumer, RawLease};
+    pub use error::{Error, Result};
+    pub use liveness::{LivenessAction, LivenessAlert, RequiredConsumers};
+    pub use names::{Location, RingName, SegmentPath};
+    pub use producer::{Claim, Coordination, Producer, ProducerBuilder, RawClaim, RawProducer};
+    pub use wait::WaitStrategy;
+}
+pub mod protocol;
+pub mod sync;
 pub use bytemuck::{Pod, Zeroable};
-pub mod testkit;
+
+/// Under `--cfg loom` only the protocol core is built (see `ring/tests/loom_protocol.rs`): the
+/// shared-memory words it works on, with loom's atomics, and nothing that maps segments or
+/// makes syscalls.
+#[cfg(loom)]
+pub mod layout {
+    pub mod cursor;
+    pub mod registry;
+}

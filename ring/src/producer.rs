@@ -18,7 +18,7 @@ use crate::registry::Registry;
 use crate::segment::{self, Segment};
 use crate::sync::{fence, Ordering};
 use crate::wait::{Paused, WaitStrategy, Waiter};
-use crate::{futex, payload, process};
+use crate::{futex, payload, process, protocol};
 use bytemuck::Pod;
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
@@ -409,7 +409,7 @@ impl RawProducer {
     #[inline]
     pub fn publish_with(&mut self, write: impl FnOnce(&mut [u8])) -> Result<i64> {
         let seq = self.next;
-        if seq > self.limit {
+        if !protocol::within_limit(seq, self.limit) {
             self.wait_for_room(seq)?;
         }
         self.write_one(seq, write);
@@ -427,9 +427,9 @@ impl RawProducer {
     #[inline]
     pub fn try_publish_with(&mut self, write: impl FnOnce(&mut [u8])) -> Result<i64> {
         let seq = self.next;
-        if seq > self.limit {
+        if !protocol::within_limit(seq, self.limit) {
             self.rescan();
-            if seq > self.limit {
+            if !protocol::within_limit(seq, self.limit) {
                 return Err(self.full(seq));
             }
         }
@@ -441,7 +441,7 @@ impl RawProducer {
     /// Waits for room; `n > capacity` is an error, never a hang.
     pub fn publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut [u8])) -> Result<i64> {
         let last = self.check_batch(n)?;
-        if last > self.limit {
+        if !protocol::within_limit(last, self.limit) {
             self.wait_for_room(last)?;
         }
         Ok(self.write_and_publish(self.next, n, write))
@@ -450,9 +450,9 @@ impl RawProducer {
     /// [`publish_batch`](Self::publish_batch) without waiting: [`Error::Full`] if there is no room.
     pub fn try_publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut [u8])) -> Result<i64> {
         let last = self.check_batch(n)?;
-        if last > self.limit {
+        if !protocol::within_limit(last, self.limit) {
             self.rescan();
-            if last > self.limit {
+            if !protocol::within_limit(last, self.limit) {
                 return Err(self.full(last));
             }
         }
@@ -463,7 +463,7 @@ impl RawProducer {
     /// Dropping the claim uncommitted publishes nothing.
     pub fn claim(&mut self, n: usize) -> Result<RawClaim<'_>> {
         let last = self.check_batch(n)?;
-        if last > self.limit {
+        if !protocol::within_limit(last, self.limit) {
             self.wait_for_room(last)?;
         }
         Ok(RawClaim { first: self.next, n, producer: self })
@@ -526,7 +526,7 @@ impl RawProducer {
     #[inline(always)]
     fn store_cursor(&mut self, last: i64) {
         let cell = self.cursor.cell();
-        cell.value.store(last, Ordering::Release);
+        protocol::publish(cell, last);
         futex::wake_if_waiting(&cell.value, &cell.waiters);
         // Counted when they become visible: once per cursor store, not per event.
         if let Some(c) = &self.counters {
@@ -570,7 +570,7 @@ impl RawProducer {
         let mut counted = false;
         loop {
             self.rescan();
-            if target <= self.limit {
+            if protocol::within_limit(target, self.limit) {
                 return Ok(true);
             }
             if let (false, Some(c)) = (counted, &self.counters) {
@@ -658,8 +658,7 @@ impl RawProducer {
         self.beat();
         self.refresh_gates();
         let published = self.next - 1;
-        let min = self.gates.iter().map(|g| clamp_gate(g, published)).min().unwrap_or(published);
-        self.limit = min + self.capacity as i64;
+        self.limit = protocol::limit(self.gates.iter().map(|g| clamp_gate(g, published)), published, self.capacity);
     }
 
     /// Records the producer's heartbeat, at most once per [`LIVENESS_CHECK`].
@@ -676,8 +675,7 @@ impl RawProducer {
     fn refresh_gates(&mut self) {
         // Pairs with the joiner's fence after its generation bump (SPEC.md §6.2): either we see
         // the joiner, or the joiner sees our latest cursor store.
-        fence(Ordering::SeqCst);
-        let generation = self.registry.generation();
+        let generation = protocol::membership_generation(self.registry.control());
         if generation != self.seen_generation {
             let active = self.registry.active();
             self.gates.retain(|g| match g.slot {
@@ -728,7 +726,7 @@ impl RawProducer {
 /// A gate's effective position. A foreign cursor can hold a value left by an earlier run; it
 /// never lets the producer run ahead of what it has itself published.
 fn clamp_gate(g: &Gate, published: i64) -> i64 {
-    let v = g.cursor.load();
+    let v = protocol::gate_position(g.cursor.cell());
     if g.slot.is_none() {
         v.min(published)
     } else {

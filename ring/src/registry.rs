@@ -6,9 +6,9 @@ use crate::layout::registry::*;
 use crate::layout::image::{registry_image, RegistryInit};
 use crate::layout::{Expect, SegmentKind};
 use crate::names::SegmentPath;
-use crate::process;
+use crate::{process, protocol};
 use crate::segment::Segment;
-use crate::sync::{fence, Ordering};
+use crate::sync::Ordering;
 
 /// A mapped registry segment.
 #[derive(Debug)]
@@ -99,15 +99,12 @@ impl Registry {
 
     /// `Some(final_sequence)` once the producer closed the ring cleanly.
     pub fn closed(&self) -> Option<i64> {
-        (self.control().ring_state.load(Ordering::Acquire) == RING_CLOSED)
-            .then(|| self.control().final_sequence.load(Ordering::Acquire))
+        protocol::closed(self.control())
     }
 
     /// Marks the ring closed after `final_sequence` (the producer's clean shutdown).
     pub fn close(&self, final_sequence: i64) {
-        self.control().final_sequence.store(final_sequence, Ordering::Release);
-        self.control().ring_state.store(RING_CLOSED, Ordering::Release);
-        self.bump();
+        protocol::close(self.control(), final_sequence);
     }
 
     /// The id stored in slot `i`.
@@ -123,7 +120,7 @@ impl Registry {
     /// Every active consumer.
     pub fn active(&self) -> Vec<Participant> {
         (0..self.slots)
-            .filter(|&i| self.slot(i).state.load(Ordering::Acquire) == SLOT_ACTIVE)
+            .filter(|&i| protocol::is_gating(self.slot(i)))
             .map(|i| {
                 let s = self.slot(i);
                 let owner = s.owner.load(Ordering::Acquire);
@@ -165,7 +162,7 @@ impl Registry {
             s.pid_ns.store(process::own_pid_ns(), Ordering::Relaxed);
             s.incarnation.fetch_add(1, Ordering::AcqRel);
             if state != SLOT_ACTIVE {
-                s.state.store(SLOT_ACTIVE, Ordering::Release);
+                protocol::activate(s);
             }
             self.bump();
             return Ok((i, match state {
@@ -188,7 +185,7 @@ impl Registry {
                 s.heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
                 s.pid_ns.store(process::own_pid_ns(), Ordering::Relaxed);
                 s.incarnation.fetch_add(1, Ordering::AcqRel);
-                s.state.store(SLOT_ACTIVE, Ordering::Release);
+                protocol::activate(s);
                 self.bump();
                 return Ok((i, Join::Fresh));
             }
@@ -312,17 +309,13 @@ impl Registry {
 
     /// Leaves slot `i`: the consumer stops gating.
     pub fn leave(&self, i: usize) {
-        let s = self.slot(i);
-        s.owner.store(0, Ordering::Relaxed);
-        s.state.store(SLOT_FREE, Ordering::Release);
-        self.bump();
+        protocol::leave(self.slot(i), self.control());
     }
 
     /// Publishes a membership change: the generation bump, then a full fence so that the
     /// joiner's next load of the producer cursor is ordered after it (SPEC.md §6.2).
     fn bump(&self) {
-        self.control().generation.fetch_add(1, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        protocol::announce(self.control());
     }
 
     /// The underlying segment.
