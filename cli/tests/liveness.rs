@@ -354,7 +354,8 @@ fn dead_nonrequired_consumer_restart_is_told_what_it_missed() {
     p.wait().expect_producer_ok(n as u64);
     drop(reg);
     drop(victim);
-    remove_dead_cursors(&fx, &r, &["victim"]);
+    // The refused re-join left the slot DEAD: the closing producer removed the slot and its cursor.
+    remove_dead_cursors(&fx, &r, &[]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -976,7 +977,10 @@ fn evicted_required_consumer(backend: Backend, kill: bool) {
     let al = alerts(&out);
     assert_eq!(al.len(), 1, "{}", out.describe());
     assert_eq!((al[0].0.as_str(), al[0].1, al[0].2), ("c_1", head, kill), "{}", out.describe());
-    assert_eq!(reg.slot_state(slot), SLOT_EVICTED, "the required consumer's slot");
+    // A killed evicted consumer is dead at the close: the producer reaps its slot and cursor
+    // (SPEC.md §7.6). A stopped one still lives, and keeps both until it restarts.
+    let expected_state = if kill { SLOT_FREE } else { SLOT_EVICTED };
+    assert_eq!(reg.slot_state(slot), expected_state, "the required consumer's slot after the close");
     let c_0 = c_0.wait();
     c_0.expect_consumer_clean(0, n - 1);
     if !kill {
@@ -986,7 +990,7 @@ fn evicted_required_consumer(backend: Backend, kill: bool) {
         out.expect_error(&["\"c_1\" was evicted", &format!("missed sequences {}..={}", head + 1, n - 1)]);
     }
     drop(reg);
-    remove_dead_cursors(&fx, &r, &["c_1"]);
+    remove_dead_cursors(&fx, &r, if kill { &[] } else { &["c_1"] });
 }
 
 #[test]

@@ -202,11 +202,11 @@ impl RawConsumer {
                     match (b.on_lapped, join) {
                         (OnLapped::Resync, _) => resume_from = head_now,
                         (OnLapped::Fail, Join::Rejoin { evicted: true }) => {
-                            reg.leave(i);
+                            reg.refuse(i, true);
                             return Err(Error::Evicted { id: b.id, from: resume_from + 1, to: head_now });
                         }
                         (OnLapped::Fail, _) => {
-                            reg.leave(i);
+                            reg.refuse(i, false);
                             return Err(Error::Lapped { id: b.id, from: resume_from + 1, to: head_now });
                         }
                     }
@@ -219,7 +219,7 @@ impl RawConsumer {
                 let head_now = protocol::join_head(producer.cell());
                 if head_now - resume_from > g.capacity as i64 {
                     if b.on_lapped == OnLapped::Fail {
-                        reg.leave(i);
+                        reg.refuse(i, false);
                         return Err(Error::Lapped { id: b.id, from: resume_from + 1, to: head_now });
                     }
                     resume_from = head_now;

@@ -114,7 +114,17 @@ pub fn join_head(producer: &CursorCell) -> i64 {
 #[inline(always)]
 pub fn leave(slot: &Slot, control: &Control) {
     slot.owner.store(0, Ordering::Relaxed);
-    slot.state.store(SLOT_FREE, Ordering::Release);
+    step_down(slot, control, SLOT_FREE);
+}
+
+/// The slot stops gating, ending in `state`, and the change is announced; the same orderings as
+/// [`leave`]. Alone (owner word kept), it is how a join refused as lapped or evicted gives the
+/// slot back as DEAD or EVICTED (SPEC.md §7.3 step 5): the id keeps its slot, so a retry is
+/// refused the same way, and the closing producer reaps the slot with its cursor. Keeping the
+/// owner word means a later join's owner CAS can never race the reaper's on the same value.
+#[inline(always)]
+pub fn step_down(slot: &Slot, control: &Control, state: u32) {
+    slot.state.store(state, Ordering::Release);
     announce(control);
 }
 

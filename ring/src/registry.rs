@@ -274,7 +274,7 @@ impl Registry {
         self.slot(i).heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
     }
 
-    /// Frees every slot whose consumer died (DEAD, or ACTIVE with a dead owner) and returns
+    /// Frees every slot whose consumer died (DEAD, or ACTIVE or EVICTED with a dead owner) and returns
     /// their ids, so a closing producer can remove their cursors. Each slot is claimed by a CAS
     /// of its owner word, so a restart taking the slot over at the same moment wins or loses
     /// cleanly.
@@ -284,7 +284,7 @@ impl Registry {
             let s = self.slot(i);
             let state = s.state.load(Ordering::Acquire);
             let owner = s.owner.load(Ordering::Acquire);
-            let dead = state == SLOT_DEAD || (state == SLOT_ACTIVE && !self.slot_alive_word(i, owner));
+            let dead = state == SLOT_DEAD || (matches!(state, SLOT_ACTIVE | SLOT_EVICTED) && !self.slot_alive_word(i, owner));
             if dead && s.owner.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 ids.push(self.slot_id(i));
                 s.state.store(SLOT_FREE, Ordering::Release);
@@ -305,6 +305,14 @@ impl Registry {
             .filter(|&i| matches!(self.slot_state(i), SLOT_ACTIVE | SLOT_CLAIMING))
             .find(|&i| self.slot_owner_alive(i))
             .map(|i| owner_pid(self.slot(i).owner.load(Ordering::Acquire)))
+    }
+
+    /// Refuses a join that took slot `i` (its cursor was lapped, or it was evicted): the slot
+    /// stops gating and goes back to DEAD (EVICTED if `evicted`), so a retry is refused the same
+    /// way and the closing producer frees it and removes its cursor once the refused process is
+    /// gone (SPEC.md §7.3 step 5, §7.6).
+    pub fn refuse(&self, i: usize, evicted: bool) {
+        protocol::step_down(self.slot(i), self.control(), if evicted { SLOT_EVICTED } else { SLOT_DEAD });
     }
 
     /// Leaves slot `i`: the consumer stops gating.
