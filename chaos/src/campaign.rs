@@ -49,6 +49,9 @@ pub struct Config {
     pub event_size: u64,
     /// Where a failing campaign writes its report folder (default: a fresh temp directory).
     pub report_dir: Option<PathBuf>,
+    /// Every producer's liveness action for the required consumers (`alert`: a required
+    /// consumer must never miss an event; `evict`); `None`: drawn per producer from the seed.
+    pub action: Option<String>,
     /// The command that replays this campaign (written into the report).
     pub replay: String,
 }
@@ -70,6 +73,7 @@ impl Config {
             capacity: 256,
             event_size: 64,
             report_dir: None,
+            action: None,
             replay: String::new(),
         }
     }
@@ -84,8 +88,14 @@ impl Config {
             mean_interval_ms: self.mean_interval.as_millis() as u64,
             failpoints_supported: self.failpoints_supported,
             liveness_ms: PROGRESS_TIMEOUT_MS + GRACE_MS,
+            action: self.action.clone(),
         }
     }
+}
+
+/// The required consumers of a campaign with `consumers` consumers: `c_0` and `c_1`.
+fn required_ids(consumers: usize) -> Vec<String> {
+    (0..consumers.min(2)).map(consumer_id).collect()
 }
 
 /// Why a campaign could not run at all (a failing campaign is an [`Outcome`], not an error).
@@ -211,6 +221,7 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
         ),
     };
     let history = History {
+        required: required_ids(cfg.consumers),
         event_size: cfg.event_size as usize,
         detect_bound_ms: cfg.detect_bound.as_millis() as u64,
         heal: crate::history::Heal { bound_ms: cfg.heal_bound.as_millis() as u64, ..Default::default() },
@@ -391,7 +402,7 @@ fn inject(shared: &Arc<Shared>, index: usize, fault: &Fault) -> (FaultRecord, Op
 fn producer_thread(shared: &Shared) {
     let slot = &shared.producer;
     let mut incarnation = 0usize;
-    let required: Vec<String> = (0..shared.cfg.consumers.min(2)).map(consumer_id).collect();
+    let required = required_ids(shared.cfg.consumers);
     let mut first_arm = shared.schedule.initial_create_crash.map(|p| format!("segment.create@{p}"));
     'lives: loop {
         if shared.producer_stop.load(Ordering::SeqCst) {
@@ -416,6 +427,7 @@ fn producer_thread(shared: &Shared) {
             created: false,
             published_through: None,
             alerts: Vec::new(),
+            action: Some(plan.action.clone()),
             errors: Vec::new(),
             end: End::Running,
         };

@@ -174,10 +174,16 @@ fn judge_end(who: &str, end: &End, v: &mut Verdict) {
 
 fn judge_consumer(h: &History, id: &str, lives: &[ConsumerLife], v: &mut Verdict) {
     let mut prev: Option<&ConsumerLife> = None;
+    // When the latest life that started without a declared gap attached: whatever caused a
+    // declared gap (an eviction, a retirement) happened after it.
+    let mut chain_start_ns = lives.first().map_or(0, |l| l.attached_ns);
     for life in lives {
         judge_end(id, &life.end, v);
         if let Some(p) = prev {
-            judge_handoff(id, p, life, v);
+            judge_handoff(h, id, p, life, chain_start_ns, v);
+            if !life.declared_gap_before {
+                chain_start_ns = life.attached_ns;
+            }
         }
         let mut expected = life.start_seq;
         for run in &life.runs {
@@ -211,8 +217,9 @@ fn judge_consumer(h: &History, id: &str, lives: &[ConsumerLife], v: &mut Verdict
 }
 
 /// A life ended and the next one started: what may it skip and what may it re-deliver?
-fn judge_handoff(id: &str, p: &ConsumerLife, life: &ConsumerLife, v: &mut Verdict) {
-    let declared = life.declared_gap_before || matches!(p.end, End::Lapped { .. } | End::Left);
+fn judge_handoff(h: &History, id: &str, p: &ConsumerLife, life: &ConsumerLife, chain_start_ns: u64, v: &mut Verdict) {
+    let announced = life.declared_gap_before || matches!(p.end, End::Lapped { .. } | End::Left);
+    let declared = announced && gap_allowed(h, id, p, (chain_start_ns, life.attached_ns));
     let reported = p.last_reported().unwrap_or(p.start_seq - 1);
     // What the dead life committed; a testee commits what it reports before reporting it
     // (PROTOCOL.md), so without a readable cursor the reported prefix is the committed one.
@@ -229,8 +236,17 @@ fn judge_handoff(id: &str, p: &ConsumerLife, life: &ConsumerLife, v: &mut Verdic
                 from,
                 to,
                 detail: format!(
-                    "pid {} ended ({:?}) with cursor {:?} after reporting {reported}; pid {} resumed at {} with no gap declared",
-                    p.pid, p.end, p.committed_at_end, life.pid, life.start_seq
+                    "pid {} ended ({:?}) with cursor {:?} after reporting {reported}; pid {} resumed at {} {}",
+                    p.pid,
+                    p.end,
+                    p.committed_at_end,
+                    life.pid,
+                    life.start_seq,
+                    if announced {
+                        "with a declared gap, but it is a required consumer and no producer that could evict it ran meanwhile (action alert)"
+                    } else {
+                        "with no gap declared"
+                    }
                 ),
             });
         }
@@ -251,6 +267,25 @@ fn judge_handoff(id: &str, p: &ConsumerLife, life: &ConsumerLife, v: &mut Verdic
             detail: format!("pid {} had committed {committed} and reported {reported}; pid {} delivered {bad} of those again", p.pid, life.pid),
         });
     }
+}
+
+/// Whether consumer `id` may have missed events between two lives, as the implementation
+/// declared: a non-required consumer may (a dead one is retired and lapped, SPEC.md §7.10), so
+/// may one that left (it joins again at the head), but a required one only if a producer that
+/// could evict it ran between `window.0` and `window.1`. Under the `alert` action a required
+/// consumer gates the producer dead or stalled, and its restart resumes without loss: a gap
+/// declared there is a lost event, however politely announced.
+fn gap_allowed(h: &History, id: &str, p: &ConsumerLife, window: (u64, u64)) -> bool {
+    let left = matches!(p.end, End::Left) || p.armed.as_deref().is_some_and(|a| a.starts_with("consumer.leave"));
+    if left || !h.required.iter().any(|r| r == id) {
+        return true;
+    }
+    h.producer.iter().enumerate().any(|(k, pl)| {
+        let until = h.producer.get(k + 1).map_or(u64::MAX, |next| next.started_ns);
+        let overlaps = pl.started_ns <= window.1 && until >= window.0;
+        // A history that did not record the action cannot rule an eviction out.
+        overlaps && pl.action.as_deref() != Some("alert")
+    })
 }
 
 fn judge_final(h: &History, v: &mut Verdict) {

@@ -82,6 +82,10 @@ pub struct ProducerLife {
     pub published_through: Option<i64>,
     /// Liveness alerts: (consumer id, dead, CLOCK_MONOTONIC ns).
     pub alerts: Vec<(String, bool, u64)>,
+    /// Its liveness action for the required consumers (`alert` or `evict`; `None` in histories
+    /// recorded before it was kept).
+    #[serde(default)]
+    pub action: Option<String>,
     pub errors: Vec<String>,
     pub end: End,
 }
@@ -120,6 +124,9 @@ pub struct History {
     pub faults: Vec<FaultRecord>,
     pub producer: Vec<ProducerLife>,
     pub consumers: BTreeMap<String, Vec<ConsumerLife>>,
+    /// The required consumers' ids (SPEC.md §7.10).
+    #[serde(default)]
+    pub required: Vec<String>,
     /// Consumer processes that died before they attached: (id, pid, how).
     pub early_deaths: Vec<(String, u32, End)>,
     pub heal: Heal,

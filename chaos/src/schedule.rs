@@ -136,6 +136,9 @@ pub struct ScheduleParams {
     pub failpoints_supported: bool,
     /// Stall timeout + grace period of required consumers: stops are held past this.
     pub liveness_ms: u64,
+    /// Every producer's liveness action (`alert` or `evict`); `None`: drawn per producer.
+    #[serde(default)]
+    pub action: Option<String>,
 }
 
 /// Draws the schedule for `p`. Pure: the same params give the same schedule.
@@ -178,7 +181,10 @@ pub fn generate(p: &ScheduleParams) -> Schedule {
         faults.push(Scheduled { at_ms: at, fault });
     }
     let producer_plans = (0..16)
-        .map(|_| ProducerPlan { action: if rng.gen_bool(0.5) { "alert" } else { "evict" }.into(), batch: [1, 1, 4, 16][rng.gen_range(0..4)] })
+        .map(|_| {
+            let drawn = if rng.gen_bool(0.5) { "alert" } else { "evict" };
+            ProducerPlan { action: p.action.clone().unwrap_or_else(|| drawn.into()), batch: [1, 1, 4, 16][rng.gen_range(0..4)] }
+        })
         .collect();
     let modes = (0..7).map(|_| ["copy", "lease", "batch"][rng.gen_range(0..3)].to_string()).collect();
     Schedule { seed: p.seed, initial_create_crash, faults, producer_plans, modes }
@@ -197,6 +203,7 @@ mod tests {
             mean_interval_ms: 100,
             failpoints_supported: true,
             liveness_ms: 200,
+            action: None,
         }
     }
 

@@ -28,7 +28,7 @@ fn life(pid: u32, start: i64, runs: Vec<Run>, end: End, committed: Option<i64>) 
 }
 
 fn producer(pid: u32, started_ns: u64, end: End) -> ProducerLife {
-    ProducerLife { pid, armed: None, started_ns, created: true, published_through: Some(199), alerts: Vec::new(), errors: Vec::new(), end }
+    ProducerLife { pid, armed: None, started_ns, created: true, published_through: Some(199), alerts: Vec::new(), action: None, errors: Vec::new(), end }
 }
 
 /// A clean campaign: c_0 killed after committing 99, restarted at 100, reaches 199.
@@ -77,6 +77,33 @@ fn a_restart_past_the_committed_cursor_is_lost_unless_declared() {
     let v = check(&h);
     assert!(v.passed(), "{:?}", v.violations);
     assert_eq!(v.stats.declared_gap_events, 20);
+}
+
+/// A required consumer may have a declared gap only if some producer that ran meanwhile could
+/// evict it: under the `alert` action a required consumer keeps gating, dead or stalled
+/// (SPEC.md §7.10), so an announced gap there is still a lost event.
+#[test]
+fn a_declared_gap_of_a_required_consumer_needs_a_producer_that_could_evict_it() {
+    let mut h = clean();
+    h.required = vec!["c_0".into()];
+    h.producer[0].action = Some("alert".into());
+    let lives = h.consumers.get_mut("c_0").unwrap();
+    lives[0].attached_ns = MS;
+    lives[1].attached_ns = 50 * MS;
+    lives[1].start_seq = 120;
+    lives[1].runs = vec![run(120, 199)];
+    lives[1].declared_gap_before = true;
+    assert_eq!(kinds(&h), ["lost"]);
+    // A second producer with the evict action, started within the window: the gap may be real.
+    h.producer.push(producer(11, 30 * MS, End::Left));
+    h.producer[1].action = Some("evict".into());
+    assert!(check(&h).passed(), "{:?}", check(&h).violations);
+    // ... but not if it started only after the consumer re-attached.
+    h.producer[1].started_ns = 60 * MS;
+    assert_eq!(kinds(&h), ["lost"]);
+    // A non-required consumer may be retired and lapped under any action.
+    h.required.clear();
+    assert!(check(&h).passed(), "{:?}", check(&h).violations);
 }
 
 #[test]

@@ -30,6 +30,11 @@ pub struct ChaosArgs {
     /// Backend.
     #[arg(long, default_value = "shm", value_parser = ["shm", "mmap"])]
     backend: String,
+    /// The producers' liveness action for the required consumers: `alert` (they must never
+    /// miss an event: the checker then refuses any gap of theirs), `evict`, or `mixed` (drawn
+    /// per producer from the seed).
+    #[arg(long, default_value = "mixed", value_parser = ["mixed", "alert", "evict"])]
+    action: String,
     /// Mean time between faults, in milliseconds.
     #[arg(long, default_value_t = 100)]
     interval_ms: u64,
@@ -117,12 +122,13 @@ pub fn run(a: ChaosArgs) -> ExitCode {
     };
     let families: Vec<&str> = a.faults.iter().map(|f| f.as_str()).collect();
     let replay = format!(
-        "ringproof chaos --seed {seed} --duration {}ms --faults {} --impl {} --consumers {} --backend {} --interval-ms {} --heal-bound-s {} --detect-bound-ms {}",
+        "ringproof chaos --seed {seed} --duration {}ms --faults {} --impl {} --consumers {} --backend {} --action {} --interval-ms {} --heal-bound-s {} --detect-bound-ms {}",
         a.duration.as_millis(),
         families.join(","),
         a.implementation,
         a.consumers,
         a.backend,
+        a.action,
         a.interval_ms,
         a.heal_bound_s,
         a.detect_bound_ms
@@ -136,6 +142,7 @@ pub fn run(a: ChaosArgs) -> ExitCode {
     cfg.heal_bound = Duration::from_secs(a.heal_bound_s);
     cfg.detect_bound = Duration::from_millis(a.detect_bound_ms);
     cfg.report_dir = a.report.clone();
+    cfg.action = (a.action != "mixed").then(|| a.action.clone());
     cfg.replay = replay.clone();
     if !cfg.failpoints_supported && cfg.families.contains(&FaultFamily::Failpoints) {
         println!("note: {} does not honour RINGPROOF_FAILPOINT; failpoint faults are left out", a.implementation);
