@@ -145,6 +145,62 @@ fn takeover_of_a_lapped_cursor_is_declared() {
     finish(c, &["consumer c_0", "consumer (armed)"]);
 }
 
+/// A re-join that dies before its handshake, less than a ring behind the producer: c_0 reads
+/// 10 events and dies; the producer, held by c_1, retires it; c_1 lets the producer go on to
+/// `CAPACITY + 4` (c_0's cursor, 9, is not yet lapped) and the producer idles; c_0 re-joins and
+/// dies at consumer.attach. A re-join's own handshake would have failed *lapped* (its cursor did
+/// not gate while the producer published past it, SPEC.md §7.3 step 5), so the takeover of the
+/// half-done re-join must end the same way, not resume from the old cursor as the takeover of a
+/// completed join does: the cursor's `joined` word tells the two apart.
+#[test]
+fn takeover_of_a_half_done_rejoin_within_one_ring_is_declared() {
+    let cap = CAPACITY as i64;
+    let mut c = ctx(Backend::Shm);
+    let p = c.start_producer_testee("producer").unwrap();
+    Ctx::expect_ok(&create_producer(&mut c, p).unwrap(), "create").unwrap();
+    let (first, r) = c.consumer(0, SIZE, None).unwrap();
+    Ctx::expect_ok(&r, "attach c_0").unwrap();
+    let (holder, r) = c.consumer(1, SIZE, None).unwrap();
+    Ctx::expect_ok(&r, "attach c_1").unwrap();
+    Ctx::expect_ok(&c.request(p, |id| Command::Publish { id, count: 10, batch: None }).unwrap(), "publish 10").unwrap();
+    let r = c.request(first, |id| Command::Consume { id, count: 10, mode: Mode::Copy, timeout_ms: 5_000 }).unwrap();
+    assert_eq!(Ctx::expect_ok(&r, "c_0 reads 10").unwrap().consumed, Some(10));
+    c.t(first).kill();
+    let r = c.request(p, |id| Command::Publish { id, count: CAPACITY - 10, batch: None }).unwrap();
+    assert_eq!(Ctx::expect_ok(&r, "fill the ring").unwrap().last_seq, Some(cap - 1));
+    // Five more: the producer waits on c_1 (at -1) and retires the dead c_0 meanwhile.
+    let publish = c.publish_async(p, 5, 1).unwrap();
+    let name = ringproof::RingName::shm(&c.ring.name).unwrap();
+    let reg = ringproof::registry::Registry::open(&name.registry()).unwrap();
+    let slot = (0..reg.slots()).find(|&i| reg.slot_id(i) == "c_0").expect("c_0 has a slot");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while reg.slot_state(slot) != ringproof::layout::registry::SLOT_DEAD {
+        assert!(std::time::Instant::now() < deadline, "the blocked producer never retired the dead c_0");
+        std::thread::yield_now();
+    }
+    let r = c.request(holder, |id| Command::Consume { id, count: 5, mode: Mode::Copy, timeout_ms: 5_000 }).unwrap();
+    assert_eq!(Ctx::expect_ok(&r, "c_1 reads 5").unwrap().consumed, Some(5));
+    assert_eq!(Ctx::expect_ok(&c.wait(p, publish).unwrap(), "the held publish").unwrap().last_seq, Some(cap + 4));
+    // The producer idles now (it checks no liveness), so the half-done re-join stays ACTIVE.
+    let rejoin = armed(&mut c, "consumer (armed)", "consumer.attach@1");
+    assert!(attach(&mut c, rejoin, false).is_err(), "consumer.attach@1 must crash the re-join");
+    assert_eq!(reg.slot_state(slot), ringproof::layout::registry::SLOT_ACTIVE, "the crashed re-join left its slot gating");
+    drop(reg);
+    let (next, r) = c.consumer(0, SIZE, None).unwrap();
+    match &r.result {
+        Err((ErrorKind::Lapped, msg)) => assert!(msg.contains(&format!("missed sequences 10..={}", cap + 4)), "{msg}"),
+        other => panic!("the takeover of a half-done re-join must fail with lapped, got {other:?}"),
+    }
+    let r = c.request(holder, |id| Command::Consume { id, count: CAPACITY, mode: Mode::Copy, timeout_ms: 5_000 }).unwrap();
+    assert_eq!(Ctx::expect_ok(&r, "c_1 reads the rest").unwrap().consumed, Some(CAPACITY));
+    let r = attach(&mut c, next, true).unwrap();
+    assert_eq!(Ctx::expect_ok(&r, "attach with resync").unwrap().start_seq, Some(cap + 5));
+    c.leave(next).unwrap();
+    c.leave(holder).unwrap();
+    c.leave(p).unwrap();
+    finish(c, &["consumer c_0", "consumer (armed)"]);
+}
+
 /// A producer killed in the middle of its clean shutdown (ring CLOSED, names still there):
 /// the next producer takes over, reopens the ring, and consumers continue without loss.
 #[test]

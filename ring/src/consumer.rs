@@ -7,7 +7,7 @@
 use crate::counters::{register_consumer, ConsumerCounters, Counters};
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
-use crate::layout::cursor::INITIAL_SEQUENCE;
+use crate::layout::cursor::{INITIAL_SEQUENCE, JOINED, JOINING, REJOINING};
 use crate::layout::registry::SLOT_EVICTED;
 use crate::layout::{header::MIN_ALIGNMENT, Expect, SegmentKind};
 use crate::names::{validate_consumer_id, RingName};
@@ -178,11 +178,14 @@ impl RawConsumer {
             cell.epoch.store(epoch, Ordering::Release);
         }
         let mut resume_from = cell.value.load(Ordering::Acquire);
+        let fresh = created || stale;
 
         // 2. Join (or take over our slot if our previous incarnation died).
         let mut slot = None;
         if let Some(reg) = &registry {
-            let (i, join) = reg.join(&b.id, b.name.name()).inspect_err(|_| {
+            // Until the handshake below completes, the cursor says a join is under way.
+            let joining = if fresh { JOINING } else { REJOINING };
+            let (i, join) = reg.join(&b.id, b.name.name(), || cell.joined.store(joining, Ordering::Relaxed)).inspect_err(|_| {
                 // Ours to remove only if we made it: an existing one may be a live consumer's.
                 if created {
                     let _ = segment::unlink(&path);
@@ -190,43 +193,33 @@ impl RawConsumer {
             })?;
             slot = Some(i);
             crate::failpoint::hit("consumer.attach");
-            if join != Join::TakeOver {
-                // The handshake: the join's generation bump and fence are done; whatever the
-                // producer publishes from here on respects our cursor.
-                let head_now = protocol::join_head(producer.cell());
-                if created || stale {
-                    resume_from = head_now;
-                } else if resume_from < head_now {
+            // The handshake: the join's generation bump and fence are done; whatever the
+            // producer publishes from here on respects our cursor.
+            let head_now = protocol::join_head(producer.cell());
+            // A takeover resumes exactly only from a cursor whose join completed: its slot gated
+            // the producer all along. A join that died half-way had not made the slot safe to
+            // resume from, so the takeover finishes that join the way it would have ended.
+            let how = if join == Join::TakeOver { cell.joined.load(Ordering::Acquire) } else { joining };
+            match how {
+                JOINED => {}
+                JOINING => resume_from = head_now,
+                _ if resume_from < head_now => {
                     // Our cursor was not gating while head_now was published: slots after
                     // resume_from may have been overwritten.
-                    match (b.on_lapped, join) {
-                        (OnLapped::Resync, _) => resume_from = head_now,
-                        (OnLapped::Fail, Join::Rejoin { evicted: true }) => {
-                            reg.refuse(i, true);
-                            return Err(Error::Evicted { id: b.id, from: resume_from + 1, to: head_now });
-                        }
-                        (OnLapped::Fail, _) => {
-                            reg.refuse(i, false);
-                            return Err(Error::Lapped { id: b.id, from: resume_from + 1, to: head_now });
-                        }
+                    let evicted = join == Join::Rejoin { evicted: true };
+                    if b.on_lapped == OnLapped::Resync {
+                        resume_from = head_now;
+                    } else {
+                        reg.refuse(i, evicted);
+                        let (id, from, to) = (b.id, resume_from + 1, head_now);
+                        return Err(if evicted { Error::Evicted { id, from, to } } else { Error::Lapped { id, from, to } });
                     }
                 }
-                protocol::commit(cell, resume_from);
-            } else {
-                // A takeover resumes exactly only if the slot gated the producer all along. One
-                // left ACTIVE by a re-join that died before its handshake did not: if the
-                // producer is more than a ring ahead, our next events were overwritten.
-                let head_now = protocol::join_head(producer.cell());
-                if head_now - resume_from > g.capacity as i64 {
-                    if b.on_lapped == OnLapped::Fail {
-                        reg.refuse(i, false);
-                        return Err(Error::Lapped { id: b.id, from: resume_from + 1, to: head_now });
-                    }
-                    resume_from = head_now;
-                    protocol::commit(cell, resume_from);
-                }
+                _ => {}
             }
-        } else if created || stale {
+            protocol::commit(cell, resume_from);
+            cell.joined.store(JOINED, Ordering::Release);
+        } else if fresh {
             // No handshake with a disruptor-mp producer: it finds our cursor by probing names,
             // at most once per discovery interval (10 ms by default). Give it two intervals,
             // then start after whatever it published meanwhile, and only then count ourselves

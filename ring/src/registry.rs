@@ -138,8 +138,9 @@ impl Registry {
 
     /// Joins as consumer `id`: takes over its slot if its previous owner died while the slot
     /// still gated the producer, re-joins a slot the producer marked dead or evicted, or claims
-    /// a free slot.
-    pub fn join(&self, id: &str, ring: &str) -> Result<(usize, Join)> {
+    /// a free slot. For a re-join or a fresh join, `before_gating` runs once the slot is ours and
+    /// before it gates (the consumer marks its cursor as joining there, SPEC.md §7.3 step 4).
+    pub fn join(&self, id: &str, ring: &str, before_gating: impl FnOnce()) -> Result<(usize, Join)> {
         let pid = process::own_pid();
         let start = process::own_start_time();
         let me = owner_word(pid, start);
@@ -162,6 +163,7 @@ impl Registry {
             s.pid_ns.store(process::own_pid_ns(), Ordering::Relaxed);
             s.incarnation.fetch_add(1, Ordering::AcqRel);
             if state != SLOT_ACTIVE {
+                before_gating();
                 protocol::activate(s);
             }
             self.bump();
@@ -185,6 +187,7 @@ impl Registry {
                 s.heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
                 s.pid_ns.store(process::own_pid_ns(), Ordering::Relaxed);
                 s.incarnation.fetch_add(1, Ordering::AcqRel);
+                before_gating();
                 protocol::activate(s);
                 self.bump();
                 return Ok((i, Join::Fresh));

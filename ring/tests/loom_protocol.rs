@@ -51,7 +51,7 @@ fn event(seq: i64) -> Event {
 }
 
 fn cursor_cell(value: i64) -> CursorCell {
-    CursorCell { value: AtomicI64::new(value), waiters: AtomicU32::new(0), reserved: 0, epoch: AtomicU64::new(1), padding: [0; 40] }
+    CursorCell { value: AtomicI64::new(value), waiters: AtomicU32::new(0), joined: AtomicU32::new(0), epoch: AtomicU64::new(1), padding: [0; 40] }
 }
 
 fn registry_slot(state: u32) -> Slot {

@@ -189,7 +189,7 @@ impl Decoder<'_> {
         });
         self.push("cell.value", po + cell::VALUE, 8, value, "i64 sequence: last published (producer) / consumed (consumer), or the readiness count");
         self.push("cell.waiters", po + cell::WAITERS, 4, self.u32(po + cell::WAITERS).map(|v| v.to_string()), "ringproof: processes sleeping on value (0 from disruptor-mp)");
-        self.push("cell.reserved", po + 12, 4, self.u32(po + 12).map(|v| v.to_string()), "0");
+        self.push("cell.joined", po + cell::JOINED, 4, self.u32(po + cell::JOINED).map(|v| v.to_string()), "ringproof: 1 once a consumer's join handshake completed; 0 or 2 while a fresh join or a re-join is under way");
         let epoch = self.u64(po + cell::EPOCH).map(|e| if e == 0 { "0 (unknown: disruptor-mp or no registry)".to_owned() } else { format!("{e:#018x}") });
         self.push("cell.epoch", po + cell::EPOCH, 8, epoch, "ringproof: registry epoch the value belongs to");
         self.push("cell.padding", po + 24, 40, Some(self.summary(po + 24, 40)), "0");

@@ -131,6 +131,8 @@ pub mod cell {
     pub const VALUE: usize = 0;
     /// u32 sleepers on the low word of `value`.
     pub const WAITERS: usize = 8;
+    /// u32 join-completed flag of a consumer cursor.
+    pub const JOINED: usize = 12;
     /// u64 registry epoch.
     pub const EPOCH: usize = 16;
 }
@@ -178,6 +180,7 @@ const _: () = {
     use core::mem::offset_of;
     assert!(offset_of!(CursorCell, value) == cell::VALUE);
     assert!(offset_of!(CursorCell, waiters) == cell::WAITERS);
+    assert!(offset_of!(CursorCell, joined) == cell::JOINED);
     assert!(offset_of!(CursorCell, epoch) == cell::EPOCH);
     assert!(offset_of!(Control, epoch) == control::EPOCH);
     assert!(offset_of!(Control, generation) == control::GENERATION);
