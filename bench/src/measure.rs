@@ -61,6 +61,55 @@ impl Usage {
     }
 }
 
+/// When the timing side starts each round trip, and what its latency counts from.
+///
+/// Closed loop (the default): right away, and from the actual start. With an idle gap (the
+/// wake-up runs): after spinning `gap` ticks. Open loop (`interval` > 0): round trip `i` is
+/// due at `t0 + i * interval`; the side waits for that moment if it is early and counts the
+/// latency from it even when it is late, so a stall also charges the round trips it delayed
+/// (coordinated omission corrected, as wrk2 does).
+pub struct Pacer {
+    gap: u64,
+    interval: u64,
+    next: u64,
+    /// Round trips that started after their due time.
+    pub late: u64,
+}
+
+impl Pacer {
+    pub fn new(gap_ticks: u64, interval_ticks: u64) -> Self {
+        Self { gap: gap_ticks, interval: interval_ticks, next: 0, late: 0 }
+    }
+
+    /// Waits until the next round trip may start; returns the tick its latency counts from.
+    #[inline(always)]
+    pub fn start(&mut self) -> u64 {
+        if self.gap > 0 {
+            crate::clock::spin_ticks(self.gap);
+        }
+        if self.interval == 0 {
+            return crate::clock::ticks();
+        }
+        let now = crate::clock::ticks();
+        if self.next == 0 {
+            self.next = now;
+        }
+        let due = self.next;
+        self.next += self.interval;
+        if now > due {
+            self.late += 1;
+        } else {
+            while crate::clock::ticks() < due {
+                std::hint::spin_loop();
+            }
+        }
+        due
+    }
+}
+
+/// The percentiles every latency report carries, as (JSON key, quantile).
+pub const PERCENTILES: [(&str, f64); 5] = [("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p999", 0.999), ("p9999", 0.9999)];
+
 /// Round-trip times in ticks.
 pub struct LatencyRecorder {
     hist: Histogram<u64>,
@@ -78,21 +127,49 @@ impl LatencyRecorder {
         let _ = self.hist.record(ticks.max(1));
     }
 
-    /// The report of the timing side: round-trip and one-way (= round trip / 2) percentiles.
+    /// The report of the timing side: round-trip and one-way (= round trip / 2) percentiles,
+    /// and the round-trip histogram in nanoseconds, serialised (hdrhistogram V2 + deflate,
+    /// base64) so runs can be merged and compared later.
     pub fn finish(&self, ticks_per_ns: f64, errors: u64) -> Value {
         let h = &self.hist;
         let ns = |t: u64| t as f64 / ticks_per_ns;
-        let q = |p: f64| ns(h.value_at_quantile(p));
-        let rtt = json!({
-            "p50": q(0.50), "p90": q(0.90), "p99": q(0.99), "p999": q(0.999),
-            "max": ns(h.max()), "min": ns(h.min()), "mean": h.mean() / ticks_per_ns,
-        });
-        let one_way = json!({
-            "p50": q(0.50) / 2.0, "p90": q(0.90) / 2.0, "p99": q(0.99) / 2.0, "p999": q(0.999) / 2.0,
-            "max": ns(h.max()) / 2.0, "min": ns(h.min()) / 2.0, "mean": h.mean() / ticks_per_ns / 2.0,
-        });
-        json!({ "rounds": h.len(), "errors": errors, "rtt_ns": rtt, "one_way_ns": one_way })
+        let pct = |div: f64| {
+            let mut m = serde_json::Map::new();
+            for (k, q) in PERCENTILES {
+                m.insert(k.into(), json!(ns(h.value_at_quantile(q)) / div));
+            }
+            m.insert("max".into(), json!(ns(h.max()) / div));
+            m.insert("min".into(), json!(ns(h.min()) / div));
+            m.insert("mean".into(), json!(h.mean() / ticks_per_ns / div));
+            Value::Object(m)
+        };
+        json!({
+            "rounds": h.len(), "errors": errors, "rtt_ns": pct(1.0), "one_way_ns": pct(2.0),
+            "rtt_hist_ns_v2z": serialize_ns(h, ticks_per_ns),
+        })
     }
+}
+
+/// `hist` (in ticks) converted to nanoseconds, V2-deflate serialised, base64 (standard).
+fn serialize_ns(hist: &Histogram<u64>, ticks_per_ns: f64) -> String {
+    use base64::Engine;
+    use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+    let mut ns = Histogram::<u64>::new_with_bounds(1, 1 << 42, 3).expect("valid bounds");
+    for v in hist.iter_recorded() {
+        let _ = ns.record_n(((v.value_iterated_to() as f64 / ticks_per_ns) as u64).max(1), v.count_at_value());
+    }
+    let mut buf = Vec::new();
+    match V2DeflateSerializer::new().serialize(&ns, &mut buf) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(&buf),
+        Err(_) => String::new(),
+    }
+}
+
+/// Reads a histogram written by [`LatencyRecorder::finish`] (`rtt_hist_ns_v2z`).
+pub fn deserialize_hist(b64: &str) -> Option<Histogram<u64>> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
 }
 
 /// How a stream consumer's polls went: a consumer that never finds the ring empty (and takes
