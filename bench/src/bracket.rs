@@ -397,7 +397,7 @@ pub fn run_case(case: &Case, plan: &Plan, launcher: &Launcher, rates: &mut Rates
                 rates.insert((kind, case.size, case.readers), rate);
             }
         }
-        bar.println(format!("  {:<26} {:<36} {}", case.title(), kind.name(), brief(sc, &o)));
+        say(bar, format!("  {:<26} {:<36} {}", case.title(), kind.name(), brief(sc, &o)));
         if step % 2 == 0 {
             run.floors.push(o);
         } else {
@@ -405,6 +405,16 @@ pub fn run_case(case: &Case, plan: &Plan, launcher: &Launcher, rates: &mut Rates
         }
     }
     Ok(run)
+}
+
+/// A progress line: above the bar on a terminal, plain on stderr otherwise (indicatif drops
+/// `println` when the bar is hidden, and logs want the lines).
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
 }
 
 /// One run, on a quiet machine if possible, repeated while it was contended.
@@ -422,7 +432,7 @@ fn run_quietly(spec: &RunSpec, name: &str, plan: &Plan, launcher: &Launcher, bar
         if o.oversubscribed || o.preemptions() <= plan.max_preemptions || attempt >= plan.attempts || harness::interrupted() {
             return Ok(o);
         }
-        bar.println(format!("    (try {attempt}: {} preemptions, {} other tasks runnable; again)", o.preemptions(), harness::others_running()));
+        say(bar, format!("    (try {attempt}: {} preemptions, {} other tasks runnable; again)", o.preemptions(), harness::others_running()));
         attempt += 1;
     }
 }

@@ -217,7 +217,7 @@ pub fn ping(a: &RoleArgs) -> Result<Value, String> {
     let (rounds, warmup) = (a.events, a.warmup);
     match a.side {
         Side::A => {
-            let mut pacer = Pacer::new(a.gap_ticks(), a.interval_ticks());
+            let mut pacer = Pacer::of(a);
             let (rec, errors) = spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, warmup, rounds, &mut pacer);
             let mut out = rec.finish(a.ticks_per_ns, errors);
             out["late_starts"] = json!(pacer.late);
@@ -341,7 +341,7 @@ pub fn futex(a: &RoleArgs) -> Result<Value, String> {
     let (rounds, warmup) = (a.events, a.warmup);
     match a.side {
         Side::A => {
-            let (probe, _) = spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10, PROBE_ROUNDS, &mut Pacer::new(0, 0));
+            let (probe, _) = spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10, PROBE_ROUNDS, &mut Pacer::new(0, 0, 0));
             let probe = probe.finish(a.ticks_per_ns, 0);
             let mut rec = LatencyRecorder::new();
             let mut errors = 0;

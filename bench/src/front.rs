@@ -158,7 +158,7 @@ fn machine_info(ticks_per_ns: f64, pause_ns: f64, pinning: &str) -> serde_json::
         .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_owned()));
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_owned());
     json!({
-        "cpu_model": model, "kernel": kernel, "allowed_cpus": clock::allowed_cpus(),
+        "pid": std::process::id(), "cpu_model": model, "kernel": kernel, "allowed_cpus": clock::allowed_cpus(),
         "online_cpus": std::thread::available_parallelism().map(|n| n.get()).ok(),
         "ticks_per_ns": ticks_per_ns, "pause_ns": pause_ns, "pinning": pinning,
         "membarrier": ringproof::futex::register_membarrier(),

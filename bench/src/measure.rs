@@ -72,13 +72,21 @@ pub struct Pacer {
     gap: u64,
     interval: u64,
     next: u64,
+    /// Round trips left before the measured ones: the schedule restarts after them, so a
+    /// slow start-up (page faults, the peer not yet spinning) is not charged to the run.
+    warmup: u64,
     /// Round trips that started after their due time.
     pub late: u64,
 }
 
 impl Pacer {
-    pub fn new(gap_ticks: u64, interval_ticks: u64) -> Self {
-        Self { gap: gap_ticks, interval: interval_ticks, next: 0, late: 0 }
+    pub fn new(gap_ticks: u64, interval_ticks: u64, warmup: u64) -> Self {
+        Self { gap: gap_ticks, interval: interval_ticks, next: 0, warmup, late: 0 }
+    }
+
+    /// The pacing `a` asks for, the schedule starting after its warm-up.
+    pub fn of(a: &crate::harness::RoleArgs) -> Self {
+        Self::new(a.gap_ticks(), a.interval_ticks(), a.warmup)
     }
 
     /// Waits until the next round trip may start; returns the tick its latency counts from.
@@ -91,6 +99,10 @@ impl Pacer {
             return crate::clock::ticks();
         }
         let now = crate::clock::ticks();
+        if self.warmup > 0 {
+            self.warmup -= 1;
+            return now;
+        }
         if self.next == 0 {
             self.next = now;
         }

@@ -186,7 +186,7 @@ pub fn ping(a: &RoleArgs, wait: WaitStrategy) -> Result<Value, String> {
     let mut errors = 0u64;
     match a.side {
         Side::A => {
-            let mut pacer = Pacer::new(a.gap_ticks(), a.interval_ticks());
+            let mut pacer = Pacer::of(a);
             let mut rec = LatencyRecorder::new();
             for i in 0..total {
                 let t0 = pacer.start();

@@ -4,9 +4,10 @@
 //! Events are `Ev<W>`, `8 * W` bytes of TP1 payload. Consumer ids are `cp_{i}`: its discovery
 //! only tracks ids of that form (see `../shared/research/rust-ipc-peers.md` §2.3). The producer
 //! is built without `wait_for_consumers` (which would deadlock the two producers of a
-//! ping-pong) and instead probes `discover_consumer_id` until every consumer gates it.
+//! ping-pong; discovery switches it on by default, so the build asks for `Immediate`) and
+//! instead probes `discover_consumer_id` until every consumer gates it.
 
-use disruptor_mp::{attach_shared_consumer, build_shared_single_producer, AutoWaitStrategy, SharedConsumer, SharedProducer};
+use disruptor_mp::{attach_shared_consumer, build_shared_single_producer, AutoWaitStrategy, CoordinationMode, SharedConsumer, SharedProducer};
 use ringproof::payload::{fill, verify};
 use ringproof_bench::clock;
 use ringproof_bench::harness::{RoleArgs, Side, DMP_PREFIX};
@@ -101,6 +102,9 @@ pub fn ping(a: &RoleArgs) -> Result<Value, String> {
 fn producer<const W: usize>(ring: &str, a: &RoleArgs, consumers: usize) -> Result<SharedProducer<Ev<W>>, String> {
     build_shared_single_producer::<Ev<W>>(ring, a.capacity)
         .discover_consumer_with_prefix(consumers, DMP_PREFIX)
+        // Discovery would otherwise switch on its WaitForConsumers, which blocks the build
+        // (up to 15 s) and deadlocks the two producers of a ping-pong; `discover` gates.
+        .with_coordination(CoordinationMode::Immediate)
         .build_producer(Ev::default)
         .map_err(|e| format!("disruptor-mp build_producer({ring}): {e}"))
 }
@@ -221,7 +225,7 @@ fn ping_w(a: &RoleArgs) -> Result<Value, String> {
     };
     let out = match a.side {
         Side::A => {
-            let mut pacer = Pacer::new(a.gap_ticks(), a.interval_ticks());
+            let mut pacer = Pacer::of(a);
             let mut rec = LatencyRecorder::new();
             for i in 0..total {
                 let t0 = pacer.start();

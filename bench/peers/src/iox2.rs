@@ -153,7 +153,7 @@ pub fn ping(a: &RoleArgs) -> Result<Value, String> {
     };
     let out = match a.side {
         Side::A => {
-            let mut pacer = Pacer::new(a.gap_ticks(), a.interval_ticks());
+            let mut pacer = Pacer::of(a);
             let mut rec = LatencyRecorder::new();
             for i in 0..total {
                 let t0 = pacer.start();

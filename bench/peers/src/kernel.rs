@@ -153,7 +153,7 @@ fn pingpong(mut tx: impl Write, mut rx: impl Read, a: &RoleArgs) -> Result<Value
     let io = |what: &'static str| move |e: io::Error| format!("{what}: {e}");
     match a.side {
         Side::A => {
-            let mut pacer = Pacer::new(a.gap_ticks(), a.interval_ticks());
+            let mut pacer = Pacer::of(a);
             let mut rec = LatencyRecorder::new();
             for i in 0..total {
                 let _ = fill(i, &mut out);
