@@ -632,3 +632,94 @@ pub fn median(v: &[f64]) -> f64 {
         (s[n / 2 - 1] + s[n / 2]) / 2.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stream_outcome(rates: &[f64]) -> RunOutcome {
+        RunOutcome {
+            a: json!({ "result": {} }),
+            b: rates.iter().map(|r| json!({ "result": { "rate": r, "errors": 0 } })).collect(),
+            wall: Duration::from_millis(1),
+            pinned: Some(true),
+            leaked: Vec::new(),
+            attempts: 1,
+            quiet_wait_s: 0.0,
+            quiet: true,
+            oversubscribed: false,
+        }
+    }
+
+    fn plan(cpus: usize) -> Plan {
+        Plan {
+            brackets: 2,
+            capacity: 1024,
+            batch: 64,
+            events: None,
+            min_events: 1,
+            target_secs: 0.1,
+            rounds: 1,
+            ping_warmup: 0,
+            paced_rounds: 1,
+            paced_warmup: 0,
+            gap_ns: 0,
+            open_loop_rounds: 1,
+            interval_ns: 1,
+            spins: 1,
+            ticks_per_ns: 1.0,
+            cpus: (0..cpus).collect(),
+            timeout: Duration::from_secs(1),
+            attempts: 1,
+            max_preemptions: 0,
+            quiet_wait: Duration::ZERO,
+            rt_priority: None,
+            cooldown: 0.0,
+            many_readers: None,
+        }
+    }
+
+    #[test]
+    fn each_subject_is_rated_against_its_own_adjacent_floors() {
+        let sc = SCENARIOS.iter().find(|s| s.name == "spmc-2").unwrap();
+        let case = Case { scenario: sc, size: 8, readers: 2, subjects: vec![Kind::RpStreamSingle, Kind::DmpStream] };
+        // floor 100, rp, floor 300, dmp, floor 100, rp, floor 300, dmp, floor 100
+        let run = ScenarioRun {
+            case,
+            scenario: sc,
+            max_preemptions: 0,
+            floors: [100.0, 300.0, 100.0, 300.0, 100.0].iter().map(|&f| stream_outcome(&[f, f * 2.0])).collect(),
+            subjects: vec![
+                (Kind::RpStreamSingle, stream_outcome(&[150.0, 100.0])),
+                (Kind::DmpStream, stream_outcome(&[20.0, 40.0])),
+                (Kind::RpStreamSingle, stream_outcome(&[200.0, 300.0])),
+                (Kind::DmpStream, stream_outcome(&[10.0, 10.0])),
+            ],
+        };
+        // Slowest reader: rp 100 / mean(100, 300) = 0.5, then 200 / 200 = 1.0.
+        let rp = run.summary(Kind::RpStreamSingle, Metric::Rate);
+        assert_eq!(rp.ratios, vec![0.5, 1.0]);
+        assert_eq!(rp.worst, 0.5);
+        assert_eq!(rp.met, Some(true), "the target (>= 0.5) is judged on the worst bracket");
+        let dmp = run.summary(Kind::DmpStream, Metric::Rate);
+        assert_eq!(dmp.ratios, vec![0.1, 0.05]);
+        assert_eq!(dmp.target.map(|t| t.bound), None, "targets belong to ringproof only");
+        let adv = crate::report::advantage(&run, Kind::DmpStream, Metric::Rate).unwrap();
+        assert!((adv - 0.75 / 0.075).abs() < 1e-9);
+        assert_eq!(run.errors(), 0);
+    }
+
+    #[test]
+    fn cases_follow_sizes_peers_and_cores() {
+        let names = |v: &[Case]| v.iter().map(|c| (c.title(), c.subjects.len())).collect::<Vec<_>>();
+        let (c, notes) = cases(&["stream-single".into(), "spmc-n".into()], &[8, 64], &[Peer::Dmp], &plan(2));
+        assert_eq!(names(&c), vec![("stream-single 8B".to_owned(), 2), ("stream-single 64B".to_owned(), 2)]);
+        assert_eq!(notes.len(), 1, "1 -> N skipped below 4 cores: {notes:?}");
+        let (c, notes) = cases(&["spmc-n".into(), "pingpong-spin".into()], &[8, 64], &[], &plan(8));
+        assert!(notes.is_empty());
+        assert_eq!(c[0].readers, 7);
+        assert_eq!(names(&c), vec![("spmc-n".to_owned(), 1), ("pingpong-spin".to_owned(), 1)], "unsized scenarios run once, at 8 bytes");
+        assert_eq!(c[1].runs(2), 5);
+    }
+}

@@ -207,3 +207,37 @@ pub fn stream_result(start: Option<(Instant, u64)>, consumed: u64, errors: u64, 
         "events_per_poll": if stats.polls > 0 { consumed as f64 / stats.polls as f64 } else { 0.0 },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_round_trip_and_merge() {
+        let mut r = LatencyRecorder::new();
+        for t in [300u64, 310, 320, 5_000, 90_000] {
+            r.record(t);
+        }
+        let doc = r.finish(2.0, 0);
+        let h = deserialize_hist(doc["rtt_hist_ns_v2z"].as_str().unwrap()).expect("deserialises");
+        assert_eq!(h.len(), 5);
+        // Recorded in ticks, serialised in ns (2 ticks per ns).
+        assert!(h.equivalent(h.max(), 45_000), "max {}", h.max());
+        let mut merged = h.clone();
+        merged.add(&h).unwrap();
+        assert_eq!(merged.len(), 10);
+        assert_eq!(doc["rounds"], 5);
+        assert!(doc["one_way_ns"]["p9999"].as_f64().unwrap() > doc["one_way_ns"]["p50"].as_f64().unwrap());
+        assert!(deserialize_hist("not base64!").is_none());
+    }
+
+    #[test]
+    fn open_loop_schedule_starts_after_the_warmup_and_advances_by_the_interval() {
+        let mut p = Pacer::new(0, 1_000, 2);
+        let (w0, w1) = (p.start(), p.start());
+        assert!(w1 >= w0);
+        let due: Vec<u64> = (0..4).map(|_| p.start()).collect();
+        assert!(due[0] >= w1, "the schedule starts after the warm-up");
+        assert!(due.windows(2).all(|w| w[1] - w[0] == 1_000), "{due:?}");
+    }
+}
