@@ -282,6 +282,8 @@ pub struct Plan {
     /// `target_secs` from its previous run.
     pub events: Option<u64>,
     pub min_events: u64,
+    /// Scales the first run's event count of each kind (before its rate is known).
+    pub first_scale: f64,
     pub target_secs: f64,
     pub rounds: u64,
     pub ping_warmup: u64,
@@ -455,18 +457,26 @@ fn brief(sc: &Scenario, o: &RunOutcome) -> String {
 }
 
 /// Events of a kind's first run at `size`, before its rate is known: about a second's worth
-/// at rates typical of it.
-fn first_events(kind: Kind, size: usize) -> u64 {
-    let base: u64 = if kind.peer().is_some() { 2_000_000 } else { 50_000_000 };
-    (base * 8 / size as u64).max(100_000)
+/// at rates typical of it. Oversubscribed runs (readers time-sharing a core with the
+/// producer) move ~100 k events/s whatever the kind.
+fn first_events(kind: Kind, size: usize, oversubscribed: bool, scale: f64) -> u64 {
+    let n = if oversubscribed {
+        100_000
+    } else {
+        let base: u64 = if kind.peer().is_some() { 2_000_000 } else { 50_000_000 };
+        (base * 8 / size as u64).max(100_000)
+    };
+    ((n as f64 * scale) as u64).max(10_000)
 }
 
 fn spec_for(case: &Case, kind: Kind, plan: &Plan, rates: &Rates) -> RunSpec {
     let sc = case.scenario;
     let (events, warmup) = if kind.is_stream() {
+        let oversubscribed = 1 + case.readers > plan.cpus.len().max(2);
+        let min = if oversubscribed { plan.min_events.min(20_000) } else { plan.min_events };
         let n = plan.events.unwrap_or_else(|| match rates.get(&(kind, case.size, case.readers)) {
-            Some(r) => ((r * plan.target_secs) as u64).clamp(plan.min_events, 4_000_000_000),
-            None => first_events(kind, case.size),
+            Some(r) => ((r * plan.target_secs) as u64).clamp(min, 4_000_000_000),
+            None => first_events(kind, case.size, oversubscribed, plan.first_scale),
         });
         (n, (n / 10).max(4 * plan.capacity as u64))
     } else {
@@ -659,6 +669,7 @@ mod tests {
             batch: 64,
             events: None,
             min_events: 1,
+            first_scale: 1.0,
             target_secs: 0.1,
             rounds: 1,
             ping_warmup: 0,

@@ -16,8 +16,9 @@ pub const DEFAULT_SIZES: [usize; 5] = [8, 64, 256, 1024, 4096];
 
 #[derive(Args, Debug, Clone)]
 pub struct Opts {
-    /// Short run (about a minute): small counts, one bracket, sizes 8 and 1024; verifies every
-    /// payload and exits 0 unless something is wrong (targets are reported, never enforced).
+    /// Short run (about a minute): runs of ~0.1 s, two brackets, sizes 8 and 1024; verifies
+    /// every payload and exits 0 unless something is wrong (targets are reported, never
+    /// enforced).
     #[arg(long)]
     pub quick: bool,
     /// Run only this scenario (repeatable; see --list).
@@ -41,7 +42,7 @@ pub struct Opts {
     /// Write SVG plots here (latency percentile curves per subject, throughput against size).
     #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// Brackets per subject (default 3; 1 with --quick).
+    /// Brackets per subject (default 3; 2 with --quick).
     #[arg(long)]
     pub brackets: Option<usize>,
     /// Ring capacity in slots, for floors, subjects and peers alike.
@@ -183,12 +184,13 @@ fn pause_ns() -> f64 {
 fn plan(o: &Opts, cpus: Vec<usize>, ticks_per_ns: f64) -> Plan {
     let q = o.quick;
     Plan {
-        brackets: o.brackets.unwrap_or(if q { 1 } else { 3 }).max(1),
+        brackets: o.brackets.unwrap_or(if q { 2 } else { 3 }).max(1),
         capacity: o.capacity,
         batch: o.batch,
-        events: o.events.or(q.then_some(500_000)),
+        events: o.events,
         min_events: if q { 10_000 } else { 200_000 },
-        target_secs: o.target_secs,
+        first_scale: if q { 0.1 } else { 1.0 },
+        target_secs: if q { o.target_secs.min(0.1) } else { o.target_secs },
         rounds: o.rounds.unwrap_or(if q { 5_000 } else { 100_000 }),
         ping_warmup: if q { 500 } else { 10_000 },
         paced_rounds: o.paced_rounds.unwrap_or(if q { 200 } else { 3_000 }),

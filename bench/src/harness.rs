@@ -165,11 +165,6 @@ impl Kind {
         }
     }
 
-    /// Whether it can broadcast one stream to several readers.
-    pub fn broadcasts(self) -> bool {
-        matches!(self, Kind::FloorStream | Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::DmpStream | Kind::IoxStream)
-    }
-
     /// Whether the orchestrator creates a raw shm segment for it.
     fn is_raw(self) -> bool {
         self.is_floor()
@@ -422,9 +417,10 @@ impl RunSpec {
         Some(self.cpus[i])
     }
 
-    /// Whether more processes spin than there are cores for them.
+    /// Whether more processes spin than there are cores for them (unpinned runs are taken
+    /// to have two).
     pub fn oversubscribed(&self) -> bool {
-        1 + self.readers > self.cpus.len().max(2) || (self.readers > 1 && self.cpus.len() < 1 + self.readers)
+        1 + self.readers > self.cpus.len().max(2)
     }
 }
 
