@@ -1,6 +1,6 @@
 //! The plain-text tables and the JSON document.
 
-use crate::bracket::{Metric, ScenarioRun};
+use crate::bracket::{median, Metric, Pacing, ScenarioRun};
 use crate::harness::Kind;
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -44,6 +44,14 @@ pub fn advantage(run: &ScenarioRun, peer: Kind, m: Metric) -> Option<f64> {
     Some(if m.higher_is_better() { r / p } else { p / r })
 }
 
+/// Median CPU time over wall time of side B (the waiter) in `kind`'s runs: about 1 for a
+/// spinning waiter, near 0 for one that really sleeps between events.
+pub fn waiter_cpu_share(run: &ScenarioRun, kind: Kind) -> f64 {
+    let runs: Vec<&crate::harness::RunOutcome> =
+        if kind == run.scenario.floor { run.floors.iter().collect() } else { run.subjects.iter().filter(|(k, _)| *k == kind).map(|(_, o)| o).collect() };
+    median(&runs.iter().filter_map(|o| o.b.first()?["usage"]["cpu_share"].as_f64()).collect::<Vec<_>>())
+}
+
 /// The summary table: one row per case, subject and metric.
 pub fn table(runs: &[ScenarioRun]) -> String {
     let mut out = String::new();
@@ -80,6 +88,13 @@ pub fn table(runs: &[ScenarioRun]) -> String {
                 if head { places.join(" ") } else { String::new() },
             );
             first = false;
+        }
+        if r.scenario.pacing == Pacing::Gap {
+            let shares: Vec<String> = std::iter::once(r.scenario.floor)
+                .chain(r.case.subjects.iter().copied())
+                .map(|k| format!("{} {:.1}%", k.who(), 100.0 * waiter_cpu_share(r, k)))
+                .collect();
+            let _ = writeln!(out, "{:<24} ^ CPU share of the parked waiter (B) over its run, median: {}", "", shares.join(", "));
         }
         if r.oversubscribed() {
             let _ = writeln!(out, "{:<24} ^ OVERSUBSCRIBED: {} readers + 1 producer spin on fewer cores; the numbers measure time-sharing", "", r.case.readers);

@@ -83,20 +83,34 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
                 .map_err(e("publisher"))?;
             wait_until("subscribers", || service.dynamic_config().number_of_subscribers() >= readers)?;
             publisher.update_connections().map_err(e("update_connections"))?;
+            // `send` reports how many subscribers got the sample; under load a full used-chunk
+            // list makes it skip one silently (iceoryx2 counts that as no failure). A single
+            // reader gets the same event again; a broadcast cannot be repaired that way, so
+            // the run fails (rather than a reader waiting for an event that never comes).
+            let mut resent = 0u64;
             for s in 0..total {
-                let mut b = Backoff::new();
-                let mut sample = loop {
-                    match publisher.loan_slice(a.size) {
-                        Ok(x) => break x,
-                        Err(_) => b.snooze(),
+                loop {
+                    let mut b = Backoff::new();
+                    let mut sample = loop {
+                        match publisher.loan_slice(a.size) {
+                            Ok(x) => break x,
+                            Err(_) => b.snooze(),
+                        }
+                    };
+                    let _ = fill(s, sample.payload_mut());
+                    let got = sample.send().map_err(e("send"))?;
+                    if got >= readers {
+                        break;
                     }
-                };
-                let _ = fill(s, sample.payload_mut());
-                sample.send().map_err(e("send"))?;
+                    if got > 0 || readers > 1 {
+                        return Err(format!("iceoryx2 delivered event {s} to {got} of {readers} readers"));
+                    }
+                    resent += 1;
+                }
             }
             // Keep the publisher (and its data segment) until every reader is done.
             wait_until("readers to finish", || service.dynamic_config().number_of_subscribers() == 0)?;
-            Ok(json!({ "published": total }))
+            Ok(json!({ "published": total, "resent": resent }))
         }
         Side::B => {
             let sub = service.subscriber_builder().buffer_size(a.capacity).create().map_err(e("subscriber"))?;
