@@ -452,6 +452,7 @@ fn brief(sc: &Scenario, o: &RunOutcome) -> String {
     };
     let waited = if o.quiet_wait_s >= 0.2 { format!(", waited {:.1} s for quiet", o.quiet_wait_s) } else { String::new() };
     let errors = if errors > 0 { format!(", {errors} ERRORS") } else { String::new() };
+    let errors = if o.dropped() > 0 { format!("{errors}, {} events NOT DELIVERED to a reader", o.dropped()) } else { errors };
     let over = if o.oversubscribed { ", OVERSUBSCRIBED" } else { "" };
     format!("{m}  ({:.2} s, {} preemptions, try {}{waited}{over}{errors})", o.wall.as_secs_f64(), o.preemptions(), o.attempts)
 }
@@ -598,6 +599,11 @@ impl ScenarioRun {
 
     pub fn oversubscribed(&self) -> bool {
         self.all().any(|o| o.oversubscribed)
+    }
+
+    /// Events a subject's peer did not deliver (by subject).
+    pub fn dropped(&self) -> Vec<(Kind, u64)> {
+        self.case.subjects.iter().map(|&k| (k, self.subjects.iter().filter(|(s, _)| *s == k).map(|(_, o)| o.dropped()).sum())).filter(|(_, n)| *n > 0).collect()
     }
 
     pub fn leaked(&self) -> Vec<String> {

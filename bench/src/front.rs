@@ -285,16 +285,22 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
     let mut runs: Vec<ScenarioRun> = Vec::new();
     let mut rates = Rates::new();
     let mut next_run = 0u32;
-    let mut failure = None;
+    // A case that fails (a peer that breaks, a run past its deadline) is reported and the
+    // others still run; only an interruption stops everything.
+    let mut failures: Vec<String> = Vec::new();
     for case in &cases {
         match bracket::run_case(case, &plan, &launcher, &mut rates, &mut next_run, &bar) {
             Ok(r) => runs.push(r),
             Err(e) => {
-                failure = Some(e);
-                break;
+                bar.suspend(|| eprintln!("FAILED: {e}"));
+                failures.push(e);
+                if harness::interrupted() {
+                    break;
+                }
             }
         }
     }
+    let failure = (!failures.is_empty()).then(|| failures.join("; "));
     bar.finish_and_clear();
     let elapsed = started.elapsed();
 
@@ -333,8 +339,12 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
     }
     println!("targets missed (worst bracket): {}", if missed.is_empty() { "none".to_owned() } else { missed.join(", ") });
     println!("total {:.1} s for {run_count} runs", elapsed.as_secs_f64());
-    if let Some(e) = &failure {
+    for e in &failures {
         println!("FAILED: {e}");
+    }
+    let dropped: Vec<String> = runs.iter().flat_map(|r| r.dropped().into_iter().map(move |(k, n)| format!("{} {}: {n}", r.case.title(), k.who()))).collect();
+    if !dropped.is_empty() {
+        println!("not delivered to a reader (peer behaviour, not payload errors): {}", dropped.join(", "));
     }
 
     let mut status = ExitCode::SUCCESS;
@@ -362,7 +372,7 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
         });
         let verdict = json!({
             "errors": errors, "verified": verified, "runs": run_count, "unpinned_runs": unpinned, "contended_runs": contended,
-            "oversubscribed": oversubscribed, "leaked": leaked, "targets_missed": missed, "notes": notes,
+            "oversubscribed": oversubscribed, "leaked": leaked, "dropped": dropped, "failures": failures, "targets_missed": missed, "notes": notes,
             "failure": failure, "elapsed_s": elapsed.as_secs_f64(), "table": table,
         });
         let doc = report::json_doc(machine, settings, &runs, verdict);

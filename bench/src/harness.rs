@@ -460,6 +460,12 @@ impl RunOutcome {
         self.b.iter().map(|s| s["result"]["consumed"].as_u64().or(s["result"]["rounds"].as_u64()).unwrap_or(0)).sum()
     }
 
+    /// Events a peer did not deliver to a reader (iceoryx2 broadcasts under back-pressure);
+    /// reported next to the numbers, not counted as payload errors.
+    pub fn dropped(&self) -> u64 {
+        self.b.iter().map(|s| s["result"]["dropped"].as_u64().unwrap_or(0)).sum()
+    }
+
     /// Involuntary context switches of all sides: each one is a moment a side did not have
     /// its core (another task ran there), which a spinning peer pays for in full.
     pub fn preemptions(&self) -> i64 {

@@ -96,6 +96,9 @@ pub fn table(runs: &[ScenarioRun]) -> String {
                 .collect();
             let _ = writeln!(out, "{:<24} ^ CPU share of the parked waiter (B) over its run, median: {}", "", shares.join(", "));
         }
+        for (k, n) in r.dropped() {
+            let _ = writeln!(out, "{:<24} ^ {}: {n} events were NOT DELIVERED to a reader (send skipped a full subscriber); its rate counts only the events that arrived", "", k.who());
+        }
         if r.oversubscribed() {
             let _ = writeln!(out, "{:<24} ^ OVERSUBSCRIBED: {} readers + 1 producer spin on fewer cores; the numbers measure time-sharing", "", r.case.readers);
         }
@@ -160,7 +163,7 @@ pub fn json_doc(machine: Value, settings: Value, runs: &[ScenarioRun], verdict: 
                 "readers": r.case.readers, "mmap": r.scenario.mmap, "oversubscribed": r.oversubscribed(),
                 "floor": r.scenario.floor.name(), "subjects": r.case.subjects.iter().map(|k| k.name()).collect::<Vec<_>>(),
                 "summary": summaries,
-                "errors": r.errors(), "unpinned_runs": r.unpinned(), "contended_runs": r.contended(), "leaked": r.leaked(),
+                "errors": r.errors(), "dropped": r.dropped().iter().map(|(k, n)| json!({ "subject": k.name(), "events": n })).collect::<Vec<_>>(), "unpinned_runs": r.unpinned(), "contended_runs": r.contended(), "leaked": r.leaked(),
                 "runs": r.runs_json(),
             })
         })
