@@ -111,7 +111,7 @@ pub struct Opts {
 
 fn parse_size(s: &str) -> Result<usize, String> {
     let n: usize = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
-    if n == 0 || n % 8 != 0 || n > 1 << 20 {
+    if n == 0 || (n / 8) * 8 != n || n > 1 << 20 {
         return Err(format!("event size {n} must be a positive multiple of 8, at most 1 MiB"));
     }
     Ok(n)

@@ -294,7 +294,7 @@ pub fn run_role(a: RoleArgs, peers: Option<PeerRunner>) -> ExitCode {
     let pinned = a.cpu.map(clock::pin);
     let rt = a.rt_priority.map(clock::set_fifo);
     let usage = crate::measure::Usage::now();
-    let result = if a.size == 0 || a.size % 8 != 0 {
+    let result = if a.size == 0 || (a.size / 8) * 8 != a.size {
         Err(format!("--size {} is not a positive multiple of 8", a.size))
     } else {
         match a.kind {

@@ -7,6 +7,7 @@ use std::time::Instant;
 /// Spin with a pause hint; after a million fruitless spins in one wait, also yield, so a
 /// descheduled peer (an oversubscribed CI runner) costs milliseconds, not a timeslice per
 /// spin. In a healthy run no wait gets anywhere near that.
+#[derive(Default)]
 pub struct Backoff {
     spins: u32,
 }
@@ -127,10 +128,16 @@ pub struct LatencyRecorder {
     hist: Histogram<u64>,
 }
 
-impl LatencyRecorder {
-    pub fn new() -> Self {
+impl Default for LatencyRecorder {
+    fn default() -> Self {
         // 1 tick to ~20 minutes at 3 GHz, 3 significant digits: nothing saturates.
         Self { hist: Histogram::new_with_bounds(1, 1 << 42, 3).expect("valid bounds") }
+    }
+}
+
+impl LatencyRecorder {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     #[inline(always)]

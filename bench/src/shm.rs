@@ -63,6 +63,11 @@ impl Shm {
     pub fn len(&self) -> usize {
         self.map.len()
     }
+
+    /// Whether the mapping is empty (never: `open` refuses empty segments).
+    pub fn is_empty(&self) -> bool {
+        self.map.len() == 0
+    }
 }
 
 /// Removes a shm name; a missing name is not an error. Returns whether something was removed.
