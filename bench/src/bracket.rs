@@ -249,20 +249,17 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
 ];
 
-/// Stream floor rate above which the vCPUs count as close (the geometric midpoint of the
-/// ~900 M/s close and ~220 M/s far rates).
-pub const CLOSE_STREAM_RATE: f64 = 450e6;
 /// Spin ping-pong one-way p50 below which the vCPUs count as close (geometric midpoint of
 /// ~60 ns and ~240 ns).
 pub const CLOSE_ONE_WAY_NS: f64 = 120.0;
 
-/// "close" or "far", from one floor run (u64 single-reader streams and closed-loop spin
-/// ping-pong; other floors say "n/a": their numbers do not tell the placement).
-pub fn placement(sc: &Scenario, size: usize, o: &RunOutcome) -> &'static str {
-    let close = match sc.floor {
-        Kind::FloorStream if size == 8 && sc.readers == Readers::One => o.min_rate() >= CLOSE_STREAM_RATE,
-        Kind::FloorFutex => o.a["result"]["probe"]["one_way_ns"]["p50"].as_f64().unwrap_or(f64::NAN) <= CLOSE_ONE_WAY_NS,
-        Kind::FloorPing if sc.pacing == Pacing::Closed => o.a["result"]["one_way_ns"]["p50"].as_f64().unwrap_or(f64::NAN) <= CLOSE_ONE_WAY_NS,
+/// "close" or "far", from one floor run: its placement probe (a short spin ping-pong before
+/// the stream or the futex ping-pong), or its own closed-loop spin ping-pong; "n/a" for the
+/// open-loop floor, whose latency is the schedule's.
+pub fn placement(sc: &Scenario, o: &RunOutcome) -> &'static str {
+    let close = match (sc.floor, o.a["result"]["probe"]["one_way_ns"]["p50"].as_f64()) {
+        (Kind::FloorStream | Kind::FloorFutex, Some(p50)) => p50 <= CLOSE_ONE_WAY_NS,
+        (Kind::FloorPing, _) if sc.pacing == Pacing::Closed => o.a["result"]["one_way_ns"]["p50"].as_f64().unwrap_or(f64::NAN) <= CLOSE_ONE_WAY_NS,
         _ => return "n/a",
     };
     if close {
@@ -534,7 +531,7 @@ impl ScenarioRun {
 
     /// Placement of bracket `i`: its floors' common class, or "mixed".
     pub fn placement(&self, i: usize) -> &'static str {
-        let (a, b) = (placement(self.scenario, self.case.size, &self.floors[i]), placement(self.scenario, self.case.size, &self.floors[i + 1]));
+        let (a, b) = (placement(self.scenario, &self.floors[i]), placement(self.scenario, &self.floors[i + 1]));
         if a == b {
             a
         } else {

@@ -43,6 +43,9 @@ struct StreamCtl {
     produced: Line<AtomicU64>,
     /// Events consumed so far, per reader.
     consumed: [Line<AtomicU64>; MAX_READERS],
+    /// The placement probe's spin ping-pong between A and reader 0.
+    ping: Line<AtomicU64>,
+    pong: Line<AtomicU64>,
 }
 
 const SLOTS_OFFSET: usize = 4096;
@@ -112,6 +115,16 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
     let ctl = unsafe { &*(seg.ptr() as *const StreamCtl) };
     let base = unsafe { seg.ptr().add(SLOTS_OFFSET) };
     rendezvous(&ctl.ready.0, a);
+    // Where the two vCPUs sit this run (close or far), from a short spin ping-pong between A
+    // and reader 0 before the stream: the stream's own rate says it only for u64 SPSC.
+    let probe = match (a.side, a.reader) {
+        (Side::A, _) => Some(spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10, PROBE_ROUNDS, &mut Pacer::new(0, 0, 0)).0.finish(a.ticks_per_ns, 0)),
+        (Side::B, 0) => {
+            spin_pingpong_b(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10 + PROBE_ROUNDS);
+            None
+        }
+        _ => None,
+    };
     let total = a.warmup + a.events;
     let cap = a.capacity as u64;
     let size = a.size;
@@ -150,7 +163,7 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
                 ctl.produced.0.store(end, Release);
                 next = end;
             }
-            Ok(json!({ "published": total }))
+            Ok(json!({ "published": total, "probe": probe }))
         }
         Side::B => {
             let mine = &ctl.consumed[a.reader].0;

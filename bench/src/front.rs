@@ -367,7 +367,7 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
             "futex_floor_spins": plan.spins, "cpus": plan.cpus,
             "rt_priority": plan.rt_priority, "rt_cooldown": plan.cooldown, "attempts": plan.attempts,
             "max_preemptions": plan.max_preemptions, "quiet_wait_s": plan.quiet_wait.as_secs_f64(),
-            "close_stream_rate": bracket::CLOSE_STREAM_RATE, "close_one_way_ns": bracket::CLOSE_ONE_WAY_NS,
+            "close_one_way_ns": bracket::CLOSE_ONE_WAY_NS,
             "args": std::env::args().collect::<Vec<_>>(),
         });
         let verdict = json!({

@@ -108,8 +108,7 @@ pub fn table(runs: &[ScenarioRun]) -> String {
         "ratio = subject / mean(adjacent floors), per bracket (median, worst, best); target met when the WORST bracket meets it.\n\
          rp adv = ringproof's median ratio over this peer's (rates) or this peer's over ringproof's (latencies): > 1 means ringproof does better.\n\
          latencies: one-way = round trip / 2 in closed-loop ping-pong; whole round trips in wake-up and open-loop (CO-corrected) runs.\n\
-         placement from the floors: close if raw u64 stream >= {:.0} M/s or spin ping-pong one-way p50 <= {:.0} ns; far otherwise; mixed if a bracket's two floors disagree.",
-        crate::bracket::CLOSE_STREAM_RATE / 1e6,
+         placement from the floors: close if the floor's spin ping-pong (its own, or the probe a stream or futex floor runs first) has one-way p50 <= {:.0} ns; far otherwise; mixed if a bracket's two floors disagree.",
         crate::bracket::CLOSE_ONE_WAY_NS
     );
     out
