@@ -132,6 +132,10 @@ pub fn check_run(ran: &Ran, json: &Path, expect: &[(&str, &[&str])]) -> Value {
             let mine: Vec<&Value> = runs.iter().filter(|r| r["who"] == who).collect();
             assert!(!mine.is_empty(), "{title}: no run of {who}");
             for r in mine {
+                if who != "floor" && case["name"] != "paced-spin" {
+                    let place = r["placement"].as_str().unwrap_or("");
+                    assert!(["close", "far", "mixed"].contains(&place), "{title}/{who}: bracket placement {place:?}");
+                }
                 let b = r["b"].as_array().expect("b");
                 let verified: u64 = b.iter().map(|b| b["result"]["consumed"].as_u64().or(b["result"]["rounds"].as_u64()).unwrap_or(0)).sum();
                 assert!(verified > 0, "{title}/{who}: verified nothing: {r}");
