@@ -22,7 +22,7 @@
 
 use crate::clock;
 use crate::harness::{RoleArgs, Side};
-use crate::measure::{Backoff, LatencyRecorder, PollStats};
+use crate::measure::{Backoff, LatencyRecorder, Pacer, PollStats};
 use crate::shm::Shm;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
@@ -32,14 +32,20 @@ use std::time::{Duration, Instant};
 #[repr(C, align(128))]
 pub struct Line<T>(pub T);
 
+/// Readers a broadcast floor supports.
+pub const MAX_READERS: usize = 16;
+
 /// Control block of a stream floor segment; the slots start at [`SLOTS_OFFSET`].
 #[repr(C)]
 struct StreamCtl {
     ready: Line<AtomicU32>,
     /// Events published so far.
     produced: Line<AtomicU64>,
-    /// Events consumed so far.
-    consumed: Line<AtomicU64>,
+    /// Events consumed so far, per reader.
+    consumed: [Line<AtomicU64>; MAX_READERS],
+    /// The placement probe's spin ping-pong between A and reader 0.
+    ping: Line<AtomicU64>,
+    pong: Line<AtomicU64>,
 }
 
 const SLOTS_OFFSET: usize = 4096;
@@ -63,56 +69,76 @@ struct FutexWord {
     waiters: AtomicU32,
 }
 
-/// Bytes of one ring of `capacity` u64 slots, rounded to whole pages.
-fn ring_bytes(capacity: usize) -> usize {
-    (capacity * 8).div_ceil(4096) * 4096
+/// Bytes of one ring of `capacity` slots of `size` bytes, rounded to whole pages.
+fn ring_bytes(capacity: usize, size: usize) -> usize {
+    (capacity * size).div_ceil(4096) * 4096
 }
 
 /// Bytes a floor segment needs: the control page, then (stream) one ring of slots or (ping)
-/// two, one per direction, for the ring ping-pong.
-pub fn segment_len(stream: bool, capacity: usize) -> usize {
+/// two rings of u64 slots, one per direction, for the ring ping-pong.
+pub fn segment_len(stream: bool, capacity: usize, size: usize) -> usize {
     if stream {
-        SLOTS_OFFSET + ring_bytes(capacity)
+        SLOTS_OFFSET + ring_bytes(capacity, size)
     } else {
-        SLOTS_OFFSET + 2 * ring_bytes(capacity)
+        SLOTS_OFFSET + 2 * ring_bytes(capacity, 8)
     }
 }
 
-/// Both sides map the segment, then meet here; B then unlinks the name (both have it mapped,
-/// so nothing is left behind even if the orchestrator dies).
-fn rendezvous(ready: &AtomicU32, side: Side, name: &str) {
+/// Every side maps the segment, then they meet here; reader 0 then unlinks the name (all have
+/// it mapped, so nothing is left behind even if the orchestrator dies).
+fn rendezvous(ready: &AtomicU32, a: &RoleArgs) {
+    let parties = 1 + if a.kind.is_stream() { a.readers.max(1) } else { 1 } as u32;
     ready.fetch_add(1, AcqRel);
     let mut b = Backoff::new();
-    while ready.load(Acquire) < 2 {
+    while ready.load(Acquire) < parties {
         b.snooze();
     }
-    if side == Side::B {
-        crate::shm::unlink(name);
+    if a.side == Side::B && a.reader == 0 {
+        crate::shm::unlink(&a.name);
     }
 }
 
-/// Raw stream, either side.
+/// Raw stream (a broadcast to every reader when `readers` > 1), either side. u64 events carry
+/// their sequence (checked with one compare); larger events carry the full TP1 payload
+/// (`ringproof::payload::fill` / `verify`), the same work every subject and peer does.
 pub fn stream(a: &RoleArgs) -> Result<Value, String> {
     let seg = Shm::open(&a.name).map_err(|e| format!("open shm {}: {e}", a.name))?;
-    if seg.len() < segment_len(true, a.capacity) {
+    if seg.len() < segment_len(true, a.capacity, a.size) {
         return Err(format!("shm {} is {} bytes, too small", a.name, seg.len()));
     }
-    // SAFETY: the segment is at least 4096 + capacity * 8 bytes, page-aligned, zeroed by its
-    // creator; StreamCtl is atomics only.
+    let readers = a.readers.max(1);
+    if readers > MAX_READERS || a.reader >= readers {
+        return Err(format!("reader {} of {readers}: the raw broadcast supports 1..={MAX_READERS} readers", a.reader));
+    }
+    // SAFETY: the segment is at least 4096 + capacity * size bytes, page-aligned, zeroed by
+    // its creator; StreamCtl is atomics only and fits the first page.
     let ctl = unsafe { &*(seg.ptr() as *const StreamCtl) };
-    let slots = unsafe { seg.ptr().add(SLOTS_OFFSET) as *mut u64 };
-    rendezvous(&ctl.ready.0, a.side, &a.name);
+    let base = unsafe { seg.ptr().add(SLOTS_OFFSET) };
+    rendezvous(&ctl.ready.0, a);
+    // Where the two vCPUs sit this run (close or far), from a short spin ping-pong between A
+    // and reader 0 before the stream: the stream's own rate says it only for u64 SPSC.
+    let probe = match (a.side, a.reader) {
+        (Side::A, _) => Some(spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10, PROBE_ROUNDS, &mut Pacer::new(0, 0, 0)).0.finish(a.ticks_per_ns, 0)),
+        (Side::B, 0) => {
+            spin_pingpong_b(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10 + PROBE_ROUNDS);
+            None
+        }
+        _ => None,
+    };
     let total = a.warmup + a.events;
     let cap = a.capacity as u64;
+    let size = a.size;
+    let words = size / 8;
     match a.side {
         Side::A => {
             let batch = a.batch.max(1) as u64;
+            let slowest = || ctl.consumed[..readers].iter().map(|c| c.0.load(Acquire)).min().unwrap_or(0);
             let (mut next, mut limit) = (0u64, cap);
             while next < total {
                 if next == limit {
                     let mut b = Backoff::new();
                     loop {
-                        limit = ctl.consumed.0.load(Acquire) + cap;
+                        limit = slowest() + cap;
                         if next < limit {
                             break;
                         }
@@ -121,19 +147,26 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
                 }
                 let end = (next + batch).min(total).min(limit);
                 for (index, len, seq) in runs(next, end, cap) {
-                    // SAFETY: within the ring; the consumer reads these slots only after the
-                    // release store below, and we reuse them only after it consumed them.
-                    let run = unsafe { std::slice::from_raw_parts_mut(slots.add(index), len) };
-                    for (slot, s) in run.iter_mut().zip(seq..) {
-                        *slot = s;
+                    // SAFETY: within the ring; readers read these slots only after the
+                    // release store below, and we reuse them only after all consumed them.
+                    let run = unsafe { std::slice::from_raw_parts_mut((base as *mut u64).add(index * words), len * words) };
+                    if words == 1 {
+                        for (slot, s) in run.iter_mut().zip(seq..) {
+                            *slot = s;
+                        }
+                    } else {
+                        for (slot, s) in run.chunks_exact_mut(words).zip(seq..) {
+                            let _ = ringproof::payload::fill(s, bytemuck_bytes_mut(slot));
+                        }
                     }
                 }
                 ctl.produced.0.store(end, Release);
                 next = end;
             }
-            Ok(json!({ "published": total }))
+            Ok(json!({ "published": total, "probe": probe }))
         }
         Side::B => {
+            let mine = &ctl.consumed[a.reader].0;
             let (mut next, mut errors) = (0u64, 0u64);
             let mut start: Option<(Instant, u64)> = None;
             let mut idle = Backoff::new();
@@ -149,10 +182,16 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
                 idle = Backoff::new();
                 for (index, len, seq) in runs(next, avail, cap) {
                     // SAFETY: published (acquire above) and not reusable until we store below.
-                    let run = unsafe { std::slice::from_raw_parts(slots.add(index), len) };
-                    errors += run.iter().zip(seq..).map(|(v, s)| u64::from(*v != s)).sum::<u64>();
+                    let run = unsafe { std::slice::from_raw_parts((base as *const u64).add(index * words), len * words) };
+                    if words == 1 {
+                        errors += run.iter().zip(seq..).map(|(v, s)| u64::from(*v != s)).sum::<u64>();
+                    } else {
+                        for (slot, s) in run.chunks_exact(words).zip(seq..) {
+                            errors += u64::from(ringproof::payload::verify(s, bytemuck_bytes(slot)).is_err());
+                        }
+                    }
                 }
-                ctl.consumed.0.store(avail, Release);
+                mine.store(avail, Release);
                 next = avail;
                 if start.is_none() && next >= a.warmup {
                     start = Some((Instant::now(), next));
@@ -161,6 +200,16 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
             Ok(crate::measure::stream_result(start, next, errors, stats))
         }
     }
+}
+
+fn bytemuck_bytes(words: &[u64]) -> &[u8] {
+    // SAFETY: u64s are plain bytes; the length is exact.
+    unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), words.len() * 8) }
+}
+
+fn bytemuck_bytes_mut(words: &mut [u64]) -> &mut [u8] {
+    // SAFETY: as above; any byte pattern is a valid u64.
+    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 8) }
 }
 
 /// The slots of sequences `from..to` (at most a ring's worth) as contiguous runs
@@ -177,25 +226,25 @@ pub fn ping(a: &RoleArgs) -> Result<Value, String> {
     let seg = Shm::open(&a.name).map_err(|e| format!("open shm {}: {e}", a.name))?;
     // SAFETY: 4096 zeroed bytes, PingCtl is atomics only and smaller.
     let ctl = unsafe { &*(seg.ptr() as *const PingCtl) };
-    rendezvous(&ctl.ready.0, a.side, &a.name);
+    rendezvous(&ctl.ready.0, a);
     let (rounds, warmup) = (a.events, a.warmup);
     match a.side {
         Side::A => {
-            let (rec, errors) = spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, warmup, rounds, a.gap_ticks());
-            Ok(rec.finish(a.ticks_per_ns, errors))
+            let mut pacer = Pacer::of(a);
+            let (rec, errors) = spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, warmup, rounds, &mut pacer);
+            let mut out = rec.finish(a.ticks_per_ns, errors);
+            out["late_starts"] = json!(pacer.late);
+            Ok(out)
         }
         Side::B => Ok(json!({ "rounds": rounds, "errors": spin_pingpong_b(&ctl.ping.0, &ctl.pong.0, warmup + rounds) })),
     }
 }
 
-fn spin_pingpong_a(ping: &AtomicU64, pong: &AtomicU64, warmup: u64, rounds: u64, gap_ticks: u64) -> (LatencyRecorder, u64) {
+fn spin_pingpong_a(ping: &AtomicU64, pong: &AtomicU64, warmup: u64, rounds: u64, pacer: &mut Pacer) -> (LatencyRecorder, u64) {
     let mut rec = LatencyRecorder::new();
     let mut errors = 0;
     for i in 1..=warmup + rounds {
-        if gap_ticks > 0 {
-            clock::spin_ticks(gap_ticks);
-        }
-        let t0 = clock::ticks();
+        let t0 = pacer.start();
         ping.store(i, Release);
         let mut b = Backoff::new();
         let mut v = pong.load(Acquire);
@@ -231,14 +280,14 @@ fn spin_pingpong_b(ping: &AtomicU64, pong: &AtomicU64, total: u64) -> u64 {
 /// hop), the waiting side optionally touching its next slot while it spins.
 pub fn ring_ping(a: &RoleArgs, touch: bool) -> Result<Value, String> {
     let seg = Shm::open(&a.name).map_err(|e| format!("open shm {}: {e}", a.name))?;
-    if seg.len() < segment_len(false, a.capacity) {
+    if seg.len() < segment_len(false, a.capacity, 8) {
         return Err(format!("shm {} is {} bytes, too small", a.name, seg.len()));
     }
     // SAFETY: as in `ping`; the two rings follow the control page.
     let ctl = unsafe { &*(seg.ptr() as *const PingCtl) };
     let ab = unsafe { seg.ptr().add(SLOTS_OFFSET) as *mut u64 };
-    let ba = unsafe { seg.ptr().add(SLOTS_OFFSET + ring_bytes(a.capacity)) as *mut u64 };
-    rendezvous(&ctl.ready.0, a.side, &a.name);
+    let ba = unsafe { seg.ptr().add(SLOTS_OFFSET + ring_bytes(a.capacity, 8)) as *mut u64 };
+    rendezvous(&ctl.ready.0, a);
     let mask = a.capacity as u64 - 1;
     let total = a.warmup + a.events;
     // Writes `v` into slot `i` of `ring` and publishes it through `cursor`.
@@ -300,12 +349,12 @@ pub fn futex(a: &RoleArgs) -> Result<Value, String> {
     let seg = Shm::open(&a.name).map_err(|e| format!("open shm {}: {e}", a.name))?;
     // SAFETY: as in `ping`.
     let ctl = unsafe { &*(seg.ptr() as *const PingCtl) };
-    rendezvous(&ctl.ready.0, a.side, &a.name);
+    rendezvous(&ctl.ready.0, a);
     let (ping, pong) = (&ctl.sleep_ping.0, &ctl.sleep_pong.0);
     let (rounds, warmup) = (a.events, a.warmup);
     match a.side {
         Side::A => {
-            let (probe, _) = spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10, PROBE_ROUNDS, 0);
+            let (probe, _) = spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10, PROBE_ROUNDS, &mut Pacer::new(0, 0, 0));
             let probe = probe.finish(a.ticks_per_ns, 0);
             let mut rec = LatencyRecorder::new();
             let mut errors = 0;

@@ -16,14 +16,16 @@ use nix::unistd::Pid;
 use ringproof::WaitStrategy;
 use serde_json::{json, Value};
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-/// What a pair of processes runs.
+/// What a group of processes runs.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
-    /// Raw ring of u64 slots, batched cursor stores.
+    /// Raw ring of u64 (or `--size`-byte) slots, batched cursor stores; with several readers,
+    /// the raw broadcast stream (one consumed-count per reader).
     FloorStream,
     /// Raw spin ping-pong.
     FloorPing,
@@ -35,7 +37,7 @@ pub enum Kind {
     FloorRingPing,
     /// Diagnostic: as FloorRingPing, the waiter also loading its next slot while spinning.
     FloorRingPingTouch,
-    /// ringproof `publish` per event.
+    /// ringproof `publish` per event (one or more consumers).
     RpStreamSingle,
     /// ringproof `publish_batch`.
     RpStreamBatch,
@@ -47,6 +49,52 @@ pub enum Kind {
     RpPingSpin,
     /// ringproof ping-pong, `WaitStrategy::blocking()` consumers.
     RpPingBlocking,
+    /// Peer: disruptor-mp 0.1.0-alpha.2, `try_publish` per event, `try_consume_next`.
+    DmpStream,
+    /// Peer: disruptor-mp ping-pong over two rings, busy-spin.
+    DmpPing,
+    /// Peer: iceoryx2 publish-subscribe (`[u8]` slices, back-pressure), one sample per event.
+    IoxStream,
+    /// Peer: iceoryx2 ping-pong over two services, busy-polling `receive`.
+    IoxPing,
+    /// Peer: Unix domain stream socket, one `write` per event.
+    UdsStream,
+    /// Peer: Unix domain socket ping-pong, non-blocking reads spun on.
+    UdsPingSpin,
+    /// Peer: Unix domain socket ping-pong, blocking reads.
+    UdsPingBlocking,
+    /// Peer: named pipe (FIFO), one `write` per event.
+    PipeStream,
+    /// Peer: ping-pong over two FIFOs, non-blocking reads spun on.
+    PipePingSpin,
+    /// Peer: ping-pong over two FIFOs, blocking reads.
+    PipePingBlocking,
+}
+
+/// The peers the bench can put next to ringproof (each in `ringproof-bench-peers`).
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Peer {
+    /// disruptor-mp 0.1.0-alpha.2 (crates.io).
+    Dmp,
+    /// iceoryx2 0.10 (crates.io), `ipc::Service`.
+    Iox2,
+    /// A Unix domain stream socket.
+    Uds,
+    /// A named pipe (FIFO).
+    Pipe,
+}
+
+impl Peer {
+    pub const ALL: [Peer; 4] = [Peer::Dmp, Peer::Iox2, Peer::Uds, Peer::Pipe];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::Dmp => "disruptor-mp",
+            Peer::Iox2 => "iceoryx2",
+            Peer::Uds => "unix-socket",
+            Peer::Pipe => "pipe",
+        }
+    }
 }
 
 impl Kind {
@@ -64,16 +112,62 @@ impl Kind {
             Kind::RpStreamBatchNoCounters => "ringproof publish_batch, counters off",
             Kind::RpPingSpin => "ringproof pingpong BusySpin",
             Kind::RpPingBlocking => "ringproof pingpong blocking()",
+            Kind::DmpStream => "disruptor-mp try_publish",
+            Kind::DmpPing => "disruptor-mp pingpong spin",
+            Kind::IoxStream => "iceoryx2 send",
+            Kind::IoxPing => "iceoryx2 pingpong spin",
+            Kind::UdsStream => "unix-socket write",
+            Kind::UdsPingSpin => "unix-socket pingpong spin",
+            Kind::UdsPingBlocking => "unix-socket pingpong blocking",
+            Kind::PipeStream => "pipe write",
+            Kind::PipePingSpin => "pipe pingpong spin",
+            Kind::PipePingBlocking => "pipe pingpong blocking",
         }
     }
 
+    /// The short name in tables and plots: "ringproof", "floor", or the peer.
+    pub fn who(self) -> &'static str {
+        match self.peer() {
+            Some(p) => p.name(),
+            None if self.is_floor() => "floor",
+            None => "ringproof",
+        }
+    }
+
+    pub fn is_floor(self) -> bool {
+        matches!(self, Kind::FloorStream | Kind::FloorPing | Kind::FloorFutex | Kind::FloorStreamPerEvent | Kind::FloorRingPing | Kind::FloorRingPingTouch)
+    }
+
     pub fn is_stream(self) -> bool {
-        matches!(self, Kind::FloorStream | Kind::FloorStreamPerEvent | Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpStreamBatchNoCounters)
+        matches!(
+            self,
+            Kind::FloorStream
+                | Kind::FloorStreamPerEvent
+                | Kind::RpStreamSingle
+                | Kind::RpStreamBatch
+                | Kind::RpStreamCoalesced
+                | Kind::RpStreamBatchNoCounters
+                | Kind::DmpStream
+                | Kind::IoxStream
+                | Kind::UdsStream
+                | Kind::PipeStream
+        )
+    }
+
+    /// The peer this kind runs, if it is one (spawned from `ringproof-bench-peers`).
+    pub fn peer(self) -> Option<Peer> {
+        match self {
+            Kind::DmpStream | Kind::DmpPing => Some(Peer::Dmp),
+            Kind::IoxStream | Kind::IoxPing => Some(Peer::Iox2),
+            Kind::UdsStream | Kind::UdsPingSpin | Kind::UdsPingBlocking => Some(Peer::Uds),
+            Kind::PipeStream | Kind::PipePingSpin | Kind::PipePingBlocking => Some(Peer::Pipe),
+            _ => None,
+        }
     }
 
     /// Whether the orchestrator creates a raw shm segment for it.
     fn is_raw(self) -> bool {
-        !matches!(self, Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpStreamBatchNoCounters | Kind::RpPingSpin | Kind::RpPingBlocking)
+        self.is_floor()
     }
 }
 
@@ -92,14 +186,30 @@ pub struct RoleArgs {
     pub kind: Kind,
     #[arg(long, value_enum)]
     pub side: Side,
-    /// shm segment (floors) or ring base name (subjects).
+    /// shm segment (floors), ring base name (subjects) or peer resource base name.
     #[arg(long)]
     pub name: String,
+    /// A private directory of this run (mmap-backed rings, sockets, FIFOs, iceoryx2's root),
+    /// removed by the orchestrator afterwards.
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
+    /// ringproof rings as mmap'd files in `--dir` instead of POSIX shm.
+    #[arg(long)]
+    pub mmap: bool,
     /// Core to pin to.
     #[arg(long)]
     pub cpu: Option<usize>,
     #[arg(long, default_value_t = 1024)]
     pub capacity: usize,
+    /// Event size in bytes (a multiple of 8; TP1 payload, `ringproof::payload`).
+    #[arg(long, default_value_t = 8)]
+    pub size: usize,
+    /// Stream readers (SPMC broadcast when > 1).
+    #[arg(long, default_value_t = 1)]
+    pub readers: usize,
+    /// Which reader this side B is (0-based).
+    #[arg(long, default_value_t = 0)]
+    pub reader: usize,
     /// Measured events (stream) or round trips (ping), after the warm-up.
     #[arg(long)]
     pub events: u64,
@@ -111,6 +221,10 @@ pub struct RoleArgs {
     /// Idle time before each round trip, in ns (paced ping-pong).
     #[arg(long, default_value_t = 0)]
     pub gap_ns: u64,
+    /// Open-loop schedule: one round trip started every this many ns, latency counted from
+    /// the intended start (coordinated-omission corrected); 0: closed loop.
+    #[arg(long, default_value_t = 0)]
+    pub interval_ns: u64,
     /// Spin phase of the futex floor's waits (ringproof's `blocking()` spins 1000 times).
     #[arg(long, default_value_t = 1000)]
     pub spins: u32,
@@ -126,9 +240,13 @@ impl RoleArgs {
         (self.gap_ns as f64 * self.ticks_per_ns) as u64
     }
 
-    fn to_argv(&self) -> Vec<String> {
+    pub fn interval_ticks(&self) -> u64 {
+        (self.interval_ns as f64 * self.ticks_per_ns) as u64
+    }
+
+    /// The argument list of the `role` subcommand that recreates `self`.
+    pub fn to_argv(&self) -> Vec<String> {
         let mut v = vec![
-            "role".into(),
             "--kind".into(),
             self.kind.to_possible_value().expect("not skipped").get_name().into(),
             "--side".into(),
@@ -136,6 +254,12 @@ impl RoleArgs {
             "--name".into(),
             self.name.clone(),
         ];
+        if let Some(dir) = &self.dir {
+            v.extend(["--dir".into(), dir.display().to_string()]);
+        }
+        if self.mmap {
+            v.push("--mmap".into());
+        }
         if let Some(cpu) = self.cpu {
             v.extend(["--cpu".into(), cpu.to_string()]);
         }
@@ -144,10 +268,14 @@ impl RoleArgs {
         }
         for (flag, value) in [
             ("--capacity", self.capacity.to_string()),
+            ("--size", self.size.to_string()),
+            ("--readers", self.readers.to_string()),
+            ("--reader", self.reader.to_string()),
             ("--events", self.events.to_string()),
             ("--warmup", self.warmup.to_string()),
             ("--batch", self.batch.to_string()),
             ("--gap-ns", self.gap_ns.to_string()),
+            ("--interval-ns", self.interval_ns.to_string()),
             ("--spins", self.spins.to_string()),
             ("--ticks-per-ns", self.ticks_per_ns.to_string()),
         ] {
@@ -157,24 +285,36 @@ impl RoleArgs {
     }
 }
 
-/// Entry point of a child: pin, run one side, print one JSON line.
-pub fn run_role(a: RoleArgs) -> ExitCode {
+/// Runs a peer kind's side (what `ringproof-bench-peers` supplies).
+pub type PeerRunner = fn(&RoleArgs) -> Result<Value, String>;
+
+/// Entry point of a child: pin, run one side, print one JSON line. Peer kinds go to `peers`
+/// (None in a binary without them: an error naming the binary that has them).
+pub fn run_role(a: RoleArgs, peers: Option<PeerRunner>) -> ExitCode {
     let pinned = a.cpu.map(clock::pin);
     let rt = a.rt_priority.map(clock::set_fifo);
     let usage = crate::measure::Usage::now();
-    let result = match a.kind {
-        Kind::FloorStream => floors::stream(&a),
-        Kind::FloorStreamPerEvent => floors::stream(&RoleArgs { batch: 1, ..a.clone() }),
-        Kind::FloorRingPing => floors::ring_ping(&a, false),
-        Kind::FloorRingPingTouch => floors::ring_ping(&a, true),
-        Kind::FloorPing => floors::ping(&a),
-        Kind::FloorFutex => floors::futex(&a),
-        Kind::RpStreamSingle => subjects::stream(&a, subjects::Publish::Single),
-        Kind::RpStreamBatch => subjects::stream(&a, subjects::Publish::Batch),
-        Kind::RpStreamCoalesced => subjects::stream(&a, subjects::Publish::Coalesced),
-        Kind::RpStreamBatchNoCounters => subjects::stream(&a, subjects::Publish::BatchNoCounters),
-        Kind::RpPingSpin => subjects::ping(&a, WaitStrategy::BusySpin),
-        Kind::RpPingBlocking => subjects::ping(&a, WaitStrategy::blocking()),
+    let result = if a.size == 0 || (a.size / 8) * 8 != a.size {
+        Err(format!("--size {} is not a positive multiple of 8", a.size))
+    } else {
+        match a.kind {
+            Kind::FloorStream => floors::stream(&a),
+            Kind::FloorStreamPerEvent => floors::stream(&RoleArgs { batch: 1, ..a.clone() }),
+            Kind::FloorRingPing => floors::ring_ping(&a, false),
+            Kind::FloorRingPingTouch => floors::ring_ping(&a, true),
+            Kind::FloorPing => floors::ping(&a),
+            Kind::FloorFutex => floors::futex(&a),
+            Kind::RpStreamSingle => subjects::stream(&a, subjects::Publish::Single),
+            Kind::RpStreamBatch => subjects::stream(&a, subjects::Publish::Batch),
+            Kind::RpStreamCoalesced => subjects::stream(&a, subjects::Publish::Coalesced),
+            Kind::RpStreamBatchNoCounters => subjects::stream(&a, subjects::Publish::BatchNoCounters),
+            Kind::RpPingSpin => subjects::ping(&a, WaitStrategy::BusySpin),
+            Kind::RpPingBlocking => subjects::ping(&a, WaitStrategy::blocking()),
+            k => match peers {
+                Some(run) => run(&a),
+                None => Err(format!("{} is a peer: it runs in {PEERS_BIN}, not in this binary", k.name())),
+            },
+        }
     };
     match result {
         Ok(r) => {
@@ -188,6 +328,64 @@ pub fn run_role(a: RoleArgs) -> ExitCode {
     }
 }
 
+/// The binary with the peers in it (its own crate, so the core builds fast).
+pub const PEERS_BIN: &str = "ringproof-bench-peers";
+/// Environment variable naming the peers binary (default: next to the running binary).
+pub const PEERS_ENV: &str = "RINGPROOF_BENCH_PEERS";
+
+/// How to start one side: a program and the arguments that precede the role's own.
+#[derive(Debug, Clone)]
+pub struct Command0 {
+    pub program: PathBuf,
+    pub prefix: Vec<String>,
+}
+
+/// Which programs run the roles: ringproof and floor kinds in one, peers in another.
+#[derive(Debug, Clone)]
+pub struct Launcher {
+    pub core: Command0,
+    /// `None`: this binary serves peer kinds too (`core` runs everything).
+    pub peers: Option<Command0>,
+}
+
+impl Launcher {
+    /// The running binary serves every kind with subcommand `role_subcommand`.
+    pub fn this_binary_serves_all(role_subcommand: &str) -> Result<Launcher, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        Ok(Launcher { core: Command0 { program: exe, prefix: vec![role_subcommand.into()] }, peers: None })
+    }
+
+    /// The running binary serves ringproof and floor kinds with `role_subcommand`; peers run
+    /// in [`PEERS_BIN`] (`$RINGPROOF_BENCH_PEERS`, else next to the running binary).
+    pub fn with_peer_binary(role_subcommand: &str) -> Result<Launcher, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let peers = match std::env::var_os(PEERS_ENV) {
+            Some(p) => PathBuf::from(p),
+            None => exe.with_file_name(PEERS_BIN),
+        };
+        Ok(Launcher { core: Command0 { program: exe, prefix: vec![role_subcommand.into()] }, peers: Some(Command0 { program: peers, prefix: vec!["role".into()] }) })
+    }
+
+    /// Checks that the peers binary exists (before anything runs), with what to do if not.
+    pub fn check_peers(&self) -> Result<(), String> {
+        match &self.peers {
+            Some(c) if !c.program.is_file() => Err(format!(
+                "peer binary {} not found: build it with `cargo build --release -p {PEERS_BIN}` \
+                 (or set ${PEERS_ENV} to it, or run with --peers none)",
+                c.program.display()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn for_kind(&self, kind: Kind) -> &Command0 {
+        match (&self.peers, kind.peer()) {
+            (Some(p), Some(_)) => p,
+            _ => &self.core,
+        }
+    }
+}
+
 /// One run to do: everything but the side.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
@@ -195,23 +393,45 @@ pub struct RunSpec {
     pub events: u64,
     pub warmup: u64,
     pub capacity: usize,
+    pub size: usize,
+    pub readers: usize,
+    pub mmap: bool,
     pub batch: usize,
     pub gap_ns: u64,
+    pub interval_ns: u64,
     pub spins: u32,
     pub ticks_per_ns: f64,
-    /// Cores for A and B.
-    pub cpus: [Option<usize>; 2],
+    /// Cores to pin to: A on the first, reader i on `cpus[(1 + i) % len]`; empty: unpinned.
+    pub cpus: Vec<usize>,
     pub timeout: Duration,
     pub rt_priority: Option<i32>,
+}
+
+impl RunSpec {
+    /// The core of side A (`reader` None) or of reader `i`.
+    pub fn cpu_of(&self, reader: Option<usize>) -> Option<usize> {
+        if self.cpus.is_empty() {
+            return None;
+        }
+        let i = reader.map_or(0, |r| (1 + r) % self.cpus.len());
+        Some(self.cpus[i])
+    }
+
+    /// Whether more processes spin than there are cores for them (unpinned runs are taken
+    /// to have two).
+    pub fn oversubscribed(&self) -> bool {
+        1 + self.readers > self.cpus.len().max(2)
+    }
 }
 
 /// What one run gave back.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     pub a: Value,
-    pub b: Value,
+    /// Side B, one report per reader.
+    pub b: Vec<Value>,
     pub wall: Duration,
-    /// Whether both children pinned themselves (None: pinning not requested).
+    /// Whether every child pinned itself (None: pinning not requested).
     pub pinned: Option<bool>,
     /// Names a child left behind (removed by the orchestrator).
     pub leaked: Vec<String>,
@@ -221,20 +441,154 @@ pub struct RunOutcome {
     pub quiet_wait_s: f64,
     /// Whether other tasks were runnable when the kept try started.
     pub quiet: bool,
+    /// More spinning processes than cores.
+    pub oversubscribed: bool,
 }
 
 impl RunOutcome {
-    /// Payload / ordering errors either side saw.
-    pub fn errors(&self) -> u64 {
-        self.a["result"]["errors"].as_u64().unwrap_or(0)
-            + self.b["result"]["errors"].as_u64().unwrap_or(0)
+    fn sides(&self) -> impl Iterator<Item = &Value> {
+        std::iter::once(&self.a).chain(&self.b)
     }
 
-    /// Involuntary context switches of both sides: each one is a moment a side did not have
+    /// Payload / ordering errors any side saw.
+    pub fn errors(&self) -> u64 {
+        self.sides().map(|s| s["result"]["errors"].as_u64().unwrap_or(0)).sum()
+    }
+
+    /// Events (stream) or round trips (ping) the consuming sides verified.
+    pub fn verified(&self) -> u64 {
+        self.b.iter().map(|s| s["result"]["consumed"].as_u64().or(s["result"]["rounds"].as_u64()).unwrap_or(0)).sum()
+    }
+
+    /// Events a peer did not deliver to a reader (iceoryx2 broadcasts under back-pressure);
+    /// reported next to the numbers, not counted as payload errors.
+    pub fn dropped(&self) -> u64 {
+        self.b.iter().map(|s| s["result"]["dropped"].as_u64().unwrap_or(0)).sum()
+    }
+
+    /// Involuntary context switches of all sides: each one is a moment a side did not have
     /// its core (another task ran there), which a spinning peer pays for in full.
     pub fn preemptions(&self) -> i64 {
-        self.a["usage"]["involuntary_switches"].as_i64().unwrap_or(0) + self.b["usage"]["involuntary_switches"].as_i64().unwrap_or(0)
+        self.sides().map(|s| s["usage"]["involuntary_switches"].as_i64().unwrap_or(0)).sum()
     }
+
+    /// The slowest reader's stream rate (events/s).
+    pub fn min_rate(&self) -> f64 {
+        self.b.iter().map(|s| s["result"]["rate"].as_f64().unwrap_or(f64::NAN)).fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// Runs every side of `spec` under run name `name` and collects their reports.
+pub fn run_pair(spec: &RunSpec, name: &str, launcher: &Launcher) -> Result<RunOutcome, String> {
+    if interrupted() {
+        return Err("interrupted".into());
+    }
+    let dir = std::env::temp_dir().join(name);
+    std::fs::create_dir(&dir).map_err(|e| format!("create run dir {}: {e}", dir.display()))?;
+    let mut guard = UnlinkGuard::new(shm_names(spec, name), Some(dir.clone()));
+    if spec.kind.is_raw() {
+        let len = floors::segment_len(spec.kind.is_stream(), spec.capacity, spec.size);
+        shm::Shm::create(name, len).map_err(|e| format!("create shm {name}: {e}"))?;
+    }
+    let role = |side: Side, reader: usize, cpu: Option<usize>| RoleArgs {
+        kind: spec.kind,
+        side,
+        name: name.to_owned(),
+        dir: Some(dir.clone()),
+        mmap: spec.mmap,
+        cpu,
+        capacity: spec.capacity,
+        size: spec.size,
+        readers: spec.readers,
+        reader,
+        events: spec.events,
+        warmup: spec.warmup,
+        batch: spec.batch,
+        gap_ns: spec.gap_ns,
+        interval_ns: spec.interval_ns,
+        spins: spec.spins,
+        ticks_per_ns: spec.ticks_per_ns,
+        rt_priority: spec.rt_priority,
+    };
+    let cmd = launcher.for_kind(spec.kind);
+    let start = Instant::now();
+    let spawn = |args: RoleArgs| {
+        Command::new(&cmd.program)
+            .args(&cmd.prefix)
+            .args(args.to_argv())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("spawn {}: {e}", cmd.program.display()))
+    };
+    let readers = if spec.kind.is_stream() { spec.readers.max(1) } else { 1 };
+    let mut children: Vec<Child> = Vec::new();
+    for i in 0..=readers {
+        let args = if i == 0 { role(Side::A, 0, spec.cpu_of(None)) } else { role(Side::B, i - 1, spec.cpu_of(Some(i - 1))) };
+        match spawn(args) {
+            Ok(c) => children.push(c),
+            Err(e) => {
+                kill_and_reap(&children.iter().collect::<Vec<_>>());
+                return Err(e);
+            }
+        }
+    }
+    let waited = wait_all(&children, spec.timeout);
+    let wall = start.elapsed();
+    let reports: Vec<Result<Value, String>> = children.iter_mut().map(read_report).collect();
+    let leaked = guard.cleanup();
+    waited?;
+    let mut reports = reports.into_iter().collect::<Result<Vec<Value>, String>>()?;
+    let a = reports.remove(0);
+    let b = reports;
+    let pinned = std::iter::once(&a).chain(&b).map(|s| s["pinned"].as_bool()).try_fold(true, |all, p| p.map(|p| all && p));
+    if spec.rt_priority.is_some() && !std::iter::once(&a).chain(&b).all(|s| s["rt"].as_bool() == Some(true)) {
+        return Err("a child could not switch to SCHED_FIFO (needs CAP_SYS_NICE); run without --rt".into());
+    }
+    Ok(RunOutcome { a, b, wall, pinned, leaked, attempts: 1, quiet_wait_s: 0.0, quiet: true, oversubscribed: spec.oversubscribed() })
+}
+
+/// Every shm name a run of `spec` named `name` may create (removed afterwards, reported if a
+/// child left it).
+fn shm_names(spec: &RunSpec, name: &str) -> Vec<String> {
+    let readers: Vec<String> = (0..spec.readers.max(1)).map(subjects::stream_consumer_id).collect();
+    let ids: Vec<&str> = readers.iter().map(String::as_str).collect();
+    match spec.kind {
+        k if k.is_raw() => vec![name.to_owned()],
+        _ if spec.mmap => Vec::new(),
+        Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpStreamBatchNoCounters => shm::ring_names(name, &ids),
+        Kind::RpPingSpin | Kind::RpPingBlocking => {
+            let [ab, ba] = subjects::ping_rings(name);
+            let mut v = shm::ring_names(&ab, &[subjects::PING_CONSUMERS[1]]);
+            v.extend(shm::ring_names(&ba, &[subjects::PING_CONSUMERS[0]]));
+            v
+        }
+        Kind::DmpStream => dmp_names(name, spec.readers.max(1)),
+        Kind::DmpPing => {
+            let [ab, ba] = subjects::ping_rings(name);
+            let mut v = dmp_names(&ab, 1);
+            v.extend(dmp_names(&ba, 1));
+            v
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// What a disruptor-mp ring `ring` with consumers `cp_0..cp_{n-1}` puts in /dev/shm.
+pub fn dmp_names(ring: &str, consumers: usize) -> Vec<String> {
+    let mut v = vec![ring.to_owned(), format!("{ring}_producer_seq"), format!("{ring}_cr")];
+    v.extend((0..consumers).map(|i| format!("{ring}_{DMP_PREFIX}_{i}_seq")));
+    v
+}
+
+/// disruptor-mp consumer ids are `{DMP_PREFIX}_{i}` (its discovery only knows that form).
+pub const DMP_PREFIX: &str = "cp";
+
+/// The shm name prefix iceoryx2 uses in a run named `name` (its `global.prefix`): the
+/// orchestrator removes everything that starts with it.
+pub fn iox2_prefix(name: &str) -> String {
+    format!("{name}-iox2_")
 }
 
 /// Runnable tasks on the machine other than this one (`procs_running` in /proc/stat).
@@ -281,71 +635,6 @@ pub fn interrupted() -> bool {
     matches!(SIGNALLED.load(Ordering::SeqCst), libc::SIGINT | libc::SIGTERM)
 }
 
-/// Runs both sides of `spec` under run name `name` and collects their reports.
-pub fn run_pair(spec: &RunSpec, name: &str) -> Result<RunOutcome, String> {
-    if interrupted() {
-        return Err("interrupted".into());
-    }
-    let names = match spec.kind {
-        k if k.is_raw() => vec![name.to_owned()],
-        Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpStreamBatchNoCounters => shm::ring_names(name, &[subjects::STREAM_CONSUMER]),
-        Kind::RpPingSpin | Kind::RpPingBlocking => {
-            let [ab, ba] = subjects::ping_rings(name);
-            let mut v = shm::ring_names(&ab, &[subjects::PING_CONSUMERS[1]]);
-            v.extend(shm::ring_names(&ba, &[subjects::PING_CONSUMERS[0]]));
-            v
-        }
-        _ => unreachable!("every ringproof kind is listed"),
-    };
-    let mut guard = UnlinkGuard::new(names);
-    if spec.kind.is_raw() {
-        let len = floors::segment_len(spec.kind.is_stream(), spec.capacity);
-        shm::Shm::create(name, len).map_err(|e| format!("create shm {name}: {e}"))?;
-    }
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let role = |side: Side, cpu: Option<usize>| RoleArgs {
-        kind: spec.kind,
-        side,
-        name: name.to_owned(),
-        cpu,
-        capacity: spec.capacity,
-        events: spec.events,
-        warmup: spec.warmup,
-        batch: spec.batch,
-        gap_ns: spec.gap_ns,
-        spins: spec.spins,
-        ticks_per_ns: spec.ticks_per_ns,
-        rt_priority: spec.rt_priority,
-    };
-    let start = Instant::now();
-    let spawn = |args: RoleArgs| {
-        Command::new(&exe).args(args.to_argv()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()
-    };
-    let mut a = spawn(role(Side::A, spec.cpus[0])).map_err(|e| format!("spawn side A: {e}"))?;
-    let mut b = match spawn(role(Side::B, spec.cpus[1])) {
-        Ok(b) => b,
-        Err(e) => {
-            kill_and_reap(&[&a]);
-            return Err(format!("spawn side B: {e}"));
-        }
-    };
-    let waited = wait_both(&a, &b, spec.timeout);
-    let wall = start.elapsed();
-    let out_a = read_report(&mut a);
-    let out_b = read_report(&mut b);
-    let leaked = guard.cleanup();
-    waited?;
-    let (a, b) = (out_a?, out_b?);
-    let pinned = match (a["pinned"].as_bool(), b["pinned"].as_bool()) {
-        (Some(x), Some(y)) => Some(x && y),
-        _ => None,
-    };
-    if spec.rt_priority.is_some() && !(a["rt"].as_bool() == Some(true) && b["rt"].as_bool() == Some(true)) {
-        return Err("a child could not switch to SCHED_FIFO (needs CAP_SYS_NICE); run without --rt".into());
-    }
-    Ok(RunOutcome { a, b, wall, pinned, leaked, attempts: 1, quiet_wait_s: 0.0, quiet: true })
-}
-
 fn read_report(child: &mut Child) -> Result<Value, String> {
     let mut s = String::new();
     if let Some(out) = child.stdout.as_mut() {
@@ -368,41 +657,42 @@ fn kill_and_reap(children: &[&Child]) {
     }
 }
 
-/// Waits for both children; if one fails, or a signal or the deadline comes, kills the rest.
-fn wait_both(a: &Child, b: &Child, timeout: Duration) -> Result<(), String> {
-    let pids = [pid_of(a), pid_of(b)];
-    let mut done = [false, false];
+/// Waits for every child; if one fails, or a signal or the deadline comes, kills the rest.
+fn wait_all(children: &[Child], timeout: Duration) -> Result<(), String> {
+    let pids: Vec<Pid> = children.iter().map(pid_of).collect();
+    let side = |i: usize| if i == 0 { "side A".to_owned() } else { format!("side B (reader {})", i - 1) };
+    let mut done = vec![false; pids.len()];
     let mut failure: Option<String> = None;
+    let kill_rest = |done: &[bool]| {
+        for (i, pid) in pids.iter().enumerate() {
+            if !done[i] {
+                let _ = signal::kill(*pid, Signal::SIGKILL);
+            }
+        }
+    };
     // SAFETY: plain syscall; SIGALRM's handler only records the signal.
     unsafe { libc::alarm(timeout.as_secs().max(1) as libc::c_uint) };
-    while !(done[0] && done[1]) {
+    while done.iter().any(|d| !d) {
         match waitpid(Pid::from_raw(-1), None) {
             Ok(status) => {
                 let Some(pid) = status.pid() else { continue };
                 let Some(i) = pids.iter().position(|p| *p == pid) else { continue };
                 let bad = match status {
                     WaitStatus::Exited(_, 0) => None,
-                    WaitStatus::Exited(_, code) => Some(format!("side {} exited with {code}", ["A", "B"][i])),
-                    WaitStatus::Signaled(_, sig, _) => Some(format!("side {} killed by {sig}", ["A", "B"][i])),
+                    WaitStatus::Exited(_, code) => Some(format!("{} exited with {code}", side(i))),
+                    WaitStatus::Signaled(_, sig, _) => Some(format!("{} killed by {sig}", side(i))),
                     _ => continue,
                 };
                 done[i] = true;
                 if let Some(why) = bad {
                     failure.get_or_insert(why);
-                    let other = 1 - i;
-                    if !done[other] {
-                        let _ = signal::kill(pids[other], Signal::SIGKILL);
-                    }
+                    kill_rest(&done);
                 }
             }
             Err(Errno::EINTR) => {
                 let sig = SIGNALLED.load(Ordering::SeqCst);
                 if sig != 0 {
-                    for (i, pid) in pids.iter().enumerate() {
-                        if !done[i] {
-                            let _ = signal::kill(*pid, Signal::SIGKILL);
-                        }
-                    }
+                    kill_rest(&done);
                     if sig == libc::SIGALRM {
                         SIGNALLED.store(0, Ordering::SeqCst);
                         failure.get_or_insert(format!("run exceeded {} s; killed", timeout.as_secs()));
@@ -413,11 +703,7 @@ fn wait_both(a: &Child, b: &Child, timeout: Duration) -> Result<(), String> {
             }
             Err(e) => {
                 // ECHILD or worse: nothing left we can wait for; make sure nothing runs on.
-                for (i, pid) in pids.iter().enumerate() {
-                    if !done[i] {
-                        let _ = signal::kill(*pid, Signal::SIGKILL);
-                    }
-                }
+                kill_rest(&done);
                 failure.get_or_insert(format!("waitpid: {e}"));
                 break;
             }

@@ -7,6 +7,7 @@ use std::time::Instant;
 /// Spin with a pause hint; after a million fruitless spins in one wait, also yield, so a
 /// descheduled peer (an oversubscribed CI runner) costs milliseconds, not a timeslice per
 /// spin. In a healthy run no wait gets anywhere near that.
+#[derive(Default)]
 pub struct Backoff {
     spins: u32,
 }
@@ -61,15 +62,82 @@ impl Usage {
     }
 }
 
+/// When the timing side starts each round trip, and what its latency counts from.
+///
+/// Closed loop (the default): right away, and from the actual start. With an idle gap (the
+/// wake-up runs): after spinning `gap` ticks. Open loop (`interval` > 0): round trip `i` is
+/// due at `t0 + i * interval`; the side waits for that moment if it is early and counts the
+/// latency from it even when it is late, so a stall also charges the round trips it delayed
+/// (coordinated omission corrected, as wrk2 does).
+pub struct Pacer {
+    gap: u64,
+    interval: u64,
+    next: u64,
+    /// Round trips left before the measured ones: the schedule restarts after them, so a
+    /// slow start-up (page faults, the peer not yet spinning) is not charged to the run.
+    warmup: u64,
+    /// Round trips that started after their due time.
+    pub late: u64,
+}
+
+impl Pacer {
+    pub fn new(gap_ticks: u64, interval_ticks: u64, warmup: u64) -> Self {
+        Self { gap: gap_ticks, interval: interval_ticks, next: 0, warmup, late: 0 }
+    }
+
+    /// The pacing `a` asks for, the schedule starting after its warm-up.
+    pub fn of(a: &crate::harness::RoleArgs) -> Self {
+        Self::new(a.gap_ticks(), a.interval_ticks(), a.warmup)
+    }
+
+    /// Waits until the next round trip may start; returns the tick its latency counts from.
+    #[inline(always)]
+    pub fn start(&mut self) -> u64 {
+        if self.gap > 0 {
+            crate::clock::spin_ticks(self.gap);
+        }
+        if self.interval == 0 {
+            return crate::clock::ticks();
+        }
+        let now = crate::clock::ticks();
+        if self.warmup > 0 {
+            self.warmup -= 1;
+            return now;
+        }
+        if self.next == 0 {
+            self.next = now;
+        }
+        let due = self.next;
+        self.next += self.interval;
+        if now > due {
+            self.late += 1;
+        } else {
+            while crate::clock::ticks() < due {
+                std::hint::spin_loop();
+            }
+        }
+        due
+    }
+}
+
+/// The percentiles every latency report carries, as (JSON key, quantile).
+pub const PERCENTILES: [(&str, f64); 5] = [("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p999", 0.999), ("p9999", 0.9999)];
+
 /// Round-trip times in ticks.
 pub struct LatencyRecorder {
     hist: Histogram<u64>,
 }
 
-impl LatencyRecorder {
-    pub fn new() -> Self {
+impl Default for LatencyRecorder {
+    fn default() -> Self {
         // 1 tick to ~20 minutes at 3 GHz, 3 significant digits: nothing saturates.
         Self { hist: Histogram::new_with_bounds(1, 1 << 42, 3).expect("valid bounds") }
+    }
+}
+
+impl LatencyRecorder {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     #[inline(always)]
@@ -78,21 +146,49 @@ impl LatencyRecorder {
         let _ = self.hist.record(ticks.max(1));
     }
 
-    /// The report of the timing side: round-trip and one-way (= round trip / 2) percentiles.
+    /// The report of the timing side: round-trip and one-way (= round trip / 2) percentiles,
+    /// and the round-trip histogram in nanoseconds, serialised (hdrhistogram V2 + deflate,
+    /// base64) so runs can be merged and compared later.
     pub fn finish(&self, ticks_per_ns: f64, errors: u64) -> Value {
         let h = &self.hist;
         let ns = |t: u64| t as f64 / ticks_per_ns;
-        let q = |p: f64| ns(h.value_at_quantile(p));
-        let rtt = json!({
-            "p50": q(0.50), "p90": q(0.90), "p99": q(0.99), "p999": q(0.999),
-            "max": ns(h.max()), "min": ns(h.min()), "mean": h.mean() / ticks_per_ns,
-        });
-        let one_way = json!({
-            "p50": q(0.50) / 2.0, "p90": q(0.90) / 2.0, "p99": q(0.99) / 2.0, "p999": q(0.999) / 2.0,
-            "max": ns(h.max()) / 2.0, "min": ns(h.min()) / 2.0, "mean": h.mean() / ticks_per_ns / 2.0,
-        });
-        json!({ "rounds": h.len(), "errors": errors, "rtt_ns": rtt, "one_way_ns": one_way })
+        let pct = |div: f64| {
+            let mut m = serde_json::Map::new();
+            for (k, q) in PERCENTILES {
+                m.insert(k.into(), json!(ns(h.value_at_quantile(q)) / div));
+            }
+            m.insert("max".into(), json!(ns(h.max()) / div));
+            m.insert("min".into(), json!(ns(h.min()) / div));
+            m.insert("mean".into(), json!(h.mean() / ticks_per_ns / div));
+            Value::Object(m)
+        };
+        json!({
+            "rounds": h.len(), "errors": errors, "rtt_ns": pct(1.0), "one_way_ns": pct(2.0),
+            "rtt_hist_ns_v2z": serialize_ns(h, ticks_per_ns),
+        })
     }
+}
+
+/// `hist` (in ticks) converted to nanoseconds, V2-deflate serialised, base64 (standard).
+fn serialize_ns(hist: &Histogram<u64>, ticks_per_ns: f64) -> String {
+    use base64::Engine;
+    use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+    let mut ns = Histogram::<u64>::new_with_bounds(1, 1 << 42, 3).expect("valid bounds");
+    for v in hist.iter_recorded() {
+        let _ = ns.record_n(((v.value_iterated_to() as f64 / ticks_per_ns) as u64).max(1), v.count_at_value());
+    }
+    let mut buf = Vec::new();
+    match V2DeflateSerializer::new().serialize(&ns, &mut buf) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(&buf),
+        Err(_) => String::new(),
+    }
+}
+
+/// Reads a histogram written by [`LatencyRecorder::finish`] (`rtt_hist_ns_v2z`).
+pub fn deserialize_hist(b64: &str) -> Option<Histogram<u64>> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
 }
 
 /// How a stream consumer's polls went: a consumer that never finds the ring empty (and takes
@@ -117,4 +213,38 @@ pub fn stream_result(start: Option<(Instant, u64)>, consumed: u64, errors: u64, 
         "polls": stats.polls, "empty_polls": stats.empty,
         "events_per_poll": if stats.polls > 0 { consumed as f64 / stats.polls as f64 } else { 0.0 },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_round_trip_and_merge() {
+        let mut r = LatencyRecorder::new();
+        for t in [300u64, 310, 320, 5_000, 90_000] {
+            r.record(t);
+        }
+        let doc = r.finish(2.0, 0);
+        let h = deserialize_hist(doc["rtt_hist_ns_v2z"].as_str().unwrap()).expect("deserialises");
+        assert_eq!(h.len(), 5);
+        // Recorded in ticks, serialised in ns (2 ticks per ns).
+        assert!(h.equivalent(h.max(), 45_000), "max {}", h.max());
+        let mut merged = h.clone();
+        merged.add(&h).unwrap();
+        assert_eq!(merged.len(), 10);
+        assert_eq!(doc["rounds"], 5);
+        assert!(doc["one_way_ns"]["p9999"].as_f64().unwrap() > doc["one_way_ns"]["p50"].as_f64().unwrap());
+        assert!(deserialize_hist("not base64!").is_none());
+    }
+
+    #[test]
+    fn open_loop_schedule_starts_after_the_warmup_and_advances_by_the_interval() {
+        let mut p = Pacer::new(0, 1_000, 2);
+        let (w0, w1) = (p.start(), p.start());
+        assert!(w1 >= w0);
+        let due: Vec<u64> = (0..4).map(|_| p.start()).collect();
+        assert!(due[0] >= w1, "the schedule starts after the warm-up");
+        assert!(due.windows(2).all(|w| w[1] - w[0] == 1_000), "{due:?}");
+    }
 }

@@ -1,13 +1,25 @@
-//! The plain-text table and the JSON document.
+//! The plain-text tables and the JSON document.
 
-use crate::bracket::{Metric, ScenarioRun};
+use crate::bracket::{median, Metric, Pacing, ScenarioRun};
+use crate::harness::Kind;
 use serde_json::{json, Value};
 use std::fmt::Write;
 
 fn value(m: Metric, v: f64) -> String {
     match m {
-        Metric::Rate => format!("{:.1} M/s", v / 1e6),
+        Metric::Rate if v >= 1e6 => format!("{:.1} M/s", v / 1e6),
+        Metric::Rate => format!("{:.0} k/s", v / 1e3),
+        _ if v >= 1e6 => format!("{:.2} ms", v / 1e6),
+        _ if v >= 1e4 => format!("{:.1} us", v / 1e3),
         _ => format!("{v:.1} ns"),
+    }
+}
+
+fn bytes(v: Option<f64>) -> String {
+    match v {
+        Some(b) if b >= 1e9 => format!("{:.2} GB/s", b / 1e9),
+        Some(b) => format!("{:.0} MB/s", b / 1e6),
+        None => "-".into(),
     }
 }
 
@@ -15,66 +27,108 @@ fn short(p: &str) -> &'static str {
     match p {
         "close" => "C",
         "far" => "F",
+        "n/a" => "-",
         _ => "M",
     }
 }
 
-/// The summary table: one row per scenario and metric.
+/// How much better ringproof (the case's first subject) does than `peer` on a metric, from
+/// their median ratios to the floor: > 1 means ringproof is faster (rates) or lower
+/// (latencies).
+pub fn advantage(run: &ScenarioRun, peer: Kind, m: Metric) -> Option<f64> {
+    let rp = *run.case.subjects.first()?;
+    if rp == peer || peer.peer().is_none() {
+        return None;
+    }
+    let (r, p) = (run.summary(rp, m).ratio_median, run.summary(peer, m).ratio_median);
+    Some(if m.higher_is_better() { r / p } else { p / r })
+}
+
+/// Median CPU time over wall time of side B (the waiter) in `kind`'s runs: about 1 for a
+/// spinning waiter, near 0 for one that really sleeps between events.
+pub fn waiter_cpu_share(run: &ScenarioRun, kind: Kind) -> f64 {
+    let runs: Vec<&crate::harness::RunOutcome> =
+        if kind == run.scenario.floor { run.floors.iter().collect() } else { run.subjects.iter().filter(|(k, _)| *k == kind).map(|(_, o)| o).collect() };
+    median(&runs.iter().filter_map(|o| o.b.first()?["usage"]["cpu_share"].as_f64()).collect::<Vec<_>>())
+}
+
+/// The summary table: one row per case, subject and metric.
 pub fn table(runs: &[ScenarioRun]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<18} {:<14} {:>13} {:>13} {:>9} {:>7} {:>7} {:>8} {:>4}  placement (C close, F far, M mixed)",
-        "scenario", "metric", "floor med", "subject med", "ratio med", "worst", "best", "target", "met"
+        "{:<24} {:<13} {:<24} {:>11} {:>11} {:>10} {:>8} {:>8} {:>8} {:>8} {:>4} {:>7}  placement (C close, F far, M mixed, - n/a)",
+        "case", "subject", "metric", "floor med", "subj med", "bytes/s", "ratio", "worst", "best", "target", "met", "rp adv"
     );
     for r in runs {
-        let placements = r.placements();
-        let places: Vec<&str> = placements.iter().map(|p| short(p)).collect();
-        for (i, s) in r.summaries().iter().enumerate() {
+        let mut first = true;
+        for s in r.summaries() {
             let (target, met) = match (s.target, s.met) {
                 (Some(t), Some(m)) => (t.describe(), if m { "yes" } else { "NO" }),
                 _ => ("-".into(), "-"),
             };
+            let head = s.metric == r.scenario.metrics()[0];
+            let places: Vec<&str> = r.placements(s.subject).iter().map(|p| short(p)).collect();
+            let adv = advantage(r, s.subject, s.metric).map_or("-".into(), |a| format!("{a:.2}x"));
             let _ = writeln!(
                 out,
-                "{:<18} {:<14} {:>13} {:>13} {:>9.3} {:>7.3} {:>7.3} {:>8} {:>4}  {}",
-                if i == 0 { r.scenario.name } else { "" },
+                "{:<24} {:<13} {:<24} {:>11} {:>11} {:>10} {:>8.3} {:>8.3} {:>8.3} {:>8} {:>4} {:>7}  {}",
+                if first { r.case.title() } else { String::new() },
+                if head { s.subject.who() } else { "" },
                 r.scenario.label(s.metric),
                 value(s.metric, s.floor_median),
                 value(s.metric, s.subject_median),
+                bytes(s.bytes_per_s),
                 s.ratio_median,
                 s.worst,
                 s.best,
                 target,
                 met,
-                if i == 0 { places.join(" ") } else { String::new() },
+                adv,
+                if head { places.join(" ") } else { String::new() },
             );
+            first = false;
+        }
+        if r.scenario.pacing == Pacing::Gap {
+            let shares: Vec<String> = std::iter::once(r.scenario.floor)
+                .chain(r.case.subjects.iter().copied())
+                .map(|k| format!("{} {:.1}%", k.who(), 100.0 * waiter_cpu_share(r, k)))
+                .collect();
+            let _ = writeln!(out, "{:<24} ^ CPU share of the parked waiter (B) over its run, median: {}", "", shares.join(", "));
+        }
+        for (k, n) in r.dropped() {
+            let _ = writeln!(out, "{:<24} ^ {}: {n} events were NOT DELIVERED to a reader (send skipped a full subscriber); its rate counts only the events that arrived", "", k.who());
+        }
+        if r.oversubscribed() {
+            let _ = writeln!(out, "{:<24} ^ OVERSUBSCRIBED: {} readers + 1 producer spin on fewer cores; the numbers measure time-sharing", "", r.case.readers);
         }
     }
     let _ = writeln!(
         out,
-        "ratio = subject / mean(adjacent floors), per bracket; worst = lowest rate or highest latency ratio. \
-         latencies are one-way = round trip / 2, except in paced (wake-up) scenarios: round trip.\nplacement from the floors: close if raw stream >= {:.0} M/s or \
-         spin ping-pong one-way p50 <= {:.0} ns; far otherwise; mixed if a bracket's two floors disagree.",
-        crate::bracket::CLOSE_STREAM_RATE / 1e6,
+        "ratio = subject / mean(adjacent floors), per bracket (median, worst, best); target met when the WORST bracket meets it.\n\
+         rp adv = ringproof's median ratio over this peer's (rates) or this peer's over ringproof's (latencies): > 1 means ringproof does better.\n\
+         latencies: one-way = round trip / 2 in closed-loop ping-pong; whole round trips in wake-up and open-loop (CO-corrected) runs.\n\
+         placement from the floors: close if the floor's spin ping-pong (its own, or the probe a stream or futex floor runs first) has one-way p50 <= {:.0} ns; far otherwise; mixed if a bracket's two floors disagree.",
         crate::bracket::CLOSE_ONE_WAY_NS
     );
     out
 }
 
-/// Per-bracket detail of each scenario's headline metrics.
+/// Per-bracket detail of each case's headline metrics.
 pub fn brackets(runs: &[ScenarioRun]) -> String {
     let mut out = String::new();
     for r in runs {
         let sc = r.scenario;
-        let _ = writeln!(out, "{}: {} vs {} -- {}", sc.name, sc.subject.name(), sc.floor.name(), sc.about);
-        let headline: &[Metric] = if sc.floor.is_stream() { &[Metric::Rate] } else { &[Metric::P50, Metric::P999] };
-        let placements = r.placements();
-        for (i, (s, place)) in r.subjects.iter().zip(&placements).enumerate() {
-            let mut line = format!("  bracket {i} {:<5}", place);
+        let _ = writeln!(out, "{}: vs {} -- {}", r.case.title(), sc.floor.name(), sc.about);
+        let headline: &[Metric] = if sc.is_stream() { &[Metric::Rate] } else { &[Metric::P50, Metric::P999] };
+        for (i, (kind, s)) in r.subjects.iter().enumerate() {
+            let mut line = format!("  bracket {i:<2} {:<5} {:<36}", r.placement(i), kind.name());
             for &m in headline {
                 let (f0, f1, v) = (sc.value(m, &r.floors[i]), sc.value(m, &r.floors[i + 1]), sc.value(m, s));
-                let _ = write!(line, "  {}: floor {} | {} | {} -> ratio {:.3}", m.key(), value(m, f0), value(m, v), value(m, f1), v / ((f0 + f1) / 2.0));
+                let _ = write!(line, "  {}: floor {} | {} | {} -> {:.3}", m.key(), value(m, f0), value(m, v), value(m, f1), v / ((f0 + f1) / 2.0));
+            }
+            if s.oversubscribed {
+                line.push_str("  (oversubscribed)");
             }
             let _ = writeln!(out, "{line}");
         }
@@ -84,7 +138,7 @@ pub fn brackets(runs: &[ScenarioRun]) -> String {
 
 /// Everything, for `--json`.
 pub fn json_doc(machine: Value, settings: Value, runs: &[ScenarioRun], verdict: Value) -> Value {
-    let scenarios: Vec<Value> = runs
+    let cases: Vec<Value> = runs
         .iter()
         .map(|r| {
             let summaries: Vec<Value> = r
@@ -92,22 +146,26 @@ pub fn json_doc(machine: Value, settings: Value, runs: &[ScenarioRun], verdict: 
                 .iter()
                 .map(|s| {
                     json!({
+                        "subject": s.subject.name(), "who": s.subject.who(),
                         "metric": s.metric.key(), "label": r.scenario.label(s.metric),
-                        "floor_median": s.floor_median, "subject_median": s.subject_median,
+                        "floor_median": s.floor_median, "subject_median": s.subject_median, "bytes_per_s": s.bytes_per_s,
                         "ratios": s.ratios, "ratio_median": s.ratio_median,
                         "worst_ratio": s.worst, "best_ratio": s.best,
                         "target": s.target.map(|t| t.describe()), "met": s.met,
+                        "ringproof_advantage": advantage(r, s.subject, s.metric),
+                        "placements": r.placements(s.subject),
                     })
                 })
                 .collect();
             json!({
-                "name": r.scenario.name, "about": r.scenario.about,
-                "floor": r.scenario.floor.name(), "subject": r.scenario.subject.name(),
-                "placements": r.placements(), "summary": summaries,
-                "errors": r.errors(), "unpinned_runs": r.unpinned(), "contended_runs": r.contended(), "leaked": r.leaked(),
+                "name": r.scenario.name, "title": r.case.title(), "about": r.scenario.about, "size": r.case.size,
+                "readers": r.case.readers, "mmap": r.scenario.mmap, "oversubscribed": r.oversubscribed(),
+                "floor": r.scenario.floor.name(), "subjects": r.case.subjects.iter().map(|k| k.name()).collect::<Vec<_>>(),
+                "summary": summaries,
+                "errors": r.errors(), "dropped": r.dropped().iter().map(|(k, n)| json!({ "subject": k.name(), "events": n })).collect::<Vec<_>>(), "unpinned_runs": r.unpinned(), "contended_runs": r.contended(), "leaked": r.leaked(),
                 "runs": r.runs_json(),
             })
         })
         .collect();
-    json!({ "machine": machine, "settings": settings, "scenarios": scenarios, "verdict": verdict })
+    json!({ "machine": machine, "settings": settings, "cases": cases, "verdict": verdict })
 }

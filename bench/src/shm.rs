@@ -63,6 +63,11 @@ impl Shm {
     pub fn len(&self) -> usize {
         self.map.len()
     }
+
+    /// Whether the mapping is empty (never: `open` refuses empty segments).
+    pub fn is_empty(&self) -> bool {
+        self.map.len() == 0
+    }
 }
 
 /// Removes a shm name; a missing name is not an error. Returns whether something was removed.
@@ -86,36 +91,73 @@ pub fn ring_names(ring: &str, ids: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Removes `/dev/shm/rpbench-{pid}-*` entries whose orchestrator `pid` no longer runs.
-/// Returns how many were removed. Touches nothing outside [`PREFIX`].
+/// Removes `/dev/shm/rpbench-{pid}-*` entries and `$TMPDIR/rpbench-{pid}-*` run directories
+/// whose orchestrator `pid` no longer runs. Returns how many were removed. Touches nothing
+/// outside [`PREFIX`].
 pub fn sweep_stale() -> usize {
-    let Ok(dir) = std::fs::read_dir("/dev/shm") else { return 0 };
+    let stale = |name: &str| {
+        let Some(rest) = name.strip_prefix(PREFIX) else { return false };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { return false };
+        pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    };
     let mut removed = 0;
-    for entry in dir.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(PREFIX) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
-        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() && unlink(&name) {
-            removed += 1;
+    if let Ok(dir) = std::fs::read_dir("/dev/shm") {
+        for entry in dir.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if stale(&name) && unlink(&name) {
+                removed += 1;
+            }
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) {
+        for entry in dir.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if stale(&name) && std::fs::remove_dir_all(entry.path()).is_ok() {
+                removed += 1;
+            }
         }
     }
     removed
 }
 
-/// Removes `names` when dropped: the orchestrator holds one per run, so its names go away on
-/// every path out of the run (success, error, panic).
+/// Names in /dev/shm that belong to run `run`: `run` itself, or `run` followed by a
+/// separator (a ring's or a peer's derived names; iceoryx2's are `{run}-iox2_*`).
+pub fn names_of_run(run: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/dev/shm") else { return Vec::new() };
+    dir.flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.strip_prefix(run).is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '_', '.'])))
+        .collect()
+}
+
+/// Removes a run's names and its private directory when dropped: the orchestrator holds one
+/// per run, so they go away on every path out of the run (success, error, panic).
 pub struct UnlinkGuard {
     names: Vec<String>,
+    dir: Option<std::path::PathBuf>,
 }
 
 impl UnlinkGuard {
-    pub fn new(names: Vec<String>) -> Self {
-        Self { names }
+    /// `names`: what the run is expected to create in /dev/shm (its base name is the first,
+    /// or the run name); `dir`: its private directory.
+    pub fn new(names: Vec<String>, dir: Option<std::path::PathBuf>) -> Self {
+        Self { names, dir }
     }
 
-    /// Names still present when the guard ran (leaked by a child), for the report.
+    /// Removes everything; returns the names a child left behind, for the report. iceoryx2's
+    /// management segments (`*-iox2_*`), which it keeps after a clean exit by design, are
+    /// removed but not reported.
     pub fn cleanup(&mut self) -> Vec<String> {
-        let leaked = self.names.iter().filter(|n| unlink(n)).cloned().collect();
+        let mut leaked: Vec<String> = self.names.iter().filter(|n| unlink(n)).cloned().collect();
+        if let Some(dir) = self.dir.take() {
+            let run = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            for n in names_of_run(&run) {
+                if unlink(&n) && !n.contains("-iox2_") {
+                    leaked.push(n);
+                }
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         self.names.clear();
         leaked
     }

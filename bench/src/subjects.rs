@@ -11,13 +11,17 @@
 
 use crate::clock;
 use crate::harness::{RoleArgs, Side};
-use crate::measure::{Backoff, LatencyRecorder, PollStats};
+use crate::measure::{Backoff, LatencyRecorder, Pacer, PollStats};
+use ringproof::payload::{fill, verify};
 use ringproof::{ConsumerBuilder, Coordination, ProducerBuilder, RingName, WaitStrategy};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-/// Consumer id of the stream consumer.
-pub const STREAM_CONSUMER: &str = "c";
+/// Consumer id of stream reader `i`.
+pub fn stream_consumer_id(i: usize) -> String {
+    format!("c{i}")
+}
+
 /// Consumer ids of the ping-pong sides: A consumes `-ba`, B consumes `-ab`.
 pub const PING_CONSUMERS: [&str; 2] = ["a", "b"];
 
@@ -30,6 +34,16 @@ fn err(what: &str) -> impl Fn(ringproof::Error) -> String + '_ {
 /// The ring names of a ping-pong run named `name`.
 pub fn ping_rings(name: &str) -> [String; 2] {
     [format!("{name}-ab"), format!("{name}-ba")]
+}
+
+/// Ring `ring` on the run's backend: POSIX shm, or mmap'd files in the run's directory.
+fn ring_name(a: &RoleArgs, ring: &str) -> Result<RingName, String> {
+    match (&a.dir, a.mmap) {
+        (Some(dir), true) => RingName::dir(dir, ring),
+        (None, true) => return Err("--mmap needs --dir".into()),
+        _ => RingName::shm(ring),
+    }
+    .map_err(err("ring name"))
 }
 
 /// How the stream producer publishes.
@@ -45,58 +59,89 @@ pub enum Publish {
     BatchNoCounters,
 }
 
-/// ringproof stream, either side.
+/// ringproof stream (a broadcast to `readers` consumers), either side. u64 events go through
+/// the typed API and carry their sequence; larger events go through the raw API and carry
+/// the full TP1 payload, filled by the producer and verified by every consumer.
 pub fn stream(a: &RoleArgs, mode: Publish) -> Result<Value, String> {
     let batched = matches!(mode, Publish::Batch | Publish::BatchNoCounters);
-    let name = RingName::shm(&a.name).map_err(err("ring name"))?;
+    let name = ring_name(a, &a.name)?;
     let total = a.warmup + a.events;
+    let size = a.size;
     match a.side {
         Side::A => {
-            let mut p = ProducerBuilder::new(name)
+            let builder = ProducerBuilder::new(name)
                 .capacity(a.capacity)
                 .wait(WaitStrategy::BusySpin)
-                .coordination(Coordination::WaitForConsumers { min: 1, timeout: SETUP_TIMEOUT })
+                .coordination(Coordination::WaitForConsumers { min: a.readers.max(1), timeout: SETUP_TIMEOUT })
                 .coalesce(if mode == Publish::Coalesced { a.batch.max(1) } else { 1 })
-                .counters(mode != Publish::BatchNoCounters)
-                .create::<u64>()
-                .map_err(err("create producer"))?;
-            if batched {
-                let batch = a.batch.max(1) as u64;
-                let mut s = 0u64;
-                while s < total {
-                    let n = batch.min(total - s);
-                    p.publish_batch(n as usize, |i, e| *e = s + i as u64).map_err(err("publish_batch"))?;
-                    s += n;
+                .counters(mode != Publish::BatchNoCounters);
+            let batch = a.batch.max(1) as u64;
+            if size == 8 {
+                let mut p = builder.create::<u64>().map_err(err("create producer"))?;
+                if batched {
+                    let mut s = 0u64;
+                    while s < total {
+                        let n = batch.min(total - s);
+                        p.publish_batch(n as usize, |i, e| *e = s + i as u64).map_err(err("publish_batch"))?;
+                        s += n;
+                    }
+                } else {
+                    for s in 0..total {
+                        p.publish(&s).map_err(err("publish"))?;
+                    }
+                    p.flush();
                 }
             } else {
-                for s in 0..total {
-                    p.publish(&s).map_err(err("publish"))?;
+                let mut p = builder.create_raw(size).map_err(err("create producer"))?;
+                if batched {
+                    let mut s = 0u64;
+                    while s < total {
+                        let n = batch.min(total - s);
+                        p.publish_batch(n as usize, |i, e| {
+                            let _ = fill(s + i as u64, e);
+                        })
+                        .map_err(err("publish_batch"))?;
+                        s += n;
+                    }
+                } else {
+                    for s in 0..total {
+                        p.publish_with(|e| {
+                            let _ = fill(s, e);
+                        })
+                        .map_err(err("publish"))?;
+                    }
+                    p.flush();
                 }
-                p.flush();
             }
             Ok(json!({ "published": total }))
         }
         Side::B => {
-            let mut c = ConsumerBuilder::new(name, STREAM_CONSUMER)
+            let mut c = ConsumerBuilder::new(name, &stream_consumer_id(a.reader))
                 .wait(WaitStrategy::BusySpin)
                 .attach_timeout(SETUP_TIMEOUT)
-                .attach::<u64>()
+                .attach_raw(size)
                 .map_err(err("attach consumer"))?;
-            let max = c.raw().capacity();
+            let max = c.capacity();
             let (mut expect, mut errors) = (0u64, 0u64);
             let mut start: Option<(Instant, u64)> = None;
             let mut idle = Backoff::new();
             let mut stats = PollStats::default();
             while expect < total {
-                // Per event: the value is its sequence (one compare, as in the floor). Per
-                // batch: it starts where the last one ended (no gap, no repeat).
+                // Per event: the payload of its sequence (for u64 events one compare, as in
+                // the floor). Per batch: it starts where the last one ended.
                 let mut first = None;
-                let n = c
-                    .poll_batch(max, |seq, v, _| {
+                let n = if size == 8 {
+                    c.poll_batch(max, |seq, v, _| {
                         first.get_or_insert(seq);
-                        errors += u64::from(*v != seq as u64);
+                        errors += u64::from(u64::from_le_bytes(v.try_into().unwrap_or([0xff; 8])) != seq as u64);
                     })
-                    .map_err(err("poll_batch"))?;
+                } else {
+                    c.poll_batch(max, |seq, v, _| {
+                        first.get_or_insert(seq);
+                        errors += u64::from(verify(seq as u64, v).is_err());
+                    })
+                }
+                .map_err(err("poll_batch"))?;
                 errors += u64::from(first.is_some_and(|f| f as u64 != expect));
                 expect += n as u64;
                 if n == 0 {
@@ -115,8 +160,8 @@ pub fn stream(a: &RoleArgs, mode: Publish) -> Result<Value, String> {
     }
 }
 
-/// ringproof ping-pong, either side, consumers waiting with `wait`. Paced (a gap before each
-/// round trip): only B waits with `wait`; A, which times, busy-spins, so a round trip holds
+/// ringproof ping-pong, either side, consumers waiting with `wait`. With an idle gap before
+/// each round trip only B waits with `wait`; A, which times, busy-spins, so a round trip holds
 /// exactly one wake-up.
 pub fn ping(a: &RoleArgs, wait: WaitStrategy) -> Result<Value, String> {
     let wait = if a.side == Side::A && a.gap_ns > 0 { WaitStrategy::BusySpin } else { wait };
@@ -125,12 +170,12 @@ pub fn ping(a: &RoleArgs, wait: WaitStrategy) -> Result<Value, String> {
         Side::A => (ab, ba, PING_CONSUMERS[0]),
         Side::B => (ba, ab, PING_CONSUMERS[1]),
     };
-    let mut p = ProducerBuilder::new(RingName::shm(&own).map_err(err("ring name"))?)
+    let mut p = ProducerBuilder::new(ring_name(a, &own)?)
         .capacity(a.capacity)
         .wait(WaitStrategy::BusySpin)
         .create::<u64>()
         .map_err(err("create producer"))?;
-    let mut c = ConsumerBuilder::new(RingName::shm(&other).map_err(err("ring name"))?, id)
+    let mut c = ConsumerBuilder::new(ring_name(a, &other)?, id)
         .wait(wait)
         .attach_timeout(SETUP_TIMEOUT)
         .attach::<u64>()
@@ -141,13 +186,10 @@ pub fn ping(a: &RoleArgs, wait: WaitStrategy) -> Result<Value, String> {
     let mut errors = 0u64;
     match a.side {
         Side::A => {
-            let gap = a.gap_ticks();
+            let mut pacer = Pacer::of(a);
             let mut rec = LatencyRecorder::new();
             for i in 0..total {
-                if gap > 0 {
-                    clock::spin_ticks(gap);
-                }
-                let t0 = clock::ticks();
+                let t0 = pacer.start();
                 p.publish(&i).map_err(err("publish"))?;
                 let (seq, v) = c.next().map_err(err("next"))?;
                 let t1 = clock::ticks();
@@ -156,7 +198,9 @@ pub fn ping(a: &RoleArgs, wait: WaitStrategy) -> Result<Value, String> {
                     rec.record(t1 - t0);
                 }
             }
-            Ok(rec.finish(a.ticks_per_ns, errors))
+            let mut out = rec.finish(a.ticks_per_ns, errors);
+            out["late_starts"] = json!(pacer.late);
+            Ok(out)
         }
         Side::B => {
             for i in 0..total {

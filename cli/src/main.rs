@@ -1,5 +1,6 @@
 //! `ringproof`: one binary in front of the whole kit.
 
+mod bench_cmd;
 mod chaos_cmd;
 mod conform_cmd;
 mod layout_cmd;
@@ -34,6 +35,12 @@ enum Command {
     Rm(roles::RmArgs),
     /// Show a ring's cursors, participants and counters (--watch, --json, --prometheus).
     Stat(stat_cmd::StatArgs),
+    /// Cross-process benchmarks bracketed by raw shm floors, peers side by side (--quick,
+    /// --scenario, --size, --json FILE, --plot DIR).
+    Bench(ringproof_bench::Opts),
+    /// One side of one benchmark run (spawned by `ringproof bench`).
+    #[command(hide = true)]
+    BenchRole(ringproof_bench::RoleArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +53,8 @@ fn main() -> ExitCode {
         Command::Stat(a) => stat_cmd::run(a),
         Command::Conform(a) => return conform_cmd::run(a),
         Command::Chaos(a) => return chaos_cmd::run(a),
+        Command::Bench(o) => return bench_cmd::run(o),
+        Command::BenchRole(a) => return bench_cmd::role(a),
         Command::Testee => {
             let code = ringproof_conformance::testee_ref::serve(std::io::stdin().lock(), std::io::stdout().lock());
             return ExitCode::from(code as u8);

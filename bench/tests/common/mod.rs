@@ -1,0 +1,193 @@
+//! Shared by the bench smoke tests (`bench/tests`, `bench/peers/tests`, `cli/tests`): run a
+//! bench front with tiny counts, read its JSON, check every case ran and verified its payload,
+//! and that the run left nothing behind in /dev/shm or the temp directory.
+//!
+//! No timing is asserted anywhere: these only prove that every scenario and every peer
+//! completes and moves the right bytes.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// Tiny counts: a few seconds for every scenario and peer together.
+pub const TINY: &[&str] = &[
+    "--quick",
+    "--brackets",
+    "1",
+    "--events",
+    "3000",
+    "--rounds",
+    "300",
+    "--paced-rounds",
+    "20",
+    "--gap-us",
+    "20",
+    "--open-loop-rounds",
+    "300",
+    "--size",
+    "8",
+    "--size",
+    "64",
+    "--timeout-s",
+    "60",
+    "--max-preemptions",
+    "1000000",
+];
+
+/// A scratch directory for the JSON, the plots and the captured output, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!("ringproof-bench-test-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("scratch dir");
+        Scratch(p)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What a finished bench run gave.
+pub struct Ran {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `program args...` with `env`, output captured in `scratch`; a run past `limit` is
+/// killed and fails the test (a hang must not hang CI).
+pub fn run(program: &str, args: &[&str], env: &[(&str, &str)], scratch: &Scratch, limit: Duration) -> Ran {
+    let (out, err) = (scratch.path("stdout"), scratch.path("stderr"));
+    let mut cmd = Command::new(program);
+    cmd.args(args).stdin(Stdio::null()).stdout(std::fs::File::create(&out).expect("stdout file")).stderr(std::fs::File::create(&err).expect("stderr file"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn bench");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{program} {args:?} did not finish within {limit:?}; stderr:\n{}", std::fs::read_to_string(&err).unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eprintln!("{program} finished in {:.1} s", start.elapsed().as_secs_f64());
+    Ran { status, stdout: std::fs::read_to_string(&out).unwrap_or_default(), stderr: std::fs::read_to_string(&err).unwrap_or_default() }
+}
+
+/// Entries of /dev/shm and of the temp directory that belong to orchestrator `pid`.
+pub fn leftovers(pid: u32) -> Vec<String> {
+    let prefix = format!("rpbench-{pid}-");
+    let mut v = Vec::new();
+    for dir in [Path::new("/dev/shm").to_path_buf(), std::env::temp_dir()] {
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n.starts_with(&prefix) {
+                    v.push(dir.join(n).display().to_string());
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Checks a finished run: exit 0, 0 errors, every expected case ran each of its subjects and
+/// the floor, each verified events and saw no error, latency reports carry p99.99 and their
+/// serialised histogram, and nothing of the run is left in /dev/shm or the temp directory.
+/// Returns the JSON document.
+pub fn check_run(ran: &Ran, json: &Path, expect: &[(&str, &[&str])]) -> Value {
+    assert!(ran.status.success(), "bench failed: {:?}\nstdout:\n{}\nstderr:\n{}", ran.status, ran.stdout, ran.stderr);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(json).expect("json written")).expect("valid json");
+    let v = &doc["verdict"];
+    assert_eq!(v["errors"], 0, "payload errors: {v}");
+    assert_eq!(v["failure"], Value::Null, "{v}");
+    assert_eq!(v["leaked"].as_array().map(Vec::len), Some(0), "a child leaked names: {v}");
+    assert!(v["verified"].as_u64().unwrap_or(0) > 0);
+    let cases = doc["cases"].as_array().expect("cases");
+    for (title, subjects) in expect {
+        let case = cases
+            .iter()
+            .find(|c| c["title"] == *title)
+            .unwrap_or_else(|| panic!("case {title} missing; have {:?}", cases.iter().map(|c| c["title"].to_string()).collect::<Vec<_>>()));
+        let runs = case["runs"].as_array().expect("runs");
+        for who in subjects.iter().copied().chain(["floor"]) {
+            let mine: Vec<&Value> = runs.iter().filter(|r| r["who"] == who).collect();
+            assert!(!mine.is_empty(), "{title}: no run of {who}");
+            for r in mine {
+                if who != "floor" && case["name"] != "paced-spin" {
+                    let place = r["placement"].as_str().unwrap_or("");
+                    assert!(["close", "far", "mixed"].contains(&place), "{title}/{who}: bracket placement {place:?}");
+                }
+                let b = r["b"].as_array().expect("b");
+                let verified: u64 = b.iter().map(|b| b["result"]["consumed"].as_u64().or(b["result"]["rounds"].as_u64()).unwrap_or(0)).sum();
+                assert!(verified > 0, "{title}/{who}: verified nothing: {r}");
+                let errors: u64 = std::iter::once(&r["a"]).chain(b).map(|s| s["result"]["errors"].as_u64().unwrap_or(0)).sum();
+                assert_eq!(errors, 0, "{title}/{who}: errors");
+                if r["a"]["result"]["rtt_ns"].is_object() {
+                    assert!(r["a"]["result"]["rtt_hist_ns_v2z"].as_str().is_some_and(|s| !s.is_empty()), "{title}/{who}: no serialised histogram");
+                    assert!(r["a"]["result"]["one_way_ns"]["p9999"].is_number(), "{title}/{who}: no p99.99");
+                }
+            }
+        }
+    }
+    let pid = doc["machine"]["pid"].as_u64().expect("pid in the machine info") as u32;
+    assert_eq!(leftovers(pid), Vec::<String>::new(), "the run left names or directories behind");
+    doc
+}
+
+/// Every case of a full tiny run and the subjects each must have run, with `peers` included
+/// (`false`: `--peers none`).
+pub fn expected(peers: bool) -> Vec<(&'static str, &'static [&'static str])> {
+    let stream: &[&str] = if peers { &["ringproof", "disruptor-mp", "iceoryx2", "unix-socket", "pipe"] } else { &["ringproof"] };
+    let spmc: &[&str] = if peers { &["ringproof", "disruptor-mp", "iceoryx2"] } else { &["ringproof"] };
+    let blocking: &[&str] = if peers { &["ringproof", "unix-socket", "pipe"] } else { &["ringproof"] };
+    let rp: &[&str] = &["ringproof"];
+    let diag: &[&str] = &["floor"];
+    vec![
+        ("stream-single 8B", stream),
+        ("stream-single 64B", stream),
+        ("stream-coalesced", rp),
+        ("stream-batch-nocounters", rp),
+        ("stream-batch 8B", rp),
+        ("stream-batch 64B", rp),
+        ("stream-batch-mmap", rp),
+        ("spmc-2", spmc),
+        ("spmc-n", spmc),
+        ("pingpong-spin", stream),
+        ("pingpong-blocking", blocking),
+        ("pingpong-spin-mmap", rp),
+        ("paced-spin", stream),
+        ("wakeup-blocking", blocking),
+        ("diag-stream-per-event", diag),
+        ("diag-pingpong-2line", diag),
+        ("diag-pingpong-2line-touch", diag),
+    ]
+}
+
+/// Checks that `dir` holds the SVG plots a run with latency and sized stream cases writes.
+pub fn check_plots(dir: &Path) {
+    let names: Vec<String> = std::fs::read_dir(dir).expect("plot dir").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    for want in ["latency-pingpong-spin.svg", "latency-paced-spin.svg", "throughput-stream-single.svg"] {
+        assert!(names.iter().any(|n| n == want), "plot {want} missing; have {names:?}");
+        let svg = std::fs::read_to_string(dir.join(want)).expect("read svg");
+        assert!(svg.starts_with("<svg") && svg.contains("polyline"), "{want} is no SVG line plot");
+    }
+}
