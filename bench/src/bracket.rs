@@ -172,6 +172,15 @@ pub const SCENARIOS: &[Scenario] = &[
         targets: &[Target { metric: Metric::Rate, bound: 0.5 }],
         ..scenario("stream-single", "SPSC, Producer::publish per event, consumer poll_batch; peers: one send/write per event", Kind::FloorStream, STREAM_PEERS)
     },
+    Scenario {
+        targets: &[Target { metric: Metric::Rate, bound: 0.5 }],
+        ..scenario(
+            "stream-single-backoff",
+            "SPSC u64, Producer::publish per event (each visible at once), reader wait_batch with WaitStrategy::backoff(); peer: disruptor-mp",
+            Kind::FloorStream,
+            &[Kind::RpStreamSingleBackoff, Kind::DmpStream],
+        )
+    },
     scenario("stream-coalesced", "SPSC u64, Producer::publish per event with coalesce(64), consumer poll_batch", Kind::FloorStream, &[Kind::RpStreamCoalesced]),
     scenario(
         "stream-batch-nocounters",

@@ -43,6 +43,8 @@ pub enum Kind {
     RpStreamBatch,
     /// ringproof `publish` per event with `coalesce(--batch)`: cursor stored every N events.
     RpStreamCoalesced,
+    /// ringproof `publish` per event, the reader waiting with `WaitStrategy::backoff()`.
+    RpStreamSingleBackoff,
     /// ringproof `publish_batch` with counters off (the counters' cost).
     RpStreamBatchNoCounters,
     /// ringproof ping-pong, BusySpin consumers.
@@ -109,6 +111,7 @@ impl Kind {
             Kind::RpStreamSingle => "ringproof publish",
             Kind::RpStreamBatch => "ringproof publish_batch",
             Kind::RpStreamCoalesced => "ringproof publish, coalesced",
+            Kind::RpStreamSingleBackoff => "ringproof publish, backoff reader",
             Kind::RpStreamBatchNoCounters => "ringproof publish_batch, counters off",
             Kind::RpPingSpin => "ringproof pingpong BusySpin",
             Kind::RpPingBlocking => "ringproof pingpong blocking()",
@@ -146,6 +149,7 @@ impl Kind {
                 | Kind::RpStreamSingle
                 | Kind::RpStreamBatch
                 | Kind::RpStreamCoalesced
+                | Kind::RpStreamSingleBackoff
                 | Kind::RpStreamBatchNoCounters
                 | Kind::DmpStream
                 | Kind::IoxStream
@@ -307,6 +311,7 @@ pub fn run_role(a: RoleArgs, peers: Option<PeerRunner>) -> ExitCode {
             Kind::RpStreamSingle => subjects::stream(&a, subjects::Publish::Single),
             Kind::RpStreamBatch => subjects::stream(&a, subjects::Publish::Batch),
             Kind::RpStreamCoalesced => subjects::stream(&a, subjects::Publish::Coalesced),
+            Kind::RpStreamSingleBackoff => subjects::stream(&a, subjects::Publish::SingleBackoff),
             Kind::RpStreamBatchNoCounters => subjects::stream(&a, subjects::Publish::BatchNoCounters),
             Kind::RpPingSpin => subjects::ping(&a, WaitStrategy::BusySpin),
             Kind::RpPingBlocking => subjects::ping(&a, WaitStrategy::blocking()),
@@ -557,7 +562,9 @@ fn shm_names(spec: &RunSpec, name: &str) -> Vec<String> {
     match spec.kind {
         k if k.is_raw() => vec![name.to_owned()],
         _ if spec.mmap => Vec::new(),
-        Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpStreamBatchNoCounters => shm::ring_names(name, &ids),
+        Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpStreamSingleBackoff | Kind::RpStreamBatchNoCounters => {
+            shm::ring_names(name, &ids)
+        }
         Kind::RpPingSpin | Kind::RpPingBlocking => {
             let [ab, ba] = subjects::ping_rings(name);
             let mut v = shm::ring_names(&ab, &[subjects::PING_CONSUMERS[1]]);
