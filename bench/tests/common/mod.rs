@@ -160,10 +160,12 @@ pub fn expected(peers: bool) -> Vec<(&'static str, &'static [&'static str])> {
     let spmc: &[&str] = if peers { &["ringproof", "disruptor-mp", "iceoryx2"] } else { &["ringproof"] };
     let blocking: &[&str] = if peers { &["ringproof", "unix-socket", "pipe"] } else { &["ringproof"] };
     let rp: &[&str] = &["ringproof"];
+    let backoff: &[&str] = if peers { &["ringproof", "disruptor-mp"] } else { &["ringproof"] };
     let diag: &[&str] = &["floor"];
     vec![
         ("stream-single 8B", stream),
         ("stream-single 64B", stream),
+        ("stream-single-backoff", backoff),
         ("stream-coalesced", rp),
         ("stream-batch-nocounters", rp),
         ("stream-batch 8B", rp),
