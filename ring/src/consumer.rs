@@ -121,6 +121,12 @@ pub struct RawConsumer {
     last_check: Option<std::time::Instant>,
     /// Producer-cursor refreshes, to beat every so many while busy.
     refreshes: u32,
+    /// Empty polls since the last clock read, and whether a wait slept (yielded, parked) since:
+    /// a clock read costs more than the rest of an empty poll, so a spinning consumer reads the
+    /// clock for its liveness look once per [`IDLE_POLLS_PER_CLOCK`] empty polls, and after
+    /// every sleep.
+    idle_polls: u32,
+    waited: bool,
     /// Live counters, when the ring has a counters segment with room.
     counters: Option<ConsumerCounters>,
 }
@@ -131,6 +137,10 @@ unsafe impl Send for RawConsumer {}
 /// How long an attaching consumer lets an unfinished cursor segment's creator (an earlier
 /// incarnation under the same id) finish before it judges it dead.
 const CURSOR_CREATOR_GRACE: Duration = Duration::from_millis(100);
+/// Empty polls of a spinning consumer per clock read for its liveness look (see
+/// `RawConsumer::idle_polls`): at tens of nanoseconds a poll, the look is a few microseconds late
+/// at most, and a poll that finds nothing costs no clock read.
+const IDLE_POLLS_PER_CLOCK: u32 = 64;
 
 impl RawConsumer {
     fn attach(b: ConsumerBuilder, expect: Expect) -> Result<RawConsumer> {
@@ -249,6 +259,8 @@ impl RawConsumer {
             wait: b.wait,
             last_check: None,
             refreshes: 0,
+            idle_polls: 0,
+            waited: false,
             counters,
         })
     }
@@ -358,6 +370,12 @@ impl RawConsumer {
                 return Err(Error::Closed { final_sequence });
             }
         }
+        self.idle_polls += 1;
+        if self.idle_polls < IDLE_POLLS_PER_CLOCK && !self.waited {
+            return Ok(());
+        }
+        self.idle_polls = 0;
+        self.waited = false;
         if !self.beat_if_due() {
             return Ok(());
         }
@@ -395,16 +413,24 @@ impl RawConsumer {
     fn wait_ready(&mut self) -> Result<()> {
         let mut waiter = Waiter::new(self.wait);
         while !self.ready()? {
-            let cell = self.producer.cell();
-            let registry = self.registry.as_ref();
-            if waiter.pause(&cell.value, &cell.waiters, self.available, || registry.is_none_or(|r| r.closed().is_none())) == Paused::Parked {
-                if let Some(c) = &self.counters {
-                    c.park.increment();
-                    c.unpark.increment();
-                }
-            }
+            self.pause(&mut waiter);
         }
         Ok(())
+    }
+
+    /// One pause of a wait for the producer cursor to pass `available`.
+    #[inline]
+    fn pause(&mut self, waiter: &mut Waiter) {
+        let cell = self.producer.cell();
+        let registry = self.registry.as_ref();
+        let paused = waiter.pause(&cell.value, &cell.waiters, self.available, || registry.is_none_or(|r| r.closed().is_none()));
+        self.waited |= paused != Paused::Spun;
+        if paused == Paused::Parked {
+            if let Some(c) = &self.counters {
+                c.park.increment();
+                c.unpark.increment();
+            }
+        }
     }
 
     /// Waits (per the wait strategy) until the next event is published or `timeout` passes.
@@ -416,14 +442,7 @@ impl RawConsumer {
             if std::time::Instant::now() >= deadline {
                 return Ok(false);
             }
-            let cell = self.producer.cell();
-            let registry = self.registry.as_ref();
-            if waiter.pause(&cell.value, &cell.waiters, self.available, || registry.is_none_or(|r| r.closed().is_none())) == Paused::Parked {
-                if let Some(c) = &self.counters {
-                    c.park.increment();
-                    c.unpark.increment();
-                }
-            }
+            self.pause(&mut waiter);
         }
         Ok(true)
     }
