@@ -478,8 +478,8 @@ fn first_events(kind: Kind, size: usize, oversubscribed: bool, scale: f64) -> u6
 
 fn spec_for(case: &Case, kind: Kind, plan: &Plan, rates: &Rates) -> RunSpec {
     let sc = case.scenario;
+    let oversubscribed = 1 + case.readers > plan.cpus.len().max(2);
     let (events, warmup) = if kind.is_stream() {
-        let oversubscribed = 1 + case.readers > plan.cpus.len().max(2);
         let min = if oversubscribed { plan.min_events.min(20_000) } else { plan.min_events };
         let n = plan.events.unwrap_or_else(|| match rates.get(&(kind, case.size, case.readers)) {
             Some(r) => ((r * plan.target_secs) as u64).clamp(min, 4_000_000_000),
@@ -508,7 +508,9 @@ fn spec_for(case: &Case, kind: Kind, plan: &Plan, rates: &Rates) -> RunSpec {
         ticks_per_ns: plan.ticks_per_ns,
         cpus: plan.cpus.clone(),
         timeout: plan.timeout,
-        rt_priority: plan.rt_priority,
+        // SCHED_FIFO spinners sharing a core starve each other (a FIFO task never yields to
+        // its peer at the same priority), so an oversubscribed case runs without --rt.
+        rt_priority: if oversubscribed { None } else { plan.rt_priority },
     }
 }
 
