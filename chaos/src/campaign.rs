@@ -729,44 +729,11 @@ fn committed_cursor(ring: &ringproof::RingName, id: &str) -> Option<i64> {
 
 /// Every name of the campaign's ring in /dev/shm and under the mmap root.
 fn leftovers(shared: &Shared) -> Vec<String> {
-    let mut found = Vec::new();
-    let name = &shared.ring.name;
-    if let Ok(rd) = std::fs::read_dir("/dev/shm") {
-        for e in rd.flatten() {
-            let n = e.file_name().to_string_lossy().into_owned();
-            if n == *name || n.starts_with(&format!("{name}_")) {
-                found.push(format!("/dev/shm/{n}"));
-            }
-        }
-    }
-    if let Some(root) = &shared.ring.root {
-        walk(Path::new(root), &mut found);
-    }
-    found.sort();
-    found
-}
-
-fn walk(dir: &Path, out: &mut Vec<String>) {
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            }
-            out.push(p.display().to_string());
-        }
-    }
+    ringproof_conformance::ctx::ring_leftovers(&shared.ring.name, shared.ring.root.as_deref().map(Path::new))
 }
 
 fn remove_leftovers(shared: &Shared) {
-    for p in leftovers(shared) {
-        let path = PathBuf::from(&p);
-        if path.is_dir() {
-            let _ = std::fs::remove_dir_all(&path);
-        } else {
-            let _ = std::fs::remove_file(&path);
-        }
-    }
+    ringproof_conformance::ctx::remove_all(leftovers(shared));
 }
 
 /// Copies every segment of the ring into `to` (for the failure report).

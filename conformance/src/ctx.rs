@@ -230,28 +230,42 @@ impl Ctx {
 
     /// Every name this case's ring left behind (shm objects and files under the root).
     pub fn leftovers(&self) -> Vec<String> {
-        let mut found = Vec::new();
-        if let Ok(rd) = std::fs::read_dir("/dev/shm") {
-            for e in rd.flatten() {
-                let n = e.file_name().to_string_lossy().into_owned();
-                if n == self.ring.name || n.starts_with(&format!("{}_", self.ring.name)) {
-                    found.push(format!("/dev/shm/{n}"));
-                }
-            }
-        }
-        walk(&self.root, &mut found);
-        found
+        ring_leftovers(&self.ring.name, Some(&self.root))
     }
 
     /// Removes everything [`leftovers`](Self::leftovers) lists.
     pub fn remove_leftovers(&self) {
-        for p in self.leftovers() {
-            let path = PathBuf::from(&p);
-            if path.is_dir() {
-                let _ = std::fs::remove_dir_all(&path);
-            } else {
-                let _ = std::fs::remove_file(&path);
+        remove_all(self.leftovers());
+    }
+}
+
+/// Every name of ring `name` in /dev/shm (`name` and `name_*`) and everything under `root` (the
+/// mmap backend's directory), sorted: what a ring left behind.
+pub fn ring_leftovers(name: &str, root: Option<&std::path::Path>) -> Vec<String> {
+    let mut found = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/dev/shm") {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n == name || n.starts_with(&format!("{name}_")) {
+                found.push(format!("/dev/shm/{n}"));
             }
+        }
+    }
+    if let Some(root) = root {
+        walk(root, &mut found);
+    }
+    found.sort();
+    found
+}
+
+/// Removes each path (a directory with everything in it), ignoring what is already gone.
+pub fn remove_all(paths: impl IntoIterator<Item = String>) {
+    for p in paths {
+        let path = PathBuf::from(&p);
+        if path.is_dir() {
+            let _ = std::fs::remove_dir_all(&path);
+        } else {
+            let _ = std::fs::remove_file(&path);
         }
     }
 }
