@@ -78,14 +78,7 @@ fn latency(path: &Path, r: &ScenarioRun) -> PlotResult {
         .y_desc(what)
         .x_label_formatter(&|x| format!("{:.3}%", 100.0 * (1.0 - 1.0 / x)))
         .draw()?;
-    for (i, (label, pts)) in curves.into_iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        chart
-            .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-    }
-    chart.configure_series_labels().position(SeriesLabelPosition::UpperLeft).background_style(WHITE.mix(0.9)).border_style(BLACK).draw()?;
+    draw_curves(&mut chart, curves, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }
@@ -124,6 +117,20 @@ fn throughput(path: &Path, name: &str, cases: &[&ScenarioRun]) -> PlotResult {
         .y_desc("events/s")
         .y_label_formatter(&|y| if *y >= 1e6 { format!("{:.0}M", y / 1e6) } else { format!("{:.0}k", y / 1e3) })
         .draw()?;
+    draw_curves(&mut chart, curves, SeriesLabelPosition::UpperRight)?;
+    root.present()?;
+    Ok(())
+}
+
+/// One labelled line per curve, in [`COLORS`] order, and the legend at `legend`.
+fn draw_curves<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<LogCoord<f64>, LogCoord<f64>>>,
+    curves: Vec<(String, Vec<(f64, f64)>)>,
+    legend: SeriesLabelPosition,
+) -> PlotResult
+where
+    DB::ErrorType: 'static,
+{
     for (i, (label, pts)) in curves.into_iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         chart
@@ -131,7 +138,6 @@ fn throughput(path: &Path, name: &str, cases: &[&ScenarioRun]) -> PlotResult {
             .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.9)).border_style(BLACK).draw()?;
-    root.present()?;
+    chart.configure_series_labels().position(legend).background_style(WHITE.mix(0.9)).border_style(BLACK).draw()?;
     Ok(())
 }
