@@ -23,6 +23,23 @@ pub struct Segment {
     map: MmapRaw,
     path: SegmentPath,
     geometry: Geometry,
+    identity: Identity,
+}
+
+/// Which object a name referred to when it was created or opened: device and inode. Names can
+/// be removed and re-created by others at any moment; the identity is how a participant proves
+/// that the object behind a name is still the one it mapped before it removes (or trusts) it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Identity {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl Identity {
+    fn of(meta: &std::fs::Metadata) -> Identity {
+        use std::os::unix::fs::MetadataExt;
+        Identity { dev: meta.dev(), ino: meta.ino() }
+    }
 }
 
 // SAFETY: the mapping is shared memory accessed only through atomics and the ring protocol.
@@ -39,17 +56,17 @@ impl Segment {
     /// Creates a segment that must not exist yet. `init` receives the payload pointer and
     /// initialises it before the header makes the segment valid.
     pub fn create(path: &SegmentPath, what: &'static str, header: &LayoutHeader, geometry: Geometry, init: impl FnOnce(*mut u8)) -> Result<Segment> {
-        let map = create_exclusive(path, what, geometry.total_len() as usize, |base| {
+        let (map, identity) = create_exclusive(path, what, geometry.total_len() as usize, |base| {
             // SAFETY: the mapping holds payload_offset + payload_size bytes.
             init(unsafe { base.add(geometry.payload_offset) });
             publish_header(base, header);
         })?;
-        Ok(Segment { map, path: path.clone(), geometry })
+        Ok(Segment { map, path: path.clone(), geometry, identity })
     }
 
     /// Opens and validates an existing segment.
     pub fn open(path: &SegmentPath, what: &'static str, expect: &Expect) -> Result<Segment> {
-        let (file, display, file_len) = open_existing(path, what)?;
+        let (file, display, file_len, identity) = open_existing(path, what)?;
         let len = usize::try_from(file_len).unwrap_or(usize::MAX);
         let layout_err = |source| Error::Layout { name: display.clone(), source };
         if len < HEADER_SIZE {
@@ -64,7 +81,7 @@ impl Segment {
         unsafe { std::ptr::copy_nonoverlapping(map.as_ptr(), header.as_mut_ptr(), HEADER_SIZE) };
         header[..8].copy_from_slice(&magic.to_le_bytes());
         let geometry = validate_header(&header, len, expect).map_err(layout_err)?;
-        Ok(Segment { map, path: path.clone(), geometry })
+        Ok(Segment { map, path: path.clone(), geometry, identity })
     }
 
     /// Opens `path`, retrying while it is missing or still being created, until `timeout`.
@@ -102,6 +119,17 @@ impl Segment {
         &self.path
     }
 
+    /// The object this segment maps (see [`Identity`]).
+    pub fn identity(&self) -> Identity {
+        self.identity
+    }
+
+    /// Removes this segment's name, but only if the name still refers to this object: never
+    /// a segment that somebody else re-created under the same name (see [`unlink_if_same`]).
+    pub fn unlink_name(&self) -> Result<bool> {
+        unlink_if_same(&self.path, self.identity)
+    }
+
     /// Bytes mapped.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -130,6 +158,7 @@ pub struct RawSegment {
     path: SegmentPath,
     /// The object's length (the mapping covers `min(file_len, max_len)` bytes).
     file_len: u64,
+    identity: Identity,
 }
 
 // SAFETY: as for `Segment`: shared memory accessed only through atomics and its owner's rules.
@@ -148,22 +177,22 @@ impl RawSegment {
     /// the start of the zero-filled mapping and makes it valid; it MUST store the segment's
     /// magic last, with release, so that no reader accepts it half-written.
     pub fn create(path: &SegmentPath, what: &'static str, len: usize, init: impl FnOnce(*mut u8)) -> Result<RawSegment> {
-        let map = create_exclusive(path, what, len, init)?;
-        Ok(RawSegment { map: Some(map), path: path.clone(), file_len: len as u64 })
+        let (map, identity) = create_exclusive(path, what, len, init)?;
+        Ok(RawSegment { map: Some(map), path: path.clone(), file_len: len as u64, identity })
     }
 
     /// Opens an existing segment and maps its first `min(length, max_len)` bytes, validating
     /// nothing but that it is a regular file: the caller checks [`len`](Self::len) and the
     /// contents before touching them.
     pub fn open(path: &SegmentPath, what: &'static str, max_len: usize) -> Result<RawSegment> {
-        let (file, display, file_len) = open_existing(path, what)?;
+        let (file, display, file_len, identity) = open_existing(path, what)?;
         let map_len = usize::try_from(file_len).unwrap_or(usize::MAX).min(max_len);
         let map = if map_len == 0 {
             None
         } else {
             Some(MmapOptions::new().len(map_len).map_raw(&file).map_err(|e| Error::io("mmap", what, &display, e))?)
         };
-        Ok(RawSegment { map, path: path.clone(), file_len })
+        Ok(RawSegment { map, path: path.clone(), file_len, identity })
     }
 
     /// Start of the mapping (null when nothing is mapped: check [`len`](Self::len) first).
@@ -184,6 +213,11 @@ impl RawSegment {
     /// The object's length, which may exceed the mapping.
     pub fn file_len(&self) -> u64 {
         self.file_len
+    }
+
+    /// The object this segment maps (see [`Identity`]).
+    pub fn identity(&self) -> Identity {
+        self.identity
     }
 
     /// Where it lives.
@@ -230,6 +264,30 @@ pub fn unlink(path: &SegmentPath) -> Result<()> {
     }
 }
 
+/// The identity of the object a name refers to now (without following a link), or `None` if
+/// the name does not exist.
+pub fn identity_of(path: &SegmentPath) -> Option<Identity> {
+    let meta = match path {
+        // Linux keeps POSIX shm objects as files in /dev/shm.
+        SegmentPath::Shm(name) => std::path::Path::new("/dev/shm").join(name).symlink_metadata(),
+        SegmentPath::File(p) => p.symlink_metadata(),
+    };
+    meta.ok().map(|m| Identity::of(&m))
+}
+
+/// Removes `path` only if it still names the object `identity` (the one the caller created or
+/// mapped); returns whether it removed it. A name that is gone, or that now refers to another
+/// object (someone removed ours and created theirs), is left alone: a participant never
+/// removes a segment it did not create or map. The check and the removal are two syscalls;
+/// the window between them is what POSIX allows (there is no unlink-by-descriptor).
+pub fn unlink_if_same(path: &SegmentPath, identity: Identity) -> Result<bool> {
+    if identity_of(path) != Some(identity) {
+        return Ok(false);
+    }
+    unlink(path)?;
+    Ok(true)
+}
+
 /// Whether a segment name exists (without opening it for writing).
 pub fn exists(path: &SegmentPath) -> bool {
     match path {
@@ -243,16 +301,17 @@ pub fn exists(path: &SegmentPath) -> bool {
 /// zero-filled mapping before anyone can accept it: for files, before the temporary name is
 /// `link(2)`ed to `path`; for shm, whose name exists from the start, `init` must store the
 /// magic last, with release.
-fn create_exclusive(path: &SegmentPath, what: &'static str, len: usize, init: impl FnOnce(*mut u8)) -> Result<MmapRaw> {
+fn create_exclusive(path: &SegmentPath, what: &'static str, len: usize, init: impl FnOnce(*mut u8)) -> Result<(MmapRaw, Identity)> {
     match path {
         SegmentPath::Shm(name) => {
             let file = shm_open(name, OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR, what)?;
+            let identity = file.metadata().map(|m| Identity::of(&m)).map_err(|e| Error::io("stat", what, name, e))?;
             let map = size_and_map(&file, len, name).inspect_err(|_| {
                 let _ = nix::sys::mman::shm_unlink(shm_name(name).as_str());
             })?;
             crate::failpoint::hit("segment.create");
             init(map.as_mut_ptr());
-            Ok(map)
+            Ok((map, identity))
         }
         SegmentPath::File(final_path) => {
             let tmp = temp_path(final_path);
@@ -266,10 +325,11 @@ fn create_exclusive(path: &SegmentPath, what: &'static str, len: usize, init: im
                 .open(&tmp)
                 .map_err(|e| Error::io("create", what, &tmp.display().to_string(), e))?;
             let result = size_and_map(&file, len, &display).and_then(|map| {
+                let identity = file.metadata().map(|m| Identity::of(&m)).map_err(|e| Error::io("stat", what, &display, e))?;
                 crate::failpoint::hit("segment.create");
                 init(map.as_mut_ptr());
                 std::fs::hard_link(&tmp, final_path).map_err(|e| Error::io("link", what, &display, e))?;
-                Ok(map)
+                Ok((map, identity))
             });
             let _ = std::fs::remove_file(&tmp);
             result
@@ -278,8 +338,8 @@ fn create_exclusive(path: &SegmentPath, what: &'static str, len: usize, init: im
 }
 
 /// Opens an existing shm object or regular file (never following a link); returns it, a name
-/// for messages, and its length.
-fn open_existing(path: &SegmentPath, what: &'static str) -> Result<(File, String, u64)> {
+/// for messages, its length and its identity.
+fn open_existing(path: &SegmentPath, what: &'static str) -> Result<(File, String, u64, Identity)> {
     let (file, display) = match path {
         SegmentPath::Shm(name) => (shm_open(name, OFlag::O_RDWR, what)?, name.clone()),
         SegmentPath::File(p) => {
@@ -301,7 +361,7 @@ fn open_existing(path: &SegmentPath, what: &'static str) -> Result<(File, String
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
         });
     }
-    Ok((file, display, meta.len()))
+    Ok((file, display, meta.len(), Identity::of(&meta)))
 }
 
 /// Writes `header` at `base`: bytes 8..56 first, then the magic with a release store, so a
@@ -353,4 +413,30 @@ fn temp_path(final_path: &std::path::Path) -> std::path::PathBuf {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let file = final_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
     final_path.with_file_name(format!(".{file}.{}.{nanos}.tmp", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cursor::Cursor;
+
+    #[test]
+    fn unlink_if_same_never_removes_a_recreated_name() {
+        for path in [
+            SegmentPath::Shm(format!("rpunit{}_ident_seq", std::process::id())),
+            SegmentPath::File(std::env::temp_dir().join(format!("rpunit{}.ident.cursor", std::process::id()))),
+        ] {
+            let first = Cursor::create(&path, "cursor", -1, 1).unwrap();
+            let old = first.segment().identity();
+            assert_eq!(identity_of(&path), Some(old));
+            unlink(&path).unwrap();
+            let second = Cursor::create(&path, "cursor", -1, 2).unwrap();
+            assert_ne!(second.segment().identity(), old, "a re-created object is another inode");
+            assert!(!first.segment().unlink_name().unwrap(), "the old identity must not remove the new object");
+            assert!(exists(&path));
+            assert!(second.segment().unlink_name().unwrap());
+            assert!(!exists(&path));
+            assert!(!second.segment().unlink_name().unwrap(), "gone is not an error");
+        }
+    }
 }
