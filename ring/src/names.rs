@@ -47,6 +47,23 @@ pub struct RingName {
     location: Location,
 }
 
+/// Endings a ring name may not have: with them, the ring's own shm object `/N` would be a
+/// segment of the ring `N` without that ending (its readiness counter, registry, counters, or a
+/// cursor) (SPEC.md §3).
+pub const RESERVED_RING_SUFFIXES: &[&str] = &["_seq", "_cr", "_registry", "_counters"];
+
+/// Checks a ring name: [`validate_name`], and none of the [`RESERVED_RING_SUFFIXES`].
+pub fn validate_ring_name(name: &str) -> Result<()> {
+    validate_name(name)?;
+    if RESERVED_RING_SUFFIXES.iter().any(|s| name.ends_with(s)) {
+        return Err(Error::InvalidName {
+            name: name.to_owned(),
+            why: "a ring name may not end in _seq, _cr, _registry or _counters (its shm object would be another ring's segment)",
+        });
+    }
+    Ok(())
+}
+
 /// Checks a ring name or consumer id: `[A-Za-z0-9_-]{1,100}` (disruptor-mp's rule).
 pub fn validate_name(name: &str) -> Result<()> {
     let bad = |why| Err(Error::InvalidName { name: name.to_owned(), why });
@@ -65,13 +82,13 @@ pub fn validate_name(name: &str) -> Result<()> {
 impl RingName {
     /// A ring in POSIX shared memory.
     pub fn shm(name: &str) -> Result<Self> {
-        validate_name(name)?;
+        validate_ring_name(name)?;
         Ok(Self { name: name.to_owned(), location: Location::Shm })
     }
 
     /// A ring of files under `root`.
     pub fn dir(root: impl AsRef<Path>, name: &str) -> Result<Self> {
-        validate_name(name)?;
+        validate_ring_name(name)?;
         Ok(Self { name: name.to_owned(), location: Location::Dir(root.as_ref().to_owned()) })
     }
 
@@ -132,14 +149,51 @@ impl RingName {
     }
 }
 
-/// Checks a consumer id: a valid name that cannot collide with the producer's cursor.
+impl RingName {
+    /// The other rings whose segment names coincide with consumer `id`'s cursor name (shm only;
+    /// file names are unambiguous, names cannot hold a '.'). `/N_{id}_seq` also reads as the
+    /// cursor of consumer `j` of ring `M` for every split of `N_{id}` at another '_' into
+    /// `M_j` with `M` and `j` legal: `M` shorter than `N` (`N = M_q`, `j = q_{id}`) or longer
+    /// (`M = N_p`, `id = p_j`). A consumer may use such an id only while none of these rings
+    /// exists (SPEC.md §3.1), and nothing may adopt, reset or remove a cursor of that name
+    /// without proving it belongs to this ring.
+    pub fn cursor_aliases(&self, id: &str) -> Vec<RingName> {
+        if self.location != Location::Shm {
+            return Vec::new();
+        }
+        let whole = format!("{}_{id}", self.name);
+        let ours = self.name.len();
+        whole
+            .match_indices('_')
+            .map(|(i, _)| i)
+            .filter(|&i| i != ours)
+            .filter(|&i| validate_consumer_id(&whole[i + 1..]).is_ok())
+            .filter_map(|i| RingName::shm(&whole[..i]).ok())
+            .collect()
+    }
+
+    /// The first ring among [`cursor_aliases`](Self::cursor_aliases) that exists now (its ring,
+    /// registry or producer cursor is there).
+    pub fn existing_cursor_alias(&self, id: &str) -> Option<RingName> {
+        self.cursor_aliases(id).into_iter().find(|m| {
+            crate::segment::exists(&m.ring()) || crate::segment::exists(&m.registry()) || crate::segment::exists(&m.producer_cursor())
+        })
+    }
+}
+
+/// Checks a consumer id: a valid name of at most 48 bytes that cannot name a producer cursor:
+/// not `producer`, and not ending in `_producer` (`/N_x_producer_seq` is ring `N_x`'s producer
+/// cursor, SPEC.md §3).
 pub fn validate_consumer_id(id: &str) -> Result<()> {
     validate_name(id)?;
     if id.len() > crate::layout::registry::MAX_ID_LEN {
         return Err(Error::InvalidName { name: id.to_owned(), why: "consumer ids are at most 48 bytes" });
     }
-    if id == "producer" {
-        return Err(Error::InvalidName { name: id.to_owned(), why: "\"producer\" names the producer cursor" });
+    if id == "producer" || id.ends_with("_producer") {
+        return Err(Error::InvalidName {
+            name: id.to_owned(),
+            why: "\"producer\" and ids ending in \"_producer\" name a producer cursor (this ring's or another's)",
+        });
     }
     Ok(())
 }
@@ -170,5 +224,33 @@ mod tests {
         assert!(RingName::shm("../x").is_err());
         assert!(validate_consumer_id("producer").is_err());
         assert!(validate_consumer_id(&"x".repeat(49)).is_err());
+        assert!(validate_consumer_id("x_producer").is_err());
+        assert!(validate_consumer_id("producer_x").is_ok());
+        for bad in ["a_seq", "a_cr", "a_registry", "a_counters", "a_b_seq"] {
+            assert!(RingName::shm(bad).is_err(), "{bad}");
+            assert!(RingName::dir("/tmp", bad).is_err(), "{bad}");
+        }
+        assert!(RingName::shm("a_sequence").is_ok());
+    }
+
+    #[test]
+    fn cursor_aliases_are_every_other_split() {
+        let names = |r: &RingName, id: &str| r.cursor_aliases(id).iter().map(|m| m.name().to_owned()).collect::<Vec<_>>();
+        let a = RingName::shm("a").unwrap();
+        assert_eq!(names(&a, "c"), Vec::<String>::new());
+        assert_eq!(names(&a, "x_c"), ["a_x"]);
+        assert_eq!(names(&a, "x_y_c"), ["a_x", "a_x_y"]);
+        let ax = RingName::shm("a_x").unwrap();
+        assert_eq!(names(&ax, "c"), ["a"]);
+        // Every alias names the same shm object.
+        for (r, id) in [(&a, "x_y_c"), (&ax, "c"), (&ax, "p_q")] {
+            for m in r.cursor_aliases(id) {
+                let j = format!("{}_{id}", r.name())[m.name().len() + 1..].to_owned();
+                assert_eq!(m.consumer_cursor(&j), r.consumer_cursor(id));
+            }
+        }
+        // Splits whose other part is no legal id or ring name do not count.
+        assert_eq!(names(&a, "x__c"), ["a_x", "a_x_"]);
+        assert_eq!(names(&RingName::dir("/tmp", "a").unwrap(), "x_c"), Vec::<String>::new());
     }
 }
