@@ -172,7 +172,7 @@ fn takeover_of_a_half_done_rejoin_within_one_ring_is_declared() {
     let publish = c.publish_async(p, 5, 1).unwrap();
     let name = ringproof::RingName::shm(&c.ring.name).unwrap();
     let reg = ringproof::registry::Registry::open(&name.registry()).unwrap();
-    let slot = (0..reg.slots()).find(|&i| reg.slot_id(i) == "c_0").expect("c_0 has a slot");
+    let slot = (0..reg.slots()).find(|&i| reg.slot_id(i).as_deref() == Some("c_0")).expect("c_0 has a slot");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while reg.slot_state(slot) != ringproof::layout::registry::SLOT_DEAD {
         assert!(std::time::Instant::now() < deadline, "the blocked producer never retired the dead c_0");

@@ -54,6 +54,11 @@ struct InspectArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Take a ring file that holds only its header region as an image of the whole ring (what
+    /// a golden is); otherwise a segment is judged by its real length, and a cut one is
+    /// reported truncated. Catalogued goldens are recognised without it.
+    #[arg(long)]
+    header_image: bool,
 }
 
 #[derive(Args)]
@@ -67,6 +72,10 @@ struct DiffArgs {
     shm: bool,
     #[arg(long)]
     json: bool,
+    /// Take ring files holding only their header region as images of whole rings (goldens;
+    /// see `inspect --header-image`).
+    #[arg(long)]
+    header_image: bool,
 }
 
 #[derive(Args)]
@@ -118,7 +127,26 @@ impl Src {
     }
 }
 
+/// Whether a short ring file stands for a whole ring: asked for (`--header-image`), or a file
+/// (never a shm segment, never a file-backend `.ring` segment) whose bytes are exactly a
+/// catalogued golden ring's header region. Anything else is judged by its real length: a ring
+/// cut to its header is *truncated*, not valid.
+fn is_header_image(src: &Src, bytes: &[u8], asked: bool) -> bool {
+    let Src::File(path) = src else { return false };
+    if asked {
+        return true;
+    }
+    if path.extension().is_some_and(|e| e == "ring") {
+        return false;
+    }
+    golden::all().iter().filter_map(|e| e.image().ok()).any(|img| !img.is_whole() && img.bytes() == bytes)
+}
+
 fn load(src: &Src) -> Result<Loaded, String> {
+    load_as(src, false)
+}
+
+fn load_as(src: &Src, header_image: bool) -> Result<Loaded, String> {
     let (label, path) = match src {
         Src::File(p) => (p.display().to_string(), p.clone()),
         Src::Shm(name) => {
@@ -151,7 +179,7 @@ fn load(src: &Src) -> Result<Loaded, String> {
     file.take(meta.len().min(MAX_READ)).read_to_end(&mut bytes).map_err(why)?;
     let file_len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
     // A golden ring file holds only its header region: it stands for the whole ring.
-    let len = if file_len == bytes.len() { golden::segment_len(&bytes) } else { file_len };
+    let len = if file_len == bytes.len() && is_header_image(src, &bytes, header_image) { golden::segment_len(&bytes) } else { file_len };
     Ok(Loaded { label, bytes, len, header_image: len != file_len })
 }
 
@@ -194,7 +222,7 @@ fn inspect(a: InspectArgs) -> ExitCode {
         (Some(p), None) => Src::File(p),
         (None, None) => return fail(a.json, "give a PATH or --shm NAME".into()),
     };
-    let l = match load(&src) {
+    let l = match load_as(&src, a.header_image) {
         Ok(l) => l,
         Err(msg) => return fail(a.json, msg),
     };
@@ -223,7 +251,7 @@ fn inspect(a: InspectArgs) -> ExitCode {
 }
 
 fn diff_cmd(a: DiffArgs) -> ExitCode {
-    let (la, lb) = match (load(&Src::parse(&a.a, a.shm)), load(&Src::parse(&a.b, a.shm))) {
+    let (la, lb) = match (load_as(&Src::parse(&a.a, a.shm), a.header_image), load_as(&Src::parse(&a.b, a.shm), a.header_image)) {
         (Ok(la), Ok(lb)) => (la, lb),
         (Err(msg), _) | (_, Err(msg)) => return fail(a.json, msg),
     };
@@ -270,7 +298,7 @@ fn audit_entry(dir: &Path, e: &Entry) -> Finding {
         f.notes.push("not generated: disruptor-mp could not create a segment this large (see README)".into());
         return f;
     }
-    let l = match load(&Src::File(file)) {
+    let l = match load_as(&Src::File(file), true) {
         Ok(l) => l,
         Err(msg) => {
             f.problems.push(msg);

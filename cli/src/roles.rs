@@ -151,11 +151,36 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
         }));
         Ok(ExitCode::from(3))
     };
-    let report = match testkit::produce(&mut p, a.events, a.batch, |_| {}) {
-        Ok(r) => r,
-        Err(e) => return verdict(&p, e),
-    };
+    // SIGINT/SIGTERM end the run like its last event: the ring is closed (consumers drain it
+    // and see *closed*) and the summary says so. The flag is looked at once per chunk of
+    // 1024 publish calls, never per event; a publish blocked on a full ring notices it once
+    // room appears (or its liveness verdicts end the wait).
+    stop_signals::install();
+    let chunk = (a.batch.max(1) as u64).saturating_mul(1024);
+    let mut left = a.events;
+    while left > 0 && stop_signals::caught().is_none() {
+        let n = chunk.min(left);
+        if let Err(e) = testkit::produce(&mut p, n, a.batch, |_| {}) {
+            return verdict(&p, e);
+        }
+        left -= n;
+    }
+    let report = testkit::ProduceReport { first_sequence: first_seq, last_sequence: p.last_published(), published: a.events - left };
     let publish_ns = start.elapsed().as_nanos() as u64;
+    if let Some(sig) = stop_signals::caught() {
+        println!(
+            "{}",
+            json!({
+                "role": "producer", "impl": "ringproof", "published": report.published,
+                "first_seq": report.first_sequence, "last_seq": report.last_sequence,
+                "size": a.size, "publish_ns": publish_ns, "drained": false,
+                "gating": p.gating_ids(), "alerts": *alerts.lock().expect("alerts"),
+                "interrupted": stop_signals::name(sig),
+            })
+        );
+        // Dropping the producer closes the ring.
+        return Ok(ExitCode::from(128 + sig as u8));
+    }
     let drained = match if a.no_drain { Ok(true) } else { p.drain(timeout) } {
         Ok(d) => d,
         Err(e) => return verdict(&p, e),
@@ -167,6 +192,7 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
             "first_seq": report.first_sequence, "last_seq": report.last_sequence,
             "size": a.size, "publish_ns": publish_ns, "drained": drained,
             "gating": p.gating_ids(), "alerts": *alerts.lock().expect("alerts"),
+            "interrupted": null,
         })
     );
     Ok(if drained { ExitCode::SUCCESS } else { ExitCode::from(4) })
@@ -198,6 +224,15 @@ pub struct ConsumeArgs {
     /// of failing with the missed range.
     #[arg(long)]
     resync: bool,
+    /// Leave cleanly (exit 0 if everything read was intact) once the producer has been gone
+    /// (its process died, nobody restarted it) for this many milliseconds with every event
+    /// consumed. Without it the consumer waits for a restart forever.
+    #[arg(long, value_name = "MS")]
+    exit_after_gone_ms: Option<u64>,
+    /// Leave cleanly once nothing could be read for this many milliseconds, whatever the
+    /// reason (a gone producer, an idle one, a disruptor-mp ring that never closes).
+    #[arg(long, value_name = "MS")]
+    exit_after_idle_ms: Option<u64>,
 }
 
 pub fn consume(a: ConsumeArgs) -> ringproof::Result<ExitCode> {
@@ -211,8 +246,26 @@ pub fn consume(a: ConsumeArgs) -> ringproof::Result<ExitCode> {
     };
     let start_seq = c.next_sequence();
     let start = Instant::now();
-    let r = testkit::consume(&mut c, a.events, a.mode, |_| {})?;
+    // SIGINT/SIGTERM (installed once attached: before, the default action ends a process that
+    // holds nothing) leave the ring cleanly, as --exit-after-*-ms do.
+    stop_signals::install();
+    let gone_after = a.exit_after_gone_ms.map(Duration::from_millis);
+    let idle_after = a.exit_after_idle_ms.map(Duration::from_millis);
+    let mut exit_reason = None;
+    let (r, _) = testkit::consume_until(&mut c, a.events, a.mode, |_| {}, |idle| {
+        exit_reason = if stop_signals::caught().is_some() {
+            Some("signal")
+        } else if let (Some(limit), Some(gone)) = (gone_after, idle.and_then(|i| i.gone_for)) {
+            (gone >= limit).then_some("producer_gone")
+        } else if let (Some(limit), Some(i)) = (idle_after, idle) {
+            (i.idle_for >= limit).then_some("idle")
+        } else {
+            None
+        };
+        exit_reason.is_some()
+    })?;
     let elapsed_ns = start.elapsed().as_nanos() as u64;
+    let interrupted = stop_signals::caught();
     let complete = a.events == u64::MAX || r.consumed == a.events;
     println!(
         "{}",
@@ -221,23 +274,75 @@ pub fn consume(a: ConsumeArgs) -> ringproof::Result<ExitCode> {
             "consumed": r.consumed, "first_seq": r.first_sequence, "last_seq": r.last_sequence,
             "out_of_order": r.out_of_order, "payload_errors": r.payload_errors,
             "errors": r.errors, "closed_at": r.closed_at, "producer_gone_at": r.producer_gone_at,
-            "elapsed_ns": elapsed_ns,
+            "elapsed_ns": elapsed_ns, "exit_reason": exit_reason,
+            "interrupted": interrupted.map(stop_signals::name),
         })
     );
-    Ok(if r.is_clean() && complete { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    // `c` is dropped on return: the consumer leaves (its cursor is removed).
+    Ok(match interrupted {
+        Some(sig) => ExitCode::from(128 + sig as u8),
+        None if r.is_clean() && complete => ExitCode::SUCCESS,
+        None => ExitCode::from(1),
+    })
 }
 
 #[derive(Args, Debug)]
 pub struct RmArgs {
     #[command(flatten)]
     ring: RingArgs,
-    /// Remove even without a registry to check (a disruptor-mp ring): stop its processes first.
+    /// Remove even when the participants cannot be checked (no or an unreadable registry: a
+    /// disruptor-mp ring), when the registry names a live process (a recycled pid, a forged
+    /// entry: the overridden entries are printed), or when only a crashed participant's
+    /// leftovers remain. Stop the ring's processes first.
     #[arg(long)]
     force: bool,
 }
 
 pub fn rm(a: RmArgs) -> ringproof::Result<ExitCode> {
-    let removed = ringproof::cleanup::remove_ring(&a.ring.name()?, a.force)?;
-    println!("{}", json!({ "removed": removed.iter().map(ToString::to_string).collect::<Vec<_>>() }));
+    let r = ringproof::cleanup::remove_ring(&a.ring.name()?, a.force)?;
+    for o in &r.overridden {
+        eprintln!("ringproof rm: --force: {o}; removing the ring anyway");
+    }
+    for k in &r.kept {
+        eprintln!("ringproof rm: kept {k}");
+    }
+    println!(
+        "{}",
+        json!({ "removed": r.removed.iter().map(ToString::to_string).collect::<Vec<_>>(), "kept": r.kept, "overridden": r.overridden })
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT and SIGTERM (Ctrl-C, and what systemd and docker send) set a flag that the produce
+/// and consume loops look at on their slow paths, so that they close or leave the ring
+/// cleanly and print their summary instead of dying with the ring open.
+mod stop_signals {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    static CAUGHT: AtomicI32 = AtomicI32::new(0);
+
+    extern "C" fn on_signal(sig: nix::libc::c_int) {
+        // Async-signal-safe: one atomic store.
+        CAUGHT.store(sig, Ordering::Relaxed);
+    }
+
+    /// Installs the handler for SIGINT and SIGTERM (a second signal is caught the same way).
+    pub fn install() {
+        let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESTART, SigSet::empty());
+        for sig in [Signal::SIGINT, Signal::SIGTERM] {
+            // SAFETY: the handler only stores to an atomic.
+            let _ = unsafe { sigaction(sig, &act) };
+        }
+    }
+
+    /// The signal caught, if any.
+    pub fn caught() -> Option<i32> {
+        Some(CAUGHT.load(Ordering::Relaxed)).filter(|&s| s != 0)
+    }
+
+    /// "SIGINT", "SIGTERM".
+    pub fn name(sig: i32) -> &'static str {
+        Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("signal")
+    }
 }

@@ -49,8 +49,12 @@ pub enum Error {
     StartupTimeout { missing: Vec<String>, timeout: Duration },
     #[error("required consumer {id:?} made no progress past {last_sequence} for {stalled_for:?} (dead: {dead}); graceful shutdown")]
     GracefulShutdown { id: String, last_sequence: i64, stalled_for: Duration, dead: bool },
-    #[error("ring {ring} still has a live participant (pid {pid}); stop it first")]
+    #[error("ring {ring} still has a live participant (pid {pid}); stop it first (if pid {pid} is no participant of this ring, a recycled pid or a forged registry entry, check it and run `ringproof rm --force`, which overrides it)")]
     InUse { ring: String, pid: u32 },
+    #[error("ring {ring}: {why}; its participants cannot be checked: stop every process of this ring, then run `ringproof rm --force`")]
+    Unverifiable { ring: String, why: String },
+    #[error("ring {ring} does not exist, but crashed participants left {found:?} behind; `ringproof rm --force` removes them")]
+    Leftovers { ring: String, found: Vec<String> },
 }
 
 impl Error {

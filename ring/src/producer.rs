@@ -745,17 +745,17 @@ impl Drop for RawProducer {
         self.registry.close(self.next - 1);
         crate::failpoint::hit("producer.close");
         futex::wake_all(&self.cursor.cell().value);
-        for path in [self.name.ring(), self.name.producer_cursor(), self.name.registry(), self.name.counters()] {
-            let _ = segment::unlink(&path);
-        }
-        // Consumers that died never leave: their cursors would outlive the ring.
-        for id in self.registry.reap_dead() {
-            let _ = segment::unlink(&self.name.consumer_cursor(&id));
-        }
-        if let Some(dir) = self.name.consumers_dir() {
-            // Temporaries of processes killed while creating a segment would outlive the ring.
-            segment::remove_dead_temps(&dir, "");
-            dir.parent().inspect(|root| segment::remove_dead_temps(root, &format!("{}.", self.name.name())));
+        // Only the objects this producer mapped: a name re-created by someone else stays.
+        let _ = self._ring.unlink_name();
+        let _ = self.cursor.segment().unlink_name();
+        let _ = self.registry.segment().unlink_name();
+        let _ = segment::unlink(&self.name.counters());
+        // Consumers that died never leave, and one killed while creating its cursor or between
+        // leaving and removing it leaves one too: their cursors would outlive the ring. So do
+        // temporaries of processes killed while creating a segment.
+        let reaped = self.registry.reap_dead();
+        crate::cleanup::sweep_closed_ring(&self.name, &self.registry, &reaped);
+        if let Some(dir) = self.name.consumers_dir().filter(|d| d.symlink_metadata().is_ok_and(|m| m.file_type().is_dir())) {
             // Fails while consumers still have cursors there; the last one to leave removes it.
             let _ = std::fs::remove_dir(dir);
         }

@@ -28,6 +28,26 @@ pub enum Join {
     Rejoin { evicted: bool },
 }
 
+/// A participant the registry names whose process runs ([`Registry::alive_participants`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliveParticipant {
+    /// `None`: the producer.
+    pub slot: Option<usize>,
+    /// The slot's id bytes as text (for reports; may be invalid).
+    pub id: Option<String>,
+    pub pid: u32,
+}
+
+impl std::fmt::Display for AliveParticipant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.slot, &self.id) {
+            (Some(i), Some(id)) => write!(f, "consumer {id:?} (registry slot {i}, pid {})", self.pid),
+            (Some(i), None) => write!(f, "registry slot {i} (pid {})", self.pid),
+            _ => write!(f, "the producer (pid {})", self.pid),
+        }
+    }
+}
+
 /// One consumer as listed in the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Participant {
@@ -107,31 +127,46 @@ impl Registry {
         protocol::close(self.control(), final_sequence);
     }
 
-    /// The id stored in slot `i`.
-    pub fn slot_id(&self, i: usize) -> String {
+    /// The id stored in slot `i`, only if it is a valid consumer id
+    /// ([`validate_consumer_id`](crate::names::validate_consumer_id)): the bytes come from
+    /// shared memory, and a path or shm name is built from the id (`../../x` or `/etc/x` would
+    /// name a file anywhere). `None` for anything else; callers skip such a slot.
+    pub fn slot_id(&self, i: usize) -> Option<String> {
         let s = self.slot(i);
-        let len = (s.id_len.load(Ordering::Acquire) as usize).min(MAX_ID_LEN);
+        let len = s.id_len.load(Ordering::Acquire) as usize;
         // SAFETY: plain bytes; a concurrent claimer can only make this read stale, and the
         // length was published after the bytes.
+        let bytes = unsafe { *s.id.get() };
+        let id = std::str::from_utf8(bytes.get(..len)?).ok()?;
+        crate::names::validate_consumer_id(id).is_ok().then(|| id.to_owned())
+    }
+
+    /// Slot `i`'s id bytes as text, whatever they are: for reports only (`stat`, `rm`); never
+    /// build a name from it (use [`slot_id`](Self::slot_id)).
+    pub fn slot_id_raw(&self, i: usize) -> String {
+        let s = self.slot(i);
+        let len = (s.id_len.load(Ordering::Acquire) as usize).min(MAX_ID_LEN);
+        // SAFETY: as in `slot_id`.
         let bytes = unsafe { *s.id.get() };
         String::from_utf8_lossy(&bytes[..len]).into_owned()
     }
 
-    /// Every active consumer.
+    /// Every active consumer with a valid id (a slot holding anything else was not written
+    /// by a consumer and names no cursor: it is skipped).
     pub fn active(&self) -> Vec<Participant> {
         (0..self.slots)
             .filter(|&i| protocol::is_gating(self.slot(i)))
-            .map(|i| {
+            .filter_map(|i| {
                 let s = self.slot(i);
                 let owner = s.owner.load(Ordering::Acquire);
-                Participant {
+                Some(Participant {
                     slot: i,
-                    id: self.slot_id(i),
+                    id: self.slot_id(i)?,
                     pid: owner_pid(owner),
                     start_time: s.start_time.load(Ordering::Relaxed),
                     heartbeat_ns: s.heartbeat.load(Ordering::Relaxed),
                     incarnation: s.incarnation.load(Ordering::Acquire),
-                }
+                })
             })
             .collect()
     }
@@ -147,7 +182,7 @@ impl Registry {
         for i in 0..self.slots {
             let s = self.slot(i);
             let state = s.state.load(Ordering::Acquire);
-            if !matches!(state, SLOT_ACTIVE | SLOT_DEAD | SLOT_EVICTED) || self.slot_id(i) != id {
+            if !matches!(state, SLOT_ACTIVE | SLOT_DEAD | SLOT_EVICTED) || self.slot_id(i).as_deref() != Some(id) {
                 continue;
             }
             let owner = s.owner.load(Ordering::Acquire);
@@ -280,8 +315,10 @@ impl Registry {
     /// Frees every slot whose consumer died (DEAD, or ACTIVE or EVICTED with a dead owner) and returns
     /// their ids, so a closing producer can remove their cursors. Each slot is claimed by a CAS
     /// of its owner word, so a restart taking the slot over at the same moment wins or loses
-    /// cleanly.
+    /// cleanly. A freed slot whose id is not valid ([`slot_id`](Self::slot_id)) yields no id:
+    /// no cursor name is built from it.
     pub fn reap_dead(&self) -> Vec<String> {
+        let mut freed = false;
         let mut ids = Vec::new();
         for i in 0..self.slots {
             let s = self.slot(i);
@@ -289,25 +326,37 @@ impl Registry {
             let owner = s.owner.load(Ordering::Acquire);
             let dead = state == SLOT_DEAD || (matches!(state, SLOT_ACTIVE | SLOT_EVICTED) && !self.slot_alive_word(i, owner));
             if dead && s.owner.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                ids.push(self.slot_id(i));
+                ids.extend(self.slot_id(i));
                 s.state.store(SLOT_FREE, Ordering::Release);
+                freed = true;
             }
         }
-        if !ids.is_empty() {
+        if freed {
             self.bump();
         }
         ids
     }
 
-    /// Whether any participant (producer or consumer slot owner) still runs.
+    /// Whether any participant (producer or consumer slot owner) still runs: the first one.
     pub fn anyone_alive(&self) -> Option<u32> {
+        self.alive_participants().first().map(|a| a.pid)
+    }
+
+    /// Every participant that the registry names and that runs, as the registry says (pid and
+    /// start time, or heartbeat): the producer first, then consumer slots. The words are
+    /// hostile input: a forged slot can name any live process (pid 1 with its start time), so
+    /// a tool that overrides this verdict says which entry it overrides.
+    pub fn alive_participants(&self) -> Vec<AliveParticipant> {
+        let mut out = Vec::new();
         if self.producer_alive() {
-            return Some(self.producer_pid());
+            out.push(AliveParticipant { slot: None, id: None, pid: self.producer_pid() });
         }
-        (0..self.slots)
-            .filter(|&i| matches!(self.slot_state(i), SLOT_ACTIVE | SLOT_CLAIMING))
-            .find(|&i| self.slot_owner_alive(i))
-            .map(|i| owner_pid(self.slot(i).owner.load(Ordering::Acquire)))
+        out.extend(
+            (0..self.slots)
+                .filter(|&i| matches!(self.slot_state(i), SLOT_ACTIVE | SLOT_CLAIMING) && self.slot_owner_alive(i))
+                .map(|i| AliveParticipant { slot: Some(i), id: Some(self.slot_id_raw(i)), pid: owner_pid(self.slot(i).owner.load(Ordering::Acquire)) }),
+        );
+        out
     }
 
     /// Refuses a join that took slot `i` (its cursor was lapped, or it was evicted): the slot

@@ -212,13 +212,13 @@ impl RingStat {
                 SLOT_CLAIMING => ParticipantState::Claiming,
                 n => ParticipantState::Unknown(n),
             };
-            let id = reg.slot_id(i);
+            let id = reg.slot_id_raw(i);
             let role = match s.role.load(Ordering::Relaxed) {
                 ROLE_CONSUMER => "consumer".to_owned(),
                 n => format!("role({n})"),
             };
-            let cursor = if crate::names::validate_consumer_id(&id).is_ok() {
-                match Cursor::open(&name.consumer_cursor(&id), "consumer cursor") {
+            let cursor = if let Some(valid) = reg.slot_id(i) {
+                match Cursor::open(&name.consumer_cursor(&valid), "consumer cursor") {
                     Ok(c) => Some(c.load()),
                     Err(Error::NotFound { .. }) => None,
                     Err(e) => {
