@@ -301,7 +301,7 @@ pub struct RmArgs {
 pub fn rm(a: RmArgs) -> ringproof::Result<ExitCode> {
     let r = ringproof::cleanup::remove_ring(&a.ring.name()?, a.force)?;
     for o in &r.overridden {
-        eprintln!("ringproof rm: --force: {o}; removing the ring anyway");
+        eprintln!("ringproof rm: --force overrides: {o}");
     }
     for k in &r.kept {
         eprintln!("ringproof rm: kept {k}");

@@ -29,7 +29,7 @@ pub struct Removal {
     /// What was left, and why (an invalid registry id, a cursor another ring may own, a cursor
     /// of another incarnation).
     pub kept: Vec<String>,
-    /// The live participants `--force` overrode.
+    /// What `--force` overrode: live participants the registry names, an unreadable registry.
     pub overridden: Vec<String>,
 }
 
@@ -211,7 +211,7 @@ pub fn remove_ring(name: &RingName, force: bool) -> Result<Removal> {
                 if !force {
                     return Err(Error::InUse { ring, pid: first.pid });
                 }
-                out.overridden.extend(alive.iter().map(|a| format!("{a} looks alive")));
+                out.overridden.extend(alive.iter().map(|a| format!("{a}, which looks alive")));
             }
             epoch = Some(reg.epoch());
             for i in (0..reg.slots()).filter(|&i| reg.slot_state(i) != SLOT_FREE) {
@@ -234,7 +234,7 @@ pub fn remove_ring(name: &RingName, force: bool) -> Result<Removal> {
         }
         Err(Error::NotFound { .. }) => {}
         Err(e) if !force => return Err(Error::Unverifiable { ring, why: format!("its registry is unreadable ({e})") }),
-        Err(e) => out.kept.push(format!("the registry is unreadable ({e}); removed without checking its participants (--force)")),
+        Err(e) => out.overridden.push(format!("the registry is unreadable ({e}), so its participants were not checked")),
     }
     for p in [name.ring(), name.producer_cursor(), name.readiness(), name.counters()] {
         if segment::exists(&p) {
@@ -243,17 +243,13 @@ pub fn remove_ring(name: &RingName, force: bool) -> Result<Removal> {
         }
     }
     let reg_path = name.registry();
-    match &registry {
-        Some(reg) => {
-            if reg.segment().unlink_name()? {
-                out.removed.push(reg_path);
-            }
-        }
-        None if segment::exists(&reg_path) => {
-            segment::unlink(&reg_path)?;
-            out.removed.push(reg_path);
-        }
-        None => {}
+    let removed_registry = match &registry {
+        // Only the registry that was checked: never one re-created meanwhile.
+        Some(reg) => reg.segment().unlink_name()?,
+        None => segment::exists(&reg_path) && segment::unlink(&reg_path).is_ok(),
+    };
+    if removed_registry {
+        out.removed.push(reg_path);
     }
     let mut ids = cursor_ids_present(name, &mut out.kept);
     ids.extend(named);
