@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 use ringproof::testkit::{self, ReadMode};
-use ringproof::{ConsumerBuilder, Coordination, LivenessAction, OnLapped, ProducerBuilder, RequiredConsumers, RingName, WaitStrategy};
+use ringproof::{ConsumerBuilder, LivenessAction, OnLapped, ProducerBuilder, RequiredConsumers, RingName, WaitStrategy};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -109,9 +109,6 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
     }
     let timeout = Duration::from_millis(a.timeout_ms);
     let mut b = ProducerBuilder::new(a.ring.name()?).capacity(a.capacity).wait(a.wait.into());
-    if a.wait_consumers > 0 {
-        b = b.coordination(Coordination::WaitForConsumers { min: a.wait_consumers, timeout });
-    }
     if let Some(prefix) = &a.discover_prefix {
         b = b.discover_prefix(prefix, a.discover_max);
     }
@@ -136,7 +133,25 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
                 }),
         );
     }
+    // SIGINT/SIGTERM end the run like its last event: the ring is closed (consumers drain it
+    // and see *closed*) and the summary says so. Caught from before creation (a signal never
+    // leaves a half-made ring), looked at while waiting for consumers and once per chunk of
+    // 1024 publish calls, never per event; a publish blocked on a full ring notices it once
+    // room appears (or its liveness verdicts end the wait).
+    stop_signals::install();
     let mut p = b.create_raw(a.size)?;
+    // Waited for here, in short slices, rather than by the builder, so that a signal ends it.
+    let deadline = Instant::now() + timeout;
+    while a.wait_consumers > 0 && stop_signals::caught().is_none() {
+        match p.wait_for_consumers(a.wait_consumers, Duration::from_millis(20)) {
+            Ok(()) => break,
+            Err(ringproof::Error::ConsumersMissing { found, .. }) if Instant::now() >= deadline => {
+                return Err(ringproof::Error::ConsumersMissing { min: a.wait_consumers, found, timeout });
+            }
+            Err(ringproof::Error::ConsumersMissing { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
     let start = Instant::now();
     let first_seq = p.last_published() + 1;
     // A liveness verdict (graceful shutdown) ends the run with exit 3 and says how far it got.
@@ -151,11 +166,6 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
         }));
         Ok(ExitCode::from(3))
     };
-    // SIGINT/SIGTERM end the run like its last event: the ring is closed (consumers drain it
-    // and see *closed*) and the summary says so. The flag is looked at once per chunk of
-    // 1024 publish calls, never per event; a publish blocked on a full ring notices it once
-    // room appears (or its liveness verdicts end the wait).
-    stop_signals::install();
     let chunk = (a.batch.max(1) as u64).saturating_mul(1024);
     let mut left = a.events;
     while left > 0 && stop_signals::caught().is_none() {

@@ -171,15 +171,20 @@ fn f14_closing_producer_removes_cursors_killed_consumers_left() {
     for backend in BACKENDS {
         let fx = Fixture::new("f14close");
         let ring = fx.ring(backend, "r");
-        let mut p = ring.produce(&["--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS, "--events", "2000"]);
+        let mut p = ring.produce(&["--wait-consumers", "2", "--timeout-ms", PRODUCER_TIMEOUT_MS, "--events", "2000"]);
         wait_until("the ring", &mut [&mut p], || ring.ring_is_valid());
         consume_killed_at(&ring, "c_0", "segment.create", &[]);
         if backend == Backend::Shm {
             assert!(ring.consumer_cursor_path("c_0").exists(), "the killed consumer left its unfinished cursor");
         }
+        // The gate holds the producer open (a ring of 1024 slots, 2000 events) until the
+        // leftovers are seen.
+        let mut gate = ring.attach_gate("g", 64);
         // This one reads 100 events, leaves, and is killed before it removes its cursor.
         consume_killed_at(&ring, "c_1", "consumer.leave", &["--events", "100"]);
         assert!(ring.consumer_cursor_path("c_1").exists(), "the killed consumer left its cursor");
+        gate_consume(&mut gate, 2000, &mut [&mut p]);
+        drop(gate);
         p.wait().expect_code(0);
         let (shm, dir) = (fx.shm_leftovers(), fx.dir_leftovers());
         drop(fx);
@@ -366,5 +371,37 @@ fn f21_consume_exits_after_the_producer_is_gone() {
     assert!(!ring.consumer_cursor_path("c_0").exists(), "the consumer left its cursor");
     let o = rm(&ring, false);
     assert!(o.status.success(), "{}", text(&o));
+    fx.assert_clean();
+}
+
+/// F21: SIGTERM to `produce` while it waits for its consumers: summary, ring closed and removed.
+#[test]
+fn f21_sigterm_while_waiting_for_consumers() {
+    let fx = Fixture::new("f21wait");
+    let ring = fx.ring(Backend::Dir, "r");
+    let mut p = ring.produce(&["--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS, "--events", "10"]);
+    wait_until("the ring", &mut [&mut p], || ring.ring_is_valid());
+    signal(&p, libc::SIGTERM);
+    let po = p.wait();
+    po.expect_code(128 + libc::SIGTERM);
+    assert_eq!((po.get("interrupted").as_str(), po.u64("published")), (Some("SIGTERM"), 0), "{}", po.describe());
+    fx.assert_clean();
+}
+
+/// F21: `consume --exit-after-idle-ms` leaves a ring on which nothing is published.
+#[test]
+fn f21_consume_exits_after_idle() {
+    let fx = Fixture::new("f21idle");
+    let ring = fx.ring(Backend::Shm, "r");
+    // It waits for two consumers and so publishes nothing while only one is there.
+    let mut p = ring.produce(&["--wait-consumers", "2", "--timeout-ms", PRODUCER_TIMEOUT_MS, "--events", "10"]);
+    let c = ring.consume("c_0", &["--attach-timeout-ms", "60000", "--exit-after-idle-ms", "100"]);
+    let co = c.wait();
+    co.expect_code(0);
+    assert_eq!((co.get("exit_reason").as_str(), co.u64("consumed")), (Some("idle"), 0), "{}", co.describe());
+    assert!(!ring.consumer_cursor_path("c_0").exists(), "the consumer left its cursor");
+    check_alive(&mut [&mut p]);
+    signal(&p, libc::SIGTERM);
+    p.wait().expect_code(128 + libc::SIGTERM);
     fx.assert_clean();
 }
