@@ -405,3 +405,34 @@ fn f21_consume_exits_after_idle() {
     p.wait().expect_code(128 + libc::SIGTERM);
     fx.assert_clean();
 }
+
+/// F6 (with F7's plant): `N.consumers` replaced by a symbolic link to another directory: `rm`
+/// and a restarted producer's close never remove a cursor through it.
+#[test]
+fn f6_cleanup_never_follows_a_symlinked_consumers_dir() {
+    let fx = Fixture::new("f6link");
+    let ring = fx.ring(Backend::Dir, "r");
+    let elsewhere = fx.dir.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let victim = elsewhere.join("c_0.cursor");
+    let consumers = fx.dir.join(format!("{}.consumers", ring.name));
+    for how in ["rm", "restarted producer"] {
+        crashed_ring(&fx, &ring);
+        let epoch = Registry::open(&ring.ring_name().registry()).unwrap().epoch();
+        let _ = std::fs::remove_dir(&consumers);
+        std::os::unix::fs::symlink(&elsewhere, &consumers).unwrap();
+        let _c = ringproof::cursor::Cursor::create(&ringproof::names::SegmentPath::File(victim.clone()), "victim", 7, epoch).unwrap();
+        forge_slot(&ring, 0, SLOT_DEAD, 0, b"c_0");
+        if how == "rm" {
+            let o = rm(&ring, false);
+            assert!(o.status.success(), "{}", text(&o));
+        } else {
+            ring_produce_ok(&ring);
+        }
+        assert!(victim.exists(), "{how} removed a cursor through a symlinked consumers directory");
+        std::fs::remove_file(&victim).unwrap();
+        std::fs::remove_file(&consumers).unwrap();
+        assert_eq!(fx.dir_leftovers(), ["elsewhere"], "{how}");
+    }
+    std::fs::remove_dir(&elsewhere).unwrap();
+}

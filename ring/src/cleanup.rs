@@ -91,6 +91,12 @@ fn cursor_ids_present(name: &RingName, notes: &mut Vec<String>) -> Vec<String> {
     ids
 }
 
+/// Whether the ring's consumers directory exists as something other than a directory (a
+/// symbolic link planted to point elsewhere): then no cursor path under it is touched.
+fn consumers_dir_is_foreign(name: &RingName) -> bool {
+    name.consumers_dir().and_then(|d| d.symlink_metadata().ok()).is_some_and(|m| !m.file_type().is_dir())
+}
+
 /// Whether the consumers directory may be looked into and removed (a real directory).
 fn consumers_dir_ok(name: &RingName) -> Option<PathBuf> {
     let dir = name.consumers_dir()?;
@@ -163,12 +169,14 @@ fn remove_cursor_if_ours(name: &RingName, id: &str, epoch_ok: impl Fn(u64) -> bo
 pub fn sweep_closed_ring(name: &RingName, reg: &Registry, reaped: &[String]) {
     let epoch = reg.epoch();
     let named: Vec<String> = (0..reg.slots()).filter(|&i| reg.slot_state(i) != SLOT_FREE).filter_map(|i| reg.slot_id(i)).collect();
-    let mut ids = cursor_ids_present(name, &mut Vec::new());
-    ids.extend(reaped.iter().cloned());
-    ids.sort();
-    ids.dedup();
-    for id in ids.iter().filter(|id| !named.contains(id)) {
-        let _ = remove_cursor_if_ours(name, id, |e| e == epoch);
+    if !consumers_dir_is_foreign(name) {
+        let mut ids = cursor_ids_present(name, &mut Vec::new());
+        ids.extend(reaped.iter().cloned());
+        ids.sort();
+        ids.dedup();
+        for id in ids.iter().filter(|id| !named.contains(id)) {
+            let _ = remove_cursor_if_ours(name, id, |e| e == epoch);
+        }
     }
     remove_temps(name);
 }
@@ -252,7 +260,9 @@ pub fn remove_ring(name: &RingName, force: bool) -> Result<Removal> {
         out.removed.push(reg_path);
     }
     let mut ids = cursor_ids_present(name, &mut out.kept);
-    ids.extend(named);
+    if !consumers_dir_is_foreign(name) {
+        ids.extend(named);
+    }
     ids.sort();
     ids.dedup();
     for id in &ids {
