@@ -31,7 +31,8 @@ enum Command {
     Chaos(chaos_cmd::ChaosArgs),
     /// Serve the conformance protocol on stdin/stdout with the reference implementation.
     Testee,
-    /// Remove a ring nobody uses any more (refused while a participant is alive).
+    /// Remove a ring nobody uses any more (refused while a participant is alive; --force
+    /// overrides and says what it overrode).
     Rm(roles::RmArgs),
     /// Show a ring's cursors, participants and counters (--watch, --json, --prometheus).
     Stat(stat_cmd::StatArgs),
