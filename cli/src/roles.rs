@@ -263,12 +263,14 @@ pub fn consume(a: ConsumeArgs) -> ringproof::Result<ExitCode> {
     let idle_after = a.exit_after_idle_ms.map(Duration::from_millis);
     let mut exit_reason = None;
     let (r, _) = testkit::consume_until(&mut c, a.events, a.mode, |_| {}, |idle| {
+        let gone = gone_after.zip(idle.and_then(|i| i.gone_for)).is_some_and(|(limit, d)| d >= limit);
+        let idle = idle_after.zip(idle.map(|i| i.idle_for)).is_some_and(|(limit, d)| d >= limit);
         exit_reason = if stop_signals::caught().is_some() {
             Some("signal")
-        } else if let (Some(limit), Some(gone)) = (gone_after, idle.and_then(|i| i.gone_for)) {
-            (gone >= limit).then_some("producer_gone")
-        } else if let (Some(limit), Some(i)) = (idle_after, idle) {
-            (i.idle_for >= limit).then_some("idle")
+        } else if gone {
+            Some("producer_gone")
+        } else if idle {
+            Some("idle")
         } else {
             None
         };
@@ -333,11 +335,20 @@ mod stop_signals {
     static CAUGHT: AtomicI32 = AtomicI32::new(0);
 
     extern "C" fn on_signal(sig: nix::libc::c_int) {
-        // Async-signal-safe: one atomic store.
-        CAUGHT.store(sig, Ordering::Relaxed);
+        // Async-signal-safe: an atomic swap, and for a second signal signal(2) and raise(3).
+        if CAUGHT.swap(sig, Ordering::Relaxed) != 0 {
+            // The second one is the way out of a run stuck where the flag is not looked at (a
+            // publish blocked on a full ring): the default action, as if no handler existed.
+            // SAFETY: both are async-signal-safe.
+            unsafe {
+                nix::libc::signal(sig, nix::libc::SIG_DFL);
+                nix::libc::raise(sig);
+            }
+        }
     }
 
-    /// Installs the handler for SIGINT and SIGTERM (a second signal is caught the same way).
+    /// Installs the handler for SIGINT and SIGTERM: the first one sets the flag, a second one
+    /// ends the process with the default action.
     pub fn install() {
         let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESTART, SigSet::empty());
         for sig in [Signal::SIGINT, Signal::SIGTERM] {
