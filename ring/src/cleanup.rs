@@ -279,3 +279,41 @@ pub fn remove_ring(name: &RingName, force: bool) -> Result<Removal> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::registry::SLOT_DEAD;
+
+    /// Registry ids are hostile input: only valid consumer ids come out of `slot_id`, whatever
+    /// bytes and length a peer wrote, and the closing sweep gets no id from such a slot.
+    #[test]
+    fn registry_ids_are_validated_before_use() {
+        let root = std::env::temp_dir().join(format!("rpunit{}-ids", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let name = RingName::dir(&root, "r").unwrap();
+        let reg = Registry::create(&name.registry(), 8, 42).unwrap();
+        let forge = |i: usize, id: &[u8], len: u32| {
+            let s = reg.slot(i);
+            // SAFETY: this test is the registry's only user.
+            unsafe { (&mut *s.id.get())[..id.len()].copy_from_slice(id) };
+            s.id_len.store(len, Ordering::Release);
+            s.state.store(SLOT_DEAD, Ordering::Release);
+        };
+        forge(0, b"c_0", 3);
+        forge(1, b"../../x", 7);
+        forge(2, b"/etc/x", 6);
+        forge(3, b"x_producer", 10);
+        forge(4, b"c_4", 200);
+        forge(5, &[0xff, 0xfe], 2);
+        forge(6, b"a.b", 3);
+        assert_eq!(reg.slot_id(0).as_deref(), Some("c_0"));
+        for i in 1..7 {
+            assert_eq!(reg.slot_id(i), None, "slot {i}: {:?}", reg.slot_id_raw(i));
+        }
+        assert_eq!(reg.reap_dead(), ["c_0"]);
+        assert!((0..8).all(|i| reg.slot_state(i) == SLOT_FREE), "every dead slot is freed, valid id or not");
+        reg.segment().unlink_name().unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
