@@ -8,14 +8,14 @@ use crate::counters::{register_consumer, ConsumerCounters, Counters};
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::layout::cursor::{INITIAL_SEQUENCE, JOINED, JOINING, REJOINING};
-use crate::layout::registry::SLOT_EVICTED;
+use crate::layout::registry::{owner_word, SLOT_ACTIVE, SLOT_DEAD, SLOT_EVICTED};
 use crate::layout::{header::MIN_ALIGNMENT, Expect, SegmentKind};
 use crate::names::{validate_consumer_id, RingName};
 use crate::registry::{Join, Registry};
 use crate::segment::{self, Segment};
 use crate::sync::{fence, Ordering};
 use crate::wait::{Paused, WaitStrategy, Waiter};
-use crate::{futex, protocol};
+use crate::{futex, process, protocol};
 use crate::liveness::LIVENESS_CHECK;
 use bytemuck::Pod;
 use std::marker::PhantomData;
@@ -310,7 +310,7 @@ impl RawConsumer {
         // refreshes at most, so peers in other pid namespaces see it alive (SPEC.md §7.10).
         self.refreshes = self.refreshes.wrapping_add(1);
         if self.refreshes % 1024 == 0 {
-            self.beat_if_due();
+            self.beat_if_due()?;
         }
         if let Some(c) = &self.counters {
             c.lag_max.record_max((self.available - self.next + 1).max(0) as u64);
@@ -326,38 +326,69 @@ impl RawConsumer {
     }
 
     /// Stores this consumer's heartbeat if the last one is [`LIVENESS_CHECK`] old; returns
-    /// whether it did (and so whether a liveness look is due).
-    fn beat_if_due(&mut self) -> bool {
+    /// whether it did (and so whether a liveness look is due). Fails, without beating, if the
+    /// slot is no longer this process's (see [`check_standing`](Self::check_standing)).
+    fn beat_if_due(&mut self) -> Result<bool> {
         let now = std::time::Instant::now();
         if self.last_check.is_some_and(|t| now.duration_since(t) < LIVENESS_CHECK) {
-            return false;
+            return Ok(false);
         }
         self.last_check = Some(now);
         if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
+            self.check_standing(reg, i)?;
             reg.slot_beat(i);
         }
-        true
+        Ok(true)
     }
 
-    /// Fails with [`Error::Evicted`] if the producer evicted this consumer (a required consumer
-    /// that stalled past its grace period): from then on it rewrites slots this consumer has
-    /// not read. Checked when the consumer refreshes the producer cursor and again after
-    /// reading, before committing: events handed over by a call that fails this way may have
-    /// been overwritten and must be discarded (SPEC.md §7.10).
+    /// The slow-path half of the standing check, at most once per [`LIVENESS_CHECK`]: the slot
+    /// is ACTIVE *and* its owner word is still this process's. The owner word changes only if
+    /// the producer retired this consumer as dead (while it was alive but looked dead: stopped,
+    /// in another pid namespace, ...) and another process then joined under the id; the state
+    /// word alone, checked on every refresh, would then read ACTIVE again.
+    #[cold]
+    fn check_standing(&self, reg: &Registry, i: usize) -> Result<()> {
+        let s = reg.slot(i);
+        let me = owner_word(process::own_pid(), process::own_start_time());
+        let state = s.state.load(Ordering::Acquire);
+        if state != SLOT_ACTIVE {
+            return Err(self.retired(state));
+        }
+        if s.owner.load(Ordering::Acquire) != me {
+            return Err(self.retired(SLOT_DEAD));
+        }
+        Ok(())
+    }
+
+    /// Fails if this consumer's slot no longer gates the producer: the producer evicted it
+    /// ([`Error::Evicted`]: a required consumer that stalled past its grace period) or retired
+    /// it as dead, or it was freed ([`Error::Lapped`]: it looked dead, e.g. stopped for longer
+    /// than the heartbeat timeout in another pid namespace, or its `/proc` entry said so). From
+    /// then on the producer rewrites slots this consumer has not read. One load of the state
+    /// word, when the consumer refreshes the producer cursor and again after reading, before
+    /// committing: events handed over by a call that fails this way may have been overwritten
+    /// and must be discarded (SPEC.md §7.10).
     #[inline(always)]
     fn check_evicted(&self) -> Result<()> {
         if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
             fence(Ordering::Acquire);
-            if reg.slot_state(i) == SLOT_EVICTED {
-                return Err(self.evicted());
+            let state = reg.slot_state(i);
+            if state != SLOT_ACTIVE {
+                return Err(self.retired(state));
             }
         }
         Ok(())
     }
 
+    /// The error of a consumer whose slot stopped gating in `state`.
     #[cold]
-    fn evicted(&self) -> Error {
-        Error::Evicted { id: self.id.clone(), from: self.next, to: self.producer.load() }
+    fn retired(&self, state: u32) -> Error {
+        let (id, from, to) = (self.id.clone(), self.next, self.producer.load());
+        if state == SLOT_EVICTED {
+            Error::Evicted { id, from, to }
+        } else {
+            Error::Lapped { id, from, to }
+        }
     }
 
     /// Nothing to read: has the ring ended (closed), or its producer died? Also where this
@@ -376,7 +407,7 @@ impl RawConsumer {
         }
         self.idle_polls = 0;
         self.waited = false;
-        if !self.beat_if_due() {
+        if !self.beat_if_due()? {
             return Ok(());
         }
         let Some(reg) = self.registry.as_ref() else { return Ok(()) };
@@ -386,6 +417,11 @@ impl RawConsumer {
             // in `ready`, next to the eviction check.)
             let published = self.producer.load();
             if self.next > published {
+                // Gone for good if the ring was removed (`ringproof rm`) or replaced meanwhile:
+                // a restarted producer creates a new registry that this mapping never sees.
+                if segment::identity_of(reg.segment().path()) != Some(reg.segment().identity()) {
+                    return Err(Error::RingRemoved { ring: self.name.name().to_owned() });
+                }
                 return Err(Error::ProducerGone { last_published: published });
             }
         }
@@ -604,8 +640,9 @@ impl RawLease<'_> {
     }
 
     /// Whether what was read through this lease can be trusted: fails with [`Error::Evicted`]
-    /// if the producer evicted this consumer meanwhile, since it may then have rewritten the
-    /// slot (SPEC.md §7.10). Call after reading, before acting on the bytes.
+    /// or [`Error::Lapped`] if the producer evicted or retired this consumer meanwhile, since it
+    /// may then have rewritten the slot (SPEC.md §7.10). Call after reading, before acting on
+    /// the bytes.
     pub fn verify(&self) -> Result<()> {
         self.consumer.check_evicted()
     }

@@ -51,6 +51,8 @@ pub enum Error {
     GracefulShutdown { id: String, last_sequence: i64, stalled_for: Duration, dead: bool },
     #[error("ring {ring} still has a live participant (pid {pid}); stop it first")]
     InUse { ring: String, pid: u32 },
+    #[error("ring {ring} was removed (or replaced by a new ring of the same name) while this consumer was attached and its producer was gone: nothing more arrives here; attach again to follow the new ring")]
+    RingRemoved { ring: String },
 }
 
 impl Error {
