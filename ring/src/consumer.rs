@@ -142,6 +142,20 @@ const CURSOR_CREATOR_GRACE: Duration = Duration::from_millis(100);
 /// at most, and a poll that finds nothing costs no clock read.
 const IDLE_POLLS_PER_CLOCK: u32 = 64;
 
+/// The longest a waiting consumer on a ringproof ring sleeps between two looks (and so between
+/// two heartbeats): a quarter of the heartbeat timeout (SPEC.md §6.2).
+const MAX_QUIET: Duration = Duration::from_millis(process::HEARTBEAT_TIMEOUT.as_millis() as u64 / 4);
+
+/// `wait` with its sleeps (a sleep strategy's period, a blocking strategy's backstop) capped at
+/// [`MAX_QUIET`].
+fn cap_sleeps(wait: WaitStrategy) -> WaitStrategy {
+    match wait {
+        WaitStrategy::Sleep(d) => WaitStrategy::Sleep(d.min(MAX_QUIET)),
+        WaitStrategy::Blocking { spins, backstop } => WaitStrategy::Blocking { spins, backstop: backstop.min(MAX_QUIET) },
+        w => w,
+    }
+}
+
 impl RawConsumer {
     fn attach(b: ConsumerBuilder, expect: Expect) -> Result<RawConsumer> {
         validate_consumer_id(&b.id)?;
@@ -445,9 +459,16 @@ impl RawConsumer {
         futex::wake_if_waiting(&cell.value, &cell.waiters);
     }
 
+    /// A waiter for this consumer's strategy, its sleeps capped at [`MAX_QUIET`] on a ringproof
+    /// ring: the consumer beats only between sleeps, and one in another pid namespace that slept
+    /// past the heartbeat timeout would look dead to the producer while merely idle.
+    fn waiter(&self) -> Waiter {
+        Waiter::new(if self.registry.is_some() { cap_sleeps(self.wait) } else { self.wait })
+    }
+
     /// Waits (per the wait strategy) until the next event is published.
     fn wait_ready(&mut self) -> Result<()> {
-        let mut waiter = Waiter::new(self.wait);
+        let mut waiter = self.waiter();
         while !self.ready()? {
             self.pause(&mut waiter);
         }
@@ -473,7 +494,7 @@ impl RawConsumer {
     /// Returns whether an event is ready.
     pub fn wait_for_event(&mut self, timeout: Duration) -> Result<bool> {
         let deadline = std::time::Instant::now() + timeout;
-        let mut waiter = Waiter::new(self.wait);
+        let mut waiter = self.waiter();
         while !self.ready()? {
             if std::time::Instant::now() >= deadline {
                 return Ok(false);
@@ -747,5 +768,20 @@ impl<E: Pod> std::ops::Deref for Lease<'_, E> {
     type Target = E;
     fn deref(&self) -> &E {
         bytemuck::from_bytes(&self.raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_consumers_wake_often_enough_to_beat() {
+        let long = Duration::from_secs(5);
+        assert_eq!(cap_sleeps(WaitStrategy::Sleep(long)), WaitStrategy::Sleep(MAX_QUIET));
+        assert_eq!(cap_sleeps(WaitStrategy::Blocking { spins: 7, backstop: long }), WaitStrategy::Blocking { spins: 7, backstop: MAX_QUIET });
+        assert_eq!(cap_sleeps(WaitStrategy::blocking()), WaitStrategy::blocking());
+        assert_eq!(cap_sleeps(WaitStrategy::Sleep(Duration::from_micros(50))), WaitStrategy::Sleep(Duration::from_micros(50)));
+        assert!(MAX_QUIET * 2 < process::HEARTBEAT_TIMEOUT);
     }
 }
