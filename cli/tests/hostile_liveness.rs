@@ -357,7 +357,12 @@ fn f11_rm_is_not_refused_by_a_heartbeat_from_the_future() {
 #[test]
 fn f12_a_consumer_of_a_removed_ring_is_told() {
     let fx = Fixture::new("f12");
-    let ring = fx.ring(Backend::Shm, "r");
+    for (backend, tag) in [(Backend::Shm, "shm"), (Backend::Dir, "dir")] {
+        removed_ring_case(&fx.ring(backend, tag));
+    }
+}
+
+fn removed_ring_case(ring: &Ring) {
     let mut p = ring.produce(&["--capacity", "8", "--events", "100000000", "--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS]);
     let mut c = ring.consume("c", &["--wait", "sleep"]);
     let pc = {
@@ -377,6 +382,9 @@ fn f12_a_consumer_of_a_removed_ring_is_told() {
         if ringproof::segment::exists(&path) {
             ringproof::segment::unlink(&path).expect("unlink");
         }
+    }
+    if let Some(dir) = name.consumers_dir() {
+        let _ = std::fs::remove_dir(dir);
     }
     let p2 = ring.produce(&["--capacity", "8", "--events", "10", "--timeout-ms", PRODUCER_TIMEOUT_MS]);
     p2.wait().expect_producer_ok(10);

@@ -98,18 +98,33 @@ pub fn liveness(pid: u32, start_time_low: u32) -> Liveness {
                 Liveness::Alive
             }
         }
-        // `/proc` says no such process, or could not be read: `kill(pid, 0)` needs no file
-        // descriptor and sees the pid whatever `/proc` is mounted for; only its ESRCH proves
-        // the pid is gone.
-        Stat::NoSuchProcess | Stat::Unreadable => {
-            // SAFETY: signal 0 only checks that the process exists.
-            let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-            if r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
-                Liveness::Dead
-            } else {
-                Liveness::Unknown
-            }
-        }
+        Stat::NoSuchProcess | Stat::Unreadable => signal_liveness(pid),
+    }
+}
+
+/// The verdict when `/proc` says no such process, or could not be read: `kill(pid, 0)` needs no
+/// file descriptor and sees the pid whatever `/proc` is mounted for; only its `ESRCH` proves
+/// the pid is gone.
+fn signal_liveness(pid: u32) -> Liveness {
+    // SAFETY: signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    if r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+        Liveness::Dead
+    } else {
+        Liveness::Unknown
+    }
+}
+
+/// Whether `pid` runs, whatever its start time (for names that carry only a pid, such as a
+/// file segment's temporary): dead only if it is a zombie or `kill(pid, 0)` says `ESRCH`.
+pub fn pid_liveness(pid: u32) -> Liveness {
+    if pid == 0 {
+        return Liveness::Dead;
+    }
+    match read_stat(pid) {
+        Stat::Found { zombie: true, .. } => Liveness::Dead,
+        Stat::Found { .. } => Liveness::Alive,
+        Stat::NoSuchProcess | Stat::Unreadable => signal_liveness(pid),
     }
 }
 
@@ -230,6 +245,7 @@ mod tests {
         assert_eq!(liveness(own_pid(), t as u32), Liveness::Alive);
         assert_eq!(liveness(own_pid(), t as u32 ^ 1), Liveness::Dead);
         assert!(!is_alive(0, 0));
+        assert_eq!(pid_liveness(own_pid()), Liveness::Alive);
     }
 
     #[test]
