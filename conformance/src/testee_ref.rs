@@ -276,7 +276,7 @@ fn no_role(cmd: &str, needs: &str) -> (ErrorKind, String) {
 /// The protocol's error kind for a ringproof error.
 pub fn kind_of(e: Error) -> (ErrorKind, String) {
     let kind = match &e {
-        Error::NotFound { .. } => ErrorKind::NotFound,
+        Error::NotFound { .. } | Error::RingRemoved { .. } => ErrorKind::NotFound,
         Error::AlreadyExists { .. } | Error::ProducerAlive { .. } => ErrorKind::AlreadyExists,
         Error::Layout { source: LayoutError::ElementSize { .. }, .. } | Error::EventSize { .. } => ErrorKind::ElementSize,
         Error::Layout { source: LayoutError::Capacity { .. }, .. } => ErrorKind::Capacity,

@@ -8,14 +8,14 @@ use crate::counters::{register_consumer, ConsumerCounters, Counters};
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::layout::cursor::{INITIAL_SEQUENCE, JOINED, JOINING, REJOINING};
-use crate::layout::registry::SLOT_EVICTED;
+use crate::layout::registry::{owner_word, SLOT_ACTIVE, SLOT_DEAD, SLOT_EVICTED};
 use crate::layout::{header::MIN_ALIGNMENT, Expect, SegmentKind};
 use crate::names::{validate_consumer_id, RingName};
 use crate::registry::{Join, Registry};
 use crate::segment::{self, Segment};
 use crate::sync::{fence, Ordering};
 use crate::wait::{Paused, WaitStrategy, Waiter};
-use crate::{futex, protocol};
+use crate::{futex, process, protocol};
 use crate::liveness::LIVENESS_CHECK;
 use bytemuck::Pod;
 use std::marker::PhantomData;
@@ -141,6 +141,20 @@ const CURSOR_CREATOR_GRACE: Duration = Duration::from_millis(100);
 /// `RawConsumer::idle_polls`): at tens of nanoseconds a poll, the look is a few microseconds late
 /// at most, and a poll that finds nothing costs no clock read.
 const IDLE_POLLS_PER_CLOCK: u32 = 64;
+
+/// The longest a waiting consumer on a ringproof ring sleeps between two looks (and so between
+/// two heartbeats): a quarter of the heartbeat timeout (SPEC.md §6.2).
+const MAX_QUIET: Duration = Duration::from_millis(process::HEARTBEAT_TIMEOUT.as_millis() as u64 / 4);
+
+/// `wait` with its sleeps (a sleep strategy's period, a blocking strategy's backstop) capped at
+/// [`MAX_QUIET`].
+fn cap_sleeps(wait: WaitStrategy) -> WaitStrategy {
+    match wait {
+        WaitStrategy::Sleep(d) => WaitStrategy::Sleep(d.min(MAX_QUIET)),
+        WaitStrategy::Blocking { spins, backstop } => WaitStrategy::Blocking { spins, backstop: backstop.min(MAX_QUIET) },
+        w => w,
+    }
+}
 
 impl RawConsumer {
     fn attach(b: ConsumerBuilder, expect: Expect) -> Result<RawConsumer> {
@@ -310,7 +324,7 @@ impl RawConsumer {
         // refreshes at most, so peers in other pid namespaces see it alive (SPEC.md §7.10).
         self.refreshes = self.refreshes.wrapping_add(1);
         if self.refreshes % 1024 == 0 {
-            self.beat_if_due();
+            self.beat_if_due()?;
         }
         if let Some(c) = &self.counters {
             c.lag_max.record_max((self.available - self.next + 1).max(0) as u64);
@@ -326,38 +340,69 @@ impl RawConsumer {
     }
 
     /// Stores this consumer's heartbeat if the last one is [`LIVENESS_CHECK`] old; returns
-    /// whether it did (and so whether a liveness look is due).
-    fn beat_if_due(&mut self) -> bool {
+    /// whether it did (and so whether a liveness look is due). Fails, without beating, if the
+    /// slot is no longer this process's (see [`check_standing`](Self::check_standing)).
+    fn beat_if_due(&mut self) -> Result<bool> {
         let now = std::time::Instant::now();
         if self.last_check.is_some_and(|t| now.duration_since(t) < LIVENESS_CHECK) {
-            return false;
+            return Ok(false);
         }
         self.last_check = Some(now);
         if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
+            self.check_standing(reg, i)?;
             reg.slot_beat(i);
         }
-        true
+        Ok(true)
     }
 
-    /// Fails with [`Error::Evicted`] if the producer evicted this consumer (a required consumer
-    /// that stalled past its grace period): from then on it rewrites slots this consumer has
-    /// not read. Checked when the consumer refreshes the producer cursor and again after
-    /// reading, before committing: events handed over by a call that fails this way may have
-    /// been overwritten and must be discarded (SPEC.md §7.10).
+    /// The slow-path half of the standing check, at most once per [`LIVENESS_CHECK`]: the slot
+    /// is ACTIVE *and* its owner word is still this process's. The owner word changes only if
+    /// the producer retired this consumer as dead (while it was alive but looked dead: stopped,
+    /// in another pid namespace, ...) and another process then joined under the id; the state
+    /// word alone, checked on every refresh, would then read ACTIVE again.
+    #[cold]
+    fn check_standing(&self, reg: &Registry, i: usize) -> Result<()> {
+        let s = reg.slot(i);
+        let me = owner_word(process::own_pid(), process::own_start_time());
+        let state = s.state.load(Ordering::Acquire);
+        if state != SLOT_ACTIVE {
+            return Err(self.retired(state));
+        }
+        if s.owner.load(Ordering::Acquire) != me {
+            return Err(self.retired(SLOT_DEAD));
+        }
+        Ok(())
+    }
+
+    /// Fails if this consumer's slot no longer gates the producer: the producer evicted it
+    /// ([`Error::Evicted`]: a required consumer that stalled past its grace period) or retired
+    /// it as dead, or it was freed ([`Error::Lapped`]: it looked dead, e.g. stopped for longer
+    /// than the heartbeat timeout in another pid namespace, or its `/proc` entry said so). From
+    /// then on the producer rewrites slots this consumer has not read. One load of the state
+    /// word, when the consumer refreshes the producer cursor and again after reading, before
+    /// committing: events handed over by a call that fails this way may have been overwritten
+    /// and must be discarded (SPEC.md §7.10).
     #[inline(always)]
     fn check_evicted(&self) -> Result<()> {
         if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
             fence(Ordering::Acquire);
-            if reg.slot_state(i) == SLOT_EVICTED {
-                return Err(self.evicted());
+            let state = reg.slot_state(i);
+            if state != SLOT_ACTIVE {
+                return Err(self.retired(state));
             }
         }
         Ok(())
     }
 
+    /// The error of a consumer whose slot stopped gating in `state`.
     #[cold]
-    fn evicted(&self) -> Error {
-        Error::Evicted { id: self.id.clone(), from: self.next, to: self.producer.load() }
+    fn retired(&self, state: u32) -> Error {
+        let (id, from, to) = (self.id.clone(), self.next, self.producer.load());
+        if state == SLOT_EVICTED {
+            Error::Evicted { id, from, to }
+        } else {
+            Error::Lapped { id, from, to }
+        }
     }
 
     /// Nothing to read: has the ring ended (closed), or its producer died? Also where this
@@ -376,7 +421,7 @@ impl RawConsumer {
         }
         self.idle_polls = 0;
         self.waited = false;
-        if !self.beat_if_due() {
+        if !self.beat_if_due()? {
             return Ok(());
         }
         let Some(reg) = self.registry.as_ref() else { return Ok(()) };
@@ -386,6 +431,11 @@ impl RawConsumer {
             // in `ready`, next to the eviction check.)
             let published = self.producer.load();
             if self.next > published {
+                // Gone for good if the ring was removed (`ringproof rm`) or replaced meanwhile:
+                // a restarted producer creates a new registry that this mapping never sees.
+                if segment::identity_of(reg.segment().path()) != Some(reg.segment().identity()) {
+                    return Err(Error::RingRemoved { ring: self.name.name().to_owned() });
+                }
                 return Err(Error::ProducerGone { last_published: published });
             }
         }
@@ -409,9 +459,16 @@ impl RawConsumer {
         futex::wake_if_waiting(&cell.value, &cell.waiters);
     }
 
+    /// A waiter for this consumer's strategy, its sleeps capped at [`MAX_QUIET`] on a ringproof
+    /// ring: the consumer beats only between sleeps, and one in another pid namespace that slept
+    /// past the heartbeat timeout would look dead to the producer while merely idle.
+    fn waiter(&self) -> Waiter {
+        Waiter::new(if self.registry.is_some() { cap_sleeps(self.wait) } else { self.wait })
+    }
+
     /// Waits (per the wait strategy) until the next event is published.
     fn wait_ready(&mut self) -> Result<()> {
-        let mut waiter = Waiter::new(self.wait);
+        let mut waiter = self.waiter();
         while !self.ready()? {
             self.pause(&mut waiter);
         }
@@ -437,7 +494,7 @@ impl RawConsumer {
     /// Returns whether an event is ready.
     pub fn wait_for_event(&mut self, timeout: Duration) -> Result<bool> {
         let deadline = std::time::Instant::now() + timeout;
-        let mut waiter = Waiter::new(self.wait);
+        let mut waiter = self.waiter();
         while !self.ready()? {
             if std::time::Instant::now() >= deadline {
                 return Ok(false);
@@ -604,8 +661,9 @@ impl RawLease<'_> {
     }
 
     /// Whether what was read through this lease can be trusted: fails with [`Error::Evicted`]
-    /// if the producer evicted this consumer meanwhile, since it may then have rewritten the
-    /// slot (SPEC.md §7.10). Call after reading, before acting on the bytes.
+    /// or [`Error::Lapped`] if the producer evicted or retired this consumer meanwhile, since it
+    /// may then have rewritten the slot (SPEC.md §7.10). Call after reading, before acting on
+    /// the bytes.
     pub fn verify(&self) -> Result<()> {
         self.consumer.check_evicted()
     }
@@ -710,5 +768,20 @@ impl<E: Pod> std::ops::Deref for Lease<'_, E> {
     type Target = E;
     fn deref(&self) -> &E {
         bytemuck::from_bytes(&self.raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_consumers_wake_often_enough_to_beat() {
+        let long = Duration::from_secs(5);
+        assert_eq!(cap_sleeps(WaitStrategy::Sleep(long)), WaitStrategy::Sleep(MAX_QUIET));
+        assert_eq!(cap_sleeps(WaitStrategy::Blocking { spins: 7, backstop: long }), WaitStrategy::Blocking { spins: 7, backstop: MAX_QUIET });
+        assert_eq!(cap_sleeps(WaitStrategy::blocking()), WaitStrategy::blocking());
+        assert_eq!(cap_sleeps(WaitStrategy::Sleep(Duration::from_micros(50))), WaitStrategy::Sleep(Duration::from_micros(50)));
+        assert!(MAX_QUIET * 2 < process::HEARTBEAT_TIMEOUT);
     }
 }

@@ -55,6 +55,8 @@ pub enum Error {
     Unverifiable { ring: String, why: String },
     #[error("ring {ring} does not exist, but crashed participants left {found:?} behind; `ringproof rm --force` removes them")]
     Leftovers { ring: String, found: Vec<String> },
+    #[error("ring {ring} was removed (or replaced by a new ring of the same name) while this consumer was attached and its producer was gone: nothing more arrives here; attach again to follow the new ring")]
+    RingRemoved { ring: String },
 }
 
 impl Error {

@@ -656,9 +656,12 @@ impl RawProducer {
         // reasons about the stored cursor, so it must equal the last published sequence here.
         self.flush();
         self.beat();
-        self.refresh_gates();
+        let mapped = self.refresh_gates();
         let published = self.next - 1;
-        self.limit = protocol::limit(self.gates.iter().map(|g| clamp_gate(g, published)), published, self.capacity);
+        let limit = protocol::limit(self.gates.iter().map(|g| clamp_gate(g, published)), published, self.capacity);
+        // A consumer that joined but whose cursor could not be mapped (out of file descriptors,
+        // say) gates at a position we cannot read: publish nothing new until it is mapped.
+        self.limit = if mapped { limit } else { limit.min(published) };
     }
 
     /// Records the producer's heartbeat, at most once per [`LIVENESS_CHECK`].
@@ -672,7 +675,8 @@ impl RawProducer {
 
     /// Maps the cursors of consumers that joined, drops those that left (registry generation
     /// changed), and probes for foreign consumers when the discovery interval has passed.
-    fn refresh_gates(&mut self) {
+    /// Returns whether every gating consumer's cursor is mapped.
+    fn refresh_gates(&mut self) -> bool {
         // Pairs with the joiner's fence after its generation bump (SPEC.md §6.2): either we see
         // the joiner, or the joiner sees our latest cursor store.
         let generation = protocol::membership_generation(self.registry.control());
@@ -697,6 +701,7 @@ impl RawProducer {
             }
         }
         self.discover_foreign();
+        self.seen_generation == generation
     }
 
     fn discover_foreign(&mut self) {

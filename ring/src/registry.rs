@@ -6,7 +6,8 @@ use crate::layout::registry::*;
 use crate::layout::image::{registry_image, RegistryInit};
 use crate::layout::{Expect, SegmentKind};
 use crate::names::SegmentPath;
-use crate::{process, protocol};
+use crate::process::{self, Liveness};
+use crate::protocol;
 use crate::segment::Segment;
 use crate::sync::Ordering;
 
@@ -250,25 +251,46 @@ impl Registry {
         self.slot(i).state.load(Ordering::Acquire)
     }
 
-    /// Whether the process owning slot `i` runs (pid and start time, or the heartbeat across
-    /// pid namespaces).
+    /// Whether the process owning slot `i` may still run: alive, or not known to be dead (an
+    /// unreadable `/proc` entry). What every decision that retires, reaps or takes a slot over
+    /// uses: a false "alive" only delays, a false "dead" corrupts (SPEC.md §6.2).
     pub fn slot_owner_alive(&self, i: usize) -> bool {
-        self.slot_alive_word(i, self.slot(i).owner.load(Ordering::Acquire))
+        self.slot_liveness(i).maybe_alive()
     }
 
+    /// The verdict on slot `i`'s owner: pid and start time, or the heartbeat across pid
+    /// namespaces (SPEC.md §6.2).
+    pub fn slot_liveness(&self, i: usize) -> Liveness {
+        self.slot_liveness_word(i, self.slot(i).owner.load(Ordering::Acquire))
+    }
+
+    /// Whether `owner`, read from slot `i`, may still run (alive or unknown).
     fn slot_alive_word(&self, i: usize, owner: u64) -> bool {
-        let s = self.slot(i);
-        process::participant_alive(owner, s.pid_ns.load(Ordering::Relaxed), s.heartbeat.load(Ordering::Relaxed))
+        self.slot_liveness_word(i, owner).maybe_alive()
     }
 
-    /// Whether the producer that owns the ring runs.
+    fn slot_liveness_word(&self, i: usize, owner: u64) -> Liveness {
+        let s = self.slot(i);
+        process::participant_liveness(owner, s.pid_ns.load(Ordering::Relaxed), s.heartbeat.load(Ordering::Relaxed))
+    }
+
+    /// Whether the producer that owns the ring may still run (alive or unknown).
     pub fn producer_alive(&self) -> bool {
-        self.producer_alive_word(self.control().producer_owner.load(Ordering::Acquire))
+        self.producer_liveness().maybe_alive()
+    }
+
+    /// The verdict on the producer that owns the ring.
+    pub fn producer_liveness(&self) -> Liveness {
+        self.producer_liveness_word(self.control().producer_owner.load(Ordering::Acquire))
     }
 
     fn producer_alive_word(&self, owner: u64) -> bool {
+        self.producer_liveness_word(owner).maybe_alive()
+    }
+
+    fn producer_liveness_word(&self, owner: u64) -> Liveness {
         let c = self.control();
-        process::participant_alive(owner, c.producer_pid_ns.load(Ordering::Relaxed), c.producer_heartbeat.load(Ordering::Relaxed))
+        process::participant_liveness(owner, c.producer_pid_ns.load(Ordering::Relaxed), c.producer_heartbeat.load(Ordering::Relaxed))
     }
 
     /// The producer's pid.
@@ -337,7 +359,8 @@ impl Registry {
         ids
     }
 
-    /// Whether any participant (producer or consumer slot owner) still runs: the first one.
+    /// Whether any participant (producer or consumer slot owner) may still run (alive, or not
+    /// known to be dead): the first one.
     pub fn anyone_alive(&self) -> Option<u32> {
         self.alive_participants().first().map(|a| a.pid)
     }
