@@ -142,7 +142,7 @@ fn can_prlimit() -> bool {
 
 /// The registry slot holding consumer `id`, in any state.
 fn slot_of(reg: &Registry, id: &str) -> Option<usize> {
-    (0..reg.slots()).find(|&i| reg.slot_state(i) != 0 && reg.slot_id(i) == id)
+    (0..reg.slots()).find(|&i| reg.slot_state(i) != 0 && reg.slot_id(i).as_deref() == Some(id))
 }
 
 fn open_registry(ring: &Ring, procs: &mut [&mut Proc]) -> Registry {
