@@ -51,6 +51,12 @@ pub enum Error {
     GracefulShutdown { id: String, last_sequence: i64, stalled_for: Duration, dead: bool },
     #[error("ring {ring} still has a live participant (pid {pid}); stop it first")]
     InUse { ring: String, pid: u32 },
+    #[error("consumer {id:?} of ring {ring} cannot use cursor {segment}: that shm name is also a segment of existing ring {other} (shm names are flat); pick an id that does not collide, rename one of the rings, or use the file backend")]
+    NameAlias { ring: String, id: String, other: String, segment: String },
+    #[error("{what} {name} holds {value}, which no participant writes ({why}): the segment is corrupt or written by a foreign process; stop the ring's processes and remove it (`ringproof rm`)")]
+    CorruptCursor { what: &'static str, name: String, value: i64, why: &'static str },
+    #[error("could not join or leave ring {ring} within {waited:?}: another process holds its join lock (a stopped process, e.g. SIGSTOP?); resume or kill it, then retry")]
+    JoinLockTimeout { ring: String, waited: Duration },
 }
 
 impl Error {
