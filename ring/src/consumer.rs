@@ -182,11 +182,6 @@ impl RawConsumer {
         let epoch = registry.as_ref().map_or(0, Registry::epoch);
         let g = *ring.geometry();
         let path = b.name.consumer_cursor(&b.id);
-        // Our cursor's shm name must be ours alone: while another ring whose segments it could
-        // name exists, refuse before creating, resetting or committing into it (SPEC.md §3.2).
-        if let Some(other) = b.name.existing_cursor_alias(&b.id) {
-            return Err(Error::NameAlias { ring: b.name.name().to_owned(), id: b.id, other: other.name().to_owned(), segment: path.to_string() });
-        }
         // Joins (and leaves) of a ring happen one at a time, under the registry's lock, held
         // until the handshake is done (SPEC.md §7.3): looking the id up and taking a slot are
         // one step for every other joiner, and a joiner refused as *id in use* is refused here,
@@ -257,7 +252,17 @@ impl RawConsumer {
     /// the stale reset, the join, the handshake. Returns where to resume and the slot.
     fn join(b: &ConsumerBuilder, cursor: &Cursor, created: bool, epoch: u64, head: i64, producer: &Cursor, registry: Option<&Registry>) -> Result<(i64, Option<usize>)> {
         let cell = cursor.cell();
-        let stale = !created && cell.epoch.load(Ordering::Acquire) != epoch;
+        let found_epoch = cell.epoch.load(Ordering::Acquire);
+        // An existing cursor is provably ours only with our ring's (non-zero) epoch. Any other
+        // may be another ring's whose shm name coincides with ours (`/N_{id}_seq` of ring `N`
+        // is `/M_{j}_seq` of ring `M` for other splits at a '_'): while such a ring exists,
+        // refuse before resetting, joining with or committing into it (SPEC.md §3.5).
+        if !created && (found_epoch != epoch || epoch == 0) {
+            if let Some(other) = b.name.existing_cursor_alias(&b.id) {
+                return Err(Error::NameAlias { ring: b.name.name().to_owned(), id: b.id.clone(), other: other.name().to_owned(), segment: cursor.path().to_string() });
+            }
+        }
+        let stale = !created && found_epoch != epoch;
         if stale {
             // Left by an earlier ring under this name (no other ring can own the name: the
             // alias check passed): its value means nothing here.
