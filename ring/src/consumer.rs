@@ -112,6 +112,8 @@ pub struct RawConsumer {
     cursor: Cursor,
     registry: Option<Registry>,
     slot: Option<usize>,
+    /// Our owner word in that slot, as the join stored it (a leave frees only a slot still ours).
+    owner: u64,
     /// Next sequence to read.
     next: i64,
     /// Highest sequence known published.
@@ -221,7 +223,7 @@ impl RawConsumer {
         if joined.is_err() && created {
             let _ = cursor.segment().unlink_name();
         }
-        let (resume_from, slot) = joined?;
+        let (resume_from, joined) = joined?;
         drop(join_lock);
         // Observability only: no segment (a disruptor-mp ring) or no room means no counters.
         let counters = Counters::open(&b.name.counters()).ok().and_then(|c| register_consumer(&c, &b.id).ok());
@@ -236,7 +238,8 @@ impl RawConsumer {
             producer,
             cursor,
             registry,
-            slot,
+            slot: joined.map(|(i, _)| i),
+            owner: joined.map_or(0, |(_, owner)| owner),
             next: resume_from + 1,
             available: resume_from.max(INITIAL_SEQUENCE),
             wait: b.wait,
@@ -249,8 +252,9 @@ impl RawConsumer {
     }
 
     /// Steps 3 (after creating or opening the cursor) to 5 of SPEC.md §7.3, under the join lock:
-    /// the stale reset, the join, the handshake. Returns where to resume and the slot.
-    fn join(b: &ConsumerBuilder, cursor: &Cursor, created: bool, epoch: u64, head: i64, producer: &Cursor, registry: Option<&Registry>) -> Result<(i64, Option<usize>)> {
+    /// the stale reset, the join, the handshake. Returns where to resume, and the slot with our
+    /// owner word in it.
+    fn join(b: &ConsumerBuilder, cursor: &Cursor, created: bool, epoch: u64, head: i64, producer: &Cursor, registry: Option<&Registry>) -> Result<(i64, Option<(usize, u64)>)> {
         let cell = cursor.cell();
         let found_epoch = cell.epoch.load(Ordering::Acquire);
         // An existing cursor is provably ours only with our ring's (non-zero) epoch. Any other
@@ -297,7 +301,7 @@ impl RawConsumer {
         let head_now = match sequence_read("producer cursor", producer.path(), protocol::join_head(producer.cell())) {
             Ok(h) => h,
             Err(e) => {
-                reg.leave(i);
+                reg.leave(i, reg.slot_owner(i));
                 return Err(e);
             }
         };
@@ -324,7 +328,7 @@ impl RawConsumer {
         }
         protocol::commit(cell, resume_from);
         cell.joined.store(JOINED, Ordering::Release);
-        Ok((resume_from, Some(i)))
+        Ok((resume_from, Some((i, reg.slot_owner(i)))))
     }
 
     /// This consumer's id.
@@ -645,7 +649,7 @@ impl Drop for RawConsumer {
         // leave without it rather than hang an exiting process.
         let lock = self.registry.as_ref().and_then(|r| r.lock_joins(self.name.name(), std::time::Instant::now() + LEAVE_LOCK_WAIT).ok());
         let ours = match (&self.registry, self.slot) {
-            (Some(reg), Some(i)) => reg.leave(i),
+            (Some(reg), Some(i)) => reg.leave(i, self.owner),
             _ => true,
         };
         crate::failpoint::hit("consumer.leave");

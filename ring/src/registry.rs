@@ -390,13 +390,19 @@ impl Registry {
         protocol::step_down(self.slot(i), self.control(), if evicted { SLOT_EVICTED } else { SLOT_DEAD });
     }
 
-    /// Leaves slot `i` if this process owns it: the consumer stops gating. Returns whether the
-    /// slot was ours; a slot some other process took over (this one was judged dead and a
+    /// The owner word of slot `i` (a joiner reads its own right after joining, for
+    /// [`leave`](Self::leave)).
+    pub fn slot_owner(&self, i: usize) -> u64 {
+        self.slot(i).owner.load(Ordering::Acquire)
+    }
+
+    /// Leaves slot `i` if its owner word is still `me` (the joiner's, from
+    /// [`slot_owner`](Self::slot_owner)): the consumer stops gating. Returns whether the slot was
+    /// ours or nobody's; a slot another process took over (this one was judged dead and a
     /// restart under its id took the slot and its cursor) is left alone, and so is the cursor
     /// (SPEC.md §7.5).
-    pub fn leave(&self, i: usize) -> bool {
+    pub fn leave(&self, i: usize, me: u64) -> bool {
         let s = self.slot(i);
-        let me = owner_word(process::own_pid(), process::own_start_time());
         match s.owner.load(Ordering::Acquire) {
             owner if owner == me => {
                 protocol::leave(s, self.control());
