@@ -232,3 +232,29 @@ fn hostile_own_cursor_values_are_refused() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The join lock (F1's mechanism): a holder that keeps it (a stopped process) gets a joiner a
+// typed error, not a hang.
+
+#[test]
+fn a_held_join_lock_times_out_with_a_typed_error() {
+    let fx = Fixture::new("join_lock");
+    for backend in BACKENDS {
+        let ring = fx.ring(backend, "l");
+        let mut p = ProducerBuilder::new(ring.ring_name()).capacity(16).create_raw(64).expect("producer");
+        let registry = Registry::open(&ring.ring_name().registry()).expect("registry");
+        let held = registry.lock_joins(&ring.name, Instant::now()).expect("the join lock is free");
+        let out = ring.consume("c", &["--events", "1", "--attach-timeout-ms", "0"]).wait();
+        out.expect_error(&["join lock", &ring.name]);
+        assert!(ring.active_ids().is_empty() && ring.open_consumer_cursor("c").is_none(), "a joiner without the lock touched the ring");
+        // Released: the same join goes through.
+        drop(held);
+        let mut c = ring.consume("c", &["--events", "1", "--attach-timeout-ms", "0"]);
+        wait_until("consumer c to join", &mut [&mut c], || ring.active_ids() == ["c"]);
+        ringproof::testkit::produce(&mut p, 1, 1, |_| {}).expect("publish");
+        c.wait().expect_consumer_clean(0, 0);
+        drop(p);
+        fx.assert_clean();
+    }
+}
