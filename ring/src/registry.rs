@@ -180,7 +180,7 @@ impl Registry {
 
     /// Fails with [`Error::ConsumerIdInUse`] if an ACTIVE slot holds `id` for a live process.
     /// Called under the join lock, before the joiner creates or opens its cursor: a refused
-    /// joiner touches nothing (SPEC.md §7.3 step 3).
+    /// joiner touches nothing (SPEC.md §7.3 step 2).
     pub fn check_id(&self, id: &str) -> Result<()> {
         for i in 0..self.slots {
             let s = self.slot(i);
@@ -207,7 +207,7 @@ impl Registry {
         let start = process::own_start_time();
         let me = owner_word(pid, start);
         let mut lost = None;
-        'retry: for _ in 0..JOIN_ATTEMPTS {
+        'retry: for attempt in 0..JOIN_ATTEMPTS {
             for i in 0..self.slots {
                 let s = self.slot(i);
                 let state = s.state.load(Ordering::Acquire);
@@ -217,6 +217,13 @@ impl Registry {
                 let owner = s.owner.load(Ordering::Acquire);
                 if state == SLOT_ACTIVE && self.slot_alive_word(i, owner) {
                     return Err(Error::ConsumerIdInUse { id: id.to_owned(), pid: owner_pid(owner) });
+                }
+                if owner == 0 && attempt + 1 < JOIN_ATTEMPTS {
+                    // A reap (§7.6) between its owner CAS and its FREE store: claiming the slot
+                    // now could see it freed under us. Let it finish (a reaper that died there
+                    // left the slot to whoever comes: the last attempt takes it).
+                    std::thread::yield_now();
+                    continue 'retry;
                 }
                 // Whoever swaps the dead owner out wins the slot; a reap (owner to 0) that got
                 // there first freed it, so look again.
