@@ -16,6 +16,7 @@ mod common;
 
 use common::*;
 use ringproof::cursor::Cursor;
+use ringproof::layout::cursor::JOINED;
 use ringproof::registry::Registry;
 use ringproof::segment::identity_of;
 use ringproof::ProducerBuilder;
@@ -23,6 +24,24 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 const SIZE: &str = "64";
+
+/// Whether consumer `id`'s join handshake completed (its cursor says so, SPEC.md §5): from then
+/// on, whatever is published is delivered to it.
+fn joined(ring: &Ring, id: &str) -> bool {
+    ring.open_consumer_cursor(id).is_some_and(|c| c.cell().joined.load(Ordering::Acquire) == JOINED)
+}
+
+/// A consumer run until the ring closed (no `--events`): it may start after 0 (a fresh joiner
+/// starts after what the producer published while counting it, SPEC.md §7.3 step 5), but must
+/// see every event from there to the last, intact.
+fn expect_clean_to_close(out: &Output, last: i64) {
+    out.expect_code(0);
+    assert_eq!((out.u64("payload_errors"), out.u64("out_of_order")), (0, 0), "{}", out.describe());
+    assert_eq!(out.i64("closed_at"), last, "{}", out.describe());
+    if out.u64("consumed") > 0 {
+        assert_eq!(out.i64("last_seq"), last, "{}", out.describe());
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // F1: two consumers with the same id started at the same instant.
@@ -62,10 +81,7 @@ fn same_id_race(ring: &Ring, n: u64) {
     let outs = wait_all(vec![producer, winner, third]);
     outs[0].expect_producer_ok(n);
     outs[1].expect_consumer_clean(0, n as i64 - 1);
-    let other = &outs[2];
-    other.expect_code(0);
-    assert_eq!((other.u64("payload_errors"), other.u64("out_of_order")), (0, 0), "{}", other.describe());
-    assert_eq!(other.i64("closed_at"), n as i64 - 1, "{}", other.describe());
+    expect_clean_to_close(&outs[2], n as i64 - 1);
 }
 
 #[test]
@@ -110,9 +126,11 @@ fn alias_refused(fx: &Fixture, victim: &Ring, victim_id: &str, attacker: &Ring, 
     let events = a(n);
     let mut vp = victim.produce(&["--capacity", "16", "--size", SIZE, "--events", &events, "--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS]);
     let mut gate = victim.attach_gate(victim_id, 64);
-    wait_until("the victim's producer to fill its ring", &mut [&mut vp], || victim.open_producer_cursor().is_some_and(|c| c.load() == 15));
+    let value = gate.next_sequence() - 1;
+    wait_until("the victim's producer to fill its ring", &mut [&mut vp], || victim.open_producer_cursor().is_some_and(|c| c.load() == value + 16));
     let before = cursor_state(victim, victim_id);
     assert_eq!(before.1, epoch_of(victim));
+    assert_eq!(victim.open_consumer_cursor(victim_id).expect("cursor").load(), value);
     // The attacker's ring exists for as long as the test holds its producer.
     let ap = ProducerBuilder::new(attacker.ring_name()).capacity(16).create_raw(64).expect("attacker's producer");
     let refused = attacker.consume(attacker_id, &["--events", "1", "--attach-timeout-ms", "0"]).wait_for(std::time::Duration::from_secs(20));
@@ -120,8 +138,8 @@ fn alias_refused(fx: &Fixture, victim: &Ring, victim_id: &str, attacker: &Ring, 
     assert!(attacker.active_ids().is_empty(), "the refused consumer joined");
     drop(ap);
     assert_eq!(cursor_state(victim, victim_id), before, "the victim's cursor segment was touched");
-    assert_eq!(victim.open_consumer_cursor(victim_id).expect("cursor").load(), -1, "the victim's cursor value was changed");
-    gate_consume(&mut gate, n, &mut [&mut vp]);
+    assert_eq!(victim.open_consumer_cursor(victim_id).expect("cursor").load(), value, "the victim's cursor value was changed");
+    gate_consume(&mut gate, n - (value + 1) as u64, &mut [&mut vp]);
     drop(gate);
     vp.wait().expect_producer_ok(n);
     fx.assert_clean();
@@ -143,6 +161,25 @@ fn alias_consumer_of_longer_ring_is_refused() {
     alias_refused(&fx, &fx.ring(Backend::Shm, "a"), "x_c", &fx.ring(Backend::Shm, "a_x"), "c");
 }
 
+/// The rule refuses only what collides: rings `a` and `a_x` run side by side with consumers
+/// whose cursor names differ (`/a_y_seq`, `/a_x_c_seq`), each reading its own ring intact.
+#[test]
+fn rings_whose_names_extend_each_other_coexist() {
+    let fx = Fixture::new("alias_ok");
+    let short = fx.ring(Backend::Shm, "a");
+    let long = fx.ring(Backend::Shm, "a_x");
+    let n: u64 = 500;
+    let events = a(n);
+    let args = ["--capacity", "16", "--size", SIZE, "--events", &events, "--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS];
+    let procs = vec![short.produce(&args), long.produce(&args), short.consume("y", &[]), long.consume("c", &[])];
+    let outs = wait_all(procs);
+    outs[0].expect_producer_ok(n);
+    outs[1].expect_producer_ok(n);
+    expect_clean_to_close(&outs[2], n as i64 - 1);
+    expect_clean_to_close(&outs[3], n as i64 - 1);
+    fx.assert_clean();
+}
+
 #[test]
 fn names_that_name_another_rings_segments_are_refused() {
     let fx = Fixture::new("alias_names");
@@ -157,10 +194,10 @@ fn names_that_name_another_rings_segments_are_refused() {
     ring.consume("x_producer", &["--events", "1", "--attach-timeout-ms", "0"]).wait().expect_error(&["x_producer", "producer"]);
     ring.consume("producer", &["--events", "1", "--attach-timeout-ms", "0"]).wait().expect_error(&["producer"]);
     assert_eq!(identity_of(&longer.ring_name().producer_cursor()), Some(pc));
-    let c = longer.consume("d", &["--events", &n]);
+    let c = longer.consume("d", &[]);
     let outs = wait_all(vec![lp, c]);
     outs[0].expect_producer_ok(100);
-    outs[1].expect_consumer_clean(0, 99);
+    expect_clean_to_close(&outs[1], 99);
     // Ring names whose own shm object would be another ring's segment.
     for suffix in ["seq", "cr", "registry", "counters"] {
         let bad = fx.ring(Backend::Shm, &format!("a_{suffix}"));
@@ -222,7 +259,7 @@ fn hostile_own_cursor_values_are_refused() {
             let ring = fx.ring(backend, &format!("o{i}"));
             let p = ProducerBuilder::new(ring.ring_name()).capacity(16).create_raw(64).expect("producer");
             let mut c = ring.consume("c", &["--events", "1000", "--attach-timeout-ms", "0"]);
-            wait_until("consumer c to join", &mut [&mut c], || ring.active_ids() == ["c"]);
+            wait_until("consumer c to finish joining", &mut [&mut c], || joined(&ring, "c"));
             c.kill();
             ring.open_consumer_cursor("c").expect("cursor").cell().value.store(value, Ordering::Release);
             let out = ring.consume("c", &["--events", "1", "--attach-timeout-ms", "0"]).wait();
@@ -251,7 +288,7 @@ fn a_held_join_lock_times_out_with_a_typed_error() {
         // Released: the same join goes through.
         drop(held);
         let mut c = ring.consume("c", &["--events", "1", "--attach-timeout-ms", "0"]);
-        wait_until("consumer c to join", &mut [&mut c], || ring.active_ids() == ["c"]);
+        wait_until("consumer c to finish joining", &mut [&mut c], || joined(&ring, "c"));
         ringproof::testkit::produce(&mut p, 1, 1, |_| {}).expect("publish");
         c.wait().expect_consumer_clean(0, 0);
         drop(p);
