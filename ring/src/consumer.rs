@@ -5,7 +5,7 @@
 //! bump, full fence), re-read the producer cursor, and start after it.
 
 use crate::counters::{register_consumer, ConsumerCounters, Counters};
-use crate::cursor::Cursor;
+use crate::cursor::{position as sequence_read, Cursor};
 use crate::error::{Error, Result};
 use crate::layout::cursor::{INITIAL_SEQUENCE, JOINED, JOINING, REJOINING};
 use crate::layout::registry::SLOT_EVICTED;
@@ -141,18 +141,6 @@ unsafe impl Send for RawConsumer {}
 const JOIN_LOCK_WAIT: Duration = Duration::from_secs(1);
 /// How long a leaving consumer waits for the join lock before it leaves without it.
 const LEAVE_LOCK_WAIT: Duration = Duration::from_millis(200);
-
-/// A sequence read from a cursor (shared memory, so hostile until checked) before it is used
-/// as a position: `-1` (nothing yet) up to `i64::MAX - 1`, so that the next sequence, `value +
-/// 1`, exists. Anything else no participant writes (SPEC.md §7.3 step 2).
-fn sequence_read(what: &'static str, path: &crate::names::SegmentPath, value: i64) -> Result<i64> {
-    let why = match value {
-        i64::MIN..=-2 => "below -1",
-        i64::MAX => "no sequence follows it",
-        _ => return Ok(value),
-    };
-    Err(Error::CorruptCursor { what, name: path.to_string(), value, why })
-}
 
 /// How long an attaching consumer lets an unfinished cursor segment's creator (an earlier
 /// incarnation under the same id) finish before it judges it dead.
