@@ -288,6 +288,9 @@ pub fn kind_of(e: Error) -> (ErrorKind, String) {
         Error::Lapped { .. } | Error::Evicted { .. } => ErrorKind::Lapped,
         Error::ConsumerIdInUse { .. } => ErrorKind::IdInUse,
         Error::ProducerGone { .. } => ErrorKind::ProducerGone,
+        Error::CorruptCursor { .. } => ErrorKind::Layout,
+        Error::JoinLockTimeout { .. } => ErrorKind::Timeout,
+        Error::NameAlias { .. } => ErrorKind::Other,
         _ => ErrorKind::Other,
     };
     (kind, e.to_string())

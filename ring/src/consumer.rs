@@ -5,7 +5,7 @@
 //! bump, full fence), re-read the producer cursor, and start after it.
 
 use crate::counters::{register_consumer, ConsumerCounters, Counters};
-use crate::cursor::Cursor;
+use crate::cursor::{position as sequence_read, Cursor};
 use crate::error::{Error, Result};
 use crate::layout::cursor::{INITIAL_SEQUENCE, JOINED, JOINING, REJOINING};
 use crate::layout::registry::{owner_word, SLOT_ACTIVE, SLOT_DEAD, SLOT_EVICTED};
@@ -112,6 +112,8 @@ pub struct RawConsumer {
     cursor: Cursor,
     registry: Option<Registry>,
     slot: Option<usize>,
+    /// Our owner word in that slot, as the join stored it (a leave frees only a slot still ours).
+    owner: u64,
     /// Next sequence to read.
     next: i64,
     /// Highest sequence known published.
@@ -133,6 +135,12 @@ pub struct RawConsumer {
 
 // SAFETY: pointers into this consumer's own mappings; moved, not shared.
 unsafe impl Send for RawConsumer {}
+
+/// The least time a joiner waits for the join lock (SPEC.md §7.3), whatever its attach
+/// timeout: a join holds it for microseconds, so one held this long has a stopped holder.
+const JOIN_LOCK_WAIT: Duration = Duration::from_secs(1);
+/// How long a leaving consumer waits for the join lock before it leaves without it.
+const LEAVE_LOCK_WAIT: Duration = Duration::from_millis(200);
 
 /// How long an attaching consumer lets an unfinished cursor segment's creator (an earlier
 /// incarnation under the same id) finish before it judges it dead.
@@ -177,83 +185,48 @@ impl RawConsumer {
         };
         let epoch = registry.as_ref().map_or(0, Registry::epoch);
         let g = *ring.geometry();
+        let path = b.name.consumer_cursor(&b.id);
+        // Joins (and leaves) of a ring happen one at a time, under the registry's lock, held
+        // until the handshake is done (SPEC.md §7.3): looking the id up and taking a slot are
+        // one step for every other joiner, and a joiner refused as *id in use* is refused here,
+        // before it touches the cursor that the id's owner uses.
+        let join_lock = match &registry {
+            Some(reg) => {
+                let lock = reg.lock_joins(b.name.name(), deadline.max(std::time::Instant::now() + JOIN_LOCK_WAIT))?;
+                reg.check_id(&b.id)?;
+                Some(lock)
+            }
+            None => None,
+        };
 
         // 1. Our cursor: resume from it if it belongs to this ring, else start at the head.
-        let head = producer.load();
-        let path = b.name.consumer_cursor(&b.id);
+        let head = sequence_read("producer cursor", producer.path(), producer.load())?;
         let (cursor, created) = match Cursor::create(&path, "consumer cursor", head, epoch) {
             Ok(c) => (c, true),
-            Err(Error::AlreadyExists { .. }) => match Cursor::open_waiting(&path, "consumer cursor", CURSOR_CREATOR_GRACE) {
-                Ok(c) => (c, false),
-                // A consumer with our id died while creating it: nothing ever read through it.
-                Err(e) if segment::unfinished(&e) => {
-                    segment::unlink(&path)?;
-                    (Cursor::create(&path, "consumer cursor", head, epoch)?, true)
+            Err(Error::AlreadyExists { .. }) => {
+                let found = segment::identity_of(&path);
+                match Cursor::open_waiting(&path, "consumer cursor", CURSOR_CREATOR_GRACE) {
+                    Ok(c) => (c, false),
+                    // A consumer with our id died while creating it: nothing ever read through it.
+                    Err(e) if segment::unfinished(&e) => {
+                        if let Some(found) = found {
+                            segment::unlink_if_same(&path, found)?;
+                        }
+                        (Cursor::create(&path, "consumer cursor", head, epoch)?, true)
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
-            },
+            }
             Err(e) => return Err(e),
         };
-        let cell = cursor.cell();
-        let stale = !created && cell.epoch.load(Ordering::Acquire) != epoch;
-        if stale {
-            // Left by an earlier ring under this name: its value means nothing here.
-            cell.value.store(head, Ordering::Release);
-            cell.epoch.store(epoch, Ordering::Release);
+        // Whatever fails from here removes the cursor only if we created it, and only that
+        // object (an existing one is the id's: a dead incarnation's, to resume from).
+        let joined = Self::join(&b, &cursor, created, epoch, head, &producer, registry.as_ref());
+        if joined.is_err() && created {
+            let _ = cursor.segment().unlink_name();
         }
-        let mut resume_from = cell.value.load(Ordering::Acquire);
-        let fresh = created || stale;
-
-        // 2. Join (or take over our slot if our previous incarnation died).
-        let mut slot = None;
-        if let Some(reg) = &registry {
-            // Until the handshake below completes, the cursor says a join is under way.
-            let joining = if fresh { JOINING } else { REJOINING };
-            let (i, join) = reg.join(&b.id, b.name.name(), || cell.joined.store(joining, Ordering::Relaxed)).inspect_err(|_| {
-                // Ours to remove only if we made it: an existing one may be a live consumer's.
-                if created {
-                    let _ = segment::unlink(&path);
-                }
-            })?;
-            slot = Some(i);
-            crate::failpoint::hit("consumer.attach");
-            // The handshake: the join's generation bump and fence are done; whatever the
-            // producer publishes from here on respects our cursor.
-            let head_now = protocol::join_head(producer.cell());
-            // A takeover resumes exactly only from a cursor whose join completed: its slot gated
-            // the producer all along. A join that died half-way had not made the slot safe to
-            // resume from, so the takeover finishes that join the way it would have ended.
-            let how = if join == Join::TakeOver { cell.joined.load(Ordering::Acquire) } else { joining };
-            match how {
-                JOINED => {}
-                JOINING => resume_from = head_now,
-                _ if resume_from < head_now => {
-                    // Our cursor was not gating while head_now was published: slots after
-                    // resume_from may have been overwritten.
-                    let evicted = join == Join::Rejoin { evicted: true };
-                    if b.on_lapped == OnLapped::Resync {
-                        resume_from = head_now;
-                    } else {
-                        reg.refuse(i, evicted);
-                        let (id, from, to) = (b.id, resume_from + 1, head_now);
-                        return Err(if evicted { Error::Evicted { id, from, to } } else { Error::Lapped { id, from, to } });
-                    }
-                }
-                _ => {}
-            }
-            protocol::commit(cell, resume_from);
-            cell.joined.store(JOINED, Ordering::Release);
-        } else if fresh {
-            // No handshake with a disruptor-mp producer: it finds our cursor by probing names,
-            // at most once per discovery interval (10 ms by default). Give it two intervals,
-            // then start after whatever it published meanwhile, and only then count ourselves
-            // ready, so a producer waiting for us publishes nothing we skip (SPEC.md §10.1).
-            std::thread::sleep(FOREIGN_JOIN_SETTLE);
-            fence(Ordering::SeqCst);
-            resume_from = producer.cell().value.load(Ordering::SeqCst);
-            cell.value.store(resume_from, Ordering::Release);
-            signal_foreign_readiness(&b.name);
-        }
+        let (resume_from, joined) = joined?;
+        drop(join_lock);
         // Observability only: no segment (a disruptor-mp ring) or no room means no counters.
         let counters = Counters::open(&b.name.counters()).ok().and_then(|c| register_consumer(&c, &b.id).ok());
         Ok(RawConsumer {
@@ -267,7 +240,8 @@ impl RawConsumer {
             producer,
             cursor,
             registry,
-            slot,
+            slot: joined.map(|(i, _)| i),
+            owner: joined.map_or(0, |(_, owner)| owner),
             next: resume_from + 1,
             available: resume_from.max(INITIAL_SEQUENCE),
             wait: b.wait,
@@ -277,6 +251,86 @@ impl RawConsumer {
             waited: false,
             counters,
         })
+    }
+
+    /// Steps 3 (after creating or opening the cursor) to 5 of SPEC.md §7.3, under the join lock:
+    /// the stale reset, the join, the handshake. Returns where to resume, and the slot with our
+    /// owner word in it.
+    fn join(b: &ConsumerBuilder, cursor: &Cursor, created: bool, epoch: u64, head: i64, producer: &Cursor, registry: Option<&Registry>) -> Result<(i64, Option<(usize, u64)>)> {
+        let cell = cursor.cell();
+        let found_epoch = cell.epoch.load(Ordering::Acquire);
+        // An existing cursor is provably ours only with our ring's (non-zero) epoch. Any other
+        // may be another ring's whose shm name coincides with ours (`/N_{id}_seq` of ring `N`
+        // is `/M_{j}_seq` of ring `M` for other splits at a '_'): while such a ring exists,
+        // refuse before resetting, joining with or committing into it (SPEC.md §3.5).
+        if !created && (found_epoch != epoch || epoch == 0) {
+            if let Some(other) = b.name.existing_cursor_alias(&b.id) {
+                return Err(Error::NameAlias { ring: b.name.name().to_owned(), id: b.id.clone(), other: other.name().to_owned(), segment: cursor.path().to_string() });
+            }
+        }
+        let stale = !created && found_epoch != epoch;
+        if stale {
+            // Left by an earlier ring under this name (no other ring can own the name: the
+            // alias check passed): its value means nothing here.
+            cell.value.store(head, Ordering::Release);
+            cell.epoch.store(epoch, Ordering::Release);
+        }
+        let fresh = created || stale;
+        let mut resume_from = sequence_read("consumer cursor", cursor.path(), cell.value.load(Ordering::Acquire))?;
+
+        // 2. Join (or take over our slot if our previous incarnation died).
+        let Some(reg) = registry else {
+            if fresh {
+                // No handshake with a disruptor-mp producer: it finds our cursor by probing
+                // names, at most once per discovery interval (10 ms by default). Give it two
+                // intervals, then start after whatever it published meanwhile, and only then
+                // count ourselves ready, so a producer waiting for us publishes nothing we skip
+                // (SPEC.md §10.1).
+                std::thread::sleep(FOREIGN_JOIN_SETTLE);
+                fence(Ordering::SeqCst);
+                resume_from = sequence_read("producer cursor", producer.path(), producer.cell().value.load(Ordering::SeqCst))?;
+                cell.value.store(resume_from, Ordering::Release);
+                signal_foreign_readiness(&b.name);
+            }
+            return Ok((resume_from, None));
+        };
+        // Until the handshake below completes, the cursor says a join is under way.
+        let joining = if fresh { JOINING } else { REJOINING };
+        let (i, join) = reg.join(&b.id, b.name.name(), || cell.joined.store(joining, Ordering::Relaxed))?;
+        crate::failpoint::hit("consumer.attach");
+        // The handshake: the join's generation bump and fence are done; whatever the producer
+        // publishes from here on respects our cursor.
+        let head_now = match sequence_read("producer cursor", producer.path(), protocol::join_head(producer.cell())) {
+            Ok(h) => h,
+            Err(e) => {
+                reg.leave(i, reg.slot_owner(i));
+                return Err(e);
+            }
+        };
+        // A takeover resumes exactly only from a cursor whose join completed: its slot gated
+        // the producer all along. A join that died half-way had not made the slot safe to
+        // resume from, so the takeover finishes that join the way it would have ended.
+        let how = if join == Join::TakeOver { cell.joined.load(Ordering::Acquire) } else { joining };
+        match how {
+            JOINED => {}
+            JOINING => resume_from = head_now,
+            _ if resume_from < head_now => {
+                // Our cursor was not gating while head_now was published: slots after
+                // resume_from may have been overwritten.
+                let evicted = join == Join::Rejoin { evicted: true };
+                if b.on_lapped == OnLapped::Resync {
+                    resume_from = head_now;
+                } else {
+                    reg.refuse(i, evicted);
+                    let (id, from, to) = (b.id.clone(), resume_from + 1, head_now);
+                    return Err(if evicted { Error::Evicted { id, from, to } } else { Error::Lapped { id, from, to } });
+                }
+            }
+            _ => {}
+        }
+        protocol::commit(cell, resume_from);
+        cell.joined.store(JOINED, Ordering::Release);
+        Ok((resume_from, Some((i, reg.slot_owner(i)))))
     }
 
     /// This consumer's id.
@@ -327,7 +381,8 @@ impl RawConsumer {
             self.beat_if_due()?;
         }
         if let Some(c) = &self.counters {
-            c.lag_max.record_max((self.available - self.next + 1).max(0) as u64);
+            // Saturating: `available` is whatever the producer cursor holds.
+            c.lag_max.record_max(self.available.saturating_sub(self.next).saturating_add(1).max(0) as u64);
         }
         if self.next <= self.available {
             return Ok(true);
@@ -634,11 +689,21 @@ fn signal_foreign_readiness(name: &RingName) {
 impl Drop for RawConsumer {
     /// Clean leave: stop gating, remove our cursor (a clean leave gives up resuming).
     fn drop(&mut self) {
-        if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
-            reg.leave(i);
-        }
+        // Under the join lock, so that a joiner under our id sees our slot ACTIVE, or neither
+        // slot nor cursor (SPEC.md §7.5). A lock held past LEAVE_LOCK_WAIT has a stopped holder:
+        // leave without it rather than hang an exiting process.
+        let lock = self.registry.as_ref().and_then(|r| r.lock_joins(self.name.name(), std::time::Instant::now() + LEAVE_LOCK_WAIT).ok());
+        let ours = match (&self.registry, self.slot) {
+            (Some(reg), Some(i)) => reg.leave(i, self.owner),
+            _ => true,
+        };
         crate::failpoint::hit("consumer.leave");
-        let _ = segment::unlink(&self.name.consumer_cursor(&self.id));
+        // Only the object we mapped, and only while no other process took our slot (and with it
+        // this cursor) over: never another ring's segment or another incarnation's cursor.
+        if ours {
+            let _ = self.cursor.segment().unlink_name();
+        }
+        drop(lock);
         let producer_gone = self.registry.as_ref().is_none_or(|r| r.closed().is_some());
         if let (true, Some(dir)) = (producer_gone, self.name.consumers_dir()) {
             segment::remove_dead_temps(&dir, "");

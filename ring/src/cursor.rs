@@ -1,6 +1,6 @@
 //! A mapped cursor segment (see [`crate::layout::cursor`] for its bytes).
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::cursor::{CursorCell, CURSOR_CELL_OFFSET};
 use crate::layout::image::cursor_image;
 use crate::layout::{Expect, SegmentKind};
@@ -59,5 +59,25 @@ impl Cursor {
     /// The underlying segment.
     pub fn segment(&self) -> &Segment {
         &self.seg
+    }
+}
+
+/// A sequence read from a cursor (shared memory, so hostile until checked) before it is used as
+/// a position: `-1` (nothing yet) up to `i64::MAX - 1`, so that the next sequence, `value + 1`,
+/// exists. Anything else no participant writes: [`Error::CorruptCursor`] (SPEC.md §7.3 step 2).
+/// For the slow paths (attach, restart), never per event.
+pub fn position(what: &'static str, path: &SegmentPath, value: i64) -> Result<i64> {
+    let why = match value {
+        i64::MIN..=-2 => "below -1",
+        i64::MAX => "no sequence follows it",
+        _ => return Ok(value),
+    };
+    Err(Error::CorruptCursor { what, name: path.to_string(), value, why })
+}
+
+impl Cursor {
+    /// [`load`](Self::load), checked with [`position`]: for a value about to become a position.
+    pub fn load_position(&self, what: &'static str) -> Result<i64> {
+        position(what, self.path(), self.load())
     }
 }

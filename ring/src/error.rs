@@ -57,6 +57,12 @@ pub enum Error {
     Leftovers { ring: String, found: Vec<String> },
     #[error("ring {ring} was removed (or replaced by a new ring of the same name) while this consumer was attached and its producer was gone: nothing more arrives here; attach again to follow the new ring")]
     RingRemoved { ring: String },
+    #[error("consumer {id:?} of ring {ring} cannot use cursor {segment}: that shm name is also a segment of existing ring {other} (shm names are flat); pick an id that does not collide, rename one of the rings, or use the file backend")]
+    NameAlias { ring: String, id: String, other: String, segment: String },
+    #[error("{what} {name} holds {value}, which no participant writes ({why}): the segment is corrupt or written by a foreign process; stop the ring's processes and remove it (`ringproof rm`)")]
+    CorruptCursor { what: &'static str, name: String, value: i64, why: &'static str },
+    #[error("could not join or leave ring {ring} within {waited:?}: another process holds its join lock (a stopped process, e.g. SIGSTOP?); resume or kill it, then retry")]
+    JoinLockTimeout { ring: String, waited: Duration },
 }
 
 impl Error {

@@ -154,9 +154,9 @@ impl RingName {
     /// file names are unambiguous, names cannot hold a '.'). `/N_{id}_seq` also reads as the
     /// cursor of consumer `j` of ring `M` for every split of `N_{id}` at another '_' into
     /// `M_j` with `M` and `j` legal: `M` shorter than `N` (`N = M_q`, `j = q_{id}`) or longer
-    /// (`M = N_p`, `id = p_j`). A consumer may use such an id only while none of these rings
-    /// exists (SPEC.md §3.1), and nothing may adopt, reset or remove a cursor of that name
-    /// without proving it belongs to this ring.
+    /// (`M = N_p`, `id = p_j`). A consumer may create a cursor of that name, but may adopt,
+    /// reset, commit into or remove an existing one that is not provably its own (its ring's
+    /// non-zero epoch) only while none of these rings exists (SPEC.md §3.5).
     pub fn cursor_aliases(&self, id: &str) -> Vec<RingName> {
         if self.location != Location::Shm {
             return Vec::new();

@@ -30,9 +30,14 @@ pub fn within_limit(last: i64, limit: i64) -> bool {
 /// The cached limit after a rescan: `min(gating positions) + capacity`, or, with no gate,
 /// `published + capacity` (the producer gates only on itself). The producer may write the slot
 /// of `s` only once every gate has consumed `s - capacity`.
+///
+/// Gate positions come from shared memory: each counts as at most `published` (no consumer
+/// can have consumed more; a larger value is a foreign or corrupt cursor) and the sum
+/// saturates, so no value a peer writes makes the limit wrap (SPEC.md §7.2). Once per rescan,
+/// never per event.
 #[inline(always)]
 pub fn limit(gates: impl Iterator<Item = i64>, published: i64, capacity: usize) -> i64 {
-    gates.min().unwrap_or(published) + capacity as i64
+    gates.map(|g| g.min(published)).min().unwrap_or(published).saturating_add(capacity as i64)
 }
 
 /// A gating consumer's position, as the producer reads it in a rescan. Acquire: pairs with

@@ -130,6 +130,17 @@ impl Segment {
         unlink_if_same(&self.path, self.identity)
     }
 
+    /// Opens this segment's object again by its name, for a descriptor (the registry's join
+    /// lock, SPEC.md §7.3): fails with [`Error::NotFound`] unless the name still refers to the
+    /// object mapped here (it was removed, or replaced by another ring's).
+    pub fn reopen(&self, what: &'static str) -> Result<File> {
+        let (file, display, _, identity) = open_existing(&self.path, what)?;
+        if identity != self.identity {
+            return Err(Error::NotFound { what, name: display });
+        }
+        Ok(file)
+    }
+
     /// Bytes mapped.
     pub fn len(&self) -> usize {
         self.map.len()
