@@ -194,6 +194,9 @@ impl RawProducer {
         if element_size == 0 {
             return Err(Error::InvalidConfig("events of 0 bytes carry nothing".into()));
         }
+        if element_size as u64 > crate::layout::MAX_ELEMENT_SIZE {
+            return Err(Error::InvalidConfig(format!("events of {element_size} bytes exceed the {} bytes a ring slot may hold (SPEC.md §2.2); pass larger data by reference", crate::layout::MAX_ELEMENT_SIZE)));
+        }
         if !alignment.is_power_of_two() || alignment > crate::layout::MAX_ALIGNMENT {
             return Err(Error::InvalidConfig(format!("alignment {alignment} is not a power of two up to 4096")));
         }
