@@ -51,6 +51,10 @@ pub enum Error {
     GracefulShutdown { id: String, last_sequence: i64, stalled_for: Duration, dead: bool },
     #[error("ring {ring} still has a live participant (pid {pid}); stop it first")]
     InUse { ring: String, pid: u32 },
+    #[error("{what} {name} is damaged ({why}) while other segments of its ring exist: the ring's state is unclear, so nothing was removed; stop every process of the ring, then remove it with `ringproof rm --force` and start again")]
+    Damaged { what: &'static str, name: String, why: String },
+    #[error("{name} is a {found}, not a segment: ringproof did not create it; remove it and start again")]
+    NotRegularFile { name: String, found: &'static str },
 }
 
 impl Error {
