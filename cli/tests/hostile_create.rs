@@ -11,6 +11,7 @@ use ringproof::layout::{LayoutHeader, SegmentKind};
 use ringproof::registry::Registry;
 use serde_json::Value;
 use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
@@ -153,13 +154,18 @@ fn name_or_temp_exists(dir: &Path, what: &str) -> bool {
         .unwrap_or(false)
 }
 
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
 /// A producer that holds its ring (waiting for a consumer that never comes), then is
 /// SIGKILLed: what a crash leaves behind.
 fn crashed_ring(ring: &Ring, capacity: usize) {
     let mut p = role(ring, "produce", &["--capacity", &capacity.to_string(), "--events", "10", "--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS], &[]);
     let name = ring.ring_name();
     let deadline = Instant::now() + HARD_TIMEOUT;
-    while !(ring.ring_is_valid() && Registry::open(&name.registry()).is_ok()) {
+    // The counters segment is made last (after the ring): then the producer is waiting.
+    while !(ring.ring_is_valid() && Registry::open(&name.registry()).is_ok() && path_of(&name.counters()).exists()) {
         assert!(p.running(), "the holding producer exited early");
         assert!(Instant::now() < deadline, "the holding producer never created its ring");
         std::thread::sleep(Duration::from_millis(1));
@@ -278,6 +284,37 @@ fn failed_restart_does_not_count_a_start() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// F5: segments of another user, or that other users can read or write, are never adopted.
+
+#[test]
+fn another_users_segments_are_refused() {
+    if !is_root() {
+        eprintln!("skipped: needs root to chown segments to nobody");
+        return;
+    }
+    let fx = Fixture::new("owner");
+    for backend in BACKENDS {
+        for (uid, mode, needle) in [(65534u32, 0o666u32, "owned by uid 65534"), (0, 0o666, "0666"), (0, 0o644, "0644")] {
+            let ring = fx.ring(backend, &format!("o{}{uid}{mode:o}", backend as u8));
+            let name = ring.ring_name();
+            crashed_ring(&ring, 64);
+            for p in [name.registry(), name.producer_cursor(), name.ring(), name.counters()] {
+                let path = path_of(&p);
+                std::os::unix::fs::chown(&path, Some(uid), Some(uid)).expect("chown");
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            }
+            role(&ring, "produce", &["--capacity", "64", "--events", "10"], &[]).wait().expect_error(&["refusing", needle]);
+            if uid != 0 || mode & 0o022 != 0 {
+                // Not ours or writable by others: nobody attaches either.
+                role(&ring, "consume", &["--id", "c", "--attach-timeout-ms", "200"], &[]).wait().expect_error(&["refusing", needle]);
+            }
+            remove_planted(&fx);
+        }
+    }
+    assert_nothing_left(&fx);
+}
+
+// ---------------------------------------------------------------------------------------------
 // F13: a FIFO under a segment name is refused at once, never opened blocking.
 
 #[test]
@@ -302,6 +339,107 @@ fn fifo_under_a_segment_name_is_refused() {
         assert!(out.stderr.contains("FIFO") || out.stderr.contains("not a regular file"), "{label}: {}", out.describe());
     }
     std::fs::remove_file(&path).expect("remove fifo");
+    assert_nothing_left(&fx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// F8: a full filesystem is a typed error at creation, never a SIGBUS, and leaves nothing.
+
+fn mount_tmpfs(dir: &Path, size: &str) -> bool {
+    Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"]).arg(dir).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+}
+
+#[test]
+fn full_filesystem_is_a_typed_error() {
+    let fx = Fixture::new("full");
+    // Files: a 256 KiB tmpfs, a 1 MiB ring (16384 x 64 bytes).
+    let small = fx.dir.join("small");
+    std::fs::create_dir(&small).expect("mkdir");
+    if mount_tmpfs(&small, "256k") {
+        let args = vec!["produce".into(), "--ring".into(), "big".into(), "--dir".into(), small.display().to_string(), "--capacity".into(), "16384".into(), "--events".into(), "20000".into()];
+        let out = ringproof("produce", args, &[]).wait();
+        let listing: Vec<String> = std::fs::read_dir(&small).expect("read").filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        let _ = Command::new("umount").arg(&small).status();
+        out.expect_error(&["no space", "1048632 bytes"]);
+        assert!(listing.is_empty(), "left on the full filesystem: {listing:?}");
+    } else {
+        eprintln!("skipped (files): mounting a tmpfs is not permitted here");
+    }
+    std::fs::remove_dir(&small).expect("rmdir");
+    // shm: a private 256 KiB /dev/shm in a mount namespace; what is left is listed inside it.
+    let script = format!("mount -t tmpfs -o size=256k tmpfs /dev/shm || exit 99; {BIN} produce --ring big --capacity 16384 --events 20000; rc=$?; ls -A /dev/shm; exit $rc");
+    let out = spawn("shm", "unshare", &["-m".into(), "sh".into(), "-c".into(), script], &[]).wait();
+    match out.code() {
+        Some(99) | Some(1) if out.json.is_null() && !out.stdout.contains("error") => eprintln!("skipped (shm): unshare/mount not permitted: {}", out.describe()),
+        _ => {
+            assert_eq!(out.code(), Some(2), "{}", out.describe());
+            let lines: Vec<&str> = out.stdout.lines().collect();
+            assert!(lines[0].contains("no space") && lines[0].contains("1048632 bytes"), "{}", out.describe());
+            assert_eq!(lines.len(), 1, "left in /dev/shm: {:?}", &lines[1..]);
+        }
+    }
+    assert_nothing_left(&fx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// F7 / F17: the consumers directory is 0700 whatever the umask, and a planted one is refused.
+
+#[test]
+fn consumers_directory_is_private_whatever_the_umask() {
+    let fx = Fixture::new("umask");
+    let ring = fx.ring(Backend::Dir, "u");
+    let script = format!("umask 000; exec {BIN} produce --ring {} --dir {} --events 100 --capacity 16 --wait-consumers 1 --timeout-ms {PRODUCER_TIMEOUT_MS}", ring.name, fx.dir.display());
+    let p = spawn("producer", "sh", &["-c".into(), script], &[]);
+    let dir = fx.dir.join(format!("{}.consumers", ring.name));
+    wait_until("the ring", &mut [], || ring.ring_is_valid());
+    let mode = std::fs::symlink_metadata(&dir).expect("consumers dir").mode() & 0o777;
+    let c = role(&ring, "consume", &["--id", "c"], &[]);
+    p.wait().expect_producer_ok(100);
+    c.wait().expect_consumer_clean(0, 99);
+    assert_eq!(mode, 0o700, "consumers directory created {mode:04o} under umask 000");
+    assert_nothing_left(&fx);
+}
+
+#[test]
+fn planted_consumers_directory_is_refused() {
+    let fx = Fixture::new("planted");
+    let elsewhere = fx.dir.join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("mkdir");
+    let victim = elsewhere.join("victim.cursor");
+    std::fs::write(&victim, b"not yours").expect("victim");
+    let mut cases: Vec<(&str, &str)> = vec![("link", "symbolic link"), ("file", "not a directory"), ("open", "0777")];
+    if is_root() {
+        cases.push(("foreign", "owned by uid 65534"));
+    }
+    for (case, needle) in cases {
+        let ring = fx.ring(Backend::Dir, case);
+        let dir = fx.dir.join(format!("{}.consumers", ring.name));
+        match case {
+            "link" => std::os::unix::fs::symlink(&elsewhere, &dir).expect("symlink"),
+            "file" => std::fs::write(&dir, b"").expect("file"),
+            "open" => {
+                std::fs::create_dir(&dir).expect("mkdir");
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+            }
+            _ => {
+                std::fs::create_dir(&dir).expect("mkdir");
+                std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).expect("chown");
+            }
+        }
+        role(&ring, "produce", &["--events", "10"], &[]).wait().expect_error(&["consumers", needle]);
+        assert!(victim.exists(), "{case}: the file the link points to was removed");
+        assert!(dir.symlink_metadata().is_ok(), "{case}: the planted entry was removed");
+        for p in [ring.ring_name().registry(), ring.ring_name().producer_cursor(), ring.ring_name().ring()] {
+            assert!(!path_of(&p).exists(), "{case}: {p} left behind");
+        }
+        if dir.symlink_metadata().map(|m| m.is_dir()).unwrap_or(false) {
+            std::fs::remove_dir(&dir).expect("rmdir");
+        } else {
+            std::fs::remove_file(&dir).expect("rm");
+        }
+    }
+    assert_eq!(std::fs::read_dir(&elsewhere).expect("read").count(), 1, "something was created in the link's target");
+    std::fs::remove_dir_all(&elsewhere).expect("rm elsewhere");
     assert_nothing_left(&fx);
 }
 

@@ -51,6 +51,10 @@ pub enum Error {
     GracefulShutdown { id: String, last_sequence: i64, stalled_for: Duration, dead: bool },
     #[error("ring {ring} still has a live participant (pid {pid}); stop it first")]
     InUse { ring: String, pid: u32 },
+    #[error("refusing {name}: {why}. A ring's segments must belong to the user that runs all its processes and be readable and writable by that user only (mode 0600); find out who created it, then remove it as that user (`ringproof rm --force`) and start again")]
+    Insecure { name: String, why: String },
+    #[error("no space for {name}: {bytes} bytes could not be allocated in {dir}; free space there, make the ring smaller (capacity x event size), or put it elsewhere (--dir)")]
+    NoSpace { name: String, bytes: u64, dir: String },
     #[error("{what} {name} is damaged ({why}) while other segments of its ring exist: the ring's state is unclear, so nothing was removed; stop every process of the ring, then remove it with `ringproof rm --force` and start again")]
     Damaged { what: &'static str, name: String, why: String },
     #[error("{name} is a {found}, not a segment: ringproof did not create it; remove it and start again")]

@@ -243,10 +243,8 @@ impl RawProducer {
         let mut undo = Undo::default();
         undo.segment(registry.segment());
         if let Some(dir) = b.name.consumers_dir() {
-            match std::fs::create_dir(&dir) {
-                Ok(()) => undo.dir = Some(dir),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io("mkdir", "consumers directory", &dir.display().to_string(), e)),
+            if segment::ensure_private_dir(&dir)? {
+                undo.dir = Some(dir);
             }
         }
         let cursor = Cursor::create(&b.name.producer_cursor(), "producer cursor", INITIAL_SEQUENCE, epoch)?;
@@ -284,6 +282,7 @@ impl RawProducer {
             }
             Err(e) => return Err(damaged("producer cursor", &b.name.producer_cursor(), e)),
         };
+        cursor.segment().require_private()?;
         let expect = Expect {
             kind: SegmentKind::Ring,
             element_size: Some(element_size as u64),
@@ -301,8 +300,9 @@ impl RawProducer {
             }
             Err(e) => return Err(damaged("ring", &b.name.ring(), e)),
         };
+        ring.require_private()?;
         if let Some(dir) = b.name.consumers_dir() {
-            let _ = std::fs::create_dir(dir);
+            segment::ensure_private_dir(&dir)?;
         }
         undo.disarm();
         // Only a restart that got this far counts as a start (SPEC.md §7.9 step 4).
@@ -960,9 +960,12 @@ fn damaged(what: &'static str, path: &SegmentPath, e: Error) -> Error {
 
 /// Opens the registry of a ring being restarted. No ringproof registry is ever visible
 /// unfinished (it is linked into place whole), so one that is (empty, short, all zero) was
-/// damaged or planted: reported, never reclaimed (SPEC.md §7.9 step 1).
+/// damaged or planted: reported, never reclaimed (SPEC.md §7.9 step 1). It must be private
+/// (mode 0600, ours): a restart adopts it.
 fn open_registry(path: &SegmentPath) -> Result<Registry> {
-    Registry::open(path).map_err(|e| damaged("registry", path, e))
+    let registry = Registry::open(path).map_err(|e| damaged("registry", path, e))?;
+    registry.segment().require_private()?;
+    Ok(registry)
 }
 
 /// A fresh non-zero ring epoch: distinct across rings and restarts with overwhelming odds.

@@ -9,7 +9,8 @@
 //! own creation in progress (disruptor-mp's shm creator, which writes in place, is waited for by
 //! readers as before).
 //!
-//! Opening checks what the name refers to before trusting it: a regular file (no link, no FIFO).
+//! Opening checks what the name refers to before trusting it: a regular file (no link, no FIFO),
+//! owned by this user, writable by nobody else (SPEC.md §3.1).
 
 use crate::error::{Error, Result};
 use crate::layout::{validate_header, Expect, Geometry, LayoutError, LayoutHeader, HEADER_SIZE};
@@ -25,6 +26,8 @@ pub struct Segment {
     path: SegmentPath,
     geometry: Geometry,
     identity: Identity,
+    /// Permission bits when it was opened or created.
+    mode: u32,
 }
 
 /// Which object a name referred to when it was created or opened: device and inode. Names can
@@ -62,12 +65,12 @@ impl Segment {
             init(unsafe { base.add(geometry.payload_offset) });
             publish_header(base, header);
         })?;
-        Ok(Segment { map, path: path.clone(), geometry, identity })
+        Ok(Segment { map, path: path.clone(), geometry, identity, mode: 0o600 })
     }
 
     /// Opens and validates an existing segment.
     pub fn open(path: &SegmentPath, what: &'static str, expect: &Expect) -> Result<Segment> {
-        let (file, display, file_len, identity, _mode) = open_existing(path, what)?;
+        let (file, display, file_len, identity, mode) = open_existing(path, what)?;
         let len = usize::try_from(file_len).unwrap_or(usize::MAX);
         let layout_err = |source| Error::Layout { name: display.clone(), source };
         if len < HEADER_SIZE {
@@ -82,7 +85,7 @@ impl Segment {
         unsafe { std::ptr::copy_nonoverlapping(map.as_ptr(), header.as_mut_ptr(), HEADER_SIZE) };
         header[..8].copy_from_slice(&magic.to_le_bytes());
         let geometry = validate_header(&header, len, expect).map_err(layout_err)?;
-        Ok(Segment { map, path: path.clone(), geometry, identity })
+        Ok(Segment { map, path: path.clone(), geometry, identity, mode })
     }
 
     /// Opens `path`, retrying while it is missing or still being created, until `timeout`.
@@ -123,6 +126,13 @@ impl Segment {
     /// The object this segment maps (see [`Identity`]).
     pub fn identity(&self) -> Identity {
         self.identity
+    }
+
+    /// Refuses a segment other users may read (mode not 0600): a participant that *adopts* an
+    /// existing segment as its own (a restarting producer its ring, cursor and registry) must
+    /// not publish into something another user can see (SPEC.md §3.1).
+    pub fn require_private(&self) -> Result<()> {
+        check_owner(&display_name(&self.path), euid(), self.mode, 0o077)
     }
 
     /// Removes this segment's name, but only if the name still refers to this object: never
@@ -295,10 +305,15 @@ pub fn exists(path: &SegmentPath) -> bool {
 /// is the file `/dev/shm/X`) and `link(2)` it to its name, which fails if the name exists. So
 /// no ringproof segment is ever visible half-made: a creator that stalls or dies leaves at most
 /// a temporary, never a name another process could judge "unfinished" and remove (SPEC.md
-/// §3.2).
+/// §3.2). The space is allocated before `init` (`posix_fallocate`), so a full filesystem is an
+/// error here and never a SIGBUS later.
 fn create_exclusive(path: &SegmentPath, what: &'static str, len: usize, init: impl FnOnce(*mut u8)) -> Result<(MmapRaw, Identity)> {
     let final_path = fs_path(path);
     let display = display_name(path);
+    if let (SegmentPath::File(_), Some(dir)) = (path, final_path.parent().filter(|d| d.extension().is_some_and(|e| e == "consumers"))) {
+        // A cursor in a consumers directory: never in a planted one (SPEC.md §3.1).
+        check_private_dir(dir)?;
+    }
     let tmp = temp_path(&final_path);
     let file = OpenOptions::new()
         .read(true)
@@ -338,7 +353,8 @@ fn display_name(path: &SegmentPath) -> String {
 }
 
 /// Opens an existing shm object or regular file (never following a link, never blocking on a
-/// FIFO), checks that it is a regular file, and returns it, a name for messages, its length, its identity and its mode.
+/// FIFO), checks that it is a regular file this user owns that nobody else may write (SPEC.md
+/// §3.1), and returns it, a name for messages, its length, its identity and its mode.
 fn open_existing(path: &SegmentPath, what: &'static str) -> Result<(File, String, u64, Identity, u32)> {
     use std::os::unix::fs::MetadataExt;
     let display = display_name(path);
@@ -370,7 +386,57 @@ fn open_existing(path: &SegmentPath, what: &'static str) -> Result<(File, String
         return Err(Error::NotRegularFile { name: display, found });
     }
     let mode = meta.mode() & 0o7777;
+    check_owner(&display, meta.uid(), mode, 0o022)?;
     Ok((file, display, meta.len(), Identity::of(&meta), mode))
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+/// Refuses an object not owned by this process's effective uid, or whose mode has any of
+/// `forbidden` (group/other permission bits) set (SPEC.md §3.1).
+fn check_owner(name: &str, uid: u32, mode: u32, forbidden: u32) -> Result<()> {
+    let euid = euid();
+    if uid != euid {
+        return Err(Error::Insecure { name: name.to_owned(), why: format!("it is owned by uid {uid}, not by this process's uid {euid}") });
+    }
+    if mode & forbidden != 0 {
+        return Err(Error::Insecure { name: name.to_owned(), why: format!("its mode is {mode:04o}: other users may {}", if mode & 0o022 != 0 { "write it" } else { "read it" }) });
+    }
+    Ok(())
+}
+
+/// Checks that `dir` (a ring's consumers directory) is a real directory, not a symbolic link,
+/// owned by this process's effective uid, and writable by nobody else (SPEC.md §3.1): cursors
+/// are created in it and removed from it by name, so a planted directory or link would make
+/// ringproof create and delete files wherever it points.
+pub fn check_private_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let display = dir.display().to_string();
+    let meta = dir.symlink_metadata().map_err(|e| Error::io("stat", "consumers directory", &display, e))?;
+    if meta.file_type().is_symlink() {
+        return Err(Error::NotRegularFile { name: display, found: "symbolic link (a consumers directory must be a real directory)" });
+    }
+    if !meta.is_dir() {
+        return Err(Error::NotRegularFile { name: display, found: "file, not a directory (a consumers directory must be a directory)" });
+    }
+    check_owner(&display, meta.uid(), meta.mode() & 0o7777, 0o022)
+}
+
+/// Creates a ring's consumers directory with mode 0700 (whatever the umask), or checks an
+/// existing one with [`check_private_dir`]. Returns whether this call created it.
+pub fn ensure_private_dir(dir: &std::path::Path) -> Result<bool> {
+    use std::os::unix::fs::DirBuilderExt;
+    let created = match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+        Err(e) => return Err(Error::io("mkdir", "consumers directory", &dir.display().to_string(), e)),
+    };
+    // A umask can only clear bits of 0700; the check also covers one that existed.
+    check_private_dir(dir)?;
+    Ok(created)
 }
 
 /// Writes `header` at `base`: bytes 8..56 first, then the magic with a release store, so a
@@ -388,10 +454,21 @@ fn shm_name(name: &str) -> String {
     format!("/{name}")
 }
 
-/// Sizes a new object, then maps it.
+/// Sizes a new object and allocates its blocks (a sparse object would SIGBUS its users on the
+/// first write to a page the filesystem has no room for), then maps it.
 fn size_and_map(file: &File, len: usize, name: &str, final_path: &std::path::Path) -> Result<MmapRaw> {
-    let _ = final_path;
+    use std::os::fd::AsRawFd;
     file.set_len(len as u64).map_err(|e| Error::io("ftruncate", "segment", name, e))?;
+    let off_len = libc::off_t::try_from(len).map_err(|_| Error::InvalidConfig(format!("{name}: {len} bytes is too large")))?;
+    // SAFETY: a valid descriptor we own; posix_fallocate returns an error number, not -1.
+    match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, off_len) } {
+        0 => {}
+        libc::ENOSPC | libc::EFBIG | libc::EDQUOT => {
+            let dir = final_path.parent().map(|d| d.display().to_string()).unwrap_or_default();
+            return Err(Error::NoSpace { name: name.to_owned(), bytes: len as u64, dir });
+        }
+        errno => return Err(Error::io("posix_fallocate", "segment", name, std::io::Error::from_raw_os_error(errno))),
+    }
     MmapOptions::new().len(len).map_raw(file).map_err(|e| Error::io("mmap", "segment", name, e))
 }
 
