@@ -250,9 +250,10 @@ impl RawSegment {
 /// disruptor-mp writes its headers with a plain copy, magic first: for a moment a reader can
 /// see the magic with the rest still zero (version 0) or half written (checksum mismatch).
 /// While waiting for a segment, those are retried too; after the deadline they are reported.
-/// Whether `e` says the segment was never finished: its creator died (or is still working)
-/// between creating the name and writing the header. A participant that knows the creator is
-/// dead may remove it and create it again.
+/// Whether `e` says the segment was never finished (empty, short, or magic still zero). A
+/// ringproof creator links segments into place whole, so such a name is disruptor-mp's
+/// creation in progress (it writes in place), or damaged (truncated by a peer): never one a
+/// participant should remove on the strength of this alone (SPEC.md §3.2, §7.9).
 pub fn unfinished(e: &Error) -> bool {
     matches!(e, Error::Layout { source: LayoutError::Initializing | LayoutError::TooShort { .. }, .. })
 }
@@ -313,6 +314,11 @@ fn create_exclusive(path: &SegmentPath, what: &'static str, len: usize, init: im
     if let (SegmentPath::File(_), Some(dir)) = (path, final_path.parent().filter(|d| d.extension().is_some_and(|e| e == "consumers"))) {
         // A cursor in a consumers directory: never in a planted one (SPEC.md §3.1).
         check_private_dir(dir)?;
+    }
+    if let (Some(dir), Some(file)) = (final_path.parent(), final_path.file_name()) {
+        // A creator of this very name killed mid-creation left its temporary behind (a
+        // restarted participant re-creates the same name): nobody else would remove it.
+        remove_dead_temps(dir, &format!("{}.", file.to_string_lossy()));
     }
     let tmp = temp_path(&final_path);
     let file = OpenOptions::new()
