@@ -438,6 +438,20 @@ fn planted_consumers_directory_is_refused() {
             std::fs::remove_file(&dir).expect("rm");
         }
     }
+    // A consumer never creates its cursor through a link planted after the producer started.
+    let ring = fx.ring(Backend::Dir, "late");
+    let p = role(&ring, "produce", &["--events", "10", "--capacity", "16", "--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS], &[]);
+    wait_until("the ring", &mut [], || ring.ring_is_valid());
+    let dir = fx.dir.join(format!("{}.consumers", ring.name));
+    let real = fx.dir.join("real");
+    std::fs::rename(&dir, &real).expect("move the real directory away");
+    std::os::unix::fs::symlink(&elsewhere, &dir).expect("symlink");
+    role(&ring, "consume", &["--id", "c"], &[]).wait().expect_error(&["symbolic link"]);
+    std::fs::remove_file(&dir).expect("rm link");
+    std::fs::rename(&real, &dir).expect("move it back");
+    let c = role(&ring, "consume", &["--id", "c"], &[]);
+    p.wait().expect_producer_ok(10);
+    c.wait().expect_consumer_clean(0, 9);
     assert_eq!(std::fs::read_dir(&elsewhere).expect("read").count(), 1, "something was created in the link's target");
     std::fs::remove_dir_all(&elsewhere).expect("rm elsewhere");
     assert_nothing_left(&fx);

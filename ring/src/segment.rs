@@ -311,7 +311,8 @@ pub fn exists(path: &SegmentPath) -> bool {
 fn create_exclusive(path: &SegmentPath, what: &'static str, len: usize, init: impl FnOnce(*mut u8)) -> Result<(MmapRaw, Identity)> {
     let final_path = fs_path(path);
     let display = display_name(path);
-    if let (SegmentPath::File(_), Some(dir)) = (path, final_path.parent().filter(|d| d.extension().is_some_and(|e| e == "consumers"))) {
+    let in_consumers_dir = final_path.extension().is_some_and(|e| e == "cursor") && final_path.parent().and_then(|d| d.extension()).is_some_and(|e| e == "consumers");
+    if let (SegmentPath::File(_), true, Some(dir)) = (path, in_consumers_dir, final_path.parent()) {
         // A cursor in a consumers directory: never in a planted one (SPEC.md §3.1).
         check_private_dir(dir)?;
     }
