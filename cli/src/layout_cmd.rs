@@ -167,6 +167,11 @@ fn load_as(src: &Src, header_image: bool) -> Result<Loaded, String> {
         }
         _ => format!("{label}: cannot read: {e}"),
     };
+    // Judge the type before opening: opening a FIFO for reading blocks until a writer comes.
+    let before = std::fs::metadata(&path).map_err(why)?;
+    if !before.is_file() && !before.is_dir() {
+        return Err(format!("{label} is not a regular file (a device, FIFO or socket is no segment)"));
+    }
     let file = std::fs::File::open(&path).map_err(why)?;
     let meta = file.metadata().map_err(why)?;
     if meta.is_dir() {

@@ -280,7 +280,7 @@ pub fn kind_of(e: Error) -> (ErrorKind, String) {
         Error::AlreadyExists { .. } | Error::ProducerAlive { .. } => ErrorKind::AlreadyExists,
         Error::Layout { source: LayoutError::ElementSize { .. }, .. } | Error::EventSize { .. } => ErrorKind::ElementSize,
         Error::Layout { source: LayoutError::Capacity { .. }, .. } => ErrorKind::Capacity,
-        Error::Layout { .. } => ErrorKind::Layout,
+        Error::Layout { .. } | Error::Damaged { .. } | Error::NotRegularFile { .. } => ErrorKind::Layout,
         Error::BatchTooLarge { .. } => ErrorKind::BatchTooLarge,
         Error::Full { .. } => ErrorKind::Full,
         Error::ConsumersMissing { .. } | Error::StartupTimeout { .. } => ErrorKind::ConsumersMissing,

@@ -63,6 +63,14 @@ pub enum Error {
     CorruptCursor { what: &'static str, name: String, value: i64, why: &'static str },
     #[error("could not join or leave ring {ring} within {waited:?}: another process holds its join lock (a stopped process, e.g. SIGSTOP?); resume or kill it, then retry")]
     JoinLockTimeout { ring: String, waited: Duration },
+    #[error("refusing {name}: {why}. A ring's segments must belong to the user that runs all its processes and be readable and writable by that user only (mode 0600); find out who created it, then remove it as that user (`ringproof rm --force`) and start again")]
+    Insecure { name: String, why: String },
+    #[error("no space for {name}: {bytes} bytes could not be allocated in {dir}; free space there, make the ring smaller (capacity x event size), or put it elsewhere (--dir)")]
+    NoSpace { name: String, bytes: u64, dir: String },
+    #[error("{what} {name} is damaged ({why}) while other segments of its ring exist: the ring's state is unclear, so nothing was removed; stop every process of the ring, then remove it with `ringproof rm --force` and start again")]
+    Damaged { what: &'static str, name: String, why: String },
+    #[error("{name} is a {found}, not a segment: ringproof did not create it; remove it and start again")]
+    NotRegularFile { name: String, found: &'static str },
 }
 
 impl Error {

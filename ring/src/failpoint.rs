@@ -8,6 +8,9 @@
 //! (`kill(getpid(), SIGKILL)`): no destructor, no unwinding, exactly what a power cut of that
 //! process leaves behind.
 //!
+//! `POINT@N:sleep=MS` instead *stalls* the process for MS milliseconds at the N-th pass and then
+//! lets it go on: a creator descheduled mid-creation (the race of issue 11 F3), made exact.
+//!
 //! Points (they are not wire behaviour, so SPEC.md does not list them; chaos/README.md does):
 //!
 //! | point | where |
@@ -22,15 +25,25 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-/// The environment variable that arms a failpoint: `POINT@N` (N >= 1; `POINT` alone means 1).
+/// The environment variable that arms a failpoint: `POINT@N` (N >= 1; `POINT` alone means 1),
+/// optionally followed by `:sleep=MS` (stall MS milliseconds there instead of crashing).
 pub const ENV: &str = "RINGPROOF_FAILPOINT";
+
+/// What an armed failpoint does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// SIGKILL the process (the default).
+    Kill,
+    /// Sleep this many milliseconds, then continue.
+    Sleep(u64),
+}
 
 /// Every point a process can be armed at.
 pub const POINTS: &[&str] = &["producer.claimed", "producer.written", "segment.create", "consumer.attach", "producer.close", "consumer.leave"];
 
 static ARMED: AtomicBool = AtomicBool::new(false);
 static PASSES: AtomicU64 = AtomicU64::new(0);
-static TARGET: OnceLock<Option<(String, u64)>> = OnceLock::new();
+static TARGET: OnceLock<Option<(String, u64, Action)>> = OnceLock::new();
 
 /// Why a `RINGPROOF_FAILPOINT` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +52,21 @@ pub enum FailpointError {
     UnknownPoint(String),
     #[error("bad pass count in {0:?}: write POINT@N with N >= 1")]
     BadCount(String),
+    #[error("bad action in {0:?}: write POINT@N:sleep=MS, or POINT@N to crash")]
+    BadAction(String),
+}
+
+/// Parses `POINT@N[:sleep=MS]` (`POINT` alone means the first pass; no action means kill).
+pub fn parse_action(spec: &str) -> Result<(String, u64, Action), FailpointError> {
+    let (target, action) = match spec.split_once(':') {
+        Some((t, a)) => {
+            let ms = a.strip_prefix("sleep=").and_then(|ms| ms.parse::<u64>().ok()).ok_or_else(|| FailpointError::BadAction(spec.to_owned()))?;
+            (t, Action::Sleep(ms))
+        }
+        None => (spec, Action::Kill),
+    };
+    let (point, n) = parse(target)?;
+    Ok((point, n, action))
 }
 
 /// Parses `POINT@N` (or `POINT`, meaning the first pass).
@@ -57,7 +85,7 @@ pub fn parse(spec: &str) -> Result<(String, u64), FailpointError> {
 /// nothing (a chaos harness validates what it sets; a typo must not crash production code).
 pub fn arm_from_env() {
     TARGET.get_or_init(|| {
-        let target = std::env::var(ENV).ok().and_then(|v| parse(&v).ok());
+        let target = std::env::var(ENV).ok().and_then(|v| parse_action(&v).ok());
         if target.is_some() {
             ARMED.store(true, Ordering::Relaxed);
         }
@@ -76,10 +104,16 @@ pub fn hit(point: &'static str) {
 #[cold]
 #[inline(never)]
 fn hit_armed(point: &'static str) {
-    let Some(Some((target, n))) = TARGET.get() else { return };
+    let Some(Some((target, n, action))) = TARGET.get() else { return };
     if target == point && PASSES.fetch_add(1, Ordering::Relaxed) + 1 == *n {
-        // SAFETY: signalling our own process; SIGKILL cannot be caught, so this never returns.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        match action {
+            // SAFETY: signalling our own process; SIGKILL cannot be caught, so this never returns.
+            Action::Kill => {
+                unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+            }
+            // A stall on purpose: what a descheduled or swapped-out process does at this step.
+            Action::Sleep(ms) => std::thread::sleep(std::time::Duration::from_millis(*ms)),
+        }
     }
 }
 
@@ -94,6 +128,9 @@ mod tests {
         assert_eq!(parse("producer.nowhere@1"), Err(FailpointError::UnknownPoint("producer.nowhere".into())));
         assert_eq!(parse("segment.create@0"), Err(FailpointError::BadCount("segment.create@0".into())));
         assert_eq!(parse("segment.create@x"), Err(FailpointError::BadCount("segment.create@x".into())));
+        assert_eq!(parse_action("segment.create@2:sleep=600"), Ok(("segment.create".into(), 2, Action::Sleep(600))));
+        assert_eq!(parse_action("segment.create@2"), Ok(("segment.create".into(), 2, Action::Kill)));
+        assert_eq!(parse_action("segment.create:nap=1"), Err(FailpointError::BadAction("segment.create:nap=1".into())));
     }
 
     #[test]

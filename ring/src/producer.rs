@@ -194,6 +194,9 @@ impl RawProducer {
         if element_size == 0 {
             return Err(Error::InvalidConfig("events of 0 bytes carry nothing".into()));
         }
+        if element_size as u64 > crate::layout::MAX_ELEMENT_SIZE {
+            return Err(Error::InvalidConfig(format!("events of {element_size} bytes exceed the {} bytes a ring slot may hold (SPEC.md §2.2); pass larger data by reference", crate::layout::MAX_ELEMENT_SIZE)));
+        }
         if !alignment.is_power_of_two() || alignment > crate::layout::MAX_ALIGNMENT {
             return Err(Error::InvalidConfig(format!("alignment {alignment} is not a power of two up to 4096")));
         }
@@ -208,11 +211,27 @@ impl RawProducer {
         }
         futex::register_membarrier();
         crate::failpoint::arm_from_env();
+        // Temporaries of creators killed mid-creation (shm ones live in /dev/shm) would outlive
+        // every ring of this name.
+        segment::remove_dead_ring_temps(&b.name);
+        // A registry that vanishes between our failed create and our open was removed by a
+        // producer that closed meanwhile (two producers started at once): create again.
+        for _ in 0..CREATE_ATTEMPTS {
+            if let Some(p) = Self::create_or_restart(b.clone(), element_size, alignment)? {
+                return Ok(p);
+            }
+        }
+        Err(Error::AlreadyExists { what: "registry", name: b.name.registry().to_string() })
+    }
+
+    /// One attempt: `None` when the registry this attempt found was removed under it.
+    fn create_or_restart(b: ProducerBuilder, element_size: usize, alignment: usize) -> Result<Option<RawProducer>> {
         let (header, geometry) = fresh_header(SegmentKind::Ring, alignment, element_size as u64, b.capacity as u64)
             .ok_or_else(|| Error::InvalidConfig(format!("{} x {element_size} bytes overflows", b.capacity)))?;
         let epoch = new_epoch();
-        // Registry first: it is the ownership claim (O_EXCL / link). If it exists, this is a
-        // restart over a ring whose producer died (or a second producer, refused).
+        // Registry first: it is the ownership claim (link(2) of a finished object). If it
+        // exists, this is a restart over a ring whose producer died (or a second producer,
+        // refused).
         let registry = match Registry::create(&b.name.registry(), b.registry_slots, epoch) {
             Ok(r) => r,
             Err(Error::AlreadyExists { .. }) => return Self::restart(b, element_size, alignment),
@@ -220,47 +239,50 @@ impl RawProducer {
         };
         // Then the consumers directory (mmap), the producer cursor, and the ring last: a
         // consumer that sees the ring finds everything else in place. A failure removes what
-        // this call created.
-        let mut undo = Undo { segments: vec![b.name.registry()], dir: None };
+        // this call created, and only that (same inode).
+        let mut undo = Undo::default();
+        undo.segment(registry.segment());
         if let Some(dir) = b.name.consumers_dir() {
-            match std::fs::create_dir(&dir) {
-                Ok(()) => undo.dir = Some(dir),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io("mkdir", "consumers directory", &dir.display().to_string(), e)),
+            if segment::ensure_private_dir(&dir)? {
+                undo.dir = Some(dir);
             }
         }
         let cursor = Cursor::create(&b.name.producer_cursor(), "producer cursor", INITIAL_SEQUENCE, epoch)?;
-        undo.segments.push(b.name.producer_cursor());
+        undo.segment(cursor.segment());
         let ring = Segment::create(&b.name.ring(), "ring", &header, geometry, |_| {})?;
         undo.disarm();
-        Self::assemble(b, ring, cursor, registry, element_size, false)
+        Self::assemble(b, ring, cursor, registry, element_size, false).map(Some)
     }
 
     /// Restart after a crash: take the ring over from its dead producer and resume after the
-    /// last sequence it published (SPEC.md §7.9). Refused while that producer runs.
-    fn restart(b: ProducerBuilder, element_size: usize, alignment: usize) -> Result<RawProducer> {
+    /// last sequence it published (SPEC.md §7.9). Refused while that producer runs. Removes
+    /// nothing it did not create: a registry, cursor or ring it cannot make sense of is
+    /// reported ([`Error::Damaged`]), never reclaimed. `None`: the registry was removed under
+    /// it (its producer closed), try creating again.
+    fn restart(b: ProducerBuilder, element_size: usize, alignment: usize) -> Result<Option<RawProducer>> {
         let registry = match open_registry(&b.name.registry()) {
             Ok(r) => r,
-            // Its creator died before writing its header. The registry is created first, so
-            // nothing else of the ring exists: reclaim the name and create the ring afresh.
-            Err(e) if segment::unfinished(&e) => {
-                segment::unlink(&b.name.registry())?;
-                return Self::create(b, element_size, alignment);
-            }
+            Err(Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
         registry.take_over_producer(b.name.name())?;
+        // Closed and removed between our open and our claim: a registry nobody can find.
+        if segment::identity_of(&b.name.registry()) != Some(registry.segment().identity()) {
+            return Ok(None);
+        }
         let epoch = registry.epoch();
+        let mut undo = Undo::default();
         let cursor = match Cursor::open(&b.name.producer_cursor(), "producer cursor") {
             Ok(c) => c,
-            // Died before creating it, or while creating it (we took over: it is dead): nothing
-            // was published.
-            Err(e) if matches!(e, Error::NotFound { .. }) || segment::unfinished(&e) => {
-                segment::unlink(&b.name.producer_cursor())?;
-                Cursor::create(&b.name.producer_cursor(), "producer cursor", INITIAL_SEQUENCE, epoch)?
+            // Died before creating it (we took over: it is dead): nothing was published.
+            Err(Error::NotFound { .. }) => {
+                let c = Cursor::create(&b.name.producer_cursor(), "producer cursor", INITIAL_SEQUENCE, epoch)?;
+                undo.segment(c.segment());
+                c
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(damaged("producer cursor", &b.name.producer_cursor(), e)),
         };
+        cursor.segment().require_private()?;
         let expect = Expect {
             kind: SegmentKind::Ring,
             element_size: Some(element_size as u64),
@@ -269,19 +291,24 @@ impl RawProducer {
         };
         let ring = match Segment::open(&b.name.ring(), "ring", &expect) {
             Ok(r) => r,
-            Err(e) if matches!(e, Error::NotFound { .. }) || segment::unfinished(&e) => {
-                segment::unlink(&b.name.ring())?;
+            Err(Error::NotFound { .. }) => {
                 let (header, geometry) = fresh_header(SegmentKind::Ring, alignment, element_size as u64, b.capacity as u64)
                     .ok_or_else(|| Error::InvalidConfig("ring size overflows".into()))?;
-                Segment::create(&b.name.ring(), "ring", &header, geometry, |_| {})?
+                let r = Segment::create(&b.name.ring(), "ring", &header, geometry, |_| {})?;
+                undo.segment(&r);
+                r
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(damaged("ring", &b.name.ring(), e)),
         };
+        ring.require_private()?;
         if let Some(dir) = b.name.consumers_dir() {
-            let _ = std::fs::create_dir(dir);
+            segment::ensure_private_dir(&dir)?;
         }
+        undo.disarm();
+        // Only a restart that got this far counts as a start (SPEC.md §7.9 step 4).
+        registry.count_producer_start();
         registry.reopen();
-        Self::assemble(b, ring, cursor, registry, element_size, true)
+        Self::assemble(b, ring, cursor, registry, element_size, true).map(Some)
     }
 
     fn assemble(b: ProducerBuilder, ring: Segment, cursor: Cursor, registry: Registry, element_size: usize, restarted: bool) -> Result<RawProducer> {
@@ -891,13 +918,19 @@ impl<E: Pod> Claim<'_, E> {
     }
 }
 
-/// Removes what a failed `create` made so far, unless disarmed.
+/// Removes what a failed `create` made so far, unless disarmed: each name only while it still
+/// refers to the object this call created (a name somebody else re-created is left alone).
+#[derive(Default)]
 struct Undo {
-    segments: Vec<SegmentPath>,
+    segments: Vec<(SegmentPath, segment::Identity)>,
     dir: Option<std::path::PathBuf>,
 }
 
 impl Undo {
+    fn segment(&mut self, seg: &Segment) {
+        self.segments.push((seg.path().clone(), seg.identity()));
+    }
+
     fn disarm(&mut self) {
         self.segments.clear();
         self.dir = None;
@@ -906,8 +939,8 @@ impl Undo {
 
 impl Drop for Undo {
     fn drop(&mut self) {
-        for p in &self.segments {
-            let _ = segment::unlink(p);
+        for (p, identity) in &self.segments {
+            let _ = segment::unlink_if_same(p, *identity);
         }
         if let Some(d) = &self.dir {
             let _ = std::fs::remove_dir(d);
@@ -915,22 +948,32 @@ impl Drop for Undo {
     }
 }
 
-/// A fresh non-zero ring epoch: distinct across rings and restarts with overwhelming odds.
-/// How long a restarting producer lets an unfinished registry's creator finish before it
-/// judges the creator dead (creating one takes microseconds).
-const REGISTRY_CREATOR_GRACE: Duration = Duration::from_millis(250);
+/// How many times a producer tries to create its ring when the registry it found vanishes
+/// before it can open it (its producer closed meanwhile).
+const CREATE_ATTEMPTS: usize = 8;
 
-/// Opens the registry, waiting up to [`REGISTRY_CREATOR_GRACE`] while it is unfinished.
-fn open_registry(path: &crate::names::SegmentPath) -> Result<Registry> {
-    let deadline = Instant::now() + REGISTRY_CREATOR_GRACE;
-    loop {
-        match Registry::open(path) {
-            Err(e) if segment::unfinished(&e) && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
-            other => return other,
+/// A segment a restart found but cannot make sense of: reported, never removed (its ring's
+/// other segments exist, so it is not a half-made creation of ours: those are never visible).
+fn damaged(what: &'static str, path: &SegmentPath, e: Error) -> Error {
+    match e {
+        Error::Layout { source, .. } if matches!(source, crate::layout::LayoutError::TooShort { .. } | crate::layout::LayoutError::Initializing | crate::layout::LayoutError::Truncated { .. }) => {
+            Error::Damaged { what, name: path.to_string(), why: source.to_string() }
         }
+        other => other,
     }
 }
 
+/// Opens the registry of a ring being restarted. No ringproof registry is ever visible
+/// unfinished (it is linked into place whole), so one that is (empty, short, all zero) was
+/// damaged or planted: reported, never reclaimed (SPEC.md §7.9 step 1). It must be private
+/// (mode 0600, ours): a restart adopts it.
+fn open_registry(path: &SegmentPath) -> Result<Registry> {
+    let registry = Registry::open(path).map_err(|e| damaged("registry", path, e))?;
+    registry.segment().require_private()?;
+    Ok(registry)
+}
+
+/// A fresh non-zero ring epoch: distinct across rings and restarts with overwhelming odds.
 fn new_epoch() -> u64 {
     let t = process::boottime_ns();
     let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);

@@ -392,8 +392,11 @@ impl Registry {
         owner_pid(self.control().producer_owner.load(Ordering::Acquire))
     }
 
-    /// Takes the ring over from a dead producer (a restart). Fails if the owner runs.
-    pub fn take_over_producer(&self, ring: &str) -> Result<u64> {
+    /// Takes the ring over from a dead producer (a restart). Fails if the owner runs. The start
+    /// is counted separately, once the restart has validated the ring
+    /// ([`count_producer_start`](Self::count_producer_start)): a restart that fails after the
+    /// claim is no start.
+    pub fn take_over_producer(&self, ring: &str) -> Result<()> {
         let c = self.control();
         let owner = c.producer_owner.load(Ordering::Acquire);
         if self.producer_alive_word(owner) {
@@ -407,9 +410,13 @@ impl Registry {
         c.producer_start_time.store(start, Ordering::Relaxed);
         c.producer_heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
         c.producer_pid_ns.store(process::own_pid_ns(), Ordering::Relaxed);
-        let starts = c.producer_starts.fetch_add(1, Ordering::AcqRel) + 1;
         self.bump();
-        Ok(starts)
+        Ok(())
+    }
+
+    /// Counts a producer start (a restart that succeeded); returns the new count.
+    pub fn count_producer_start(&self) -> u64 {
+        self.control().producer_starts.fetch_add(1, Ordering::AcqRel) + 1
     }
 
     /// A restarted producer reopens a ring its predecessor may have half closed.

@@ -1,20 +1,22 @@
 //! Opening and mapping segments: the only place that knows shm from files.
 //!
 //! Everything above this module sees a [`Segment`]: a validated mapping with a base pointer.
-//! Creation is crash-safe in both backends: no peer can accept a half-written segment.
-//! - shm: `O_CREAT|O_EXCL`, size, initialise the payload, write the header, and store the magic
-//!   last (release). A reader loads the magic first (acquire): zero means "still being created".
-//! - files: build the whole file under a temporary name in the same directory, then `link(2)`
-//!   it to its final name, which fails if the name exists: a file never changes size or header
-//!   under a peer that maps it, and nothing is ever truncated.
+//! Creation is crash-safe and never visible half-made, in both backends: the whole object is
+//! built (sized, its space allocated, payload and header written, magic last) under a temporary
+//! name in the same directory (`/dev/shm` for shm objects), then `link(2)`ed to its final name,
+//! which fails if the name exists. A segment never changes size or header under a peer that maps
+//! it, nothing is ever truncated, and a name that exists but is unfinished is never ringproof's
+//! own creation in progress (disruptor-mp's shm creator, which writes in place, is waited for by
+//! readers as before).
+//!
+//! Opening checks what the name refers to before trusting it: a regular file (no link, no FIFO),
+//! owned by this user, writable by nobody else (SPEC.md §3.1).
 
 use crate::error::{Error, Result};
 use crate::layout::{validate_header, Expect, Geometry, LayoutError, LayoutHeader, HEADER_SIZE};
 use crate::names::SegmentPath;
 use crate::sync::{AtomicU64, Ordering};
 use memmap2::{MmapOptions, MmapRaw};
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 
@@ -24,6 +26,8 @@ pub struct Segment {
     path: SegmentPath,
     geometry: Geometry,
     identity: Identity,
+    /// Permission bits when it was opened or created.
+    mode: u32,
 }
 
 /// Which object a name referred to when it was created or opened: device and inode. Names can
@@ -61,12 +65,12 @@ impl Segment {
             init(unsafe { base.add(geometry.payload_offset) });
             publish_header(base, header);
         })?;
-        Ok(Segment { map, path: path.clone(), geometry, identity })
+        Ok(Segment { map, path: path.clone(), geometry, identity, mode: 0o600 })
     }
 
     /// Opens and validates an existing segment.
     pub fn open(path: &SegmentPath, what: &'static str, expect: &Expect) -> Result<Segment> {
-        let (file, display, file_len, identity) = open_existing(path, what)?;
+        let (file, display, file_len, identity, mode) = open_existing(path, what)?;
         let len = usize::try_from(file_len).unwrap_or(usize::MAX);
         let layout_err = |source| Error::Layout { name: display.clone(), source };
         if len < HEADER_SIZE {
@@ -81,7 +85,7 @@ impl Segment {
         unsafe { std::ptr::copy_nonoverlapping(map.as_ptr(), header.as_mut_ptr(), HEADER_SIZE) };
         header[..8].copy_from_slice(&magic.to_le_bytes());
         let geometry = validate_header(&header, len, expect).map_err(layout_err)?;
-        Ok(Segment { map, path: path.clone(), geometry, identity })
+        Ok(Segment { map, path: path.clone(), geometry, identity, mode })
     }
 
     /// Opens `path`, retrying while it is missing or still being created, until `timeout`.
@@ -124,6 +128,13 @@ impl Segment {
         self.identity
     }
 
+    /// Refuses a segment other users may read (mode not 0600): a participant that *adopts* an
+    /// existing segment as its own (a restarting producer its ring, cursor and registry) must
+    /// not publish into something another user can see (SPEC.md §3.1).
+    pub fn require_private(&self) -> Result<()> {
+        check_owner(&display_name(&self.path), euid(), self.mode, 0o077)
+    }
+
     /// Removes this segment's name, but only if the name still refers to this object: never
     /// a segment that somebody else re-created under the same name (see [`unlink_if_same`]).
     pub fn unlink_name(&self) -> Result<bool> {
@@ -134,7 +145,7 @@ impl Segment {
     /// lock, SPEC.md §7.3): fails with [`Error::NotFound`] unless the name still refers to the
     /// object mapped here (it was removed, or replaced by another ring's).
     pub fn reopen(&self, what: &'static str) -> Result<File> {
-        let (file, display, _, identity) = open_existing(&self.path, what)?;
+        let (file, display, _, identity, _) = open_existing(&self.path, what)?;
         if identity != self.identity {
             return Err(Error::NotFound { what, name: display });
         }
@@ -196,7 +207,7 @@ impl RawSegment {
     /// nothing but that it is a regular file: the caller checks [`len`](Self::len) and the
     /// contents before touching them.
     pub fn open(path: &SegmentPath, what: &'static str, max_len: usize) -> Result<RawSegment> {
-        let (file, display, file_len, identity) = open_existing(path, what)?;
+        let (file, display, file_len, identity, _mode) = open_existing(path, what)?;
         let map_len = usize::try_from(file_len).unwrap_or(usize::MAX).min(max_len);
         let map = if map_len == 0 {
             None
@@ -250,9 +261,10 @@ impl RawSegment {
 /// disruptor-mp writes its headers with a plain copy, magic first: for a moment a reader can
 /// see the magic with the rest still zero (version 0) or half written (checksum mismatch).
 /// While waiting for a segment, those are retried too; after the deadline they are reported.
-/// Whether `e` says the segment was never finished: its creator died (or is still working)
-/// between creating the name and writing the header. A participant that knows the creator is
-/// dead may remove it and create it again.
+/// Whether `e` says the segment was never finished (empty, short, or magic still zero). A
+/// ringproof creator links segments into place whole, so such a name is disruptor-mp's
+/// creation in progress (it writes in place), or damaged (truncated by a peer): never one a
+/// participant should remove on the strength of this alone (SPEC.md §3.2, §7.9).
 pub fn unfinished(e: &Error) -> bool {
     matches!(e, Error::Layout { source: LayoutError::Initializing | LayoutError::TooShort { .. }, .. })
 }
@@ -278,12 +290,7 @@ pub fn unlink(path: &SegmentPath) -> Result<()> {
 /// The identity of the object a name refers to now (without following a link), or `None` if
 /// the name does not exist.
 pub fn identity_of(path: &SegmentPath) -> Option<Identity> {
-    let meta = match path {
-        // Linux keeps POSIX shm objects as files in /dev/shm.
-        SegmentPath::Shm(name) => std::path::Path::new("/dev/shm").join(name).symlink_metadata(),
-        SegmentPath::File(p) => p.symlink_metadata(),
-    };
-    meta.ok().map(|m| Identity::of(&m))
+    fs_path(path).symlink_metadata().ok().map(|m| Identity::of(&m))
 }
 
 /// Removes `path` only if it still names the object `identity` (the one the caller created or
@@ -301,78 +308,153 @@ pub fn unlink_if_same(path: &SegmentPath, identity: Identity) -> Result<bool> {
 
 /// Whether a segment name exists (without opening it for writing).
 pub fn exists(path: &SegmentPath) -> bool {
-    match path {
-        // Linux keeps POSIX shm objects as files in /dev/shm.
-        SegmentPath::Shm(name) => std::path::Path::new("/dev/shm").join(name).symlink_metadata().is_ok(),
-        SegmentPath::File(p) => p.symlink_metadata().is_ok(),
-    }
+    fs_path(path).symlink_metadata().is_ok()
 }
 
 /// Creates `len` bytes under `path` exclusively and maps them; `init(base)` runs on the
-/// zero-filled mapping before anyone can accept it: for files, before the temporary name is
-/// `link(2)`ed to `path`; for shm, whose name exists from the start, `init` must store the
-/// magic last, with release.
+/// zero-filled mapping before anyone can see it. Both backends build the object under a
+/// temporary name in the final directory (`/dev/shm` for shm: on Linux a POSIX shm object `/X`
+/// is the file `/dev/shm/X`) and `link(2)` it to its name, which fails if the name exists. So
+/// no ringproof segment is ever visible half-made: a creator that stalls or dies leaves at most
+/// a temporary, never a name another process could judge "unfinished" and remove (SPEC.md
+/// §3.2). The space is allocated before `init` (`posix_fallocate`), so a full filesystem is an
+/// error here and never a SIGBUS later.
 fn create_exclusive(path: &SegmentPath, what: &'static str, len: usize, init: impl FnOnce(*mut u8)) -> Result<(MmapRaw, Identity)> {
+    let final_path = fs_path(path);
+    let display = display_name(path);
+    let in_consumers_dir = final_path.extension().is_some_and(|e| e == "cursor") && final_path.parent().and_then(|d| d.extension()).is_some_and(|e| e == "consumers");
+    if let (SegmentPath::File(_), true, Some(dir)) = (path, in_consumers_dir, final_path.parent()) {
+        // A cursor in a consumers directory: never in a planted one (SPEC.md §3.1).
+        check_private_dir(dir)?;
+    }
+    if let (Some(dir), Some(file)) = (final_path.parent(), final_path.file_name()) {
+        // A creator of this very name killed mid-creation left its temporary behind (a
+        // restarted participant re-creates the same name): nobody else would remove it.
+        remove_dead_temps(dir, &format!("{}.", file.to_string_lossy()));
+    }
+    let tmp = temp_path(&final_path);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)
+        .map_err(|e| Error::io("create", what, &tmp.display().to_string(), e))?;
+    let result = size_and_map(&file, len, &display, &final_path).and_then(|map| {
+        let identity = file.metadata().map(|m| Identity::of(&m)).map_err(|e| Error::io("stat", what, &display, e))?;
+        crate::failpoint::hit("segment.create");
+        init(map.as_mut_ptr());
+        std::fs::hard_link(&tmp, &final_path).map_err(|e| Error::io("link", what, &display, e))?;
+        Ok((map, identity))
+    });
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+/// The file behind a segment name: shm objects are files in `/dev/shm` on Linux.
+pub fn fs_path(path: &SegmentPath) -> std::path::PathBuf {
     match path {
-        SegmentPath::Shm(name) => {
-            let file = shm_open(name, OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR, what)?;
-            let identity = file.metadata().map(|m| Identity::of(&m)).map_err(|e| Error::io("stat", what, name, e))?;
-            let map = size_and_map(&file, len, name).inspect_err(|_| {
-                let _ = nix::sys::mman::shm_unlink(shm_name(name).as_str());
-            })?;
-            crate::failpoint::hit("segment.create");
-            init(map.as_mut_ptr());
-            Ok((map, identity))
-        }
-        SegmentPath::File(final_path) => {
-            let tmp = temp_path(final_path);
-            let display = final_path.display().to_string();
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&tmp)
-                .map_err(|e| Error::io("create", what, &tmp.display().to_string(), e))?;
-            let result = size_and_map(&file, len, &display).and_then(|map| {
-                let identity = file.metadata().map(|m| Identity::of(&m)).map_err(|e| Error::io("stat", what, &display, e))?;
-                crate::failpoint::hit("segment.create");
-                init(map.as_mut_ptr());
-                std::fs::hard_link(&tmp, final_path).map_err(|e| Error::io("link", what, &display, e))?;
-                Ok((map, identity))
-            });
-            let _ = std::fs::remove_file(&tmp);
-            result
-        }
+        SegmentPath::Shm(name) => std::path::Path::new(SHM_DIR).join(name),
+        SegmentPath::File(p) => p.clone(),
     }
 }
 
-/// Opens an existing shm object or regular file (never following a link); returns it, a name
-/// for messages, its length and its identity.
-fn open_existing(path: &SegmentPath, what: &'static str) -> Result<(File, String, u64, Identity)> {
-    let (file, display) = match path {
-        SegmentPath::Shm(name) => (shm_open(name, OFlag::O_RDWR, what)?, name.clone()),
-        SegmentPath::File(p) => {
-            let display = p.display().to_string();
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(p)
-                .map_err(|e| Error::io("open", what, &display, e))?;
-            (file, display)
-        }
-    };
-    let meta = file.metadata().map_err(|e| Error::io("stat", what, &display, e))?;
-    if !meta.file_type().is_file() {
-        return Err(Error::Io {
-            op: "open",
-            name: display,
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
-        });
+/// Where POSIX shm objects live on Linux.
+const SHM_DIR: &str = "/dev/shm";
+
+fn display_name(path: &SegmentPath) -> String {
+    match path {
+        SegmentPath::Shm(name) => name.clone(),
+        SegmentPath::File(p) => p.display().to_string(),
     }
-    Ok((file, display, meta.len(), Identity::of(&meta)))
+}
+
+/// Opens an existing shm object or regular file (never following a link, never blocking on a
+/// FIFO), checks that it is a regular file this user owns that nobody else may write (SPEC.md
+/// §3.1), and returns it, a name for messages, its length, its identity and its mode.
+fn open_existing(path: &SegmentPath, what: &'static str) -> Result<(File, String, u64, Identity, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let display = display_name(path);
+    // O_NONBLOCK: opening a FIFO planted under a segment's name must not wait for a writer;
+    // it has no effect on a regular file.
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(fs_path(path))
+        .map_err(|e| match e.raw_os_error() {
+            // O_NOFOLLOW on a symbolic link.
+            Some(libc::ELOOP) => Error::NotRegularFile { name: display.clone(), found: "symbolic link" },
+            _ => Error::io("open", what, &display, e),
+        })?;
+    let meta = file.metadata().map_err(|e| Error::io("stat", what, &display, e))?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        use std::os::unix::fs::FileTypeExt;
+        let found = if ft.is_dir() {
+            "directory"
+        } else if ft.is_fifo() {
+            "FIFO"
+        } else if ft.is_socket() {
+            "socket"
+        } else {
+            "device"
+        };
+        return Err(Error::NotRegularFile { name: display, found });
+    }
+    let mode = meta.mode() & 0o7777;
+    check_owner(&display, meta.uid(), mode, 0o022)?;
+    Ok((file, display, meta.len(), Identity::of(&meta), mode))
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+/// Refuses an object not owned by this process's effective uid, or whose mode has any of
+/// `forbidden` (group/other permission bits) set (SPEC.md §3.1).
+fn check_owner(name: &str, uid: u32, mode: u32, forbidden: u32) -> Result<()> {
+    let euid = euid();
+    if uid != euid {
+        return Err(Error::Insecure { name: name.to_owned(), why: format!("it is owned by uid {uid}, not by this process's uid {euid}") });
+    }
+    if mode & forbidden != 0 {
+        return Err(Error::Insecure { name: name.to_owned(), why: format!("its mode is {mode:04o}: other users may {}", if mode & 0o022 != 0 { "write it" } else { "read it" }) });
+    }
+    Ok(())
+}
+
+/// Checks that `dir` (a ring's consumers directory) is a real directory, not a symbolic link,
+/// owned by this process's effective uid, and writable by nobody else (SPEC.md §3.1): cursors
+/// are created in it and removed from it by name, so a planted directory or link would make
+/// ringproof create and delete files wherever it points.
+pub fn check_private_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let display = dir.display().to_string();
+    let meta = dir.symlink_metadata().map_err(|e| Error::io("stat", "consumers directory", &display, e))?;
+    if meta.file_type().is_symlink() {
+        return Err(Error::NotRegularFile { name: display, found: "symbolic link (a consumers directory must be a real directory)" });
+    }
+    if !meta.is_dir() {
+        return Err(Error::NotRegularFile { name: display, found: "file, not a directory (a consumers directory must be a directory)" });
+    }
+    check_owner(&display, meta.uid(), meta.mode() & 0o7777, 0o022)
+}
+
+/// Creates a ring's consumers directory with mode 0700 (whatever the umask), or checks an
+/// existing one with [`check_private_dir`]. Returns whether this call created it.
+pub fn ensure_private_dir(dir: &std::path::Path) -> Result<bool> {
+    use std::os::unix::fs::DirBuilderExt;
+    let created = match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+        Err(e) => return Err(Error::io("mkdir", "consumers directory", &dir.display().to_string(), e)),
+    };
+    // A umask can only clear bits of 0700; the check also covers one that existed.
+    check_private_dir(dir)?;
+    Ok(created)
 }
 
 /// Writes `header` at `base`: bytes 8..56 first, then the magic with a release store, so a
@@ -390,15 +472,21 @@ fn shm_name(name: &str) -> String {
     format!("/{name}")
 }
 
-fn shm_open(name: &str, flags: OFlag, what: &'static str) -> Result<File> {
-    // glibc's shm_open sets FD_CLOEXEC itself; O_NOFOLLOW is implied for /dev/shm names.
-    let fd = nix::sys::mman::shm_open(shm_name(name).as_str(), flags | OFlag::O_CLOEXEC, Mode::S_IRUSR | Mode::S_IWUSR)
-        .map_err(|e| Error::io("shm_open", what, name, std::io::Error::from(e)))?;
-    Ok(File::from(fd))
-}
-
-fn size_and_map(file: &File, len: usize, name: &str) -> Result<MmapRaw> {
+/// Sizes a new object and allocates its blocks (a sparse object would SIGBUS its users on the
+/// first write to a page the filesystem has no room for), then maps it.
+fn size_and_map(file: &File, len: usize, name: &str, final_path: &std::path::Path) -> Result<MmapRaw> {
+    use std::os::fd::AsRawFd;
     file.set_len(len as u64).map_err(|e| Error::io("ftruncate", "segment", name, e))?;
+    let off_len = libc::off_t::try_from(len).map_err(|_| Error::InvalidConfig(format!("{name}: {len} bytes is too large")))?;
+    // SAFETY: a valid descriptor we own; posix_fallocate returns an error number, not -1.
+    match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, off_len) } {
+        0 => {}
+        libc::ENOSPC | libc::EFBIG | libc::EDQUOT => {
+            let dir = final_path.parent().map(|d| d.display().to_string()).unwrap_or_default();
+            return Err(Error::NoSpace { name: name.to_owned(), bytes: len as u64, dir });
+        }
+        errno => return Err(Error::io("posix_fallocate", "segment", name, std::io::Error::from_raw_os_error(errno))),
+    }
     MmapOptions::new().len(len).map_raw(file).map_err(|e| Error::io("mmap", "segment", name, e))
 }
 
@@ -416,6 +504,25 @@ pub fn remove_dead_temps(dir: &std::path::Path, prefix: &str) {
         let alive = |p: u32| crate::process::start_time(p).is_some_and(|t| crate::process::is_alive(p, t as u32));
         if pid.is_some_and(|p| !alive(p)) {
             let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Removes the dead creators' temporaries of ring `name`'s segments: in `/dev/shm` for a shm
+/// ring, in its root directory and consumers directory for a file ring (see
+/// [`remove_dead_temps`]).
+pub fn remove_dead_ring_temps(name: &crate::names::RingName) {
+    match name.consumers_dir() {
+        None => {
+            let shm = std::path::Path::new(SHM_DIR);
+            remove_dead_temps(shm, &format!("{}.", name.name()));
+            remove_dead_temps(shm, &format!("{}_", name.name()));
+        }
+        Some(dir) => {
+            remove_dead_temps(&dir, "");
+            if let Some(root) = dir.parent() {
+                remove_dead_temps(root, &format!("{}.", name.name()));
+            }
         }
     }
 }

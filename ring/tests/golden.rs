@@ -374,12 +374,26 @@ fn validator_regressions() {
     // 1. The mapping's length, not the header slice's, decides TooShort.
     assert_eq!(validate_header(cursor.bytes(), 10, &expect), Err(LayoutError::TooShort { len: 10 }));
     // 2. A header whose sizes overflow u64 was accepted in release builds (total length wrapped)
-    //    and panicked in debug builds.
+    //    and panicked in debug builds. Since the element size bound (issue 11 F10) such an
+    //    element size is refused before any length arithmetic; the largest legal element with
+    //    the largest capacity still only needs more bytes than the mapping has.
     let mut h = LayoutHeader::new(SegmentKind::Ring, 8, u64::MAX, 1, u64::MAX);
     h.checksum = h.compute_checksum();
     assert_eq!(
         validate_header(&h.to_bytes(), 4096, &Expect::kind(SegmentKind::Ring)),
-        Err(LayoutError::Truncated { len: 4096, need: u64::MAX })
+        Err(LayoutError::ElementTooLarge { found: u64::MAX, max: ringproof::layout::MAX_ELEMENT_SIZE })
+    );
+    let big = ringproof::layout::MAX_ELEMENT_SIZE;
+    let h = LayoutHeader::new(SegmentKind::Ring, 8, big, 1 << 39, big << 39);
+    assert_eq!(
+        validate_header(&h.to_bytes(), 4096, &Expect::kind(SegmentKind::Ring)),
+        Err(LayoutError::Truncated { len: 4096, need: 56 + (big << 39) })
+    );
+    // 4. A ring header claiming 1 TiB events (a sparse segment) made readers allocate 1 TiB.
+    let h = LayoutHeader::new(SegmentKind::Ring, 8, 1 << 40, 1, 1 << 40);
+    assert_eq!(
+        validate_header(&h.to_bytes(), 56 + (1 << 40), &Expect::kind(SegmentKind::Ring)),
+        Err(LayoutError::ElementTooLarge { found: 1 << 40, max: big })
     );
     // 3. A cursor or registry header recording alignment 8 put its 64-aligned cell at offset 56
     //    (misaligned, outside what every writer creates); now rejected.

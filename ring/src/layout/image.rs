@@ -39,6 +39,8 @@ pub enum ImageError {
     CountersFull { count: usize },
     #[error("counter label {label:?} cannot be stored: {why}")]
     CounterLabel { label: String, why: &'static str },
+    #[error("ring element size {0} exceeds the 16 MiB bound of a ring slot (SPEC.md §2.2): pass larger data by reference")]
+    ElementTooLarge(u64),
 }
 
 /// The initial bytes of one segment, with the header and geometry they encode.
@@ -112,6 +114,9 @@ pub fn ring_image(element_size: u64, capacity: u64, event_alignment: usize) -> R
     }
     if element_size == 0 {
         return Err(ImageError::ZeroElement);
+    }
+    if element_size > super::MAX_ELEMENT_SIZE {
+        return Err(ImageError::ElementTooLarge(element_size));
     }
     if !event_alignment.is_power_of_two() || event_alignment > MAX_ALIGNMENT {
         return Err(ImageError::Alignment(event_alignment));
@@ -259,7 +264,8 @@ mod tests {
         assert_eq!(ring_image(0, 2, 8), Err(ImageError::ZeroElement));
         assert_eq!(ring_image(8, 2, 3), Err(ImageError::Alignment(3)));
         assert_eq!(ring_image(24, 2, 16), Err(ImageError::Misaligned { element_size: 24, alignment: 16 }));
-        assert_eq!(ring_image(u64::MAX, 2, 8), Err(ImageError::Overflow { what: "ring size" }));
+        assert_eq!(ring_image(u64::MAX, 2, 8), Err(ImageError::ElementTooLarge(u64::MAX)));
+        assert_eq!(ring_image(1 << 24, 1 << 62, 8), Err(ImageError::Overflow { what: "ring size" }));
     }
 
     #[test]

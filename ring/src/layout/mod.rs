@@ -61,6 +61,8 @@ pub enum LayoutError {
     PayloadSize { expected: u64, found: u64 },
     #[error("segment is truncated: {len} bytes, the header promises {need} (the file was cut short or its creator died while sizing it)")]
     Truncated { len: usize, need: u64 },
+    #[error("element size {found} exceeds the {max}-byte bound of a ring slot: not a ring any LayoutV1 writer creates (corrupt or hostile header; recreate the ring)")]
+    ElementTooLarge { found: u64, max: u64 },
 }
 
 impl LayoutError {
@@ -83,9 +85,15 @@ impl LayoutError {
             Self::BadCapacity { .. } => "BadCapacity",
             Self::PayloadSize { .. } => "PayloadSize",
             Self::Truncated { .. } => "Truncated",
+            Self::ElementTooLarge { .. } => "ElementTooLarge",
         }
     }
 }
+
+/// The largest event a ring slot may hold: 16 MiB. A reader copies or allocates one event, so
+/// an unbounded header field would let any writer make it allocate anything (issue 11 F10);
+/// events this large belong in a file passed by reference, not in a ring slot.
+pub const MAX_ELEMENT_SIZE: u64 = 1 << 24;
 
 /// What the caller expects of a segment; `None` accepts whatever the header says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,6 +233,10 @@ fn check_kind_invariants(h: &LayoutHeader, kind: SegmentKind) -> Result<(), Layo
     }
     if kind == SegmentKind::Ring && h.element_size == 0 {
         return Err(LayoutError::ElementSize { expected: 1, found: 0 });
+    }
+    // Readers allocate one event's worth of memory; a header must not make that any amount.
+    if kind == SegmentKind::Ring && h.element_size > MAX_ELEMENT_SIZE {
+        return Err(LayoutError::ElementTooLarge { found: h.element_size, max: MAX_ELEMENT_SIZE });
     }
     let expected = payload_size_for(kind, h.element_size, h.capacity)
         .ok_or(LayoutError::PayloadSize { expected: u64::MAX, found: h.payload_size })?;
