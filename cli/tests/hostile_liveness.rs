@@ -360,7 +360,7 @@ fn f11_a_heartbeat_from_the_future_does_not_keep_a_dead_consumer_gating() {
     }
     let fx = Fixture::new("f11p");
     let ring = fx.ring(Backend::Shm, "p");
-    let events = 3000u64;
+    let events = 200_000u64;
     let mut p = ring.produce(&["--capacity", "8", "--events", &a(events), "--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS]);
     let mut c = NsConsumer::spawn(&flags, &ring, "c_fut", &["--wait", "sleep"]);
     let reg = open_registry(&ring, &mut [&mut p]);
@@ -368,6 +368,16 @@ fn f11_a_heartbeat_from_the_future_does_not_keep_a_dead_consumer_gating() {
     let slot = slot_of(&reg, "c_fut").expect("slot");
     let pc = ring.open_producer_cursor().expect("producer cursor");
     wait_until("events to flow", &mut [&mut p], || pc.load() >= 100);
+    // Stop it first, so that it dies while the producer still needs it (with 8 slots the
+    // producer cannot finish without it): otherwise a fast consumer reads everything before
+    // the kill, the producer closes while its fresh heartbeat still says alive, and nothing
+    // here is tested.
+    let inner = c.inner_pid();
+    signal(inner, "-STOP");
+    wait_until("the namespaced consumer to stop", &mut [&mut p], || {
+        std::fs::read_to_string(format!("/proc/{inner}/stat")).is_ok_and(|s| s.rfind(')').is_some_and(|i| s[i + 1..].trim_start().starts_with('T')))
+    });
+    assert!(pc.load() < events as i64 - 1, "the consumer read everything before it was stopped: raise the event count");
     kill_and_stamp_future(&mut c, &reg, slot);
     // Bounded: the dead consumer is retired within the heartbeat timeout, not never.
     p.wait_for(Duration::from_secs(30)).expect_producer_ok(events);
