@@ -239,14 +239,16 @@ impl Ctx {
     }
 }
 
-/// Every name of ring `name` in /dev/shm (`name` and `name_*`) and everything under `root` (the
-/// mmap backend's directory), sorted: what a ring left behind.
+/// Every name of ring `name` in /dev/shm (`name` and `name_*`, and the temporaries of those,
+/// `.name.*` and `.name_*`, left by a creator killed mid-creation) and everything under `root`
+/// (the mmap backend's directory), sorted: what a ring left behind.
 pub fn ring_leftovers(name: &str, root: Option<&std::path::Path>) -> Vec<String> {
     let mut found = Vec::new();
     if let Ok(rd) = std::fs::read_dir("/dev/shm") {
         for e in rd.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
-            if n == name || n.starts_with(&format!("{name}_")) {
+            let bare = n.strip_prefix('.').and_then(|t| t.strip_suffix(".tmp")).and_then(|t| t.split_once('.')).map_or(n.as_str(), |(seg, _)| seg);
+            if bare == name || bare.starts_with(&format!("{name}_")) {
                 found.push(format!("/dev/shm/{n}"));
             }
         }

@@ -15,11 +15,11 @@
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::layout::registry::SLOT_FREE;
-use crate::names::{validate_consumer_id, Location, RingName, SegmentPath};
+use crate::names::{validate_consumer_id, RingName, SegmentPath};
 use crate::registry::Registry;
 use crate::segment::{self, Identity};
 use crate::sync::Ordering;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What [`remove_ring`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -103,42 +103,9 @@ fn consumers_dir_ok(name: &RingName) -> Option<PathBuf> {
     dir.symlink_metadata().ok().filter(|m| m.file_type().is_dir()).map(|_| dir)
 }
 
-/// Temporaries (`.{name}.{pid}.{nanos}.tmp`) under `dir` starting with `.{prefix}` whose
-/// creator is dead (the same rule as [`segment::remove_dead_temps`]).
-fn dead_temps(dir: &Path, prefix: &str) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
-    let alive = |p: u32| crate::process::start_time(p).is_some_and(|t| crate::process::is_alive(p, t as u32));
-    rd.flatten()
-        .filter(|e| {
-            let f = e.file_name().to_string_lossy().into_owned();
-            let Some(rest) = f.strip_prefix('.').filter(|r| r.starts_with(prefix)).and_then(|r| r.strip_suffix(".tmp")) else { return false };
-            rest.rsplit('.').nth(1).and_then(|p| p.parse::<u32>().ok()).is_some_and(|p| !alive(p))
-        })
-        .map(|e| e.path())
-        .collect()
-}
-
-/// Where the ring's temporaries live, and the prefix that marks them as this ring's.
-fn temp_places(name: &RingName) -> Vec<(PathBuf, String)> {
-    match name.location() {
-        Location::Shm => vec![(PathBuf::from("/dev/shm"), name.name().to_owned())],
-        Location::Dir(root) => {
-            let mut v = vec![(root.clone(), format!("{}.", name.name()))];
-            v.extend(consumers_dir_ok(name).map(|d| (d, String::new())));
-            v
-        }
-    }
-}
-
 /// Removes the dead creators' temporaries of ring `name`; returns them.
 fn remove_temps(name: &RingName) -> Vec<SegmentPath> {
-    let mut out = Vec::new();
-    for (dir, prefix) in temp_places(name) {
-        let before = dead_temps(&dir, &prefix);
-        segment::remove_dead_temps(&dir, &prefix);
-        out.extend(before.into_iter().filter(|p| p.symlink_metadata().is_err()).map(SegmentPath::File));
-    }
-    out
+    segment::remove_dead_ring_temps(name).into_iter().map(SegmentPath::File).collect()
 }
 
 /// Removes consumer `id`'s cursor of ring `name` if it provably belongs to this ring: a valid
@@ -191,8 +158,8 @@ fn leftovers(name: &RingName) -> Vec<String> {
             found.push(name.consumer_cursor(&id).to_string());
         }
     }
-    for (dir, prefix) in temp_places(name) {
-        found.extend(dead_temps(&dir, &prefix).iter().map(|p| p.display().to_string()));
+    for (dir, prefix) in segment::ring_temp_places(name) {
+        found.extend(segment::dead_temps(&dir, &prefix).iter().map(|p| p.display().to_string()));
     }
     if let Some(dir) = consumers_dir_ok(name) {
         found.push(dir.display().to_string());

@@ -92,13 +92,14 @@ impl Fixture {
         Ring { name: format!("{}_{tag}", self.prefix), backend, dir: self.dir.clone() }
     }
 
-    /// Entries of /dev/shm whose name starts with this test's prefix.
+    /// Entries of /dev/shm whose name starts with this test's prefix, and temporaries of its
+    /// segments (`.{name}.{pid}.{nanos}.tmp`, left by a creator killed mid-creation).
     pub fn shm_leftovers(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir("/dev/shm")
             .expect("read /dev/shm")
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(&self.prefix))
+            .filter(|n| n.strip_prefix('.').unwrap_or(n).starts_with(&self.prefix))
             .collect();
         v.sort();
         v

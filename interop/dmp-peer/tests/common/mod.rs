@@ -56,7 +56,7 @@ pub fn shm_leftovers(name: &str) -> Vec<String> {
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|f| f.starts_with(name))
+                .filter(|f| f.strip_prefix('.').unwrap_or(f).starts_with(name))
                 .collect()
         })
         .unwrap_or_default();
