@@ -164,8 +164,8 @@ fn consume_killed_at(ring: &Ring, id: &str, fp: &str, extra: &[&str]) {
     assert_eq!(o.status.signal(), Some(libc::SIGKILL), "consumer armed at {fp} was not killed there: {}", text(&o));
 }
 
-/// F14: a consumer killed while creating its cursor (all-zero header), or between leaving and
-/// removing its cursor, leaves a cursor that the producer's clean close removes.
+/// F14: a consumer killed while creating its cursor (which leaves the cursor's temporary, §3.2),
+/// or between leaving and removing its cursor, leaves what the producer's clean close removes.
 #[test]
 fn f14_closing_producer_removes_cursors_killed_consumers_left() {
     for backend in BACKENDS {
@@ -174,9 +174,10 @@ fn f14_closing_producer_removes_cursors_killed_consumers_left() {
         let mut p = ring.produce(&["--wait-consumers", "2", "--timeout-ms", PRODUCER_TIMEOUT_MS, "--events", "2000"]);
         wait_until("the ring", &mut [&mut p], || ring.ring_is_valid());
         consume_killed_at(&ring, "c_0", "segment.create", &[]);
-        if backend == Backend::Shm {
-            assert!(ring.consumer_cursor_path("c_0").exists(), "the killed consumer left its unfinished cursor");
-        }
+        let cursor = ring.consumer_cursor_path("c_0");
+        let temp_prefix = format!(".{}.", cursor.file_name().unwrap().to_string_lossy());
+        let temps = std::fs::read_dir(cursor.parent().unwrap()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&temp_prefix)).count();
+        assert_eq!(temps, 1, "{backend:?}: the consumer killed while creating its cursor left its temporary");
         // The gate holds the producer open (a ring of 1024 slots, 2000 events) until the
         // leftovers are seen.
         let mut gate = ring.attach_gate("g", 64);
@@ -427,11 +428,21 @@ fn f6_cleanup_never_follows_a_symlinked_consumers_dir() {
             let o = rm(&ring, false);
             assert!(o.status.success(), "{}", text(&o));
         } else {
-            ring_produce_ok(&ring);
+            // A restarting producer refuses a planted consumers directory (SPEC §3.1) before it
+            // touches anything through it.
+            let mut args = vec!["produce".to_owned()];
+            args.extend(ring.args());
+            args.extend(["--events", "10", "--no-drain"].map(String::from));
+            let o = run(&args);
+            assert!(!o.status.success() && text(&o).contains("symbolic link"), "{how}: {}", text(&o));
         }
         assert!(victim.exists(), "{how} removed a cursor through a symlinked consumers directory");
         std::fs::remove_file(&victim).unwrap();
         std::fs::remove_file(&consumers).unwrap();
+        if how != "rm" {
+            let o = rm(&ring, false);
+            assert!(o.status.success(), "{}", text(&o));
+        }
         assert_eq!(fx.dir_leftovers(), ["elsewhere"], "{how}");
     }
     std::fs::remove_dir(&elsewhere).unwrap();

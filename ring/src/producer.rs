@@ -283,6 +283,9 @@ impl RawProducer {
             Err(e) => return Err(damaged("producer cursor", &b.name.producer_cursor(), e)),
         };
         cursor.segment().require_private()?;
+        // The dead producer's last published sequence is where this one resumes: a value no
+        // producer writes (below -1, or one with no successor) refuses the restart.
+        cursor.load_position("producer cursor")?;
         let expect = Expect {
             kind: SegmentKind::Ring,
             element_size: Some(element_size as u64),
