@@ -161,6 +161,7 @@ struct Shared {
     final_seq: Mutex<Option<i64>>,
     history: Mutex<History>,
     transcripts: Mutex<VecDeque<(String, String)>>,
+    crash_transcripts: Mutex<Vec<(String, String)>>,
 }
 
 impl Shared {
@@ -176,12 +177,18 @@ impl Shared {
         Testee::spawn_with_env(&self.cfg.implementation, label, Arc::clone(&self.schema), Duration::from_secs(10), &env)
     }
 
-    fn keep_transcript(&self, t: &Testee, n: usize) {
+    /// Keeps the transcript of a life that ended: the last [`TRANSCRIPTS_KEPT`], plus every
+    /// one that ended in a crash (a violation: its stderr is what says why).
+    fn keep_transcript(&self, t: &Testee, n: usize, end: &End) {
+        let entry = (format!("{}-{n}", t.label.replace(' ', "_")), t.transcript());
+        if matches!(end, End::Crashed { .. }) {
+            self.crash_transcripts.lock().expect("transcripts").push(entry.clone());
+        }
         let mut q = self.transcripts.lock().expect("transcripts");
         if q.len() >= TRANSCRIPTS_KEPT {
             q.pop_front();
         }
-        q.push_back((format!("{}-{n}", t.label.replace(' ', "_")), t.transcript()));
+        q.push_back(entry);
     }
 
     fn harness_error(&self, e: String) {
@@ -241,6 +248,7 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
         final_seq: Mutex::new(None),
         history: Mutex::new(history),
         transcripts: Mutex::new(VecDeque::new()),
+        crash_transcripts: Mutex::new(Vec::new()),
     });
     let total = schedule.faults.len();
     progress(&Progress { phase: "starting", faults_done: 0, faults_total: total });
@@ -330,7 +338,8 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
     let report = if verdict.passed() {
         None
     } else {
-        let transcripts: Vec<(String, String)> = shared.transcripts.lock().expect("transcripts").iter().cloned().collect();
+        let mut transcripts: Vec<(String, String)> = shared.crash_transcripts.lock().expect("transcripts").clone();
+        transcripts.extend(shared.transcripts.lock().expect("transcripts").iter().cloned());
         crate::report::write_folder(&shared.cfg, &schedule, &history, &verdict, &transcripts, &[snapshot_dir.as_path(), leaked_dir.as_path()]).ok()
     };
     let _ = std::fs::remove_dir_all(&snapshot_dir);
@@ -436,7 +445,7 @@ fn producer_thread(shared: &Shared) {
             *pid = None;
             life.end = shared.ending(slot, &armed, format!("{e}"));
             drop(pid);
-            shared.keep_transcript(t, incarnation);
+            shared.keep_transcript(t, incarnation, &life.end);
         };
         // Create, or take over from the dead producer (SPEC.md §7.9).
         loop {
@@ -587,7 +596,7 @@ fn consumer_thread(shared: &Shared, k: usize) {
             *pid_guard = None;
             let end = shared.ending(slot, &armed, format!("{e}"));
             drop(pid_guard);
-            shared.keep_transcript(t, incarnation);
+            shared.keep_transcript(t, incarnation, &end);
             match life {
                 Some(l) => {
                     l.end = end;

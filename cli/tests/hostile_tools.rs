@@ -447,3 +447,32 @@ fn f6_cleanup_never_follows_a_symlinked_consumers_dir() {
     }
     std::fs::remove_dir(&elsewhere).unwrap();
 }
+
+/// A slot the producer retired (DEAD) while its owner still runs (judged dead by a stale
+/// heartbeat, say) keeps its id: a second process under the same id is refused as *id in use*
+/// until that owner is gone, then it re-joins (SPEC §7.3 step 4). Before, the second process
+/// took the slot over while the first still read through it.
+#[test]
+fn a_retired_slot_whose_owner_still_runs_keeps_its_id() {
+    let fx = Fixture::new("heldid");
+    let ring = fx.ring(Backend::Shm, "r");
+    crashed_ring(&fx, &ring);
+    let mut owner = Command::new("sleep").arg("60").spawn().expect("spawn sleep");
+    let pid = owner.id();
+    let start = ringproof::process::start_time(pid).expect("start time of the live owner");
+    forge_slot(&ring, 0, SLOT_DEAD, owner_word(pid, start), b"c_0");
+    let consume = || {
+        let mut args = vec!["consume".to_owned()];
+        args.extend(ring.args());
+        args.extend(["--id", "c_0", "--attach-timeout-ms", "2000", "--exit-after-gone-ms", "50"].map(String::from));
+        run(&args)
+    };
+    let o = consume();
+    assert!(!o.status.success() && text(&o).contains("in use"), "a live owner's retired slot was taken: {}", text(&o));
+    owner.kill().expect("kill sleep");
+    owner.wait().expect("reap sleep");
+    let o = consume();
+    assert!(!text(&o).contains("in use"), "the id stayed taken after its owner died: {}", text(&o));
+    let o = rm(&ring, false);
+    assert!(o.status.success(), "{}", text(&o));
+}
