@@ -177,17 +177,18 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
     }
     let report = testkit::ProduceReport { first_sequence: first_seq, last_sequence: p.last_published(), published: a.events - left };
     let publish_ns = start.elapsed().as_nanos() as u64;
+    // The one summary line, whether the run ended normally or by a signal.
+    let summary = |p: &ringproof::RawProducer, drained: bool, interrupted: Option<&str>| {
+        json!({
+            "role": "producer", "impl": "ringproof", "published": report.published,
+            "first_seq": report.first_sequence, "last_seq": report.last_sequence,
+            "size": a.size, "publish_ns": publish_ns, "drained": drained,
+            "gating": p.gating_ids(), "alerts": *alerts.lock().expect("alerts"),
+            "interrupted": interrupted,
+        })
+    };
     if let Some(sig) = stop_signals::caught() {
-        println!(
-            "{}",
-            json!({
-                "role": "producer", "impl": "ringproof", "published": report.published,
-                "first_seq": report.first_sequence, "last_seq": report.last_sequence,
-                "size": a.size, "publish_ns": publish_ns, "drained": false,
-                "gating": p.gating_ids(), "alerts": *alerts.lock().expect("alerts"),
-                "interrupted": stop_signals::name(sig),
-            })
-        );
+        println!("{}", summary(&p, false, Some(stop_signals::name(sig))));
         // Dropping the producer closes the ring.
         return Ok(ExitCode::from(128 + sig as u8));
     }
@@ -195,16 +196,7 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
         Ok(d) => d,
         Err(e) => return verdict(&p, e),
     };
-    println!(
-        "{}",
-        json!({
-            "role": "producer", "impl": "ringproof", "published": report.published,
-            "first_seq": report.first_sequence, "last_seq": report.last_sequence,
-            "size": a.size, "publish_ns": publish_ns, "drained": drained,
-            "gating": p.gating_ids(), "alerts": *alerts.lock().expect("alerts"),
-            "interrupted": null,
-        })
-    );
+    println!("{}", summary(&p, drained, None));
     Ok(if drained { ExitCode::SUCCESS } else { ExitCode::from(4) })
 }
 
