@@ -207,8 +207,14 @@ impl RawConsumer {
                 let found = segment::identity_of(&path);
                 match Cursor::open_waiting(&path, "consumer cursor", CURSOR_CREATOR_GRACE) {
                     Ok(c) => (c, false),
-                    // A consumer with our id died while creating it: nothing ever read through it.
+                    // Unfinished for the whole grace period: a disruptor-mp consumer with our id
+                    // died while creating it (ringproof's are never visible unfinished, §3.2);
+                    // nothing ever read through it. Unless another ring may own the name
+                    // (§3.5): then it is not ours to remove.
                     Err(e) if segment::unfinished(&e) => {
+                        if let Some(other) = b.name.existing_cursor_alias(&b.id) {
+                            return Err(Error::NameAlias { ring: b.name.name().to_owned(), id: b.id.clone(), other: other.name().to_owned(), segment: path.to_string() });
+                        }
                         if let Some(found) = found {
                             segment::unlink_if_same(&path, found)?;
                         }
