@@ -200,7 +200,7 @@ impl RawConsumer {
         };
 
         // 1. Our cursor: resume from it if it belongs to this ring, else start at the head.
-        let head = sequence_read("producer cursor", producer.path(), producer.load())?;
+        let head = producer.load_position("producer cursor")?;
         let (cursor, created) = match Cursor::create(&path, "consumer cursor", head, epoch) {
             Ok(c) => (c, true),
             Err(Error::AlreadyExists { .. }) => {
@@ -303,13 +303,16 @@ impl RawConsumer {
         // Until the handshake below completes, the cursor says a join is under way.
         let joining = if fresh { JOINING } else { REJOINING };
         let (i, join) = reg.join(&b.id, b.name.name(), || cell.joined.store(joining, Ordering::Relaxed))?;
+        // The owner word the join stored (Registry::join's): this process's, not read back from
+        // the slot, so that a later change of the word is noticed (check_standing, leave).
+        let me = owner_word(process::own_pid(), process::own_start_time());
         crate::failpoint::hit("consumer.attach");
         // The handshake: the join's generation bump and fence are done; whatever the producer
         // publishes from here on respects our cursor.
         let head_now = match sequence_read("producer cursor", producer.path(), protocol::join_head(producer.cell())) {
             Ok(h) => h,
             Err(e) => {
-                reg.leave(i, reg.slot_owner(i));
+                reg.leave(i, me);
                 return Err(e);
             }
         };
@@ -336,7 +339,7 @@ impl RawConsumer {
         }
         protocol::commit(cell, resume_from);
         cell.joined.store(JOINED, Ordering::Release);
-        Ok((resume_from, Some((i, reg.slot_owner(i)))))
+        Ok((resume_from, Some((i, me))))
     }
 
     /// This consumer's id.
@@ -424,12 +427,11 @@ impl RawConsumer {
     #[cold]
     fn check_standing(&self, reg: &Registry, i: usize) -> Result<()> {
         let s = reg.slot(i);
-        let me = owner_word(process::own_pid(), process::own_start_time());
         let state = s.state.load(Ordering::Acquire);
         if state != SLOT_ACTIVE {
             return Err(self.retired(state));
         }
-        if s.owner.load(Ordering::Acquire) != me {
+        if s.owner.load(Ordering::Acquire) != self.owner {
             return Err(self.retired(SLOT_DEAD));
         }
         Ok(())

@@ -491,14 +491,8 @@ impl Registry {
         protocol::step_down(self.slot(i), self.control(), if evicted { SLOT_EVICTED } else { SLOT_DEAD });
     }
 
-    /// The owner word of slot `i` (a joiner reads its own right after joining, for
-    /// [`leave`](Self::leave)).
-    pub fn slot_owner(&self, i: usize) -> u64 {
-        self.slot(i).owner.load(Ordering::Acquire)
-    }
-
-    /// Leaves slot `i` if its owner word is still `me` (the joiner's, from
-    /// [`slot_owner`](Self::slot_owner)): the consumer stops gating. Returns whether the slot was
+    /// Leaves slot `i` if its owner word is still `me` (the word [`join`](Self::join) stored):
+    /// the consumer stops gating. Returns whether the slot was
     /// ours or nobody's; a slot another process took over (this one was judged dead and a
     /// restart under its id took the slot and its cursor) is left alone, and so is the cursor
     /// (SPEC.md §7.5).
