@@ -153,7 +153,7 @@ pub fn consume(c: &mut RawConsumer, events: u64, mode: ReadMode, mut on_progress
 /// How long a [`consume_until`] loop has had nothing to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Idle {
-    /// Since the last event read (or the start).
+    /// Since the first empty poll after the last event read (or the start).
     pub idle_for: Duration,
     /// Since the producer was first seen dead with everything consumed; `None` while it lives.
     pub gone_for: Option<Duration>,
@@ -173,6 +173,9 @@ pub fn consume_until(
     let mut r = ConsumeReport::default();
     let mut buf = vec![0u8; c.element_size()];
     let mut idle_since = Instant::now();
+    // Whether events were read since `idle_since` was last set: the clock is read when the
+    // consumer finds nothing, never per event.
+    let mut read_since = false;
     let mut gone_since: Option<Instant> = None;
     let mut reads = 0u32;
     while r.consumed < events {
@@ -193,7 +196,7 @@ pub fn consume_until(
         let step = match step {
             Ok(true) => {
                 on_progress(&r);
-                idle_since = Instant::now();
+                read_since = true;
                 gone_since = None;
                 reads = reads.wrapping_add(1);
                 if reads % 1024 == 0 && stop(None) {
@@ -202,6 +205,9 @@ pub fn consume_until(
                 continue;
             }
             Ok(false) => {
+                if std::mem::take(&mut read_since) {
+                    idle_since = Instant::now();
+                }
                 let idle = Idle { idle_for: idle_since.elapsed(), gone_for: gone_since.map(|g| g.elapsed()) };
                 if stop(Some(idle)) {
                     return Ok((r, true));
@@ -218,6 +224,9 @@ pub fn consume_until(
             }
             Err(Error::ProducerGone { last_published }) => {
                 r.producer_gone_at.get_or_insert(last_published);
+                if std::mem::take(&mut read_since) {
+                    idle_since = Instant::now();
+                }
                 let since = *gone_since.get_or_insert_with(Instant::now);
                 if stop(Some(Idle { idle_for: idle_since.elapsed(), gone_for: Some(since.elapsed()) })) {
                     return Ok((r, true));
