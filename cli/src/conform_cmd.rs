@@ -59,7 +59,7 @@ pub(crate) fn resolve(spec: &str) -> Result<Implementation, String> {
             (path.to_owned(), p, Vec::new())
         }
     };
-    Ok(Implementation { name, program, args })
+    Ok(Implementation { name, program, args, env: Vec::new() })
 }
 
 pub fn run(a: ConformArgs) -> ExitCode {

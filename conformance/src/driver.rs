@@ -17,6 +17,9 @@ pub struct Implementation {
     pub name: String,
     pub program: PathBuf,
     pub args: Vec<String>,
+    /// Extra environment for every process of this implementation (the mutants test sets
+    /// `RINGPROOF_MUTANT` this way).
+    pub env: Vec<(String, String)>,
 }
 
 /// Why talking to a testee failed (the case's outcome is then *error* or *timeout*).
@@ -81,7 +84,7 @@ impl Testee {
     pub fn spawn_with_env(imp: &Implementation, label: &str, schema: Arc<Schema>, timeout: Duration, env: &[(String, String)]) -> Result<Testee, DriverError> {
         let mut child = Process::new(&imp.program)
             .args(&imp.args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
+            .envs(imp.env.iter().chain(env).map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -6,12 +6,15 @@
 //! - [`driver`]: starting testees and talking to them.
 //! - [`cases`], [`ctx`]: the catalogue and what a case can do.
 //! - [`runner`], [`expected`], [`report`]: the matrix, expected failures, and output.
+//! - `mutants` (feature `mutants`): planted defects and the catalogue's mutation score.
 //! - [`testee_io`], [`testee_ref`]: building blocks for Rust testees, and the reference testee.
 
 pub mod cases;
 pub mod ctx;
 pub mod driver;
 pub mod expected;
+#[cfg(feature = "mutants")]
+pub mod mutants;
 pub mod protocol;
 pub mod report;
 pub mod runner;

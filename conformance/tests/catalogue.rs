@@ -24,13 +24,13 @@ fn main() {
     let exe = std::env::current_exe().expect("test executable");
     let schema = Arc::new(Schema::load());
     let mut impls: Vec<Probed> = Vec::new();
-    let reference = Implementation { name: "ringproof".into(), program: exe.clone(), args: vec!["--ringproof-testee".into()] };
+    let reference = Implementation { name: "ringproof".into(), program: exe.clone(), args: vec!["--ringproof-testee".into()], env: Vec::new() };
     impls.push(runner::probe(&reference, &schema).expect("the reference testee starts"));
     // target/<profile>/deps/catalogue-<hash> -> target/<profile>/dmp-peer
     let dmp = exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join("dmp-peer"));
     let dmp_missing = match dmp {
         Some(p) if p.exists() => {
-            let imp = Implementation { name: "disruptor-mp".into(), program: p, args: vec!["testee".into()] };
+            let imp = Implementation { name: "disruptor-mp".into(), program: p, args: vec!["testee".into()], env: Vec::new() };
             impls.push(runner::probe(&imp, &schema).expect("the disruptor-mp testee starts"));
             false
         }

@@ -553,6 +553,7 @@ fn main() {
         name: "ringproof".into(),
         program: std::env::current_exe().expect("test executable"),
         args: vec!["--ringproof-testee".into()],
+        env: Vec::new(),
     };
     let schema = Arc::new(Schema::load());
     let cases = std::env::var("LIFECYCLE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(CASES);

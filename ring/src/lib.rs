@@ -25,6 +25,19 @@
 //! [`wait`] and [`futex`] (how sides wait), [`payload`] (the test payload),
 //! [`counters`] (the counters segment) and [`stat`] (a ring as an observer sees it).
 
+/// `mutant!("name")`: whether the planted defect `name` is on (see [`mutant`]). Without the
+/// `mutants` feature it is the literal `false` and the name is not even compiled in.
+#[allow(unused_macros)]
+macro_rules! mutant {
+    ($name:literal) => {{
+        #[cfg(feature = "mutants")]
+        let on = $crate::mutant::active($name);
+        #[cfg(not(feature = "mutants"))]
+        let on = false;
+        on
+    }};
+}
+
 /// Items built only without `--cfg loom`: loom builds just the protocol core (below).
 macro_rules! not_under_loom {
     ($($item:item)*) => { $(#[cfg(not(loom))] $item)* };
@@ -40,6 +53,8 @@ not_under_loom! {
     pub mod futex;
     pub mod layout;
     pub mod liveness;
+    #[doc(hidden)]
+    pub mod mutant;
     pub mod names;
     pub mod payload;
     pub mod process;

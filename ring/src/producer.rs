@@ -692,6 +692,9 @@ impl RawProducer {
         // A consumer that joined but whose cursor could not be mapped (out of file descriptors,
         // say) gates at a position we cannot read: publish nothing new until it is mapped.
         self.limit = if mapped { limit } else { limit.min(published) };
+        if mutant!("producer.no-gating") {
+            self.limit = published + self.capacity as i64 * 1024;
+        }
     }
 
     /// Records the producer's heartbeat, at most once per [`LIVENESS_CHECK`].

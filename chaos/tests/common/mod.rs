@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 /// The reference testee (`ringproof testee`'s code) built as this crate's binary.
 pub fn reference() -> Implementation {
-    Implementation { name: "ringproof".into(), program: PathBuf::from(env!("CARGO_BIN_EXE_ringproof-chaos-testee")), args: Vec::new() }
+    Implementation { name: "ringproof".into(), program: PathBuf::from(env!("CARGO_BIN_EXE_ringproof-chaos-testee")), args: Vec::new(), env: Vec::new() }
 }
 
 /// Fails with the verdict table and the violations unless the campaign passed; then checks that

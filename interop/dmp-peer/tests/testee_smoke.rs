@@ -55,6 +55,7 @@ fn spawn(label: &str, schema: &Arc<Schema>) -> Testee {
         name: "disruptor-mp".into(),
         program: PathBuf::from(env!("CARGO_BIN_EXE_dmp-peer")),
         args: vec!["testee".into()],
+        env: Vec::new(),
     };
     let t = Testee::spawn(&imp, label, Arc::clone(schema), Duration::from_secs(10))
         .expect("testee starts");

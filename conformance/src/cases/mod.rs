@@ -10,6 +10,9 @@ use crate::protocol::{Backend, Command, ErrorKind, Mode, Wait};
 use ringproof::layout::{self, cursor::CURSOR_SEGMENT_SIZE, Expect, LayoutHeader, SegmentKind, HEADER_SIZE};
 use std::time::{Duration, Instant};
 
+mod data;
+mod lifecycle;
+
 /// Must pass, or may be tolerated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -46,6 +49,9 @@ pub struct Case {
     pub consumer_needs: &'static [&'static str],
     pub timeout: Duration,
     pub spec: &'static str,
+    /// The SPEC.md rule ids this case checks (`R7.3.5` = §7.3 step 5; see SPEC.md §1 for the
+    /// scheme). `ringproof conform --coverage` builds conformance/COVERAGE.md from these.
+    pub rules: &'static [&'static str],
     pub rule: &'static str,
     pub run: fn(&mut Ctx) -> Result<(), CaseError>,
 }
@@ -57,62 +63,65 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 pub fn catalogue() -> Vec<Case> {
     use Level::*;
     use Roles::*;
-    vec![
-        Case { id: "layout.ring.header", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2, §4",
+    let mut v = vec![
+        Case { id: "layout.ring.header", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2, §4", rules: &[],
             rule: "The ring segment starts with the LayoutV1 header: magic, version 1, kind 1, header_size 56, alignment, sizes and capacity as created", run: layout_ring_header },
-        Case { id: "layout.header.checksum", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2",
+        Case { id: "layout.header.checksum", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2", rules: &[],
             rule: "Every header carries the FNV-1a 32 checksum of its 56 bytes with the checksum field zeroed", run: layout_header_checksum },
-        Case { id: "layout.cursor.initial", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§5",
+        Case { id: "layout.cursor.initial", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§5", rules: &[],
             rule: "The producer cursor is a 128-byte kind-2 segment whose value at offset 64 is -1 before the first publish", run: layout_cursor_initial },
-        Case { id: "layout.consumer-cursor", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§3, §5, §7.4",
+        Case { id: "layout.consumer-cursor", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§3, §5, §7.4", rules: &[],
             rule: "A consumer keeps its cursor in a 128-byte kind-2 segment named N_{id}_seq (N.consumers/{id}.cursor) holding the last sequence it committed", run: layout_consumer_cursor },
-        Case { id: "layout.registry", level: Recommended, roles: Producer, producer_needs: &["registry"], consumer_needs: &[], timeout: SECS(20), spec: "§6",
+        Case { id: "layout.registry", level: Recommended, roles: Producer, producer_needs: &["registry"], consumer_needs: &[], timeout: SECS(20), spec: "§6", rules: &[],
             rule: "The registry is a kind-3 segment: control block (non-zero epoch, OPEN, final -1, the producer's pid) and free slots, the epoch also stamped in the producer cursor", run: layout_registry },
-        Case { id: "layout.names", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§3",
+        Case { id: "layout.names", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§3", rules: &[],
             rule: "Segments are named N / N_producer_seq (shm) or N.ring / N.producer.cursor (mmap) and created mode 0600", run: layout_names },
-        Case { id: "spsc.wraparound", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.1, §7.4",
+        Case { id: "spsc.wraparound", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.1, §7.4", rules: &[],
             rule: "One consumer sees every event, in order, intact, across many wraps of a small ring", run: spsc_wraparound },
-        Case { id: "spsc.lease", level: Recommended, roles: Pair, producer_needs: &[], consumer_needs: &["lease"], timeout: SECS(60), spec: "§7.4",
+        Case { id: "spsc.lease", level: Recommended, roles: Pair, producer_needs: &[], consumer_needs: &["lease"], timeout: SECS(60), spec: "§7.4", rules: &[],
             rule: "Zero-copy leases see every event intact; the slot stays valid until the lease commits", run: spsc_lease },
-        Case { id: "spsc.batch-publish", level: Required, roles: Pair, producer_needs: &["batch"], consumer_needs: &[], timeout: SECS(60), spec: "§7.1",
+        Case { id: "spsc.batch-publish", level: Required, roles: Pair, producer_needs: &["batch"], consumer_needs: &[], timeout: SECS(60), spec: "§7.1", rules: &[],
             rule: "Batches published with one cursor store arrive whole and in order", run: spsc_batch_publish },
-        Case { id: "spmc.broadcast", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.2",
+        Case { id: "spmc.broadcast", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.2", rules: &[],
             rule: "Every consumer sees every event (broadcast), in order, intact", run: spmc_broadcast },
-        Case { id: "spmc.slow-consumer-gates", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.2",
+        Case { id: "spmc.slow-consumer-gates", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.2", rules: &[],
             rule: "The slowest consumer gates the producer: the fast one is never lapped and the slow one never reads an overwritten slot", run: spmc_slow_consumer_gates },
-        Case { id: "backpressure.no-overwrite", level: Required, roles: Pair, producer_needs: &["try-publish"], consumer_needs: &[], timeout: SECS(30), spec: "§7.2",
+        Case { id: "backpressure.no-overwrite", level: Required, roles: Pair, producer_needs: &["try-publish"], consumer_needs: &[], timeout: SECS(30), spec: "§7.2", rules: &[],
             rule: "With a consumer that does not read, the producer publishes exactly capacity events, then reports full; nothing is overwritten", run: backpressure_no_overwrite },
-        Case { id: "batch.too-large", level: Required, roles: Producer, producer_needs: &["batch"], consumer_needs: &[], timeout: SECS(20), spec: "§7.1",
+        Case { id: "batch.too-large", level: Required, roles: Producer, producer_needs: &["batch"], consumer_needs: &[], timeout: SECS(20), spec: "§7.1", rules: &[],
             rule: "A batch larger than the ring is an error, never a hang", run: batch_too_large },
-        Case { id: "join.late-joiner", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.3",
+        Case { id: "join.late-joiner", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.3", rules: &[],
             rule: "A consumer joining a running ring starts at the next unpublished sequence and never reads an overwritten slot", run: join_late_joiner },
-        Case { id: "restart.consumer-resumes", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.3, §7.5",
+        Case { id: "restart.consumer-resumes", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§7.3, §7.5", rules: &[],
             rule: "A consumer killed mid-stream and restarted under its id resumes after its committed cursor; nothing is lost", run: restart_consumer_resumes },
-        Case { id: "restart.producer-resumes", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.9",
+        Case { id: "restart.producer-resumes", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.9", rules: &[],
             rule: "A producer killed mid-stream can be restarted on the same ring: it resumes after the last published sequence and consumers continue without loss", run: restart_producer_resumes },
-        Case { id: "leave.stops-gating", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.5",
+        Case { id: "leave.stops-gating", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.5", rules: &[],
             rule: "A consumer that leaves cleanly stops gating the producer", run: leave_stops_gating },
-        Case { id: "stale.cursor-ignored", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.3, §10.2",
+        Case { id: "stale.cursor-ignored", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.3, §10.2", rules: &[],
             rule: "A consumer cursor left by an earlier ring of the same name neither gates the producer nor makes the consumer skip events", run: stale_cursor_ignored },
-        Case { id: "close.consumer-drains", level: Recommended, roles: Pair, producer_needs: &["close"], consumer_needs: &["close"], timeout: SECS(30), spec: "§7.6",
+        Case { id: "close.consumer-drains", level: Recommended, roles: Pair, producer_needs: &["close"], consumer_needs: &["close"], timeout: SECS(30), spec: "§7.6", rules: &[],
             rule: "After the producer closes the ring, consumers drain every published event, then learn the ring is closed", run: close_consumer_drains },
-        Case { id: "wait.blocking-wakes", level: Recommended, roles: Pair, producer_needs: &[], consumer_needs: &["wait-block"], timeout: SECS(30), spec: "§8",
+        Case { id: "wait.blocking-wakes", level: Recommended, roles: Pair, producer_needs: &[], consumer_needs: &["wait-block"], timeout: SECS(30), spec: "§8", rules: &[],
             rule: "A consumer with the blocking wait strategy sleeps in the kernel while idle and is woken by publishes", run: wait_blocking_wakes },
-        Case { id: "cleanup.no-leak", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.6, §7.7",
+        Case { id: "cleanup.no-leak", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.6, §7.7", rules: &[],
             rule: "After every participant leaves cleanly, no segment or file of the ring remains", run: cleanup_no_leak },
-        Case { id: "liveness.startup-timeout", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§7.8",
+        Case { id: "liveness.startup-timeout", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§7.8", rules: &[],
             rule: "A producer waiting for consumers that never come fails with an error after its timeout and leaves nothing behind", run: liveness_startup_timeout },
-        Case { id: "reject.second-producer", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§7.7",
+        Case { id: "reject.second-producer", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§7.7", rules: &[],
             rule: "Creating a ring whose segments exist fails with already-exists and does not disturb the live ring", run: reject_second_producer },
-        Case { id: "reject.element-size-mismatch", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 10",
+        Case { id: "reject.element-size-mismatch", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 10", rules: &[],
             rule: "A consumer whose event size differs from the ring's is refused with an element-size error", run: reject_element_size },
-        Case { id: "reject.bad-magic", level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 3",
+        Case { id: "reject.bad-magic", level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 3", rules: &[],
             rule: "A segment that is not LayoutV1 is refused with an error, never read", run: reject_bad_magic },
-        Case { id: "reject.truncated", level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 13",
+        Case { id: "reject.truncated", level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 13", rules: &[],
             rule: "A ring segment shorter than its header promises is refused, never read past its end", run: reject_truncated },
-        Case { id: "reject.bad-checksum", level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 5",
+        Case { id: "reject.bad-checksum", level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 5", rules: &[],
             rule: "A header whose checksum does not match is refused", run: reject_bad_checksum },
-    ]
+    ];
+    v.extend(data::cases());
+    v.extend(lifecycle::cases());
+    v
 }
 
 // ---------------------------------------------------------------- helpers
