@@ -28,6 +28,10 @@ pub struct ConformArgs {
     /// List the cases and exit.
     #[arg(long)]
     list: bool,
+    /// Print conformance/COVERAGE.md (every SPEC.md rule id and the cases that check it, or
+    /// why none can) and exit; exit 1 if a rule has neither.
+    #[arg(long)]
+    coverage: bool,
     /// Write results as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -66,9 +70,25 @@ pub fn run(a: ConformArgs) -> ExitCode {
     let cases = catalogue();
     if a.list {
         for c in &cases {
-            println!("{:32} {:11} {:5?} {:>4}s  {}  (SPEC {})", c.id, c.level.as_str(), c.roles, c.timeout.as_secs(), c.rule, c.spec);
+            println!("{:32} {:11} {:5?} {:>4}s  {}  ({})", c.id, c.level.as_str(), c.roles, c.timeout.as_secs(), c.rule, c.rules.join(" "));
         }
         return ExitCode::SUCCESS;
+    }
+    if a.coverage {
+        use ringproof_conformance::coverage;
+        return match coverage::coverage(coverage::SPEC, &cases, coverage::UNTESTABLE) {
+            Ok(cov) => {
+                print!("{}", coverage::render(&cov));
+                for p in cov.problems() {
+                    eprintln!("ringproof conform --coverage: {p}");
+                }
+                if cov.is_complete() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            }
+            Err(e) => {
+                eprintln!("ringproof conform --coverage: {e}");
+                ExitCode::from(2)
+            }
+        };
     }
     let specs = if a.impls.is_empty() { vec!["ringproof".to_owned()] } else { a.impls.clone() };
     let schema = Arc::new(Schema::load());

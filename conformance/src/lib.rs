@@ -4,12 +4,14 @@
 //!
 //! - [`protocol`], [`schema`]: the messages and the JSON Schema every line is checked against.
 //! - [`driver`]: starting testees and talking to them.
-//! - [`cases`], [`ctx`]: the catalogue and what a case can do.
+//! - [`cases`], [`ctx`]: the catalogue and what a case can do; [`coverage`]: which SPEC.md
+//!   rule each case checks (conformance/COVERAGE.md).
 //! - [`runner`], [`expected`], [`report`]: the matrix, expected failures, and output.
 //! - `mutants` (feature `mutants`): planted defects and the catalogue's mutation score.
 //! - [`testee_io`], [`testee_ref`]: building blocks for Rust testees, and the reference testee.
 
 pub mod cases;
+pub mod coverage;
 pub mod ctx;
 pub mod driver;
 pub mod expected;
