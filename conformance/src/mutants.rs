@@ -32,6 +32,13 @@ pub struct Mutant {
 /// Every planted defect, grouped by the part of the protocol it breaks.
 pub const MUTANTS: &[Mutant] = &[
     Mutant { name: "producer.no-gating", rules: &["R7.2"], what: "the producer never waits for consumers and overwrites unread slots", killers: &["backpressure.no-overwrite"] },
+    // ---- names and permissions (cases/names.rs)
+    Mutant { name: "names.no-ending-check", rules: &["R3.a"], what: "ring names ending in _seq, _cr, _registry or _counters are accepted", killers: &["names.illegal-ring-refused"] },
+    Mutant { name: "names.producer-id-allowed", rules: &["R3.b"], what: "the consumer ids `producer` and `*_producer` are accepted", killers: &["names.illegal-id-refused"] },
+    Mutant { name: "segment.follows-symlinks", rules: &["R3.1.b"], what: "segments are opened through symbolic links", killers: &["reject.symlink"] },
+    Mutant { name: "segment.no-owner-mode-check", rules: &["R3.1.b", "R3.1.c", "R3.1.d"], what: "segments and consumers directories others may write are accepted", killers: &["reject.group-writable"] },
+    Mutant { name: "segment.consumers-dir-0755", rules: &["R3.1.d"], what: "the consumers directory is created with mode 0755", killers: &["reject.consumers-dir-writable"] },
+    Mutant { name: "segment.keeps-dead-temps", rules: &["R3.3.b"], what: "temporaries of dead creators are never removed", killers: &["cleanup.dead-temporaries"] },
 ];
 
 /// Mutants no case kills, each with the reason (none today: keep it that way).

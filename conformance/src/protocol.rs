@@ -154,6 +154,11 @@ pub enum ErrorKind {
     Closed,
     Lapped,
     IdInUse,
+    /// A ring name or consumer id SPEC.md §3 does not allow.
+    InvalidName,
+    /// A segment or consumers directory another user owns, or that others may write (SPEC.md
+    /// §3.1).
+    Insecure,
     /// Optional kind (chaos campaigns): the producer's process is dead and everything it
     /// published is consumed. A testee that cannot tell reports `other` or keeps waiting.
     ProducerGone,

@@ -291,6 +291,8 @@ pub fn kind_of(e: Error) -> (ErrorKind, String) {
         Error::CorruptCursor { .. } => ErrorKind::Layout,
         Error::JoinLockTimeout { .. } => ErrorKind::Timeout,
         Error::NameAlias { .. } => ErrorKind::Other,
+        Error::InvalidName { .. } => ErrorKind::InvalidName,
+        Error::Insecure { .. } => ErrorKind::Insecure,
         _ => ErrorKind::Other,
     };
     (kind, e.to_string())

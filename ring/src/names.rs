@@ -55,7 +55,7 @@ pub const RESERVED_RING_SUFFIXES: &[&str] = &["_seq", "_cr", "_registry", "_coun
 /// Checks a ring name: [`validate_name`], and none of the [`RESERVED_RING_SUFFIXES`].
 pub fn validate_ring_name(name: &str) -> Result<()> {
     validate_name(name)?;
-    if RESERVED_RING_SUFFIXES.iter().any(|s| name.ends_with(s)) {
+    if RESERVED_RING_SUFFIXES.iter().any(|s| name.ends_with(s)) && !mutant!("names.no-ending-check") {
         return Err(Error::InvalidName {
             name: name.to_owned(),
             why: "a ring name may not end in _seq, _cr, _registry or _counters (its shm object would be another ring's segment)",
@@ -189,7 +189,7 @@ pub fn validate_consumer_id(id: &str) -> Result<()> {
     if id.len() > crate::layout::registry::MAX_ID_LEN {
         return Err(Error::InvalidName { name: id.to_owned(), why: "consumer ids are at most 48 bytes" });
     }
-    if id == "producer" || id.ends_with("_producer") {
+    if (id == "producer" || id.ends_with("_producer")) && !mutant!("names.producer-id-allowed") {
         return Err(Error::InvalidName {
             name: id.to_owned(),
             why: "\"producer\" and ids ending in \"_producer\" name a producer cursor (this ring's or another's)",

@@ -381,7 +381,7 @@ fn open_existing(path: &SegmentPath, what: &'static str) -> Result<(File, String
     let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .custom_flags(if mutant!("segment.follows-symlinks") { libc::O_CLOEXEC | libc::O_NONBLOCK } else { libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK })
         .open(fs_path(path))
         .map_err(|e| match e.raw_os_error() {
             // O_NOFOLLOW on a symbolic link.
@@ -416,6 +416,9 @@ fn euid() -> u32 {
 /// Refuses an object not owned by this process's effective uid, or whose mode has any of
 /// `forbidden` (group/other permission bits) set (SPEC.md §3.1).
 fn check_owner(name: &str, uid: u32, mode: u32, forbidden: u32) -> Result<()> {
+    if mutant!("segment.no-owner-mode-check") {
+        return Ok(());
+    }
     let euid = euid();
     if uid != euid {
         return Err(Error::Insecure { name: name.to_owned(), why: format!("it is owned by uid {uid}, not by this process's uid {euid}") });
@@ -447,7 +450,8 @@ pub fn check_private_dir(dir: &std::path::Path) -> Result<()> {
 /// existing one with [`check_private_dir`]. Returns whether this call created it.
 pub fn ensure_private_dir(dir: &std::path::Path) -> Result<bool> {
     use std::os::unix::fs::DirBuilderExt;
-    let created = match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+    let mode = if mutant!("segment.consumers-dir-0755") { 0o755 } else { 0o700 };
+    let created = match std::fs::DirBuilder::new().mode(mode).create(dir) {
         Ok(()) => true,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
         Err(e) => return Err(Error::io("mkdir", "consumers directory", &dir.display().to_string(), e)),
@@ -511,6 +515,9 @@ pub fn dead_temps(dir: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf
 
 /// Removes [`dead_temps`]`(dir, prefix)`; returns what it removed.
 pub fn remove_dead_temps(dir: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
+    if mutant!("segment.keeps-dead-temps") {
+        return Vec::new();
+    }
     dead_temps(dir, prefix).into_iter().filter(|p| std::fs::remove_file(p).is_ok()).collect()
 }
 

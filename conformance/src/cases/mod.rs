@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 mod data;
 mod lifecycle;
+mod names;
 
 /// Must pass, or may be tolerated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +122,7 @@ pub fn catalogue() -> Vec<Case> {
     ];
     v.extend(data::cases());
     v.extend(lifecycle::cases());
+    v.extend(names::cases());
     v
 }
 
