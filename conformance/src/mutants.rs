@@ -39,6 +39,15 @@ pub const MUTANTS: &[Mutant] = &[
     Mutant { name: "segment.no-owner-mode-check", rules: &["R3.1.b", "R3.1.c", "R3.1.d"], what: "segments and consumers directories others may write are accepted", killers: &["reject.group-writable"] },
     Mutant { name: "segment.consumers-dir-0755", rules: &["R3.1.d"], what: "the consumers directory is created with mode 0755", killers: &["reject.consumers-dir-writable"] },
     Mutant { name: "segment.keeps-dead-temps", rules: &["R3.3.b"], what: "temporaries of dead creators are never removed", killers: &["cleanup.dead-temporaries"] },
+    // ---- the registry from outside (cases/registry.rs)
+    Mutant { name: "consumer.corrupt-cursor-accepted", rules: &["R7.3.a"], what: "a cursor value below -1 is used as a position", killers: &["reject.corrupt-cursor"] },
+    Mutant { name: "consumer.unfinished-cursor-kept", rules: &["R7.3.b"], what: "an unfinished cursor under the id is never replaced: the join fails", killers: &["join.unfinished-cursor-replaced"] },
+    Mutant { name: "consumer.adopts-alias", rules: &["R3.5.2"], what: "an existing cursor of another ring's epoch is reset and used although that ring exists", killers: &["names.cursor-alias"] },
+    Mutant { name: "registry.no-join-lock", rules: &["R7.3.2"], what: "joins and leaves take no join lock", killers: &["join.lock-respected"] },
+    Mutant { name: "registry.unvalidated-id", rules: &["R7.6.a"], what: "registry ids are used to build paths without validation", killers: &["close.hostile-registry-id"] },
+    Mutant { name: "producer.restart-adopts-readable", rules: &["R3.1.c"], what: "a restart adopts a registry that others may read", killers: &["restart.refuses-readable-registry"] },
+    Mutant { name: "producer.gates-when-alone", rules: &["R7.8.a", "R7.2.2"], what: "with no gate at all, the producer stops at its first limit instead of publishing to nobody", killers: &["coordination.immediate"] },
+    Mutant { name: "producer.close-no-reap", rules: &["R7.6.4"], what: "the closing producer frees no dead consumer's slot and removes no dead consumer's cursor", killers: &["cleanup.dead-consumer-reaped"] },
 ];
 
 /// Mutants no case kills, each with the reason (none today: keep it that way).

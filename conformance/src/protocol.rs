@@ -156,6 +156,8 @@ pub enum ErrorKind {
     IdInUse,
     /// A ring name or consumer id SPEC.md §3 does not allow.
     InvalidName,
+    /// A consumer cursor name that is also another ring's consumer cursor (SPEC.md §3.5).
+    NameAlias,
     /// A segment or consumers directory another user owns, or that others may write (SPEC.md
     /// §3.1).
     Insecure,

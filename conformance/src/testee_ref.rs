@@ -290,7 +290,7 @@ pub fn kind_of(e: Error) -> (ErrorKind, String) {
         Error::ProducerGone { .. } => ErrorKind::ProducerGone,
         Error::CorruptCursor { .. } => ErrorKind::Layout,
         Error::JoinLockTimeout { .. } => ErrorKind::Timeout,
-        Error::NameAlias { .. } => ErrorKind::Other,
+        Error::NameAlias { .. } => ErrorKind::NameAlias,
         Error::InvalidName { .. } => ErrorKind::InvalidName,
         Error::Insecure { .. } => ErrorKind::Insecure,
         _ => ErrorKind::Other,

@@ -211,7 +211,7 @@ impl RawConsumer {
                     // died while creating it (ringproof's are never visible unfinished, §3.2);
                     // nothing ever read through it. Unless another ring may own the name
                     // (§3.5): then it is not ours to remove.
-                    Err(e) if segment::unfinished(&e) => {
+                    Err(e) if segment::unfinished(&e) && !mutant!("consumer.unfinished-cursor-kept") => {
                         if let Some(other) = b.name.existing_cursor_alias(&b.id) {
                             return Err(Error::NameAlias { ring: b.name.name().to_owned(), id: b.id.clone(), other: other.name().to_owned(), segment: path.to_string() });
                         }
@@ -269,7 +269,7 @@ impl RawConsumer {
         // may be another ring's whose shm name coincides with ours (`/N_{id}_seq` of ring `N`
         // is `/M_{j}_seq` of ring `M` for other splits at a '_'): while such a ring exists,
         // refuse before resetting, joining with or committing into it (SPEC.md §3.5).
-        if !created && (found_epoch != epoch || epoch == 0) {
+        if !created && (found_epoch != epoch || epoch == 0) && !mutant!("consumer.adopts-alias") {
             if let Some(other) = b.name.existing_cursor_alias(&b.id) {
                 return Err(Error::NameAlias { ring: b.name.name().to_owned(), id: b.id.clone(), other: other.name().to_owned(), segment: cursor.path().to_string() });
             }

@@ -692,6 +692,9 @@ impl RawProducer {
         // A consumer that joined but whose cursor could not be mapped (out of file descriptors,
         // say) gates at a position we cannot read: publish nothing new until it is mapped.
         self.limit = if mapped { limit } else { limit.min(published) };
+        if self.gates.is_empty() && mutant!("producer.gates-when-alone") {
+            self.limit = self.capacity as i64 - 1;
+        }
         if mutant!("producer.no-gating") {
             self.limit = published + self.capacity as i64 * 1024;
         }
@@ -975,7 +978,9 @@ fn damaged(what: &'static str, path: &SegmentPath, e: Error) -> Error {
 /// (mode 0600, ours): a restart adopts it.
 fn open_registry(path: &SegmentPath) -> Result<Registry> {
     let registry = Registry::open(path).map_err(|e| damaged("registry", path, e))?;
-    registry.segment().require_private()?;
+    if !mutant!("producer.restart-adopts-readable") {
+        registry.segment().require_private()?;
+    }
     Ok(registry)
 }
 

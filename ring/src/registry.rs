@@ -20,7 +20,7 @@ const JOIN_ATTEMPTS: usize = 16;
 
 /// The ring's join lock (see [`Registry::lock_joins`]); released on drop.
 pub struct JoinLock {
-    _lock: Flock<File>,
+    _lock: Option<Flock<File>>,
 }
 
 impl std::fmt::Debug for JoinLock {
@@ -157,6 +157,9 @@ impl Registry {
         // length was published after the bytes.
         let bytes = unsafe { *s.id.get() };
         let id = std::str::from_utf8(bytes.get(..len)?).ok()?;
+        if mutant!("registry.unvalidated-id") {
+            return Some(id.to_owned());
+        }
         crate::names::validate_consumer_id(id).is_ok().then(|| id.to_owned())
     }
 
@@ -201,8 +204,11 @@ impl Registry {
         let started = Instant::now();
         let mut file = self.seg.reopen("registry")?;
         loop {
+            if mutant!("registry.no-join-lock") {
+                return Ok(JoinLock { _lock: None });
+            }
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(lock) => return Ok(JoinLock { _lock: lock }),
+                Ok(lock) => return Ok(JoinLock { _lock: Some(lock) }),
                 Err((f, Errno::EWOULDBLOCK | Errno::EINTR)) => file = f,
                 Err((_, e)) => return Err(Error::Io { op: "flock", name: self.seg.path().to_string(), source: e.into() }),
             }
@@ -448,6 +454,7 @@ impl Registry {
             let state = s.state.load(Ordering::Acquire);
             let owner = s.owner.load(Ordering::Acquire);
             let dead = state == SLOT_DEAD || (matches!(state, SLOT_ACTIVE | SLOT_EVICTED) && !self.slot_alive_word(i, owner));
+            let dead = dead && !mutant!("producer.close-no-reap");
             if dead && s.owner.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 ids.extend(self.slot_id(i));
                 s.state.store(SLOT_FREE, Ordering::Release);

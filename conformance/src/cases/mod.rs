@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 mod data;
 mod lifecycle;
 mod names;
+mod registry;
 
 /// Must pass, or may be tolerated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +124,7 @@ pub fn catalogue() -> Vec<Case> {
     v.extend(data::cases());
     v.extend(lifecycle::cases());
     v.extend(names::cases());
+    v.extend(registry::cases());
     v
 }
 
