@@ -48,6 +48,9 @@ pub const MUTANTS: &[Mutant] = &[
     Mutant { name: "producer.restart-adopts-readable", rules: &["R3.1.c"], what: "a restart adopts a registry that others may read", killers: &["restart.refuses-readable-registry"] },
     Mutant { name: "producer.gates-when-alone", rules: &["R7.8.a", "R7.2.2"], what: "with no gate at all, the producer stops at its first limit instead of publishing to nobody", killers: &["coordination.immediate"] },
     Mutant { name: "producer.close-no-reap", rules: &["R7.6.4"], what: "the closing producer frees no dead consumer's slot and removes no dead consumer's cursor", killers: &["cleanup.dead-consumer-reaped"] },
+    // ---- disruptor-mp peers (cases/compat.rs)
+    Mutant { name: "producer.no-foreign-discovery", rules: &["R10.2.a"], what: "the producer never probes N_{prefix}_{k}_seq, so it does not gate on disruptor-mp consumers", killers: &["compat.foreign-gate"] },
+    Mutant { name: "consumer.no-ready-count", rules: &["R10.1.a"], what: "a consumer of a registry-less ring never increments N_cr", killers: &["compat.registryless-ring"] },
 ];
 
 /// Mutants no case kills, each with the reason (none today: keep it that way).

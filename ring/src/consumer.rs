@@ -678,6 +678,9 @@ impl RawConsumer {
 /// `WaitForConsumers` waits on. That producer creates the counter just after the ring, so a
 /// consumer that arrives in between gives it a short while to appear (SPEC.md §10.1).
 fn signal_foreign_readiness(name: &RingName) {
+    if mutant!("consumer.no-ready-count") {
+        return;
+    }
     let deadline = std::time::Instant::now() + Duration::from_millis(100);
     loop {
         match Cursor::open(&name.readiness(), "readiness counter") {

@@ -742,6 +742,9 @@ impl RawProducer {
 
     fn discover_foreign(&mut self) {
         let Some(d) = &self.discovery else { return };
+        if mutant!("producer.no-foreign-discovery") {
+            return;
+        }
         let now = Instant::now();
         if self.last_discovery.is_some_and(|t| now.duration_since(t) < d.interval) {
             return;

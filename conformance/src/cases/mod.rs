@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 mod data;
 mod lifecycle;
+mod compat;
 mod names;
 mod registry;
 
@@ -125,6 +126,7 @@ pub fn catalogue() -> Vec<Case> {
     v.extend(lifecycle::cases());
     v.extend(names::cases());
     v.extend(registry::cases());
+    v.extend(compat::cases());
     v
 }
 
