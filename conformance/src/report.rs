@@ -99,7 +99,7 @@ pub fn to_json(results: &[InstanceResult]) -> serde_json::Value {
         "totals": { "pass": t.pass, "expected_failure": t.expected_failure, "skipped": t.skipped, "failed": t.bad },
         "results": results.iter().map(|r| json!({
             "key": r.key, "case": r.case_id, "producer": r.producer, "consumer": r.consumer,
-            "backend": r.backend.as_str(), "status": r.status.as_str(), "detail": r.detail,
+            "backend": r.backend.as_str(), "status": r.status.as_str(), "rules": r.rules, "detail": r.detail,
             "notes": r.notes, "duration_ms": r.duration.as_millis() as u64,
         })).collect::<Vec<_>>(),
     })

@@ -123,6 +123,8 @@ impl Status {
 pub struct InstanceResult {
     pub key: String,
     pub case_id: &'static str,
+    /// The SPEC.md rule ids the case checks.
+    pub rules: &'static [&'static str],
     pub producer: String,
     pub consumer: String,
     pub backend: Backend,
@@ -157,9 +159,9 @@ pub fn run_instance(case: &Case, inst: &Instance, impls: &[Probed], schema: &Arc
             let _ = std::fs::remove_dir_all(&root);
             let (status, detail) = match result {
                 Ok(()) => (Status::Pass, String::new()),
-                Err(CaseError::Fail(e)) => (Status::Fail, format!("{e}\n{transcripts}")),
-                Err(CaseError::Error(e)) => (Status::Error, format!("{e}\n{transcripts}")),
-                Err(CaseError::Timeout(e)) => (Status::Timeout, format!("{e}\n{transcripts}")),
+                Err(CaseError::Fail(e)) => (Status::Fail, format!("{e}\n{}\n{transcripts}", rules_line(case))),
+                Err(CaseError::Error(e)) => (Status::Error, format!("{e}\n{}\n{transcripts}", rules_line(case))),
+                Err(CaseError::Timeout(e)) => (Status::Timeout, format!("{e}\n{}\n{transcripts}", rules_line(case))),
                 Err(CaseError::Skip(e)) => (Status::Skipped, e),
             };
             (status, detail, ctx.notes)
@@ -177,6 +179,7 @@ pub fn run_instance(case: &Case, inst: &Instance, impls: &[Probed], schema: &Arc
     InstanceResult {
         key: inst.key.clone(),
         case_id: case.id,
+        rules: case.rules,
         producer: impls[inst.producer].imp.name.clone(),
         consumer: impls[inst.consumer].imp.name.clone(),
         backend: inst.backend,
@@ -185,6 +188,11 @@ pub fn run_instance(case: &Case, inst: &Instance, impls: &[Probed], schema: &Arc
         notes,
         duration: started.elapsed(),
     }
+}
+
+/// What a failing instance was checking, for the report: the SPEC.md rule ids and the rule.
+fn rules_line(case: &Case) -> String {
+    format!("rule ({}, SPEC.md {}): {}", case.rules.join(" "), case.spec, case.rule)
 }
 
 fn first_line(s: &str) -> &str {
