@@ -231,13 +231,13 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
     }
     if !o.capacity.is_power_of_two() || o.batch == 0 || o.batch > o.capacity {
         eprintln!("capacity must be a power of two and 1 <= batch <= capacity");
-        return ExitCode::FAILURE;
+        return ExitCode::from(2);
     }
     let peers = peers(&o);
     if !peers.is_empty() {
         if let Err(e) = launcher.check_peers() {
             eprintln!("{e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     }
     harness::install_signal_handlers();
@@ -374,6 +374,7 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
             "errors": errors, "verified": verified, "runs": run_count, "unpinned_runs": unpinned, "contended_runs": contended,
             "oversubscribed": oversubscribed, "leaked": leaked, "dropped": dropped, "failures": failures, "targets_missed": missed, "notes": notes,
             "failure": failure, "elapsed_s": elapsed.as_secs_f64(), "table": table,
+            "interrupted": harness::interrupting_signal().map(|s| nix::sys::signal::Signal::try_from(s).map_or("signal", |s| s.as_str())),
         });
         let doc = report::json_doc(machine, settings, &runs, verdict);
         if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&doc).expect("json") + "\n") {
@@ -382,8 +383,10 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
         }
     }
 
-    if harness::interrupted() {
-        return ExitCode::from(130);
+    if let Some(sig) = harness::interrupting_signal() {
+        // 128 + the signal (130 SIGINT, 143 SIGTERM): the children are killed, the names
+        // unlinked, and the partial --json written above.
+        return ExitCode::from(128 + sig as u8);
     }
     if failure.is_some() || errors > 0 || !leaked.is_empty() {
         return ExitCode::FAILURE;

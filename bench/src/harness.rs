@@ -622,9 +622,19 @@ pub fn wait_for_quiet(max: Duration) -> (bool, Duration) {
 }
 
 static SIGNALLED: AtomicI32 = AtomicI32::new(0);
+/// The first SIGINT/SIGTERM (a later SIGALRM does not hide it).
+static STOPPED_BY: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_signal(sig: libc::c_int) {
     SIGNALLED.store(sig, Ordering::SeqCst);
+    if sig != libc::SIGALRM {
+        let _ = STOPPED_BY.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+/// The SIGINT or SIGTERM that interrupted the run, if one did (the run exits 128 + it).
+pub fn interrupting_signal() -> Option<i32> {
+    Some(STOPPED_BY.load(Ordering::SeqCst)).filter(|s| *s != 0)
 }
 
 /// Installs SIGINT/SIGTERM/SIGALRM handlers without SA_RESTART, so they interrupt `waitpid`.
@@ -639,7 +649,7 @@ pub fn install_signal_handlers() {
 
 /// SIGINT or SIGTERM arrived (the run should stop after cleaning up).
 pub fn interrupted() -> bool {
-    matches!(SIGNALLED.load(Ordering::SeqCst), libc::SIGINT | libc::SIGTERM)
+    interrupting_signal().is_some()
 }
 
 fn read_report(child: &mut Child) -> Result<Value, String> {
