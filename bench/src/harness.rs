@@ -375,8 +375,9 @@ impl Launcher {
     pub fn check_peers(&self) -> Result<(), String> {
         match &self.peers {
             Some(c) if !c.program.is_file() => Err(format!(
-                "peer binary {} not found: build it with `cargo build --release -p {PEERS_BIN}` \
-                 (or set ${PEERS_ENV} to it, or run with --peers none)",
+                "peer binary {} not found: the bench peers are optional; build them with `cargo build --release -p {PEERS_BIN}` \
+                 (an installed ringproof: `cargo install --locked --path bench/peers` from a checkout, same --root), \
+                 or set ${PEERS_ENV} to it, or run with --peers none",
                 c.program.display()
             )),
             _ => Ok(()),

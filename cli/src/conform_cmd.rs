@@ -52,7 +52,11 @@ pub(crate) fn resolve(spec: &str) -> Result<Implementation, String> {
         "disruptor-mp" | "dmp" => {
             let peer = exe.with_file_name("dmp-peer");
             if !peer.exists() {
-                return Err(format!("{} not found: build the disruptor-mp adapter with `cargo build --release -p dmp-peer` (same profile as this binary)", peer.display()));
+                return Err(format!(
+                    "{} not found: the disruptor-mp adapter is optional; put it next to this binary with `cargo install --locked --path interop/dmp-peer` \
+                     (from a ringproof checkout, same --root as ringproof; or `cargo install --git URL dmp-peer`), or in a checkout `cargo build --release -p dmp-peer` (same profile as this binary)",
+                    peer.display()
+                ));
             }
             ("disruptor-mp".to_owned(), peer, vec!["testee".to_owned()])
         }
