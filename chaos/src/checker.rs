@@ -96,8 +96,11 @@ impl Latency {
     /// Adds `other`'s samples to these (exactly: the histograms are added, then the
     /// percentiles read again).
     pub fn absorb(&mut self, other: &Latency) -> Result<(), MergeError> {
-        let mut h = self.histogram()?;
-        h.add(other.histogram()?).map_err(|e| MergeError::Add(format!("{e:?}")))?;
+        // A fresh, auto-resizing histogram: a decoded one keeps its own range.
+        let mut h = Histogram::<u64>::new(3).expect("histogram");
+        for part in [self.histogram()?, other.histogram()?] {
+            h.add(part).map_err(|e| MergeError::Add(format!("{e:?}")))?;
+        }
         *self = latency(&h, self.unobserved + other.unobserved);
         Ok(())
     }
