@@ -98,7 +98,11 @@ pub struct CampaignResult {
     pub report: Option<String>,
     pub verdict: Verdict,
     pub junit: Vec<JunitCase>,
-    pub schedule: Schedule,
+    /// The schedule and the history (for `--recheck`); `ringproof merge` does not read them,
+    /// so merging many long shards costs the verdicts' memory, not the histories'.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    #[serde(default)]
     pub history: History,
 }
 

@@ -285,7 +285,7 @@ pub fn run(a: ChaosArgs) -> ExitCode {
             report: outcome.report.map(|r| r.display().to_string()),
             verdict: outcome.verdict,
             junit,
-            schedule: outcome.schedule,
+            schedule: Some(outcome.schedule),
             history: outcome.history,
         });
         result.interrupted = caught.map(str::to_owned);

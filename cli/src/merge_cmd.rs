@@ -45,6 +45,14 @@ pub fn run(a: MergeArgs) -> ExitCode {
             Err(e) => return fail(format!("cannot read {name}: {e}")),
         };
         if doc["tool"] == "chaos" {
+            let mut doc = doc;
+            // Histories and schedules are for --recheck; a merge needs the verdicts only.
+            for c in doc["campaigns"].as_array_mut().into_iter().flatten() {
+                if let Some(c) = c.as_object_mut() {
+                    c.remove("history");
+                    c.remove("schedule");
+                }
+            }
             match serde_json::from_value::<RunResult>(doc) {
                 Ok(r) => chaos.push((name, r)),
                 Err(e) => return fail(format!("{name} is not a `ringproof chaos --json` result of this version ({e})")),
