@@ -111,8 +111,11 @@ pub fn run(a: MergeArgs) -> ExitCode {
         violations_found |= !all.passed();
         println!("chaos: master seed {master}, {} of {count} shard(s), {campaigns} campaign(s)", seen.len());
         println!("{}", report::verdict_table(&all));
-        for l in &located {
+        for l in located.iter().take(20) {
             println!("  {} (shard {}, seed {}): {}\n    replay: {}", l["kind"].as_str().unwrap_or(""), l["shard"].as_str().unwrap_or(""), l["seed"], l["violation"], l["replay"].as_str().unwrap_or(""));
+        }
+        if located.len() > 20 {
+            println!("  ... and {} more (the merged --json lists every one)", located.len() - 20);
         }
         let counts = all.counts();
         out["chaos"] = json!({
