@@ -80,7 +80,7 @@ pub struct Opts {
     /// Do not pin.
     #[arg(long)]
     pub no_pin: bool,
-    /// Exit 2 when a target is missed (never with --quick).
+    /// Exit 3 when a target is missed (never with --quick).
     #[arg(long)]
     pub enforce_targets: bool,
     /// Tries per run while a try is contended (default 3; 1 with --quick).
@@ -220,8 +220,10 @@ fn progress_bar(total: u64) -> ProgressBar {
 }
 
 /// Runs the bench as `o` says, spawning roles through `launcher`; prints the table and the
-/// verdict. Exit status: 0 all verified, 1 an error or a failed run, 2 a missed target with
-/// --enforce-targets, 130 interrupted.
+/// verdict. Exit status (as `ringproof --help` documents for every proof-kit command): 0 all
+/// verified, 1 a payload or sequence error, a leak or a failed run, 2 a usage or harness error
+/// (bad flags, no peers binary), 3 a missed target with --enforce-targets, 128 + the signal
+/// when SIGINT/SIGTERM interrupted it (children killed, names unlinked, partial --json written).
 pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
     if o.list {
         for s in SCENARIOS {
@@ -392,7 +394,7 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
         return ExitCode::FAILURE;
     }
     if o.enforce_targets && !q && !missed.is_empty() {
-        return ExitCode::from(2);
+        return ExitCode::from(3);
     }
     status
 }

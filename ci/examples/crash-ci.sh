@@ -66,7 +66,11 @@ shard() {
 }
 
 merge() {
-    "$RINGPROOF" merge "$OUT"/conform-*.json "$OUT"/chaos-*.json --json "$OUT/merged.json" --junit "$OUT/merged.xml"
+    shopt -s nullglob
+    files=("$OUT"/conform-*.json "$OUT"/chaos-*.json)
+    shopt -u nullglob
+    [ ${#files[@]} -gt 0 ] || { echo "no shard results in $OUT: did the shard jobs run (and upload)?" >&2; exit 2; }
+    "$RINGPROOF" merge "${files[@]}" --json "$OUT/merged.json" --junit "$OUT/merged.xml"
 }
 
 case "${1:-}" in

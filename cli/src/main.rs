@@ -20,7 +20,7 @@ const EXIT_CODES: &str = "Exit status of conform, chaos, bench and merge: 0 pass
 (your ring is broken); 2 a harness or usage error (a bad flag, a testee that does not start, an \
 incomplete merge: the job is misconfigured); 128+N interrupted by signal N (130 SIGINT, 143 \
 SIGTERM) after stopping the testees, removing every segment and temp directory, and writing \
-the partial --json/--junit reports.";
+the partial --json/--junit reports. bench --enforce-targets exits 3 on a missed target.";
 
 #[derive(Parser)]
 #[command(name = "ringproof", version = VERSION, about = "Cross-process Disruptor ring over shm/mmap, and its proof kit", after_help = EXIT_CODES)]
