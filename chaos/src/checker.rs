@@ -433,7 +433,7 @@ fn judge_detection(h: &History, v: &mut Verdict) {
 fn latency(h: &Histogram<u64>, unobserved: u64) -> Latency {
     let ms = |us: u64| us as f64 / 1_000.0;
     let mut hdr = String::new();
-    if h.len() > 0 {
+    if !h.is_empty() {
         let mut bytes = Vec::new();
         if hdrhistogram::serialization::V2Serializer::new().serialize(h, &mut bytes).is_ok() {
             hdr = bytes.iter().map(|b| format!("{b:02x}")).collect();

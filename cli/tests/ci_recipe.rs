@@ -11,9 +11,13 @@ use std::process::Command;
 
 const SECS_PER_SHARD: u64 = 8;
 
-/// The workflow's top-level `env:` and, per job, its `run:` lines (a line-based reading: the
-/// example keeps every `run:` on one line, which this test also checks by running them).
-fn workflow(text: &str) -> (BTreeMap<String, String>, BTreeMap<String, Vec<String>>, Vec<u32>) {
+/// What the test reads from a workflow: its top-level `env:`, per job its `run:` lines, and the
+/// matrix's shard numbers.
+type Workflow = (BTreeMap<String, String>, BTreeMap<String, Vec<String>>, Vec<u32>);
+
+/// Reads the workflow line by line (the example keeps every `run:` on one line, which this
+/// test also checks by running them).
+fn workflow(text: &str) -> Workflow {
     let (mut env, mut jobs, mut matrix) = (BTreeMap::new(), BTreeMap::<String, Vec<String>>::new(), Vec::new());
     let (mut section, mut job) = ("", String::new());
     for line in text.lines() {
