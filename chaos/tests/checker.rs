@@ -247,3 +247,22 @@ fn shards_stats_merge_exactly_from_their_histograms() {
     broken.detect_producer.hdr = "zz".into();
     assert!(merged.absorb(&broken).unwrap_err().to_string().contains("hdrhistogram"));
 }
+
+#[test]
+fn junit_has_a_case_per_row_and_per_failing_consumer_life_with_the_replay() {
+    use ringproof_chaos::shard::{junit_cases, junit_xml};
+    let mut h = clean();
+    // c_0's second life (pid 21) resumes past its predecessor's committed cursor.
+    h.consumers.get_mut("c_0").unwrap()[1] = life(21, 120, vec![run(120, 199)], End::Left, None);
+    let v = check(&h);
+    let cases = junit_cases("chaos.seed-9", &v, &h, "ringproof chaos --seed 9", None);
+    assert_eq!(cases.iter().filter(|c| c.name == "lost" && c.failure.is_some()).count(), 1);
+    assert_eq!(cases.iter().filter(|c| c.failure.is_none()).count(), ringproof_chaos::checker::ROWS.len() - 1);
+    let life = cases.iter().find(|c| c.name == "c_0 life 2 (pid 21)").expect("a case for the failing life");
+    assert!(life.failure.as_deref().is_some_and(|f| f.contains("lost") && f.ends_with("replay: ringproof chaos --seed 9\n")), "{life:?}");
+    let xml = junit_xml("ringproof-chaos", &cases);
+    assert!(xml.contains(&format!("tests=\"{}\" failures=\"", cases.len())), "{xml}");
+    // An interrupted campaign's rows without violations are skipped, not passed.
+    let cases = junit_cases("chaos.seed-9", &check(&clean()), &clean(), "r", Some("SIGTERM"));
+    assert!(cases.iter().all(|c| c.skipped.as_deref().is_some_and(|s| s.contains("interrupted by SIGTERM"))));
+}

@@ -160,6 +160,15 @@ fn a_testee_that_does_not_start_and_a_bad_shard_are_harness_errors() {
     assert!(err.contains("K/N"), "{err}");
     let (code, _, err) = ringproof(&["merge", dir.join("missing.json").to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
+    // A merge with a shard missing is incomplete: exit 2, the files still written.
+    let half = dir.join("chaos-1.json");
+    let (code, out, err) = ringproof(&["chaos", "--seed", "3", "--shard", "1/2", "--duration", "1s", "--json", half.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let merged = dir.join("merged.json");
+    let (code, out, err) = ringproof(&["merge", half.to_str().unwrap(), "--json", merged.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("shards 2/2 are missing") && err.contains("--allow-partial"), "{err}");
+    assert_eq!(read_json(&merged)["verdict"], "incomplete");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
