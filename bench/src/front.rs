@@ -80,7 +80,7 @@ pub struct Opts {
     /// Do not pin.
     #[arg(long)]
     pub no_pin: bool,
-    /// Exit 2 when a target is missed (never with --quick).
+    /// Exit 3 when a target is missed (never with --quick).
     #[arg(long)]
     pub enforce_targets: bool,
     /// Tries per run while a try is contended (default 3; 1 with --quick).
@@ -220,8 +220,10 @@ fn progress_bar(total: u64) -> ProgressBar {
 }
 
 /// Runs the bench as `o` says, spawning roles through `launcher`; prints the table and the
-/// verdict. Exit status: 0 all verified, 1 an error or a failed run, 2 a missed target with
-/// --enforce-targets, 130 interrupted.
+/// verdict. Exit status (as `ringproof --help` documents for every proof-kit command): 0 all
+/// verified, 1 a payload or sequence error, a leak or a failed run, 2 a usage or harness error
+/// (bad flags, no peers binary), 3 a missed target with --enforce-targets, 128 + the signal
+/// when SIGINT/SIGTERM interrupted it (children killed, names unlinked, partial --json written).
 pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
     if o.list {
         for s in SCENARIOS {
@@ -231,13 +233,13 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
     }
     if !o.capacity.is_power_of_two() || o.batch == 0 || o.batch > o.capacity {
         eprintln!("capacity must be a power of two and 1 <= batch <= capacity");
-        return ExitCode::FAILURE;
+        return ExitCode::from(2);
     }
     let peers = peers(&o);
     if !peers.is_empty() {
         if let Err(e) = launcher.check_peers() {
             eprintln!("{e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     }
     harness::install_signal_handlers();
@@ -374,6 +376,7 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
             "errors": errors, "verified": verified, "runs": run_count, "unpinned_runs": unpinned, "contended_runs": contended,
             "oversubscribed": oversubscribed, "leaked": leaked, "dropped": dropped, "failures": failures, "targets_missed": missed, "notes": notes,
             "failure": failure, "elapsed_s": elapsed.as_secs_f64(), "table": table,
+            "interrupted": harness::interrupting_signal().map(|s| nix::sys::signal::Signal::try_from(s).map_or("signal", |s| s.as_str())),
         });
         let doc = report::json_doc(machine, settings, &runs, verdict);
         if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&doc).expect("json") + "\n") {
@@ -382,14 +385,16 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
         }
     }
 
-    if harness::interrupted() {
-        return ExitCode::from(130);
+    if let Some(sig) = harness::interrupting_signal() {
+        // 128 + the signal (130 SIGINT, 143 SIGTERM): the children are killed, the names
+        // unlinked, and the partial --json written above.
+        return ExitCode::from(128 + sig as u8);
     }
     if failure.is_some() || errors > 0 || !leaked.is_empty() {
         return ExitCode::FAILURE;
     }
     if o.enforce_targets && !q && !missed.is_empty() {
-        return ExitCode::from(2);
+        return ExitCode::from(3);
     }
     status
 }

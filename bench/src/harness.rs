@@ -375,8 +375,9 @@ impl Launcher {
     pub fn check_peers(&self) -> Result<(), String> {
         match &self.peers {
             Some(c) if !c.program.is_file() => Err(format!(
-                "peer binary {} not found: build it with `cargo build --release -p {PEERS_BIN}` \
-                 (or set ${PEERS_ENV} to it, or run with --peers none)",
+                "peer binary {} not found: the bench peers are optional; build them with `cargo build --release -p {PEERS_BIN}` \
+                 (an installed ringproof: `cargo install --locked --path bench/peers` from a checkout, same --root), \
+                 or set ${PEERS_ENV} to it, or run with --peers none",
                 c.program.display()
             )),
             _ => Ok(()),
@@ -622,9 +623,19 @@ pub fn wait_for_quiet(max: Duration) -> (bool, Duration) {
 }
 
 static SIGNALLED: AtomicI32 = AtomicI32::new(0);
+/// The first SIGINT/SIGTERM (a later SIGALRM does not hide it).
+static STOPPED_BY: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_signal(sig: libc::c_int) {
     SIGNALLED.store(sig, Ordering::SeqCst);
+    if sig != libc::SIGALRM {
+        let _ = STOPPED_BY.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+/// The SIGINT or SIGTERM that interrupted the run, if one did (the run exits 128 + it).
+pub fn interrupting_signal() -> Option<i32> {
+    Some(STOPPED_BY.load(Ordering::SeqCst)).filter(|s| *s != 0)
 }
 
 /// Installs SIGINT/SIGTERM/SIGALRM handlers without SA_RESTART, so they interrupt `waitpid`.
@@ -639,7 +650,7 @@ pub fn install_signal_handlers() {
 
 /// SIGINT or SIGTERM arrived (the run should stop after cleaning up).
 pub fn interrupted() -> bool {
-    matches!(SIGNALLED.load(Ordering::SeqCst), libc::SIGINT | libc::SIGTERM)
+    interrupting_signal().is_some()
 }
 
 fn read_report(child: &mut Child) -> Result<Value, String> {

@@ -33,7 +33,8 @@ fn missing_peer_binary_is_a_clear_error() {
         &s,
         Duration::from_secs(60),
     );
-    assert_eq!(ran.status.code(), Some(1), "{}", ran.stderr);
+    // A missing helper is a harness error (exit 2), not a failed measurement.
+    assert_eq!(ran.status.code(), Some(2), "{}", ran.stderr);
     assert!(ran.stderr.contains("cargo build --release -p ringproof-bench-peers"), "{}", ran.stderr);
     assert!(ran.stderr.contains("--peers none"), "{}", ran.stderr);
 }

@@ -24,6 +24,8 @@ const CONSUME_CHUNK: u64 = 4096;
 const CONSUME_IDLE_MS: u64 = 100;
 /// A testee that does not answer a command within this long is hung.
 const REPLY_DEADLINE: Duration = Duration::from_secs(30);
+/// Every testee process of a campaign gets its seed in this environment variable.
+pub const SEED_ENV: &str = "RINGPROOF_CHAOS_SEED";
 /// Transcripts kept for the failure report (the most recent ones).
 const TRANSCRIPTS_KEPT: usize = 64;
 
@@ -54,6 +56,10 @@ pub struct Config {
     pub action: Option<String>,
     /// The command that replays this campaign (written into the report).
     pub replay: String,
+    /// Set (by the front end, on SIGINT/SIGTERM) to cut the campaign short: no more faults,
+    /// no heal phase, a clean shutdown that removes every segment and temp directory, and a
+    /// history marked [`History::interrupted`].
+    pub interrupt: Arc<AtomicBool>,
 }
 
 impl Config {
@@ -75,6 +81,7 @@ impl Config {
             report_dir: None,
             action: None,
             replay: String::new(),
+            interrupt: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -173,7 +180,9 @@ impl Shared {
     }
 
     fn spawn(&self, label: &str, arm: Option<&str>) -> Result<Testee, DriverError> {
-        let env: Vec<(String, String)> = arm.map(|a| vec![(ringproof::failpoint::ENV.to_owned(), a.to_owned())]).unwrap_or_default();
+        // The campaign's seed, for the testee's own logs (and for planted defects in tests).
+        let mut env = vec![(SEED_ENV.to_owned(), self.cfg.seed.to_string())];
+        env.extend(arm.map(|a| (ringproof::failpoint::ENV.to_owned(), a.to_owned())));
         Testee::spawn_with_env(&self.cfg.implementation, label, Arc::clone(&self.schema), Duration::from_secs(10), &env)
     }
 
@@ -266,10 +275,20 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
     // Fault phase.
     let start = Instant::now();
     let mut resumes = Vec::new();
+    let interrupt = Arc::clone(&shared.cfg.interrupt);
+    // Sleeps until `until`, in short slices; false if the campaign was interrupted meanwhile.
+    let sleep_until = |until: Instant| {
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            if interrupt.load(Ordering::SeqCst) {
+                return false;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(20)));
+        }
+        !interrupt.load(Ordering::SeqCst)
+    };
     for (index, sf) in schedule.faults.iter().enumerate() {
-        let due = start + Duration::from_millis(sf.at_ms);
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
+        if !sleep_until(start + Duration::from_millis(sf.at_ms)) {
+            break;
         }
         let (record, resume) = inject(&shared, index, &sf.fault);
         shared.history.lock().expect("history").faults.push(record);
@@ -278,9 +297,7 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
         resumes.extend(resume);
         progress(&Progress { phase: "faults", faults_done: index + 1, faults_total: total });
     }
-    if let Some(rest) = (start + shared.cfg.duration).checked_duration_since(Instant::now()) {
-        std::thread::sleep(rest);
-    }
+    sleep_until(start + shared.cfg.duration);
     for r in resumes {
         let _ = r.join();
     }
@@ -292,7 +309,7 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
     shared.history.lock().expect("history").heal.started_ns = heal_start;
     shared.heal.store(true, Ordering::SeqCst);
     let heal_deadline = Instant::now() + shared.cfg.heal_bound;
-    while Instant::now() < heal_deadline {
+    while Instant::now() < heal_deadline && !interrupt.load(Ordering::SeqCst) {
         let fin = *shared.final_seq.lock().expect("final");
         if let Some(f) = fin {
             let now = monotonic_ns();
@@ -327,6 +344,7 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
 
     let mut history = std::mem::take(&mut *shared.history.lock().expect("history"));
     history.heal.final_seq = *shared.final_seq.lock().expect("final");
+    history.interrupted = interrupt.load(Ordering::SeqCst);
     history.leaks = leftovers(&shared);
     let leaked_dir = std::env::temp_dir().join(format!("ringproof-chaos-leaked-{name}"));
     if !history.leaks.is_empty() {

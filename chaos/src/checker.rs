@@ -14,6 +14,7 @@
 
 use crate::history::{ConsumerLife, End, History};
 use crate::schedule::{Fault, FaultFamily, Target};
+use hdrhistogram::serialization::Serializer as _;
 use hdrhistogram::Histogram;
 use ringproof_conformance::ctx::expected_digest;
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,66 @@ pub struct Latency {
     pub max_ms: f64,
     /// Deaths nobody observed before the peer was restarted (nobody needed to notice).
     pub unobserved: u64,
+    /// The samples themselves (microseconds), as hdrhistogram's V2 encoding in hex, so that
+    /// shards' latencies merge exactly ([`Latency::absorb`]). Empty without samples.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hdr: String,
+}
+
+/// Why two results' latencies could not be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("a latency histogram is not a valid hdrhistogram V2 encoding ({0}): was the result file edited or truncated?")]
+    Decode(String),
+    #[error("latency histograms do not add up ({0})")]
+    Add(String),
+}
+
+impl Latency {
+    /// The histogram behind these percentiles (empty without samples).
+    pub fn histogram(&self) -> Result<Histogram<u64>, MergeError> {
+        if self.hdr.is_empty() {
+            return Ok(Histogram::new(3).expect("histogram"));
+        }
+        let bytes = (0..self.hdr.len() / 2)
+            .map(|i| self.hdr.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(|| MergeError::Decode("not hex".into()))?;
+        hdrhistogram::serialization::Deserializer::new().deserialize(&mut &bytes[..]).map_err(|e| MergeError::Decode(format!("{e:?}")))
+    }
+
+    /// Adds `other`'s samples to these (exactly: the histograms are added, then the
+    /// percentiles read again).
+    pub fn absorb(&mut self, other: &Latency) -> Result<(), MergeError> {
+        // A fresh, auto-resizing histogram: a decoded one keeps its own range.
+        let mut h = Histogram::<u64>::new(3).expect("histogram");
+        for part in [self.histogram()?, other.histogram()?] {
+            h.add(part).map_err(|e| MergeError::Add(format!("{e:?}")))?;
+        }
+        *self = latency(&h, self.unobserved + other.unobserved);
+        Ok(())
+    }
+}
+
+impl Stats {
+    /// Adds `other`'s counts (and latency samples) to these.
+    pub fn absorb(&mut self, other: &Stats) -> Result<(), MergeError> {
+        for (k, n) in &other.injected {
+            *self.injected.entry(k.clone()).or_default() += n;
+        }
+        self.failpoints_fired += other.failpoints_fired;
+        self.faults_skipped += other.faults_skipped;
+        self.producer_lives += other.producer_lives;
+        self.consumer_lives += other.consumer_lives;
+        self.events_delivered += other.events_delivered;
+        self.lost_events += other.lost_events;
+        self.duplicated_events += other.duplicated_events;
+        self.redelivered_allowed += other.redelivered_allowed;
+        self.declared_gap_events += other.declared_gap_events;
+        self.torn_runs += other.torn_runs;
+        self.detect_producer.absorb(&other.detect_producer)?;
+        self.detect_consumer.absorb(&other.detect_consumer)
+    }
 }
 
 /// Counts for the verdict table and the record.
@@ -131,7 +192,7 @@ pub fn check(h: &History) -> Verdict {
     v.stats.producer_lives = h.producer.len() as u64;
     let mut published: Option<(u32, i64)> = None;
     for p in &h.producer {
-        judge_end("producer", &p.end, &mut v);
+        judge_end(h, "producer", &p.end, &mut v);
         // A restarted producer resumes after what its predecessor published (SPEC.md §7.9):
         // its cursor never goes back.
         if let (Some((pid, before)), Some(now)) = (published, p.published_through) {
@@ -147,7 +208,7 @@ pub fn check(h: &History) -> Verdict {
         }
     }
     for (id, _, end) in &h.early_deaths {
-        judge_end(id, end, &mut v);
+        judge_end(h, id, end, &mut v);
     }
     for (id, lives) in &h.consumers {
         v.stats.consumer_lives += lives.len() as u64;
@@ -156,7 +217,9 @@ pub fn check(h: &History) -> Verdict {
     for e in &h.harness_errors {
         v.violations.push(Violation::Harness { detail: e.clone() });
     }
-    judge_final(h, &mut v);
+    if !h.interrupted {
+        judge_final(h, &mut v);
+    }
     for name in &h.leaks {
         v.violations.push(Violation::Leaked { name: name.clone() });
     }
@@ -164,8 +227,9 @@ pub fn check(h: &History) -> Verdict {
     v
 }
 
-fn judge_end(who: &str, end: &End, v: &mut Verdict) {
+fn judge_end(h: &History, who: &str, end: &End, v: &mut Verdict) {
     match end {
+        End::Crashed { .. } if h.interrupted => {}
         End::Crashed { detail } => v.violations.push(Violation::Crashed { who: who.to_owned(), detail: detail.clone() }),
         End::FailpointCrash { .. } => v.stats.failpoints_fired += 1,
         _ => {}
@@ -178,7 +242,7 @@ fn judge_consumer(h: &History, id: &str, lives: &[ConsumerLife], v: &mut Verdict
     // declared gap (an eviction, a retirement) happened after it.
     let mut chain_start_ns = lives.first().map_or(0, |l| l.attached_ns);
     for life in lives {
-        judge_end(id, &life.end, v);
+        judge_end(h, id, &life.end, v);
         if let Some(p) = prev {
             judge_handoff(h, id, p, life, chain_start_ns, v);
             if !life.declared_gap_before {
@@ -368,7 +432,15 @@ fn judge_detection(h: &History, v: &mut Verdict) {
 
 fn latency(h: &Histogram<u64>, unobserved: u64) -> Latency {
     let ms = |us: u64| us as f64 / 1_000.0;
+    let mut hdr = String::new();
+    if !h.is_empty() {
+        let mut bytes = Vec::new();
+        if hdrhistogram::serialization::V2Serializer::new().serialize(h, &mut bytes).is_ok() {
+            hdr = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        }
+    }
     Latency {
+        hdr,
         samples: h.len(),
         p50_ms: ms(h.value_at_quantile(0.5)),
         p90_ms: ms(h.value_at_quantile(0.9)),

@@ -134,6 +134,11 @@ pub struct History {
     pub leaks: Vec<String>,
     /// Problems the harness itself ran into (a testee that would not start, ...).
     pub harness_errors: Vec<String>,
+    /// The campaign was interrupted ([`crate::Config::interrupt`]): the fault phase was cut
+    /// short and there was no heal phase, so the checker does not judge the final sequence,
+    /// nor deaths (a signal sent to the whole process group ends testees too).
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 impl History {

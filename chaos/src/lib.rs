@@ -16,7 +16,9 @@ pub mod history;
 pub mod regression;
 pub mod report;
 pub mod schedule;
+pub mod shard;
 
 pub use campaign::{run, ChaosError, Config, Outcome, Progress};
 pub use checker::{check, Verdict, Violation};
 pub use history::History;
+pub use shard::{RunResult, Shard};

@@ -208,3 +208,61 @@ fn harness_problems_fail_the_campaign() {
     h.harness_errors.push("c_0 did not answer consume: hung".into());
     assert_eq!(kinds(&h), ["harness"]);
 }
+
+#[test]
+fn an_interrupted_history_is_judged_without_its_heal_phase_and_deaths() {
+    let mut h = clean();
+    h.heal.final_seq = None;
+    h.consumers.get_mut("c_0").unwrap()[0].end = End::Crashed { detail: "killed by SIGTERM".into() };
+    assert_eq!(kinds(&h), ["crashed", "hung"]);
+    h.interrupted = true;
+    assert!(kinds(&h).is_empty(), "{:?}", kinds(&h));
+    // What it did record is still judged.
+    h.consumers.get_mut("c_0").unwrap()[1].runs = vec![run(120, 199)];
+    assert_eq!(kinds(&h), ["lost"]);
+}
+
+#[test]
+fn shards_stats_merge_exactly_from_their_histograms() {
+    let kill = |at_ms| FaultRecord { index: 0, fault: Fault::Kill { target: Target::Producer, restart_after_ms: 0 }, at_ns: Some(at_ms * MS), pid: Some(10), skipped: None };
+    // Two "shards": the producer seen gone 50 ms and 400 ms after its death.
+    let shard = |seen_after_ms: u64| {
+        let mut h = clean();
+        h.faults.push(kill(100));
+        h.producer.push(producer(11, 3_000 * MS, End::Left));
+        h.consumers.get_mut("c_0").unwrap()[0].producer_gone_ns = vec![(100 + seen_after_ms) * MS];
+        check(&h).stats
+    };
+    let (a, b) = (shard(50), shard(400));
+    let mut merged = a.clone();
+    merged.absorb(&b).expect("merge");
+    assert_eq!(merged.events_delivered, a.events_delivered + b.events_delivered);
+    assert_eq!(merged.injected_total(), 2);
+    let l = &merged.detect_producer;
+    assert_eq!(l.samples, 2);
+    assert!((l.max_ms - 400.0).abs() < 1.0 && (l.p50_ms - 50.0).abs() < 1.0, "{l:?}");
+    assert_eq!(l.histogram().expect("decodes").len(), 2);
+    // An edited encoding is refused, not silently dropped.
+    let mut broken = b.clone();
+    broken.detect_producer.hdr = "zz".into();
+    assert!(merged.absorb(&broken).unwrap_err().to_string().contains("hdrhistogram"));
+}
+
+#[test]
+fn junit_has_a_case_per_row_and_per_failing_consumer_life_with_the_replay() {
+    use ringproof_chaos::shard::{junit_cases, junit_xml};
+    let mut h = clean();
+    // c_0's second life (pid 21) resumes past its predecessor's committed cursor.
+    h.consumers.get_mut("c_0").unwrap()[1] = life(21, 120, vec![run(120, 199)], End::Left, None);
+    let v = check(&h);
+    let cases = junit_cases("chaos.seed-9", &v, &h, "ringproof chaos --seed 9", None);
+    assert_eq!(cases.iter().filter(|c| c.name == "lost" && c.failure.is_some()).count(), 1);
+    assert_eq!(cases.iter().filter(|c| c.failure.is_none()).count(), ringproof_chaos::checker::ROWS.len() - 1);
+    let life = cases.iter().find(|c| c.name == "c_0 life 2 (pid 21)").expect("a case for the failing life");
+    assert!(life.failure.as_deref().is_some_and(|f| f.contains("lost") && f.ends_with("replay: ringproof chaos --seed 9\n")), "{life:?}");
+    let xml = junit_xml("ringproof-chaos", &cases);
+    assert!(xml.contains(&format!("tests=\"{}\" failures=\"", cases.len())), "{xml}");
+    // An interrupted campaign's rows without violations are skipped, not passed.
+    let cases = junit_cases("chaos.seed-9", &check(&clean()), &clean(), "r", Some("SIGTERM"));
+    assert!(cases.iter().all(|c| c.skipped.as_deref().is_some_and(|s| s.contains("interrupted by SIGTERM"))));
+}

@@ -14,8 +14,9 @@ pub fn run(opts: Opts) -> ExitCode {
     match Launcher::with_peer_binary(ROLE_SUBCOMMAND) {
         Ok(l) => ringproof_bench::orchestrate(opts, l),
         Err(e) => {
+            // The job is misconfigured (no peers binary, ...): a harness error.
             eprintln!("ringproof bench: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

@@ -4,10 +4,15 @@
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use ringproof_chaos::schedule::FaultFamily;
-use ringproof_chaos::{campaign, report, Config};
+use ringproof_chaos::shard::{campaign_seed, junit_cases, junit_xml, CampaignResult};
+use ringproof_chaos::{campaign, report, Config, RunResult, Shard};
 use ringproof_conformance::protocol::Backend;
+use crate::roles::stop_signals;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Args, Debug)]
@@ -47,9 +52,24 @@ pub struct ChaosArgs {
     /// Where a failing campaign writes its report folder (default: a temp directory).
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
-    /// Write the full result (schedule, history, verdict) as JSON.
+    /// Write the full result (schedule, history, verdict per campaign) as JSON; `ringproof
+    /// merge` combines shards' files. Rewritten after every campaign, so an interrupted run
+    /// leaves its partial result.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write the verdict as JUnit XML: one test case per check row and per failing consumer
+    /// life, the replay command in the failure text.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Run shard K of N (1-based) of the campaign under `--seed` (the master seed, required
+    /// with --shard): its campaigns' seeds are derived from the master seed, the shard and the
+    /// campaign's index, so N runners share nothing but the seed (`ringproof merge` joins them).
+    #[arg(long, value_name = "K/N", value_parser = parse_shard, requires = "seed")]
+    shard: Option<Shard>,
+    /// Campaigns to run one after the other (each `--duration` long, each with its own seed
+    /// derived from `--seed`): a shard's time budget is campaigns x duration.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    campaigns: u32,
     /// Run nothing: judge a recorded history again (a `--json` result or a report folder's
     /// history.json) with this build's checker.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["seed", "json"])]
@@ -58,20 +78,31 @@ pub struct ChaosArgs {
 
 /// `--recheck`: the checker over a saved history.
 fn recheck(path: &std::path::Path) -> ExitCode {
-    let history = std::fs::read_to_string(path)
+    let histories = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).map_err(|e| format!("{} is not JSON: {e}", path.display())))
         .and_then(|mut doc| {
-            let h = doc.get_mut("history").map(serde_json::Value::take).unwrap_or(doc);
-            serde_json::from_value::<ringproof_chaos::History>(h)
-                .map_err(|e| format!("{} holds no chaos history ({e}): pass a --json result or a report's history.json", path.display()))
+            let docs: Vec<serde_json::Value> = match doc.get_mut("campaigns").map(serde_json::Value::take) {
+                Some(serde_json::Value::Array(cs)) => cs.into_iter().map(|mut c| c["history"].take()).collect(),
+                _ => vec![doc.get_mut("history").map(serde_json::Value::take).unwrap_or(doc)],
+            };
+            docs.into_iter()
+                .map(|h| {
+                    serde_json::from_value::<ringproof_chaos::History>(h)
+                        .map_err(|e| format!("{} holds no chaos history ({e}): pass a --json result or a report's history.json", path.display()))
+                })
+                .collect::<Result<Vec<_>, _>>()
         });
-    match history {
-        Ok(h) => {
-            let v = ringproof_chaos::check(&h);
-            println!("{}", report::verdict_table(&v));
-            print!("{}", report::violations(&v, 20));
-            if v.passed() {
+    match histories {
+        Ok(hs) => {
+            let mut passed = true;
+            for h in hs {
+                let v = ringproof_chaos::check(&h);
+                println!("{}", report::verdict_table(&v));
+                print!("{}", report::violations(&v, 20));
+                passed &= v.passed();
+            }
+            if passed {
                 println!("PASS");
                 ExitCode::SUCCESS
             } else {
@@ -102,17 +133,66 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    Shard::parse(s).map_err(|e| e.to_string())
+}
+
 fn parse_family(s: &str) -> Result<FaultFamily, String> {
     FaultFamily::parse(s).ok_or_else(|| format!("unknown fault family {s:?} (use kill, stop, failpoints)"))
+}
+
+/// The exit status of a finished (not interrupted) run: 0 every campaign passed, 1 a contract
+/// violation was found, 2 only harness problems (the job, not the ring, is broken).
+fn verdict_code(campaigns: &[CampaignResult]) -> ExitCode {
+    let rows = campaigns.iter().flat_map(|c| c.verdict.violations.iter().map(|v| v.row()));
+    let (mut contract, mut harness) = (false, false);
+    for r in rows {
+        if r == "harness" {
+            harness = true;
+        } else {
+            contract = true;
+        }
+    }
+    if contract {
+        ExitCode::from(1)
+    } else if harness {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Writes the JSON and JUnit reports of what has run so far.
+fn write_reports(a: &ChaosArgs, result: &RunResult) {
+    if let Some(p) = &a.json {
+        if let Err(e) = std::fs::write(p, serde_json::to_string(result).expect("json")) {
+            eprintln!("ringproof chaos: cannot write {}: {e}", p.display());
+        }
+    }
+    if let Some(p) = &a.junit {
+        let mut cases: Vec<_> = result.campaigns.iter().flat_map(|c| c.junit.iter().cloned()).collect();
+        if let Some(sig) = &result.interrupted {
+            cases.push(ringproof_chaos::shard::JunitCase {
+                classname: format!("chaos.shard-{}-of-{}", result.shard.index, result.shard.count),
+                name: "campaign".into(),
+                failure: Some(format!("interrupted by {sig} after {} campaign(s); the reports hold the partial result", result.campaigns.len())),
+                skipped: None,
+            });
+        }
+        if let Err(e) = std::fs::write(p, junit_xml("ringproof-chaos", &cases)) {
+            eprintln!("ringproof chaos: cannot write {}: {e}", p.display());
+        }
+    }
 }
 
 pub fn run(a: ChaosArgs) -> ExitCode {
     if let Some(p) = &a.recheck {
         return recheck(p);
     }
-    let seed = a.seed.unwrap_or_else(|| {
+    let master = a.seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64 % 1_000_000_000).unwrap_or(1)
     });
+    let shard = a.shard.unwrap_or(Shard::WHOLE);
     let imp = match crate::conform_cmd::resolve(&a.implementation) {
         Ok(i) => i,
         Err(e) => {
@@ -120,74 +200,110 @@ pub fn run(a: ChaosArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A testee that does not start is the job's problem, not the ring's: say so before any fault.
+    let schema = Arc::new(ringproof_conformance::schema::Schema::load());
+    if let Err(e) = ringproof_conformance::runner::probe(&imp, &schema) {
+        eprintln!("ringproof chaos: the testee does not start: {e}");
+        return ExitCode::from(2);
+    }
+    stop_signals::install();
+    let interrupt = Arc::new(AtomicBool::new(false));
+    stop_signals::forward_to(Arc::clone(&interrupt));
     let families: Vec<&str> = a.faults.iter().map(|f| f.as_str()).collect();
-    let replay = format!(
-        "ringproof chaos --seed {seed} --duration {}ms --faults {} --impl {} --consumers {} --backend {} --action {} --interval-ms {} --heal-bound-s {} --detect-bound-ms {}",
-        a.duration.as_millis(),
-        families.join(","),
-        a.implementation,
-        a.consumers,
-        a.backend,
-        a.action,
-        a.interval_ms,
-        a.heal_bound_s,
-        a.detect_bound_ms
-    );
-    println!("seed {seed}\nreplay: {replay}");
-    let mut cfg = Config::new(seed, a.duration, imp);
-    cfg.families = a.faults.iter().copied().collect();
-    cfg.consumers = a.consumers;
-    cfg.backend = if a.backend == "mmap" { Backend::Mmap } else { Backend::Shm };
-    cfg.mean_interval = Duration::from_millis(a.interval_ms.max(1));
-    cfg.heal_bound = Duration::from_secs(a.heal_bound_s);
-    cfg.detect_bound = Duration::from_millis(a.detect_bound_ms);
-    cfg.report_dir = a.report.clone();
-    cfg.action = (a.action != "mixed").then(|| a.action.clone());
-    cfg.replay = replay.clone();
-    if !cfg.failpoints_supported && cfg.families.contains(&FaultFamily::Failpoints) {
-        println!("note: {} does not honour RINGPROOF_FAILPOINT; failpoint faults are left out", a.implementation);
-    }
-    let bar = ProgressBar::new(1);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} faults {elapsed} {msg}").expect("valid template"));
-    let progress = |p: &campaign::Progress| {
-        bar.set_length(p.faults_total as u64);
-        bar.set_position(p.faults_done as u64);
-        bar.set_message(p.phase);
-    };
-    let outcome = match ringproof_chaos::run(cfg, &progress) {
-        Ok(o) => o,
-        Err(e) => {
-            bar.finish_and_clear();
-            eprintln!("ringproof chaos: {e}");
-            return ExitCode::from(2);
+    println!("seed {master}{}", if shard == Shard::WHOLE { String::new() } else { format!(" shard {shard}") });
+    let mut result = RunResult { tool: "chaos".into(), master_seed: master, shard, interrupted: None, campaigns: Vec::new() };
+    let (single, log_phases) = (shard == Shard::WHOLE && a.campaigns == 1, !std::io::stderr().is_terminal());
+    for n in 0..a.campaigns {
+        let seed = campaign_seed(master, shard, n);
+        let replay = format!(
+            "ringproof chaos --seed {seed} --duration {}ms --faults {} --impl {} --consumers {} --backend {} --action {} --interval-ms {} --heal-bound-s {} --detect-bound-ms {}",
+            a.duration.as_millis(),
+            families.join(","),
+            a.implementation,
+            a.consumers,
+            a.backend,
+            a.action,
+            a.interval_ms,
+            a.heal_bound_s,
+            a.detect_bound_ms
+        );
+        println!("campaign {}/{} seed {seed}\nreplay: {replay}", n + 1, a.campaigns);
+        let mut cfg = Config::new(seed, a.duration, imp.clone());
+        cfg.families = a.faults.iter().copied().collect();
+        cfg.consumers = a.consumers;
+        cfg.backend = if a.backend == "mmap" { Backend::Mmap } else { Backend::Shm };
+        cfg.mean_interval = Duration::from_millis(a.interval_ms.max(1));
+        cfg.heal_bound = Duration::from_secs(a.heal_bound_s);
+        cfg.detect_bound = Duration::from_millis(a.detect_bound_ms);
+        cfg.report_dir = a.report.as_ref().map(|d| if single { d.clone() } else { d.join(format!("seed-{seed}")) });
+        cfg.action = (a.action != "mixed").then(|| a.action.clone());
+        cfg.replay = replay.clone();
+        cfg.interrupt = Arc::clone(&interrupt);
+        if n == 0 && !cfg.failpoints_supported && cfg.families.contains(&FaultFamily::Failpoints) {
+            println!("note: {} does not honour RINGPROOF_FAILPOINT; failpoint faults are left out", a.implementation);
         }
-    };
-    bar.finish_and_clear();
-    println!("{}", report::verdict_table(&outcome.verdict));
-    if let Some(p) = &a.json {
-        let doc = serde_json::json!({
-            "seed": seed,
-            "replay": replay,
-            "ring": outcome.ring,
-            "schedule": outcome.schedule,
-            "verdict": outcome.verdict,
-            "history": outcome.history,
+        let bar = ProgressBar::new(1);
+        bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} faults {elapsed} {msg}").expect("valid template"));
+        // Without a terminal (CI logs), one line per phase instead of the bar.
+        let last_phase = Mutex::new("");
+        let progress = |p: &campaign::Progress| {
+            bar.set_length(p.faults_total as u64);
+            bar.set_position(p.faults_done as u64);
+            bar.set_message(p.phase);
+            let mut last = last_phase.lock().expect("phase");
+            if log_phases && *last != p.phase {
+                *last = p.phase;
+                eprintln!("chaos: campaign {}/{} seed {seed}: {} ({}/{} faults)", n + 1, a.campaigns, p.phase, p.faults_done, p.faults_total);
+            }
+        };
+        let outcome = match ringproof_chaos::run(cfg, &progress) {
+            Ok(o) => o,
+            Err(e) => {
+                bar.finish_and_clear();
+                eprintln!("ringproof chaos: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        bar.finish_and_clear();
+        let caught = stop_signals::caught().map(stop_signals::name);
+        println!("{}", report::verdict_table(&outcome.verdict));
+        let classname = if single { format!("chaos.seed-{seed}") } else { format!("chaos.shard-{}-of-{}.seed-{seed}", shard.index, shard.count) };
+        let junit = junit_cases(&classname, &outcome.verdict, &outcome.history, &replay, caught);
+        if !outcome.verdict.passed() {
+            print!("{}", report::violations(&outcome.verdict, 20));
+            if let Some(r) = &outcome.report {
+                println!("report folder: {}", r.display());
+            }
+            println!("FAIL (seed {seed}); replay: {replay}");
+        } else if caught.is_none() {
+            println!("PASS (seed {seed})");
+        }
+        result.campaigns.push(CampaignResult {
+            seed,
+            replay,
+            ring: outcome.ring,
+            report: outcome.report.map(|r| r.display().to_string()),
+            verdict: outcome.verdict,
+            junit,
+            schedule: Some(outcome.schedule),
+            history: outcome.history,
         });
-        if let Err(e) = std::fs::write(p, serde_json::to_string(&doc).expect("json")) {
-            eprintln!("ringproof chaos: cannot write {}: {e}", p.display());
+        result.interrupted = caught.map(str::to_owned);
+        write_reports(&a, &result);
+        if caught.is_some() {
+            break;
         }
     }
-    if outcome.verdict.passed() {
-        println!("PASS (seed {seed})");
-        ExitCode::SUCCESS
-    } else {
-        print!("{}", report::violations(&outcome.verdict, 20));
-        if let Some(r) = &outcome.report {
-            println!("report folder: {}", r.display());
-        }
-        println!("FAIL (seed {seed}); replay: {replay}");
-        ExitCode::from(1)
+    if let Some(sig) = stop_signals::caught() {
+        println!("INTERRUPTED by {} after {} campaign(s): testees stopped, segments removed, partial reports written", stop_signals::name(sig), result.campaigns.len());
+        return stop_signals::exit_code(sig);
     }
+    let code = verdict_code(&result.campaigns);
+    if a.campaigns > 1 {
+        let failed = result.campaigns.iter().filter(|c| !c.verdict.passed()).count();
+        println!("{} of {} campaigns failed (master seed {master}, shard {shard})", failed, result.campaigns.len());
+    }
+    code
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use ringproof_conformance::cases::catalogue;
 use ringproof_conformance::driver::Implementation;
 use ringproof_conformance::protocol::Backend;
 use ringproof_conformance::report::{self, Totals};
-use ringproof_conformance::runner::{self, Probed};
+use crate::roles::stop_signals;
+use ringproof_conformance::runner::{self, Probed, Status};
 use ringproof_conformance::schema::Schema;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +42,10 @@ pub struct ConformArgs {
     /// Directory of expected-failure lists (default: this repository's conformance/expected).
     #[arg(long, value_name = "DIR")]
     expected: Option<PathBuf>,
+    /// Run only shard K of N (1-based) of the instances: a stable partition by instance key,
+    /// so a CI matrix of N runners covers every instance once (`ringproof merge` joins them).
+    #[arg(long, value_name = "K/N", value_parser = |s: &str| ringproof_chaos::Shard::parse(s).map_err(|e| e.to_string()))]
+    shard: Option<ringproof_chaos::Shard>,
 }
 
 /// Resolves `--impl` to a testee command line.
@@ -51,7 +56,11 @@ pub(crate) fn resolve(spec: &str) -> Result<Implementation, String> {
         "disruptor-mp" | "dmp" => {
             let peer = exe.with_file_name("dmp-peer");
             if !peer.exists() {
-                return Err(format!("{} not found: build the disruptor-mp adapter with `cargo build --release -p dmp-peer` (same profile as this binary)", peer.display()));
+                return Err(format!(
+                    "{} not found: the disruptor-mp adapter is optional; put it next to this binary with `cargo install --locked --path interop/dmp-peer` \
+                     (from a ringproof checkout, same --root as ringproof; or `cargo install --git URL dmp-peer`), or in a checkout `cargo build --release -p dmp-peer` (same profile as this binary)",
+                    peer.display()
+                ));
             }
             ("disruptor-mp".to_owned(), peer, vec!["testee".to_owned()])
         }
@@ -115,36 +124,64 @@ pub fn run(a: ConformArgs) -> ExitCode {
         Some("mmap") => vec![Backend::Mmap],
         _ => vec![Backend::Shm, Backend::Mmap],
     };
-    let plan = runner::plan(&cases, &impls, &backends, a.case.as_deref());
+    let mut plan = runner::plan(&cases, &impls, &backends, a.case.as_deref());
+    if let Some(shard) = a.shard {
+        plan.retain(|inst| shard.owns(&inst.key));
+        println!("shard {shard}: {} instance(s)", plan.len());
+    }
+    if plan.is_empty() && a.shard.is_some() {
+        // A small matrix over many runners: this shard has nothing to do, which is no error.
+        println!("0 passed, 0 failed, 0 skipped");
+        write_reports(&a, &[], None);
+        return ExitCode::SUCCESS;
+    }
     if plan.is_empty() {
         eprintln!("ringproof conform: no case matches {:?} (see --list)", a.case);
         return ExitCode::from(2);
     }
     let bar = ProgressBar::new(plan.len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {wide_msg}").expect("valid template"));
+    // SIGINT/SIGTERM: the instance running finishes (its case stops its testees and removes
+    // its segments and directory), the rest are recorded as not run, the reports are written.
+    stop_signals::install();
     let mut results = Vec::new();
     for inst in &plan {
+        if let Some(sig) = stop_signals::caught() {
+            let r = runner::InstanceResult {
+                key: inst.key.clone(),
+                case_id: cases[inst.case].id,
+                producer: impls[inst.producer].imp.name.clone(),
+                consumer: impls[inst.consumer].imp.name.clone(),
+                backend: inst.backend,
+                status: Status::Skipped,
+                detail: format!("interrupted by {}: not run", stop_signals::name(sig)),
+                notes: Vec::new(),
+                duration: std::time::Duration::ZERO,
+            };
+            results.push(r);
+            continue;
+        }
         bar.set_message(inst.key.clone());
-        let r = runner::run_instance(&cases[inst.case], inst, &impls, &schema, &expected);
+        let mut r = runner::run_instance(&cases[inst.case], inst, &impls, &schema, &expected);
+        if let Some(sig) = stop_signals::caught() {
+            // Its testees may have had the signal too (a process-group signal): not a verdict.
+            if r.status != Status::Pass {
+                r.status = Status::Error;
+                r.detail = format!("interrupted by {} while running; judged on a partial run:\n{}", stop_signals::name(sig), r.detail);
+            }
+        }
         if r.status.is_bad() {
             bar.println(format!("{:>16}  {}", r.status.as_str(), r.key));
         }
         results.push(r);
         bar.inc(1);
+        // Rewritten after every instance: a run killed outright still leaves its partial result.
+        write_reports(&a, &results, stop_signals::caught());
     }
     bar.finish_and_clear();
     println!("{}", report::matrix(&results));
     print!("{}", report::details(&results));
-    if let Some(p) = &a.json {
-        if let Err(e) = std::fs::write(p, serde_json::to_string_pretty(&report::to_json(&results)).expect("json")) {
-            eprintln!("ringproof conform: cannot write {}: {e}", p.display());
-        }
-    }
-    if let Some(p) = &a.junit {
-        if let Err(e) = std::fs::write(p, report::to_junit(&results)) {
-            eprintln!("ringproof conform: cannot write {}: {e}", p.display());
-        }
-    }
+    write_reports(&a, &results, stop_signals::caught());
     let totals = Totals::of(&results);
     println!(
         "\n{} pass, {} expected-failure, {} skipped, {} failed ({} instances, {} cases)",
@@ -156,9 +193,30 @@ pub fn run(a: ConformArgs) -> ExitCode {
         cases.len()
     );
     println!("{}", totals.closing_line());
+    if let Some(sig) = stop_signals::caught() {
+        println!("INTERRUPTED by {}: testees stopped, segments removed, partial reports written", stop_signals::name(sig));
+        return stop_signals::exit_code(sig);
+    }
     if totals.bad == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// Writes `--json` (with the shard and the interrupting signal) and `--junit`.
+fn write_reports(a: &ConformArgs, results: &[runner::InstanceResult], signal: Option<i32>) {
+    if let Some(p) = &a.json {
+        let mut doc = report::to_json(results);
+        doc["shard"] = a.shard.map_or(serde_json::Value::Null, |s| serde_json::json!({ "index": s.index, "count": s.count }));
+        doc["interrupted"] = signal.map_or(serde_json::Value::Null, |s| stop_signals::name(s).into());
+        if let Err(e) = std::fs::write(p, serde_json::to_string_pretty(&doc).expect("json")) {
+            eprintln!("ringproof conform: cannot write {}: {e}", p.display());
+        }
+    }
+    if let Some(p) = &a.junit {
+        if let Err(e) = std::fs::write(p, report::to_junit(results)) {
+            eprintln!("ringproof conform: cannot write {}: {e}", p.display());
+        }
     }
 }

@@ -4,14 +4,26 @@ mod bench_cmd;
 mod chaos_cmd;
 mod conform_cmd;
 mod layout_cmd;
+mod merge_cmd;
 mod roles;
 mod stat_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// `ringproof --version`: the crate version, the SPEC revision it implements and the testee
+/// protocol version it speaks (a test checks both against SPEC.md and the protocol module).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (SPEC LayoutV1, ringproof extensions revision 1; conformance protocol 1)");
+
+/// Exit statuses, documented once for every proof-kit command.
+const EXIT_CODES: &str = "Exit status of conform, chaos, bench and merge: 0 pass; 1 a contract violation was found \
+(your ring is broken); 2 a harness or usage error (a bad flag, a testee that does not start, an \
+incomplete merge: the job is misconfigured); 128+N interrupted by signal N (130 SIGINT, 143 \
+SIGTERM) after stopping the testees, removing every segment and temp directory, and writing \
+the partial --json/--junit reports. bench --enforce-targets exits 3 on a missed target.";
+
 #[derive(Parser)]
-#[command(name = "ringproof", version, about = "Cross-process Disruptor ring over shm/mmap, and its proof kit")]
+#[command(name = "ringproof", version = VERSION, about = "Cross-process Disruptor ring over shm/mmap, and its proof kit", after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,6 +41,9 @@ enum Command {
     Conform(conform_cmd::ConformArgs),
     /// Run a seeded chaos campaign: kill, stop and crash participants, then check the histories.
     Chaos(chaos_cmd::ChaosArgs),
+    /// Combine the `--json` results of sharded `chaos`/`conform` runs into one verdict, one
+    /// JSON and one JUnit file.
+    Merge(merge_cmd::MergeArgs),
     /// Serve the conformance protocol on stdin/stdout with the reference implementation.
     Testee,
     /// Remove a ring nobody uses any more (refused while a participant is alive; --force
@@ -54,6 +69,7 @@ fn main() -> ExitCode {
         Command::Stat(a) => stat_cmd::run(a),
         Command::Conform(a) => return conform_cmd::run(a),
         Command::Chaos(a) => return chaos_cmd::run(a),
+        Command::Merge(a) => return merge_cmd::run(a),
         Command::Bench(o) => return bench_cmd::run(o),
         Command::BenchRole(a) => return bench_cmd::role(a),
         Command::Testee => {
@@ -68,5 +84,17 @@ fn main() -> ExitCode {
             eprintln!("ringproof: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_names_the_spec_revision_and_protocol_version_in_use() {
+        let spec = include_str!("../../SPEC.md");
+        let status = spec.lines().find(|l| l.starts_with("Status:")).expect("SPEC.md status line");
+        assert!(status.contains("**LayoutV1**, ringproof extensions revision 1"), "SPEC.md moved on ({status}): update VERSION");
+        let protocol = format!("conformance protocol {})", ringproof_conformance::protocol::PROTOCOL_VERSION);
+        assert!(super::VERSION.ends_with(&protocol), "{} does not say {protocol}", super::VERSION);
     }
 }

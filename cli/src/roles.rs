@@ -319,8 +319,10 @@ pub fn rm(a: RmArgs) -> ringproof::Result<ExitCode> {
 
 /// SIGINT and SIGTERM (Ctrl-C, and what systemd and docker send) set a flag that the produce
 /// and consume loops look at on their slow paths, so that they close or leave the ring
-/// cleanly and print their summary instead of dying with the ring open.
-mod stop_signals {
+/// cleanly and print their summary instead of dying with the ring open. `conform` and `chaos`
+/// use the same handler: they stop their testees, clean up, write their partial reports and
+/// exit with [`exit_code`] (128 + the signal, as a shell reports it).
+pub(crate) mod stop_signals {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -357,5 +359,22 @@ mod stop_signals {
     /// "SIGINT", "SIGTERM".
     pub fn name(sig: i32) -> &'static str {
         Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("signal")
+    }
+
+    /// The documented exit status of a run ended by `sig`: 128 + its number (130, 143).
+    pub fn exit_code(sig: i32) -> std::process::ExitCode {
+        std::process::ExitCode::from(128u8.wrapping_add(sig as u8))
+    }
+
+    /// Sets `flag` once a signal is caught (polled every 10 ms by a detached thread), for
+    /// library code that takes a stop flag rather than looking at this module.
+    pub fn forward_to(flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        std::thread::spawn(move || loop {
+            if caught().is_some() {
+                flag.store(true, Ordering::SeqCst);
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        });
     }
 }
