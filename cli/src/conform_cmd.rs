@@ -150,6 +150,7 @@ pub fn run(a: ConformArgs) -> ExitCode {
             let r = runner::InstanceResult {
                 key: inst.key.clone(),
                 case_id: cases[inst.case].id,
+                rules: cases[inst.case].rules,
                 producer: impls[inst.producer].imp.name.clone(),
                 consumer: impls[inst.consumer].imp.name.clone(),
                 backend: inst.backend,
