@@ -37,6 +37,8 @@ pub struct ConformArgs {
     /// Directory of expected-failure lists (default: this repository's conformance/expected).
     #[arg(long, value_name = "DIR")]
     expected: Option<PathBuf>,
+    #[command(flatten)]
+    explore: crate::explore_cmd::ExploreArgs,
 }
 
 /// Resolves `--impl` to a testee command line.
@@ -69,6 +71,9 @@ pub fn run(a: ConformArgs) -> ExitCode {
             println!("{:32} {:11} {:5?} {:>4}s  {}  (SPEC {})", c.id, c.level.as_str(), c.roles, c.timeout.as_secs(), c.rule, c.spec);
         }
         return ExitCode::SUCCESS;
+    }
+    if a.explore.active() {
+        return crate::explore_cmd::run(&a.impls, a.backend.as_deref(), a.expected.clone(), &a.explore);
     }
     let specs = if a.impls.is_empty() { vec!["ringproof".to_owned()] } else { a.impls.clone() };
     let schema = Arc::new(Schema::load());

@@ -6,6 +6,7 @@
 //! - [`driver`]: starting testees and talking to them.
 //! - [`cases`], [`ctx`]: the catalogue and what a case can do.
 //! - [`runner`], [`expected`], [`report`]: the matrix, expected failures, and output.
+//! - [`explore`]: model-based exploration of random lifecycles (`conform --explore`).
 //! - `mutants` (feature `mutants`): planted defects and the catalogue's mutation score.
 //! - [`testee_io`], [`testee_ref`]: building blocks for Rust testees, and the reference testee.
 
@@ -13,6 +14,7 @@ pub mod cases;
 pub mod ctx;
 pub mod driver;
 pub mod expected;
+pub mod explore;
 #[cfg(feature = "mutants")]
 pub mod mutants;
 pub mod protocol;
