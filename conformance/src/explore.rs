@@ -448,6 +448,8 @@ struct Run<'a> {
     /// Expected-list patterns of mismatches tolerated so far (the model followed the
     /// implementation and the lifecycle went on).
     tolerated: Vec<String>,
+    /// The model's state before the step under way (for reports).
+    before: String,
 }
 
 impl<'a> Run<'a> {
@@ -531,6 +533,7 @@ impl<'a> Run<'a> {
     /// Carries out `op` if it applies in the model's state (else nothing); whether it applied.
     fn step(&mut self, op: &Op) -> Result<bool, Miss> {
         let Some(label) = self.label(op) else { return Ok(false) };
+        self.before = self.model.to_string();
         *self.coverage.entry(label).or_default() += 1;
         match *op {
             Op::Publish { n } => {
@@ -757,6 +760,7 @@ impl<'a> Run<'a> {
 
     /// Restarts the crashed producer and checks it resumes after the last published sequence.
     fn restart_producer(&mut self) -> Result<(), Miss> {
+        self.before = self.model.to_string();
         let (h, reply) = self.start_producer()?;
         self.producer = Some(h);
         expect_ok(&reply, "producer.restart", "create_producer over the ring of a dead producer")?;
@@ -858,6 +862,7 @@ pub fn run_lifecycle(producer: &Side, consumer: &Side, schema: &Arc<Schema>, lc:
         consumers: [None; CONSUMERS],
         coverage: BTreeMap::new(),
         tolerated: Vec::new(),
+        before: String::new(),
     };
     let mut applied = vec![false; lc.ops.len()];
     let fail = |run: &Run, step: Option<usize>, action: String, model: String, m: Miss| Mismatch {
@@ -891,9 +896,9 @@ pub fn run_lifecycle(producer: &Side, consumer: &Side, schema: &Arc<Schema>, lc:
         }
     }
     if result.is_ok() {
-        let before = run.model.to_string();
+        run.before = run.model.to_string();
         if let Err((what, m)) = run.finish() {
-            result = Err(fail(&run, None, format!("clean end: {what}"), before, m));
+            result = Err(fail(&run, None, format!("clean end: {what}"), run.before.clone(), m));
         }
     }
     if result.is_ok() {
@@ -1161,10 +1166,68 @@ pub fn render(lc: &Lifecycle, m: &Mismatch) -> String {
     let at = m.step.map_or("at the clean end".to_owned(), |i| format!("at step {i}"));
     s.push_str(&format!("{at} ({}), model before it: {}\n", m.action, m.model));
     s.push_str(&format!("  expected: {}\n  observed: {}\n", m.expected, m.observed));
-    if !m.transcripts.is_empty() {
-        s.push_str(&m.transcripts);
-    }
+    s.push_str(&collapse(&m.transcripts));
     s
+}
+
+/// `text` with runs of identical lines (a stalled publish's `progress` messages) shown once,
+/// with a count.
+pub fn collapse(text: &str) -> String {
+    let mut out = String::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let mut n = 0;
+        while lines.peek() == Some(&line) {
+            lines.next();
+            n += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+        if n > 0 {
+            out.push_str(&format!("  ... the line above {n} more time(s)\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: Caps = Caps { try_publish: true, batch_publish: true, close: true, lease: true, batch_read: true, registry: true };
+
+    #[test]
+    fn generation_is_deterministic_and_honours_capabilities() {
+        let both = [Backend::Shm, Backend::Mmap];
+        assert_eq!(generate(7, 3, ALL, &both), generate(7, 3, ALL, &both));
+        assert_ne!(generate(7, 3, ALL, &both), generate(7, 4, ALL, &both));
+        let bare = Caps { try_publish: false, batch_publish: false, close: false, lease: false, batch_read: false, registry: false };
+        for i in 0..200 {
+            for op in generate(1, i, bare, &both).ops {
+                match op {
+                    Op::Publish { .. } | Op::Close | Op::Consume { mode: Mode::Lease | Mode::Batch, .. } | Op::PublishWaiting { batch: 2.., .. } => panic!("{op:?} needs a capability"),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn replay_files_round_trip() {
+        let lc = generate(1, 0, ALL, &[Backend::Mmap]);
+        let m = Mismatch { step: Some(1), rule: "join.start-seq".into(), action: "x".into(), expected: "a".into(), observed: "b".into(), model: "m".into(), transcripts: "t".into() };
+        let f = Found { index: 0, original_len: lc.ops.len(), lifecycle: lc.clone(), mismatch: m, shrink_runs: 0, key: String::new() };
+        let r = Replay::of(&f, "ringproof", "ringproof", 1);
+        let back: Replay = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.lifecycle(), lc);
+        assert!(back.failure.transcripts.is_empty());
+    }
+
+    #[test]
+    fn collapse_counts_repeats() {
+        assert_eq!(collapse("a\nb\nb\nb\nc\n"), "a\nb\n  ... the line above 2 more time(s)\nc\n");
+    }
 }
 
 /// Human-readable lines of a summary's step coverage.
