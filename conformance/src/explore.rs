@@ -830,6 +830,19 @@ fn runs(reply: &Reply) -> String {
 
 static RING_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Removes a lifecycle's names and directory when dropped: also when the harness panics.
+struct Names {
+    name: String,
+    root: std::path::PathBuf,
+}
+
+impl Drop for Names {
+    fn drop(&mut self) {
+        remove_all(ring_leftovers(&self.name, Some(&self.root)));
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
 /// How one lifecycle ended.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -848,6 +861,8 @@ pub fn run_lifecycle(producer: &Side, consumer: &Side, schema: &Arc<Schema>, lc:
     let name = format!("rpx{}x{n}", std::process::id());
     let root = std::env::temp_dir().join(format!("ringproof-explore-{}-{n}", std::process::id()));
     let _ = std::fs::create_dir_all(&root);
+    // Declared before the run: dropped after it, so after its testees are gone.
+    let _names = Names { name: name.clone(), root: root.clone() };
     let ring = crate::protocol::RingAddr { backend: lc.backend, name: name.clone(), root: (lc.backend == Backend::Mmap).then(|| root.display().to_string()) };
     let mut run = Run {
         producer_side: producer,
@@ -911,8 +926,6 @@ pub fn run_lifecycle(producer: &Side, consumer: &Side, schema: &Arc<Schema>, lc:
     for h in 0..run.procs.len() {
         run.kill(h);
     }
-    remove_all(ring_leftovers(&name, Some(&root)));
-    let _ = std::fs::remove_dir_all(&root);
     Outcome { result, applied, coverage: run.coverage, tolerated: run.tolerated }
 }
 
