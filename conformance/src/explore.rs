@@ -127,12 +127,14 @@ pub struct Lifecycle {
 /// name them too).
 pub const RULES: &[(&str, &str)] = &[
     ("producer.create", "§7.1: create_producer on a fresh ring succeeds"),
-    ("publish.room", "§7.2: try_publish gets in exactly as many events as the slowest gating consumer (live or crashed) leaves room for, and reports full when it could not get all"),
+    ("publish.no-overwrite", "§7.2: try_publish never gets in more events than the slowest gating consumer (live or crashed) leaves room for: it would overwrite unread slots"),
+    ("publish.room", "§7.2: try_publish gets in as many events as the slowest gating consumer leaves room for (no fewer; with no gate, any number), and reports full when it could not get all"),
     ("publish.progress", "§7.2, §7.5: a waiting publish for which every live gate leaves room completes: no consumer that left, and no absent one, holds it up"),
     ("publish.range", "§7.1: a waiting publish publishes the next sequences, in order, and returns once they are in"),
     ("consume.count", "§7.4, PROTOCOL: a consume delivers what was asked for (count) of the events published for it, no more, and only on a closed ring ends early"),
     ("consume.delivery", "§7.4, §9: delivered sequences are exactly the expected ones, in order, each with its TP1 bytes"),
     ("close.final-sequence", "§7.6: a consumer that drained a closed ring sees closed_at = the last published sequence"),
+    ("join.ok", "§7.3: attaching succeeds: a fresh or late join, a re-join after a leave, a takeover after a crash"),
     ("join.start-seq", "§7.3: a fresh or late join starts after the last published sequence; a takeover after a crash resumes after the committed cursor"),
     ("join.id-in-use", "§7.3: a second consumer with the id of a running one is refused (id_in_use)"),
     ("join.lapped", "§7.3 step 5: re-joining after being retired, with events missed, is refused (lapped)"),
@@ -542,6 +544,14 @@ impl<'a> Run<'a> {
                 let reply = self.request(p, "try_publish", |id| Command::TryPublish { id, count: n })?;
                 let f = expect_ok(&reply, "publish.room", "try_publish")?;
                 let mut expected = n.min(room);
+                if f.published.is_some_and(|p| p > expected) {
+                    // Past the slowest gate: unread slots were overwritten.
+                    return Err(miss(
+                        "publish.no-overwrite",
+                        format!("at most {expected} (the slowest gate leaves room for {room})"),
+                        format!("published {}, full {}", opt(f.published), opt(f.full)),
+                    ));
+                }
                 if f.published != Some(expected) || f.full != Some(n > room) {
                     let m = miss(
                         "publish.room",
@@ -565,12 +575,14 @@ impl<'a> Run<'a> {
                 // The model only waits where every live gate leaves room: a publish still waiting
                 // after PUBLISH_STALL_MS waits on a gate the model does not have.
                 let t = self.procs[p].as_mut().expect("a running testee");
-                let reply = match t.request(|id| Command::Publish { id, count: n, batch: (batch > 1).then_some(batch) }, Instant::now() + Duration::from_millis(PUBLISH_STALL_MS)) {
+                // One that retires dead consumers first gets the time of any other step.
+                let stall = if n > self.model.room() { STEP_MS } else { PUBLISH_STALL_MS };
+                let reply = match t.request(|id| Command::Publish { id, count: n, batch: (batch > 1).then_some(batch) }, Instant::now() + Duration::from_millis(stall)) {
                     Ok(r) => r,
                     Err(DriverError::Timeout(..)) => {
                         let room = self.model.live_room();
                         let room = if room == u64::MAX { "any number".to_owned() } else { room.to_string() };
-                        return Err(miss("publish.progress", format!("all {n} published at once (live gates leave room for {room})"), format!("still waiting after {PUBLISH_STALL_MS} ms")));
+                        return Err(miss("publish.progress", format!("all {n} published at once (live gates leave room for {room})"), format!("still waiting after {stall} ms")));
                     }
                     Err(e) => return Err(testee_err("publish", e)),
                 };
@@ -648,7 +660,7 @@ impl<'a> Run<'a> {
                             ConsumerState::Absent | ConsumerState::Live { .. } => self.model.published + 1,
                         };
                         self.consumers[c] = Some(h);
-                        let f = expect_ok(&reply, "join.start-seq", "attach_consumer")?;
+                        let f = expect_ok(&reply, "join.ok", "attach_consumer")?;
                         let mut start = start;
                         if f.start_seq != Some(start) {
                             let why = match state {
