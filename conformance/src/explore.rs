@@ -55,6 +55,9 @@ pub const DEFAULT_LIFECYCLES: u32 = 1000;
 pub const DEFAULT_SEED: u64 = 1;
 /// Lifecycles a shrink may run before it settles for what it has.
 pub const SHRINK_RUNS: u32 = 300;
+/// How long a shrink may take before it settles for what it has (failures that time out cost
+/// seconds per run).
+pub const SHRINK_TIME: Duration = Duration::from_secs(90);
 /// How long one command may take (a consume only waits on a closed ring, where it returns at
 /// once; a waiting publish only waits on dead consumers it retires): a correct testee never
 /// comes close, a broken one fails the step instead of hanging.
@@ -948,6 +951,9 @@ pub fn run_lifecycle(producer: &Side, consumer: &Side, schema: &Arc<Schema>, lc:
 /// deterministic for deterministic testees. Returns the smallest found, its mismatch, and how
 /// many lifecycles it ran.
 pub fn shrink(producer: &Side, consumer: &Side, schema: &Arc<Schema>, lc: &Lifecycle, first: &Outcome, budget: u32) -> (Lifecycle, Mismatch, u32) {
+    let deadline = Instant::now() + SHRINK_TIME;
+    // Out of runs or out of time: what is left of the budget.
+    let budget = move |runs: u32| runs < budget && Instant::now() < deadline;
     let Err(m) = &first.result else { panic!("shrink needs a failing lifecycle") };
     let rule = m.rule.clone();
     let mut best = lc.clone();
@@ -972,7 +978,7 @@ pub fn shrink(producer: &Side, consumer: &Side, schema: &Arc<Schema>, lc: &Lifec
     let mut chunk = best.ops.len().div_ceil(2).max(1);
     loop {
         let mut i = 0;
-        while i < best.ops.len() && runs < budget {
+        while i < best.ops.len() && budget(runs) {
             let mut ops = best.ops.clone();
             ops.drain(i..(i + chunk).min(ops.len()));
             match try_it(Lifecycle { backend: best.backend, ops }, &mut runs) {
@@ -983,14 +989,14 @@ pub fn shrink(producer: &Side, consumer: &Side, schema: &Arc<Schema>, lc: &Lifec
                 None => i += chunk,
             }
         }
-        if chunk == 1 || runs >= budget {
+        if chunk == 1 || !budget(runs) {
             break;
         }
         chunk = chunk.div_ceil(2);
     }
     // Make what is left simpler: smaller counts, single-event batches, copy reads.
     let mut i = 0;
-    while i < best.ops.len() && runs < budget {
+    while i < best.ops.len() && budget(runs) {
         let simpler: Vec<Op> = match best.ops[i] {
             Op::Publish { n } if n > 1 => vec![Op::Publish { n: 1 }, Op::Publish { n: n / 2 }, Op::Publish { n: n - 1 }],
             Op::PublishWaiting { n, batch } => {
@@ -1017,7 +1023,7 @@ pub fn shrink(producer: &Side, consumer: &Side, schema: &Arc<Schema>, lc: &Lifec
         };
         let mut changed = false;
         for op in simpler {
-            if runs >= budget {
+            if !budget(runs) {
                 break;
             }
             let mut ops = best.ops.clone();
