@@ -1221,6 +1221,11 @@ pub fn collapse(text: &str) -> String {
     out
 }
 
+/// Human-readable lines of a summary's step coverage.
+pub fn coverage_lines(s: &Summary) -> String {
+    s.coverage.iter().map(|(label, n)| format!("  {n:6}  {label}\n")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1259,9 +1264,4 @@ mod tests {
     fn collapse_counts_repeats() {
         assert_eq!(collapse("a\nb\nb\nb\nc\n"), "a\nb\n  ... the line above 2 more time(s)\nc\n");
     }
-}
-
-/// Human-readable lines of a summary's step coverage.
-pub fn coverage_lines(s: &Summary) -> String {
-    s.coverage.iter().map(|(label, n)| format!("  {n:6}  {label}\n")).collect()
 }
