@@ -74,7 +74,7 @@ fn run_inner(impls: &[String], backend: Option<&str>, expected_dir: Option<PathB
 
     if let Some(r) = replay {
         let lc = r.lifecycle();
-        println!("replay: {} steps on {} ({pair}), saved from lifecycle {} of seed {} ({} > {})", lc.ops.len(), lc.backend.as_str(), r.index, r.seed, r.producer, r.consumer);
+        println!("replay: {} steps on {} ({pair}), saved from lifecycle {} of seed {}", lc.ops.len(), lc.backend.as_str(), r.index, r.seed);
         let o = explore::run_lifecycle(&producer, &consumer, &schema, &lc);
         return Ok(match o.result {
             Ok(()) => {
@@ -83,7 +83,8 @@ fn run_inner(impls: &[String], backend: Option<&str>, expected_dir: Option<PathB
             }
             Err(m) => {
                 let same = if m.rule == r.failure.rule && m.step == r.failure.step { "the saved failure, reproduced" } else { "a different failure than the saved one" };
-                println!("replay: FAILED ({same}; saved: rule {} at step {:?})", r.failure.rule, r.failure.step);
+                let step = r.failure.step.map_or("the clean end".to_owned(), |i| format!("step {i}"));
+                println!("replay: FAILED ({same}; saved: rule {} at {step})", r.failure.rule);
                 print!("{}", explore::render(&lc, &m));
                 ExitCode::from(1)
             }
@@ -103,7 +104,7 @@ fn run_inner(impls: &[String], backend: Option<&str>, expected_dir: Option<PathB
     }
     let cfg = Config { lifecycles: a.explore.unwrap_or(explore::DEFAULT_LIFECYCLES), seed: a.seed, backends, ..Config::default() };
     let caps = explore::Caps::of(&producer, &consumer);
-    println!("explore: {pair}, {} lifecycles of seed {} ({}); {caps:?}", cfg.lifecycles, cfg.seed, cfg.backends.iter().map(|b| b.as_str()).collect::<Vec<_>>().join(", "));
+    println!("explore: {pair}, {} lifecycles of seed {} ({}); steps for: {caps}", cfg.lifecycles, cfg.seed, cfg.backends.iter().map(|b| b.as_str()).collect::<Vec<_>>().join(", "));
     let bar = ProgressBar::new(cfg.lifecycles as u64);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed}").expect("valid template"));
     let s = explore::explore(&producer, &consumer, &schema, &cfg, |done, _| bar.set_position(done as u64));

@@ -219,6 +219,26 @@ pub struct Caps {
     pub registry: bool,
 }
 
+impl fmt::Display for Caps {
+    /// The capabilities steps are generated for, by their hello names.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let all = [
+            (self.try_publish, "try-publish"),
+            (self.batch_publish, "batch (publish)"),
+            (self.batch_read, "batch (read)"),
+            (self.lease, "lease"),
+            (self.close, "close"),
+            (self.registry, "registry"),
+        ];
+        let on: Vec<&str> = all.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
+        if on.is_empty() {
+            write!(f, "the core only")
+        } else {
+            write!(f, "the core, {}", on.join(", "))
+        }
+    }
+}
+
 impl Caps {
     pub fn of(producer: &Side, consumer: &Side) -> Caps {
         Caps {
