@@ -46,6 +46,8 @@ pub struct ConformArgs {
     /// so a CI matrix of N runners covers every instance once (`ringproof merge` joins them).
     #[arg(long, value_name = "K/N", value_parser = |s: &str| ringproof_chaos::Shard::parse(s).map_err(|e| e.to_string()))]
     shard: Option<ringproof_chaos::Shard>,
+    #[command(flatten)]
+    explore: crate::explore_cmd::ExploreArgs,
 }
 
 /// Resolves `--impl` to a testee command line.
@@ -98,6 +100,9 @@ pub fn run(a: ConformArgs) -> ExitCode {
                 ExitCode::from(2)
             }
         };
+    }
+    if a.explore.active() {
+        return crate::explore_cmd::run(&a.impls, a.backend.as_deref(), a.expected.clone(), &a.explore);
     }
     let specs = if a.impls.is_empty() { vec!["ringproof".to_owned()] } else { a.impls.clone() };
     let schema = Arc::new(Schema::load());

@@ -3,6 +3,7 @@
 mod bench_cmd;
 mod chaos_cmd;
 mod conform_cmd;
+mod explore_cmd;
 mod layout_cmd;
 mod merge_cmd;
 mod roles;

@@ -7,6 +7,7 @@
 //! - [`cases`], [`ctx`]: the catalogue and what a case can do; [`coverage`]: which SPEC.md
 //!   rule each case checks (conformance/COVERAGE.md).
 //! - [`runner`], [`expected`], [`report`]: the matrix, expected failures, and output.
+//! - [`explore`]: model-based exploration of random lifecycles (`conform --explore`).
 //! - `mutants` (feature `mutants`): planted defects and the catalogue's mutation score.
 //! - [`testee_io`], [`testee_ref`]: building blocks for Rust testees, and the reference testee.
 
@@ -15,6 +16,7 @@ pub mod coverage;
 pub mod ctx;
 pub mod driver;
 pub mod expected;
+pub mod explore;
 #[cfg(feature = "mutants")]
 pub mod mutants;
 pub mod protocol;

@@ -321,7 +321,11 @@ impl RawConsumer {
         // resume from, so the takeover finishes that join the way it would have ended.
         let how = if join == Join::TakeOver { cell.joined.load(Ordering::Acquire) } else { joining };
         match how {
-            JOINED => {}
+            JOINED => {
+                if mutant!("consumer.resume-off-by-one") {
+                    resume_from += 1;
+                }
+            }
             JOINING => resume_from = head_now,
             _ if resume_from < head_now => {
                 // Our cursor was not gating while head_now was published: slots after

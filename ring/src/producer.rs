@@ -786,7 +786,8 @@ impl Drop for RawProducer {
         // Closing does not move the cursor, so sleepers are woken unconditionally; they re-check
         // the ring state after announcing themselves (SPEC.md §8).
         self.flush();
-        self.registry.close(self.next - 1);
+        let final_sequence = if mutant!("producer.close-final-off-by-one") { self.next - 2 } else { self.next - 1 };
+        self.registry.close(final_sequence);
         crate::failpoint::hit("producer.close");
         futex::wake_all(&self.cursor.cell().value);
         // Only the objects this producer mapped: a name re-created by someone else stays.
