@@ -7,8 +7,8 @@
 //! - `explore.ringproof`: the reference testee (this test binary, `--ringproof-testee`) in both
 //!   roles, must pass every lifecycle.
 //! - `explore.disruptor-mp`: the disruptor-mp testee (`target/<profile>/dmp-peer testee`, as in
-//!   `catalogue.rs`) in both roles, and `explore.ringproof>disruptor-mp`: the reference
-//!   producer with disruptor-mp consumers; disruptor-mp's known deviations are listed, with
+//!   `catalogue.rs`) in both roles, `explore.ringproof>disruptor-mp` (the reference producer
+//!   with disruptor-mp consumers) and `explore.disruptor-mp>ringproof` (the other way round); disruptor-mp's known deviations are listed, with
 //!   reasons, in `conformance/expected/explore-disruptor-mp.txt`, and any mismatch not listed
 //!   fails.
 //!
@@ -87,7 +87,9 @@ fn main() {
             let dmp = Implementation { name: "disruptor-mp".into(), program: p, args: vec!["testee".into()], env: Vec::new() };
             let d = dmp.clone();
             trials.push(Trial::test("explore.disruptor-mp", move || explore_pair(d.clone(), d, DMP_LIFECYCLES)));
-            trials.push(Trial::test("explore.ringproof>disruptor-mp", move || explore_pair(reference, dmp, MIXED_LIFECYCLES)));
+            let (r, d) = (reference.clone(), dmp.clone());
+            trials.push(Trial::test("explore.ringproof>disruptor-mp", move || explore_pair(r, d, MIXED_LIFECYCLES)));
+            trials.push(Trial::test("explore.disruptor-mp>ringproof", move || explore_pair(dmp, reference, MIXED_LIFECYCLES)));
         }
         None => trials.push(Trial::test("explore.disruptor-mp", || {
             Err(Failed::from("target/<profile>/dmp-peer is missing: run `cargo test --workspace` (or `cargo build -p dmp-peer`) so the disruptor-mp exploration runs"))

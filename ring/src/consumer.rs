@@ -719,7 +719,9 @@ impl Drop for RawConsumer {
             let _ = self.cursor.segment().unlink_name();
         }
         drop(lock);
-        let producer_gone = self.registry.as_ref().is_none_or(|r| r.closed().is_some());
+        // Only a ringproof ring that is closed: a ring without a registry is a disruptor-mp
+        // producer's, and so is its consumers directory, which the next consumer needs.
+        let producer_gone = self.registry.as_ref().is_some_and(|r| r.closed().is_some());
         if let (true, Some(dir)) = (producer_gone, self.name.consumers_dir()) {
             segment::remove_dead_temps(&dir, "");
             // The last one out removes the directory; fails harmlessly while others remain.

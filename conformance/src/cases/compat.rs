@@ -16,7 +16,7 @@ pub(super) fn cases() -> Vec<Case> {
         Case { id: "compat.foreign-gate", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§10.2", rules: &["R10.2.a", "R7.2.a"],
             rule: "A producer discovering consumers by prefix gates on a foreign cursor (epoch 0) found under N_c_{k}_seq: it stops capacity events past it, and moves on when it moves", run: foreign_gate },
         Case { id: "compat.registryless-ring", level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§10.1", rules: &["R10.a", "R10.1.a", "R10.1.c"],
-            rule: "On a ring without a registry (disruptor-mp's) a consumer creates its cursor with epoch 0, counts itself once in N_cr, reads the events by count, and removes its cursor when it leaves", run: registryless_ring },
+            rule: "On a ring without a registry (disruptor-mp's) a consumer creates its cursor with epoch 0, counts itself once in N_cr, reads the events by count, and removes its cursor (nothing else) when it leaves", run: registryless_ring },
     ]
 }
 
@@ -121,6 +121,9 @@ fn registryless_ring(ctx: &mut Ctx) -> Result<(), CaseError> {
     ctx.leave(c)?;
     if cursor.exists() {
         return fail("the consumer left a ring without a registry but its cursor remains");
+    }
+    if ctx.backend == Backend::Mmap && !ctx.root.join(format!("{}.consumers", ctx.ring.name)).is_dir() {
+        return fail("the consumer that left a ring without a registry removed the consumers directory, which is the disruptor-mp producer's (the next consumer cannot attach)");
     }
     let counted = read_i64(&ready, 64)?;
     if counted != 1 {
