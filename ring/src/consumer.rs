@@ -164,6 +164,9 @@ fn cap_sleeps(wait: WaitStrategy) -> WaitStrategy {
     }
 }
 
+/// Set once this process saw its producer gone (only read by a planted defect).
+static GONE_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 impl RawConsumer {
     fn attach(b: ConsumerBuilder, expect: Expect) -> Result<RawConsumer> {
         validate_consumer_id(&b.id)?;
@@ -274,7 +277,7 @@ impl RawConsumer {
                 return Err(Error::NameAlias { ring: b.name.name().to_owned(), id: b.id.clone(), other: other.name().to_owned(), segment: cursor.path().to_string() });
             }
         }
-        let stale = !created && found_epoch != epoch;
+        let stale = !created && found_epoch != epoch && !mutant!("consumer.no-stale-reset");
         if stale {
             // Left by an earlier ring under this name (no other ring can own the name: the
             // alias check passed): its value means nothing here.
@@ -309,7 +312,8 @@ impl RawConsumer {
         crate::failpoint::hit("consumer.attach");
         // The handshake: the join's generation bump and fence are done; whatever the producer
         // publishes from here on respects our cursor.
-        let head_now = match sequence_read("producer cursor", producer.path(), protocol::join_head(producer.cell())) {
+        let second = if mutant!("consumer.join-skips-second-load") { head } else { protocol::join_head(producer.cell()) };
+        let head_now = match sequence_read("producer cursor", producer.path(), second) {
             Ok(h) => h,
             Err(e) => {
                 reg.leave(i, me);
@@ -323,7 +327,7 @@ impl RawConsumer {
         match how {
             JOINED => {}
             JOINING => resume_from = head_now,
-            _ if resume_from < head_now => {
+            _ if resume_from < head_now && !mutant!("consumer.rejoin-skips-lapped-check") => {
                 // Our cursor was not gating while head_now was published: slots after
                 // resume_from may have been overwritten.
                 let evicted = join == Join::Rejoin { evicted: true };
@@ -461,6 +465,7 @@ impl RawConsumer {
     #[cold]
     fn retired(&self, state: u32) -> Error {
         let (id, from, to) = (self.id.clone(), self.next, self.producer.load());
+        let from = if mutant!("consumer.evicted-wrong-range") { from + 1 } else { from };
         if state == SLOT_EVICTED {
             Error::Evicted { id, from, to }
         } else {
@@ -488,6 +493,9 @@ impl RawConsumer {
             return Ok(());
         }
         let Some(reg) = self.registry.as_ref() else { return Ok(()) };
+        if mutant!("consumer.producer-gone-sticky") && GONE_ONCE.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Error::ProducerGone { last_published: self.producer.load() });
+        }
         if !reg.producer_alive() {
             // Re-read the cursor: a producer that published and then died is "gone" only once
             // everything it published is consumed. (Into a local: `available` is refreshed only
@@ -499,6 +507,7 @@ impl RawConsumer {
                 if segment::identity_of(reg.segment().path()) != Some(reg.segment().identity()) {
                     return Err(Error::RingRemoved { ring: self.name.name().to_owned() });
                 }
+                GONE_ONCE.store(true, std::sync::atomic::Ordering::Relaxed);
                 return Err(Error::ProducerGone { last_published: published });
             }
         }

@@ -335,7 +335,7 @@ impl RawProducer {
             element_size,
             capacity: b.capacity,
             mask: b.capacity as i64 - 1,
-            next: last + 1,
+            next: if restarted && mutant!("producer.restart-at-0") { 0 } else { last + 1 },
             limit: last,
             gates: Vec::new(),
             seen_generation: u64::MAX,
@@ -350,7 +350,12 @@ impl RawProducer {
             counters,
         };
         if let Coordination::WaitForConsumers { min, timeout } = b.coordination {
-            p.wait_for_consumers(min, timeout)?;
+            if let Err(e) = p.wait_for_consumers(min, timeout) {
+                if mutant!("producer.startup-timeout-leaks") {
+                    std::mem::forget(p);
+                }
+                return Err(e);
+            }
         }
         if let Some(timeout) = p.required.as_ref().map(|r| r.config.startup_wait_timeout) {
             p.wait_for_required(timeout)?;
@@ -658,6 +663,7 @@ impl RawProducer {
                         break;
                     }
                 },
+                None if mutant!("producer.no-retire-dead") => {}
                 None => {
                     if let (false, Some((slot, incarnation))) = (alive, g.slot) {
                         retired += u64::from(self.registry.retire(slot, incarnation, SLOT_DEAD));
@@ -780,11 +786,13 @@ impl Drop for RawProducer {
         // Closing does not move the cursor, so sleepers are woken unconditionally; they re-check
         // the ring state after announcing themselves (SPEC.md §8).
         self.flush();
-        self.registry.close(self.next - 1);
+        self.registry.close(if mutant!("producer.close-no-final") { -1 } else { self.next - 1 });
         crate::failpoint::hit("producer.close");
         futex::wake_all(&self.cursor.cell().value);
         // Only the objects this producer mapped: a name re-created by someone else stays.
-        let _ = self._ring.unlink_name();
+        if !mutant!("producer.close-leaks") {
+            let _ = self._ring.unlink_name();
+        }
         let _ = self.cursor.segment().unlink_name();
         let _ = self.registry.segment().unlink_name();
         let _ = segment::unlink(&self.name.counters());

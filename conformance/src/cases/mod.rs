@@ -316,7 +316,7 @@ fn spmc_slow_consumer_gates(ctx: &mut Ctx) -> Result<(), CaseError> {
     let fast = ctx.consume_async(cs[0], events, Mode::Batch)?;
     // The slow consumer reads in small steps the harness paces, so the producer must stall on
     // it again and again. Between steps the harness reads both cursors from the segments.
-    let mut slow = crate::driver::Reply { result: Ok(Default::default()), events: Vec::new(), progress: Vec::new(), liveness: Vec::new() };
+    let mut slow = crate::driver::Reply { result: Ok(Default::default()), events: Vec::new(), progress: Vec::new(), liveness: Vec::new(), missed: None };
     let mut read = 0;
     while read < events {
         let id = ctx.consume_async(cs[1], step, Mode::Copy)?;
