@@ -32,6 +32,23 @@ pub struct Mutant {
 /// Every planted defect, grouped by the part of the protocol it breaks.
 pub const MUTANTS: &[Mutant] = &[
     Mutant { name: "producer.no-gating", rules: &["R7.2"], what: "the producer never waits for consumers and overwrites unread slots", killers: &["backpressure.no-overwrite"] },
+    // ---- lifecycle: joins, leaves, liveness, restarts, the registry
+    Mutant { name: "consumer.rejoin-skips-lapped-check", rules: &["R7.3.5"], what: "a re-join whose cursor did not gate resumes at its old cursor instead of failing with lapped/evicted, reading overwritten slots", killers: &["rejoin.after-retirement", "required.evict"] },
+    Mutant { name: "consumer.join-skips-second-load", rules: &["R7.3.5"], what: "a fresh join starts after the head it loaded before joining, not after a second load of the producer cursor made after the join was announced", killers: &["join.racing-rescan"] },
+    Mutant { name: "producer.no-retire-dead", rules: &["R7.10"], what: "the producer never retires a dead non-required consumer, which gates it forever", killers: &["liveness.dead-retired", "rejoin.after-retirement"] },
+    Mutant { name: "consumer.leave-keeps-active", rules: &["R7.5"], what: "a clean leave stores owner 0 but leaves the slot ACTIVE (only the producer's liveness check ever frees it)", killers: &["leave.frees-slot"] },
+    Mutant { name: "registry.generation-starts-1", rules: &["R6.1"], what: "a fresh registry's generation is 1, not 0", killers: &["registry.generation"] },
+    Mutant { name: "consumer.duplicate-id-allowed", rules: &["R7.3.2"], what: "a join under the id of a live consumer takes its slot over instead of failing with id in use", killers: &["join.duplicate-id"] },
+    Mutant { name: "producer.restart-at-0", rules: &["R7.9.5"], what: "a restarted producer publishes from sequence 0 instead of after the dead producer's cursor", killers: &["restart.producer-resumes"] },
+    Mutant { name: "consumer.no-stale-reset", rules: &["R7.3.3"], what: "a consumer adopts a cursor of an earlier epoch as its own and resumes from its value", killers: &["stale.cursor-ignored"] },
+    Mutant { name: "producer.required-no-alert", rules: &["R7.10"], what: "the producer never raises an alert for a stalled or dead required consumer, so no action ever runs", killers: &["required.stall-alert", "required.shutdown"] },
+    Mutant { name: "consumer.evicted-wrong-range", rules: &["R7.10"], what: "an evicted consumer names the missed range from next + 1 instead of next", killers: &["required.evict"] },
+    Mutant { name: "consumer.producer-gone-sticky", rules: &["R7.10"], what: "once a consumer saw its producer gone it keeps reporting producer gone after a restarted producer is back", killers: &["liveness.producer-gone"] },
+    Mutant { name: "registry.full-overwrites", rules: &["R7.3.4"], what: "a join into a full registry overwrites the last slot instead of failing with registry full", killers: &["registry.full"] },
+    Mutant { name: "consumer.no-takeover", rules: &["R7.3.4"], what: "a restart under the id of a dead consumer whose slot is ACTIVE is refused as id in use instead of taking the slot over", killers: &["rejoin.after-death", "restart.consumer-resumes"] },
+    Mutant { name: "producer.close-no-final", rules: &["R7.6.1"], what: "the closing producer leaves final_sequence at -1", killers: &["close.consumer-drains"] },
+    Mutant { name: "producer.close-leaks", rules: &["R7.6.3"], what: "the closing producer does not remove the ring segment's name", killers: &["cleanup.no-leak"] },
+    Mutant { name: "producer.startup-timeout-leaks", rules: &["R7.8"], what: "a producer whose wait for consumers timed out fails but leaves its segments behind", killers: &["liveness.startup-timeout"] },
 ];
 
 /// Mutants no case kills, each with the reason (none today: keep it that way).
