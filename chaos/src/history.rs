@@ -134,6 +134,10 @@ pub struct History {
     pub leaks: Vec<String>,
     /// Problems the harness itself ran into (a testee that would not start, ...).
     pub harness_errors: Vec<String>,
+    /// Consumers the harness stopped trying to attach again, with why: every
+    /// `attach_consumer` of the bounded retries failed (see `campaign::after_attach_error`).
+    #[serde(default)]
+    pub refused: Vec<(String, String)>,
 }
 
 impl History {

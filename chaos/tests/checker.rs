@@ -208,3 +208,15 @@ fn harness_problems_fail_the_campaign() {
     h.harness_errors.push("c_0 did not answer consume: hung".into());
     assert_eq!(kinds(&h), ["harness"]);
 }
+
+/// Issue 12 item 7: a consumer whose last life ended lapped (evicted) before healing, and that
+/// the implementation then never let attach again, was judged hung although the harness had
+/// left it without a life. Once the harness gives up (bounded retries), it is `refused`.
+#[test]
+fn a_consumer_never_let_back_in_is_refused_not_hung() {
+    let mut h = clean();
+    h.consumers.insert("c_1".into(), vec![life(30, 0, vec![run(0, 120)], End::Lapped { message: "evicted".into() }, Some(120))]);
+    assert_eq!(kinds(&h), vec!["hung"], "without the give-up record it is still a hang");
+    h.refused.push(("c_1".into(), "attach_consumer failed 100 times in a row, last with Other".into()));
+    assert_eq!(kinds(&h), vec!["refused"]);
+}
