@@ -459,6 +459,12 @@ fn producer_thread(shared: &Shared) {
             }
         };
         *slot.pid.lock().expect("pid") = Some(t.pid());
+        // Required consumers only for an implementation that has them (PROTOCOL.md capability
+        // `required`); without, no consumer is judged as required.
+        let has_required = t.has("required");
+        if !has_required {
+            shared.history.lock().expect("history").required.clear();
+        }
         let mut life = ProducerLife {
             pid: t.pid(),
             armed: armed.clone(),
@@ -466,7 +472,7 @@ fn producer_thread(shared: &Shared) {
             created: false,
             published_through: None,
             alerts: Vec::new(),
-            action: Some(plan.action.clone()),
+            action: has_required.then(|| plan.action.clone()),
             errors: Vec::new(),
             end: End::Running,
         };
@@ -491,7 +497,7 @@ fn producer_thread(shared: &Shared) {
                 wait_consumers: None,
                 discover: Some(Discover { prefix: "c".into(), max: 8 }),
                 wait,
-                required: Some(req),
+                required: has_required.then_some(req),
             });
             match reply.and_then(|id| t.wait(id, Instant::now() + REPLY_DEADLINE)) {
                 Ok(Reply { result: Ok(_), .. }) => {
