@@ -48,6 +48,17 @@ pub const MUTANTS: &[Mutant] = &[
     Mutant { name: "consumer.no-takeover", rules: &["R7.3.4"], what: "a restart under the id of a dead consumer whose slot is ACTIVE is refused as id in use instead of taking the slot over", killers: &["rejoin.after-death", "restart.consumer-resumes"] },
     Mutant { name: "producer.close-no-final", rules: &["R7.6.1"], what: "the closing producer leaves final_sequence at -1", killers: &["close.consumer-drains"] },
     Mutant { name: "producer.close-leaks", rules: &["R7.6.3"], what: "the closing producer does not remove the ring segment's name", killers: &["cleanup.no-leak"] },
+    Mutant { name: "consumer.leave-keeps-cursor", rules: &["R7.5"], what: "a clean leave frees the slot but leaves the cursor segment behind", killers: &["leave.frees-slot", "cleanup.no-leak"] },
+    Mutant { name: "consumer.leave-no-generation", rules: &["R7.5"], what: "a clean leave frees its slot without incrementing the generation, so the producer keeps gating on it", killers: &["leave.frees-slot", "leave.stops-gating"] },
+    Mutant { name: "consumer.join-no-generation", rules: &["R7.3.4"], what: "a fresh join claims its slot without incrementing the generation, so a producer that already rescanned never gates on it", killers: &["registry.generation", "join.racing-rescan"] },
+    Mutant { name: "consumer.takeover-resumes-at-head", rules: &["R7.3.4"], what: "a takeover of a completed join resumes at the head instead of after the dead owner's committed cursor, skipping its unread events", killers: &["rejoin.after-death"] },
+    Mutant { name: "consumer.resync-ignored", rules: &["R7.3.5"], what: "a re-join asked to resync fails with lapped/evicted anyway", killers: &["rejoin.after-retirement", "required.evict"] },
+    Mutant { name: "consumer.ignores-eviction", rules: &["R7.10"], what: "a consumer does not check its slot state when it refreshes the producer cursor and after reading, so an evicted consumer reads overwritten slots", killers: &["required.evict"] },
+    Mutant { name: "producer.retire-required-dead", rules: &["R7.10"], what: "a dead required consumer under the alert action is retired like a non-required one and stops gating", killers: &["required.alert-keeps-gating"] },
+    Mutant { name: "producer.evict-ignored", rules: &["R7.10"], what: "the evict action never evicts: the producer stays blocked on the stalled required consumer", killers: &["required.evict"] },
+    Mutant { name: "producer.shutdown-ignored", rules: &["R7.10"], what: "the shutdown action never fails the blocked publish", killers: &["required.shutdown"] },
+    Mutant { name: "producer.restart-refused", rules: &["R7.9.1"], what: "a producer restarting over a ring whose producer died is refused as producer alive", killers: &["restart.producer-resumes", "liveness.producer-gone"] },
+    Mutant { name: "producer.close-keeps-open", rules: &["R7.6.1"], what: "the closing producer never marks the ring CLOSED", killers: &["close.consumer-drains"] },
     Mutant { name: "producer.startup-timeout-leaks", rules: &["R7.8"], what: "a producer whose wait for consumers timed out fails but leaves its segments behind", killers: &["liveness.startup-timeout"] },
 ];
 

@@ -325,13 +325,14 @@ impl RawConsumer {
         // resume from, so the takeover finishes that join the way it would have ended.
         let how = if join == Join::TakeOver { cell.joined.load(Ordering::Acquire) } else { joining };
         match how {
+            JOINED if mutant!("consumer.takeover-resumes-at-head") => resume_from = head_now,
             JOINED => {}
             JOINING => resume_from = head_now,
             _ if resume_from < head_now && !mutant!("consumer.rejoin-skips-lapped-check") => {
                 // Our cursor was not gating while head_now was published: slots after
                 // resume_from may have been overwritten.
                 let evicted = join == Join::Rejoin { evicted: true };
-                if b.on_lapped == OnLapped::Resync {
+                if b.on_lapped == OnLapped::Resync && !mutant!("consumer.resync-ignored") {
                     resume_from = head_now;
                 } else {
                     reg.refuse(i, evicted);
@@ -454,7 +455,7 @@ impl RawConsumer {
         if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
             fence(Ordering::Acquire);
             let state = reg.slot_state(i);
-            if state != SLOT_ACTIVE {
+            if state != SLOT_ACTIVE && !mutant!("consumer.ignores-eviction") {
                 return Err(self.retired(state));
             }
         }
@@ -717,7 +718,7 @@ impl Drop for RawConsumer {
         crate::failpoint::hit("consumer.leave");
         // Only the object we mapped, and only while no other process took our slot (and with it
         // this cursor) over: never another ring's segment or another incarnation's cursor.
-        if ours {
+        if ours && !mutant!("consumer.leave-keeps-cursor") {
             let _ = self.cursor.segment().unlink_name();
         }
         drop(lock);

@@ -177,7 +177,7 @@ impl Required {
             None => false,
         };
         match (act, self.config.action) {
-            (true, LivenessAction::GracefulShutdown) => {
+            (true, LivenessAction::GracefulShutdown) if !mutant!("producer.shutdown-ignored") => {
                 Err(Error::GracefulShutdown { id: id.to_owned(), last_sequence: value, stalled_for, dead: !alive })
             }
             (true, LivenessAction::Evict) => {

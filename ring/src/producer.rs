@@ -650,8 +650,9 @@ impl RawProducer {
             // retire; a required one is still watched for stalls.
             let alive = g.slot.is_none_or(|(slot, _)| self.registry.slot_owner_alive(slot));
             let value = g.cursor.load();
-            match self.required.as_mut().filter(|r| r.config.ids.contains(&g.id)) {
+            match self.required.as_mut().filter(|r| r.config.ids.contains(&g.id) && !mutant!("producer.retire-required-dead")) {
                 Some(r) => match r.observe(&g.id, value, published, alive, now) {
+                    Ok(Verdict::Evict) if mutant!("producer.evict-ignored") => {}
                     Ok(Verdict::Evict) => {
                         if let Some((slot, incarnation)) = g.slot {
                             evicted += u64::from(self.registry.retire(slot, incarnation, SLOT_EVICTED));
@@ -786,7 +787,9 @@ impl Drop for RawProducer {
         // Closing does not move the cursor, so sleepers are woken unconditionally; they re-check
         // the ring state after announcing themselves (SPEC.md §8).
         self.flush();
-        self.registry.close(if mutant!("producer.close-no-final") { -1 } else { self.next - 1 });
+        if !mutant!("producer.close-keeps-open") {
+            self.registry.close(if mutant!("producer.close-no-final") { -1 } else { self.next - 1 });
+        }
         crate::failpoint::hit("producer.close");
         futex::wake_all(&self.cursor.cell().value);
         // Only the objects this producer mapped: a name re-created by someone else stays.

@@ -324,7 +324,9 @@ impl Registry {
                     s.incarnation.fetch_add(1, Ordering::AcqRel);
                     before_gating();
                     protocol::activate(s);
-                    self.bump();
+                    if !mutant!("consumer.join-no-generation") {
+                        self.bump();
+                    }
                     return Ok((i, Join::Fresh));
                 }
             }
@@ -407,7 +409,7 @@ impl Registry {
     pub fn take_over_producer(&self, ring: &str) -> Result<()> {
         let c = self.control();
         let owner = c.producer_owner.load(Ordering::Acquire);
-        if self.producer_alive_word(owner) {
+        if mutant!("producer.restart-refused") || self.producer_alive_word(owner) {
             return Err(Error::ProducerAlive { ring: ring.to_owned(), pid: owner_pid(owner) });
         }
         let start = process::own_start_time();
@@ -507,6 +509,11 @@ impl Registry {
     pub fn leave(&self, i: usize, me: u64) -> bool {
         let s = self.slot(i);
         match s.owner.load(Ordering::Acquire) {
+            owner if owner == me && mutant!("consumer.leave-no-generation") => {
+                s.owner.store(0, Ordering::Relaxed);
+                s.state.store(SLOT_FREE, Ordering::Release);
+                true
+            }
             owner if owner == me && mutant!("consumer.leave-keeps-active") => {
                 s.owner.store(0, Ordering::Relaxed);
                 protocol::announce(self.control());
