@@ -508,7 +508,9 @@ impl RawConsumer {
                 if segment::identity_of(reg.segment().path()) != Some(reg.segment().identity()) {
                     return Err(Error::RingRemoved { ring: self.name.name().to_owned() });
                 }
-                GONE_ONCE.store(true, std::sync::atomic::Ordering::Relaxed);
+                if mutant!("consumer.producer-gone-sticky") {
+                    GONE_ONCE.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 return Err(Error::ProducerGone { last_published: published });
             }
         }
