@@ -59,6 +59,8 @@ pub const MUTANTS: &[Mutant] = &[
     Mutant { name: "producer.shutdown-ignored", rules: &["R7.10"], what: "the shutdown action never fails the blocked publish", killers: &["required.shutdown"] },
     Mutant { name: "producer.restart-refused", rules: &["R7.9.1"], what: "a producer restarting over a ring whose producer died is refused as producer alive", killers: &["restart.producer-resumes", "liveness.producer-gone"] },
     Mutant { name: "producer.close-keeps-open", rules: &["R7.6.1"], what: "the closing producer never marks the ring CLOSED", killers: &["close.consumer-drains"] },
+    Mutant { name: "consumer.refused-join-touches-cursor", rules: &["R7.3.2"], what: "a join refused as id in use first resets the live owner's cursor", killers: &["join.duplicate-id"] },
+    Mutant { name: "producer.close-no-reap", rules: &["R7.6.4"], what: "the closing producer frees no dead consumer's slot, so their cursors outlive the ring", killers: &["cleanup.dead-consumer-reaped"] },
     Mutant { name: "producer.startup-timeout-leaks", rules: &["R7.8"], what: "a producer whose wait for consumers timed out fails but leaves its segments behind", killers: &["liveness.startup-timeout"] },
 ];
 

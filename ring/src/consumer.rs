@@ -196,7 +196,14 @@ impl RawConsumer {
         let join_lock = match &registry {
             Some(reg) => {
                 let lock = reg.lock_joins(b.name.name(), deadline.max(std::time::Instant::now() + JOIN_LOCK_WAIT))?;
-                reg.check_id(&b.id)?;
+                if let Err(e) = reg.check_id(&b.id) {
+                    if mutant!("consumer.refused-join-touches-cursor") {
+                        if let Ok(c) = Cursor::open(&path, "consumer cursor") {
+                            c.cell().value.store(-1, Ordering::Release);
+                        }
+                    }
+                    return Err(e);
+                }
                 Some(lock)
             }
             None => None,

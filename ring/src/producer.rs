@@ -802,7 +802,7 @@ impl Drop for RawProducer {
         // Consumers that died never leave, and one killed while creating its cursor or between
         // leaving and removing it leaves one too: their cursors would outlive the ring. So do
         // temporaries of processes killed while creating a segment.
-        let reaped = self.registry.reap_dead();
+        let reaped = if mutant!("producer.close-no-reap") { Vec::new() } else { self.registry.reap_dead() };
         crate::cleanup::sweep_closed_ring(&self.name, &self.registry, &reaped);
         if let Some(dir) = self.name.consumers_dir().filter(|d| d.symlink_metadata().is_ok_and(|m| m.file_type().is_dir())) {
             // Fails while consumers still have cursors there; the last one to leave removes it.

@@ -33,6 +33,8 @@ pub(super) fn cases() -> Vec<Case> {
             rule: "A consumer that consumed everything of a producer that died reports producer_gone; once a restarted producer is back it waits and reads again", run: liveness_producer_gone },
         Case { id: "join.duplicate-id", level: Required, roles: Pair, producer_needs: &["registry"], consumer_needs: &["registry"], timeout: SECS(40), spec: "§7.3", rules: &["R7.3.2"],
             rule: "A second consumer under a live consumer's id is refused with id_in_use and disturbs nothing; of two racing joins under one id exactly one wins", run: join_duplicate_id },
+        Case { id: "cleanup.dead-consumer-reaped", level: Required, roles: Pair, producer_needs: &["registry"], consumer_needs: &["registry"], timeout: SECS(30), spec: "§7.6", rules: &["R7.6.4"],
+            rule: "The closing producer frees the slot of a consumer that died and removes its cursor: after everyone else leaves cleanly, no name of the ring remains", run: cleanup_dead_consumer_reaped },
         Case { id: "registry.full", level: Required, roles: Pair, producer_needs: &["registry"], consumer_needs: &["registry"], timeout: SECS(30), spec: "§7.3", rules: &["R7.3.4"],
             rule: "A join into a registry with no free slot fails with registry_full and disturbs no other slot or consumer", run: registry_full },
         Case { id: "leave.frees-slot", level: Required, roles: Pair, producer_needs: &["registry"], consumer_needs: &["registry"], timeout: SECS(30), spec: "§7.5", rules: &["R7.5"],
@@ -423,16 +425,24 @@ fn liveness_producer_gone(ctx: &mut Ctx) -> Result<(), CaseError> {
 
 fn join_duplicate_id(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (p, cs) = ring_with_consumers(ctx, 64, 1, &[])?;
+    let events = 20u64;
+    Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: events, batch: None })?, "publish")?;
+    let id = ctx.consume_idle(cs[0], events, Mode::Copy, 5_000)?;
+    check_delivery(&ctx.wait(cs[0], id)?, SIZE as usize, 0, events as i64 - 1, "c_0")?;
     let second = ctx.start_consumer_testee("consumer c_0 (duplicate)")?;
     match &attach_as(ctx, second, 0, None)?.result {
         Err((ErrorKind::IdInUse, _)) => {}
         Err((kind, m)) => return fail(format!("a second consumer under the live c_0's id was refused with {kind:?} ({m}), expected id_in_use")),
         Ok(_) => return fail("a second consumer joined under the id of a live consumer (c_0)"),
     }
-    let events = 20u64;
+    // Refused before it touched anything (SPEC §7.3 step 2): c_0's cursor is as c_0 left it.
+    let cursor = consumer_cursor(ctx, 0)?;
+    if cursor != events as i64 - 1 {
+        return fail(format!("c_0 committed {} but its cursor holds {cursor} after a refused duplicate join", events - 1));
+    }
     Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: events, batch: None })?, "publish")?;
     let id = ctx.consume_idle(cs[0], events, Mode::Copy, 5_000)?;
-    check_delivery(&ctx.wait(cs[0], id)?, SIZE as usize, 0, events as i64 - 1, "c_0 after the refused duplicate")?;
+    check_delivery(&ctx.wait(cs[0], id)?, SIZE as usize, events as i64, 2 * events as i64 - 1, "c_0 after the refused duplicate")?;
     // Race two joins under one new id, several times.
     let a = ctx.start_consumer_testee("consumer c_1 (a)")?;
     let b = ctx.start_consumer_testee("consumer c_1 (b)")?;
@@ -451,6 +461,24 @@ fn join_duplicate_id(ctx: &mut Ctx) -> Result<(), CaseError> {
             (x, y) => return fail(format!("round {round}: two racing joins under c_1 ended {x:?} and {y:?}; expected one ok and one id_in_use")),
         };
         ctx.leave(winner)?;
+    }
+    Ok(())
+}
+
+fn cleanup_dead_consumer_reaped(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let events = 10u64;
+    let (p, cs) = ring_with_consumers(ctx, 64, 2, &[])?;
+    Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: events, batch: None })?, "publish")?;
+    for (k, &c) in cs.iter().enumerate() {
+        let id = ctx.consume_idle(c, events, Mode::Copy, 5_000)?;
+        check_delivery(&ctx.wait(c, id)?, SIZE as usize, 0, events as i64 - 1, &format!("c_{k}"))?;
+    }
+    ctx.t(cs[1]).kill();
+    ctx.leave(cs[0])?;
+    ctx.leave(p)?;
+    let left = ctx.leftovers();
+    if !left.is_empty() {
+        return fail(format!("left behind after the producer closed over a dead consumer (c_1 killed) and everyone else left: {}", left.join(", ")));
     }
     Ok(())
 }
