@@ -26,6 +26,10 @@ const CONSUME_IDLE_MS: u64 = 100;
 const REPLY_DEADLINE: Duration = Duration::from_secs(30);
 /// Every testee process of a campaign gets its seed in this environment variable.
 pub const SEED_ENV: &str = "RINGPROOF_CHAOS_SEED";
+/// Failed `attach_consumer` commands in a row after which the harness gives a consumer up
+/// (about 2 s of retries at [`ATTACH_PAUSE`]).
+pub const ATTACH_TRIES: u32 = 100;
+const ATTACH_PAUSE: Duration = Duration::from_millis(20);
 /// Transcripts kept for the failure report (the most recent ones).
 const TRANSCRIPTS_KEPT: usize = 64;
 
@@ -97,6 +101,32 @@ impl Config {
             liveness_ms: PROGRESS_TIMEOUT_MS + GRACE_MS,
             action: self.action.clone(),
         }
+    }
+}
+
+/// What the harness does after `attach_consumer` failed with `kind` (PROTOCOL.md, "How the
+/// harness reacts"), the `failures`-th failure in a row, `resynced` if that attach asked to
+/// resync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachRetry {
+    /// The implementation declared a gap (`lapped`, `evicted`): attach again at once, with
+    /// `resync`, to continue at the head.
+    Resync,
+    /// Maybe transient (the ring is missing while its producer restarts, the id's previous
+    /// process is not judged dead yet, the join lock is held, ...): try again after a pause.
+    Again,
+    /// Give up: the consumer gets no further life and the campaign fails with `refused`.
+    GiveUp,
+}
+
+/// See [`AttachRetry`]: never an endless loop of the same failing attach.
+pub fn after_attach_error(kind: ErrorKind, resynced: bool, failures: u32) -> AttachRetry {
+    match kind {
+        _ if failures >= ATTACH_TRIES => AttachRetry::GiveUp,
+        ErrorKind::Lapped | ErrorKind::Evicted if !resynced => AttachRetry::Resync,
+        // A consumer that cannot resync can never continue after a declared gap.
+        ErrorKind::Unsupported if resynced => AttachRetry::GiveUp,
+        _ => AttachRetry::Again,
     }
 }
 
@@ -447,6 +477,12 @@ fn producer_thread(shared: &Shared) {
             }
         };
         *slot.pid.lock().expect("pid") = Some(t.pid());
+        // Required consumers only for an implementation that has them (PROTOCOL.md capability
+        // `required`); without, no consumer is judged as required.
+        let has_required = t.has("required");
+        if !has_required {
+            shared.history.lock().expect("history").required.clear();
+        }
         let mut life = ProducerLife {
             pid: t.pid(),
             armed: armed.clone(),
@@ -454,7 +490,7 @@ fn producer_thread(shared: &Shared) {
             created: false,
             published_through: None,
             alerts: Vec::new(),
-            action: Some(plan.action.clone()),
+            action: has_required.then(|| plan.action.clone()),
             errors: Vec::new(),
             end: End::Running,
         };
@@ -479,7 +515,7 @@ fn producer_thread(shared: &Shared) {
                 wait_consumers: None,
                 discover: Some(Discover { prefix: "c".into(), max: 8 }),
                 wait,
-                required: Some(req),
+                required: has_required.then_some(req),
             });
             match reply.and_then(|id| t.wait(id, Instant::now() + REPLY_DEADLINE)) {
                 Ok(Reply { result: Ok(_), .. }) => {
@@ -592,6 +628,7 @@ fn consumer_thread(shared: &Shared, k: usize) {
     slot.reported.store(i64::MIN, Ordering::SeqCst);
     let mut incarnation = 0usize;
     let mut declared = false;
+    let mut heal_restarted = false;
     let mut lives: Vec<ConsumerLife> = Vec::new();
     'process: loop {
         if shared.consumers_stop.load(Ordering::SeqCst) {
@@ -626,6 +663,7 @@ fn consumer_thread(shared: &Shared, k: usize) {
         let mut leave_armed = armed.as_deref().is_some_and(|a| a.starts_with("consumer.leave"));
         // Attach (again), as often as the implementation declares a gap.
         'attach: loop {
+            let mut failures = 0u32;
             let mut life = loop {
                 if shared.consumers_stop.load(Ordering::SeqCst) {
                     let _ = t.exit(Instant::now() + Duration::from_secs(10));
@@ -656,8 +694,36 @@ fn consumer_thread(shared: &Shared, k: usize) {
                             committed_at_end: None,
                         };
                     }
-                    Ok(Reply { result: Err((ErrorKind::Lapped, _)), .. }) => declared = true,
-                    Ok(Reply { result: Err(_), .. }) => std::thread::sleep(Duration::from_millis(20)),
+                    Ok(Reply { result: Err((kind, message)), .. }) => {
+                        failures += 1;
+                        match after_attach_error(kind, resync == Some(true), failures) {
+                            AttachRetry::Resync => declared = true,
+                            AttachRetry::Again => {
+                                if shared.heal.load(Ordering::SeqCst) && !heal_restarted {
+                                    // Healing with this consumer out of a life: a fresh process
+                                    // (resyncing if a gap was declared) gets one more chance,
+                                    // rather than a consumer left dead being judged hung.
+                                    heal_restarted = true;
+                                    slot.killed.store(true, Ordering::SeqCst);
+                                    t.kill();
+                                    died(&t, DriverError::Gone("restarted to heal".into()), None);
+                                    continue 'process;
+                                }
+                                std::thread::sleep(ATTACH_PAUSE);
+                            }
+                            AttachRetry::GiveUp => {
+                                let why = format!("pid {pid}: attach_consumer failed {failures} times in a row, last with {kind:?} ({message}); the harness gave up on it");
+                                shared.history.lock().expect("history").refused.push((id.clone(), why));
+                                slot.killed.store(true, Ordering::SeqCst);
+                                t.kill();
+                                died(&t, DriverError::Gone("given up".into()), None);
+                                while !shared.consumers_stop.load(Ordering::SeqCst) {
+                                    std::thread::sleep(Duration::from_millis(5));
+                                }
+                                break 'process;
+                            }
+                        }
+                    }
                     Err(e) => {
                         died(&t, e, None);
                         restart_pause(slot);
@@ -718,8 +784,9 @@ fn consumer_thread(shared: &Shared, k: usize) {
                         life.producer_gone_ns.push(monotonic_ns());
                         std::thread::sleep(Duration::from_millis(5));
                     }
-                    Ok(Reply { result: Err((ErrorKind::Lapped, message)), .. }) => {
-                        // Evicted: the implementation declares what it missed; attach again.
+                    Ok(Reply { result: Err((ErrorKind::Lapped | ErrorKind::Evicted, message)), .. }) => {
+                        // Retired or evicted: the implementation declares what it missed; attach
+                        // again (a re-join refused the same way is answered with a resync).
                         life.end = End::Lapped { message };
                         lives.push(life);
                         continue 'attach;

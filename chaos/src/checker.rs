@@ -7,7 +7,8 @@
 //! - across a crash (no gap declared by the implementation), the next life must start no later
 //!   than one past the dead life's committed cursor (else **lost**), and may re-deliver only
 //!   what the dead life delivered but had not committed (else **duplicated**);
-//! - the last life reaches the final published sequence within the heal bound (else **hung**);
+//! - the last life reaches the final published sequence within the heal bound (else **hung**),
+//!   unless the implementation refused every bounded attempt to attach it again (**refused**);
 //! - no life dies by itself unless armed with a failpoint (else **crashed**);
 //! - nothing of the ring remains after the final clean shutdown (else **leaked**);
 //! - every observed dead-peer detection is within the configured bound (else **late**).
@@ -29,6 +30,9 @@ pub enum Violation {
     Torn { consumer: String, first: i64, last: i64 },
     OutOfOrder { consumer: String, detail: String },
     Hung { who: String, detail: String },
+    /// The implementation never let a consumer attach again (the harness gave up after its
+    /// bounded retries): not a hang, since the harness left it without a life.
+    Refused { consumer: String, detail: String },
     Leaked { name: String },
     LateDetection { peer: String, observer: String, latency_ms: f64, bound_ms: u64 },
     Crashed { who: String, detail: String },
@@ -44,6 +48,7 @@ impl Violation {
             Violation::Torn { .. } => "torn",
             Violation::OutOfOrder { .. } => "out-of-order",
             Violation::Hung { .. } => "hung",
+            Violation::Refused { .. } => "refused",
             Violation::Leaked { .. } => "leaked",
             Violation::LateDetection { .. } => "late-detection",
             Violation::Crashed { .. } => "crashed",
@@ -53,7 +58,7 @@ impl Violation {
 }
 
 /// Every row of the verdict table, in order.
-pub const ROWS: &[&str] = &["lost", "duplicated", "torn", "out-of-order", "hung", "leaked", "late-detection", "crashed", "harness"];
+pub const ROWS: &[&str] = &["lost", "duplicated", "torn", "out-of-order", "hung", "refused", "leaked", "late-detection", "crashed", "harness"];
 
 /// Latency percentiles (milliseconds) of one kind of dead-peer detection.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -217,6 +222,9 @@ pub fn check(h: &History) -> Verdict {
     for e in &h.harness_errors {
         v.violations.push(Violation::Harness { detail: e.clone() });
     }
+    for (consumer, detail) in &h.refused {
+        v.violations.push(Violation::Refused { consumer: consumer.clone(), detail: detail.clone() });
+    }
     if !h.interrupted {
         judge_final(h, &mut v);
     }
@@ -362,6 +370,10 @@ fn judge_final(h: &History, v: &mut Verdict) {
     };
     for (id, lives) in &h.consumers {
         let Some(last) = lives.last() else { continue };
+        // The harness gave up attaching it again: judged `refused`, not hung.
+        if h.refused.iter().any(|(c, _)| c == id) {
+            continue;
+        }
         let reached = last.start_seq > final_seq || last.last_reported().is_some_and(|r| r >= final_seq);
         let in_time = match h.heal.reached_ns.get(id) {
             Some(Some(at)) => at.saturating_sub(h.heal.started_ns) <= h.heal.bound_ms * 1_000_000,

@@ -139,6 +139,10 @@ pub struct History {
     /// nor deaths (a signal sent to the whole process group ends testees too).
     #[serde(default)]
     pub interrupted: bool,
+    /// Consumers the harness stopped trying to attach again, with why: every
+    /// `attach_consumer` of the bounded retries failed (see `campaign::after_attach_error`).
+    #[serde(default)]
+    pub refused: Vec<(String, String)>,
 }
 
 impl History {

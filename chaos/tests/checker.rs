@@ -266,3 +266,15 @@ fn junit_has_a_case_per_row_and_per_failing_consumer_life_with_the_replay() {
     let cases = junit_cases("chaos.seed-9", &check(&clean()), &clean(), "r", Some("SIGTERM"));
     assert!(cases.iter().all(|c| c.skipped.as_deref().is_some_and(|s| s.contains("interrupted by SIGTERM"))));
 }
+
+/// Issue 12 item 7: a consumer whose last life ended lapped (evicted) before healing, and that
+/// the implementation then never let attach again, was judged hung although the harness had
+/// left it without a life. Once the harness gives up (bounded retries), it is `refused`.
+#[test]
+fn a_consumer_never_let_back_in_is_refused_not_hung() {
+    let mut h = clean();
+    h.consumers.insert("c_1".into(), vec![life(30, 0, vec![run(0, 120)], End::Lapped { message: "evicted".into() }, Some(120))]);
+    assert_eq!(kinds(&h), vec!["hung"], "without the give-up record it is still a hang");
+    h.refused.push(("c_1".into(), "attach_consumer failed 100 times in a row, last with Other".into()));
+    assert_eq!(kinds(&h), vec!["refused"]);
+}

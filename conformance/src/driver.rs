@@ -49,6 +49,8 @@ pub struct Reply {
     pub progress: Vec<i64>,
     /// `liveness` messages: (consumer id, dead, CLOCK_MONOTONIC ns).
     pub liveness: Vec<(String, bool, u64)>,
+    /// With a `lapped` or `evicted` error: the range it names, if the testee sent one.
+    pub missed: Option<crate::protocol::Missed>,
 }
 
 impl Reply {
@@ -170,7 +172,7 @@ impl Testee {
     /// `liveness`) to `on_stream` as it arrives, so a caller keeps what a testee reported even
     /// if it dies before its final reply.
     pub fn wait_streaming(&mut self, id: u64, deadline: Instant, mut on_stream: impl FnMut(&Message)) -> Result<Reply, DriverError> {
-        let mut reply = Reply { result: Ok(OkFields::default()), events: Vec::new(), progress: Vec::new(), liveness: Vec::new() };
+        let mut reply = Reply { result: Ok(OkFields::default()), events: Vec::new(), progress: Vec::new(), liveness: Vec::new(), missed: None };
         loop {
             let m = self.next_message(deadline, &format!("the reply to command {id} from {}", self.label))?;
             if matches!(&m, Message::Events { id: got, .. } | Message::Progress { id: got, .. } | Message::Liveness { id: got, .. } if *got == id) {
@@ -181,8 +183,9 @@ impl Testee {
                     reply.result = Ok(fields);
                     return Ok(reply);
                 }
-                Message::Error { id: got, kind, message } if got == id => {
+                Message::Error { id: got, kind, message, missed } if got == id => {
                     reply.result = Err((kind, message));
+                    reply.missed = missed;
                     return Ok(reply);
                 }
                 Message::Events { id: got, first, last, digest } if got == id => reply.events.push((first, last, digest)),

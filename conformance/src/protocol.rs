@@ -152,8 +152,17 @@ pub enum ErrorKind {
     Timeout,
     ConsumersMissing,
     Closed,
+    /// A re-join (or a read) found the consumer's slot retired as dead (SPEC.md §7.3 step 5,
+    /// §7.10): the events in `missed` may be overwritten.
     Lapped,
+    /// As `lapped`, for a required consumer the producer evicted (slot EVICTED).
+    Evicted,
     IdInUse,
+    /// Every registry slot is taken (SPEC.md §7.3 step 4).
+    RegistryFull,
+    /// The producer's required-consumer watch ran the `shutdown` action (SPEC.md §7.10): the
+    /// blocked publish fails.
+    Shutdown,
     /// A ring name or consumer id SPEC.md §3 does not allow.
     InvalidName,
     /// A consumer cursor name that is also another ring's consumer cursor (SPEC.md §3.5).
@@ -166,6 +175,13 @@ pub enum ErrorKind {
     ProducerGone,
     Unsupported,
     Other,
+}
+
+/// A range of sequences `from ..= to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Missed {
+    pub from: i64,
+    pub to: i64,
 }
 
 /// Fields of an `ok` reply (all optional; which appear depends on the command).
@@ -207,7 +223,15 @@ pub enum Message {
         #[serde(flatten)]
         fields: OkFields,
     },
-    Error { id: u64, kind: ErrorKind, message: String },
+    Error {
+        id: u64,
+        kind: ErrorKind,
+        message: String,
+        /// With `lapped` and `evicted`: the sequences the consumer missed (SPEC.md §7.3 step 5,
+        /// §7.10), as the implementation names them. Optional.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        missed: Option<Missed>,
+    },
     Progress { id: u64, published_through: i64 },
     Events { id: u64, first: i64, last: i64, digest: String },
     /// Optional (chaos campaigns): during `publish`, the producer noticed that required

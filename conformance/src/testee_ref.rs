@@ -9,7 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Capabilities the reference implementation offers.
-pub const CAPABILITIES: &[&str] = &["shm", "mmap", "producer", "consumer", "batch", "try-publish", "lease", "wait-block", "close", "registry"];
+pub const CAPABILITIES: &[&str] = &["shm", "mmap", "producer", "consumer", "batch", "try-publish", "lease", "wait-block", "close", "registry", "required", "producer-gone"];
+
+thread_local! {
+    /// The range the last lapped/evicted error named (see [`kind_of`]), for its reply.
+    static MISSED: std::cell::Cell<Option<crate::protocol::Missed>> = const { std::cell::Cell::new(None) };
+}
 
 enum Role {
     None,
@@ -46,7 +51,7 @@ pub fn serve(mut input: impl BufRead, output: impl Write) -> i32 {
         let cmd = match cmd {
             Ok(c) => c,
             Err(e) => {
-                let _ = io.send(&Message::Error { id: 0, kind: ErrorKind::Other, message: format!("unparsable command: {e}") });
+                let _ = io.send(&Message::Error { id: 0, kind: ErrorKind::Other, message: format!("unparsable command: {e}"), missed: None });
                 continue;
             }
         };
@@ -54,7 +59,10 @@ pub fn serve(mut input: impl BufRead, output: impl Write) -> i32 {
         let result = execute(&mut role, cmd, id, &mut io);
         let reply = match result {
             Ok(fields) => Message::Ok { id, fields },
-            Err((kind, message)) => Message::Error { id, kind, message },
+            Err((kind, message)) => {
+                let missed = MISSED.take().filter(|_| matches!(kind, ErrorKind::Lapped | ErrorKind::Evicted));
+                Message::Error { id, kind, message, missed }
+            }
         };
         if io.send(&reply).is_err() {
             return 1;
@@ -275,6 +283,10 @@ fn no_role(cmd: &str, needs: &str) -> (ErrorKind, String) {
 
 /// The protocol's error kind for a ringproof error.
 pub fn kind_of(e: Error) -> (ErrorKind, String) {
+    MISSED.set(match &e {
+        Error::Lapped { from, to, .. } | Error::Evicted { from, to, .. } => Some(crate::protocol::Missed { from: *from, to: *to }),
+        _ => None,
+    });
     let kind = match &e {
         Error::NotFound { .. } | Error::RingRemoved { .. } => ErrorKind::NotFound,
         Error::AlreadyExists { .. } | Error::ProducerAlive { .. } => ErrorKind::AlreadyExists,
@@ -285,8 +297,11 @@ pub fn kind_of(e: Error) -> (ErrorKind, String) {
         Error::Full { .. } => ErrorKind::Full,
         Error::ConsumersMissing { .. } | Error::StartupTimeout { .. } => ErrorKind::ConsumersMissing,
         Error::Closed { .. } => ErrorKind::Closed,
-        Error::Lapped { .. } | Error::Evicted { .. } => ErrorKind::Lapped,
+        Error::Lapped { .. } => ErrorKind::Lapped,
+        Error::Evicted { .. } => ErrorKind::Evicted,
         Error::ConsumerIdInUse { .. } => ErrorKind::IdInUse,
+        Error::RegistryFull { .. } => ErrorKind::RegistryFull,
+        Error::GracefulShutdown { .. } => ErrorKind::Shutdown,
         Error::ProducerGone { .. } => ErrorKind::ProducerGone,
         Error::CorruptCursor { .. } => ErrorKind::Layout,
         Error::JoinLockTimeout { .. } => ErrorKind::Timeout,

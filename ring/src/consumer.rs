@@ -164,6 +164,9 @@ fn cap_sleeps(wait: WaitStrategy) -> WaitStrategy {
     }
 }
 
+/// Set once this process saw its producer gone (only read by a planted defect).
+static GONE_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 impl RawConsumer {
     fn attach(b: ConsumerBuilder, expect: Expect) -> Result<RawConsumer> {
         validate_consumer_id(&b.id)?;
@@ -193,7 +196,14 @@ impl RawConsumer {
         let join_lock = match &registry {
             Some(reg) => {
                 let lock = reg.lock_joins(b.name.name(), deadline.max(std::time::Instant::now() + JOIN_LOCK_WAIT))?;
-                reg.check_id(&b.id)?;
+                if let Err(e) = reg.check_id(&b.id) {
+                    if mutant!("consumer.refused-join-touches-cursor") {
+                        if let Ok(c) = Cursor::open(&path, "consumer cursor") {
+                            c.cell().value.store(-1, Ordering::Release);
+                        }
+                    }
+                    return Err(e);
+                }
                 Some(lock)
             }
             None => None,
@@ -274,7 +284,7 @@ impl RawConsumer {
                 return Err(Error::NameAlias { ring: b.name.name().to_owned(), id: b.id.clone(), other: other.name().to_owned(), segment: cursor.path().to_string() });
             }
         }
-        let stale = !created && found_epoch != epoch;
+        let stale = !created && found_epoch != epoch && !mutant!("consumer.no-stale-reset");
         if stale {
             // Left by an earlier ring under this name (no other ring can own the name: the
             // alias check passed): its value means nothing here.
@@ -309,7 +319,8 @@ impl RawConsumer {
         crate::failpoint::hit("consumer.attach");
         // The handshake: the join's generation bump and fence are done; whatever the producer
         // publishes from here on respects our cursor.
-        let head_now = match sequence_read("producer cursor", producer.path(), protocol::join_head(producer.cell())) {
+        let second = if mutant!("consumer.join-skips-second-load") { head } else { protocol::join_head(producer.cell()) };
+        let head_now = match sequence_read("producer cursor", producer.path(), second) {
             Ok(h) => h,
             Err(e) => {
                 reg.leave(i, me);
@@ -321,17 +332,18 @@ impl RawConsumer {
         // resume from, so the takeover finishes that join the way it would have ended.
         let how = if join == Join::TakeOver { cell.joined.load(Ordering::Acquire) } else { joining };
         match how {
+            JOINED if mutant!("consumer.takeover-resumes-at-head") => resume_from = head_now,
             JOINED => {
                 if mutant!("consumer.resume-off-by-one") {
                     resume_from += 1;
                 }
             }
             JOINING => resume_from = head_now,
-            _ if resume_from < head_now => {
+            _ if resume_from < head_now && !mutant!("consumer.rejoin-skips-lapped-check") => {
                 // Our cursor was not gating while head_now was published: slots after
                 // resume_from may have been overwritten.
                 let evicted = join == Join::Rejoin { evicted: true };
-                if b.on_lapped == OnLapped::Resync {
+                if b.on_lapped == OnLapped::Resync && !mutant!("consumer.resync-ignored") {
                     resume_from = head_now;
                 } else {
                     reg.refuse(i, evicted);
@@ -454,7 +466,7 @@ impl RawConsumer {
         if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
             fence(Ordering::Acquire);
             let state = reg.slot_state(i);
-            if state != SLOT_ACTIVE {
+            if state != SLOT_ACTIVE && !mutant!("consumer.ignores-eviction") {
                 return Err(self.retired(state));
             }
         }
@@ -465,6 +477,7 @@ impl RawConsumer {
     #[cold]
     fn retired(&self, state: u32) -> Error {
         let (id, from, to) = (self.id.clone(), self.next, self.producer.load());
+        let from = if mutant!("consumer.evicted-wrong-range") { from + 1 } else { from };
         if state == SLOT_EVICTED {
             Error::Evicted { id, from, to }
         } else {
@@ -492,6 +505,9 @@ impl RawConsumer {
             return Ok(());
         }
         let Some(reg) = self.registry.as_ref() else { return Ok(()) };
+        if mutant!("consumer.producer-gone-sticky") && GONE_ONCE.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Error::ProducerGone { last_published: self.producer.load() });
+        }
         if !reg.producer_alive() {
             // Re-read the cursor: a producer that published and then died is "gone" only once
             // everything it published is consumed. (Into a local: `available` is refreshed only
@@ -502,6 +518,9 @@ impl RawConsumer {
                 // a restarted producer creates a new registry that this mapping never sees.
                 if segment::identity_of(reg.segment().path()) != Some(reg.segment().identity()) {
                     return Err(Error::RingRemoved { ring: self.name.name().to_owned() });
+                }
+                if mutant!("consumer.producer-gone-sticky") {
+                    GONE_ONCE.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
                 return Err(Error::ProducerGone { last_published: published });
             }
@@ -715,7 +734,7 @@ impl Drop for RawConsumer {
         crate::failpoint::hit("consumer.leave");
         // Only the object we mapped, and only while no other process took our slot (and with it
         // this cursor) over: never another ring's segment or another incarnation's cursor.
-        if ours {
+        if ours && !mutant!("consumer.leave-keeps-cursor") {
             let _ = self.cursor.segment().unlink_name();
         }
         drop(lock);

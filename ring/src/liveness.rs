@@ -164,7 +164,7 @@ impl Required {
         }
         let stalled_for = now.duration_since(w.since);
         let alert = LivenessAlert { consumer_id: id.to_owned(), last_sequence: value, stalled_for, dead: !alive };
-        let first_alert = w.alerted_at.is_none() && (!alive || stalled_for >= self.config.progress_timeout);
+        let first_alert = w.alerted_at.is_none() && (!alive || stalled_for >= self.config.progress_timeout) && !mutant!("producer.required-no-alert");
         if first_alert {
             w.alerted_at = Some(now);
             self.alerts += 1;
@@ -177,7 +177,7 @@ impl Required {
             None => false,
         };
         match (act, self.config.action) {
-            (true, LivenessAction::GracefulShutdown) => {
+            (true, LivenessAction::GracefulShutdown) if !mutant!("producer.shutdown-ignored") => {
                 Err(Error::GracefulShutdown { id: id.to_owned(), last_sequence: value, stalled_for, dead: !alive })
             }
             (true, LivenessAction::Evict) => {

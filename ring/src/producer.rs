@@ -335,7 +335,7 @@ impl RawProducer {
             element_size,
             capacity: b.capacity,
             mask: b.capacity as i64 - 1,
-            next: last + 1,
+            next: if restarted && mutant!("producer.restart-at-0") { 0 } else { last + 1 },
             limit: last,
             gates: Vec::new(),
             seen_generation: u64::MAX,
@@ -350,7 +350,12 @@ impl RawProducer {
             counters,
         };
         if let Coordination::WaitForConsumers { min, timeout } = b.coordination {
-            p.wait_for_consumers(min, timeout)?;
+            if let Err(e) = p.wait_for_consumers(min, timeout) {
+                if mutant!("producer.startup-timeout-leaks") {
+                    std::mem::forget(p);
+                }
+                return Err(e);
+            }
         }
         if let Some(timeout) = p.required.as_ref().map(|r| r.config.startup_wait_timeout) {
             p.wait_for_required(timeout)?;
@@ -645,8 +650,9 @@ impl RawProducer {
             // retire; a required one is still watched for stalls.
             let alive = g.slot.is_none_or(|(slot, _)| self.registry.slot_owner_alive(slot));
             let value = g.cursor.load();
-            match self.required.as_mut().filter(|r| r.config.ids.contains(&g.id)) {
+            match self.required.as_mut().filter(|r| r.config.ids.contains(&g.id) && !mutant!("producer.retire-required-dead")) {
                 Some(r) => match r.observe(&g.id, value, published, alive, now) {
+                    Ok(Verdict::Evict) if mutant!("producer.evict-ignored") => {}
                     Ok(Verdict::Evict) => {
                         if let Some((slot, incarnation)) = g.slot {
                             evicted += u64::from(self.registry.retire(slot, incarnation, SLOT_EVICTED));
@@ -658,6 +664,7 @@ impl RawProducer {
                         break;
                     }
                 },
+                None if mutant!("producer.no-retire-dead") => {}
                 None => {
                     if let (false, Some((slot, incarnation))) = (alive, g.slot) {
                         retired += u64::from(self.registry.retire(slot, incarnation, SLOT_DEAD));
@@ -786,12 +793,16 @@ impl Drop for RawProducer {
         // Closing does not move the cursor, so sleepers are woken unconditionally; they re-check
         // the ring state after announcing themselves (SPEC.md §8).
         self.flush();
-        let final_sequence = if mutant!("producer.close-final-off-by-one") { self.next - 2 } else { self.next - 1 };
-        self.registry.close(final_sequence);
+        if !mutant!("producer.close-keeps-open") {
+            let final_sequence = if mutant!("producer.close-final-off-by-one") { self.next - 2 } else { self.next - 1 };
+            self.registry.close(if mutant!("producer.close-no-final") { -1 } else { final_sequence });
+        }
         crate::failpoint::hit("producer.close");
         futex::wake_all(&self.cursor.cell().value);
         // Only the objects this producer mapped: a name re-created by someone else stays.
-        let _ = self._ring.unlink_name();
+        if !mutant!("producer.close-leaks") {
+            let _ = self._ring.unlink_name();
+        }
         let _ = self.cursor.segment().unlink_name();
         let _ = self.registry.segment().unlink_name();
         let _ = segment::unlink(&self.name.counters());

@@ -98,7 +98,11 @@ impl Registry {
             // header, magic last, is written after this returns).
             unsafe { image.write_payload(payload) }
         })?;
-        Ok(Registry { seg, slots })
+        let r = Registry { seg, slots };
+        if mutant!("registry.generation-starts-1") {
+            r.control().generation.store(1, Ordering::Relaxed);
+        }
+        Ok(r)
     }
 
     /// Opens an existing registry.
@@ -245,8 +249,11 @@ impl Registry {
     /// retired on its next read (§7.10), and until it leaves, its id is not free. The process
     /// that was refused or retired may re-join its own slot (a resync, §7.3 step 5).
     fn holds_id(&self, i: usize, state: u32, owner: u64, me: u64) -> bool {
+        if mutant!("consumer.duplicate-id-allowed") && owner != me {
+            return false;
+        }
         match state {
-            SLOT_ACTIVE => self.slot_alive_word(i, owner),
+            SLOT_ACTIVE => mutant!("consumer.no-takeover") || self.slot_alive_word(i, owner),
             _ => owner != me && self.slot_alive_word(i, owner),
         }
     }
@@ -308,7 +315,8 @@ impl Registry {
             }
             for i in 0..self.slots {
                 let s = self.slot(i);
-                if s.state.compare_exchange(SLOT_FREE, SLOT_CLAIMING, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                let overwrite = mutant!("registry.full-overwrites") && i + 1 == self.slots;
+                if s.state.compare_exchange(SLOT_FREE, SLOT_CLAIMING, Ordering::AcqRel, Ordering::Relaxed).is_ok() || overwrite {
                     // SAFETY: CLAIMING gives this process sole ownership of the id bytes.
                     let id_bytes = unsafe { &mut *s.id.get() };
                     id_bytes.fill(0);
@@ -322,7 +330,9 @@ impl Registry {
                     s.incarnation.fetch_add(1, Ordering::AcqRel);
                     before_gating();
                     protocol::activate(s);
-                    self.bump();
+                    if !mutant!("consumer.join-no-generation") {
+                        self.bump();
+                    }
                     return Ok((i, Join::Fresh));
                 }
             }
@@ -405,7 +415,7 @@ impl Registry {
     pub fn take_over_producer(&self, ring: &str) -> Result<()> {
         let c = self.control();
         let owner = c.producer_owner.load(Ordering::Acquire);
-        if self.producer_alive_word(owner) {
+        if mutant!("producer.restart-refused") || self.producer_alive_word(owner) {
             return Err(Error::ProducerAlive { ring: ring.to_owned(), pid: owner_pid(owner) });
         }
         let start = process::own_start_time();
@@ -506,6 +516,16 @@ impl Registry {
     pub fn leave(&self, i: usize, me: u64) -> bool {
         let s = self.slot(i);
         match s.owner.load(Ordering::Acquire) {
+            owner if owner == me && mutant!("consumer.leave-no-generation") => {
+                s.owner.store(0, Ordering::Relaxed);
+                s.state.store(SLOT_FREE, Ordering::Release);
+                true
+            }
+            owner if owner == me && mutant!("consumer.leave-keeps-active") => {
+                s.owner.store(0, Ordering::Relaxed);
+                protocol::announce(self.control());
+                true
+            }
             owner if owner == me => {
                 protocol::leave(s, self.control());
                 true

@@ -324,6 +324,7 @@ pub fn run(args: TesteeArgs, out: File) -> i32 {
                     id,
                     kind,
                     message: msg,
+                    missed: None,
                 });
                 continue;
             }
@@ -336,11 +337,12 @@ pub fn run(args: TesteeArgs, out: File) -> i32 {
         let result = catch_unwind(AssertUnwindSafe(|| handle(&mut t, id, cmd)));
         let reply = match result {
             Ok(Ok(fields)) => Message::Ok { id, fields },
-            Ok(Err(Fail(kind, message))) => Message::Error { id, kind, message },
+            Ok(Err(Fail(kind, message))) => Message::Error { id, kind, message, missed: None },
             Err(panic) => Message::Error {
                 id,
                 kind: ErrorKind::Other,
                 message: format!("disruptor-mp panicked: {}", panic_text(&*panic)),
+                missed: None,
             },
         };
         t.send(&reply);
