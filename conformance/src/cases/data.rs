@@ -59,12 +59,12 @@ fn sized_instances() -> Vec<Case> {
         rule: "A consumer reads the slots of a reference ring of this alignment at its payload offset (align_up(56, alignment)): every event intact, in order, across wraps", run,
     };
     vec![
-        wrap("spsc.wraparound[size=8,align=8,cap=2]", wraparound::<8, 2, 20_000>),
+        wrap("spsc.wraparound[size=8,align=8,cap=2]", wraparound::<8, 2, 5_000>),
         wrap("spsc.wraparound[size=64,align=8,cap=1024]", wraparound::<64, 1024, 20_000>),
-        wrap("spsc.wraparound[size=4096,align=8,cap=2]", wraparound::<4096, 2, 4_000>),
-        wrap("spsc.wraparound[size=8,align=8,cap=1048576]", wraparound::<8, 1_048_576, 1_114_112>),
+        wrap("spsc.wraparound[size=4096,align=8,cap=2]", wraparound::<4096, 2, 600>),
+        wrap("spsc.wraparound[size=8,align=8,cap=1048576]", wraparound::<8, 1_048_576, 1_052_672>),
         aligned("spsc.aligned[size=64,align=64,cap=1024]", aligned_ring::<64, 64, 1024, 3_000>),
-        aligned("spsc.aligned[size=128,align=128,cap=2]", aligned_ring::<128, 128, 2, 1_000>),
+        aligned("spsc.aligned[size=128,align=128,cap=2]", aligned_ring::<128, 128, 2, 300>),
         aligned("spsc.aligned[size=256,align=128,cap=1048576]", aligned_ring::<256, 128, 1_048_576, 2_000>),
     ]
 }
@@ -137,7 +137,7 @@ fn open_segment(ctx: &Ctx, shm_suffix: &str, file_suffix: &str) -> Result<std::f
 fn batch_one_store(ctx: &mut Ctx) -> Result<(), CaseError> {
     // Batches of a quarter of a large ring, read as they come by one consumer: every store the
     // harness can see must be a batch's last sequence.
-    let (capacity, batch, batches) = (65_536u64, 16_384u64, 16u64);
+    let (capacity, batch, batches) = (32_768u64, 8_192u64, 16u64);
     let (p, cs) = ring_with_consumers(ctx, capacity, 1, &[])?;
     let f = open_segment(ctx, "_producer_seq", ".producer.cursor")?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
