@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Capabilities the reference implementation offers.
-pub const CAPABILITIES: &[&str] = &["shm", "mmap", "producer", "consumer", "batch", "try-publish", "lease", "wait-block", "close", "registry"];
+pub const CAPABILITIES: &[&str] = &["shm", "mmap", "producer", "consumer", "batch", "try-publish", "lease", "wait-block", "close", "registry", "counters"];
 
 enum Role {
     None,

@@ -571,7 +571,9 @@ impl RawProducer {
         if let Some(c) = &self.counters {
             let n = (last - self.stored) as u64;
             c.published.add(n);
-            c.published_bytes.add(n * self.element_size as u64);
+            if !mutant!("producer.counters-bytes-uncounted") {
+                c.published_bytes.add(n * self.element_size as u64);
+            }
         }
         self.stored = last;
     }
