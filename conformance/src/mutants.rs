@@ -51,6 +51,7 @@ pub const MUTANTS: &[Mutant] = &[
     Mutant { name: "consumer.no-element-size-check", rules: &["R2.2.10"], what: "header validation ignores a ring of another event size (step 10)", killers: &["reject.element-size-mismatch"] },
     Mutant { name: "consumer.alignment-ignored", rules: &["R2", "R4"], what: "the consumer reads slots at offset 56 whatever the ring's alignment (the payload offset of alignment 8)", killers: &["spsc.aligned*"] },
     Mutant { name: "producer.counters-bytes-uncounted", rules: &["R12.6"], what: "the producer counts published events but never adds to events_published_bytes", killers: &["counters.layout"] },
+    Mutant { name: "consumer.stale-epoch-resume", rules: &["R7.3.1", "R10.2"], what: "a joining consumer resumes from a cursor of another epoch (an earlier ring's) instead of resetting it to the head", killers: &["stale.cursor-ignored", "stale.epoch-late-join"] },
 ];
 
 /// Mutants no case kills, each with the reason (none today: keep it that way).

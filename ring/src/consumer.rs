@@ -275,7 +275,7 @@ impl RawConsumer {
                 return Err(Error::NameAlias { ring: b.name.name().to_owned(), id: b.id.clone(), other: other.name().to_owned(), segment: cursor.path().to_string() });
             }
         }
-        let stale = !created && found_epoch != epoch;
+        let stale = !created && found_epoch != epoch && !mutant!("consumer.stale-epoch-resume");
         if stale {
             // Left by an earlier ring under this name (no other ring can own the name: the
             // alias check passed): its value means nothing here.

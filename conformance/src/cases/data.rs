@@ -37,6 +37,8 @@ pub(super) fn cases() -> Vec<Case> {
             rule: "A segment being created never shows the magic before the rest of its header is valid (watched under its name and its temporaries)", run: header_write_order },
         Case { id: "stale.epoch-no-gating", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.2, §10.2", rules: &["R7.2.2", "R10.2"],
             rule: "A consumer cursor of an earlier epoch (value -1, under an id nobody joins) does not gate the producer", run: stale_epoch_no_gating },
+        Case { id: "stale.epoch-late-join", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.3 step 1, §10.2", rules: &["R7.3.1", "R10.2"],
+            rule: "A consumer joining a running ring over a cursor of an earlier epoch whose value lies inside the published range starts at the head, as a new joiner, neither resuming from it nor refusing as lapped", run: stale_epoch_late_join },
         Case { id: "wait.wake-latency", level: Recommended, roles: Pair, producer_needs: &[], consumer_needs: &["wait-block"], timeout: SECS(30), spec: "§8, §7.1 step 4", rules: &["R8", "R7.1.4"],
             rule: "A consumer parked in the blocking wait is woken by the publish (median delivery well under the 10 ms backstop), not by its backstop", run: wait_wake_latency },
         Case { id: "wait.producer-wakes", level: Recommended, roles: Pair, producer_needs: &["wait-block"], consumer_needs: &[], timeout: SECS(30), spec: "§8, §7.4 step 4", rules: &["R8", "R7.4.4"],
@@ -311,6 +313,39 @@ fn stale_epoch_no_gating(ctx: &mut Ctx) -> Result<(), CaseError> {
     })();
     let _ = std::fs::remove_file(&path);
     result
+}
+
+fn stale_epoch_late_join(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let (capacity, first, second) = (64u64, 500u64, 500u64);
+    let (p, cs) = ring_with_consumers(ctx, capacity, 1, &[])?;
+    let pub_id = ctx.publish_async(p, first, 1)?;
+    let id = ctx.consume_async(cs[0], first, Mode::Batch)?;
+    check_delivery(&ctx.wait(cs[0], id)?, SIZE as usize, 0, first as i64 - 1, "c_0")?;
+    Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
+    // c_1's cursor as an earlier ring of this name left it: a value inside this ring's range.
+    let path = ctx.segment_path("_c_1_seq", ".consumers/c_1.cursor");
+    let seg = match ctx.backend {
+        Backend::Shm => ringproof::SegmentPath::Shm(format!("{}_c_1_seq", ctx.ring.name)),
+        Backend::Mmap => ringproof::SegmentPath::File(path.clone()),
+    };
+    let stale = first as i64 / 2;
+    ringproof::cursor::Cursor::create(&seg, "stale cursor", stale, 0xDEAD_BEEF)
+        .map_err(|e| CaseError::Error(format!("harness could not plant the stale cursor: {e}")))?;
+    let (late, r) = ctx.consumer(1, SIZE, None)?;
+    let start = match &r.result {
+        Ok(f) => f.start_seq.unwrap_or(-1),
+        Err((kind, m)) => return fail(format!("c_1 joining over a cursor of another epoch (0xdeadbeef, value {stale}) was refused: {kind:?} ({m}); that cursor is not c_1's in this ring, so c_1 is a new joiner and starts at {first} (SPEC §7.3 step 1)")),
+    };
+    if start != first as i64 {
+        return fail(format!("c_1 joining over a cursor of another epoch (0xdeadbeef, value {stale}) starts at {start}; expected {first}, the head, as a new joiner: the cursor of an earlier ring means nothing here (SPEC §7.3 step 1, §10.2)"));
+    }
+    let pub_id = ctx.publish_async(p, second, 1)?;
+    let a = ctx.consume_async(cs[0], second, Mode::Batch)?;
+    let b = ctx.consume_async(late, second, Mode::Batch)?;
+    let got_late = ctx.wait(late, b)?;
+    check_delivery(&ctx.wait(cs[0], a)?, SIZE as usize, first as i64, (first + second) as i64 - 1, "c_0")?;
+    Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
+    check_delivery(&got_late, SIZE as usize, first as i64, (first + second) as i64 - 1, "c_1")
 }
 
 // ---------------------------------------------------------------- wake latency
