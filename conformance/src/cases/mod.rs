@@ -663,7 +663,8 @@ enum Target {
 
 /// Rewrites the header of `target` in place: `spoil` edits the 56 bytes; the checksum is then
 /// recomputed (unless `keep_checksum`), so only the one check the case is about can notice.
-fn spoil_header(ctx: &Ctx, target: Target, keep_checksum: bool, spoil: impl FnOnce(&mut [u8; HEADER_SIZE])) -> Result<(), CaseError> {
+/// Returns the field-by-field difference from the valid header, for failure reports.
+fn spoil_header(ctx: &Ctx, target: Target, keep_checksum: bool, spoil: impl FnOnce(&mut [u8; HEADER_SIZE])) -> Result<String, CaseError> {
     use std::os::unix::fs::FileExt;
     let path = match target {
         Target::Ring => ctx.segment_path("", ".ring"),
@@ -673,12 +674,14 @@ fn spoil_header(ctx: &Ctx, target: Target, keep_checksum: bool, spoil: impl FnOn
     let f = std::fs::OpenOptions::new().read(true).write(true).open(&path).map_err(err)?;
     let mut h = [0u8; HEADER_SIZE];
     f.read_exact_at(&mut h, 0).map_err(err)?;
+    let valid = LayoutHeader::from_bytes(&h).expect("56 bytes");
     spoil(&mut h);
     if !keep_checksum {
         let c = LayoutHeader::from_bytes(&h).expect("56 bytes").compute_checksum();
         h[48..52].copy_from_slice(&c.to_le_bytes());
     }
-    f.write_all_at(&h, 0).map_err(err)
+    f.write_all_at(&h, 0).map_err(err)?;
+    Ok(header_diff(&valid, &h))
 }
 
 /// Attaches consumer `c_0` to the ring and demands that it is refused with `want`.
@@ -697,8 +700,11 @@ fn expect_refused(ctx: &mut Ctx, what: &str, want: ErrorKind) -> Result<(), Case
 /// refused with `want`.
 fn reject_spoiled(ctx: &mut Ctx, what: &str, target: Target, keep_checksum: bool, want: ErrorKind, spoil: impl FnOnce(&mut [u8; HEADER_SIZE])) -> Result<(), CaseError> {
     let _ring = harness_ring(ctx, 8, SIZE as usize, 8)?;
-    spoil_header(ctx, target, keep_checksum, spoil)?;
-    expect_refused(ctx, what, want)
+    let diff = spoil_header(ctx, target, keep_checksum, spoil)?;
+    expect_refused(ctx, what, want).map_err(|e| match e {
+        CaseError::Fail(m) => CaseError::Fail(format!("{m}\nthe header handed to the consumer, against the valid one:\n{diff}")),
+        other => other,
+    })
 }
 
 fn reject_bad_magic(ctx: &mut Ctx) -> Result<(), CaseError> {
@@ -716,4 +722,22 @@ fn reject_truncated(ctx: &mut Ctx) -> Result<(), CaseError> {
 
 fn reject_bad_checksum(ctx: &mut Ctx) -> Result<(), CaseError> {
     reject_spoiled(ctx, "a ring whose header checksum does not match (reserved byte 40 flipped)", Target::Ring, true, ErrorKind::Layout, |h| h[40] ^= 0x01)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_diff_names_each_field_that_differs() {
+        let (h, _) = layout::fresh_header(SegmentKind::Ring, 8, 64, 8).expect("fits");
+        assert_eq!(header_diff(&h, &h.to_bytes()), "  identical");
+        let mut b = h.to_bytes();
+        b[..8].copy_from_slice(b"NOTARING");
+        b[32] = 6;
+        let d = header_diff(&h, &b);
+        assert!(d.contains("magic @0: expected \"DSMPTV01\"") && d.contains("capacity @32: expected 8, observed 6"), "{d}");
+        assert!(!d.contains("version") && !d.contains("checksum"), "{d}");
+        assert!(header_diff(&h, &b[..10]).contains("only 10 bytes"));
+    }
 }
