@@ -48,6 +48,14 @@ pub struct ConformArgs {
     shard: Option<ringproof_chaos::Shard>,
     #[command(flatten)]
     explore: crate::explore_cmd::ExploreArgs,
+    /// Measure the catalogue itself: run every planted defect of the reference (both roles)
+    /// through its killer cases and print the mutation score. Needs a CLI built with
+    /// `cargo build -p ringproof-cli --features mutants`.
+    #[arg(long)]
+    mutants: bool,
+    /// With --mutants: run the whole catalogue against each mutant, not just its killers.
+    #[arg(long, requires = "mutants")]
+    all: bool,
 }
 
 /// Resolves `--impl` to a testee command line.
@@ -84,6 +92,14 @@ pub fn run(a: ConformArgs) -> ExitCode {
             println!("{:32} {:11} {:5?} {:>4}s  {}  ({})", c.id, c.level.as_str(), c.roles, c.timeout.as_secs(), c.rule, c.rules.join(" "));
         }
         return ExitCode::SUCCESS;
+    }
+    let backends = match a.backend.as_deref() {
+        Some("shm") => vec![Backend::Shm],
+        Some("mmap") => vec![Backend::Mmap],
+        _ => vec![Backend::Shm, Backend::Mmap],
+    };
+    if a.mutants {
+        return run_mutants(&backends, a.all);
     }
     if a.coverage {
         use ringproof_conformance::coverage;
@@ -123,11 +139,6 @@ pub fn run(a: ConformArgs) -> ExitCode {
             eprintln!("ringproof conform: {e}");
             return ExitCode::from(2);
         }
-    };
-    let backends = match a.backend.as_deref() {
-        Some("shm") => vec![Backend::Shm],
-        Some("mmap") => vec![Backend::Mmap],
-        _ => vec![Backend::Shm, Backend::Mmap],
     };
     let mut plan = runner::plan(&cases, &impls, &backends, a.case.as_deref());
     if let Some(shard) = a.shard {
@@ -225,4 +236,57 @@ fn write_reports(a: &ConformArgs, results: &[runner::InstanceResult], signal: Op
             eprintln!("ringproof conform: cannot write {}: {e}", p.display());
         }
     }
+}
+
+/// `--mutants`: every planted defect through [`judge`](ringproof_conformance::mutants::judge),
+/// a table, and the score. Exit 1 if a mutant survives that `SURVIVORS` does not list.
+#[cfg(feature = "mutants")]
+fn run_mutants(backends: &[Backend], all: bool) -> ExitCode {
+    use ringproof_conformance::mutants::{judge, MUTANTS, SURVIVORS};
+    let reference = match resolve("ringproof") {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ringproof conform: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let schema = Arc::new(Schema::load());
+    let cases = catalogue();
+    let (mut killed, mut unlisted) = (0usize, Vec::new());
+    println!("{:40} {:9} {:>8}  killed by", "mutant", "verdict", "time");
+    for m in MUTANTS {
+        let started = std::time::Instant::now();
+        let listed = SURVIVORS.iter().find(|(n, _)| *n == m.name);
+        let (verdict, by) = match judge(m, &reference, &cases, &schema, backends, all) {
+            Ok(v) => match v.killed_by {
+                Some(k) => {
+                    killed += 1;
+                    ("killed", format!("{} ({})", k.key, k.status.as_str()))
+                }
+                None if listed.is_some() => ("survived", format!("listed survivor: {}", listed.map_or("", |l| l.1))),
+                None => {
+                    unlisted.push(m.name);
+                    ("SURVIVED", format!("none of {:?} ({} instances ran): {}", m.killers, v.ran.len(), m.what))
+                }
+            },
+            Err(e) => {
+                unlisted.push(m.name);
+                ("ERROR", e)
+            }
+        };
+        println!("{:40} {:9} {:>7.1}s  {by}", m.name, verdict, started.elapsed().as_secs_f64());
+    }
+    println!("\nmutation score: {killed}/{} killed", MUTANTS.len());
+    if unlisted.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        println!("survivors not listed in SURVIVORS: {}", unlisted.join(", "));
+        ExitCode::from(1)
+    }
+}
+
+#[cfg(not(feature = "mutants"))]
+fn run_mutants(_backends: &[Backend], _all: bool) -> ExitCode {
+    eprintln!("ringproof conform --mutants: this ringproof has no planted defects (a normal build carries none); build one with `cargo build -p ringproof-cli --features mutants`");
+    ExitCode::from(2)
 }

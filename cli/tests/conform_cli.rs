@@ -62,3 +62,12 @@ fn unknown_implementation_and_case_are_clear_errors() {
     assert_eq!(code, 2);
     assert!(err.contains("no case matches"), "{err}");
 }
+
+#[test]
+fn a_normal_build_carries_no_mutants_and_says_how_to_get_them() {
+    let bin = std::fs::read(env!("CARGO_BIN_EXE_ringproof")).expect("the ringproof binary");
+    assert!(!bin.windows(b"RINGPROOF_MUTANT".len()).any(|w| w == b"RINGPROOF_MUTANT"), "a normal ringproof build contains mutant code (the string RINGPROOF_MUTANT)");
+    let (code, _, err) = ringproof(&["conform", "--mutants"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cargo build -p ringproof-cli --features mutants"), "{err}");
+}

@@ -248,7 +248,8 @@ impl RawConsumer {
         Ok(RawConsumer {
             name: b.name,
             id: b.id,
-            slots: ring.payload(),
+            // SAFETY (mutant only): the header's 56 bytes are mapped.
+            slots: if mutant!("consumer.alignment-ignored") { unsafe { ring.base().add(crate::layout::HEADER_SIZE) } } else { ring.payload() },
             _ring: ring,
             element_size: g.element_size as usize,
             capacity: g.capacity as usize,
@@ -398,6 +399,9 @@ impl RawConsumer {
             return Ok(true);
         }
         self.available = protocol::published(self.producer.cell());
+        if mutant!("consumer.reads-past-cursor") {
+            self.available += 1;
+        }
         self.check_evicted()?;
         // A busy consumer never idles into `check_closed`: it beats from here, every 1024
         // refreshes at most, so peers in other pid namespaces see it alive (SPEC.md §7.10).
@@ -542,7 +546,9 @@ impl RawConsumer {
     fn commit(&mut self, seq: i64) {
         let cell = self.cursor.cell();
         protocol::commit(cell, seq);
-        futex::wake_if_waiting(&cell.value, &cell.waiters);
+        if !mutant!("consumer.no-wake") {
+            futex::wake_if_waiting(&cell.value, &cell.waiters);
+        }
     }
 
     /// A waiter for this consumer's strategy, its sleeps capped at [`MAX_QUIET`] on a ringproof
@@ -597,6 +603,9 @@ impl RawConsumer {
             return Ok(None);
         }
         let seq = self.next;
+        if mutant!("consumer.commit-before-read") {
+            self.commit(seq);
+        }
         let r = read(seq, self.slot(seq));
         self.check_evicted()?;
         self.next += 1;

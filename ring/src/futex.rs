@@ -58,7 +58,10 @@ fn low_word(cursor: &AtomicI64) -> *const u32 {
 /// Sleeps until `cursor` no longer equals `observed`, a wake, or `timeout`, whichever first.
 /// Spurious returns are allowed; the caller re-checks.
 pub fn wait_while_equal(cursor: &AtomicI64, waiters: &AtomicU32, observed: i64, timeout: Duration, still_blocked: impl Fn() -> bool) {
-    waiters.fetch_add(1, Ordering::SeqCst);
+    let announce = !mutant!("consumer.no-waiters-announce");
+    if announce {
+        waiters.fetch_add(1, Ordering::SeqCst);
+    }
     heavy_fence();
     if cursor.load(Ordering::SeqCst) == observed && still_blocked() {
         let ts = libc::timespec {
@@ -71,7 +74,9 @@ pub fn wait_while_equal(cursor: &AtomicI64, waiters: &AtomicU32, observed: i64, 
             libc::syscall(libc::SYS_futex, low_word(cursor), libc::FUTEX_WAIT, observed as u32, &ts as *const libc::timespec);
         }
     }
-    waiters.fetch_sub(1, Ordering::SeqCst);
+    if announce {
+        waiters.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Called by a writer right after its release store of `cursor`: wakes sleepers if any said so.

@@ -247,7 +247,8 @@ impl RawProducer {
                 undo.dir = Some(dir);
             }
         }
-        let cursor = Cursor::create(&b.name.producer_cursor(), "producer cursor", INITIAL_SEQUENCE, epoch)?;
+        let initial = if mutant!("producer.cursor-initial-zero") { 0 } else { INITIAL_SEQUENCE };
+        let cursor = Cursor::create(&b.name.producer_cursor(), "producer cursor", initial, epoch)?;
         undo.segment(cursor.segment());
         let ring = Segment::create(&b.name.ring(), "ring", &header, geometry, |_| {})?;
         undo.disarm();
@@ -530,6 +531,9 @@ impl RawProducer {
     #[inline(always)]
     fn write_one(&mut self, seq: i64, write: impl FnOnce(&mut [u8])) {
         crate::failpoint::hit("producer.claimed");
+        if mutant!("producer.publish-before-write") {
+            self.publish_cursor(seq);
+        }
         // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it.
         write(unsafe { std::slice::from_raw_parts_mut(self.slot_ptr(seq), self.element_size) });
         crate::failpoint::hit("producer.written");
@@ -543,6 +547,9 @@ impl RawProducer {
             // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it.
             let slot = unsafe { std::slice::from_raw_parts_mut(self.slot_ptr(first + i as i64), self.element_size) };
             write(i, slot);
+            if mutant!("producer.batch-store-per-event") {
+                self.store_cursor(first + i as i64);
+            }
         }
         let last = first + n as i64 - 1;
         crate::failpoint::hit("producer.written");
@@ -562,12 +569,16 @@ impl RawProducer {
     fn store_cursor(&mut self, last: i64) {
         let cell = self.cursor.cell();
         protocol::publish(cell, last);
-        futex::wake_if_waiting(&cell.value, &cell.waiters);
+        if !mutant!("producer.no-wake") {
+            futex::wake_if_waiting(&cell.value, &cell.waiters);
+        }
         // Counted when they become visible: once per cursor store, not per event.
         if let Some(c) = &self.counters {
             let n = (last - self.stored) as u64;
             c.published.add(n);
-            c.published_bytes.add(n * self.element_size as u64);
+            if !mutant!("producer.counters-bytes-uncounted") {
+                c.published_bytes.add(n * self.element_size as u64);
+            }
         }
         self.stored = last;
     }
@@ -702,6 +713,9 @@ impl RawProducer {
         if self.gates.is_empty() && mutant!("producer.gates-when-alone") {
             self.limit = self.capacity as i64 - 1;
         }
+        if mutant!("producer.gate-off-by-one") {
+            self.limit += 1;
+        }
         if mutant!("producer.no-gating") {
             self.limit = published + self.capacity as i64 * 1024;
         }
@@ -766,7 +780,7 @@ impl RawProducer {
             if let Ok(cursor) = Cursor::open(&self.name.consumer_cursor(&id), "consumer cursor") {
                 // Epoch 0: a disruptor-mp consumer. Ours (registered) are gated through the
                 // registry; another non-zero epoch is a leftover of an earlier ring.
-                if cursor.cell().epoch.load(Ordering::Acquire) == 0 && epoch != 0 {
+                if (cursor.cell().epoch.load(Ordering::Acquire) == 0 || mutant!("producer.stale-epoch-gating")) && epoch != 0 {
                     self.gates.push(Gate { slot: None, id, cursor });
                 }
             }

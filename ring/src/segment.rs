@@ -337,7 +337,7 @@ fn create_exclusive(path: &SegmentPath, what: &'static str, len: usize, init: im
         .read(true)
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(if mutant!("producer.file-mode-0644") { 0o644 } else { 0o600 })
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&tmp)
         .map_err(|e| Error::io("create", what, &tmp.display().to_string(), e))?;
@@ -465,6 +465,11 @@ pub fn ensure_private_dir(dir: &std::path::Path) -> Result<bool> {
 /// reader that loads the magic with acquire sees a whole header (SPEC.md §2.1).
 fn publish_header(base: *mut u8, header: &LayoutHeader) {
     let bytes = header.to_bytes();
+    if mutant!("producer.header-magic-first") {
+        // The magic first, and a creator slow enough that a watcher sees the gap.
+        unsafe { &*(base as *const AtomicU64) }.store(u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")), Ordering::Release);
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
     // SAFETY: the mapping is at least HEADER_SIZE long; nobody accepts it before the magic.
     unsafe { std::ptr::copy_nonoverlapping(bytes[8..].as_ptr(), base.add(8), HEADER_SIZE - 8) };
     let magic = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));

@@ -116,11 +116,11 @@ pub fn catalogue() -> Vec<Case> {
         Case { id: "reject.element-size-mismatch", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 10", rules: &["R2.2.10"],
             rule: "A consumer whose event size differs from the ring's is refused with an element-size error", run: reject_element_size },
         Case { id: "reject.bad-magic", level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 3", rules: &["R2.2.a", "R2.2.3"],
-            rule: "A segment that is not LayoutV1 is refused with an error, never read", run: reject_bad_magic },
+            rule: "A ring segment with a foreign magic (all else valid, checksum matching) is refused with a layout error, never read", run: reject_bad_magic },
         Case { id: "reject.truncated", level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 13", rules: &["R2.2.c", "R2.2.13"],
-            rule: "A ring segment shorter than its header promises is refused, never read past its end", run: reject_truncated },
+            rule: "A ring segment shorter than its header promises (all else valid) is refused with a layout error, never read past its end", run: reject_truncated },
         Case { id: "reject.bad-checksum", level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§2.2 step 5", rules: &["R2.2.5"],
-            rule: "A header whose checksum does not match is refused", run: reject_bad_checksum },
+            rule: "A ring header whose checksum does not match (all else valid) is refused with a layout error", run: reject_bad_checksum },
     ];
     v.extend(data::cases());
     v.extend(lifecycle::cases());
@@ -131,6 +131,39 @@ pub fn catalogue() -> Vec<Case> {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/// Field by field, where `observed` (a segment's first bytes) differs from `expected`:
+/// `field @offset: expected X, observed Y`, one line each ("identical" when none does).
+pub fn header_diff(expected: &LayoutHeader, observed: &[u8]) -> String {
+    let Ok(o) = LayoutHeader::from_bytes(observed) else {
+        return format!("only {} bytes: a header needs {HEADER_SIZE}", observed.len());
+    };
+    let e = expected;
+    let magic = |m: &[u8; 8]| format!("{:?} ({:02x?})", String::from_utf8_lossy(m), m);
+    let rows: [(&str, usize, String, String); 11] = [
+        ("magic", 0, magic(&e.magic), magic(&o.magic)),
+        ("version", 8, e.version.to_string(), o.version.to_string()),
+        ("kind", 10, e.kind.to_string(), o.kind.to_string()),
+        ("header_size", 12, e.header_size.to_string(), o.header_size.to_string()),
+        ("alignment", 14, e.alignment.to_string(), o.alignment.to_string()),
+        ("payload_size", 16, e.payload_size.to_string(), o.payload_size.to_string()),
+        ("element_size", 24, e.element_size.to_string(), o.element_size.to_string()),
+        ("capacity", 32, e.capacity.to_string(), o.capacity.to_string()),
+        ("reserved", 40, e.reserved.to_string(), o.reserved.to_string()),
+        ("checksum", 48, format!("{:#010x}", e.checksum), format!("{:#010x} (FNV-1a of the observed header: {:#010x})", o.checksum, o.compute_checksum())),
+        ("reserved2", 52, e.reserved2.to_string(), o.reserved2.to_string()),
+    ];
+    let diff: Vec<String> = rows
+        .iter()
+        .filter(|(name, _, want, got)| if *name == "checksum" { e.checksum != o.checksum } else { want != got })
+        .map(|(name, off, want, got)| format!("  {name} @{off}: expected {want}, observed {got}"))
+        .collect();
+    if diff.is_empty() {
+        "  identical".into()
+    } else {
+        diff.join("\n")
+    }
+}
 
 fn read_segment(ctx: &Ctx, shm_suffix: &str, file_suffix: &str) -> Result<Vec<u8>, CaseError> {
     let p = ctx.segment_path(shm_suffix, file_suffix);
@@ -186,7 +219,7 @@ fn layout_ring_header(ctx: &mut Ctx) -> Result<(), CaseError> {
         let g = layout::validate(&bytes, &expect).or_else(|e| fail(format!("ring {size}x{capacity}: {e}")))?;
         let (want, _) = layout::fresh_header(SegmentKind::Ring, g.alignment, size, capacity).expect("sizes fit");
         if bytes[..HEADER_SIZE] != want.to_bytes() {
-            return fail(format!("ring {size}x{capacity}: header {:02x?} differs from the LayoutV1 header {:02x?}", &bytes[..HEADER_SIZE], want.to_bytes()));
+            return fail(format!("ring {size}x{capacity}: the header differs from the LayoutV1 header:\n{}", header_diff(&want, &bytes)));
         }
         if (bytes.len() as u64) < g.total_len() {
             return fail("ring shorter than its header promises");
@@ -614,46 +647,106 @@ fn reject_element_size(ctx: &mut Ctx) -> Result<(), CaseError> {
     }
 }
 
-/// Writes a ring, a producer cursor, and lets `spoil` damage the ring bytes.
-fn plant_ring(ctx: &Ctx, spoil: impl FnOnce(&mut Vec<u8>)) -> Result<(), CaseError> {
-    let (h, g) = layout::fresh_header(SegmentKind::Ring, 8, SIZE, 64).expect("fits");
-    let mut ring = vec![0u8; g.total_len() as usize];
-    ring[..HEADER_SIZE].copy_from_slice(&h.to_bytes());
-    spoil(&mut ring);
-    let (ch, cg) = layout::fresh_header(SegmentKind::Cursor, 64, 64, 1).expect("fits");
-    let mut cursor = vec![0u8; cg.total_len() as usize];
-    cursor[..HEADER_SIZE].copy_from_slice(&ch.to_bytes());
-    cursor[64..72].copy_from_slice(&(-1i64).to_le_bytes());
-    for (suffix_shm, suffix_file, bytes) in [("", ".ring", &ring), ("_producer_seq", ".producer.cursor", &cursor)] {
-        let p = ctx.segment_path(suffix_shm, suffix_file);
-        std::fs::write(&p, bytes).map_err(|e| CaseError::Error(format!("cannot plant {}: {e}", p.display())))?;
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
-    }
-    Ok(())
+/// A live ring made by the reference producer inside the harness's own process: ring,
+/// producer cursor, registry, everything a ringproof ring has, gating on consumers `c_*`, so a
+/// case can spoil exactly one thing of it. Dropping it closes and removes the ring.
+fn harness_ring(ctx: &Ctx, capacity: usize, size: usize, alignment: usize) -> Result<ringproof::RawProducer, CaseError> {
+    let name = match ctx.backend {
+        Backend::Shm => ringproof::RingName::shm(&ctx.ring.name),
+        Backend::Mmap => ringproof::RingName::dir(&ctx.root, &ctx.ring.name),
+    };
+    let name = name.map_err(|e| CaseError::Error(format!("harness ring name: {e}")))?;
+    ringproof::ProducerBuilder::new(name)
+        .capacity(capacity)
+        .discover_prefix("c", 8)
+        .create_raw_aligned(size, alignment)
+        .map_err(|e| CaseError::Error(format!("the harness could not create its reference ring: {e}")))
 }
 
-fn expect_refused(ctx: &mut Ctx, what: &str) -> Result<(), CaseError> {
+/// Which segment of a harness ring a reject case spoils.
+#[derive(Clone, Copy)]
+enum Target {
+    Ring,
+    ProducerCursor,
+}
+
+/// Rewrites the header of `target` in place: `spoil` edits the 56 bytes; the checksum is then
+/// recomputed (unless `keep_checksum`), so only the one check the case is about can notice.
+/// Returns the field-by-field difference from the valid header, for failure reports.
+fn spoil_header(ctx: &Ctx, target: Target, keep_checksum: bool, spoil: impl FnOnce(&mut [u8; HEADER_SIZE])) -> Result<String, CaseError> {
+    use std::os::unix::fs::FileExt;
+    let path = match target {
+        Target::Ring => ctx.segment_path("", ".ring"),
+        Target::ProducerCursor => ctx.segment_path("_producer_seq", ".producer.cursor"),
+    };
+    let err = |e: std::io::Error| CaseError::Error(format!("cannot spoil {}: {e}", path.display()));
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(&path).map_err(err)?;
+    let mut h = [0u8; HEADER_SIZE];
+    f.read_exact_at(&mut h, 0).map_err(err)?;
+    let valid = LayoutHeader::from_bytes(&h).expect("56 bytes");
+    spoil(&mut h);
+    if !keep_checksum {
+        let c = LayoutHeader::from_bytes(&h).expect("56 bytes").compute_checksum();
+        h[48..52].copy_from_slice(&c.to_le_bytes());
+    }
+    f.write_all_at(&h, 0).map_err(err)?;
+    Ok(header_diff(&valid, &h))
+}
+
+/// Attaches consumer `c_0` to the ring and demands that it is refused with `want`.
+fn expect_refused(ctx: &mut Ctx, what: &str, want: ErrorKind) -> Result<(), CaseError> {
     let h = ctx.start_consumer_testee("consumer c_0")?;
     let ring = ctx.ring.clone();
     let r = ctx.request(h, |id| Command::AttachConsumer { id, ring, consumer_id: "c_0".into(), event_size: SIZE, timeout_ms: 200, wait: None, resync: None })?;
     match &r.result {
-        Err(_) => Ok(()),
-        Ok(_) => fail(format!("a consumer attached to {what}")),
+        Err((kind, _)) if *kind == want => Ok(()),
+        Err((kind, m)) => fail(format!("{what} was refused with {kind:?} ({m}); expected {want:?}: the ring, its producer cursor and registry were otherwise valid, so only the check of SPEC §2.2 this case is about may refuse it")),
+        Ok(_) => fail(format!("a consumer attached to {what} (expected a {want:?} error)")),
     }
 }
 
+/// A reference ring whose `target` header is spoiled by `spoil`, then a consumer that must be
+/// refused with `want`.
+fn reject_spoiled(ctx: &mut Ctx, what: &str, target: Target, keep_checksum: bool, want: ErrorKind, spoil: impl FnOnce(&mut [u8; HEADER_SIZE])) -> Result<(), CaseError> {
+    let _ring = harness_ring(ctx, 8, SIZE as usize, 8)?;
+    let diff = spoil_header(ctx, target, keep_checksum, spoil)?;
+    expect_refused(ctx, what, want).map_err(|e| match e {
+        CaseError::Fail(m) => CaseError::Fail(format!("{m}\nthe header handed to the consumer, against the valid one:\n{diff}")),
+        other => other,
+    })
+}
+
 fn reject_bad_magic(ctx: &mut Ctx) -> Result<(), CaseError> {
-    plant_ring(ctx, |b| b[..8].copy_from_slice(b"NOTARING"))?;
-    expect_refused(ctx, "a segment with a foreign magic")
+    reject_spoiled(ctx, "a ring segment with a foreign magic (NOTARING, checksum recomputed)", Target::Ring, false, ErrorKind::Layout, |h| h[..8].copy_from_slice(b"NOTARING"))
 }
 
 fn reject_truncated(ctx: &mut Ctx) -> Result<(), CaseError> {
-    plant_ring(ctx, |b| b.truncate(b.len() - 8))?;
-    expect_refused(ctx, "a ring segment 8 bytes shorter than its header promises")
+    let _ring = harness_ring(ctx, 8, SIZE as usize, 8)?;
+    let path = ctx.segment_path("", ".ring");
+    let len = std::fs::metadata(&path).map_err(|e| CaseError::Error(e.to_string()))?.len();
+    let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| CaseError::Error(e.to_string()))?;
+    f.set_len(len - 8).map_err(|e| CaseError::Error(format!("cannot truncate {}: {e}", path.display())))?;
+    expect_refused(ctx, "a ring segment 8 bytes shorter than its header promises", ErrorKind::Layout)
 }
 
 fn reject_bad_checksum(ctx: &mut Ctx) -> Result<(), CaseError> {
-    plant_ring(ctx, |b| b[40] ^= 0x01)?;
-    expect_refused(ctx, "a ring whose header checksum does not match")
+    reject_spoiled(ctx, "a ring whose header checksum does not match (reserved byte 40 flipped)", Target::Ring, true, ErrorKind::Layout, |h| h[40] ^= 0x01)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_diff_names_each_field_that_differs() {
+        let (h, _) = layout::fresh_header(SegmentKind::Ring, 8, 64, 8).expect("fits");
+        assert_eq!(header_diff(&h, &h.to_bytes()), "  identical");
+        let mut b = h.to_bytes();
+        b[..8].copy_from_slice(b"NOTARING");
+        b[32] = 6;
+        let d = header_diff(&h, &b);
+        assert!(d.contains("magic @0: expected \"DSMPTV01\"") && d.contains("capacity @32: expected 8, observed 6"), "{d}");
+        assert!(!d.contains("version") && !d.contains("checksum"), "{d}");
+        assert!(header_diff(&h, &b[..10]).contains("only 10 bytes"));
+    }
 }

@@ -137,6 +137,9 @@ impl LayoutHeader {
             reserved2: 0,
         };
         h.checksum = h.compute_checksum();
+        if mutant!("producer.checksum-range") {
+            h.checksum = fnv1a32(&h.to_bytes()[..CHECKSUM_OFFSET]);
+        }
         h
     }
 

@@ -156,14 +156,14 @@ pub fn validate_header(header: &[u8], len: usize, expect: &Expect) -> Result<Geo
     if h.magic == [0u8; 8] {
         return Err(LayoutError::Initializing);
     }
-    if h.magic != MAGIC {
+    if h.magic != MAGIC && !mutant!("consumer.no-magic-check") {
         return Err(LayoutError::BadMagic { found: h.magic });
     }
     if h.version != VERSION {
         return Err(LayoutError::Version { found: h.version, supported: VERSION });
     }
     let computed = h.compute_checksum();
-    if h.checksum != computed {
+    if h.checksum != computed && !mutant!("consumer.no-checksum-check") {
         return Err(LayoutError::Checksum { stored: h.checksum, computed });
     }
     if usize::from(h.header_size) != HEADER_SIZE {
@@ -179,7 +179,7 @@ pub fn validate_header(header: &[u8], len: usize, expect: &Expect) -> Result<Geo
     }
     check_kind_invariants(&h, kind)?;
     if let Some(expected) = expect.element_size {
-        if h.element_size != expected {
+        if h.element_size != expected && !mutant!("consumer.no-element-size-check") {
             return Err(LayoutError::ElementSize { expected, found: h.element_size });
         }
     }
@@ -199,7 +199,7 @@ pub fn validate_header(header: &[u8], len: usize, expect: &Expect) -> Result<Geo
         element_size: h.element_size,
         capacity: h.capacity,
     };
-    if (len as u64) < geometry.total_len() {
+    if (len as u64) < geometry.total_len() && !mutant!("consumer.no-length-check") {
         return Err(LayoutError::Truncated { len, need: geometry.total_len() });
     }
     Ok(geometry)
