@@ -73,6 +73,8 @@ pub const MUTANTS: &[Mutant] = &[
     // ---- disruptor-mp peers (cases/compat.rs)
     Mutant { name: "producer.no-foreign-discovery", rules: &["R10.2.a"], what: "the producer never probes N_{prefix}_{k}_seq, so it does not gate on disruptor-mp consumers", killers: &["compat.foreign-gate"] },
     Mutant { name: "consumer.no-ready-count", rules: &["R10.1.a"], what: "a consumer of a registry-less ring never increments N_cr", killers: &["compat.registryless-ring"] },
+    // ---- unfinished headers (cases/header.rs)
+    Mutant { name: "consumer.unfinished-ring-final", rules: &["R2.2.2", "R2.2.b"], what: "a ring whose magic is still 0 is refused at once instead of retried until the attach deadline", killers: &["join.waits-for-unfinished-ring"] },
     // ---- lifecycle: joins, leaves, liveness, restarts, the registry
     Mutant { name: "consumer.rejoin-skips-lapped-check", rules: &["R7.3.5"], what: "a re-join whose cursor did not gate resumes at its old cursor instead of failing with lapped/evicted, reading overwritten slots", killers: &["rejoin.after-retirement", "required.evict"] },
     Mutant { name: "consumer.join-skips-second-load", rules: &["R7.3.5"], what: "a fresh join starts after the head it loaded before joining, not after a second load of the producer cursor made after the join was announced", killers: &["join.racing-rescan"] },

@@ -93,7 +93,7 @@ impl Segment {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             match Segment::open(path, what, expect) {
-                Err(e) if (e.is_transient() || maybe_half_written(&e)) && std::time::Instant::now() < deadline => {
+                Err(e) if (e.is_transient() || maybe_half_written(&e)) && !unfinished_is_final(&e) && std::time::Instant::now() < deadline => {
                     // Discovery back-off while a peer creates the segment; not data synchronisation.
                     std::thread::sleep(std::time::Duration::from_micros(500));
                 }
@@ -267,6 +267,11 @@ impl RawSegment {
 /// participant should remove on the strength of this alone (SPEC.md §3.2, §7.9).
 pub fn unfinished(e: &Error) -> bool {
     matches!(e, Error::Layout { source: LayoutError::Initializing | LayoutError::TooShort { .. }, .. })
+}
+
+/// A planted defect: an unfinished header (magic 0) refused at once instead of waited for.
+fn unfinished_is_final(e: &Error) -> bool {
+    mutant!("consumer.unfinished-ring-final") && matches!(e, Error::Layout { source: LayoutError::Initializing, .. })
 }
 
 fn maybe_half_written(e: &Error) -> bool {

@@ -33,17 +33,17 @@ pub(super) fn cases() -> Vec<Case> {
         // ------------------------------------------------ the data path
         Case { id: "batch.one-store", level: Required, roles: Producer, producer_needs: &["batch"], consumer_needs: &[], timeout: SECS(60), spec: "§7.1 step 3", rules: &["R7.1.3"],
             rule: "A batch is published with one cursor store: a watcher of the producer cursor never sees a value inside a batch", run: batch_one_store },
-        Case { id: "layout.header-write-order", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§2.1", rules: &["R2.1"],
+        Case { id: "layout.header-write-order", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§2.1", rules: &["R2.1.a", "R3.2.a", "R3.3.a"],
             rule: "A segment being created never shows its magic while the rest of its header is not valid (watched under its name and its temporaries; a state that lasts 2 ms fails)", run: header_write_order },
-        Case { id: "stale.epoch-no-gating", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.2, §10.2", rules: &["R7.2.2", "R10.2"],
+        Case { id: "stale.epoch-no-gating", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.2, §10.2", rules: &["R7.2.2", "R10.2.a"],
             rule: "A consumer cursor of an earlier epoch (value -1, under an id nobody joins) does not gate the producer", run: stale_epoch_no_gating },
-        Case { id: "stale.epoch-late-join", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.3 step 1, §10.2", rules: &["R7.3.1", "R10.2"],
+        Case { id: "stale.epoch-late-join", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.3 step 1, §10.2", rules: &["R7.3.1", "R7.3.3", "R10.2.a"],
             rule: "A consumer joining a running ring over a cursor of an earlier epoch whose value lies inside the published range starts at the head, as a new joiner, neither resuming from it nor refusing as lapped", run: stale_epoch_late_join },
-        Case { id: "wait.wake-latency", level: Recommended, roles: Pair, producer_needs: &[], consumer_needs: &["wait-block"], timeout: SECS(30), spec: "§8, §7.1 step 4", rules: &["R8", "R7.1.4"],
+        Case { id: "wait.wake-latency", level: Recommended, roles: Pair, producer_needs: &[], consumer_needs: &["wait-block"], timeout: SECS(30), spec: "§8, §7.1 step 4", rules: &["R8.1", "R8.3", "R8.4", "R8.a", "R7.1.4"],
             rule: "A consumer parked in the blocking wait is woken by the publish (median delivery well under the 10 ms backstop), not by its backstop", run: wait_wake_latency },
-        Case { id: "wait.producer-wakes", level: Recommended, roles: Pair, producer_needs: &["wait-block"], consumer_needs: &[], timeout: SECS(30), spec: "§8, §7.4 step 4", rules: &["R8", "R7.4.4"],
+        Case { id: "wait.producer-wakes", level: Recommended, roles: Pair, producer_needs: &["wait-block"], consumer_needs: &[], timeout: SECS(30), spec: "§8, §7.4 step 4", rules: &["R8.1", "R8.3", "R8.4", "R8.a", "R7.4.4"],
             rule: "A producer parked in the blocking wait for room is woken by the gating consumer's commit (median well under the 10 ms backstop)", run: wait_producer_wakes },
-        Case { id: "counters.layout", level: Recommended, roles: Pair, producer_needs: &["counters"], consumer_needs: &["counters"], timeout: SECS(30), spec: "§12", rules: &["R12.1", "R12.2", "R12.5", "R12.6"],
+        Case { id: "counters.layout", level: Recommended, roles: Pair, producer_needs: &["counters"], consumer_needs: &["counters"], timeout: SECS(30), spec: "§12", rules: &["R12.a", "R12.1.a", "R12.2.a", "R12.3.a", "R12.4.a", "R12.4.b", "R12.5.1", "R12.5.2", "R12.5.3", "R12.5.a", "R12.6.a", "R12.6.b", "R12.7.a"],
             rule: "The counters segment is 4096 bytes, mode 0600, header MYC0 v0 62x64@64; the producer's 9 and each consumer's 6 counters are published IN_USE with the ids, roles and labels of §12.6 and count what was published and consumed", run: counters_layout },
     ];
     v.extend(sized_instances());
@@ -55,11 +55,11 @@ fn sized_instances() -> Vec<Case> {
     use Level::*;
     use Roles::*;
     let wrap = |id: &'static str, run: fn(&mut Ctx) -> Result<(), CaseError>| Case {
-        id, level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§4, §7.1, §7.4", rules: &["R4", "R7.1", "R7.4"],
+        id, level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§4, §7.1, §7.4", rules: &["R4.a", "R7.1.1", "R7.1.2", "R7.1.3", "R7.4.1", "R7.4.2", "R7.4.3"],
         rule: "One consumer sees every event, in order, intact, across wraps of a ring of this event size and capacity", run,
     };
     let aligned = |id: &'static str, run: fn(&mut Ctx) -> Result<(), CaseError>| Case {
-        id, level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§2, §4", rules: &["R2", "R4"],
+        id, level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§2, §4", rules: &["R2.a", "R2.c", "R2.2.12", "R4.a"],
         rule: "A consumer reads the slots of a reference ring of this alignment at its payload offset (align_up(56, alignment)): every event intact, in order, across wraps", run,
     };
     vec![

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 mod data;
 mod lifecycle;
 mod compat;
+mod header;
 mod names;
 mod registry;
 
@@ -127,6 +128,7 @@ pub fn catalogue() -> Vec<Case> {
     v.extend(names::cases());
     v.extend(registry::cases());
     v.extend(compat::cases());
+    v.extend(header::cases());
     v
 }
 

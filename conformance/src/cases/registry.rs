@@ -30,6 +30,8 @@ pub(super) fn cases() -> Vec<Case> {
             rule: "A restarting producer refuses (insecure) a registry that others may read, changes nothing, and restarts once the mode is 0600 again", run: refuses_readable_registry },
         Case { id: "names.cursor-alias", level: Required, roles: Pair, producer_needs: REG, consumer_needs: &[], timeout: SECS(30), spec: "§3.5", rules: &["R3.5.1", "R3.5.2", "R3.5.3"],
             rule: "shm: consumer c_0 of ring M_x is refused with name_alias when /M_x_c_0_seq is consumer x_c_0's cursor of ring M, and leaves that cursor untouched", run: cursor_alias },
+        Case { id: "restart.failed-wait-closes", level: Required, roles: Pair, producer_needs: REG, consumer_needs: &["close"], timeout: SECS(30), spec: "§7.8, §7.9", rules: &["R7.8.c"],
+            rule: "A restarted producer whose wait for consumers times out fails with consumers_missing and closes the ring it took over: its consumer drains every published event, then reads closed", run: failed_restart_closes },
         Case { id: "coordination.immediate", level: Required, roles: Producer, producer_needs: &[], consumer_needs: &[], timeout: SECS(20), spec: "§7.8", rules: &["R7.8.a"],
             rule: "A producer without consumers publishes at once, to nobody: it is gated by nothing", run: immediate },
     ]
@@ -317,6 +319,33 @@ fn immediate(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (published, full) = try_publish(ctx, p, 3 * 64)?;
     if published != 3 * 64 || full {
         return fail(format!("a producer with no consumer published {published} of {} (full = {full}); with nobody to wait for it must publish them all", 3 * 64));
+    }
+    Ok(())
+}
+
+fn failed_restart_closes(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let (p, cs) = ring_with_consumers(ctx, 64, 1, &[])?;
+    let id = ctx.publish_async(p, 10, 1)?;
+    Ctx::expect_ok(&ctx.wait(p, id)?, "publish")?;
+    ctx.t(p).kill();
+    // The restart waits for two consumers; only c_0 is there.
+    let (_restart, r) = ctx.producer(64, SIZE, Some((2, 300)))?;
+    match &r.result {
+        Err((ErrorKind::ConsumersMissing, _)) => {}
+        Err((k, m)) => return fail(format!("a restart waiting for 2 consumers with 1 present failed with {k:?} ({m}), expected consumers_missing")),
+        Ok(_) => return fail("a restart waiting for 2 consumers succeeded with 1 present"),
+    }
+    let id = ctx.consume_idle(cs[0], 1_000, Mode::Copy, 3_000)?;
+    let got = ctx.wait(cs[0], id)?;
+    let ok = Ctx::expect_ok(&got, "consume after the failed restart")?;
+    check_delivery(&got, SIZE as usize, 0, 9, "c_0")?;
+    if ok.closed_at != Some(9) {
+        return fail(format!("after the failed restart c_0 read closed_at {:?}, expected 9: the restart that gave up must close the ring it took over (SPEC §7.8)", ok.closed_at));
+    }
+    ctx.leave(cs[0])?;
+    let left = ctx.leftovers();
+    if !left.is_empty() {
+        return fail(format!("after the failed restart and the consumer's leave, left: {}", left.join(", ")));
     }
     Ok(())
 }
