@@ -3,7 +3,8 @@
 
 use crate::bracket::{self, Case, Plan, Rates, ScenarioRun, SCENARIOS};
 use crate::harness::{self, Launcher, Peer};
-use crate::{clock, plot, report, shm};
+use crate::{clock, plot, report, shm, testee_subject};
+use ringproof_conformance::protocol::BenchMode;
 use clap::{builder::PossibleValuesParser, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -104,9 +105,17 @@ pub struct Opts {
     /// Run timeout in seconds (default 120; 60 with --quick).
     #[arg(long)]
     pub timeout_s: Option<u64>,
-    /// List the scenarios and exit.
+    /// List the scenarios and exit (with --impl: also what each testee offers and which
+    /// scenarios it joins).
     #[arg(long)]
     pub list: bool,
+    /// Also benchmark this implementation through its conformance testee's `bench` capability
+    /// (conformance/PROTOCOL.md): `ringproof` (the reference testee), `disruptor-mp`, or the
+    /// path of a testee executable. Repeatable. Its rows join stream-single, stream-batch,
+    /// spmc-2, spmc-n, pingpong-spin and paced-spin (as it offers them) next to the built-in
+    /// subjects; without --scenario only those run, and without --peers no built-in peers.
+    #[arg(long = "impl", value_name = "NAME|PATH")]
+    pub impls: Vec<String>,
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -222,12 +231,41 @@ fn progress_bar(total: u64) -> ProgressBar {
 /// Runs the bench as `o` says, spawning roles through `launcher`; prints the table and the
 /// verdict. Exit status: 0 all verified, 1 an error or a failed run, 2 a missed target with
 /// --enforce-targets, 130 interrupted.
-pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
+pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
+    let testees = if o.impls.is_empty() {
+        &[]
+    } else {
+        match testee_subject::register(&o.impls) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
     if o.list {
         for s in SCENARIOS {
             println!("{:<26} {}", s.name, s.about);
         }
+        for t in testees {
+            println!();
+            println!("testee {} ({}: {} {})", t.who, t.spec, t.imp.program.display(), t.imp.args.join(" "));
+            println!("  capabilities: {}", t.capabilities.join(", "));
+            let joins = t.scenarios();
+            println!("  bench modes: {}", BenchMode::ALL.iter().filter(|m| t.has(m.capability())).map(|m| m.as_str()).collect::<Vec<_>>().join(", "));
+            println!("  joins: {}", if joins.is_empty() { "nothing (no `bench` mode it can run)".to_owned() } else { joins.join(", ") });
+        }
         return ExitCode::SUCCESS;
+    }
+    if !testees.is_empty() {
+        // A testee run compares with the reference and the floors; peers only when asked.
+        if o.peers.is_empty() {
+            o.peers = vec!["none".into()];
+        }
+        if o.scenario.is_empty() {
+            o.scenario = testee_subject::JOINS.iter().map(|(s, _, _)| s.to_string()).collect();
+            o.scenario.dedup();
+        }
     }
     if !o.capacity.is_power_of_two() || o.batch == 0 || o.batch > o.capacity {
         eprintln!("capacity must be a power of two and 1 <= batch <= capacity");
@@ -264,7 +302,14 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
     } else {
         DEFAULT_SIZES.to_vec()
     };
-    let (cases, notes) = bracket::cases(&o.scenario, &sizes, &peers, &plan);
+    let (mut cases, notes) = bracket::cases(&o.scenario, &sizes, &peers, &plan);
+    if !testees.is_empty() {
+        for c in &mut cases {
+            c.subjects.extend(testee_subject::kinds_for(c.scenario.name));
+        }
+        // Cases no testee joins only repeat the built-in run: drop them.
+        cases.retain(|c| c.subjects.iter().any(|k| k.testee().is_some()));
+    }
     let total_runs: usize = cases.iter().map(|c| c.runs(plan.brackets)).sum();
     eprintln!(
         "ringproof-bench{}: {} case(s), {total_runs} runs, {} brackets per subject, sizes {sizes:?}, peers {:?}, capacity {}, batch {}, {pinning}{}; tsc {ticks_per_ns:.3} ticks/ns, pause {pause:.1} ns",
@@ -290,7 +335,13 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
     let mut failures: Vec<String> = Vec::new();
     for case in &cases {
         match bracket::run_case(case, &plan, &launcher, &mut rates, &mut next_run, &bar) {
-            Ok(r) => runs.push(r),
+            Ok(r) => match testee_subject::check_plausible(&r) {
+                Ok(()) => runs.push(r),
+                Err(e) => {
+                    bar.suspend(|| eprintln!("FAILED: {e}"));
+                    failures.push(e);
+                }
+            },
             Err(e) => {
                 bar.suspend(|| eprintln!("FAILED: {e}"));
                 failures.push(e);
@@ -368,6 +419,7 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
             "rt_priority": plan.rt_priority, "rt_cooldown": plan.cooldown, "attempts": plan.attempts,
             "max_preemptions": plan.max_preemptions, "quiet_wait_s": plan.quiet_wait.as_secs_f64(),
             "close_one_way_ns": bracket::CLOSE_ONE_WAY_NS,
+            "impls": testees.iter().map(|t| json!({ "spec": t.spec, "who": t.who, "impl": t.imp.name, "program": t.imp.program, "args": t.imp.args, "capabilities": t.capabilities, "joins": t.scenarios() })).collect::<Vec<_>>(),
             "args": std::env::args().collect::<Vec<_>>(),
         });
         let verdict = json!({

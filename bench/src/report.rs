@@ -37,7 +37,7 @@ fn short(p: &str) -> &'static str {
 /// (latencies).
 pub fn advantage(run: &ScenarioRun, peer: Kind, m: Metric) -> Option<f64> {
     let rp = *run.case.subjects.first()?;
-    if rp == peer || peer.peer().is_none() {
+    if rp == peer || (peer.peer().is_none() && peer.testee().is_none()) {
         return None;
     }
     let (r, p) = (run.summary(rp, m).ratio_median, run.summary(peer, m).ratio_median);
