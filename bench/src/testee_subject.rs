@@ -557,4 +557,35 @@ mod tests {
         assert!(matches!(v(BenchReport { rtt_samples_ns: None, rtt_hist_ns_v2z: Some("AAAA".into()), ..ok.clone() }), ReportError::BadHistogram(_)));
         assert!(matches!(v(BenchReport { end_ns: 100_000, ..ok }), ReportError::LongerThanRun { .. }));
     }
+
+    fn stream(rate: f64) -> RunOutcome {
+        RunOutcome {
+            a: json!({ "result": {} }),
+            b: vec![json!({ "result": { "rate": rate, "errors": 0 } })],
+            wall: Duration::from_millis(1),
+            pinned: None,
+            leaked: Vec::new(),
+            attempts: 1,
+            quiet_wait_s: 0.0,
+            quiet: true,
+            oversubscribed: false,
+        }
+    }
+
+    #[test]
+    fn a_testee_faster_than_the_floor_by_more_than_the_noise_fails_its_case() {
+        let sc = crate::bracket::SCENARIOS.iter().find(|s| s.name == "stream-single").unwrap();
+        let t = Kind::Testee(TesteeKind { slot: 0, mode: BenchMode::Stream, batch: false });
+        let run = |floors: &[f64], testee: f64| ScenarioRun {
+            case: crate::bracket::Case { scenario: sc, size: 8, readers: 1, subjects: vec![Kind::RpStreamSingle, t] },
+            scenario: sc,
+            max_preemptions: 0,
+            floors: floors.iter().map(|&f| stream(f)).collect(),
+            subjects: vec![(Kind::RpStreamSingle, stream(5.0)), (t, stream(testee))],
+        };
+        assert!(check_plausible(&run(&[10.0, 12.0, 11.0], 12.5)).is_ok(), "near the floor is noise");
+        let e = check_plausible(&run(&[10.0, 12.0, 11.0], 40.0)).unwrap_err();
+        assert!(e.contains("impossible result in bracket 1") && e.contains("refused"), "{e}");
+        assert!(check_plausible(&run(&[5.0, 20.0, 10.0], 70.0)).is_ok(), "a noisy case allows the floors' own spread (4x)");
+    }
 }
