@@ -292,19 +292,26 @@ pub fn validate(cmd: &BenchCmd, r: &BenchReport, lo: u64, hi: u64) -> Result<Opt
 pub const LIE_FACTOR: f64 = 1.5;
 
 /// Fails a finished case in which a testee subject beat the floors by more than the noise: a
-/// rate above [`LIE_FACTOR`] (or the floors' spread, if larger) times the case's best floor,
+/// rate above `lie_factor` ([`LIE_FACTOR`] by default; or the floors' spread, if larger) times the case's best floor,
 /// or a p50 latency below the best floor divided by it.
-pub fn check_plausible(run: &ScenarioRun) -> Result<(), String> {
+///
+/// Only uncontended runs take part (at most `--max-preemptions` involuntary switches): a floor
+/// that lost its core measures the machine's load, not the hardware, and says nothing about
+/// what is possible. Returns the brackets it could not judge for that reason.
+pub fn check_plausible(run: &ScenarioRun, lie_factor: f64) -> Result<Vec<String>, String> {
     let sc = run.scenario;
     let m = if sc.is_stream() { Metric::Rate } else { Metric::P50 };
-    let floors: Vec<f64> = run.floors.iter().map(|o| sc.value(m, o)).filter(|v| v.is_finite() && *v > 0.0).collect();
+    let calm = |o: &RunOutcome| o.preemptions() <= run.max_preemptions;
+    let floors: Vec<f64> = run.floors.iter().filter(|o| calm(o)).map(|o| sc.value(m, o)).filter(|v| v.is_finite() && *v > 0.0).collect();
     let (lo, hi) = floors.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    if floors.is_empty() {
-        return Ok(());
-    }
-    let allowance = LIE_FACTOR.max(hi / lo);
+    let allowance = lie_factor.max(hi / lo);
+    let mut unjudged = Vec::new();
     for (i, (kind, o)) in run.subjects.iter().enumerate() {
         let Kind::Testee(t) = kind else { continue };
+        if floors.is_empty() || !calm(o) || !calm(&run.floors[i]) || !calm(&run.floors[i + 1]) {
+            unjudged.push(format!("{} {} bracket {i}", run.case.title(), who(*t)));
+            continue;
+        }
         let v = sc.value(m, o);
         let bad = if sc.is_stream() {
             (v > hi * allowance).then(|| format!("{:.2} M events/s, more than {allowance:.2} x the best raw floor's {:.2} M/s", v / 1e6, hi / 1e6))
@@ -315,7 +322,7 @@ pub fn check_plausible(run: &ScenarioRun) -> Result<(), String> {
             return Err(format!("{}: testee {} reports an impossible result in bracket {i}: {why}; refused (not a number)", run.case.title(), who(*t)));
         }
     }
-    Ok(())
+    Ok(unjudged)
 }
 
 /// One side of a testee run.
@@ -583,9 +590,12 @@ mod tests {
             floors: floors.iter().map(|&f| stream(f)).collect(),
             subjects: vec![(Kind::RpStreamSingle, stream(5.0)), (t, stream(testee))],
         };
-        assert!(check_plausible(&run(&[10.0, 12.0, 11.0], 12.5)).is_ok(), "near the floor is noise");
-        let e = check_plausible(&run(&[10.0, 12.0, 11.0], 40.0)).unwrap_err();
+        assert_eq!(check_plausible(&run(&[10.0, 12.0, 11.0], 12.5), LIE_FACTOR), Ok(Vec::new()), "near the floor is noise");
+        let e = check_plausible(&run(&[10.0, 12.0, 11.0], 40.0), LIE_FACTOR).unwrap_err();
         assert!(e.contains("impossible result in bracket 1") && e.contains("refused"), "{e}");
-        assert!(check_plausible(&run(&[5.0, 20.0, 10.0], 70.0)).is_ok(), "a noisy case allows the floors' own spread (4x)");
+        assert!(check_plausible(&run(&[5.0, 20.0, 10.0], 70.0), LIE_FACTOR).is_ok(), "a noisy case allows the floors' own spread (4x)");
+        let mut busy = run(&[10.0, 12.0, 11.0], 40.0);
+        busy.floors[1].a = json!({ "result": {}, "usage": { "involuntary_switches": 5 } });
+        assert_eq!(check_plausible(&busy, LIE_FACTOR), Ok(vec!["stream-single 8B testee bracket 1".to_owned()]), "a contended floor judges nothing");
     }
 }

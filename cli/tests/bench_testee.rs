@@ -67,7 +67,8 @@ fn reference_and_disruptor_mp_testees_run_every_bench_mode() {
     let (j, p) = (json.display().to_string(), plots.display().to_string());
     let mut args: Vec<&str> = vec!["bench"];
     args.extend(TINY);
-    args.extend(["--impl", "ringproof", "--impl", "disruptor-mp", "--readers", "3", "--json", &j, "--plot", &p]);
+    // Debug builds on a busy CI runner: the floor check is exercised by the unit tests.
+    args.extend(["--impl", "ringproof", "--impl", "disruptor-mp", "--readers", "3", "--lie-factor", "1000", "--json", &j, "--plot", &p]);
     let ran = run(RINGPROOF, &args, &[], &s, Duration::from_secs(300));
     let all: &[&str] = &["ringproof", "ringproof/testee", "disruptor-mp/testee"];
     let expect: Vec<(&str, &[&str])> = ["stream-single 8B", "stream-single 64B", "stream-batch 8B", "stream-batch 64B", "spmc-2", "spmc-n", "pingpong-spin", "paced-spin"]
@@ -115,7 +116,7 @@ fn a_third_party_stream_only_testee_gets_a_bracketed_row_next_to_the_reference()
     assert!(listed.stdout.contains("bench modes: stream\n") && listed.stdout.contains("joins: stream-single, spmc-2, spmc-n"), "{}", listed.stdout);
     let json = s.path("out.json");
     let j = json.display().to_string();
-    let args = ["bench", "--impl", &t, "--quick", "--size", "8", "--events", "20000", "--max-preemptions", "1000000", "--json", &j];
+    let args = ["bench", "--impl", &t, "--quick", "--size", "8", "--events", "20000", "--max-preemptions", "1000000", "--lie-factor", "1000", "--json", &j];
     let ran = run(RINGPROOF, &args, &[], &s, Duration::from_secs(120));
     let doc = check_run(&ran, &json, &[("stream-single 8B", &["ringproof", "third-party/testee"]), ("spmc-2", &["ringproof", "third-party/testee"])]);
     let row = summary(&doc, "stream-single 8B", "third-party/testee");
@@ -147,6 +148,40 @@ fn impossible_or_malformed_reports_are_refused_with_what_is_wrong() {
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
         assert!(doc["verdict"]["failure"].as_str().is_some_and(|f| f.contains(want)), "{tag}: {}", doc["verdict"]);
         assert_eq!(doc["cases"].as_array().map(Vec::len), Some(0), "{tag}: a refused case gives no numbers");
+    }
+    // A liar with a consistent report (real CLOCK_MONOTONIC stamps, every event counted) that
+    // claims 3 events per nanosecond: only the raw floor gives it away.
+    if std::process::Command::new("python3").arg("-c").arg("").status().is_ok_and(|s| s.success()) {
+        let liar = script(
+            &s.0,
+            "fast-liar",
+            r#"exec python3 -c '
+import json, sys, time
+now = lambda: time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+print(json.dumps({"type": "hello", "protocol": 1, "impl": "fast-liar", "version": "0", "capabilities": ["shm", "bench"]}), flush=True)
+for line in sys.stdin:
+    cmd = json.loads(line)
+    if cmd["cmd"] == "exit":
+        break
+    total = cmd["warmup"] + cmd["events"]
+    time.sleep(0.01)
+    end = now()
+    r = {"start_ns": end - max(1, cmd["events"] // 3), "end_ns": end, "events": total, "errors": 0}
+    if cmd["role"] == "consumer":
+        r["timed_events"] = cmd["events"]
+    print(json.dumps({"type": "ok", "id": cmd["id"], "bench": r}), flush=True)
+'
+"#,
+        );
+        let json = s.path("liar.json");
+        let (t, j) = (liar.display().to_string(), json.display().to_string());
+        let args = ["bench", "--impl", &t, "--quick", "--scenario", "stream-single", "--size", "8", "--events", "30000", "--max-preemptions", "1000000", "--json", &j];
+        let ran = run(RINGPROOF, &args, &[], &s, Duration::from_secs(120));
+        assert_eq!(ran.status.code(), Some(1), "a lie fails the run\n{}\n{}", ran.stdout, ran.stderr);
+        assert!(ran.stdout.contains("testee fast-liar/testee reports an impossible result"), "{}", ran.stdout);
+        assert!(ran.stdout.contains("the best raw floor"), "{}", ran.stdout);
+    } else {
+        eprintln!("python3 not found: the floor-lie check runs in the unit tests only");
     }
     let none = fake(&s.0, "nobench", r#""shm","producer""#, "{}");
     let ran = run(RINGPROOF, &["bench", "--impl", &none.display().to_string(), "--quick"], &[], &s, Duration::from_secs(60));
