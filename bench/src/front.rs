@@ -395,7 +395,10 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
         if contended > 0 { " (the machine was busy: treat their numbers with suspicion)" } else { "" }
     );
     if !unjudged.is_empty() {
-        println!("not checked against the floor (contended runs; a testee's claim cannot be judged there): {}", unjudged.join(", "));
+        println!(
+            "not checked against the floor: {} testee brackets whose runs were contended (a loaded floor cannot judge a claim; listed in the JSON verdict)",
+            unjudged.len()
+        );
     }
     if !leaked.is_empty() {
         println!("leaked shm names (removed by the orchestrator): {leaked:?}");

@@ -308,8 +308,10 @@ pub fn check_plausible(run: &ScenarioRun, lie_factor: f64) -> Result<Vec<String>
     let mut unjudged = Vec::new();
     for (i, (kind, o)) in run.subjects.iter().enumerate() {
         let Kind::Testee(t) = kind else { continue };
+        // This subject's own bracket number (the schedule interleaves the subjects).
+        let b = run.subjects[..i].iter().filter(|(k, _)| k == kind).count();
         if floors.is_empty() || !calm(o) || !calm(&run.floors[i]) || !calm(&run.floors[i + 1]) {
-            unjudged.push(format!("{} {} bracket {i}", run.case.title(), who(*t)));
+            unjudged.push(format!("{} {} bracket {b}", run.case.title(), who(*t)));
             continue;
         }
         let v = sc.value(m, o);
@@ -319,7 +321,7 @@ pub fn check_plausible(run: &ScenarioRun, lie_factor: f64) -> Result<Vec<String>
             (v * allowance < lo).then(|| format!("{} {v:.0} ns, less than 1/{allowance:.2} of the best raw floor's {lo:.0} ns", sc.label(m)))
         };
         if let Some(why) = bad {
-            return Err(format!("{}: testee {} reports an impossible result in bracket {i}: {why}; refused (not a number)", run.case.title(), who(*t)));
+            return Err(format!("{}: testee {} reports an impossible result in bracket {b}: {why}; refused (not a number)", run.case.title(), who(*t)));
         }
     }
     Ok(unjudged)
@@ -592,10 +594,10 @@ mod tests {
         };
         assert_eq!(check_plausible(&run(&[10.0, 12.0, 11.0], 12.5), LIE_FACTOR), Ok(Vec::new()), "near the floor is noise");
         let e = check_plausible(&run(&[10.0, 12.0, 11.0], 40.0), LIE_FACTOR).unwrap_err();
-        assert!(e.contains("impossible result in bracket 1") && e.contains("refused"), "{e}");
+        assert!(e.contains("impossible result in bracket 0") && e.contains("refused"), "{e}");
         assert!(check_plausible(&run(&[5.0, 20.0, 10.0], 70.0), LIE_FACTOR).is_ok(), "a noisy case allows the floors' own spread (4x)");
         let mut busy = run(&[10.0, 12.0, 11.0], 40.0);
         busy.floors[1].a = json!({ "result": {}, "usage": { "involuntary_switches": 5 } });
-        assert_eq!(check_plausible(&busy, LIE_FACTOR), Ok(vec!["stream-single 8B testee bracket 1".to_owned()]), "a contended floor judges nothing");
+        assert_eq!(check_plausible(&busy, LIE_FACTOR), Ok(vec!["stream-single 8B testee bracket 0".to_owned()]), "a contended floor judges nothing");
     }
 }
