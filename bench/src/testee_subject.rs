@@ -274,7 +274,7 @@ pub fn validate(cmd: &BenchCmd, r: &BenchReport, lo: u64, hi: u64) -> Result<Opt
                 return Err(ReportError::SampleCount { got: hist.len(), want: cmd.events });
             }
             // Closed loop: the round trips happen one after another inside the run.
-            if cmd.mode == BenchMode::Pingpong && hist.len() > 0 {
+            if cmd.mode == BenchMode::Pingpong && !hist.is_empty() {
                 let min = hist.lowest_equivalent(hist.min());
                 if hist.len().saturating_mul(min) > span.saturating_add(span / 20) {
                     return Err(ReportError::LongerThanRun { rounds: hist.len(), min_ns: min, span_ns: span });

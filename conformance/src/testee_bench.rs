@@ -96,7 +96,7 @@ fn bad(msg: impl Into<String>) -> (ErrorKind, String) {
 
 /// Runs one `bench` command with ringproof (the reference testee).
 pub fn run_reference(cmd: &BenchCmd) -> Res<BenchReport> {
-    if cmd.event_size == 0 || cmd.event_size % 8 != 0 {
+    if cmd.event_size == 0 || cmd.event_size & 7 != 0 {
         return Err((ErrorKind::ElementSize, format!("event_size {} is not a positive multiple of 8", cmd.event_size)));
     }
     match (cmd.mode, cmd.role) {

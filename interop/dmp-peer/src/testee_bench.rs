@@ -34,7 +34,10 @@ fn other(msg: impl Into<String>) -> (ErrorKind, String) {
 /// Runs one `bench` command.
 pub fn run(cmd: &BenchCmd) -> Res<BenchReport> {
     if cmd.ring.backend != Backend::Shm
-        || cmd.peer_ring.as_ref().is_some_and(|r| r.backend != Backend::Shm)
+        || cmd
+            .peer_ring
+            .as_ref()
+            .is_some_and(|r| r.backend != Backend::Shm)
     {
         return Err((
             ErrorKind::Unsupported,
