@@ -261,12 +261,13 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    let auto_scenarios = !testees.is_empty() && o.scenario.is_empty();
     if !testees.is_empty() {
         // A testee run compares with the reference and the floors; peers only when asked.
         if o.peers.is_empty() {
             o.peers = vec!["none".into()];
         }
-        if o.scenario.is_empty() {
+        if auto_scenarios {
             o.scenario = testee_subject::JOINS.iter().map(|(s, _, _)| s.to_string()).collect();
             o.scenario.dedup();
         }
@@ -306,13 +307,19 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
     } else {
         DEFAULT_SIZES.to_vec()
     };
-    let (mut cases, notes) = bracket::cases(&o.scenario, &sizes, &peers, &plan);
+    let (mut cases, mut notes) = bracket::cases(&o.scenario, &sizes, &peers, &plan);
     if !testees.is_empty() {
         for c in &mut cases {
             c.subjects.extend(testee_subject::kinds_for(c.scenario.name));
         }
-        // Cases no testee joins only repeat the built-in run: drop them.
-        cases.retain(|c| c.subjects.iter().any(|k| k.testee().is_some()));
+        let mut alone: Vec<&str> = cases.iter().filter(|c| c.subjects.iter().all(|k| k.testee().is_none())).map(|c| c.scenario.name).collect();
+        alone.dedup();
+        if auto_scenarios {
+            // Cases no testee joins only repeat the built-in run: drop them.
+            cases.retain(|c| c.subjects.iter().any(|k| k.testee().is_some()));
+        } else if !alone.is_empty() {
+            notes.push(format!("no testee joins {} (see --list): built-in subjects only", alone.join(", ")));
+        }
     }
     let total_runs: usize = cases.iter().map(|c| c.runs(plan.brackets)).sum();
     eprintln!(
