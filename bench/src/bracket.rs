@@ -470,7 +470,8 @@ fn first_events(kind: Kind, size: usize, oversubscribed: bool, scale: f64) -> u6
     let n = if oversubscribed {
         100_000
     } else {
-        let base: u64 = if kind.peer().is_some() { 2_000_000 } else { 50_000_000 };
+        // Peers and testees (any implementation, maybe a slow one) start small.
+        let base: u64 = if kind.peer().is_some() || kind.testee().is_some() { 2_000_000 } else { 50_000_000 };
         (base * 8 / size as u64).max(100_000)
     };
     ((n as f64 * scale) as u64).max(10_000)

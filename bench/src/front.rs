@@ -3,7 +3,8 @@
 
 use crate::bracket::{self, Case, Plan, Rates, ScenarioRun, SCENARIOS};
 use crate::harness::{self, Launcher, Peer};
-use crate::{clock, plot, report, shm};
+use crate::{clock, plot, report, shm, testee_subject};
+use ringproof_conformance::protocol::BenchMode;
 use clap::{builder::PossibleValuesParser, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -104,9 +105,21 @@ pub struct Opts {
     /// Run timeout in seconds (default 120; 60 with --quick).
     #[arg(long)]
     pub timeout_s: Option<u64>,
-    /// List the scenarios and exit.
+    /// List the scenarios and exit (with --impl: also what each testee offers and which
+    /// scenarios it joins).
     #[arg(long)]
     pub list: bool,
+    /// Also benchmark this implementation through its conformance testee's `bench` capability
+    /// (conformance/PROTOCOL.md): `ringproof` (the reference testee), `disruptor-mp`, or the
+    /// path of a testee executable. Repeatable. Its rows join stream-single, stream-batch,
+    /// spmc-2, spmc-n, pingpong-spin and paced-spin (as it offers them) next to the built-in
+    /// subjects; without --scenario only those run, and without --peers no built-in peers.
+    #[arg(long = "impl", value_name = "NAME|PATH")]
+    pub impls: Vec<String>,
+    /// A testee result beating the case's best uncontended floor by more than this factor (or
+    /// the floors' own spread, if larger) is refused as impossible.
+    #[arg(long, default_value_t = testee_subject::LIE_FACTOR)]
+    pub lie_factor: f64,
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -224,12 +237,42 @@ fn progress_bar(total: u64) -> ProgressBar {
 /// verified, 1 a payload or sequence error, a leak or a failed run, 2 a usage or harness error
 /// (bad flags, no peers binary), 3 a missed target with --enforce-targets, 128 + the signal
 /// when SIGINT/SIGTERM interrupted it (children killed, names unlinked, partial --json written).
-pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
+pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
+    let testees = if o.impls.is_empty() {
+        &[]
+    } else {
+        match testee_subject::register(&o.impls) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
     if o.list {
         for s in SCENARIOS {
             println!("{:<26} {}", s.name, s.about);
         }
+        for t in testees {
+            println!();
+            println!("testee {} ({}: {} {})", t.who, t.spec, t.imp.program.display(), t.imp.args.join(" "));
+            println!("  capabilities: {}", t.capabilities.join(", "));
+            let joins = t.scenarios();
+            println!("  bench modes: {}", BenchMode::ALL.iter().filter(|m| t.has(m.capability())).map(|m| m.as_str()).collect::<Vec<_>>().join(", "));
+            println!("  joins: {}", if joins.is_empty() { "nothing (no `bench` mode it can run)".to_owned() } else { joins.join(", ") });
+        }
         return ExitCode::SUCCESS;
+    }
+    let auto_scenarios = !testees.is_empty() && o.scenario.is_empty();
+    if !testees.is_empty() {
+        // A testee run compares with the reference and the floors; peers only when asked.
+        if o.peers.is_empty() {
+            o.peers = vec!["none".into()];
+        }
+        if auto_scenarios {
+            o.scenario = testee_subject::JOINS.iter().map(|(s, _, _)| s.to_string()).collect();
+            o.scenario.dedup();
+        }
     }
     if !o.capacity.is_power_of_two() || o.batch == 0 || o.batch > o.capacity {
         eprintln!("capacity must be a power of two and 1 <= batch <= capacity");
@@ -266,7 +309,20 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
     } else {
         DEFAULT_SIZES.to_vec()
     };
-    let (cases, notes) = bracket::cases(&o.scenario, &sizes, &peers, &plan);
+    let (mut cases, mut notes) = bracket::cases(&o.scenario, &sizes, &peers, &plan);
+    if !testees.is_empty() {
+        for c in &mut cases {
+            c.subjects.extend(testee_subject::kinds_for(c.scenario.name));
+        }
+        let mut alone: Vec<&str> = cases.iter().filter(|c| c.subjects.iter().all(|k| k.testee().is_none())).map(|c| c.scenario.name).collect();
+        alone.dedup();
+        if auto_scenarios {
+            // Cases no testee joins only repeat the built-in run: drop them.
+            cases.retain(|c| c.subjects.iter().any(|k| k.testee().is_some()));
+        } else if !alone.is_empty() {
+            notes.push(format!("no testee joins {} (see --list): built-in subjects only", alone.join(", ")));
+        }
+    }
     let total_runs: usize = cases.iter().map(|c| c.runs(plan.brackets)).sum();
     eprintln!(
         "ringproof-bench{}: {} case(s), {total_runs} runs, {} brackets per subject, sizes {sizes:?}, peers {:?}, capacity {}, batch {}, {pinning}{}; tsc {ticks_per_ns:.3} ticks/ns, pause {pause:.1} ns",
@@ -290,9 +346,20 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
     // A case that fails (a peer that breaks, a run past its deadline) is reported and the
     // others still run; only an interruption stops everything.
     let mut failures: Vec<String> = Vec::new();
+    // Testee brackets whose floors or run were contended: not checked against the floor.
+    let mut unjudged: Vec<String> = Vec::new();
     for case in &cases {
         match bracket::run_case(case, &plan, &launcher, &mut rates, &mut next_run, &bar) {
-            Ok(r) => runs.push(r),
+            Ok(r) => match testee_subject::check_plausible(&r, o.lie_factor) {
+                Ok(skipped) => {
+                    unjudged.extend(skipped);
+                    runs.push(r)
+                }
+                Err(e) => {
+                    bar.suspend(|| eprintln!("FAILED: {e}"));
+                    failures.push(e);
+                }
+            },
             Err(e) => {
                 bar.suspend(|| eprintln!("FAILED: {e}"));
                 failures.push(e);
@@ -336,6 +403,12 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
         plan.max_preemptions,
         if contended > 0 { " (the machine was busy: treat their numbers with suspicion)" } else { "" }
     );
+    if !unjudged.is_empty() {
+        println!(
+            "not checked against the floor: {} testee brackets whose runs were contended (a loaded floor cannot judge a claim; listed in the JSON verdict)",
+            unjudged.len()
+        );
+    }
     if !leaked.is_empty() {
         println!("leaked shm names (removed by the orchestrator): {leaked:?}");
     }
@@ -369,12 +442,13 @@ pub fn orchestrate(o: Opts, launcher: Launcher) -> ExitCode {
             "futex_floor_spins": plan.spins, "cpus": plan.cpus,
             "rt_priority": plan.rt_priority, "rt_cooldown": plan.cooldown, "attempts": plan.attempts,
             "max_preemptions": plan.max_preemptions, "quiet_wait_s": plan.quiet_wait.as_secs_f64(),
-            "close_one_way_ns": bracket::CLOSE_ONE_WAY_NS,
+            "close_one_way_ns": bracket::CLOSE_ONE_WAY_NS, "lie_factor": o.lie_factor,
+            "impls": testees.iter().map(|t| json!({ "spec": t.spec, "who": t.who, "impl": t.imp.name, "program": t.imp.program, "args": t.imp.args, "capabilities": t.capabilities, "joins": t.scenarios() })).collect::<Vec<_>>(),
             "args": std::env::args().collect::<Vec<_>>(),
         });
         let verdict = json!({
             "errors": errors, "verified": verified, "runs": run_count, "unpinned_runs": unpinned, "contended_runs": contended,
-            "oversubscribed": oversubscribed, "leaked": leaked, "dropped": dropped, "failures": failures, "targets_missed": missed, "notes": notes,
+            "oversubscribed": oversubscribed, "leaked": leaked, "dropped": dropped, "failures": failures, "unjudged_testee_brackets": unjudged, "targets_missed": missed, "notes": notes,
             "failure": failure, "elapsed_s": elapsed.as_secs_f64(), "table": table,
             "interrupted": harness::interrupting_signal().map(|s| nix::sys::signal::Signal::try_from(s).map_or("signal", |s| s.as_str())),
         });

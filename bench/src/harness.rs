@@ -71,6 +71,9 @@ pub enum Kind {
     PipePingSpin,
     /// Peer: ping-pong over two FIFOs, blocking reads.
     PipePingBlocking,
+    /// Any implementation's testee, through the protocol's `bench` command (`--impl`).
+    #[value(skip)]
+    Testee(crate::testee_subject::TesteeKind),
 }
 
 /// The peers the bench can put next to ringproof (each in `ringproof-bench-peers`).
@@ -125,6 +128,7 @@ impl Kind {
             Kind::PipeStream => "pipe write",
             Kind::PipePingSpin => "pipe pingpong spin",
             Kind::PipePingBlocking => "pipe pingpong blocking",
+            Kind::Testee(t) => crate::testee_subject::name(t),
         }
     }
 
@@ -132,6 +136,7 @@ impl Kind {
     pub fn who(self) -> &'static str {
         match self.peer() {
             Some(p) => p.name(),
+            None if matches!(self, Kind::Testee(_)) => crate::testee_subject::who(self.testee().expect("testee")),
             None if self.is_floor() => "floor",
             None => "ringproof",
         }
@@ -155,7 +160,15 @@ impl Kind {
                 | Kind::IoxStream
                 | Kind::UdsStream
                 | Kind::PipeStream
-        )
+        ) || matches!(self, Kind::Testee(t) if t.mode == ringproof_conformance::protocol::BenchMode::Stream)
+    }
+
+    /// The testee subject this kind is, if it runs through the protocol.
+    pub fn testee(self) -> Option<crate::testee_subject::TesteeKind> {
+        match self {
+            Kind::Testee(t) => Some(t),
+            _ => None,
+        }
     }
 
     /// The peer this kind runs, if it is one (spawned from `ringproof-bench-peers`).
@@ -486,6 +499,9 @@ impl RunOutcome {
 
 /// Runs every side of `spec` under run name `name` and collects their reports.
 pub fn run_pair(spec: &RunSpec, name: &str, launcher: &Launcher) -> Result<RunOutcome, String> {
+    if let Kind::Testee(t) = spec.kind {
+        return crate::testee_subject::run(spec, name, t);
+    }
     if interrupted() {
         return Err("interrupted".into());
     }

@@ -32,6 +32,7 @@ pub mod plot;
 pub mod report;
 pub mod shm;
 pub mod subjects;
+pub mod testee_subject;
 
 pub use front::{orchestrate, Opts};
 pub use harness::{run_role, Kind, Launcher, Peer, RoleArgs, Side};

@@ -37,7 +37,7 @@ fn short(p: &str) -> &'static str {
 /// (latencies).
 pub fn advantage(run: &ScenarioRun, peer: Kind, m: Metric) -> Option<f64> {
     let rp = *run.case.subjects.first()?;
-    if rp == peer || peer.peer().is_none() {
+    if rp == peer || (peer.peer().is_none() && peer.testee().is_none()) {
         return None;
     }
     let (r, p) = (run.summary(rp, m).ratio_median, run.summary(peer, m).ratio_median);
@@ -55,9 +55,11 @@ pub fn waiter_cpu_share(run: &ScenarioRun, kind: Kind) -> f64 {
 /// The summary table: one row per case, subject and metric.
 pub fn table(runs: &[ScenarioRun]) -> String {
     let mut out = String::new();
+    // Wide enough for testee subjects ("disruptor-mp/testee").
+    let w = runs.iter().flat_map(|r| r.case.subjects.iter().map(|k| k.who().len())).fold(13, usize::max);
     let _ = writeln!(
         out,
-        "{:<24} {:<13} {:<24} {:>11} {:>11} {:>10} {:>8} {:>8} {:>8} {:>8} {:>4} {:>7}  placement (C close, F far, M mixed, - n/a)",
+        "{:<24} {:<w$} {:<24} {:>11} {:>11} {:>10} {:>8} {:>8} {:>8} {:>8} {:>4} {:>7}  placement (C close, F far, M mixed, - n/a)",
         "case", "subject", "metric", "floor med", "subj med", "bytes/s", "ratio", "worst", "best", "target", "met", "rp adv"
     );
     for r in runs {
@@ -72,7 +74,7 @@ pub fn table(runs: &[ScenarioRun]) -> String {
             let adv = advantage(r, s.subject, s.metric).map_or("-".into(), |a| format!("{a:.2}x"));
             let _ = writeln!(
                 out,
-                "{:<24} {:<13} {:<24} {:>11} {:>11} {:>10} {:>8.3} {:>8.3} {:>8.3} {:>8} {:>4} {:>7}  {}",
+                "{:<24} {:<w$} {:<24} {:>11} {:>11} {:>10} {:>8.3} {:>8.3} {:>8.3} {:>8} {:>4} {:>7}  {}",
                 if first { r.case.title() } else { String::new() },
                 if head { s.subject.who() } else { "" },
                 r.scenario.label(s.metric),

@@ -10,6 +10,8 @@
 //! - [`explore`]: model-based exploration of random lifecycles (`conform --explore`).
 //! - `mutants` (feature `mutants`): planted defects and the catalogue's mutation score.
 //! - [`testee_io`], [`testee_ref`]: building blocks for Rust testees, and the reference testee.
+//! - [`testee_bench`]: the `bench` capability's clocks and histogram encoding, and the
+//!   reference testee's benchmark loops.
 
 pub mod cases;
 pub mod coverage;
@@ -23,5 +25,6 @@ pub mod protocol;
 pub mod report;
 pub mod runner;
 pub mod schema;
+pub mod testee_bench;
 pub mod testee_io;
 pub mod testee_ref;

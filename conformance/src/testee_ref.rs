@@ -41,7 +41,7 @@ pub fn serve(mut input: impl BufRead, output: impl Write) -> i32 {
         protocol: PROTOCOL_VERSION,
         implementation: "ringproof".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        capabilities: CAPABILITIES.iter().map(|s| s.to_string()).collect(),
+        capabilities: CAPABILITIES.iter().chain(crate::testee_bench::CAPABILITIES).map(|s| s.to_string()).collect(),
     };
     if io.send(&hello).is_err() {
         return 1;
@@ -186,6 +186,11 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
             *role = Role::None;
             Ok(OkFields::default())
         }
+        Command::Bench(b) => {
+            *role = Role::None;
+            let report = crate::testee_bench::run_reference(&b)?;
+            Ok(OkFields { bench: Some(report), ..Default::default() })
+        }
         Command::Exit => unreachable!("handled by the caller"),
     }
 }
@@ -259,7 +264,7 @@ fn consume_into<W: Write>(c: &mut RawConsumer, reporter: &mut EventsReporter, co
     Ok(OkFields { consumed: Some(consumed), closed_at, ..Default::default() })
 }
 
-fn ring_name(r: &RingAddr) -> Result<RingName, (ErrorKind, String)> {
+pub(crate) fn ring_name(r: &RingAddr) -> Result<RingName, (ErrorKind, String)> {
     match (r.backend, &r.root) {
         (Backend::Shm, _) => RingName::shm(&r.name),
         (Backend::Mmap, Some(root)) => RingName::dir(root, &r.name),

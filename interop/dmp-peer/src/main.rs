@@ -24,6 +24,7 @@ use ringproof::payload::{fill, verify};
 use serde_json::{json, Value};
 
 mod testee;
+mod testee_bench;
 
 /// One event of `8 * W` bytes. Plain old data: `#[repr(C)]` over `u64`s, no padding, every bit
 /// pattern valid, which is what a slot shared with another process (or another implementation)

@@ -303,7 +303,11 @@ pub fn run(args: TesteeArgs, out: File) -> i32 {
         protocol: PROTOCOL_VERSION,
         implementation: "disruptor-mp".into(),
         version: "0.1.0-alpha.2".into(),
-        capabilities: CAPABILITIES.iter().map(|s| (*s).to_string()).collect(),
+        capabilities: CAPABILITIES
+            .iter()
+            .chain(crate::testee_bench::CAPABILITIES)
+            .map(|s| (*s).to_string())
+            .collect(),
     });
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
@@ -381,6 +385,7 @@ fn parse(line: &str) -> Result<Command, (Option<u64>, ErrorKind, String)> {
             "consume",
             "cursors",
             "leave",
+            "bench",
             "exit",
         ];
         let kind = if KNOWN.contains(&cmd_name.as_str()) {
@@ -530,6 +535,12 @@ fn handle(t: &mut Testee, id: u64, cmd: Command) -> Res<OkFields> {
                 None => fail(ErrorKind::Other, "leave needs a role"),
             }
         }
+        Command::Bench(b) => crate::testee_bench::run(&b)
+            .map(|r| OkFields {
+                bench: Some(r),
+                ..Default::default()
+            })
+            .map_err(|(kind, msg)| Fail(kind, msg)),
         Command::Exit => unreachable!("exit is handled by the loop"),
     }
 }
