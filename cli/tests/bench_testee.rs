@@ -185,6 +185,6 @@ for line in sys.stdin:
     }
     let none = fake(&s.0, "nobench", r#""shm","producer""#, "{}");
     let ran = run(RINGPROOF, &["bench", "--impl", &none.display().to_string(), "--quick"], &[], &s, Duration::from_secs(60));
-    assert_eq!(ran.status.code(), Some(1));
+    assert_eq!(ran.status.code(), Some(2), "a testee that cannot benchmark is a usage error (exit 2), not a broken ring");
     assert!(ran.stderr.contains("does not offer the `bench` capability"), "{}", ran.stderr);
 }
