@@ -89,7 +89,7 @@ pub fn run(a: ConformArgs) -> ExitCode {
     let cases = catalogue();
     if a.list {
         for c in &cases {
-            println!("{:32} {:11} {:5?} {:>4}s  {}  ({})", c.id, c.level.as_str(), c.roles, c.timeout.as_secs(), c.rule, c.rules.join(" "));
+            println!("{:32} {:11} {:5?} {:>4}s  {}  (SPEC {}: {})", c.id, c.level.as_str(), c.roles, c.timeout.as_secs(), c.rule, c.spec, c.rules.join(" "));
         }
         return ExitCode::SUCCESS;
     }
