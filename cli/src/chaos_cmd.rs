@@ -202,10 +202,14 @@ pub fn run(a: ChaosArgs) -> ExitCode {
     };
     // A testee that does not start is the job's problem, not the ring's: say so before any fault.
     let schema = Arc::new(ringproof_conformance::schema::Schema::load());
-    if let Err(e) = ringproof_conformance::runner::probe(&imp, &schema) {
-        eprintln!("ringproof chaos: the testee does not start: {e}");
-        return ExitCode::from(2);
-    }
+    let failpoints = match ringproof_conformance::runner::probe(&imp, &schema) {
+        // PROTOCOL.md: a testee that honours RINGPROOF_FAILPOINT says so with `failpoints`.
+        Ok(p) => p.capabilities.iter().any(|c| c == "failpoints"),
+        Err(e) => {
+            eprintln!("ringproof chaos: the testee does not start: {e}");
+            return ExitCode::from(2);
+        }
+    };
     stop_signals::install();
     let interrupt = Arc::new(AtomicBool::new(false));
     stop_signals::forward_to(Arc::clone(&interrupt));
@@ -230,6 +234,7 @@ pub fn run(a: ChaosArgs) -> ExitCode {
         println!("campaign {}/{} seed {seed}\nreplay: {replay}", n + 1, a.campaigns);
         let mut cfg = Config::new(seed, a.duration, imp.clone());
         cfg.families = a.faults.iter().copied().collect();
+        cfg.failpoints_supported = failpoints;
         cfg.consumers = a.consumers;
         cfg.backend = if a.backend == "mmap" { Backend::Mmap } else { Backend::Shm };
         cfg.mean_interval = Duration::from_millis(a.interval_ms.max(1));
@@ -240,7 +245,7 @@ pub fn run(a: ChaosArgs) -> ExitCode {
         cfg.replay = replay.clone();
         cfg.interrupt = Arc::clone(&interrupt);
         if n == 0 && !cfg.failpoints_supported && cfg.families.contains(&FaultFamily::Failpoints) {
-            println!("note: {} does not honour RINGPROOF_FAILPOINT; failpoint faults are left out", a.implementation);
+            println!("note: {} does not offer the `failpoints` capability (RINGPROOF_FAILPOINT); failpoint faults are left out", a.implementation);
         }
         let bar = ProgressBar::new(1);
         bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} faults {elapsed} {msg}").expect("valid template"));

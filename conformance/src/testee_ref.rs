@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Capabilities the reference implementation offers.
-pub const CAPABILITIES: &[&str] = &["shm", "mmap", "producer", "consumer", "batch", "try-publish", "lease", "wait-block", "close", "registry", "required", "producer-gone", "counters"];
+pub const CAPABILITIES: &[&str] = &["shm", "mmap", "producer", "consumer", "batch", "try-publish", "lease", "wait-block", "close", "registry", "required", "producer-gone", "counters", "failpoints"];
 
 thread_local! {
     /// The range the last lapped/evicted error named (see [`kind_of`]), for its reply.
