@@ -21,7 +21,6 @@ use ringproof_conformance::protocol::{Backend, BenchCmd, BenchMode, BenchReport,
 use ringproof_conformance::schema::Schema;
 use ringproof_conformance::testee_bench::{decode_histogram, encode_histogram, monotonic_ns, new_histogram};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -105,33 +104,6 @@ pub fn who(t: TesteeKind) -> &'static str {
     entry(t).map_or("testee", |r| r.who)
 }
 
-/// Resolves `--impl`: `ringproof` (the reference testee, `ringproof testee`), `disruptor-mp`
-/// (`dmp-peer testee`, built next to this binary), or the path of a testee executable, as
-/// `ringproof conform --impl` does.
-pub fn resolve(spec: &str) -> Result<Implementation, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-    let sibling = |name: &str, build: &str| {
-        let p = if exe.file_name().is_some_and(|n| n == name) { exe.clone() } else { exe.with_file_name(name) };
-        if p.is_file() {
-            Ok(p)
-        } else {
-            Err(format!("{} not found: build it with `{build}` (same profile as this binary)", p.display()))
-        }
-    };
-    let (name, program, args) = match spec {
-        "ringproof" | "ref" | "reference" => ("ringproof".to_owned(), sibling("ringproof", "cargo build --release -p ringproof-cli")?, vec!["testee".to_owned()]),
-        "disruptor-mp" | "dmp" => ("disruptor-mp".to_owned(), sibling("dmp-peer", "cargo build --release -p dmp-peer")?, vec!["testee".to_owned()]),
-        path => {
-            let p = PathBuf::from(path);
-            if !p.is_file() {
-                return Err(format!("testee {path} does not exist (give ringproof, disruptor-mp, or the path of a testee executable)"));
-            }
-            (path.to_owned(), p, Vec::new())
-        }
-    };
-    Ok(Implementation { name, program, args, env: Vec::new() })
-}
-
 fn schema() -> Arc<Schema> {
     static SCHEMA: OnceLock<Arc<Schema>> = OnceLock::new();
     Arc::clone(SCHEMA.get_or_init(|| Arc::new(Schema::load())))
@@ -142,7 +114,7 @@ fn schema() -> Arc<Schema> {
 pub fn register(specs: &[String]) -> Result<&'static [Registered], String> {
     let mut out: Vec<Registered> = Vec::new();
     for spec in specs {
-        let imp = resolve(spec)?;
+        let imp = Implementation::resolve(spec)?;
         let t = Testee::spawn(&imp, "probe", schema(), Duration::from_secs(10)).map_err(|e| format!("--impl {spec}: {e}"))?;
         let (name, caps) = (t.implementation.clone(), t.capabilities.clone());
         let _ = t.exit(Instant::now() + Duration::from_secs(5));

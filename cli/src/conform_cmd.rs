@@ -58,31 +58,9 @@ pub struct ConformArgs {
     all: bool,
 }
 
-/// Resolves `--impl` to a testee command line.
+/// Resolves `--impl` to a testee command line ([`Implementation::resolve`]).
 pub(crate) fn resolve(spec: &str) -> Result<Implementation, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-    let (name, program, args) = match spec {
-        "ringproof" | "ref" | "reference" => ("ringproof".to_owned(), exe, vec!["testee".to_owned()]),
-        "disruptor-mp" | "dmp" => {
-            let peer = exe.with_file_name("dmp-peer");
-            if !peer.exists() {
-                return Err(format!(
-                    "{} not found: the disruptor-mp adapter is optional; put it next to this binary with `cargo install --locked --path interop/dmp-peer` \
-                     (from a ringproof checkout, same --root as ringproof; or `cargo install --git URL dmp-peer`), or in a checkout `cargo build --release -p dmp-peer` (same profile as this binary)",
-                    peer.display()
-                ));
-            }
-            ("disruptor-mp".to_owned(), peer, vec!["testee".to_owned()])
-        }
-        path => {
-            let p = PathBuf::from(path);
-            if !p.exists() {
-                return Err(format!("testee {path} does not exist (give ringproof, disruptor-mp, or a path)"));
-            }
-            (path.to_owned(), p, Vec::new())
-        }
-    };
-    Ok(Implementation { name, program, args, env: Vec::new() })
+    Implementation::resolve(spec)
 }
 
 pub fn run(a: ConformArgs) -> ExitCode {

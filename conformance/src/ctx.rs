@@ -152,7 +152,26 @@ impl Ctx {
             wait: None,
             required,
         })?;
+        self.await_created();
         Ok((h, id))
+    }
+
+    /// Polls (up to 5 s) until the ring is completely created: its ring segment, its producer
+    /// cursor, and the name its producer creates last of all, the registry (ringproof makes it
+    /// first) or the readiness counter `N_cr` (disruptor-mp makes it last). A disruptor-mp
+    /// consumer counts itself ready only if `N_cr` exists when it attaches, so one attached
+    /// during creation is never counted and a producer waiting for it times out: a
+    /// disruptor-mp race (its own consumers' bug) kept out of the way of every case that
+    /// attaches consumers to a producer that waits for them. Creation is not what those
+    /// cases check; a producer that never finishes creating still fails them by timeout.
+    pub fn await_created(&self) {
+        let names = [("", ".ring"), ("_producer_seq", ".producer.cursor")].map(|(s, f)| self.segment_path(s, f));
+        let last = [("_registry", ".registry"), ("_cr", ".ready.cursor")].map(|(s, f)| self.segment_path(s, f));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !(names.iter().all(|p| p.exists()) && last.iter().any(|p| p.exists())) && Instant::now() < deadline {
+            // Polling for names that appear, with a deadline; no event depends on this sleep.
+            std::thread::sleep(Duration::from_micros(200));
+        }
     }
 
     /// Starts a consumer testee and attaches it as `c_{k}`; the reply may be an error.

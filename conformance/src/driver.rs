@@ -22,6 +22,42 @@ pub struct Implementation {
     pub env: Vec<(String, String)>,
 }
 
+impl Implementation {
+    /// Resolves an `--impl` argument, as every proof-kit command takes it: `ringproof` (also
+    /// `ref`, `reference`: the reference testee, `ringproof testee`), `disruptor-mp` (`dmp`: the
+    /// adapter `dmp-peer testee`), both found next to this executable (the `ringproof` binary,
+    /// or a test binary in `target/<profile>/deps`, whose parent holds them), or the path of a
+    /// testee executable.
+    pub fn resolve(spec: &str) -> Result<Implementation, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+        let sibling = |name: &str, how: &str| {
+            let beside = if exe.file_name().is_some_and(|n| n == name) { exe.clone() } else { exe.with_file_name(name) };
+            let above = exe.parent().and_then(|d| d.parent()).map(|d| d.join(name));
+            [Some(beside.clone()), above].into_iter().flatten().find(|p| p.is_file()).ok_or_else(|| format!("{} not found: {how}", beside.display()))
+        };
+        let (name, program, args) = match spec {
+            "ringproof" | "ref" | "reference" => ("ringproof".to_owned(), sibling("ringproof", "build it with `cargo build --release -p ringproof-cli` (same profile as this binary)")?, vec!["testee".to_owned()]),
+            "disruptor-mp" | "dmp" => (
+                "disruptor-mp".to_owned(),
+                sibling(
+                    "dmp-peer",
+                    "the disruptor-mp adapter is optional; put it next to this binary with `cargo install --locked --path interop/dmp-peer` \
+                     (from a ringproof checkout, same --root as ringproof; or `cargo install --git URL dmp-peer`), or in a checkout `cargo build --release -p dmp-peer` (same profile as this binary)",
+                )?,
+                vec!["testee".to_owned()],
+            ),
+            path => {
+                let p = PathBuf::from(path);
+                if !p.is_file() {
+                    return Err(format!("testee {path} does not exist (give ringproof, disruptor-mp, or the path of a testee executable)"));
+                }
+                (path.to_owned(), p, Vec::new())
+            }
+        };
+        Ok(Implementation { name, program, args, env: Vec::new() })
+    }
+}
+
 /// Why talking to a testee failed (the case's outcome is then *error* or *timeout*).
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {

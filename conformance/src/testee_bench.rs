@@ -65,6 +65,47 @@ impl TickRate {
     }
 }
 
+/// When each round trip of an open-loop (paced) run starts, in ticks. Round trip `i` is due
+/// at a fixed schedule from the first one; a round trip that starts late is counted, and its
+/// latency is measured from when it was due (coordinated omission corrected). With no interval
+/// (closed loop) and during warm-up it starts at once.
+#[derive(Debug, Default)]
+pub struct Pacer {
+    interval: u64,
+    next: u64,
+    /// Round trips that could not start on time.
+    pub late: u64,
+}
+
+impl Pacer {
+    /// `interval` ticks between round trips; 0 = closed loop.
+    pub fn new(interval: u64) -> Pacer {
+        Pacer { interval, next: 0, late: 0 }
+    }
+
+    /// The start time of round trip `i` (spinning until it is due when early).
+    #[inline]
+    pub fn start(&mut self, i: u64, warmup: u64) -> u64 {
+        let now = ticks();
+        if self.interval == 0 || i < warmup {
+            return now;
+        }
+        if self.next == 0 {
+            self.next = now;
+        }
+        let due = self.next;
+        self.next += self.interval;
+        if now > due {
+            self.late += 1;
+        } else {
+            while ticks() < due {
+                std::hint::spin_loop();
+            }
+        }
+        due
+    }
+}
+
 /// A round-trip histogram in nanoseconds (1 ns to ~73 min, 3 significant digits).
 pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 1 << 42, 3).expect("valid bounds")
@@ -254,32 +295,13 @@ fn ping(cmd: &BenchCmd) -> Res<BenchReport> {
     // Ticks go in as measured and become nanoseconds once, at the end (as the bench's own
     // recorder does): nothing but a histogram increment per round trip.
     let mut hist = new_histogram();
-    let (mut next, mut late) = (0u64, 0u64);
+    let mut pacer = Pacer::new(interval);
     let mut start_ns = monotonic_ns();
     for i in 0..total {
         if i == cmd.warmup {
             start_ns = monotonic_ns();
         }
-        let now = ticks();
-        let t0 = if interval == 0 || i < cmd.warmup {
-            now
-        } else {
-            // Open loop: round trip i is due at a fixed schedule; latency counts from the due
-            // time even when it starts late (coordinated omission corrected).
-            if next == 0 {
-                next = now;
-            }
-            let due = next;
-            next += interval;
-            if now > due {
-                late += 1;
-            } else {
-                while ticks() < due {
-                    std::hint::spin_loop();
-                }
-            }
-            due
-        };
+        let t0 = pacer.start(i, cmd.warmup);
         p.publish(&i).map_err(kind_of)?;
         let (seq, v) = c.next().map_err(kind_of)?;
         let t1 = ticks();
@@ -299,7 +321,7 @@ fn ping(cmd: &BenchCmd) -> Res<BenchReport> {
         events: ns.len(),
         errors,
         rtt_hist_ns_v2z: Some(encode_histogram(&ns)),
-        late: (cmd.mode == BenchMode::Paced).then_some(late),
+        late: (cmd.mode == BenchMode::Paced).then_some(pacer.late),
         ..Default::default()
     })
 }

@@ -34,6 +34,22 @@ fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// The argument that makes a test binary act as the reference testee (see [`serve_if_asked`]).
+pub const TESTEE_ARG: &str = "--ringproof-testee";
+
+/// For test binaries that are also the reference testee: when started with [`TESTEE_ARG`],
+/// serves the protocol on stdin/stdout and exits; otherwise returns.
+pub fn serve_if_asked() {
+    if std::env::args().any(|a| a == TESTEE_ARG) {
+        std::process::exit(serve(std::io::stdin().lock(), std::io::stdout().lock()));
+    }
+}
+
+/// The reference testee as this (test) executable started with [`TESTEE_ARG`].
+pub fn this_executable() -> crate::driver::Implementation {
+    crate::driver::Implementation { name: "ringproof".into(), program: std::env::current_exe().expect("this executable"), args: vec![TESTEE_ARG.into()], env: Vec::new() }
+}
+
 /// Serves the protocol on `input`/`output` until `exit` or EOF. Returns the exit status.
 pub fn serve(mut input: impl BufRead, output: impl Write) -> i32 {
     let mut io = TesteeIo::new(output);

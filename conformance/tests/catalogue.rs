@@ -14,17 +14,14 @@ use ringproof_conformance::schema::Schema;
 use std::sync::Arc;
 
 fn main() {
-    if std::env::args().any(|a| a == "--ringproof-testee") {
-        let code = ringproof_conformance::testee_ref::serve(std::io::stdin().lock(), std::io::stdout().lock());
-        std::process::exit(code);
-    }
+    ringproof_conformance::testee_ref::serve_if_asked();
     let mut args = Arguments::from_args();
     // Cases spawn several spinning processes each: on small machines, one at a time.
     args.test_threads.get_or_insert(1);
     let exe = std::env::current_exe().expect("test executable");
     let schema = Arc::new(Schema::load());
     let mut impls: Vec<Probed> = Vec::new();
-    let reference = Implementation { name: "ringproof".into(), program: exe.clone(), args: vec!["--ringproof-testee".into()], env: Vec::new() };
+    let reference = ringproof_conformance::testee_ref::this_executable();
     impls.push(runner::probe(&reference, &schema).expect("the reference testee starts"));
     // target/<profile>/deps/catalogue-<hash> -> target/<profile>/dmp-peer
     let dmp = exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join("dmp-peer"));

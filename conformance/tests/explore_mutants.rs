@@ -18,12 +18,7 @@ const FOUND_BY_EXPLORE: &[&str] = &["consumer.resume-off-by-one", "producer.clos
 
 fn finds(mutant: &'static str) -> Result<(), Failed> {
     let schema = Arc::new(Schema::load());
-    let imp = Implementation {
-        name: "ringproof".into(),
-        program: std::env::current_exe().expect("test executable"),
-        args: vec!["--ringproof-testee".into()],
-        env: vec![("RINGPROOF_MUTANT".into(), mutant.into())],
-    };
+    let imp = Implementation { env: vec![("RINGPROOF_MUTANT".into(), mutant.into())], ..ringproof_conformance::testee_ref::this_executable() };
     let p = runner::probe(&imp, &schema)?;
     let side = Side { imp: p.imp, capabilities: p.capabilities, expected: Vec::new() };
     let cfg = Config::default();
@@ -58,10 +53,7 @@ fn finds(mutant: &'static str) -> Result<(), Failed> {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--ringproof-testee") {
-        let code = ringproof_conformance::testee_ref::serve(std::io::stdin().lock(), std::io::stdout().lock());
-        std::process::exit(code);
-    }
+    ringproof_conformance::testee_ref::serve_if_asked();
     let mut args = Arguments::from_args();
     args.test_threads.get_or_insert(1);
     let trials = FOUND_BY_EXPLORE.iter().map(|&m| Trial::test(format!("explore.finds-{m}"), move || finds(m))).collect();

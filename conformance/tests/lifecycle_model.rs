@@ -71,14 +71,11 @@ fn explore_pair(producer: Implementation, consumer: Implementation, lifecycles: 
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--ringproof-testee") {
-        let code = ringproof_conformance::testee_ref::serve(std::io::stdin().lock(), std::io::stdout().lock());
-        std::process::exit(code);
-    }
+    ringproof_conformance::testee_ref::serve_if_asked();
     let mut args = Arguments::from_args();
     args.test_threads.get_or_insert(1);
     let exe = std::env::current_exe().expect("test executable");
-    let reference = Implementation { name: "ringproof".into(), program: exe.clone(), args: vec!["--ringproof-testee".into()], env: Vec::new() };
+    let reference = ringproof_conformance::testee_ref::this_executable();
     let r = reference.clone();
     let mut trials = vec![Trial::test("explore.ringproof", move || explore_pair(r.clone(), r, REFERENCE_LIFECYCLES))];
     // target/<profile>/deps/lifecycle_model-<hash> -> target/<profile>/dmp-peer

@@ -8,7 +8,6 @@
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use ringproof_conformance::cases::catalogue;
-use ringproof_conformance::driver::Implementation;
 use ringproof_conformance::mutants::{judge, MUTANTS, SURVIVORS};
 use ringproof_conformance::protocol::Backend;
 use ringproof_conformance::schema::Schema;
@@ -17,18 +16,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn main() {
-    if std::env::args().any(|a| a == "--ringproof-testee") {
-        let code = ringproof_conformance::testee_ref::serve(std::io::stdin().lock(), std::io::stdout().lock());
-        std::process::exit(code);
-    }
+    ringproof_conformance::testee_ref::serve_if_asked();
     let mut args = Arguments::from_args();
     args.test_threads.get_or_insert(1);
-    let reference = Implementation {
-        name: "ringproof".into(),
-        program: std::env::current_exe().expect("test executable"),
-        args: vec!["--ringproof-testee".into()],
-        env: Vec::new(),
-    };
+    let reference = ringproof_conformance::testee_ref::this_executable();
     let schema = Arc::new(Schema::load());
     let cases = Arc::new(catalogue());
     let mut trials = vec![Trial::test("mutants.catalogue-consistent", consistent)];

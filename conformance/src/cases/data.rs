@@ -264,8 +264,7 @@ fn header_write_order(ctx: &mut Ctx) -> Result<(), CaseError> {
     };
     let result = (|| -> Result<(), CaseError> {
         let (p, create) = ctx.producer_async(64, SIZE, 1)?;
-        await_producer_cursor(ctx);
-        let (_c, r) = ctx.consumer(0, SIZE, None)?;
+            let (_c, r) = ctx.consumer(0, SIZE, None)?;
         Ctx::expect_ok(&r, "attach_consumer")?;
         Ctx::expect_ok(&ctx.wait(p, create)?, "create_producer")?;
         Ok(())
@@ -502,22 +501,9 @@ fn wait_producer_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
 
 // ---------------------------------------------------------------- sized instances
 
-/// Polls (up to 5 s) until the producer cursor's name exists. disruptor-mp creates its readiness
-/// counter `N_cr` just after it, and its consumer counts itself ready only if the counter is
-/// there when it attaches: a consumer attached while a large ring is still being created is
-/// never counted (a disruptor-mp race this keeps out of the way of the cases that use it).
-fn await_producer_cursor(ctx: &Ctx) {
-    let path = ctx.segment_path("_producer_seq", ".producer.cursor");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !path.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_micros(200));
-    }
-}
-
 /// [`ring_with_consumers`] for one consumer of `size`-byte events.
 fn ring_sized(ctx: &mut Ctx, capacity: u64, size: u64) -> Result<(H, H), CaseError> {
     let (p, create) = ctx.producer_async(capacity, size, 1)?;
-    await_producer_cursor(ctx);
     let (c, r) = ctx.consumer(0, size, None)?;
     let start = Ctx::expect_ok(&r, "attach_consumer")?.start_seq;
     if start != Some(0) {

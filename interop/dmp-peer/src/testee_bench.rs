@@ -15,7 +15,7 @@ use ringproof::payload::{fill, verify};
 use ringproof_conformance::protocol::{
     Backend, BenchCmd, BenchMode, BenchReport, BenchRole, ErrorKind, RingAddr,
 };
-use ringproof_conformance::testee_bench::{monotonic_ns, ticks, TickRate};
+use ringproof_conformance::testee_bench::{monotonic_ns, ticks, Pacer, TickRate};
 
 use super::Ev;
 
@@ -303,30 +303,13 @@ fn ping(cmd: &BenchCmd, deadline: Instant) -> Res<BenchReport> {
         };
         // Raw tick samples, sized before the run: no allocation per round trip.
         let mut samples: Vec<u64> = Vec::with_capacity(cmd.events as usize);
-        let (mut next, mut late) = (0u64, 0u64);
+        let mut pacer = Pacer::new(interval);
         let mut start_ns = monotonic_ns();
         for i in 0..total {
             if i == cmd.warmup {
                 start_ns = monotonic_ns();
             }
-            let now = ticks();
-            let t0 = if interval == 0 || i < cmd.warmup {
-                now
-            } else {
-                if next == 0 {
-                    next = now;
-                }
-                let due = next;
-                next += interval;
-                if now > due {
-                    late += 1;
-                } else {
-                    while ticks() < due {
-                        std::hint::spin_loop();
-                    }
-                }
-                due
-            };
+            let t0 = pacer.start(i, cmd.warmup);
             publish(&mut p, i);
             let (seq, ev) = receive(&mut c);
             let t1 = ticks();
@@ -345,7 +328,7 @@ fn ping(cmd: &BenchCmd, deadline: Instant) -> Res<BenchReport> {
             events: samples.len() as u64,
             errors,
             rtt_samples_ns: Some(samples),
-            late: (cmd.mode == BenchMode::Paced).then_some(late),
+            late: (cmd.mode == BenchMode::Paced).then_some(pacer.late),
             ..Default::default()
         }
     };
