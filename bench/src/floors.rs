@@ -230,7 +230,7 @@ pub fn ping(a: &RoleArgs) -> Result<Value, String> {
     let (rounds, warmup) = (a.events, a.warmup);
     match a.side {
         Side::A => {
-            let mut pacer = Pacer::of(a);
+            let mut pacer = crate::measure::pacer_of(a);
             let (rec, errors) = spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, warmup, rounds, &mut pacer);
             let mut out = rec.finish(a.ticks_per_ns, errors);
             out["late_starts"] = json!(pacer.late);

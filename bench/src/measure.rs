@@ -62,62 +62,11 @@ impl Usage {
     }
 }
 
-/// When the timing side starts each round trip, and what its latency counts from.
-///
-/// Closed loop (the default): right away, and from the actual start. With an idle gap (the
-/// wake-up runs): after spinning `gap` ticks. Open loop (`interval` > 0): round trip `i` is
-/// due at `t0 + i * interval`; the side waits for that moment if it is early and counts the
-/// latency from it even when it is late, so a stall also charges the round trips it delayed
-/// (coordinated omission corrected, as wrk2 does).
-pub struct Pacer {
-    gap: u64,
-    interval: u64,
-    next: u64,
-    /// Round trips left before the measured ones: the schedule restarts after them, so a
-    /// slow start-up (page faults, the peer not yet spinning) is not charged to the run.
-    warmup: u64,
-    /// Round trips that started after their due time.
-    pub late: u64,
-}
+pub use ringproof_conformance::testee_bench::Pacer;
 
-impl Pacer {
-    pub fn new(gap_ticks: u64, interval_ticks: u64, warmup: u64) -> Self {
-        Self { gap: gap_ticks, interval: interval_ticks, next: 0, warmup, late: 0 }
-    }
-
-    /// The pacing `a` asks for, the schedule starting after its warm-up.
-    pub fn of(a: &crate::harness::RoleArgs) -> Self {
-        Self::new(a.gap_ticks(), a.interval_ticks(), a.warmup)
-    }
-
-    /// Waits until the next round trip may start; returns the tick its latency counts from.
-    #[inline(always)]
-    pub fn start(&mut self) -> u64 {
-        if self.gap > 0 {
-            crate::clock::spin_ticks(self.gap);
-        }
-        if self.interval == 0 {
-            return crate::clock::ticks();
-        }
-        let now = crate::clock::ticks();
-        if self.warmup > 0 {
-            self.warmup -= 1;
-            return now;
-        }
-        if self.next == 0 {
-            self.next = now;
-        }
-        let due = self.next;
-        self.next += self.interval;
-        if now > due {
-            self.late += 1;
-        } else {
-            while crate::clock::ticks() < due {
-                std::hint::spin_loop();
-            }
-        }
-        due
-    }
+/// The pacing `a` asks for, the schedule starting after its warm-up.
+pub fn pacer_of(a: &crate::harness::RoleArgs) -> Pacer {
+    Pacer::new(a.gap_ticks(), a.interval_ticks(), a.warmup)
 }
 
 /// The percentiles every latency report carries, as (JSON key, quantile).
@@ -138,6 +87,11 @@ impl Default for LatencyRecorder {
 impl LatencyRecorder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The histogram itself (ticks), for loops that record into it directly.
+    pub fn hist_mut(&mut self) -> &mut Histogram<u64> {
+        &mut self.hist
     }
 
     #[inline(always)]

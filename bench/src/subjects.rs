@@ -9,9 +9,8 @@
 //!   (`BusySpin`, or `WaitStrategy::blocking()`); with an idle gap before each round, B's
 //!   blocking consumer really parks (A spins), and the round trip measures its wake-up.
 
-use crate::clock;
 use crate::harness::{RoleArgs, Side};
-use crate::measure::{Backoff, LatencyRecorder, Pacer, PollStats};
+use crate::measure::{Backoff, LatencyRecorder, PollStats};
 use ringproof::payload::{fill, verify};
 use ringproof::{ConsumerBuilder, Coordination, ProducerBuilder, RingName, WaitStrategy};
 use serde_json::{json, Value};
@@ -221,31 +220,19 @@ pub fn ping(a: &RoleArgs, wait: WaitStrategy) -> Result<Value, String> {
     // Nothing is published before the peer's consumer gates our ring: it sees sequence 0.
     p.raw().wait_for_consumers(1, SETUP_TIMEOUT).map_err(err("wait for consumer"))?;
     let total = a.warmup + a.events;
-    let mut errors = 0u64;
     match a.side {
+        // The same non-inlined loops the reference testee runs (`ringproof bench --impl
+        // ringproof`), so the two rows differ only by how they were set up.
         Side::A => {
-            let mut pacer = Pacer::of(a);
+            let mut pacer = crate::measure::pacer_of(a);
             let mut rec = LatencyRecorder::new();
-            for i in 0..total {
-                let t0 = pacer.start();
-                p.publish(&i).map_err(err("publish"))?;
-                let (seq, v) = c.next().map_err(err("next"))?;
-                let t1 = clock::ticks();
-                errors += u64::from((v != i) | (seq as u64 != i));
-                if i >= a.warmup {
-                    rec.record(t1 - t0);
-                }
-            }
+            let errors = ringproof_conformance::testee_bench::ringproof_initiator(&mut p, &mut c, total, a.warmup, &mut pacer, rec.hist_mut()).map_err(err("round trip"))?;
             let mut out = rec.finish(a.ticks_per_ns, errors);
             out["late_starts"] = json!(pacer.late);
             Ok(out)
         }
         Side::B => {
-            for i in 0..total {
-                let (seq, v) = c.next().map_err(err("next"))?;
-                errors += u64::from((v != i) | (seq as u64 != i));
-                p.publish(&v).map_err(err("publish"))?;
-            }
+            let errors = ringproof_conformance::testee_bench::ringproof_responder(&mut p, &mut c, total).map_err(err("echo"))?;
             Ok(json!({ "rounds": a.events, "errors": errors }))
         }
     }

@@ -65,29 +65,46 @@ impl TickRate {
     }
 }
 
-/// When each round trip of an open-loop (paced) run starts, in ticks. Round trip `i` is due
-/// at a fixed schedule from the first one; a round trip that starts late is counted, and its
-/// latency is measured from when it was due (coordinated omission corrected). With no interval
-/// (closed loop) and during warm-up it starts at once.
-#[derive(Debug, Default)]
+/// When the timing side starts each round trip, and what its latency counts from (one copy
+/// for the built-in bench subjects and every Rust testee).
+///
+/// Closed loop (the default): right away, and from the actual start. With an idle gap (the
+/// wake-up runs): after spinning `gap` ticks. Open loop (`interval` > 0): round trip `i` is
+/// due at `t0 + i * interval`; the side waits for that moment if it is early and counts the
+/// latency from it even when it is late, so a stall also charges the round trips it delayed
+/// (coordinated omission corrected, as wrk2 does).
+#[derive(Debug)]
 pub struct Pacer {
+    gap: u64,
     interval: u64,
     next: u64,
-    /// Round trips that could not start on time.
+    /// Round trips left before the measured ones: the schedule restarts after them, so a
+    /// slow start-up (page faults, the peer not yet spinning) is not charged to the run.
+    warmup: u64,
+    /// Round trips that started after their due time.
     pub late: u64,
 }
 
 impl Pacer {
-    /// `interval` ticks between round trips; 0 = closed loop.
-    pub fn new(interval: u64) -> Pacer {
-        Pacer { interval, next: 0, late: 0 }
+    pub fn new(gap_ticks: u64, interval_ticks: u64, warmup: u64) -> Self {
+        Self { gap: gap_ticks, interval: interval_ticks, next: 0, warmup, late: 0 }
     }
 
-    /// The start time of round trip `i` (spinning until it is due when early).
-    #[inline]
-    pub fn start(&mut self, i: u64, warmup: u64) -> u64 {
+    /// Waits until the next round trip may start; returns the tick its latency counts from.
+    #[inline(always)]
+    pub fn start(&mut self) -> u64 {
+        if self.gap > 0 {
+            let start = ticks();
+            while ticks().wrapping_sub(start) < self.gap {
+                std::hint::spin_loop();
+            }
+        }
+        if self.interval == 0 {
+            return ticks();
+        }
         let now = ticks();
-        if self.interval == 0 || i < warmup {
+        if self.warmup > 0 {
+            self.warmup -= 1;
             return now;
         }
         if self.next == 0 {
@@ -104,6 +121,41 @@ impl Pacer {
         }
         due
     }
+}
+
+/// The timing side of ringproof ping-pong over two rings of u64 events: `total` round trips
+/// (publish `i`, read the echo), each timed in ticks from `pacer.start()` to the echo's arrival
+/// and recorded into `hist` once past `warmup`; returns how many echoes were wrong. One
+/// non-inlined copy, called by the built-in bench subject and by the reference testee, so a
+/// difference between the two is the protocol's, not the loop's placement in the binary.
+#[inline(never)]
+pub fn ringproof_initiator(p: &mut ringproof::Producer<u64>, c: &mut ringproof::Consumer<u64>, total: u64, warmup: u64, pacer: &mut Pacer, hist: &mut Histogram<u64>) -> ringproof::Result<u64> {
+    let mut errors = 0u64;
+    for i in 0..total {
+        let t0 = pacer.start();
+        p.publish(&i)?;
+        let (seq, v) = c.next()?;
+        let t1 = ticks();
+        errors += u64::from((v != i) | (seq as u64 != i));
+        if i >= warmup {
+            // Within bounds by construction (1 tick .. 2^42).
+            let _ = hist.record(t1.saturating_sub(t0).max(1));
+        }
+    }
+    Ok(errors)
+}
+
+/// The echoing side of [`ringproof_initiator`]: reads `total` events and publishes each back;
+/// returns how many were not the expected sequence.
+#[inline(never)]
+pub fn ringproof_responder(p: &mut ringproof::Producer<u64>, c: &mut ringproof::Consumer<u64>, total: u64) -> ringproof::Result<u64> {
+    let mut errors = 0u64;
+    for i in 0..total {
+        let (seq, v) = c.next()?;
+        errors += u64::from((v != i) | (seq as u64 != i));
+        p.publish(&v)?;
+    }
+    Ok(errors)
 }
 
 /// A round-trip histogram in nanoseconds (1 ns to ~73 min, 3 significant digits).
@@ -277,14 +329,9 @@ fn ping(cmd: &BenchCmd) -> Res<BenchReport> {
     // Nothing is published before the other side's consumer gates our ring.
     p.raw().wait_for_consumers(1, timeout(cmd)).map_err(kind_of)?;
     let total = cmd.warmup + cmd.events;
-    let mut errors = 0u64;
     if cmd.role == BenchRole::Responder {
         let start_ns = monotonic_ns();
-        for i in 0..total {
-            let (seq, v) = c.next().map_err(kind_of)?;
-            errors += u64::from((v != i) | (seq as u64 != i));
-            p.publish(&v).map_err(kind_of)?;
-        }
+        let errors = ringproof_responder(&mut p, &mut c, total).map_err(kind_of)?;
         return Ok(BenchReport { start_ns, end_ns: monotonic_ns(), events: total, errors, ..Default::default() });
     }
     let rate = TickRate::calibrate(Duration::from_millis(5));
@@ -295,21 +342,9 @@ fn ping(cmd: &BenchCmd) -> Res<BenchReport> {
     // Ticks go in as measured and become nanoseconds once, at the end (as the bench's own
     // recorder does): nothing but a histogram increment per round trip.
     let mut hist = new_histogram();
-    let mut pacer = Pacer::new(interval);
-    let mut start_ns = monotonic_ns();
-    for i in 0..total {
-        if i == cmd.warmup {
-            start_ns = monotonic_ns();
-        }
-        let t0 = pacer.start(i, cmd.warmup);
-        p.publish(&i).map_err(kind_of)?;
-        let (seq, v) = c.next().map_err(kind_of)?;
-        let t1 = ticks();
-        errors += u64::from((v != i) | (seq as u64 != i));
-        if i >= cmd.warmup {
-            let _ = hist.record(t1.saturating_sub(t0).max(1));
-        }
-    }
+    let mut pacer = Pacer::new(0, interval, cmd.warmup);
+    let start_ns = monotonic_ns();
+    let errors = ringproof_initiator(&mut p, &mut c, total, cmd.warmup, &mut pacer, &mut hist).map_err(kind_of)?;
     let end_ns = monotonic_ns();
     let mut ns = new_histogram();
     for v in hist.iter_recorded() {

@@ -11,7 +11,7 @@ use disruptor_mp::{attach_shared_consumer, build_shared_single_producer, AutoWai
 use ringproof::payload::{fill, verify};
 use ringproof_bench::clock;
 use ringproof_bench::harness::{RoleArgs, Side, DMP_PREFIX};
-use ringproof_bench::measure::{stream_result, Backoff, LatencyRecorder, Pacer, PollStats};
+use ringproof_bench::measure::{stream_result, Backoff, LatencyRecorder, PollStats};
 use serde_json::{json, Value};
 use std::fs::File;
 use std::os::fd::FromRawFd;
@@ -225,7 +225,7 @@ fn ping_w(a: &RoleArgs) -> Result<Value, String> {
     };
     let out = match a.side {
         Side::A => {
-            let mut pacer = Pacer::of(a);
+            let mut pacer = ringproof_bench::measure::pacer_of(a);
             let mut rec = LatencyRecorder::new();
             for i in 0..total {
                 let t0 = pacer.start();

@@ -13,7 +13,7 @@ use iceoryx2::prelude::*;
 use ringproof::payload::{decode_seq, fill, verify};
 use ringproof_bench::clock;
 use ringproof_bench::harness::{iox2_prefix, RoleArgs, Side};
-use ringproof_bench::measure::{stream_result, Backoff, LatencyRecorder, Pacer, PollStats};
+use ringproof_bench::measure::{stream_result, Backoff, LatencyRecorder, PollStats};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -199,7 +199,7 @@ pub fn ping(a: &RoleArgs) -> Result<Value, String> {
     };
     let out = match a.side {
         Side::A => {
-            let mut pacer = Pacer::of(a);
+            let mut pacer = ringproof_bench::measure::pacer_of(a);
             let mut rec = LatencyRecorder::new();
             for i in 0..total {
                 let t0 = pacer.start();

@@ -6,7 +6,7 @@
 use ringproof::payload::{fill, verify};
 use ringproof_bench::clock;
 use ringproof_bench::harness::{RoleArgs, Side};
-use ringproof_bench::measure::{stream_result, LatencyRecorder, Pacer, PollStats};
+use ringproof_bench::measure::{stream_result, LatencyRecorder, PollStats};
 use serde_json::{json, Value};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, ErrorKind, Read, Write};
@@ -153,7 +153,7 @@ fn pingpong(mut tx: impl Write, mut rx: impl Read, a: &RoleArgs) -> Result<Value
     let io = |what: &'static str| move |e: io::Error| format!("{what}: {e}");
     match a.side {
         Side::A => {
-            let mut pacer = Pacer::of(a);
+            let mut pacer = ringproof_bench::measure::pacer_of(a);
             let mut rec = LatencyRecorder::new();
             for i in 0..total {
                 let _ = fill(i, &mut out);

@@ -303,13 +303,13 @@ fn ping(cmd: &BenchCmd, deadline: Instant) -> Res<BenchReport> {
         };
         // Raw tick samples, sized before the run: no allocation per round trip.
         let mut samples: Vec<u64> = Vec::with_capacity(cmd.events as usize);
-        let mut pacer = Pacer::new(interval);
+        let mut pacer = Pacer::new(0, interval, cmd.warmup);
         let mut start_ns = monotonic_ns();
         for i in 0..total {
             if i == cmd.warmup {
                 start_ns = monotonic_ns();
             }
-            let t0 = pacer.start(i, cmd.warmup);
+            let t0 = pacer.start();
             publish(&mut p, i);
             let (seq, ev) = receive(&mut c);
             let t1 = ticks();
