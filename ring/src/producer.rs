@@ -16,7 +16,7 @@ use crate::layout::{fresh_header, header::MIN_ALIGNMENT, SegmentKind};
 use crate::names::{validate_consumer_id, RingName, SegmentPath};
 use crate::registry::Registry;
 use crate::segment::{self, Segment};
-use crate::sync::{fence, Ordering};
+use crate::sync::{fence, AtomicU32, Ordering};
 use crate::wait::{Paused, WaitStrategy, Waiter};
 use crate::{futex, payload, process, protocol};
 use bytemuck::Pod;
@@ -181,6 +181,10 @@ pub struct RawProducer {
     last_beat: Option<Instant>,
     /// Live counters; `None` when disabled or the segment is full (the ring works without).
     counters: Option<ProducerCounters>,
+    /// The registry control block's `consumers_parked`: the wake word read after every cursor
+    /// store (SPEC.md §8), in a line nobody writes while no consumer parks. Points into
+    /// `registry`'s mapping, which lives as long as `self`.
+    parked: *const AtomicU32,
 }
 
 // SAFETY: the raw pointer is into the producer's own mapping; one producer, moved not shared.
@@ -327,7 +331,9 @@ impl RawProducer {
         if let (true, Some(c)) = (restarted, &counters) {
             c.restarts.increment();
         }
+        let parked: *const AtomicU32 = &registry.control().consumers_parked;
         let mut p = RawProducer {
+            parked,
             slots: ring.payload(),
             name: b.name,
             _ring: ring,
@@ -570,7 +576,9 @@ impl RawProducer {
         let cell = self.cursor.cell();
         protocol::publish(cell, last);
         if !mutant!("producer.no-wake") {
-            futex::wake_if_waiting(&cell.value, &cell.waiters);
+            // SAFETY: `parked` points into the registry mapping `self` holds.
+            let word = if mutant!("producer.wake-word-on-cursor") { &cell.waiters } else { unsafe { &*self.parked } };
+            futex::wake_if_waiting(&cell.value, word);
         }
         // Counted when they become visible: once per cursor store, not per event.
         if let Some(c) = &self.counters {
