@@ -458,6 +458,31 @@ impl RawProducer {
         Ok(seq)
     }
 
+    /// The typed single-event path, inlined into the caller's loop: the slot is a `*mut E` at a
+    /// compile-time stride and the event one typed store (no length check, no `memcpy` call for
+    /// small events), then the cursor store and the wake-word load. Everything that is not
+    /// that (waiting for room, failpoints, waking) is out of line. `E` is the ring's event type:
+    /// [`ProducerBuilder::create`] made the ring with `size_of::<E>()`-byte slots aligned to
+    /// `align_of::<E>()`.
+    #[inline(always)]
+    fn publish_pod<E: Pod>(&mut self, event: &E) -> Result<i64> {
+        debug_assert_eq!(self.element_size, std::mem::size_of::<E>());
+        let seq = self.next;
+        if !protocol::within_limit(seq, self.limit) {
+            self.wait_for_room(seq)?;
+        }
+        crate::failpoint::hit("producer.claimed");
+        if mutant!("producer.publish-before-write") {
+            self.publish_cursor(seq);
+        }
+        // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it; the
+        // masked index is below capacity and the slots hold `capacity` aligned `E`s.
+        unsafe { self.slots.cast::<E>().add((seq & self.mask) as usize).write(*event) };
+        crate::failpoint::hit("producer.written");
+        self.publish_cursor(seq);
+        Ok(seq)
+    }
+
     /// Publishes `event` (its length must be the element size).
     #[inline]
     pub fn publish(&mut self, event: &[u8]) -> Result<i64> {
@@ -602,6 +627,7 @@ impl RawProducer {
 
     /// Slow path: rescan, then wait on the slowest consumer until `seq` fits.
     #[cold]
+    #[inline(never)]
     fn wait_for_room(&mut self, seq: i64) -> Result<()> {
         self.wait_until_limit(seq, None).map(drop)
     }
@@ -886,10 +912,12 @@ pub struct Producer<E: Pod> {
 }
 
 impl<E: Pod> Producer<E> {
-    /// Publishes `event`, waiting while the ring is full.
-    #[inline]
+    /// Publishes `event`, waiting while the ring is full. Inlined into the caller: one typed
+    /// store of the event, the cursor store, and a load of the wake word from a line that
+    /// stays in this core's cache (SPEC.md §8 R8.c).
+    #[inline(always)]
     pub fn publish(&mut self, event: &E) -> Result<i64> {
-        self.raw.publish_with(|s| s.copy_from_slice(bytemuck::bytes_of(event)))
+        self.raw.publish_pod(event)
     }
 
     /// Publishes the event `write` fills in place.
