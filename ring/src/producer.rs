@@ -174,7 +174,8 @@ pub struct RawProducer {
     wait: WaitStrategy,
     /// Store the cursor when this many events are pending (1 = every publish call).
     coalesce: i64,
-    /// The last value stored to the producer cursor.
+    /// The last value stored to the producer cursor, kept only while coalescing (`coalesce > 1`):
+    /// otherwise it is always `next - 1`.
     stored: i64,
     required: Option<Required>,
     last_check: Option<Instant>,
@@ -590,14 +591,27 @@ impl RawProducer {
 
     #[inline(always)]
     fn publish_cursor(&mut self, last: i64) {
+        // Without coalescing every publish stores the cursor, so the last stored value is always
+        // `next - 1` and `stored` is neither read nor written: one store per event less.
+        let prev = self.next - 1;
         self.next = last + 1;
-        if last - self.stored >= self.coalesce {
+        if self.coalesce == 1 {
+            self.store_cursor_after(last, prev);
+        } else if last - self.stored >= self.coalesce {
             self.store_cursor(last);
         }
     }
 
+    /// Stores the cursor at `last` (coalescing: `stored` is the last value stored).
     #[inline(always)]
     fn store_cursor(&mut self, last: i64) {
+        self.store_cursor_after(last, self.stored);
+        self.stored = last;
+    }
+
+    /// Stores the cursor at `last`, `stored` being the value it held (for the counters).
+    #[inline(always)]
+    fn store_cursor_after(&mut self, last: i64, stored: i64) {
         let cell = self.cursor.cell();
         protocol::publish(cell, last);
         if !mutant!("producer.no-wake") {
@@ -607,20 +621,19 @@ impl RawProducer {
         }
         // Counted when they become visible: once per cursor store, not per event.
         if let Some(c) = &self.counters {
-            let n = (last - self.stored) as u64;
+            let n = (last - stored) as u64;
             c.published.add(n);
             if !mutant!("producer.counters-bytes-uncounted") {
                 c.published_bytes.add(n * self.element_size as u64);
             }
         }
-        self.stored = last;
     }
 
     /// Makes every event published so far visible. Only needed with
     /// [`ProducerBuilder::coalesce`]; otherwise every publish call is visible at once.
     #[inline]
     pub fn flush(&mut self) {
-        if self.stored < self.next - 1 {
+        if self.coalesce > 1 && self.stored < self.next - 1 {
             self.store_cursor(self.next - 1);
         }
     }
