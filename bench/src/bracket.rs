@@ -183,6 +183,12 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     scenario("stream-coalesced", "SPSC u64, Producer::publish per event with coalesce(64), consumer poll_batch", Kind::FloorStream, &[Kind::RpStreamCoalesced]),
     scenario(
+        "stream-single-nocounters",
+        "SPSC u64, Producer::publish per event with counters off (compare with stream-single 8B: the counters' cost per event)",
+        Kind::FloorStream,
+        &[Kind::RpStreamSingleNoCounters],
+    ),
+    scenario(
         "stream-batch-nocounters",
         "SPSC u64, Producer::publish_batch(64) with counters off (compare with stream-batch: the counters' cost)",
         Kind::FloorStream,

@@ -47,6 +47,8 @@ pub enum Kind {
     RpStreamSingleBackoff,
     /// ringproof `publish_batch` with counters off (the counters' cost).
     RpStreamBatchNoCounters,
+    /// ringproof `publish` per event with counters off (the counters' cost per event).
+    RpStreamSingleNoCounters,
     /// ringproof ping-pong, BusySpin consumers.
     RpPingSpin,
     /// ringproof ping-pong, `WaitStrategy::blocking()` consumers.
@@ -116,6 +118,7 @@ impl Kind {
             Kind::RpStreamCoalesced => "ringproof publish, coalesced",
             Kind::RpStreamSingleBackoff => "ringproof publish, backoff reader",
             Kind::RpStreamBatchNoCounters => "ringproof publish_batch, counters off",
+            Kind::RpStreamSingleNoCounters => "ringproof publish, counters off",
             Kind::RpPingSpin => "ringproof pingpong BusySpin",
             Kind::RpPingBlocking => "ringproof pingpong blocking()",
             Kind::DmpStream => "disruptor-mp try_publish",
@@ -156,6 +159,7 @@ impl Kind {
                 | Kind::RpStreamCoalesced
                 | Kind::RpStreamSingleBackoff
                 | Kind::RpStreamBatchNoCounters
+                | Kind::RpStreamSingleNoCounters
                 | Kind::DmpStream
                 | Kind::IoxStream
                 | Kind::UdsStream
@@ -326,6 +330,7 @@ pub fn run_role(a: RoleArgs, peers: Option<PeerRunner>) -> ExitCode {
             Kind::RpStreamCoalesced => subjects::stream(&a, subjects::Publish::Coalesced),
             Kind::RpStreamSingleBackoff => subjects::stream(&a, subjects::Publish::SingleBackoff),
             Kind::RpStreamBatchNoCounters => subjects::stream(&a, subjects::Publish::BatchNoCounters),
+            Kind::RpStreamSingleNoCounters => subjects::stream(&a, subjects::Publish::SingleNoCounters),
             Kind::RpPingSpin => subjects::ping(&a, WaitStrategy::BusySpin),
             Kind::RpPingBlocking => subjects::ping(&a, WaitStrategy::blocking()),
             k => match peers {
@@ -579,7 +584,7 @@ fn shm_names(spec: &RunSpec, name: &str) -> Vec<String> {
     match spec.kind {
         k if k.is_raw() => vec![name.to_owned()],
         _ if spec.mmap => Vec::new(),
-        Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpStreamSingleBackoff | Kind::RpStreamBatchNoCounters => {
+        Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpStreamSingleBackoff | Kind::RpStreamBatchNoCounters | Kind::RpStreamSingleNoCounters => {
             shm::ring_names(name, &ids)
         }
         Kind::RpPingSpin | Kind::RpPingBlocking => {

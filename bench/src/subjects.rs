@@ -59,6 +59,8 @@ pub enum Publish {
     Coalesced,
     /// `publish_batch(args.batch)` with counters off.
     BatchNoCounters,
+    /// `publish` per event, each visible at once, with counters off.
+    SingleNoCounters,
 }
 
 /// ringproof stream (a broadcast to `readers` consumers), either side. u64 events go through
@@ -76,7 +78,7 @@ pub fn stream(a: &RoleArgs, mode: Publish) -> Result<Value, String> {
                 .wait(WaitStrategy::BusySpin)
                 .coordination(Coordination::WaitForConsumers { min: a.readers.max(1), timeout: SETUP_TIMEOUT })
                 .coalesce(if mode == Publish::Coalesced { a.batch.max(1) } else { 1 })
-                .counters(mode != Publish::BatchNoCounters);
+                .counters(!matches!(mode, Publish::BatchNoCounters | Publish::SingleNoCounters));
             let batch = a.batch.max(1) as u64;
             if size == 8 {
                 let mut p = builder.create::<u64>().map_err(err("create producer"))?;

@@ -572,7 +572,11 @@ impl RawConsumer {
     fn pause(&mut self, waiter: &mut Waiter) {
         let cell = self.producer.cell();
         let registry = self.registry.as_ref();
-        let paused = waiter.pause(&cell.value, &cell.waiters, self.available, || registry.is_none_or(|r| r.closed().is_none()));
+        // The producer reads its wake word after every cursor store: on a ringproof ring that
+        // is the registry's `consumers_parked`, in a line this spinning consumer never touches;
+        // the cell's `waiters` only where there is no registry (disruptor-mp never wakes).
+        let parked = registry.map_or(&cell.waiters, |r| &r.control().consumers_parked);
+        let paused = waiter.pause(&cell.value, parked, self.available, || registry.is_none_or(|r| r.closed().is_none()));
         self.waited |= paused != Paused::Spun;
         if paused == Paused::Parked {
             if let Some(c) = &self.counters {

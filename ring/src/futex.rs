@@ -1,8 +1,12 @@
 //! Sleeping on a shared cursor word, and the asymmetric fence that makes it safe and cheap.
 //!
-//! A waiter announces itself in the cursor line's `waiters` word, re-checks the cursor, and
-//! sleeps in `FUTEX_WAIT` on the cursor's low 32 bits. The writer, after its release store of
-//! the cursor, reads `waiters` and calls `FUTEX_WAKE` only when it is non-zero.
+//! A waiter announces itself in a wake word, re-checks the cursor, and sleeps in `FUTEX_WAIT`
+//! on the cursor's low 32 bits. The writer, after its release store of the cursor, reads the
+//! wake word and calls `FUTEX_WAKE` only when it is non-zero. The wake word is the cursor
+//! cell's `waiters`, except on the producer cursor of a ring with a registry, where it is the
+//! registry's `consumers_parked`: a line nobody writes while no one parks, so the producer's
+//! load after each store hits its own cache instead of the cursor line the spinning consumers
+//! keep pulling away (SPEC.md §8 {R8.c}).
 //!
 //! That is Dekker's pattern (store one word, load the other on both sides), which needs a full
 //! fence on both sides. The writer is the hot path, so it only has a compiler fence; the waiter
@@ -42,7 +46,7 @@ fn heavy_fence() {
     }
 }
 
-/// The writer's light half: keeps the compiler from moving the `waiters` load above the
+/// The writer's light half: keeps the compiler from moving the wake-word load above the
 /// cursor store. Costs nothing at run time.
 #[inline(always)]
 pub fn light_fence() {
@@ -55,7 +59,8 @@ fn low_word(cursor: &AtomicI64) -> *const u32 {
     cursor as *const AtomicI64 as *const u32
 }
 
-/// Sleeps until `cursor` no longer equals `observed`, a wake, or `timeout`, whichever first.
+/// Sleeps until `cursor` no longer equals `observed`, a wake, or `timeout`, whichever first,
+/// announced in the wake word `waiters` (the one the writer of `cursor` reads).
 /// Spurious returns are allowed; the caller re-checks.
 pub fn wait_while_equal(cursor: &AtomicI64, waiters: &AtomicU32, observed: i64, timeout: Duration, still_blocked: impl Fn() -> bool) {
     let announce = !mutant!("consumer.no-waiters-announce");
@@ -79,7 +84,8 @@ pub fn wait_while_equal(cursor: &AtomicI64, waiters: &AtomicU32, observed: i64, 
     }
 }
 
-/// Called by a writer right after its release store of `cursor`: wakes sleepers if any said so.
+/// Called by a writer right after its release store of `cursor`: wakes sleepers if any said so
+/// in the wake word `waiters`.
 #[inline(always)]
 pub fn wake_if_waiting(cursor: &AtomicI64, waiters: &AtomicU32) {
     light_fence();

@@ -16,7 +16,7 @@ use crate::layout::{fresh_header, header::MIN_ALIGNMENT, SegmentKind};
 use crate::names::{validate_consumer_id, RingName, SegmentPath};
 use crate::registry::Registry;
 use crate::segment::{self, Segment};
-use crate::sync::{fence, Ordering};
+use crate::sync::{fence, AtomicU32, Ordering};
 use crate::wait::{Paused, WaitStrategy, Waiter};
 use crate::{futex, payload, process, protocol};
 use bytemuck::Pod;
@@ -174,13 +174,18 @@ pub struct RawProducer {
     wait: WaitStrategy,
     /// Store the cursor when this many events are pending (1 = every publish call).
     coalesce: i64,
-    /// The last value stored to the producer cursor.
+    /// The last value stored to the producer cursor, kept only while coalescing (`coalesce > 1`):
+    /// otherwise it is always `next - 1`.
     stored: i64,
     required: Option<Required>,
     last_check: Option<Instant>,
     last_beat: Option<Instant>,
     /// Live counters; `None` when disabled or the segment is full (the ring works without).
     counters: Option<ProducerCounters>,
+    /// The registry control block's `consumers_parked`: the wake word read after every cursor
+    /// store (SPEC.md §8), in a line nobody writes while no consumer parks. Points into
+    /// `registry`'s mapping, which lives as long as `self`.
+    parked: *const AtomicU32,
 }
 
 // SAFETY: the raw pointer is into the producer's own mapping; one producer, moved not shared.
@@ -327,7 +332,9 @@ impl RawProducer {
         if let (true, Some(c)) = (restarted, &counters) {
             c.restarts.increment();
         }
+        let parked: *const AtomicU32 = &registry.control().consumers_parked;
         let mut p = RawProducer {
+            parked,
             slots: ring.payload(),
             name: b.name,
             _ring: ring,
@@ -452,6 +459,31 @@ impl RawProducer {
         Ok(seq)
     }
 
+    /// The typed single-event path, inlined into the caller's loop: the slot is a `*mut E` at a
+    /// compile-time stride and the event one typed store (no length check, no `memcpy` call for
+    /// small events), then the cursor store and the wake-word load. Everything that is not
+    /// that (waiting for room, failpoints, waking) is out of line. `E` is the ring's event type:
+    /// [`ProducerBuilder::create`] made the ring with `size_of::<E>()`-byte slots aligned to
+    /// `align_of::<E>()`.
+    #[inline(always)]
+    fn publish_pod<E: Pod>(&mut self, event: &E) -> Result<i64> {
+        debug_assert_eq!(self.element_size, std::mem::size_of::<E>());
+        let seq = self.next;
+        if !protocol::within_limit(seq, self.limit) {
+            self.wait_for_room(seq)?;
+        }
+        crate::failpoint::hit("producer.claimed");
+        if mutant!("producer.publish-before-write") {
+            self.publish_cursor(seq);
+        }
+        // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it; the
+        // masked index is below capacity and the slots hold `capacity` aligned `E`s.
+        unsafe { self.slots.cast::<E>().add((seq & self.mask) as usize).write(*event) };
+        crate::failpoint::hit("producer.written");
+        self.publish_cursor(seq);
+        Ok(seq)
+    }
+
     /// Publishes `event` (its length must be the element size).
     #[inline]
     pub fn publish(&mut self, event: &[u8]) -> Result<i64> {
@@ -559,41 +591,56 @@ impl RawProducer {
 
     #[inline(always)]
     fn publish_cursor(&mut self, last: i64) {
+        // Without coalescing every publish stores the cursor, so the last stored value is always
+        // `next - 1` and `stored` is neither read nor written: one store per event less.
+        let prev = self.next - 1;
         self.next = last + 1;
-        if last - self.stored >= self.coalesce {
+        if self.coalesce == 1 {
+            self.store_cursor_after(last, prev);
+        } else if last - self.stored >= self.coalesce {
             self.store_cursor(last);
         }
     }
 
+    /// Stores the cursor at `last` (coalescing: `stored` is the last value stored).
     #[inline(always)]
     fn store_cursor(&mut self, last: i64) {
+        self.store_cursor_after(last, self.stored);
+        self.stored = last;
+    }
+
+    /// Stores the cursor at `last`, `stored` being the value it held (for the counters).
+    #[inline(always)]
+    fn store_cursor_after(&mut self, last: i64, stored: i64) {
         let cell = self.cursor.cell();
         protocol::publish(cell, last);
         if !mutant!("producer.no-wake") {
-            futex::wake_if_waiting(&cell.value, &cell.waiters);
+            // SAFETY: `parked` points into the registry mapping `self` holds.
+            let word = if mutant!("producer.wake-word-on-cursor") { &cell.waiters } else { unsafe { &*self.parked } };
+            futex::wake_if_waiting(&cell.value, word);
         }
         // Counted when they become visible: once per cursor store, not per event.
         if let Some(c) = &self.counters {
-            let n = (last - self.stored) as u64;
+            let n = (last - stored) as u64;
             c.published.add(n);
             if !mutant!("producer.counters-bytes-uncounted") {
                 c.published_bytes.add(n * self.element_size as u64);
             }
         }
-        self.stored = last;
     }
 
     /// Makes every event published so far visible. Only needed with
     /// [`ProducerBuilder::coalesce`]; otherwise every publish call is visible at once.
     #[inline]
     pub fn flush(&mut self) {
-        if self.stored < self.next - 1 {
+        if self.coalesce > 1 && self.stored < self.next - 1 {
             self.store_cursor(self.next - 1);
         }
     }
 
     /// Slow path: rescan, then wait on the slowest consumer until `seq` fits.
     #[cold]
+    #[inline(never)]
     fn wait_for_room(&mut self, seq: i64) -> Result<()> {
         self.wait_until_limit(seq, None).map(drop)
     }
@@ -878,10 +925,12 @@ pub struct Producer<E: Pod> {
 }
 
 impl<E: Pod> Producer<E> {
-    /// Publishes `event`, waiting while the ring is full.
-    #[inline]
+    /// Publishes `event`, waiting while the ring is full. Inlined into the caller: one typed
+    /// store of the event, the cursor store, and a load of the wake word from a line that
+    /// stays in this core's cache (SPEC.md §8 R8.c).
+    #[inline(always)]
     pub fn publish(&mut self, event: &E) -> Result<i64> {
-        self.raw.publish_with(|s| s.copy_from_slice(bytemuck::bytes_of(event)))
+        self.raw.publish_pod(event)
     }
 
     /// Publishes the event `write` fills in place.

@@ -74,7 +74,8 @@ impl Waiter {
     }
 
     /// Pauses once. `cursor` is the word the other side stores to when it makes progress and
-    /// `observed` its value that was not enough; `waiters` is that cursor's wake word.
+    /// `observed` its value that was not enough; `waiters` is the wake word its writer reads
+    /// after each store (SPEC.md §8 {R8.c}).
     /// `still_blocked` is re-checked after announcing a sleep, for conditions other than the
     /// cursor that end the wait (the ring being closed).
     pub(crate) fn pause(&mut self, cursor: &AtomicI64, waiters: &AtomicU32, observed: i64, still_blocked: impl Fn() -> bool) -> Paused {

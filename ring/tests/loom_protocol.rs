@@ -15,7 +15,7 @@
 //! ```
 //!
 //! On the project's 2-core machine, busy with other builds: 1 min 28 s from an empty target
-//! dir, of which about 20 s is model checking (8 tests); about 20 s once built.
+//! dir, of which about 20 s is model checking (8 tests; a 9th, the blocking pair, added since); about 20 s once built.
 //!
 //! Without `LOOM_MAX_PREEMPTIONS` the tests bound preemptions at 2 themselves (the three-thread
 //! test at 1). Each test names the mutations of `ring/src/protocol.rs` it was seen to catch:
@@ -104,7 +104,8 @@ impl Ring {
                 producer_heartbeat: AtomicU64::new(0),
                 producer_starts: AtomicU64::new(1),
                 producer_pid_ns: AtomicU64::new(0),
-                padding: [0; 56],
+                consumers_parked: AtomicU32::new(0),
+                padding: [0; 52],
             },
             producer: cursor_cell(-1),
             members: (0..consumers).map(|i| registry_slot(if i < active { SLOT_ACTIVE } else { SLOT_FREE })).collect(),
@@ -545,5 +546,39 @@ fn close_lets_consumers_drain_what_is_left() {
         let (final_sequence, seen) = consumer.join().unwrap();
         assert_eq!(final_sequence, 1);
         assert_eq!(seen, contiguous(0, 1));
+    });
+}
+
+/// The blocking pair's Dekker handshake (SPEC.md §8) with the consumers' wake word where R8.c
+/// puts it: the registry control block's `consumers_parked`, not the producer cursor's line.
+/// The waker stores the cursor and loads the wake word; the waiter increments the wake word,
+/// fences and loads the cursor. It never happens that the waiter goes to sleep on the old value
+/// while the waker read no parked consumer (a lost wake-up). The waiter's
+/// `membarrier(GLOBAL_EXPEDITED)` runs a full barrier on the waker's CPU between its store and
+/// its load; loom cannot place an interrupt, so the model puts a SeqCst fence at that point of
+/// the waker (where the real code has its compiler barrier) and one after the waiter's
+/// increment (the membarrier's own).
+/// Caught: the waker's fence removed (loom: "lost wake-up"; the waiter sleeps while the waker
+/// saw 0), which is why the real waker may drop it only because the waiter's membarrier puts it
+/// back.
+#[test]
+fn parked_consumer_announced_in_the_registry_is_always_woken() {
+    use ringproof::sync::fence;
+    check(|| {
+        let ring = Ring::new(1, 1);
+        let waker = {
+            let ring = ring.clone();
+            thread::spawn(move || {
+                protocol::publish(&ring.producer, 0);
+                fence(Ordering::SeqCst);
+                ring.control.consumers_parked.load(Ordering::Relaxed) != 0
+            })
+        };
+        ring.control.consumers_parked.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let sleeps = ring.producer.value.load(Ordering::SeqCst) == -1;
+        let woke = waker.join().unwrap();
+        ring.control.consumers_parked.fetch_sub(1, Ordering::SeqCst);
+        assert!(!sleeps || woke, "lost wake-up: the waiter sleeps on -1 and the waker saw no parked consumer");
     });
 }

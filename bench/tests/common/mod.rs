@@ -167,6 +167,7 @@ pub fn expected(peers: bool) -> Vec<(&'static str, &'static [&'static str])> {
         ("stream-single 64B", stream),
         ("stream-single-backoff", backoff),
         ("stream-coalesced", rp),
+        ("stream-single-nocounters", rp),
         ("stream-batch-nocounters", rp),
         ("stream-batch 8B", rp),
         ("stream-batch 64B", rp),

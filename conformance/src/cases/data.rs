@@ -39,9 +39,9 @@ pub(super) fn cases() -> Vec<Case> {
             rule: "A consumer cursor of an earlier epoch (value -1, under an id nobody joins) does not gate the producer", run: stale_epoch_no_gating },
         Case { id: "stale.epoch-late-join", level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(30), spec: "§7.3 step 1, §10.2", rules: &["R7.3.1", "R7.3.3", "R10.2.a"],
             rule: "A consumer joining a running ring over a cursor of an earlier epoch whose value lies inside the published range starts at the head, as a new joiner, neither resuming from it nor refusing as lapped", run: stale_epoch_late_join },
-        Case { id: "wait.wake-latency", level: Recommended, roles: Pair, producer_needs: &[], consumer_needs: &["wait-block"], timeout: SECS(30), spec: "§8, §7.1 step 4", rules: &["R8.1", "R8.3", "R8.4", "R8.a", "R7.1.4"],
+        Case { id: "wait.wake-latency", level: Recommended, roles: Pair, producer_needs: &[], consumer_needs: &["wait-block"], timeout: SECS(30), spec: "§8, §7.1 step 4", rules: &["R8.1", "R8.3", "R8.4", "R8.a", "R8.c", "R7.1.4"],
             rule: "A consumer parked in the blocking wait is woken by the publish (median delivery well under the 10 ms backstop), not by its backstop", run: wait_wake_latency },
-        Case { id: "wait.producer-wakes", level: Recommended, roles: Pair, producer_needs: &["wait-block"], consumer_needs: &[], timeout: SECS(30), spec: "§8, §7.4 step 4", rules: &["R8.1", "R8.3", "R8.4", "R8.a", "R7.4.4"],
+        Case { id: "wait.producer-wakes", level: Recommended, roles: Pair, producer_needs: &["wait-block"], consumer_needs: &[], timeout: SECS(30), spec: "§8, §7.4 step 4", rules: &["R8.1", "R8.3", "R8.4", "R8.a", "R8.c", "R7.4.4"],
             rule: "A producer parked in the blocking wait for room is woken by the gating consumer's commit (median well under the 10 ms backstop)", run: wait_producer_wakes },
         Case { id: "counters.layout", level: Recommended, roles: Pair, producer_needs: &["counters"], consumer_needs: &["counters"], timeout: SECS(30), spec: "§12", rules: &["R12.a", "R12.1.a", "R12.2.a", "R12.3.a", "R12.4.a", "R12.4.b", "R12.5.1", "R12.5.2", "R12.5.3", "R12.5.a", "R12.6.a", "R12.6.b", "R12.7.a"],
             rule: "The counters segment is 4096 bytes, mode 0600, header MYC0 v0 62x64@64; the producer's 9 and each consumer's 6 counters are published IN_USE with the ids, roles and labels of §12.6 and count what was published and consumed", run: counters_layout },
@@ -381,23 +381,24 @@ fn in_futex(pid: u32) -> bool {
     rd.flatten().any(|t| std::fs::read_to_string(t.path().join("syscall")).is_ok_and(|s| s.split_whitespace().next() == Some(nr)))
 }
 
-/// Waits until the waiter on the cursor in `f` is parked: the cursor's `waiters` word is
-/// non-zero, or (a waiter that does not announce itself) `pid` sleeps in futex. Returns how.
-fn await_parked(f: &std::fs::File, pid: u32) -> &'static str {
+/// Waits until the waiter whose wake word is at `at` in `f` is parked: the word is non-zero, or
+/// (a waiter that does not announce itself) `pid` sleeps in futex. Returns how.
+fn await_parked(f: &std::fs::File, at: u64, pid: u32) -> &'static str {
+    let announced = || read_word(f, at).is_some_and(|b| u32::from_le_bytes(b[..4].try_into().expect("4 bytes")) != 0);
     let deadline = Instant::now() + Duration::from_secs(2);
     while Instant::now() < deadline {
-        if read_word(f, 72).is_some_and(|b| u32::from_le_bytes(b[..4].try_into().expect("4 bytes")) != 0) {
-            return "announced in waiters";
+        if announced() {
+            return "announced in its wake word";
         }
         if in_futex(pid) {
-            // Parked without announcing (or about to): give a waiters store a moment to show.
+            // Parked without announcing (or about to): give a wake-word store a moment to show.
             let t = Instant::now();
             while t.elapsed() < Duration::from_micros(500) {
-                if read_word(f, 72).is_some_and(|b| u32::from_le_bytes(b[..4].try_into().expect("4 bytes")) != 0) {
-                    return "announced in waiters";
+                if announced() {
+                    return "announced in its wake word";
                 }
             }
-            return "in futex, waiters 0";
+            return "in futex, wake word 0";
         }
         std::thread::sleep(Duration::from_micros(100));
     }
@@ -433,11 +434,14 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn wait_wake_latency(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (p, cs) = ring_with_consumers(ctx, 64, 1, &[Some(Wait::Block)])?;
     let cursor = open_segment(ctx, "_producer_seq", ".producer.cursor")?;
+    // A consumer parked on the producer cursor announces itself in the registry control
+    // block's `consumers_parked` (SPEC §8 {R8.c}): payload offset 64 + control offset 72.
+    let registry = open_segment(ctx, "_registry", ".registry")?;
     let pid = ctx.t(cs[0]).pid();
     let (mut lat, mut how) = (Vec::new(), Vec::new());
     for round in 0..WAKE_ROUNDS as i64 {
         let id = ctx.consume_idle(cs[0], 1, Mode::Copy, 5_000)?;
-        how.push(await_parked(&cursor, pid));
+        how.push(await_parked(&registry, 64 + 72, pid));
         let pub_id = ctx.publish_async(p, 1, 1)?;
         let stored = await_store(&cursor, round - 1, ctx.deadline).ok_or_else(|| CaseError::Timeout("the producer never stored its cursor".into()))?;
         let got = ctx.wait(cs[0], id)?;
@@ -449,7 +453,7 @@ fn wait_wake_latency(ctx: &mut Ctx) -> Result<(), CaseError> {
     ctx.notes.push(format!("wake latencies {lat:?} (median {m:?}); the consumer was {}", distinct(&how)));
     if m > WAKE_BOUND {
         return fail(format!(
-            "a consumer parked in the blocking wait ({}) took a median {m:?} from the producer's cursor store to delivery over {WAKE_ROUNDS} rounds ({lat:?}); expected under {WAKE_BOUND:?}: the store must FUTEX_WAKE a sleeper that announced itself in `waiters` (SPEC §8, §7.1 step 4), the 10 ms backstop is only for missed wakes",
+            "a consumer parked in the blocking wait ({}) took a median {m:?} from the producer's cursor store to delivery over {WAKE_ROUNDS} rounds ({lat:?}); expected under {WAKE_BOUND:?}: the store must FUTEX_WAKE a sleeper that announced itself in the registry's `consumers_parked` (SPEC §8, §7.1 step 4), the 10 ms backstop is only for missed wakes",
             distinct(&how)
         ));
     }
@@ -480,7 +484,7 @@ fn wait_producer_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
     for round in 0..WAKE_ROUNDS as i64 {
         // The ring is full: this publish waits for c_0 to free a slot.
         let pub_id = ctx.publish_async(h, 1, 1)?;
-        how.push(await_parked(&cursor, pid));
+        how.push(await_parked(&cursor, 72, pid));
         let id = ctx.consume_idle(c, 1, Mode::Copy, 5_000)?;
         let stored = await_store(&cursor, round - 1, ctx.deadline).ok_or_else(|| CaseError::Timeout("the consumer never committed".into()))?;
         let published = ctx.wait(h, pub_id)?;

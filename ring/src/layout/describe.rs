@@ -223,7 +223,8 @@ impl Decoder<'_> {
         self.push("control.producer_beat", c + control::PRODUCER_BEAT, 8, u(self.u64(c + control::PRODUCER_BEAT)), "CLOCK_BOOTTIME ns of the last heartbeat");
         self.push("control.producer_starts", c + control::PRODUCER_STARTS, 8, u(self.u64(c + control::PRODUCER_STARTS)), "1 at creation, +1 per restart");
         self.push("control.producer_pid_ns", c + control::PRODUCER_PID_NS, 8, u(self.u64(c + control::PRODUCER_PID_NS)), "inode of the producer's pid namespace (0 = unknown)");
-        self.push("control.reserved2", c + 72, 56, Some(self.summary(c + 72, 56)), "0");
+        self.push("control.consumers_parked", c + control::CONSUMERS_PARKED, 4, u(self.u32(c + control::CONSUMERS_PARKED).map(u64::from)), "consumers sleeping on the producer cursor (0 at rest)");
+        self.push("control.reserved2", c + 76, 52, Some(self.summary(c + 76, 52)), "0");
         let capacity = self.u64(32).unwrap_or(0);
         let first = c + SLOT_SIZE;
         let mut i = 0u64;

@@ -163,6 +163,7 @@ pub mod control {
     pub const PRODUCER_BEAT: usize = 48;
     pub const PRODUCER_STARTS: usize = 56;
     pub const PRODUCER_PID_NS: usize = 64;
+    pub const CONSUMERS_PARKED: usize = 72;
 }
 
 /// Offsets inside a registry slot (payload offset + 128 * (1 + i) + …), SPEC.md §6.2.
@@ -196,6 +197,7 @@ const _: () = {
     assert!(offset_of!(Control, producer_heartbeat) == control::PRODUCER_BEAT);
     assert!(offset_of!(Control, producer_starts) == control::PRODUCER_STARTS);
     assert!(offset_of!(Control, producer_pid_ns) == control::PRODUCER_PID_NS);
+    assert!(offset_of!(Control, consumers_parked) == control::CONSUMERS_PARKED);
     assert!(offset_of!(Slot, pid_ns) == slot::PID_NS);
     assert!(offset_of!(Slot, state) == slot::STATE);
     assert!(offset_of!(Slot, role) == slot::ROLE);

@@ -20,8 +20,16 @@
 //!  48 producer_beat   u64 CLOCK_BOOTTIME ns   44 reserved     u32
 //!  56 producer_starts u64 (+1 per start)      48 id           [u8; 48] UTF-8, NUL-padded
 //!  64 producer_pid_ns u64 pid namespace inode 96 pid_ns       u64  pid namespace inode
-//!  72..128 zero                              104..128 zero
+//!  72 consumers_parked u32 (SPEC.md §8)      104..128 zero
+//!  76..128 zero
 //! ```
+//!
+//! The control block's two cache lines: 0..64 is written on membership changes, heartbeats and
+//! close; 64..128 only at creation or restart (`producer_pid_ns`) and by a consumer around a
+//! park in `FUTEX_WAIT` (`consumers_parked`). The producer reads `consumers_parked` after every
+//! cursor store, so that line must stay quiet in steady state: a load from it hits the
+//! producer's cache, where the producer cursor cell's own `waiters` word would sit in the line
+//! a spinning consumer keeps pulling away.
 
 use crate::sync::{AtomicI64, AtomicU32, AtomicU64};
 
@@ -69,7 +77,10 @@ pub struct Control {
     pub producer_starts: AtomicU64,
     /// Inode of the producer's pid namespace (`/proc/self/ns/pid`); 0 = unknown.
     pub producer_pid_ns: AtomicU64,
-    pub padding: [u8; 56],
+    /// Consumers sleeping, or about to sleep, in `FUTEX_WAIT` on the producer cursor: the
+    /// producer's wake word (SPEC.md §8), off the producer cursor's cache line. 0 initially.
+    pub consumers_parked: AtomicU32,
+    pub padding: [u8; 52],
 }
 
 /// One participant.
@@ -117,6 +128,7 @@ const _: () = {
     assert!(offset_of!(Control, producer_owner) == 32);
     assert!(offset_of!(Control, producer_starts) == 56);
     assert!(offset_of!(Control, producer_pid_ns) == 64);
+    assert!(offset_of!(Control, consumers_parked) == 72);
     assert!(offset_of!(Slot, pid_ns) == 96);
     assert!(offset_of!(Slot, owner) == 8);
     assert!(offset_of!(Slot, heartbeat) == 24);
