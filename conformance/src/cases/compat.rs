@@ -7,7 +7,7 @@ use ringproof::layout::image::cursor_image;
 use ringproof::payload::fill;
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub(super) fn cases() -> Vec<Case> {
     use Level::*;
@@ -20,13 +20,6 @@ pub(super) fn cases() -> Vec<Case> {
     ]
 }
 
-fn cursor_path(ctx: &Ctx, id: &str) -> PathBuf {
-    match ctx.backend {
-        Backend::Shm => PathBuf::from(format!("/dev/shm/{}_{id}_seq", ctx.ring.name)),
-        Backend::Mmap => ctx.root.join(format!("{}.consumers/{id}.cursor", ctx.ring.name)),
-    }
-}
-
 fn plant(p: &Path, bytes: &[u8]) -> Result<(), CaseError> {
     if let Some(dir) = p.parent() {
         if !dir.exists() {
@@ -34,8 +27,7 @@ fn plant(p: &Path, bytes: &[u8]) -> Result<(), CaseError> {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| CaseError::Error(e.to_string()))?;
         }
     }
-    std::fs::write(p, bytes).map_err(|e| CaseError::Error(format!("cannot plant {}: {e}", p.display())))?;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).map_err(|e| CaseError::Error(e.to_string()))
+    write_private(p, bytes)
 }
 
 /// Writes `bytes` at `offset` of an existing segment in place (never truncating: peers map it).
@@ -47,12 +39,6 @@ fn poke(p: &Path, offset: u64, bytes: &[u8]) -> Result<(), CaseError> {
 fn read_i64(p: &Path, offset: usize) -> Result<i64, CaseError> {
     let b = std::fs::read(p).or_else(|e| fail(format!("cannot read {}: {e}", p.display())))?;
     b.get(offset..offset + 8).map(|w| i64::from_le_bytes(w.try_into().expect("8 bytes"))).ok_or_else(|| CaseError::Fail(format!("{} is only {} bytes", p.display(), b.len())))
-}
-
-fn try_publish(ctx: &mut Ctx, p: usize, count: u64) -> Result<(u64, bool), CaseError> {
-    let r = ctx.request(p, |id| Command::TryPublish { id, count })?;
-    let ok = Ctx::expect_ok(&r, "try_publish")?;
-    Ok((ok.published.unwrap_or(0), ok.full.unwrap_or(false)))
 }
 
 fn foreign_gate(ctx: &mut Ctx) -> Result<(), CaseError> {

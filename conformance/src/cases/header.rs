@@ -31,15 +31,10 @@ fn replaced_ring(ctx: &Ctx, make: impl FnOnce(&[u8]) -> Vec<u8>) -> Result<(ring
     Ok((producer, valid))
 }
 
-fn attach(ctx: &mut Ctx, h: usize, timeout_ms: u64) -> Result<crate::driver::Reply, CaseError> {
-    let ring = ctx.ring.clone();
-    ctx.request(h, |id| Command::AttachConsumer { id, ring, consumer_id: "c_0".into(), event_size: SIZE, timeout_ms, wait: None, resync: None })
-}
-
 fn too_short(ctx: &mut Ctx) -> Result<(), CaseError> {
     let _p = replaced_ring(ctx, |valid| valid[..40].to_vec())?;
     let h = ctx.start_consumer_testee("consumer c_0")?;
-    let r = attach(ctx, h, 300)?;
+    let r = attach_id(ctx, h, "c_0", 300)?;
     match &r.result {
         Err((ErrorKind::Layout, _)) => Ok(()),
         Err((k, m)) => fail(format!("a 40-byte ring segment was refused with {k:?} ({m}), expected layout (too short, SPEC §2.2 step 1)")),
@@ -55,7 +50,7 @@ fn waits_for_unfinished(ctx: &mut Ctx) -> Result<(), CaseError> {
     })?;
     let h = ctx.start_consumer_testee("consumer c_0")?;
     let started = Instant::now();
-    let r = attach(ctx, h, 300)?;
+    let r = attach_id(ctx, h, "c_0", 300)?;
     match &r.result {
         Err((ErrorKind::Layout, _)) => {}
         Err((k, m)) => return fail(format!("a ring with magic 0 at the attach deadline failed with {k:?} ({m}), expected layout (not finished, SPEC §2.2)")),
@@ -73,7 +68,7 @@ fn waits_for_unfinished(ctx: &mut Ctx) -> Result<(), CaseError> {
         std::thread::sleep(Duration::from_millis(200));
         std::fs::OpenOptions::new().write(true).open(&path).and_then(|f| f.write_all_at(&magic, 0))
     });
-    let r = attach(ctx, h, 5000)?;
+    let r = attach_id(ctx, h, "c_0", 5000)?;
     writer.join().expect("writer thread").map_err(|e| CaseError::Error(format!("write the magic: {e}")))?;
     let start = Ctx::expect_ok(&r, "attach_consumer to a ring that was finished while the consumer waited")?.start_seq;
     if start != Some(0) {
@@ -91,7 +86,7 @@ fn version_hint(ctx: &mut Ctx) -> Result<(), CaseError> {
         b
     })?;
     let h = ctx.start_consumer_testee("consumer c_0")?;
-    let r = attach(ctx, h, 300)?;
+    let r = attach_id(ctx, h, "c_0", 300)?;
     match &r.result {
         Err((ErrorKind::Layout, m)) if m.contains("MIGRATION") => Ok(()),
         Err((ErrorKind::Layout, m)) => fail(format!("a version-2 ring was refused with layout but without the migration hint of SPEC §11 (\"MIGRATION: create a new ring/segment name ...\"): {m}")),

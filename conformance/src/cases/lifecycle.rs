@@ -97,14 +97,6 @@ struct SlotView {
     id: String,
 }
 
-fn u64_at(b: &[u8], o: usize) -> u64 {
-    u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"))
-}
-
-fn u32_at(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes"))
-}
-
 /// The registry's generation and slots, read from its segment.
 fn registry_view(ctx: &Ctx) -> Result<(u64, Vec<SlotView>), CaseError> {
     let bytes = read_segment(ctx, "_registry", ".registry")?;

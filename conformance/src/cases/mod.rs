@@ -167,6 +167,42 @@ pub fn header_diff(expected: &LayoutHeader, observed: &[u8]) -> String {
     }
 }
 
+/// Consumer `id`'s cursor segment: `/dev/shm/N_{id}_seq` or `R/N.consumers/{id}.cursor`.
+fn cursor_path(ctx: &Ctx, id: &str) -> std::path::PathBuf {
+    ctx.segment_path(&format!("_{id}_seq"), &format!(".consumers/{id}.cursor"))
+}
+
+/// A little-endian u32 / u64 at `off` of a segment's bytes.
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().expect("8 bytes"))
+}
+
+/// Writes `bytes` as a new file of mode 0600 (a segment the harness plants as a peer would).
+fn write_private(p: &std::path::Path, bytes: &[u8]) -> Result<(), CaseError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(p, bytes).map_err(|e| CaseError::Error(format!("cannot plant {}: {e}", p.display())))?;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).map_err(|e| CaseError::Error(format!("chmod {}: {e}", p.display())))
+}
+
+/// `attach_consumer` of `consumer_id` (any id, not only `c_{k}`) with `timeout_ms`; the reply
+/// may be an error.
+fn attach_id(ctx: &mut Ctx, h: crate::ctx::H, consumer_id: &str, timeout_ms: u64) -> Result<crate::driver::Reply, CaseError> {
+    let ring = ctx.ring.clone();
+    let consumer_id = consumer_id.to_string();
+    ctx.request(h, |id| Command::AttachConsumer { id, ring, consumer_id, event_size: SIZE, timeout_ms, wait: None, resync: None })
+}
+
+/// `try_publish` of `count`: how many got in, and whether the ring was full.
+fn try_publish(ctx: &mut Ctx, p: crate::ctx::H, count: u64) -> Result<(u64, bool), CaseError> {
+    let r = ctx.request(p, |id| Command::TryPublish { id, count })?;
+    let ok = Ctx::expect_ok(&r, "try_publish")?;
+    Ok((ok.published.unwrap_or(0), ok.full.unwrap_or(false)))
+}
+
 fn read_segment(ctx: &Ctx, shm_suffix: &str, file_suffix: &str) -> Result<Vec<u8>, CaseError> {
     let p = ctx.segment_path(shm_suffix, file_suffix);
     std::fs::read(&p).or_else(|e| fail(format!("cannot read {}: {e}", p.display())))
@@ -698,8 +734,7 @@ fn spoil_header(ctx: &Ctx, target: Target, keep_checksum: bool, spoil: impl FnOn
 /// Attaches consumer `c_0` to the ring and demands that it is refused with `want`.
 fn expect_refused(ctx: &mut Ctx, what: &str, want: ErrorKind) -> Result<(), CaseError> {
     let h = ctx.start_consumer_testee("consumer c_0")?;
-    let ring = ctx.ring.clone();
-    let r = ctx.request(h, |id| Command::AttachConsumer { id, ring, consumer_id: "c_0".into(), event_size: SIZE, timeout_ms: 200, wait: None, resync: None })?;
+    let r = attach_id(ctx, h, "c_0", 200)?;
     match &r.result {
         Err((kind, _)) if *kind == want => Ok(()),
         Err((kind, m)) => fail(format!("{what} was refused with {kind:?} ({m}); expected {want:?}: the ring, its producer cursor and registry were otherwise valid, so only the check of SPEC §2.2 this case is about may refuse it")),

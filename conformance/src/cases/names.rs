@@ -35,12 +35,6 @@ fn create_named(ctx: &mut Ctx, h: H, name: &str) -> Result<Reply, CaseError> {
     ctx.request(h, |id| Command::CreateProducer { id, ring, capacity: 64, event_size: SIZE, wait_consumers: None, discover: Some(Discover { prefix: "c".into(), max: 8 }), wait: None, required: None })
 }
 
-fn attach_as(ctx: &mut Ctx, h: H, consumer_id: &str, timeout_ms: u64) -> Result<Reply, CaseError> {
-    let ring = ctx.ring.clone();
-    let consumer_id = consumer_id.to_string();
-    ctx.request(h, |id| Command::AttachConsumer { id, ring, consumer_id, event_size: SIZE, timeout_ms, wait: None, resync: None })
-}
-
 /// The reply must be the error `want`; `what` names the situation in the failure.
 fn expect_kind(r: &Reply, want: ErrorKind, what: &str) -> Result<(), CaseError> {
     match &r.result {
@@ -68,7 +62,7 @@ fn illegal_id_refused(ctx: &mut Ctx) -> Result<(), CaseError> {
     let p = created(ctx, 64, SIZE)?;
     let c = ctx.start_consumer_testee("consumer")?;
     for id in ["producer", "c_producer"] {
-        let r = attach_as(ctx, c, id, 1000)?;
+        let r = attach_id(ctx, c, id, 1000)?;
         expect_kind(&r, ErrorKind::InvalidName, &format!("consumer id `{id}`"))?;
     }
     // The producer cursor is still the producer's: -1, nothing published, nothing created
@@ -111,7 +105,7 @@ fn plant_valid(ctx: &Ctx, ring_path: &std::path::Path, mode: u32) -> Result<(), 
 fn attach_refused(ctx: &mut Ctx, want: ErrorKind, what: &str) -> Result<(), CaseError> {
     let h = ctx.start_consumer_testee("consumer c_0")?;
     let started = Instant::now();
-    let r = attach_as(ctx, h, "c_0", 300)?;
+    let r = attach_id(ctx, h, "c_0", 300)?;
     expect_kind(&r, want, what)?;
     if ctx.backend == Backend::Mmap {
         let dir = ctx.root.join(format!("{}.consumers", ctx.ring.name));

@@ -3,7 +3,6 @@
 //! what a close reaps, hostile ids, and who may adopt a registry.
 
 use super::*;
-use crate::driver::Reply;
 use ringproof::layout::image::cursor_image;
 use ringproof::layout::registry::{CONTROL_OFFSET, SLOT_ACTIVE, SLOT_DEAD, SLOT_SIZE, ROLE_CONSUMER};
 use std::os::unix::fs::PermissionsExt;
@@ -41,21 +40,6 @@ fn registry_path(ctx: &Ctx) -> PathBuf {
     ctx.segment_path("_registry", ".registry")
 }
 
-fn consumer_cursor_path(ctx: &Ctx, id: &str) -> PathBuf {
-    match ctx.backend {
-        Backend::Shm => PathBuf::from(format!("/dev/shm/{}_{id}_seq", ctx.ring.name)),
-        Backend::Mmap => ctx.root.join(format!("{}.consumers/{id}.cursor", ctx.ring.name)),
-    }
-}
-
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(b[off..off + 4].try_into().expect("4 bytes"))
-}
-
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().expect("8 bytes"))
-}
-
 /// Offset of consumer slot `i` in the registry segment.
 fn slot_at(i: usize) -> usize {
     CONTROL_OFFSET + SLOT_SIZE * (1 + i)
@@ -69,23 +53,6 @@ fn registry_bytes(ctx: &Ctx) -> Result<Vec<u8>, CaseError> {
 /// The registry's epoch (control block offset 0).
 fn epoch(ctx: &Ctx) -> Result<u64, CaseError> {
     Ok(u64_at(&registry_bytes(ctx)?, CONTROL_OFFSET))
-}
-
-fn write_private(p: &std::path::Path, bytes: &[u8]) -> Result<(), CaseError> {
-    std::fs::write(p, bytes).map_err(|e| CaseError::Error(format!("cannot plant {}: {e}", p.display())))?;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).map_err(|e| CaseError::Error(format!("chmod {}: {e}", p.display())))
-}
-
-fn attach_id(ctx: &mut Ctx, h: usize, consumer_id: &str, timeout_ms: u64) -> Result<Reply, CaseError> {
-    let ring = ctx.ring.clone();
-    let consumer_id = consumer_id.to_string();
-    ctx.request(h, |id| Command::AttachConsumer { id, ring, consumer_id, event_size: SIZE, timeout_ms, wait: None, resync: None })
-}
-
-fn try_publish(ctx: &mut Ctx, p: usize, count: u64) -> Result<(u64, bool), CaseError> {
-    let r = ctx.request(p, |id| Command::TryPublish { id, count })?;
-    let ok = Ctx::expect_ok(&r, "try_publish")?;
-    Ok((ok.published.unwrap_or(0), ok.full.unwrap_or(false)))
 }
 
 /// Start time (field 22 of /proc/PID/stat), if the process exists.
@@ -139,7 +106,7 @@ fn registry_slot(ctx: &mut Ctx) -> Result<(), CaseError> {
 fn corrupt_cursor(ctx: &mut Ctx) -> Result<(), CaseError> {
     let p = created(ctx, 64, SIZE)?;
     let image = cursor_image(-7, epoch(ctx)?);
-    write_private(&consumer_cursor_path(ctx, "c_0"), image.bytes())?;
+    write_private(&cursor_path(ctx, "c_0"), image.bytes())?;
     let c = ctx.start_consumer_testee("consumer c_0")?;
     let r = attach_id(ctx, c, "c_0", 1000)?;
     match &r.result {
@@ -157,7 +124,7 @@ fn corrupt_cursor(ctx: &mut Ctx) -> Result<(), CaseError> {
 
 fn unfinished_cursor(ctx: &mut Ctx) -> Result<(), CaseError> {
     let p = created(ctx, 64, SIZE)?;
-    write_private(&consumer_cursor_path(ctx, "c_0"), &[0u8; 16])?;
+    write_private(&cursor_path(ctx, "c_0"), &[0u8; 16])?;
     let c = ctx.start_consumer_testee("consumer c_0")?;
     let r = attach_id(ctx, c, "c_0", 3000)?;
     let start = Ctx::expect_ok(&r, "attach_consumer over an unfinished cursor")?.start_seq;
@@ -170,7 +137,7 @@ fn unfinished_cursor(ctx: &mut Ctx) -> Result<(), CaseError> {
     Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
     Ctx::expect_ok(&got, "consume")?;
     check_delivery(&got, SIZE as usize, 0, 199, "c_0")?;
-    let bytes = std::fs::read(consumer_cursor_path(ctx, "c_0")).unwrap_or_default();
+    let bytes = std::fs::read(cursor_path(ctx, "c_0")).unwrap_or_default();
     if bytes.len() < CURSOR_SEGMENT_SIZE {
         return fail(format!("the replaced cursor is {} bytes, expected a {CURSOR_SEGMENT_SIZE}-byte cursor segment", bytes.len()));
     }
@@ -213,10 +180,10 @@ fn dead_consumer_reaped(ctx: &mut Ctx) -> Result<(), CaseError> {
     }
     ctx.t(cs[1]).kill();
     ctx.leave(p)?;
-    if consumer_cursor_path(ctx, "c_1").exists() {
+    if cursor_path(ctx, "c_1").exists() {
         return fail("the killed consumer c_1's cursor survived the producer's close");
     }
-    if !consumer_cursor_path(ctx, "c_0").exists() {
+    if !cursor_path(ctx, "c_0").exists() {
         return fail("the producer's close removed the cursor of c_0, which is alive and still attached");
     }
     ctx.leave(cs[0])?;
