@@ -58,7 +58,14 @@ impl Metric {
     }
 }
 
-pub const LATENCY: &[Metric] = &[Metric::P50, Metric::P90, Metric::P99, Metric::P999, Metric::P9999, Metric::Max];
+pub const LATENCY: &[Metric] = &[
+    Metric::P50,
+    Metric::P90,
+    Metric::P99,
+    Metric::P999,
+    Metric::P9999,
+    Metric::Max,
+];
 
 /// A ratio the ringproof subject should reach: `>= bound` for rates, `<= bound` for latencies.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +84,15 @@ impl Target {
     }
 
     pub fn describe(&self) -> String {
-        format!("{} {:.2}", if self.metric.higher_is_better() { ">=" } else { "<=" }, self.bound)
+        format!(
+            "{} {:.2}",
+            if self.metric.higher_is_better() {
+                ">="
+            } else {
+                "<="
+            },
+            self.bound
+        )
     }
 }
 
@@ -137,7 +152,11 @@ impl Scenario {
         match m {
             Metric::Rate => o.min_rate(),
             _ => {
-                let which = if self.pacing == Pacing::Closed { "one_way_ns" } else { "rtt_ns" };
+                let which = if self.pacing == Pacing::Closed {
+                    "one_way_ns"
+                } else {
+                    "rtt_ns"
+                };
                 o.a["result"][which][m.key()].as_f64().unwrap_or(f64::NAN)
             }
         }
@@ -157,13 +176,44 @@ impl Scenario {
     }
 }
 
-const STREAM_PEERS: &[Kind] = &[Kind::RpStreamSingle, Kind::DmpStream, Kind::IoxStream, Kind::UdsStream, Kind::PipeStream];
+const STREAM_PEERS: &[Kind] = &[
+    Kind::RpStreamSingle,
+    Kind::DmpStream,
+    Kind::IoxStream,
+    Kind::UdsStream,
+    Kind::PipeStream,
+];
 const SPMC_PEERS: &[Kind] = &[Kind::RpStreamSingle, Kind::DmpStream, Kind::IoxStream];
-const SPIN_PEERS: &[Kind] = &[Kind::RpPingSpin, Kind::DmpPing, Kind::IoxPing, Kind::UdsPingSpin, Kind::PipePingSpin];
-const BLOCKING_PEERS: &[Kind] = &[Kind::RpPingBlocking, Kind::UdsPingBlocking, Kind::PipePingBlocking];
+const SPIN_PEERS: &[Kind] = &[
+    Kind::RpPingSpin,
+    Kind::DmpPing,
+    Kind::IoxPing,
+    Kind::UdsPingSpin,
+    Kind::PipePingSpin,
+];
+const BLOCKING_PEERS: &[Kind] = &[
+    Kind::RpPingBlocking,
+    Kind::UdsPingBlocking,
+    Kind::PipePingBlocking,
+];
 
-const fn scenario(name: &'static str, about: &'static str, floor: Kind, subjects: &'static [Kind]) -> Scenario {
-    Scenario { name, about, floor, subjects, pacing: Pacing::Closed, sized: false, readers: Readers::One, mmap: false, targets: &[] }
+const fn scenario(
+    name: &'static str,
+    about: &'static str,
+    floor: Kind,
+    subjects: &'static [Kind],
+) -> Scenario {
+    Scenario {
+        name,
+        about,
+        floor,
+        subjects,
+        pacing: Pacing::Closed,
+        sized: false,
+        readers: Readers::One,
+        mmap: false,
+        targets: &[],
+    }
 }
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -272,9 +322,17 @@ pub const CLOSE_ONE_WAY_NS: f64 = 120.0;
 /// the stream or the futex ping-pong), or its own closed-loop spin ping-pong; "n/a" for the
 /// open-loop floor, whose latency is the schedule's.
 pub fn placement(sc: &Scenario, o: &RunOutcome) -> &'static str {
-    let close = match (sc.floor, o.a["result"]["probe"]["one_way_ns"]["p50"].as_f64()) {
+    let close = match (
+        sc.floor,
+        o.a["result"]["probe"]["one_way_ns"]["p50"].as_f64(),
+    ) {
         (Kind::FloorStream | Kind::FloorFutex, Some(p50)) => p50 <= CLOSE_ONE_WAY_NS,
-        (Kind::FloorPing, _) if sc.pacing == Pacing::Closed => o.a["result"]["one_way_ns"]["p50"].as_f64().unwrap_or(f64::NAN) <= CLOSE_ONE_WAY_NS,
+        (Kind::FloorPing, _) if sc.pacing == Pacing::Closed => {
+            o.a["result"]["one_way_ns"]["p50"]
+                .as_f64()
+                .unwrap_or(f64::NAN)
+                <= CLOSE_ONE_WAY_NS
+        }
         _ => return "n/a",
     };
     if close {
@@ -349,26 +407,48 @@ impl Case {
 
 /// The cases to run: `scenarios` (all when empty) at `sizes` (sized scenarios) with `peers`.
 /// Returns them and a note per scenario left out.
-pub fn cases(scenarios: &[String], sizes: &[usize], peers: &[Peer], plan: &Plan) -> (Vec<Case>, Vec<String>) {
+pub fn cases(
+    scenarios: &[String],
+    sizes: &[usize],
+    peers: &[Peer],
+    plan: &Plan,
+) -> (Vec<Case>, Vec<String>) {
     let mut out = Vec::new();
     let mut notes = Vec::new();
-    for sc in SCENARIOS.iter().filter(|s| scenarios.is_empty() || scenarios.iter().any(|n| n == s.name)) {
+    for sc in SCENARIOS
+        .iter()
+        .filter(|s| scenarios.is_empty() || scenarios.iter().any(|n| n == s.name))
+    {
         let readers = match sc.readers {
             Readers::One => 1,
             Readers::Two => 2,
-            Readers::Many => match plan.many_readers {
-                Some(n) => n,
-                None if plan.cpus.len() >= 4 => (plan.cpus.len() - 1).min(crate::floors::MAX_READERS),
-                None => {
-                    notes.push(format!("{}: skipped, needs 4 or more cores (have {}); force it with --readers N", sc.name, plan.cpus.len()));
-                    continue;
+            Readers::Many => {
+                match plan.many_readers {
+                    Some(n) => n,
+                    None if plan.cpus.len() >= 4 => {
+                        (plan.cpus.len() - 1).min(crate::floors::MAX_READERS)
+                    }
+                    None => {
+                        notes.push(format!("{}: skipped, needs 4 or more cores (have {}); force it with --readers N", sc.name, plan.cpus.len()));
+                        continue;
+                    }
                 }
-            },
+            }
         };
-        let subjects: Vec<Kind> = sc.subjects.iter().copied().filter(|k| k.peer().is_none_or(|p| peers.contains(&p))).collect();
+        let subjects: Vec<Kind> = sc
+            .subjects
+            .iter()
+            .copied()
+            .filter(|k| k.peer().is_none_or(|p| peers.contains(&p)))
+            .collect();
         let sizes: &[usize] = if sc.sized { sizes } else { &[8] };
         for &size in sizes {
-            out.push(Case { scenario: sc, size, readers, subjects: subjects.clone() });
+            out.push(Case {
+                scenario: sc,
+                size,
+                readers,
+                subjects: subjects.clone(),
+            });
         }
     }
     (out, notes)
@@ -389,9 +469,22 @@ pub struct ScenarioRun {
 pub type Rates = HashMap<(Kind, usize, usize), f64>;
 
 /// Runs `case`'s schedule: for each bracket round, floor, subject 1, floor, subject 2, ...
-pub fn run_case(case: &Case, plan: &Plan, launcher: &Launcher, rates: &mut Rates, next_run: &mut u32, bar: &ProgressBar) -> Result<ScenarioRun, String> {
+pub fn run_case(
+    case: &Case,
+    plan: &Plan,
+    launcher: &Launcher,
+    rates: &mut Rates,
+    next_run: &mut u32,
+    bar: &ProgressBar,
+) -> Result<ScenarioRun, String> {
     let sc = case.scenario;
-    let mut run = ScenarioRun { case: case.clone(), scenario: sc, max_preemptions: plan.max_preemptions, floors: Vec::new(), subjects: Vec::new() };
+    let mut run = ScenarioRun {
+        case: case.clone(),
+        scenario: sc,
+        max_preemptions: plan.max_preemptions,
+        floors: Vec::new(),
+        subjects: Vec::new(),
+    };
     let mut order = vec![sc.floor];
     for _ in 0..plan.brackets {
         for &s in &case.subjects {
@@ -403,7 +496,8 @@ pub fn run_case(case: &Case, plan: &Plan, launcher: &Launcher, rates: &mut Rates
         let name = crate::shm::run_name(*next_run);
         *next_run += 1;
         bar.set_message(format!("{} / {}", case.title(), kind.name()));
-        let o = run_quietly(&spec, &name, plan, launcher, bar).map_err(|e| format!("{} run {} ({}): {e}", case.title(), step, kind.name()))?;
+        let o = run_quietly(&spec, &name, plan, launcher, bar)
+            .map_err(|e| format!("{} run {} ({}): {e}", case.title(), step, kind.name()))?;
         bar.inc(1);
         if kind.is_stream() {
             let rate = o.min_rate();
@@ -411,7 +505,15 @@ pub fn run_case(case: &Case, plan: &Plan, launcher: &Launcher, rates: &mut Rates
                 rates.insert((kind, case.size, case.readers), rate);
             }
         }
-        say(bar, format!("  {:<26} {:<36} {}", case.title(), kind.name(), brief(sc, &o)));
+        say(
+            bar,
+            format!(
+                "  {:<26} {:<36} {}",
+                case.title(),
+                kind.name(),
+                brief(sc, &o)
+            ),
+        );
         if step % 2 == 0 {
             run.floors.push(o);
         } else {
@@ -432,7 +534,13 @@ fn say(bar: &ProgressBar, line: String) {
 }
 
 /// One run, on a quiet machine if possible, repeated while it was contended.
-fn run_quietly(spec: &RunSpec, name: &str, plan: &Plan, launcher: &Launcher, bar: &ProgressBar) -> Result<RunOutcome, String> {
+fn run_quietly(
+    spec: &RunSpec,
+    name: &str,
+    plan: &Plan,
+    launcher: &Launcher,
+    bar: &ProgressBar,
+) -> Result<RunOutcome, String> {
     let mut attempt = 1;
     loop {
         let (quiet, waited) = harness::wait_for_quiet(plan.quiet_wait);
@@ -443,10 +551,21 @@ fn run_quietly(spec: &RunSpec, name: &str, plan: &Plan, launcher: &Launcher, bar
         o.attempts = attempt;
         o.quiet = quiet;
         o.quiet_wait_s = waited.as_secs_f64();
-        if o.oversubscribed || o.preemptions() <= plan.max_preemptions || attempt >= plan.attempts || harness::interrupted() {
+        if o.oversubscribed
+            || o.preemptions() <= plan.max_preemptions
+            || attempt >= plan.attempts
+            || harness::interrupted()
+        {
             return Ok(o);
         }
-        say(bar, format!("    (try {attempt}: {} preemptions, {} other tasks runnable; again)", o.preemptions(), harness::others_running()));
+        say(
+            bar,
+            format!(
+                "    (try {attempt}: {} preemptions, {} other tasks runnable; again)",
+                o.preemptions(),
+                harness::others_running()
+            ),
+        );
         attempt += 1;
     }
 }
@@ -455,18 +574,55 @@ fn brief(sc: &Scenario, o: &RunOutcome) -> String {
     let errors = o.errors();
     let m = if sc.is_stream() {
         let r = &o.b[0]["result"];
-        let (polls, empty) = (r["polls"].as_u64().unwrap_or(0), r["empty_polls"].as_u64().unwrap_or(0));
+        let (polls, empty) = (
+            r["polls"].as_u64().unwrap_or(0),
+            r["empty_polls"].as_u64().unwrap_or(0),
+        );
         let per_poll = r["events_per_poll"].as_f64().unwrap_or(0.0);
-        let empty_share = if polls + empty > 0 { empty as f64 / (polls + empty) as f64 } else { 0.0 };
-        format!("{:.2} M/s, {per_poll:.1} events/poll, {:.0}% polls empty", o.min_rate() / 1e6, empty_share * 100.0)
+        let empty_share = if polls + empty > 0 {
+            empty as f64 / (polls + empty) as f64
+        } else {
+            0.0
+        };
+        format!(
+            "{:.2} M/s, {per_poll:.1} events/poll, {:.0}% polls empty",
+            o.min_rate() / 1e6,
+            empty_share * 100.0
+        )
     } else {
-        format!("{} {:.0} ns, p99.9 {:.0} ns", sc.label(Metric::P50), sc.value(Metric::P50, o), sc.value(Metric::P999, o))
+        format!(
+            "{} {:.0} ns, p99.9 {:.0} ns",
+            sc.label(Metric::P50),
+            sc.value(Metric::P50, o),
+            sc.value(Metric::P999, o)
+        )
     };
-    let waited = if o.quiet_wait_s >= 0.2 { format!(", waited {:.1} s for quiet", o.quiet_wait_s) } else { String::new() };
-    let errors = if errors > 0 { format!(", {errors} ERRORS") } else { String::new() };
-    let errors = if o.dropped() > 0 { format!("{errors}, {} events NOT DELIVERED to a reader", o.dropped()) } else { errors };
-    let over = if o.oversubscribed { ", OVERSUBSCRIBED" } else { "" };
-    format!("{m}  ({:.2} s, {} preemptions, try {}{waited}{over}{errors})", o.wall.as_secs_f64(), o.preemptions(), o.attempts)
+    let waited = if o.quiet_wait_s >= 0.2 {
+        format!(", waited {:.1} s for quiet", o.quiet_wait_s)
+    } else {
+        String::new()
+    };
+    let errors = if errors > 0 {
+        format!(", {errors} ERRORS")
+    } else {
+        String::new()
+    };
+    let errors = if o.dropped() > 0 {
+        format!("{errors}, {} events NOT DELIVERED to a reader", o.dropped())
+    } else {
+        errors
+    };
+    let over = if o.oversubscribed {
+        ", OVERSUBSCRIBED"
+    } else {
+        ""
+    };
+    format!(
+        "{m}  ({:.2} s, {} preemptions, try {}{waited}{over}{errors})",
+        o.wall.as_secs_f64(),
+        o.preemptions(),
+        o.attempts
+    )
 }
 
 /// Events of a kind's first run at `size`, before its rate is known: about a second's worth
@@ -477,7 +633,11 @@ fn first_events(kind: Kind, size: usize, oversubscribed: bool, scale: f64) -> u6
         100_000
     } else {
         // Peers and testees (any implementation, maybe a slow one) start small.
-        let base: u64 = if kind.peer().is_some() || kind.testee().is_some() { 2_000_000 } else { 50_000_000 };
+        let base: u64 = if kind.peer().is_some() || kind.testee().is_some() {
+            2_000_000
+        } else {
+            50_000_000
+        };
         (base * 8 / size as u64).max(100_000)
     };
     ((n as f64 * scale) as u64).max(10_000)
@@ -487,17 +647,26 @@ fn spec_for(case: &Case, kind: Kind, plan: &Plan, rates: &Rates) -> RunSpec {
     let sc = case.scenario;
     let oversubscribed = 1 + case.readers > plan.cpus.len().max(2);
     let (events, warmup) = if kind.is_stream() {
-        let min = if oversubscribed { plan.min_events.min(20_000) } else { plan.min_events };
-        let n = plan.events.unwrap_or_else(|| match rates.get(&(kind, case.size, case.readers)) {
-            Some(r) => ((r * plan.target_secs) as u64).clamp(min, 4_000_000_000),
-            None => first_events(kind, case.size, oversubscribed, plan.first_scale),
-        });
+        let min = if oversubscribed {
+            plan.min_events.min(20_000)
+        } else {
+            plan.min_events
+        };
+        let n = plan
+            .events
+            .unwrap_or_else(|| match rates.get(&(kind, case.size, case.readers)) {
+                Some(r) => ((r * plan.target_secs) as u64).clamp(min, 4_000_000_000),
+                None => first_events(kind, case.size, oversubscribed, plan.first_scale),
+            });
         (n, (n / 10).max(4 * plan.capacity as u64))
     } else {
         match sc.pacing {
             Pacing::Closed => (plan.rounds, plan.ping_warmup),
             Pacing::Gap => (plan.paced_rounds, plan.paced_warmup),
-            Pacing::OpenLoop => (plan.open_loop_rounds, plan.ping_warmup.min(plan.open_loop_rounds)),
+            Pacing::OpenLoop => (
+                plan.open_loop_rounds,
+                plan.ping_warmup.min(plan.open_loop_rounds),
+            ),
         }
     };
     RunSpec {
@@ -509,15 +678,27 @@ fn spec_for(case: &Case, kind: Kind, plan: &Plan, rates: &Rates) -> RunSpec {
         readers: case.readers,
         mmap: sc.mmap,
         batch: plan.batch,
-        gap_ns: if sc.pacing == Pacing::Gap { plan.gap_ns } else { 0 },
-        interval_ns: if sc.pacing == Pacing::OpenLoop { plan.interval_ns } else { 0 },
+        gap_ns: if sc.pacing == Pacing::Gap {
+            plan.gap_ns
+        } else {
+            0
+        },
+        interval_ns: if sc.pacing == Pacing::OpenLoop {
+            plan.interval_ns
+        } else {
+            0
+        },
         spins: plan.spins,
         ticks_per_ns: plan.ticks_per_ns,
         cpus: plan.cpus.clone(),
         timeout: plan.timeout,
         // SCHED_FIFO spinners sharing a core starve each other (a FIFO task never yields to
         // its peer at the same priority), so an oversubscribed case runs without --rt.
-        rt_priority: if oversubscribed { None } else { plan.rt_priority },
+        rt_priority: if oversubscribed {
+            None
+        } else {
+            plan.rt_priority
+        },
     }
 }
 
@@ -544,12 +725,20 @@ pub struct MetricSummary {
 impl ScenarioRun {
     /// The bracket indices (into `subjects`) of `kind`.
     fn indices(&self, kind: Kind) -> Vec<usize> {
-        self.subjects.iter().enumerate().filter(|(_, (k, _))| *k == kind).map(|(i, _)| i).collect()
+        self.subjects
+            .iter()
+            .enumerate()
+            .filter(|(_, (k, _))| *k == kind)
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// Placement of bracket `i`: its floors' common class, or "mixed".
     pub fn placement(&self, i: usize) -> &'static str {
-        let (a, b) = (placement(self.scenario, &self.floors[i]), placement(self.scenario, &self.floors[i + 1]));
+        let (a, b) = (
+            placement(self.scenario, &self.floors[i]),
+            placement(self.scenario, &self.floors[i + 1]),
+        );
         if a == b {
             a
         } else {
@@ -559,24 +748,55 @@ impl ScenarioRun {
 
     /// Placements of `kind`'s brackets.
     pub fn placements(&self, kind: Kind) -> Vec<&'static str> {
-        self.indices(kind).into_iter().map(|i| self.placement(i)).collect()
+        self.indices(kind)
+            .into_iter()
+            .map(|i| self.placement(i))
+            .collect()
     }
 
     /// Every subject's summaries, subjects in schedule order.
     pub fn summaries(&self) -> Vec<MetricSummary> {
-        self.case.subjects.iter().flat_map(|&k| self.scenario.metrics().iter().map(move |&m| self.summary(k, m))).collect()
+        self.case
+            .subjects
+            .iter()
+            .flat_map(|&k| {
+                self.scenario
+                    .metrics()
+                    .iter()
+                    .map(move |&m| self.summary(k, m))
+            })
+            .collect()
     }
 
     pub fn summary(&self, kind: Kind, m: Metric) -> MetricSummary {
         let sc = self.scenario;
         let idx = self.indices(kind);
         let floors: Vec<f64> = self.floors.iter().map(|o| sc.value(m, o)).collect();
-        let subjects: Vec<f64> = idx.iter().map(|&i| sc.value(m, &self.subjects[i].1)).collect();
-        let ratios: Vec<f64> = idx.iter().zip(&subjects).map(|(&i, s)| s / ((floors[i] + floors[i + 1]) / 2.0)).collect();
-        let (lo, hi) = ratios.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| (lo.min(r), hi.max(r)));
-        let (worst, best) = if m.higher_is_better() { (lo, hi) } else { (hi, lo) };
+        let subjects: Vec<f64> = idx
+            .iter()
+            .map(|&i| sc.value(m, &self.subjects[i].1))
+            .collect();
+        let ratios: Vec<f64> = idx
+            .iter()
+            .zip(&subjects)
+            .map(|(&i, s)| s / ((floors[i] + floors[i + 1]) / 2.0))
+            .collect();
+        let (lo, hi) = ratios
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
+                (lo.min(r), hi.max(r))
+            });
+        let (worst, best) = if m.higher_is_better() {
+            (lo, hi)
+        } else {
+            (hi, lo)
+        };
         let ratio_median = median(&ratios);
-        let target = if kind == sc.subjects[0] { sc.target(m) } else { None };
+        let target = if kind == sc.subjects[0] {
+            sc.target(m)
+        } else {
+            None
+        };
         let subject_median = median(&subjects);
         MetricSummary {
             subject: kind,
@@ -594,7 +814,9 @@ impl ScenarioRun {
     }
 
     fn all(&self) -> impl Iterator<Item = &RunOutcome> {
-        self.floors.iter().chain(self.subjects.iter().map(|(_, o)| o))
+        self.floors
+            .iter()
+            .chain(self.subjects.iter().map(|(_, o)| o))
     }
 
     /// Payload, sequence or ordering errors over all runs.
@@ -609,7 +831,9 @@ impl ScenarioRun {
 
     /// Kept runs that were still contended after all their tries.
     pub fn contended(&self) -> usize {
-        self.all().filter(|o| !o.oversubscribed && o.preemptions() > self.max_preemptions).count()
+        self.all()
+            .filter(|o| !o.oversubscribed && o.preemptions() > self.max_preemptions)
+            .count()
     }
 
     pub fn oversubscribed(&self) -> bool {
@@ -618,7 +842,21 @@ impl ScenarioRun {
 
     /// Events a subject's peer did not deliver (by subject).
     pub fn dropped(&self) -> Vec<(Kind, u64)> {
-        self.case.subjects.iter().map(|&k| (k, self.subjects.iter().filter(|(s, _)| *s == k).map(|(_, o)| o.dropped()).sum())).filter(|(_, n)| *n > 0).collect()
+        self.case
+            .subjects
+            .iter()
+            .map(|&k| {
+                (
+                    k,
+                    self.subjects
+                        .iter()
+                        .filter(|(s, _)| *s == k)
+                        .map(|(_, o)| o.dropped())
+                        .sum(),
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
     }
 
     pub fn leaked(&self) -> Vec<String> {
@@ -672,7 +910,10 @@ mod tests {
     fn stream_outcome(rates: &[f64]) -> RunOutcome {
         RunOutcome {
             a: json!({ "result": {} }),
-            b: rates.iter().map(|r| json!({ "result": { "rate": r, "errors": 0 } })).collect(),
+            b: rates
+                .iter()
+                .map(|r| json!({ "result": { "rate": r, "errors": 0 } }))
+                .collect(),
             wall: Duration::from_millis(1),
             pinned: Some(true),
             leaked: Vec::new(),
@@ -715,13 +956,21 @@ mod tests {
     #[test]
     fn each_subject_is_rated_against_its_own_adjacent_floors() {
         let sc = SCENARIOS.iter().find(|s| s.name == "spmc-2").unwrap();
-        let case = Case { scenario: sc, size: 8, readers: 2, subjects: vec![Kind::RpStreamSingle, Kind::DmpStream] };
+        let case = Case {
+            scenario: sc,
+            size: 8,
+            readers: 2,
+            subjects: vec![Kind::RpStreamSingle, Kind::DmpStream],
+        };
         // floor 100, rp, floor 300, dmp, floor 100, rp, floor 300, dmp, floor 100
         let run = ScenarioRun {
             case,
             scenario: sc,
             max_preemptions: 0,
-            floors: [100.0, 300.0, 100.0, 300.0, 100.0].iter().map(|&f| stream_outcome(&[f, f * 2.0])).collect(),
+            floors: [100.0, 300.0, 100.0, 300.0, 100.0]
+                .iter()
+                .map(|&f| stream_outcome(&[f, f * 2.0]))
+                .collect(),
             subjects: vec![
                 (Kind::RpStreamSingle, stream_outcome(&[150.0, 100.0])),
                 (Kind::DmpStream, stream_outcome(&[20.0, 40.0])),
@@ -733,10 +982,18 @@ mod tests {
         let rp = run.summary(Kind::RpStreamSingle, Metric::Rate);
         assert_eq!(rp.ratios, vec![0.5, 1.0]);
         assert_eq!(rp.worst, 0.5);
-        assert_eq!(rp.met, Some(true), "the target (>= 0.5) is judged on the worst bracket");
+        assert_eq!(
+            rp.met,
+            Some(true),
+            "the target (>= 0.5) is judged on the worst bracket"
+        );
         let dmp = run.summary(Kind::DmpStream, Metric::Rate);
         assert_eq!(dmp.ratios, vec![0.1, 0.05]);
-        assert_eq!(dmp.target.map(|t| t.bound), None, "targets belong to ringproof only");
+        assert_eq!(
+            dmp.target.map(|t| t.bound),
+            None,
+            "targets belong to ringproof only"
+        );
         let adv = crate::report::advantage(&run, Kind::DmpStream, Metric::Rate).unwrap();
         assert!((adv - 0.75 / 0.075).abs() < 1e-9);
         assert_eq!(run.errors(), 0);
@@ -744,14 +1001,38 @@ mod tests {
 
     #[test]
     fn cases_follow_sizes_peers_and_cores() {
-        let names = |v: &[Case]| v.iter().map(|c| (c.title(), c.subjects.len())).collect::<Vec<_>>();
-        let (c, notes) = cases(&["stream-single".into(), "spmc-n".into()], &[8, 64], &[Peer::Dmp], &plan(2));
-        assert_eq!(names(&c), vec![("stream-single 8B".to_owned(), 2), ("stream-single 64B".to_owned(), 2)]);
+        let names = |v: &[Case]| {
+            v.iter()
+                .map(|c| (c.title(), c.subjects.len()))
+                .collect::<Vec<_>>()
+        };
+        let (c, notes) = cases(
+            &["stream-single".into(), "spmc-n".into()],
+            &[8, 64],
+            &[Peer::Dmp],
+            &plan(2),
+        );
+        assert_eq!(
+            names(&c),
+            vec![
+                ("stream-single 8B".to_owned(), 2),
+                ("stream-single 64B".to_owned(), 2)
+            ]
+        );
         assert_eq!(notes.len(), 1, "1 -> N skipped below 4 cores: {notes:?}");
-        let (c, notes) = cases(&["spmc-n".into(), "pingpong-spin".into()], &[8, 64], &[], &plan(8));
+        let (c, notes) = cases(
+            &["spmc-n".into(), "pingpong-spin".into()],
+            &[8, 64],
+            &[],
+            &plan(8),
+        );
         assert!(notes.is_empty());
         assert_eq!(c[0].readers, 7);
-        assert_eq!(names(&c), vec![("spmc-n".to_owned(), 1), ("pingpong-spin".to_owned(), 1)], "unsized scenarios run once, at 8 bytes");
+        assert_eq!(
+            names(&c),
+            vec![("spmc-n".to_owned(), 1), ("pingpong-spin".to_owned(), 1)],
+            "unsized scenarios run once, at 8 bytes"
+        );
         assert_eq!(c[1].runs(2), 5);
     }
 }

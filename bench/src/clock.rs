@@ -51,12 +51,18 @@ pub fn pin(cpu: usize) -> bool {
 
 /// Switches this process to SCHED_FIFO at `priority`. Returns whether the kernel accepted it.
 pub fn set_fifo(priority: i32) -> bool {
-    let param = libc::sched_param { sched_priority: priority };
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
     // SAFETY: plain syscall on this process with a valid parameter block.
     unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0 }
 }
 
 /// The CPUs this process may run on.
 pub fn allowed_cpus() -> Vec<usize> {
-    core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect()
+    core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
 }

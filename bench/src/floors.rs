@@ -87,7 +87,11 @@ pub fn segment_len(stream: bool, capacity: usize, size: usize) -> usize {
 /// Every side maps the segment, then they meet here; reader 0 then unlinks the name (all have
 /// it mapped, so nothing is left behind even if the orchestrator dies).
 fn rendezvous(ready: &AtomicU32, a: &RoleArgs) {
-    let parties = 1 + if a.kind.is_stream() { a.readers.max(1) } else { 1 } as u32;
+    let parties = 1 + if a.kind.is_stream() {
+        a.readers.max(1)
+    } else {
+        1
+    } as u32;
     ready.fetch_add(1, AcqRel);
     let mut b = Backoff::new();
     while ready.load(Acquire) < parties {
@@ -108,7 +112,10 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
     }
     let readers = a.readers.max(1);
     if readers > MAX_READERS || a.reader >= readers {
-        return Err(format!("reader {} of {readers}: the raw broadcast supports 1..={MAX_READERS} readers", a.reader));
+        return Err(format!(
+            "reader {} of {readers}: the raw broadcast supports 1..={MAX_READERS} readers",
+            a.reader
+        ));
     }
     // SAFETY: the segment is at least 4096 + capacity * size bytes, page-aligned, zeroed by
     // its creator; StreamCtl is atomics only and fits the first page.
@@ -118,7 +125,17 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
     // Where the two vCPUs sit this run (close or far), from a short spin ping-pong between A
     // and reader 0 before the stream: the stream's own rate says it only for u64 SPSC.
     let probe = match (a.side, a.reader) {
-        (Side::A, _) => Some(spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10, PROBE_ROUNDS, &mut Pacer::new(0, 0, 0)).0.finish(a.ticks_per_ns, 0)),
+        (Side::A, _) => Some(
+            spin_pingpong_a(
+                &ctl.ping.0,
+                &ctl.pong.0,
+                PROBE_ROUNDS / 10,
+                PROBE_ROUNDS,
+                &mut Pacer::new(0, 0, 0),
+            )
+            .0
+            .finish(a.ticks_per_ns, 0),
+        ),
         (Side::B, 0) => {
             spin_pingpong_b(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10 + PROBE_ROUNDS);
             None
@@ -132,7 +149,13 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
     match a.side {
         Side::A => {
             let batch = a.batch.max(1) as u64;
-            let slowest = || ctl.consumed[..readers].iter().map(|c| c.0.load(Acquire)).min().unwrap_or(0);
+            let slowest = || {
+                ctl.consumed[..readers]
+                    .iter()
+                    .map(|c| c.0.load(Acquire))
+                    .min()
+                    .unwrap_or(0)
+            };
             let (mut next, mut limit) = (0u64, cap);
             while next < total {
                 if next == limit {
@@ -149,7 +172,12 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
                 for (index, len, seq) in runs(next, end, cap) {
                     // SAFETY: within the ring; readers read these slots only after the
                     // release store below, and we reuse them only after all consumed them.
-                    let run = unsafe { std::slice::from_raw_parts_mut((base as *mut u64).add(index * words), len * words) };
+                    let run = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            (base as *mut u64).add(index * words),
+                            len * words,
+                        )
+                    };
                     if words == 1 {
                         for (slot, s) in run.iter_mut().zip(seq..) {
                             *slot = s;
@@ -182,12 +210,23 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
                 idle = Backoff::new();
                 for (index, len, seq) in runs(next, avail, cap) {
                     // SAFETY: published (acquire above) and not reusable until we store below.
-                    let run = unsafe { std::slice::from_raw_parts((base as *const u64).add(index * words), len * words) };
+                    let run = unsafe {
+                        std::slice::from_raw_parts(
+                            (base as *const u64).add(index * words),
+                            len * words,
+                        )
+                    };
                     if words == 1 {
-                        errors += run.iter().zip(seq..).map(|(v, s)| u64::from(*v != s)).sum::<u64>();
+                        errors += run
+                            .iter()
+                            .zip(seq..)
+                            .map(|(v, s)| u64::from(*v != s))
+                            .sum::<u64>();
                     } else {
                         for (slot, s) in run.chunks_exact(words).zip(seq..) {
-                            errors += u64::from(ringproof::payload::verify(s, bytemuck_bytes(slot)).is_err());
+                            errors += u64::from(
+                                ringproof::payload::verify(s, bytemuck_bytes(slot)).is_err(),
+                            );
                         }
                     }
                 }
@@ -218,7 +257,10 @@ fn bytemuck_bytes_mut(words: &mut [u64]) -> &mut [u8] {
 fn runs(from: u64, to: u64, cap: u64) -> [(usize, usize, u64); 2] {
     let start = from % cap;
     let first = (to - from).min(cap - start);
-    [(start as usize, first as usize, from), (0, (to - from - first) as usize, from + first)]
+    [
+        (start as usize, first as usize, from),
+        (0, (to - from - first) as usize, from + first),
+    ]
 }
 
 /// Raw spin ping-pong over `ping`/`pong`, A timing each round trip.
@@ -231,16 +273,25 @@ pub fn ping(a: &RoleArgs) -> Result<Value, String> {
     match a.side {
         Side::A => {
             let mut pacer = crate::measure::pacer_of(a);
-            let (rec, errors) = spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, warmup, rounds, &mut pacer);
+            let (rec, errors) =
+                spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, warmup, rounds, &mut pacer);
             let mut out = rec.finish(a.ticks_per_ns, errors);
             out["late_starts"] = json!(pacer.late);
             Ok(out)
         }
-        Side::B => Ok(json!({ "rounds": rounds, "errors": spin_pingpong_b(&ctl.ping.0, &ctl.pong.0, warmup + rounds) })),
+        Side::B => Ok(
+            json!({ "rounds": rounds, "errors": spin_pingpong_b(&ctl.ping.0, &ctl.pong.0, warmup + rounds) }),
+        ),
     }
 }
 
-fn spin_pingpong_a(ping: &AtomicU64, pong: &AtomicU64, warmup: u64, rounds: u64, pacer: &mut Pacer) -> (LatencyRecorder, u64) {
+fn spin_pingpong_a(
+    ping: &AtomicU64,
+    pong: &AtomicU64,
+    warmup: u64,
+    rounds: u64,
+    pacer: &mut Pacer,
+) -> (LatencyRecorder, u64) {
     let mut rec = LatencyRecorder::new();
     let mut errors = 0;
     for i in 1..=warmup + rounds {
@@ -354,7 +405,13 @@ pub fn futex(a: &RoleArgs) -> Result<Value, String> {
     let (rounds, warmup) = (a.events, a.warmup);
     match a.side {
         Side::A => {
-            let (probe, _) = spin_pingpong_a(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10, PROBE_ROUNDS, &mut Pacer::new(0, 0, 0));
+            let (probe, _) = spin_pingpong_a(
+                &ctl.ping.0,
+                &ctl.pong.0,
+                PROBE_ROUNDS / 10,
+                PROBE_ROUNDS,
+                &mut Pacer::new(0, 0, 0),
+            );
             let probe = probe.finish(a.ticks_per_ns, 0);
             let mut rec = LatencyRecorder::new();
             let mut errors = 0;
@@ -380,7 +437,8 @@ pub fn futex(a: &RoleArgs) -> Result<Value, String> {
             Ok(out)
         }
         Side::B => {
-            let probe_errors = spin_pingpong_b(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10 + PROBE_ROUNDS);
+            let probe_errors =
+                spin_pingpong_b(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10 + PROBE_ROUNDS);
             let mut errors = probe_errors;
             for i in 1..=(warmup + rounds) as u32 {
                 let v = wait(ping, i, a.spins);
@@ -398,7 +456,14 @@ fn signal(w: &FutexWord, v: u32) {
     if w.waiters.load(SeqCst) != 0 {
         // SAFETY: a live, aligned u32 in a shared mapping; FUTEX_WAKE (not PRIVATE): the
         // sleeper is another process.
-        unsafe { libc::syscall(libc::SYS_futex, w.value.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                w.value.as_ptr(),
+                libc::FUTEX_WAKE,
+                i32::MAX,
+            )
+        };
     }
 }
 
@@ -413,7 +478,10 @@ fn wait(w: &FutexWord, want: u32, spins: u32) -> u32 {
         std::hint::spin_loop();
     }
     let backstop = Duration::from_millis(10);
-    let ts = libc::timespec { tv_sec: 0, tv_nsec: backstop.as_nanos() as libc::c_long };
+    let ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: backstop.as_nanos() as libc::c_long,
+    };
     loop {
         let v = w.value.load(Acquire);
         if v >= want {
@@ -422,7 +490,15 @@ fn wait(w: &FutexWord, want: u32, spins: u32) -> u32 {
         w.waiters.fetch_add(1, SeqCst);
         if w.value.load(SeqCst) == v {
             // SAFETY: as in `signal`; the kernel re-checks `value == v` atomically.
-            unsafe { libc::syscall(libc::SYS_futex, w.value.as_ptr(), libc::FUTEX_WAIT, v, &ts as *const libc::timespec) };
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    w.value.as_ptr(),
+                    libc::FUTEX_WAIT,
+                    v,
+                    &ts as *const libc::timespec,
+                )
+            };
         }
         w.waiters.fetch_sub(1, SeqCst);
     }

@@ -4,9 +4,9 @@
 use crate::bracket::{self, Case, Plan, Rates, ScenarioRun, SCENARIOS};
 use crate::harness::{self, Launcher, Peer};
 use crate::{clock, plot, report, shm, testee_subject};
-use ringproof_conformance::protocol::BenchMode;
 use clap::{builder::PossibleValuesParser, Args};
 use indicatif::{ProgressBar, ProgressStyle};
+use ringproof_conformance::protocol::BenchMode;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -125,7 +125,9 @@ pub struct Opts {
 fn parse_size(s: &str) -> Result<usize, String> {
     let n: usize = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
     if n == 0 || (n / 8) * 8 != n || n > 1 << 20 {
-        return Err(format!("event size {n} must be a positive multiple of 8, at most 1 MiB"));
+        return Err(format!(
+            "event size {n} must be a positive multiple of 8, at most 1 MiB"
+        ));
     }
     Ok(n)
 }
@@ -154,23 +156,47 @@ fn cpus(o: &Opts) -> Result<(Vec<usize>, String), String> {
         return Ok((Vec::new(), "not pinned (--no-pin)".into()));
     }
     let chosen: Vec<usize> = match &o.cores {
-        Some(s) => s.split(',').map(|c| c.trim().parse::<usize>().map_err(|e| format!("--cores {s:?}: {e}"))).collect::<Result<_, _>>()?,
+        Some(s) => s
+            .split(',')
+            .map(|c| {
+                c.trim()
+                    .parse::<usize>()
+                    .map_err(|e| format!("--cores {s:?}: {e}"))
+            })
+            .collect::<Result<_, _>>()?,
         None => clock::allowed_cpus(),
     };
     let mut distinct = chosen.clone();
     distinct.sort_unstable();
     distinct.dedup();
     if distinct.len() < 2 || distinct.len() != chosen.len() {
-        return Ok((Vec::new(), format!("PINNING FAILED: need two or more distinct cpus, have {chosen:?}; running unpinned")));
+        return Ok((
+            Vec::new(),
+            format!(
+                "PINNING FAILED: need two or more distinct cpus, have {chosen:?}; running unpinned"
+            ),
+        ));
     }
-    Ok((chosen.clone(), format!("A on cpu {}, B (readers) on cpus {:?} (reader i on the (1+i)-th, wrapping)", chosen[0], &chosen[1..])))
+    Ok((
+        chosen.clone(),
+        format!(
+            "A on cpu {}, B (readers) on cpus {:?} (reader i on the (1+i)-th, wrapping)",
+            chosen[0],
+            &chosen[1..]
+        ),
+    ))
 }
 
 fn machine_info(ticks_per_ns: f64, pause_ns: f64, pinning: &str) -> serde_json::Value {
-    let model = std::fs::read_to_string("/proc/cpuinfo")
+    let model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .map(|m| m.trim().to_owned())
+    });
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_owned()));
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_owned());
+        .map(|s| s.trim().to_owned());
     json!({
         "pid": std::process::id(), "cpu_model": model, "kernel": kernel, "allowed_cpus": clock::allowed_cpus(),
         "online_cpus": std::thread::available_parallelism().map(|n| n.get()).ok(),
@@ -203,7 +229,11 @@ fn plan(o: &Opts, cpus: Vec<usize>, ticks_per_ns: f64) -> Plan {
         events: o.events,
         min_events: if q { 10_000 } else { 200_000 },
         first_scale: if q { 0.1 } else { 1.0 },
-        target_secs: if q { o.target_secs.min(0.1) } else { o.target_secs },
+        target_secs: if q {
+            o.target_secs.min(0.1)
+        } else {
+            o.target_secs
+        },
         rounds: o.rounds.unwrap_or(if q { 5_000 } else { 100_000 }),
         ping_warmup: if q { 500 } else { 10_000 },
         paced_rounds: o.paced_rounds.unwrap_or(if q { 200 } else { 3_000 }),
@@ -217,16 +247,26 @@ fn plan(o: &Opts, cpus: Vec<usize>, ticks_per_ns: f64) -> Plan {
         timeout: Duration::from_secs(o.timeout_s.unwrap_or(if q { 60 } else { 120 })),
         attempts: o.attempts.unwrap_or(if q { 1 } else { 3 }).max(1),
         max_preemptions: o.max_preemptions,
-        quiet_wait: Duration::from_secs_f64(o.quiet_wait_s.unwrap_or(if q || o.rt.is_some() { 0.0 } else { 10.0 })),
+        quiet_wait: Duration::from_secs_f64(o.quiet_wait_s.unwrap_or(if q || o.rt.is_some() {
+            0.0
+        } else {
+            10.0
+        })),
         rt_priority: o.rt,
-        cooldown: if o.rt.is_some() { o.rt_cooldown.max(0.0) } else { 0.0 },
+        cooldown: if o.rt.is_some() {
+            o.rt_cooldown.max(0.0)
+        } else {
+            0.0
+        },
         many_readers: o.readers,
     }
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs  {msg}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs  {msg}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
@@ -255,11 +295,32 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
         }
         for t in testees {
             println!();
-            println!("testee {} ({}: {} {})", t.who, t.spec, t.imp.program.display(), t.imp.args.join(" "));
+            println!(
+                "testee {} ({}: {} {})",
+                t.who,
+                t.spec,
+                t.imp.program.display(),
+                t.imp.args.join(" ")
+            );
             println!("  capabilities: {}", t.capabilities.join(", "));
             let joins = t.scenarios();
-            println!("  bench modes: {}", BenchMode::ALL.iter().filter(|m| t.has(m.capability())).map(|m| m.as_str()).collect::<Vec<_>>().join(", "));
-            println!("  joins: {}", if joins.is_empty() { "nothing (no `bench` mode it can run)".to_owned() } else { joins.join(", ") });
+            println!(
+                "  bench modes: {}",
+                BenchMode::ALL
+                    .iter()
+                    .filter(|m| t.has(m.capability()))
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            println!(
+                "  joins: {}",
+                if joins.is_empty() {
+                    "nothing (no `bench` mode it can run)".to_owned()
+                } else {
+                    joins.join(", ")
+                }
+            );
         }
         return ExitCode::SUCCESS;
     }
@@ -270,7 +331,10 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
             o.peers = vec!["none".into()];
         }
         if auto_scenarios {
-            o.scenario = testee_subject::JOINS.iter().map(|(s, _, _)| s.to_string()).collect();
+            o.scenario = testee_subject::JOINS
+                .iter()
+                .map(|(s, _, _)| s.to_string())
+                .collect();
             o.scenario.dedup();
         }
     }
@@ -288,7 +352,10 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
     harness::install_signal_handlers();
     let swept = shm::sweep_stale();
     if swept > 0 {
-        eprintln!("removed {swept} stale {}* names and directories of dead earlier runs", shm::PREFIX);
+        eprintln!(
+            "removed {swept} stale {}* names and directories of dead earlier runs",
+            shm::PREFIX
+        );
     }
     let (cpus, pinning) = match cpus(&o) {
         Ok(c) => c,
@@ -312,15 +379,23 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
     let (mut cases, mut notes) = bracket::cases(&o.scenario, &sizes, &peers, &plan);
     if !testees.is_empty() {
         for c in &mut cases {
-            c.subjects.extend(testee_subject::kinds_for(c.scenario.name));
+            c.subjects
+                .extend(testee_subject::kinds_for(c.scenario.name));
         }
-        let mut alone: Vec<&str> = cases.iter().filter(|c| c.subjects.iter().all(|k| k.testee().is_none())).map(|c| c.scenario.name).collect();
+        let mut alone: Vec<&str> = cases
+            .iter()
+            .filter(|c| c.subjects.iter().all(|k| k.testee().is_none()))
+            .map(|c| c.scenario.name)
+            .collect();
         alone.dedup();
         if auto_scenarios {
             // Cases no testee joins only repeat the built-in run: drop them.
             cases.retain(|c| c.subjects.iter().any(|k| k.testee().is_some()));
         } else if !alone.is_empty() {
-            notes.push(format!("no testee joins {} (see --list): built-in subjects only", alone.join(", ")));
+            notes.push(format!(
+                "no testee joins {} (see --list): built-in subjects only",
+                alone.join(", ")
+            ));
         }
     }
     let total_runs: usize = cases.iter().map(|c| c.runs(plan.brackets)).sum();
@@ -382,18 +457,41 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
     let unpinned: usize = runs.iter().map(ScenarioRun::unpinned).sum();
     let leaked: Vec<String> = runs.iter().flat_map(ScenarioRun::leaked).collect();
     let contended: usize = runs.iter().map(ScenarioRun::contended).sum();
-    let oversubscribed: Vec<String> = runs.iter().filter(|r| r.oversubscribed()).map(|r| r.case.title()).collect();
+    let oversubscribed: Vec<String> = runs
+        .iter()
+        .filter(|r| r.oversubscribed())
+        .map(|r| r.case.title())
+        .collect();
     let missed: Vec<String> = runs
         .iter()
-        .flat_map(|r| r.summaries().into_iter().filter(|s| s.met == Some(false)).map(move |s| format!("{} {}", r.case.title(), r.scenario.label(s.metric))))
+        .flat_map(|r| {
+            r.summaries()
+                .into_iter()
+                .filter(|s| s.met == Some(false))
+                .map(move |s| format!("{} {}", r.case.title(), r.scenario.label(s.metric)))
+        })
         .collect();
-    let verified: u64 = runs.iter().flat_map(|r| r.floors.iter().chain(r.subjects.iter().map(|(_, o)| o))).map(|o| o.verified()).sum();
+    let verified: u64 = runs
+        .iter()
+        .flat_map(|r| r.floors.iter().chain(r.subjects.iter().map(|(_, o)| o)))
+        .map(|o| o.verified())
+        .sum();
     let run_count: usize = runs.iter().map(ScenarioRun::run_count).sum();
     println!();
     println!("verification: {errors} payload/sequence errors in {verified} verified events and round trips over {run_count} runs");
-    println!("pinning: {pinning}{}", if unpinned > 0 { format!("; {unpinned} runs had a child that FAILED to pin") } else { String::new() });
+    println!(
+        "pinning: {pinning}{}",
+        if unpinned > 0 {
+            format!("; {unpinned} runs had a child that FAILED to pin")
+        } else {
+            String::new()
+        }
+    );
     if !oversubscribed.is_empty() {
-        println!("oversubscribed (more spinning processes than cores): {}", oversubscribed.join(", "));
+        println!(
+            "oversubscribed (more spinning processes than cores): {}",
+            oversubscribed.join(", ")
+        );
     }
     for n in &notes {
         println!("note: {n}");
@@ -401,7 +499,11 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
     println!(
         "contention: {contended} kept runs had more than {} involuntary context switches{}",
         plan.max_preemptions,
-        if contended > 0 { " (the machine was busy: treat their numbers with suspicion)" } else { "" }
+        if contended > 0 {
+            " (the machine was busy: treat their numbers with suspicion)"
+        } else {
+            ""
+        }
     );
     if !unjudged.is_empty() {
         println!(
@@ -412,20 +514,44 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
     if !leaked.is_empty() {
         println!("leaked shm names (removed by the orchestrator): {leaked:?}");
     }
-    println!("targets missed (worst bracket): {}", if missed.is_empty() { "none".to_owned() } else { missed.join(", ") });
+    println!(
+        "targets missed (worst bracket): {}",
+        if missed.is_empty() {
+            "none".to_owned()
+        } else {
+            missed.join(", ")
+        }
+    );
     println!("total {:.1} s for {run_count} runs", elapsed.as_secs_f64());
     for e in &failures {
         println!("FAILED: {e}");
     }
-    let dropped: Vec<String> = runs.iter().flat_map(|r| r.dropped().into_iter().map(move |(k, n)| format!("{} {}: {n}", r.case.title(), k.who()))).collect();
+    let dropped: Vec<String> = runs
+        .iter()
+        .flat_map(|r| {
+            r.dropped()
+                .into_iter()
+                .map(move |(k, n)| format!("{} {}: {n}", r.case.title(), k.who()))
+        })
+        .collect();
     if !dropped.is_empty() {
-        println!("not delivered to a reader (peer behaviour, not payload errors): {}", dropped.join(", "));
+        println!(
+            "not delivered to a reader (peer behaviour, not payload errors): {}",
+            dropped.join(", ")
+        );
     }
 
     let mut status = ExitCode::SUCCESS;
     if let Some(dir) = &o.plot {
         match plot::write_all(dir, &runs) {
-            Ok(files) => println!("plots: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")),
+            Ok(files) => println!(
+                "plots: {}",
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Err(e) => {
                 eprintln!("{e}");
                 status = ExitCode::FAILURE;
@@ -453,7 +579,10 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
             "interrupted": harness::interrupting_signal().map(|s| nix::sys::signal::Signal::try_from(s).map_or("signal", |s| s.as_str())),
         });
         let doc = report::json_doc(machine, settings, &runs, verdict);
-        if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&doc).expect("json") + "\n") {
+        if let Err(e) = std::fs::write(
+            path,
+            serde_json::to_string_pretty(&doc).expect("json") + "\n",
+        ) {
             eprintln!("write {}: {e}", path.display());
             return ExitCode::FAILURE;
         }
@@ -477,6 +606,10 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
 /// planning and tests).
 pub fn planned_cases(o: &Opts) -> Vec<Case> {
     let plan = plan(o, clock::allowed_cpus(), 1.0);
-    let sizes = if o.size.is_empty() { DEFAULT_SIZES.to_vec() } else { o.size.clone() };
+    let sizes = if o.size.is_empty() {
+        DEFAULT_SIZES.to_vec()
+    } else {
+        o.size.clone()
+    };
     bracket::cases(&o.scenario, &sizes, &peers(o), &plan).0
 }

@@ -139,14 +139,24 @@ impl Kind {
     pub fn who(self) -> &'static str {
         match self.peer() {
             Some(p) => p.name(),
-            None if matches!(self, Kind::Testee(_)) => crate::testee_subject::who(self.testee().expect("testee")),
+            None if matches!(self, Kind::Testee(_)) => {
+                crate::testee_subject::who(self.testee().expect("testee"))
+            }
             None if self.is_floor() => "floor",
             None => "ringproof",
         }
     }
 
     pub fn is_floor(self) -> bool {
-        matches!(self, Kind::FloorStream | Kind::FloorPing | Kind::FloorFutex | Kind::FloorStreamPerEvent | Kind::FloorRingPing | Kind::FloorRingPingTouch)
+        matches!(
+            self,
+            Kind::FloorStream
+                | Kind::FloorPing
+                | Kind::FloorFutex
+                | Kind::FloorStreamPerEvent
+                | Kind::FloorRingPing
+                | Kind::FloorRingPingTouch
+        )
     }
 
     pub fn is_stream(self) -> bool {
@@ -269,9 +279,17 @@ impl RoleArgs {
     pub fn to_argv(&self) -> Vec<String> {
         let mut v = vec![
             "--kind".into(),
-            self.kind.to_possible_value().expect("not skipped").get_name().into(),
+            self.kind
+                .to_possible_value()
+                .expect("not skipped")
+                .get_name()
+                .into(),
             "--side".into(),
-            self.side.to_possible_value().expect("not skipped").get_name().into(),
+            self.side
+                .to_possible_value()
+                .expect("not skipped")
+                .get_name()
+                .into(),
             "--name".into(),
             self.name.clone(),
         ];
@@ -320,7 +338,10 @@ pub fn run_role(a: RoleArgs, peers: Option<PeerRunner>) -> ExitCode {
     } else {
         match a.kind {
             Kind::FloorStream => floors::stream(&a),
-            Kind::FloorStreamPerEvent => floors::stream(&RoleArgs { batch: 1, ..a.clone() }),
+            Kind::FloorStreamPerEvent => floors::stream(&RoleArgs {
+                batch: 1,
+                ..a.clone()
+            }),
             Kind::FloorRingPing => floors::ring_ping(&a, false),
             Kind::FloorRingPingTouch => floors::ring_ping(&a, true),
             Kind::FloorPing => floors::ping(&a),
@@ -329,19 +350,29 @@ pub fn run_role(a: RoleArgs, peers: Option<PeerRunner>) -> ExitCode {
             Kind::RpStreamBatch => subjects::stream(&a, subjects::Publish::Batch),
             Kind::RpStreamCoalesced => subjects::stream(&a, subjects::Publish::Coalesced),
             Kind::RpStreamSingleBackoff => subjects::stream(&a, subjects::Publish::SingleBackoff),
-            Kind::RpStreamBatchNoCounters => subjects::stream(&a, subjects::Publish::BatchNoCounters),
-            Kind::RpStreamSingleNoCounters => subjects::stream(&a, subjects::Publish::SingleNoCounters),
+            Kind::RpStreamBatchNoCounters => {
+                subjects::stream(&a, subjects::Publish::BatchNoCounters)
+            }
+            Kind::RpStreamSingleNoCounters => {
+                subjects::stream(&a, subjects::Publish::SingleNoCounters)
+            }
             Kind::RpPingSpin => subjects::ping(&a, WaitStrategy::BusySpin),
             Kind::RpPingBlocking => subjects::ping(&a, WaitStrategy::blocking()),
             k => match peers {
                 Some(run) => run(&a),
-                None => Err(format!("{} is a peer: it runs in {PEERS_BIN}, not in this binary", k.name())),
+                None => Err(format!(
+                    "{} is a peer: it runs in {PEERS_BIN}, not in this binary",
+                    k.name()
+                )),
             },
         }
     };
     match result {
         Ok(r) => {
-            println!("{}", json!({ "cpu": a.cpu, "pinned": pinned, "rt": rt, "usage": usage.since(), "result": r }));
+            println!(
+                "{}",
+                json!({ "cpu": a.cpu, "pinned": pinned, "rt": rt, "usage": usage.since(), "result": r })
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -375,7 +406,13 @@ impl Launcher {
     /// The running binary serves every kind with subcommand `role_subcommand`.
     pub fn this_binary_serves_all(role_subcommand: &str) -> Result<Launcher, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        Ok(Launcher { core: Command0 { program: exe, prefix: vec![role_subcommand.into()] }, peers: None })
+        Ok(Launcher {
+            core: Command0 {
+                program: exe,
+                prefix: vec![role_subcommand.into()],
+            },
+            peers: None,
+        })
     }
 
     /// The running binary serves ringproof and floor kinds with `role_subcommand`; peers run
@@ -386,7 +423,16 @@ impl Launcher {
             Some(p) => PathBuf::from(p),
             None => exe.with_file_name(PEERS_BIN),
         };
-        Ok(Launcher { core: Command0 { program: exe, prefix: vec![role_subcommand.into()] }, peers: Some(Command0 { program: peers, prefix: vec!["role".into()] }) })
+        Ok(Launcher {
+            core: Command0 {
+                program: exe,
+                prefix: vec![role_subcommand.into()],
+            },
+            peers: Some(Command0 {
+                program: peers,
+                prefix: vec!["role".into()],
+            }),
+        })
     }
 
     /// Checks that the peers binary exists (before anything runs), with what to do if not.
@@ -476,29 +522,47 @@ impl RunOutcome {
 
     /// Payload / ordering errors any side saw.
     pub fn errors(&self) -> u64 {
-        self.sides().map(|s| s["result"]["errors"].as_u64().unwrap_or(0)).sum()
+        self.sides()
+            .map(|s| s["result"]["errors"].as_u64().unwrap_or(0))
+            .sum()
     }
 
     /// Events (stream) or round trips (ping) the consuming sides verified.
     pub fn verified(&self) -> u64 {
-        self.b.iter().map(|s| s["result"]["consumed"].as_u64().or(s["result"]["rounds"].as_u64()).unwrap_or(0)).sum()
+        self.b
+            .iter()
+            .map(|s| {
+                s["result"]["consumed"]
+                    .as_u64()
+                    .or(s["result"]["rounds"].as_u64())
+                    .unwrap_or(0)
+            })
+            .sum()
     }
 
     /// Events a peer did not deliver to a reader (iceoryx2 broadcasts under back-pressure);
     /// reported next to the numbers, not counted as payload errors.
     pub fn dropped(&self) -> u64 {
-        self.b.iter().map(|s| s["result"]["dropped"].as_u64().unwrap_or(0)).sum()
+        self.b
+            .iter()
+            .map(|s| s["result"]["dropped"].as_u64().unwrap_or(0))
+            .sum()
     }
 
     /// Involuntary context switches of all sides: each one is a moment a side did not have
     /// its core (another task ran there), which a spinning peer pays for in full.
     pub fn preemptions(&self) -> i64 {
-        self.sides().map(|s| s["usage"]["involuntary_switches"].as_i64().unwrap_or(0)).sum()
+        self.sides()
+            .map(|s| s["usage"]["involuntary_switches"].as_i64().unwrap_or(0))
+            .sum()
     }
 
     /// The slowest reader's stream rate (events/s).
     pub fn min_rate(&self) -> f64 {
-        self.b.iter().map(|s| s["result"]["rate"].as_f64().unwrap_or(f64::NAN)).fold(f64::INFINITY, f64::min)
+        self.b
+            .iter()
+            .map(|s| s["result"]["rate"].as_f64().unwrap_or(f64::NAN))
+            .fold(f64::INFINITY, f64::min)
     }
 }
 
@@ -549,10 +613,18 @@ pub fn run_pair(spec: &RunSpec, name: &str, launcher: &Launcher) -> Result<RunOu
             .spawn()
             .map_err(|e| format!("spawn {}: {e}", cmd.program.display()))
     };
-    let readers = if spec.kind.is_stream() { spec.readers.max(1) } else { 1 };
+    let readers = if spec.kind.is_stream() {
+        spec.readers.max(1)
+    } else {
+        1
+    };
     let mut children: Vec<Child> = Vec::new();
     for i in 0..=readers {
-        let args = if i == 0 { role(Side::A, 0, spec.cpu_of(None)) } else { role(Side::B, i - 1, spec.cpu_of(Some(i - 1))) };
+        let args = if i == 0 {
+            role(Side::A, 0, spec.cpu_of(None))
+        } else {
+            role(Side::B, i - 1, spec.cpu_of(Some(i - 1)))
+        };
         match spawn(args) {
             Ok(c) => children.push(c),
             Err(e) => {
@@ -566,27 +638,53 @@ pub fn run_pair(spec: &RunSpec, name: &str, launcher: &Launcher) -> Result<RunOu
     let reports: Vec<Result<Value, String>> = children.iter_mut().map(read_report).collect();
     let leaked = guard.cleanup();
     waited?;
-    let mut reports = reports.into_iter().collect::<Result<Vec<Value>, String>>()?;
+    let mut reports = reports
+        .into_iter()
+        .collect::<Result<Vec<Value>, String>>()?;
     let a = reports.remove(0);
     let b = reports;
-    let pinned = std::iter::once(&a).chain(&b).map(|s| s["pinned"].as_bool()).try_fold(true, |all, p| p.map(|p| all && p));
-    if spec.rt_priority.is_some() && !std::iter::once(&a).chain(&b).all(|s| s["rt"].as_bool() == Some(true)) {
-        return Err("a child could not switch to SCHED_FIFO (needs CAP_SYS_NICE); run without --rt".into());
+    let pinned = std::iter::once(&a)
+        .chain(&b)
+        .map(|s| s["pinned"].as_bool())
+        .try_fold(true, |all, p| p.map(|p| all && p));
+    if spec.rt_priority.is_some()
+        && !std::iter::once(&a)
+            .chain(&b)
+            .all(|s| s["rt"].as_bool() == Some(true))
+    {
+        return Err(
+            "a child could not switch to SCHED_FIFO (needs CAP_SYS_NICE); run without --rt".into(),
+        );
     }
-    Ok(RunOutcome { a, b, wall, pinned, leaked, attempts: 1, quiet_wait_s: 0.0, quiet: true, oversubscribed: spec.oversubscribed() })
+    Ok(RunOutcome {
+        a,
+        b,
+        wall,
+        pinned,
+        leaked,
+        attempts: 1,
+        quiet_wait_s: 0.0,
+        quiet: true,
+        oversubscribed: spec.oversubscribed(),
+    })
 }
 
 /// Every shm name a run of `spec` named `name` may create (removed afterwards, reported if a
 /// child left it).
 fn shm_names(spec: &RunSpec, name: &str) -> Vec<String> {
-    let readers: Vec<String> = (0..spec.readers.max(1)).map(subjects::stream_consumer_id).collect();
+    let readers: Vec<String> = (0..spec.readers.max(1))
+        .map(subjects::stream_consumer_id)
+        .collect();
     let ids: Vec<&str> = readers.iter().map(String::as_str).collect();
     match spec.kind {
         k if k.is_raw() => vec![name.to_owned()],
         _ if spec.mmap => Vec::new(),
-        Kind::RpStreamSingle | Kind::RpStreamBatch | Kind::RpStreamCoalesced | Kind::RpStreamSingleBackoff | Kind::RpStreamBatchNoCounters | Kind::RpStreamSingleNoCounters => {
-            shm::ring_names(name, &ids)
-        }
+        Kind::RpStreamSingle
+        | Kind::RpStreamBatch
+        | Kind::RpStreamCoalesced
+        | Kind::RpStreamSingleBackoff
+        | Kind::RpStreamBatchNoCounters
+        | Kind::RpStreamSingleNoCounters => shm::ring_names(name, &ids),
         Kind::RpPingSpin | Kind::RpPingBlocking => {
             let [ab, ba] = subjects::ping_rings(name);
             let mut v = shm::ring_names(&ab, &[subjects::PING_CONSUMERS[1]]);
@@ -606,7 +704,11 @@ fn shm_names(spec: &RunSpec, name: &str) -> Vec<String> {
 
 /// What a disruptor-mp ring `ring` with consumers `cp_0..cp_{n-1}` puts in /dev/shm.
 pub fn dmp_names(ring: &str, consumers: usize) -> Vec<String> {
-    let mut v = vec![ring.to_owned(), format!("{ring}_producer_seq"), format!("{ring}_cr")];
+    let mut v = vec![
+        ring.to_owned(),
+        format!("{ring}_producer_seq"),
+        format!("{ring}_cr"),
+    ];
     v.extend((0..consumers).map(|i| format!("{ring}_{DMP_PREFIX}_{i}_seq")));
     v
 }
@@ -624,7 +726,12 @@ pub fn iox2_prefix(name: &str) -> String {
 pub fn others_running() -> u64 {
     std::fs::read_to_string("/proc/stat")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("procs_running ").and_then(|n| n.trim().parse::<u64>().ok())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("procs_running ")
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+            })
+        })
         .map_or(0, |n| n.saturating_sub(1))
 }
 
@@ -662,7 +769,11 @@ pub fn interrupting_signal() -> Option<i32> {
 /// Installs SIGINT/SIGTERM/SIGALRM handlers without SA_RESTART, so they interrupt `waitpid`.
 /// Children get default dispositions back at exec.
 pub fn install_signal_handlers() {
-    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGALRM] {
         // SAFETY: the handler only stores to an atomic (async-signal-safe).
         unsafe { signal::sigaction(sig, &action) }.expect("sigaction");
@@ -677,7 +788,8 @@ pub fn interrupted() -> bool {
 fn read_report(child: &mut Child) -> Result<Value, String> {
     let mut s = String::new();
     if let Some(out) = child.stdout.as_mut() {
-        out.read_to_string(&mut s).map_err(|e| format!("read child report: {e}"))?;
+        out.read_to_string(&mut s)
+            .map_err(|e| format!("read child report: {e}"))?;
     }
     let line = s.lines().last().ok_or("child printed no report")?;
     serde_json::from_str(line).map_err(|e| format!("child report {line:?}: {e}"))
@@ -699,7 +811,13 @@ fn kill_and_reap(children: &[&Child]) {
 /// Waits for every child; if one fails, or a signal or the deadline comes, kills the rest.
 fn wait_all(children: &[Child], timeout: Duration) -> Result<(), String> {
     let pids: Vec<Pid> = children.iter().map(pid_of).collect();
-    let side = |i: usize| if i == 0 { "side A".to_owned() } else { format!("side B (reader {})", i - 1) };
+    let side = |i: usize| {
+        if i == 0 {
+            "side A".to_owned()
+        } else {
+            format!("side B (reader {})", i - 1)
+        }
+    };
     let mut done = vec![false; pids.len()];
     let mut failure: Option<String> = None;
     let kill_rest = |done: &[bool]| {
@@ -715,7 +833,9 @@ fn wait_all(children: &[Child], timeout: Duration) -> Result<(), String> {
         match waitpid(Pid::from_raw(-1), None) {
             Ok(status) => {
                 let Some(pid) = status.pid() else { continue };
-                let Some(i) = pids.iter().position(|p| *p == pid) else { continue };
+                let Some(i) = pids.iter().position(|p| *p == pid) else {
+                    continue;
+                };
                 let bad = match status {
                     WaitStatus::Exited(_, 0) => None,
                     WaitStatus::Exited(_, code) => Some(format!("{} exited with {code}", side(i))),
@@ -734,7 +854,8 @@ fn wait_all(children: &[Child], timeout: Duration) -> Result<(), String> {
                     kill_rest(&done);
                     if sig == libc::SIGALRM {
                         SIGNALLED.store(0, Ordering::SeqCst);
-                        failure.get_or_insert(format!("run exceeded {} s; killed", timeout.as_secs()));
+                        failure
+                            .get_or_insert(format!("run exceeded {} s; killed", timeout.as_secs()));
                     } else {
                         failure.get_or_insert("interrupted".into());
                     }

@@ -6,7 +6,11 @@ use ringproof_bench::{harness, Launcher, Opts};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "ringproof-bench", about = "Cross-process ringproof benchmark, bracketed by raw shm floors, peers side by side", args_conflicts_with_subcommands = true)]
+#[command(
+    name = "ringproof-bench",
+    about = "Cross-process ringproof benchmark, bracketed by raw shm floors, peers side by side",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,

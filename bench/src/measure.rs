@@ -44,7 +44,12 @@ impl Usage {
         let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
         unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
         let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-        Self { at: Instant::now(), cpu_s: secs(ru.ru_utime) + secs(ru.ru_stime), involuntary: ru.ru_nivcsw, voluntary: ru.ru_nvcsw }
+        Self {
+            at: Instant::now(),
+            cpu_s: secs(ru.ru_utime) + secs(ru.ru_stime),
+            involuntary: ru.ru_nivcsw,
+            voluntary: ru.ru_nvcsw,
+        }
     }
 
     /// What happened since `self`: involuntary context switches are the contention signal (a
@@ -70,7 +75,13 @@ pub fn pacer_of(a: &crate::harness::RoleArgs) -> Pacer {
 }
 
 /// The percentiles every latency report carries, as (JSON key, quantile).
-pub const PERCENTILES: [(&str, f64); 5] = [("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p999", 0.999), ("p9999", 0.9999)];
+pub const PERCENTILES: [(&str, f64); 5] = [
+    ("p50", 0.50),
+    ("p90", 0.90),
+    ("p99", 0.99),
+    ("p999", 0.999),
+    ("p9999", 0.9999),
+];
 
 /// Round-trip times in ticks.
 pub struct LatencyRecorder {
@@ -80,7 +91,9 @@ pub struct LatencyRecorder {
 impl Default for LatencyRecorder {
     fn default() -> Self {
         // 1 tick to ~20 minutes at 3 GHz, 3 significant digits: nothing saturates.
-        Self { hist: Histogram::new_with_bounds(1, 1 << 42, 3).expect("valid bounds") }
+        Self {
+            hist: Histogram::new_with_bounds(1, 1 << 42, 3).expect("valid bounds"),
+        }
     }
 }
 
@@ -129,7 +142,10 @@ fn serialize_ns(hist: &Histogram<u64>, ticks_per_ns: f64) -> String {
     use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
     let mut ns = Histogram::<u64>::new_with_bounds(1, 1 << 42, 3).expect("valid bounds");
     for v in hist.iter_recorded() {
-        let _ = ns.record_n(((v.value_iterated_to() as f64 / ticks_per_ns) as u64).max(1), v.count_at_value());
+        let _ = ns.record_n(
+            ((v.value_iterated_to() as f64 / ticks_per_ns) as u64).max(1),
+            v.count_at_value(),
+        );
     }
     let mut buf = Vec::new();
     match V2DeflateSerializer::new().serialize(&ns, &mut buf) {
@@ -142,7 +158,9 @@ fn serialize_ns(hist: &Histogram<u64>, ticks_per_ns: f64) -> String {
 pub fn deserialize_hist(b64: &str) -> Option<Histogram<u64>> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-    hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .ok()
 }
 
 /// How a stream consumer's polls went: a consumer that never finds the ring empty (and takes
@@ -155,7 +173,12 @@ pub struct PollStats {
 
 /// The consuming side's report of a stream run: events from the end of the warm-up (`start`)
 /// to now (`consumed` in total).
-pub fn stream_result(start: Option<(Instant, u64)>, consumed: u64, errors: u64, stats: PollStats) -> Value {
+pub fn stream_result(
+    start: Option<(Instant, u64)>,
+    consumed: u64,
+    errors: u64,
+    stats: PollStats,
+) -> Value {
     let end = Instant::now();
     let (secs, timed) = match start {
         Some((t0, n0)) => (end.duration_since(t0).as_secs_f64(), consumed - n0),
@@ -188,7 +211,10 @@ mod tests {
         merged.add(&h).unwrap();
         assert_eq!(merged.len(), 10);
         assert_eq!(doc["rounds"], 5);
-        assert!(doc["one_way_ns"]["p9999"].as_f64().unwrap() > doc["one_way_ns"]["p50"].as_f64().unwrap());
+        assert!(
+            doc["one_way_ns"]["p9999"].as_f64().unwrap()
+                > doc["one_way_ns"]["p50"].as_f64().unwrap()
+        );
         assert!(deserialize_hist("not base64!").is_none());
     }
 

@@ -40,23 +40,41 @@ pub fn advantage(run: &ScenarioRun, peer: Kind, m: Metric) -> Option<f64> {
     if rp == peer || (peer.peer().is_none() && peer.testee().is_none()) {
         return None;
     }
-    let (r, p) = (run.summary(rp, m).ratio_median, run.summary(peer, m).ratio_median);
+    let (r, p) = (
+        run.summary(rp, m).ratio_median,
+        run.summary(peer, m).ratio_median,
+    );
     Some(if m.higher_is_better() { r / p } else { p / r })
 }
 
 /// Median CPU time over wall time of side B (the waiter) in `kind`'s runs: about 1 for a
 /// spinning waiter, near 0 for one that really sleeps between events.
 pub fn waiter_cpu_share(run: &ScenarioRun, kind: Kind) -> f64 {
-    let runs: Vec<&crate::harness::RunOutcome> =
-        if kind == run.scenario.floor { run.floors.iter().collect() } else { run.subjects.iter().filter(|(k, _)| *k == kind).map(|(_, o)| o).collect() };
-    median(&runs.iter().filter_map(|o| o.b.first()?["usage"]["cpu_share"].as_f64()).collect::<Vec<_>>())
+    let runs: Vec<&crate::harness::RunOutcome> = if kind == run.scenario.floor {
+        run.floors.iter().collect()
+    } else {
+        run.subjects
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, o)| o)
+            .collect()
+    };
+    median(
+        &runs
+            .iter()
+            .filter_map(|o| o.b.first()?["usage"]["cpu_share"].as_f64())
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// The summary table: one row per case, subject and metric.
 pub fn table(runs: &[ScenarioRun]) -> String {
     let mut out = String::new();
     // Wide enough for testee subjects ("disruptor-mp/testee").
-    let w = runs.iter().flat_map(|r| r.case.subjects.iter().map(|k| k.who().len())).fold(13, usize::max);
+    let w = runs
+        .iter()
+        .flat_map(|r| r.case.subjects.iter().map(|k| k.who().len()))
+        .fold(13, usize::max);
     let _ = writeln!(
         out,
         "{:<24} {:<w$} {:<24} {:>11} {:>11} {:>10} {:>8} {:>8} {:>8} {:>8} {:>4} {:>7}  placement (C close, F far, M mixed, - n/a)",
@@ -96,7 +114,12 @@ pub fn table(runs: &[ScenarioRun]) -> String {
                 .chain(r.case.subjects.iter().copied())
                 .map(|k| format!("{} {:.1}%", k.who(), 100.0 * waiter_cpu_share(r, k)))
                 .collect();
-            let _ = writeln!(out, "{:<24} ^ CPU share of the parked waiter (B) over its run, median: {}", "", shares.join(", "));
+            let _ = writeln!(
+                out,
+                "{:<24} ^ CPU share of the parked waiter (B) over its run, median: {}",
+                "",
+                shares.join(", ")
+            );
         }
         for (k, n) in r.dropped() {
             let _ = writeln!(out, "{:<24} ^ {}: {n} events were NOT DELIVERED to a reader (send skipped a full subscriber); its rate counts only the events that arrived", "", k.who());
@@ -121,13 +144,35 @@ pub fn brackets(runs: &[ScenarioRun]) -> String {
     let mut out = String::new();
     for r in runs {
         let sc = r.scenario;
-        let _ = writeln!(out, "{}: vs {} -- {}", r.case.title(), sc.floor.name(), sc.about);
-        let headline: &[Metric] = if sc.is_stream() { &[Metric::Rate] } else { &[Metric::P50, Metric::P999] };
+        let _ = writeln!(
+            out,
+            "{}: vs {} -- {}",
+            r.case.title(),
+            sc.floor.name(),
+            sc.about
+        );
+        let headline: &[Metric] = if sc.is_stream() {
+            &[Metric::Rate]
+        } else {
+            &[Metric::P50, Metric::P999]
+        };
         for (i, (kind, s)) in r.subjects.iter().enumerate() {
             let mut line = format!("  bracket {i:<2} {:<5} {:<36}", r.placement(i), kind.name());
             for &m in headline {
-                let (f0, f1, v) = (sc.value(m, &r.floors[i]), sc.value(m, &r.floors[i + 1]), sc.value(m, s));
-                let _ = write!(line, "  {}: floor {} | {} | {} -> {:.3}", m.key(), value(m, f0), value(m, v), value(m, f1), v / ((f0 + f1) / 2.0));
+                let (f0, f1, v) = (
+                    sc.value(m, &r.floors[i]),
+                    sc.value(m, &r.floors[i + 1]),
+                    sc.value(m, s),
+                );
+                let _ = write!(
+                    line,
+                    "  {}: floor {} | {} | {} -> {:.3}",
+                    m.key(),
+                    value(m, f0),
+                    value(m, v),
+                    value(m, f1),
+                    v / ((f0 + f1) / 2.0)
+                );
             }
             if s.oversubscribed {
                 line.push_str("  (oversubscribed)");

@@ -31,9 +31,15 @@ pub struct Shm {
 impl Shm {
     /// Creates `name` (it must not exist) with `len` zero bytes, and maps it.
     pub fn create(name: &str, len: usize) -> io::Result<Shm> {
-        let fd = nix::sys::mman::shm_open(shm_path(name).as_str(), OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR, Mode::S_IRUSR | Mode::S_IWUSR)?;
+        let fd = nix::sys::mman::shm_open(
+            shm_path(name).as_str(),
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR,
+            Mode::S_IRUSR | Mode::S_IWUSR,
+        )?;
         let file = File::from(fd);
-        let sized = file.set_len(len as u64).and_then(|()| MmapOptions::new().len(len).map_raw(&file));
+        let sized = file
+            .set_len(len as u64)
+            .and_then(|()| MmapOptions::new().len(len).map_raw(&file));
         match sized {
             Ok(map) => Ok(Shm { map }),
             Err(e) => {
@@ -49,9 +55,14 @@ impl Shm {
         let file = File::from(fd);
         let len = file.metadata()?.len() as usize;
         if len == 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("shm {name} is empty")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("shm {name} is empty"),
+            ));
         }
-        Ok(Shm { map: MmapOptions::new().len(len).map_raw(&file)? })
+        Ok(Shm {
+            map: MmapOptions::new().len(len).map_raw(&file)?,
+        })
     }
 
     /// Start of the mapping (page-aligned).
@@ -79,8 +90,16 @@ pub fn unlink(name: &str) -> bool {
 /// ringproof's `names` module): ring, producer cursor, registry, readiness, consumer cursors.
 pub fn ring_names(ring: &str, ids: &[&str]) -> Vec<String> {
     // The names come from the library, so the bench removes exactly what a ring creates.
-    let Ok(name) = ringproof::RingName::shm(ring) else { return vec![ring.to_owned()] };
-    let mut paths = vec![name.ring(), name.producer_cursor(), name.registry(), name.readiness(), name.counters()];
+    let Ok(name) = ringproof::RingName::shm(ring) else {
+        return vec![ring.to_owned()];
+    };
+    let mut paths = vec![
+        name.ring(),
+        name.producer_cursor(),
+        name.registry(),
+        name.readiness(),
+        name.counters(),
+    ];
     paths.extend(ids.iter().map(|id| name.consumer_cursor(id)));
     paths
         .into_iter()
@@ -96,8 +115,12 @@ pub fn ring_names(ring: &str, ids: &[&str]) -> Vec<String> {
 /// outside [`PREFIX`].
 pub fn sweep_stale() -> usize {
     let stale = |name: &str| {
-        let Some(rest) = name.strip_prefix(PREFIX) else { return false };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { return false };
+        let Some(rest) = name.strip_prefix(PREFIX) else {
+            return false;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            return false;
+        };
         pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
     };
     let mut removed = 0;
@@ -123,10 +146,15 @@ pub fn sweep_stale() -> usize {
 /// Names in /dev/shm that belong to run `run`: `run` itself, or `run` followed by a
 /// separator (a ring's or a peer's derived names; iceoryx2's are `{run}-iox2_*`).
 pub fn names_of_run(run: &str) -> Vec<String> {
-    let Ok(dir) = std::fs::read_dir("/dev/shm") else { return Vec::new() };
+    let Ok(dir) = std::fs::read_dir("/dev/shm") else {
+        return Vec::new();
+    };
     dir.flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.strip_prefix(run).is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '_', '.'])))
+        .filter(|n| {
+            n.strip_prefix(run)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '_', '.']))
+        })
         .collect()
 }
 
@@ -150,7 +178,10 @@ impl UnlinkGuard {
     pub fn cleanup(&mut self) -> Vec<String> {
         let mut leaked: Vec<String> = self.names.iter().filter(|n| unlink(n)).cloned().collect();
         if let Some(dir) = self.dir.take() {
-            let run = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let run = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             for n in names_of_run(&run) {
                 if unlink(&n) && !n.contains("-iox2_") {
                     leaked.push(n);

@@ -76,9 +76,19 @@ pub fn stream(a: &RoleArgs, mode: Publish) -> Result<Value, String> {
             let builder = ProducerBuilder::new(name)
                 .capacity(a.capacity)
                 .wait(WaitStrategy::BusySpin)
-                .coordination(Coordination::WaitForConsumers { min: a.readers.max(1), timeout: SETUP_TIMEOUT })
-                .coalesce(if mode == Publish::Coalesced { a.batch.max(1) } else { 1 })
-                .counters(!matches!(mode, Publish::BatchNoCounters | Publish::SingleNoCounters));
+                .coordination(Coordination::WaitForConsumers {
+                    min: a.readers.max(1),
+                    timeout: SETUP_TIMEOUT,
+                })
+                .coalesce(if mode == Publish::Coalesced {
+                    a.batch.max(1)
+                } else {
+                    1
+                })
+                .counters(!matches!(
+                    mode,
+                    Publish::BatchNoCounters | Publish::SingleNoCounters
+                ));
             let batch = a.batch.max(1) as u64;
             if size == 8 {
                 let mut p = builder.create::<u64>().map_err(err("create producer"))?;
@@ -86,7 +96,8 @@ pub fn stream(a: &RoleArgs, mode: Publish) -> Result<Value, String> {
                     let mut s = 0u64;
                     while s < total {
                         let n = batch.min(total - s);
-                        p.publish_batch(n as usize, |i, e| *e = s + i as u64).map_err(err("publish_batch"))?;
+                        p.publish_batch(n as usize, |i, e| *e = s + i as u64)
+                            .map_err(err("publish_batch"))?;
                         s += n;
                     }
                 } else {
@@ -138,7 +149,9 @@ pub fn stream(a: &RoleArgs, mode: Publish) -> Result<Value, String> {
                 let n = if size == 8 {
                     c.poll_batch(max, |seq, v, _| {
                         first.get_or_insert(seq);
-                        errors += u64::from(u64::from_le_bytes(v.try_into().unwrap_or([0xff; 8])) != seq as u64);
+                        errors += u64::from(
+                            u64::from_le_bytes(v.try_into().unwrap_or([0xff; 8])) != seq as u64,
+                        );
                     })
                 } else {
                     c.poll_batch(max, |seq, v, _| {
@@ -185,7 +198,11 @@ fn backoff_reader(a: &RoleArgs, name: RingName, total: u64) -> Result<Value, Str
         let n = c
             .wait_batch(max, |seq, v, _| {
                 first.get_or_insert(seq);
-                let intact = if size == 8 { u64::from_le_bytes(v.try_into().unwrap_or([0xff; 8])) == seq as u64 } else { verify(seq as u64, v).is_ok() };
+                let intact = if size == 8 {
+                    u64::from_le_bytes(v.try_into().unwrap_or([0xff; 8])) == seq as u64
+                } else {
+                    verify(seq as u64, v).is_ok()
+                };
                 errors += u64::from(!intact);
             })
             .map_err(err("wait_batch"))?;
@@ -203,7 +220,11 @@ fn backoff_reader(a: &RoleArgs, name: RingName, total: u64) -> Result<Value, Str
 /// each round trip only B waits with `wait`; A, which times, busy-spins, so a round trip holds
 /// exactly one wake-up.
 pub fn ping(a: &RoleArgs, wait: WaitStrategy) -> Result<Value, String> {
-    let wait = if a.side == Side::A && a.gap_ns > 0 { WaitStrategy::BusySpin } else { wait };
+    let wait = if a.side == Side::A && a.gap_ns > 0 {
+        WaitStrategy::BusySpin
+    } else {
+        wait
+    };
     let [ab, ba] = ping_rings(&a.name);
     let (own, other, id) = match a.side {
         Side::A => (ab, ba, PING_CONSUMERS[0]),
@@ -220,7 +241,9 @@ pub fn ping(a: &RoleArgs, wait: WaitStrategy) -> Result<Value, String> {
         .attach::<u64>()
         .map_err(err("attach consumer"))?;
     // Nothing is published before the peer's consumer gates our ring: it sees sequence 0.
-    p.raw().wait_for_consumers(1, SETUP_TIMEOUT).map_err(err("wait for consumer"))?;
+    p.raw()
+        .wait_for_consumers(1, SETUP_TIMEOUT)
+        .map_err(err("wait for consumer"))?;
     let total = a.warmup + a.events;
     match a.side {
         // The same non-inlined loops the reference testee runs (`ringproof bench --impl
@@ -228,13 +251,23 @@ pub fn ping(a: &RoleArgs, wait: WaitStrategy) -> Result<Value, String> {
         Side::A => {
             let mut pacer = crate::measure::pacer_of(a);
             let mut rec = LatencyRecorder::new();
-            let errors = ringproof_conformance::testee_bench::ringproof_initiator(&mut p, &mut c, total, a.warmup, &mut pacer, rec.hist_mut()).map_err(err("round trip"))?;
+            let errors = ringproof_conformance::testee_bench::ringproof_initiator(
+                &mut p,
+                &mut c,
+                total,
+                a.warmup,
+                &mut pacer,
+                rec.hist_mut(),
+            )
+            .map_err(err("round trip"))?;
             let mut out = rec.finish(a.ticks_per_ns, errors);
             out["late_starts"] = json!(pacer.late);
             Ok(out)
         }
         Side::B => {
-            let errors = ringproof_conformance::testee_bench::ringproof_responder(&mut p, &mut c, total).map_err(err("echo"))?;
+            let errors =
+                ringproof_conformance::testee_bench::ringproof_responder(&mut p, &mut c, total)
+                    .map_err(err("echo"))?;
             Ok(json!({ "rounds": a.events, "errors": errors }))
         }
     }

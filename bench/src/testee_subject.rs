@@ -17,9 +17,13 @@ use crate::measure::PERCENTILES;
 use crate::shm::UnlinkGuard;
 use hdrhistogram::Histogram;
 use ringproof_conformance::driver::{Implementation, Testee};
-use ringproof_conformance::protocol::{Backend, BenchCmd, BenchMode, BenchReport, BenchRole, Command, RingAddr};
+use ringproof_conformance::protocol::{
+    Backend, BenchCmd, BenchMode, BenchReport, BenchRole, Command, RingAddr,
+};
 use ringproof_conformance::schema::Schema;
-use ringproof_conformance::testee_bench::{decode_histogram, encode_histogram, monotonic_ns, new_histogram};
+use ringproof_conformance::testee_bench::{
+    decode_histogram, encode_histogram, monotonic_ns, new_histogram,
+};
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -59,7 +63,11 @@ impl Registered {
 
     /// The scenarios it joins.
     pub fn scenarios(&self) -> Vec<&'static str> {
-        JOINS.iter().filter(|(_, m, b)| self.offers(*m, *b)).map(|(s, _, _)| *s).collect()
+        JOINS
+            .iter()
+            .filter(|(_, m, b)| self.offers(*m, *b))
+            .map(|(s, _, _)| *s)
+            .collect()
     }
 }
 
@@ -115,7 +123,8 @@ pub fn register(specs: &[String]) -> Result<&'static [Registered], String> {
     let mut out: Vec<Registered> = Vec::new();
     for spec in specs {
         let imp = Implementation::resolve(spec)?;
-        let t = Testee::spawn(&imp, "probe", schema(), Duration::from_secs(10)).map_err(|e| format!("--impl {spec}: {e}"))?;
+        let t = Testee::spawn(&imp, "probe", schema(), Duration::from_secs(10))
+            .map_err(|e| format!("--impl {spec}: {e}"))?;
         let (name, caps) = (t.implementation.clone(), t.capabilities.clone());
         let _ = t.exit(Instant::now() + Duration::from_secs(5));
         if !caps.iter().any(|c| c == "bench") {
@@ -135,7 +144,16 @@ pub fn register(specs: &[String]) -> Result<&'static [Registered], String> {
             leak(format!("{base} via testee, pingpong")),
             leak(format!("{base} via testee, paced")),
         ];
-        out.push(Registered { imp: Implementation { name: name.clone(), ..imp }, spec: spec.clone(), who: leak(who), capabilities: caps, names });
+        out.push(Registered {
+            imp: Implementation {
+                name: name.clone(),
+                ..imp
+            },
+            spec: spec.clone(),
+            who: leak(who),
+            capabilities: caps,
+            names,
+        });
     }
     if REGISTRY.set(out).is_err() {
         return Err("testees were registered twice in one process".into());
@@ -150,7 +168,11 @@ pub fn kinds_for(scenario: &str) -> Vec<Kind> {
         let _ = s;
         for (i, r) in registry().iter().enumerate() {
             if r.offers(mode, batch) {
-                v.push(Kind::Testee(TesteeKind { slot: i as u8, mode, batch }));
+                v.push(Kind::Testee(TesteeKind {
+                    slot: i as u8,
+                    mode,
+                    batch,
+                }));
             }
         }
     }
@@ -165,7 +187,12 @@ pub enum ReportError {
     #[error("end_ns {end} is before start_ns {start}")]
     Backwards { start: u64, end: u64 },
     #[error("{what} {at} ns is outside the run ({lo}..{hi} ns on the harness's CLOCK_MONOTONIC): not CLOCK_MONOTONIC nanoseconds?")]
-    OutsideRun { what: &'static str, at: u64, lo: u64, hi: u64 },
+    OutsideRun {
+        what: &'static str,
+        at: u64,
+        lo: u64,
+        hi: u64,
+    },
     #[error("{0} events failed verification (TP1 payload or sequence)")]
     PayloadErrors(u64),
     #[error("saw {got} events, but {want} were published")]
@@ -175,7 +202,12 @@ pub enum ReportError {
     #[error("a stream consumer must report timed_events")]
     NoTimedEvents,
     #[error("timed_events {timed} is impossible: it read {events} events with a warm-up of {warmup} and a ring of {capacity}")]
-    TimedEvents { timed: u64, events: u64, warmup: u64, capacity: u64 },
+    TimedEvents {
+        timed: u64,
+        events: u64,
+        warmup: u64,
+        capacity: u64,
+    },
     #[error("{events} events in {ns} ns is faster than 10 per nanosecond")]
     ImpossibleRate { events: u64, ns: u64 },
     #[error("the initiator reports neither rtt_hist_ns_v2z nor rtt_samples_ns")]
@@ -185,15 +217,27 @@ pub enum ReportError {
     #[error("the round trips hold {got} samples, the report says {want} measured round trips")]
     SampleCount { got: u64, want: u64 },
     #[error("{rounds} round trips of at least {min_ns} ns each cannot fit in the {span_ns} ns between start_ns and end_ns")]
-    LongerThanRun { rounds: u64, min_ns: u64, span_ns: u64 },
+    LongerThanRun {
+        rounds: u64,
+        min_ns: u64,
+        span_ns: u64,
+    },
 }
 
 /// Checks one side's report against what it was asked to do and the harness's own clock
 /// (`lo`..`hi`: just before the commands went out and just after the last reply came back).
 /// Returns the round-trip histogram (ns) of an initiator.
-pub fn validate(cmd: &BenchCmd, r: &BenchReport, lo: u64, hi: u64) -> Result<Option<Histogram<u64>>, ReportError> {
+pub fn validate(
+    cmd: &BenchCmd,
+    r: &BenchReport,
+    lo: u64,
+    hi: u64,
+) -> Result<Option<Histogram<u64>>, ReportError> {
     if r.end_ns < r.start_ns {
-        return Err(ReportError::Backwards { start: r.start_ns, end: r.end_ns });
+        return Err(ReportError::Backwards {
+            start: r.start_ns,
+            end: r.end_ns,
+        });
     }
     for (what, at) in [("start_ns", r.start_ns), ("end_ns", r.end_ns)] {
         if at < lo || at > hi {
@@ -208,10 +252,16 @@ pub fn validate(cmd: &BenchCmd, r: &BenchReport, lo: u64, hi: u64) -> Result<Opt
     match cmd.role {
         BenchRole::Producer | BenchRole::Consumer | BenchRole::Responder => {
             if r.events < total {
-                return Err(ReportError::FewerEvents { got: r.events, want: total });
+                return Err(ReportError::FewerEvents {
+                    got: r.events,
+                    want: total,
+                });
             }
             if r.events > total {
-                return Err(ReportError::MoreEvents { got: r.events, want: total });
+                return Err(ReportError::MoreEvents {
+                    got: r.events,
+                    want: total,
+                });
             }
             if cmd.role == BenchRole::Consumer {
                 let timed = r.timed_events.ok_or(ReportError::NoTimedEvents)?;
@@ -219,37 +269,63 @@ pub fn validate(cmd: &BenchCmd, r: &BenchReport, lo: u64, hi: u64) -> Result<Opt
                 // read takes at most a ring's worth.
                 let least = cmd.events.saturating_sub(cmd.capacity);
                 if timed > r.events || timed < least.min(cmd.events) {
-                    return Err(ReportError::TimedEvents { timed, events: r.events, warmup: cmd.warmup, capacity: cmd.capacity });
+                    return Err(ReportError::TimedEvents {
+                        timed,
+                        events: r.events,
+                        warmup: cmd.warmup,
+                        capacity: cmd.capacity,
+                    });
                 }
                 if timed > 10 * span.max(1) {
-                    return Err(ReportError::ImpossibleRate { events: timed, ns: span });
+                    return Err(ReportError::ImpossibleRate {
+                        events: timed,
+                        ns: span,
+                    });
                 }
             }
             Ok(None)
         }
         BenchRole::Initiator => {
             if r.events != cmd.events {
-                return Err(if r.events < cmd.events { ReportError::FewerEvents { got: r.events, want: cmd.events } } else { ReportError::MoreEvents { got: r.events, want: cmd.events } });
+                return Err(if r.events < cmd.events {
+                    ReportError::FewerEvents {
+                        got: r.events,
+                        want: cmd.events,
+                    }
+                } else {
+                    ReportError::MoreEvents {
+                        got: r.events,
+                        want: cmd.events,
+                    }
+                });
             }
             let hist = match (&r.rtt_hist_ns_v2z, &r.rtt_samples_ns) {
                 (Some(b64), _) => decode_histogram(b64).map_err(ReportError::BadHistogram)?,
                 (None, Some(samples)) => {
                     let mut h = new_histogram();
                     for &s in samples {
-                        h.record(s.clamp(1, h.high())).map_err(|e| ReportError::BadHistogram(format!("{e:?}")))?;
+                        h.record(s.clamp(1, h.high()))
+                            .map_err(|e| ReportError::BadHistogram(format!("{e:?}")))?;
                     }
                     h
                 }
                 (None, None) => return Err(ReportError::NoLatencies),
             };
             if hist.len() != cmd.events {
-                return Err(ReportError::SampleCount { got: hist.len(), want: cmd.events });
+                return Err(ReportError::SampleCount {
+                    got: hist.len(),
+                    want: cmd.events,
+                });
             }
             // Closed loop: the round trips happen one after another inside the run.
             if cmd.mode == BenchMode::Pingpong && !hist.is_empty() {
                 let min = hist.lowest_equivalent(hist.min());
                 if hist.len().saturating_mul(min) > span.saturating_add(span / 20) {
-                    return Err(ReportError::LongerThanRun { rounds: hist.len(), min_ns: min, span_ns: span });
+                    return Err(ReportError::LongerThanRun {
+                        rounds: hist.len(),
+                        min_ns: min,
+                        span_ns: span,
+                    });
                 }
             }
             Ok(Some(hist))
@@ -272,10 +348,22 @@ pub const LIE_FACTOR: f64 = 1.5;
 /// what is possible. Returns the brackets it could not judge for that reason.
 pub fn check_plausible(run: &ScenarioRun, lie_factor: f64) -> Result<Vec<String>, String> {
     let sc = run.scenario;
-    let m = if sc.is_stream() { Metric::Rate } else { Metric::P50 };
+    let m = if sc.is_stream() {
+        Metric::Rate
+    } else {
+        Metric::P50
+    };
     let calm = |o: &RunOutcome| o.preemptions() <= run.max_preemptions;
-    let floors: Vec<f64> = run.floors.iter().filter(|o| calm(o)).map(|o| sc.value(m, o)).filter(|v| v.is_finite() && *v > 0.0).collect();
-    let (lo, hi) = floors.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let floors: Vec<f64> = run
+        .floors
+        .iter()
+        .filter(|o| calm(o))
+        .map(|o| sc.value(m, o))
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    let (lo, hi) = floors.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
+        (lo.min(v), hi.max(v))
+    });
     let allowance = lie_factor.max(hi / lo);
     let mut unjudged = Vec::new();
     for (i, (kind, o)) in run.subjects.iter().enumerate() {
@@ -288,9 +376,20 @@ pub fn check_plausible(run: &ScenarioRun, lie_factor: f64) -> Result<Vec<String>
         }
         let v = sc.value(m, o);
         let bad = if sc.is_stream() {
-            (v > hi * allowance).then(|| format!("{:.2} M events/s, more than {allowance:.2} x the best raw floor's {:.2} M/s", v / 1e6, hi / 1e6))
+            (v > hi * allowance).then(|| {
+                format!(
+                    "{:.2} M events/s, more than {allowance:.2} x the best raw floor's {:.2} M/s",
+                    v / 1e6,
+                    hi / 1e6
+                )
+            })
         } else {
-            (v * allowance < lo).then(|| format!("{} {v:.0} ns, less than 1/{allowance:.2} of the best raw floor's {lo:.0} ns", sc.label(m)))
+            (v * allowance < lo).then(|| {
+                format!(
+                    "{} {v:.0} ns, less than 1/{allowance:.2} of the best raw floor's {lo:.0} ns",
+                    sc.label(m)
+                )
+            })
         };
         if let Some(why) = bad {
             return Err(format!("{}: testee {} reports an impossible result in bracket {b}: {why}; refused (not a number)", run.case.title(), who(*t)));
@@ -309,17 +408,32 @@ struct Side {
 /// /proc/PID/status context switch counts (the testee's main thread).
 fn switches(pid: u32) -> (i64, i64) {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let get = |k: &str| s.lines().find_map(|l| l.strip_prefix(k)).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
-    (get("nonvoluntary_ctxt_switches:"), get("voluntary_ctxt_switches:"))
+    let get = |k: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    (
+        get("nonvoluntary_ctxt_switches:"),
+        get("voluntary_ctxt_switches:"),
+    )
 }
 
-fn spawn_pinned(imp: &Implementation, label: &str, cpu: Option<usize>, timeout: Duration) -> Result<(Testee, Option<bool>), String> {
+fn spawn_pinned(
+    imp: &Implementation,
+    label: &str,
+    cpu: Option<usize>,
+    timeout: Duration,
+) -> Result<(Testee, Option<bool>), String> {
     // A child inherits the affinity of the thread that forks it: spawn from a thread pinned to
     // the side's core, so the testee is pinned before it runs (whatever its language).
     std::thread::scope(|s| {
         s.spawn(|| {
             let pinned = cpu.map(crate::clock::pin);
-            Testee::spawn(imp, label, schema(), timeout).map(|t| (t, pinned)).map_err(|e| e.to_string())
+            Testee::spawn(imp, label, schema(), timeout)
+                .map(|t| (t, pinned))
+                .map_err(|e| e.to_string())
         })
         .join()
         .unwrap_or_else(|_| Err("spawning thread panicked".into()))
@@ -327,7 +441,11 @@ fn spawn_pinned(imp: &Implementation, label: &str, cpu: Option<usize>, timeout: 
 }
 
 fn ring(name: &str) -> RingAddr {
-    RingAddr { backend: Backend::Shm, name: name.to_owned(), root: None }
+    RingAddr {
+        backend: Backend::Shm,
+        name: name.to_owned(),
+        root: None,
+    }
 }
 
 /// Runs one testee subject run (what [`harness::run_pair`] does for built-in kinds).
@@ -361,19 +479,50 @@ pub fn run(spec: &RunSpec, name: &str, t: TesteeKind) -> Result<RunOutcome, Stri
     if t.mode == BenchMode::Stream {
         let readers = spec.readers.max(1);
         let cpu = spec.cpu_of(None);
-        sides.push(Side { label: "producer".into(), cmd: BenchCmd { consumers: readers as u64, ..base(BenchRole::Producer, name, cpu) }, cpu });
+        sides.push(Side {
+            label: "producer".into(),
+            cmd: BenchCmd {
+                consumers: readers as u64,
+                ..base(BenchRole::Producer, name, cpu)
+            },
+            cpu,
+        });
         for i in 0..readers {
             let cpu = spec.cpu_of(Some(i));
-            let cmd = BenchCmd { consumers: readers as u64, consumer_id: Some(format!("c_{i}")), ..base(BenchRole::Consumer, name, cpu) };
-            sides.push(Side { label: format!("consumer c_{i}"), cmd, cpu });
+            let cmd = BenchCmd {
+                consumers: readers as u64,
+                consumer_id: Some(format!("c_{i}")),
+                ..base(BenchRole::Consumer, name, cpu)
+            };
+            sides.push(Side {
+                label: format!("consumer c_{i}"),
+                cmd,
+                cpu,
+            });
         }
     } else {
         let (ab, ba) = (format!("{name}-ab"), format!("{name}-ba"));
         let (ca, cb) = (spec.cpu_of(None), spec.cpu_of(Some(0)));
-        let a = BenchCmd { peer_ring: Some(ring(&ba)), consumer_id: Some("c_0".into()), ..base(BenchRole::Initiator, &ab, ca) };
-        let b = BenchCmd { peer_ring: Some(ring(&ab)), consumer_id: Some("c_0".into()), ..base(BenchRole::Responder, &ba, cb) };
-        sides.push(Side { label: "initiator".into(), cmd: a, cpu: ca });
-        sides.push(Side { label: "responder".into(), cmd: b, cpu: cb });
+        let a = BenchCmd {
+            peer_ring: Some(ring(&ba)),
+            consumer_id: Some("c_0".into()),
+            ..base(BenchRole::Initiator, &ab, ca)
+        };
+        let b = BenchCmd {
+            peer_ring: Some(ring(&ab)),
+            consumer_id: Some("c_0".into()),
+            ..base(BenchRole::Responder, &ba, cb)
+        };
+        sides.push(Side {
+            label: "initiator".into(),
+            cmd: a,
+            cpu: ca,
+        });
+        sides.push(Side {
+            label: "responder".into(),
+            cmd: b,
+            cpu: cb,
+        });
     }
     let result = drive(reg, spec, &mut sides);
     let leaked = guard.cleanup();
@@ -384,7 +533,10 @@ pub fn run(spec: &RunSpec, name: &str, t: TesteeKind) -> Result<RunOutcome, Stri
         json!({ "cpu": sides[i].cpu, "pinned": pinned[i], "rt": rt[i], "usage": usage, "result": result, "testee": { "impl": reg.imp.name, "role": sides[i].label, "report": r, "pid": s } })
     };
     let (a, b) = if t.mode == BenchMode::Stream {
-        let a = side_json(0, json!({ "published": reports[0].1.events, "errors": reports[0].1.errors }));
+        let a = side_json(
+            0,
+            json!({ "published": reports[0].1.events, "errors": reports[0].1.errors }),
+        );
         let b = (1..sides.len())
             .map(|i| {
                 let r = &reports[i].1;
@@ -396,18 +548,46 @@ pub fn run(spec: &RunSpec, name: &str, t: TesteeKind) -> Result<RunOutcome, Stri
         (a, b)
     } else {
         let r = &reports[0].1;
-        let hist = validate(&sides[0].cmd, r, 0, u64::MAX).ok().flatten().unwrap_or_else(new_histogram);
+        let hist = validate(&sides[0].cmd, r, 0, u64::MAX)
+            .ok()
+            .flatten()
+            .unwrap_or_else(new_histogram);
         let mut res = latency_json(&hist, r.errors);
         if let Some(late) = r.late {
             res["late_starts"] = json!(late);
         }
-        (side_json(0, res), vec![side_json(1, json!({ "rounds": reports[1].1.events, "errors": reports[1].1.errors }))])
+        (
+            side_json(0, res),
+            vec![side_json(
+                1,
+                json!({ "rounds": reports[1].1.events, "errors": reports[1].1.errors }),
+            )],
+        )
     };
-    let pinned = if spec.cpus.is_empty() { None } else { Some(pinned.iter().all(|p| *p == Some(true))) };
-    Ok(RunOutcome { a, b, wall, pinned, leaked, attempts: 1, quiet_wait_s: 0.0, quiet: true, oversubscribed: spec.oversubscribed() })
+    let pinned = if spec.cpus.is_empty() {
+        None
+    } else {
+        Some(pinned.iter().all(|p| *p == Some(true)))
+    };
+    Ok(RunOutcome {
+        a,
+        b,
+        wall,
+        pinned,
+        leaked,
+        attempts: 1,
+        quiet_wait_s: 0.0,
+        quiet: true,
+        oversubscribed: spec.oversubscribed(),
+    })
 }
 
-type Driven = (Vec<(u32, BenchReport, Value)>, Duration, Vec<Option<bool>>, Vec<Option<bool>>);
+type Driven = (
+    Vec<(u32, BenchReport, Value)>,
+    Duration,
+    Vec<Option<bool>>,
+    Vec<Option<bool>>,
+);
 
 /// Starts every side, sends the commands, collects and validates the reports.
 fn drive(reg: &Registered, spec: &RunSpec, sides: &mut [Side]) -> Result<Driven, String> {
@@ -416,17 +596,24 @@ fn drive(reg: &Registered, spec: &RunSpec, sides: &mut [Side]) -> Result<Driven,
     let mut pinned = Vec::new();
     let mut rt = Vec::new();
     for s in sides.iter() {
-        let (t, p) = spawn_pinned(&reg.imp, &s.label, s.cpu, Duration::from_secs(10)).map_err(|e| format!("{who} {}: {e}", s.label))?;
+        let (t, p) = spawn_pinned(&reg.imp, &s.label, s.cpu, Duration::from_secs(10))
+            .map_err(|e| format!("{who} {}: {e}", s.label))?;
         rt.push(spec.rt_priority.map(|prio| {
-            let param = libc::sched_param { sched_priority: prio };
+            let param = libc::sched_param {
+                sched_priority: prio,
+            };
             // SAFETY: plain syscall on a child of ours with a valid parameter block.
-            unsafe { libc::sched_setscheduler(t.pid() as libc::pid_t, libc::SCHED_FIFO, &param) == 0 }
+            unsafe {
+                libc::sched_setscheduler(t.pid() as libc::pid_t, libc::SCHED_FIFO, &param) == 0
+            }
         }));
         testees.push(t);
         pinned.push(p);
     }
     if spec.rt_priority.is_some() && rt.iter().any(|r| *r != Some(true)) {
-        return Err("a testee could not switch to SCHED_FIFO (needs CAP_SYS_NICE); run without --rt".into());
+        return Err(
+            "a testee could not switch to SCHED_FIFO (needs CAP_SYS_NICE); run without --rt".into(),
+        );
     }
     let before: Vec<(i64, i64)> = testees.iter().map(|t| switches(t.pid())).collect();
     let lo = monotonic_ns();
@@ -435,17 +622,23 @@ fn drive(reg: &Registered, spec: &RunSpec, sides: &mut [Side]) -> Result<Driven,
     let mut ids = Vec::new();
     for (t, s) in testees.iter_mut().zip(sides.iter_mut()) {
         let cmd = s.cmd.clone();
-        let id = t.send(|id| Command::Bench(Box::new(BenchCmd { id, ..cmd }))).map_err(|e| format!("{who} {}: {e}", s.label))?;
+        let id = t
+            .send(|id| Command::Bench(Box::new(BenchCmd { id, ..cmd })))
+            .map_err(|e| format!("{who} {}: {e}", s.label))?;
         s.cmd.id = id;
         ids.push(id);
     }
     let mut replies = Vec::new();
     for (i, t) in testees.iter_mut().enumerate() {
         let label = &sides[i].label;
-        let reply = t.wait(ids[i], deadline).map_err(|e| format!("{who} {label}: {e}\n{}", t.transcript()))?;
+        let reply = t
+            .wait(ids[i], deadline)
+            .map_err(|e| format!("{who} {label}: {e}\n{}", t.transcript()))?;
         match reply.result {
             Ok(f) => replies.push((f.bench, switches(t.pid()))),
-            Err((kind, msg)) => return Err(format!("{who} {label} answered error {kind:?}: {msg}")),
+            Err((kind, msg)) => {
+                return Err(format!("{who} {label} answered error {kind:?}: {msg}"))
+            }
         }
     }
     let hi = monotonic_ns();
@@ -454,9 +647,17 @@ fn drive(reg: &Registered, spec: &RunSpec, sides: &mut [Side]) -> Result<Driven,
     for (i, (t, (report, after))) in testees.into_iter().zip(replies).enumerate() {
         let pid = t.pid();
         let label = &sides[i].label;
-        let report = report.ok_or_else(|| format!("testee {who} {label} sent a bad report: {}", ReportError::Missing))?;
-        validate(&sides[i].cmd, &report, lo, hi).map_err(|e| format!("testee {who} {label} sent a bad report, refused: {e}"))?;
-        let code = t.exit(Instant::now() + Duration::from_secs(10)).map_err(|e| format!("{who} {label}: {e}"))?;
+        let report = report.ok_or_else(|| {
+            format!(
+                "testee {who} {label} sent a bad report: {}",
+                ReportError::Missing
+            )
+        })?;
+        validate(&sides[i].cmd, &report, lo, hi)
+            .map_err(|e| format!("testee {who} {label} sent a bad report, refused: {e}"))?;
+        let code = t
+            .exit(Instant::now() + Duration::from_secs(10))
+            .map_err(|e| format!("{who} {label}: {e}"))?;
         if code != 0 {
             return Err(format!("{who} {label} exited with {code} after exit"));
         }
@@ -508,35 +709,129 @@ mod tests {
     #[test]
     fn impossible_reports_are_refused_with_what_is_wrong() {
         let c = cmd(BenchMode::Stream, BenchRole::Consumer);
-        let ok = BenchReport { start_ns: 2_000, end_ns: 1_000_000, events: 1100, timed_events: Some(1000), ..Default::default() };
+        let ok = BenchReport {
+            start_ns: 2_000,
+            end_ns: 1_000_000,
+            events: 1100,
+            timed_events: Some(1000),
+            ..Default::default()
+        };
         assert_eq!(validate(&c, &ok, 1_000, 2_000_000), Ok(None));
         let v = |r: BenchReport| validate(&c, &r, 1_000, 2_000_000).unwrap_err();
-        assert!(matches!(v(BenchReport { end_ns: 1_500, ..ok.clone() }), ReportError::Backwards { .. }));
-        assert!(matches!(v(BenchReport { end_ns: 9_000_000, ..ok.clone() }), ReportError::OutsideRun { .. }));
-        assert_eq!(v(BenchReport { events: 1099, ..ok.clone() }), ReportError::FewerEvents { got: 1099, want: 1100 });
-        assert_eq!(v(BenchReport { errors: 3, ..ok.clone() }), ReportError::PayloadErrors(3));
-        assert_eq!(v(BenchReport { timed_events: None, ..ok.clone() }), ReportError::NoTimedEvents);
-        assert!(matches!(v(BenchReport { timed_events: Some(5), ..ok.clone() }), ReportError::TimedEvents { .. }));
-        assert!(matches!(v(BenchReport { start_ns: 999_990, ..ok.clone() }), ReportError::ImpossibleRate { .. }));
-        assert!(v(BenchReport { events: 1099, ..ok }).to_string().contains("saw 1099 events, but 1100 were published"));
+        assert!(matches!(
+            v(BenchReport {
+                end_ns: 1_500,
+                ..ok.clone()
+            }),
+            ReportError::Backwards { .. }
+        ));
+        assert!(matches!(
+            v(BenchReport {
+                end_ns: 9_000_000,
+                ..ok.clone()
+            }),
+            ReportError::OutsideRun { .. }
+        ));
+        assert_eq!(
+            v(BenchReport {
+                events: 1099,
+                ..ok.clone()
+            }),
+            ReportError::FewerEvents {
+                got: 1099,
+                want: 1100
+            }
+        );
+        assert_eq!(
+            v(BenchReport {
+                errors: 3,
+                ..ok.clone()
+            }),
+            ReportError::PayloadErrors(3)
+        );
+        assert_eq!(
+            v(BenchReport {
+                timed_events: None,
+                ..ok.clone()
+            }),
+            ReportError::NoTimedEvents
+        );
+        assert!(matches!(
+            v(BenchReport {
+                timed_events: Some(5),
+                ..ok.clone()
+            }),
+            ReportError::TimedEvents { .. }
+        ));
+        assert!(matches!(
+            v(BenchReport {
+                start_ns: 999_990,
+                ..ok.clone()
+            }),
+            ReportError::ImpossibleRate { .. }
+        ));
+        assert!(v(BenchReport { events: 1099, ..ok })
+            .to_string()
+            .contains("saw 1099 events, but 1100 were published"));
     }
 
     #[test]
     fn round_trips_must_match_the_count_and_fit_the_run() {
         let c = cmd(BenchMode::Pingpong, BenchRole::Initiator);
         let samples: Vec<u64> = (0..1000).map(|i| 500 + i).collect();
-        let ok = BenchReport { start_ns: 10, end_ns: 2_000_000, events: 1000, rtt_samples_ns: Some(samples.clone()), ..Default::default() };
+        let ok = BenchReport {
+            start_ns: 10,
+            end_ns: 2_000_000,
+            events: 1000,
+            rtt_samples_ns: Some(samples.clone()),
+            ..Default::default()
+        };
         let h = validate(&c, &ok, 0, 3_000_000).unwrap().unwrap();
         assert_eq!(h.len(), 1000);
         let mut hist = new_histogram();
         samples.iter().for_each(|&s| hist.record(s).unwrap());
-        let enc = BenchReport { rtt_samples_ns: None, rtt_hist_ns_v2z: Some(encode_histogram(&hist)), ..ok.clone() };
-        assert_eq!(validate(&c, &enc, 0, 3_000_000).unwrap().unwrap().len(), 1000);
+        let enc = BenchReport {
+            rtt_samples_ns: None,
+            rtt_hist_ns_v2z: Some(encode_histogram(&hist)),
+            ..ok.clone()
+        };
+        assert_eq!(
+            validate(&c, &enc, 0, 3_000_000).unwrap().unwrap().len(),
+            1000
+        );
         let v = |r: BenchReport| validate(&c, &r, 0, 3_000_000).unwrap_err();
-        assert_eq!(v(BenchReport { rtt_samples_ns: None, ..ok.clone() }), ReportError::NoLatencies);
-        assert_eq!(v(BenchReport { rtt_samples_ns: Some(samples[..10].to_vec()), ..ok.clone() }), ReportError::SampleCount { got: 10, want: 1000 });
-        assert!(matches!(v(BenchReport { rtt_samples_ns: None, rtt_hist_ns_v2z: Some("AAAA".into()), ..ok.clone() }), ReportError::BadHistogram(_)));
-        assert!(matches!(v(BenchReport { end_ns: 100_000, ..ok }), ReportError::LongerThanRun { .. }));
+        assert_eq!(
+            v(BenchReport {
+                rtt_samples_ns: None,
+                ..ok.clone()
+            }),
+            ReportError::NoLatencies
+        );
+        assert_eq!(
+            v(BenchReport {
+                rtt_samples_ns: Some(samples[..10].to_vec()),
+                ..ok.clone()
+            }),
+            ReportError::SampleCount {
+                got: 10,
+                want: 1000
+            }
+        );
+        assert!(matches!(
+            v(BenchReport {
+                rtt_samples_ns: None,
+                rtt_hist_ns_v2z: Some("AAAA".into()),
+                ..ok.clone()
+            }),
+            ReportError::BadHistogram(_)
+        ));
+        assert!(matches!(
+            v(BenchReport {
+                end_ns: 100_000,
+                ..ok
+            }),
+            ReportError::LongerThanRun { .. }
+        ));
     }
 
     fn stream(rate: f64) -> RunOutcome {
@@ -555,21 +850,47 @@ mod tests {
 
     #[test]
     fn a_testee_faster_than_the_floor_by_more_than_the_noise_fails_its_case() {
-        let sc = crate::bracket::SCENARIOS.iter().find(|s| s.name == "stream-single").unwrap();
-        let t = Kind::Testee(TesteeKind { slot: 0, mode: BenchMode::Stream, batch: false });
+        let sc = crate::bracket::SCENARIOS
+            .iter()
+            .find(|s| s.name == "stream-single")
+            .unwrap();
+        let t = Kind::Testee(TesteeKind {
+            slot: 0,
+            mode: BenchMode::Stream,
+            batch: false,
+        });
         let run = |floors: &[f64], testee: f64| ScenarioRun {
-            case: crate::bracket::Case { scenario: sc, size: 8, readers: 1, subjects: vec![Kind::RpStreamSingle, t] },
+            case: crate::bracket::Case {
+                scenario: sc,
+                size: 8,
+                readers: 1,
+                subjects: vec![Kind::RpStreamSingle, t],
+            },
             scenario: sc,
             max_preemptions: 0,
             floors: floors.iter().map(|&f| stream(f)).collect(),
             subjects: vec![(Kind::RpStreamSingle, stream(5.0)), (t, stream(testee))],
         };
-        assert_eq!(check_plausible(&run(&[10.0, 12.0, 11.0], 12.5), LIE_FACTOR), Ok(Vec::new()), "near the floor is noise");
+        assert_eq!(
+            check_plausible(&run(&[10.0, 12.0, 11.0], 12.5), LIE_FACTOR),
+            Ok(Vec::new()),
+            "near the floor is noise"
+        );
         let e = check_plausible(&run(&[10.0, 12.0, 11.0], 40.0), LIE_FACTOR).unwrap_err();
-        assert!(e.contains("impossible result in bracket 0") && e.contains("refused"), "{e}");
-        assert!(check_plausible(&run(&[5.0, 20.0, 10.0], 70.0), LIE_FACTOR).is_ok(), "a noisy case allows the floors' own spread (4x)");
+        assert!(
+            e.contains("impossible result in bracket 0") && e.contains("refused"),
+            "{e}"
+        );
+        assert!(
+            check_plausible(&run(&[5.0, 20.0, 10.0], 70.0), LIE_FACTOR).is_ok(),
+            "a noisy case allows the floors' own spread (4x)"
+        );
         let mut busy = run(&[10.0, 12.0, 11.0], 40.0);
         busy.floors[1].a = json!({ "result": {}, "usage": { "involuntary_switches": 5 } });
-        assert_eq!(check_plausible(&busy, LIE_FACTOR), Ok(vec!["stream-single 8B testee bracket 0".to_owned()]), "a contended floor judges nothing");
+        assert_eq!(
+            check_plausible(&busy, LIE_FACTOR),
+            Ok(vec!["stream-single 8B testee bracket 0".to_owned()]),
+            "a contended floor judges nothing"
+        );
     }
 }

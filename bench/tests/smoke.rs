@@ -15,12 +15,36 @@ fn every_scenario_completes_and_verifies() {
     let plots = s.path("plots");
     let mut args: Vec<&str> = TINY.to_vec();
     let (j, p) = (json.display().to_string(), plots.display().to_string());
-    args.extend(["--peers", "none", "--readers", "3", "--json", &j, "--plot", &p]);
-    let ran = run(env!("CARGO_BIN_EXE_ringproof-bench"), &args, &[], &s, Duration::from_secs(300));
+    args.extend([
+        "--peers",
+        "none",
+        "--readers",
+        "3",
+        "--json",
+        &j,
+        "--plot",
+        &p,
+    ]);
+    let ran = run(
+        env!("CARGO_BIN_EXE_ringproof-bench"),
+        &args,
+        &[],
+        &s,
+        Duration::from_secs(300),
+    );
     let doc = check_run(&ran, &json, &expected(false));
-    assert_eq!(doc["cases"].as_array().map(Vec::len), Some(expected(false).len()), "unexpected extra cases");
+    assert_eq!(
+        doc["cases"].as_array().map(Vec::len),
+        Some(expected(false).len()),
+        "unexpected extra cases"
+    );
     check_plots(&plots);
-    assert!(ran.stdout.contains("verification: 0 payload/sequence errors"), "{}", ran.stdout);
+    assert!(
+        ran.stdout
+            .contains("verification: 0 payload/sequence errors"),
+        "{}",
+        ran.stdout
+    );
 }
 
 #[test]
@@ -29,12 +53,20 @@ fn missing_peer_binary_is_a_clear_error() {
     let ran = run(
         env!("CARGO_BIN_EXE_ringproof-bench"),
         &["--quick", "--scenario", "stream-single"],
-        &[("RINGPROOF_BENCH_PEERS", "/nonexistent/ringproof-bench-peers")],
+        &[(
+            "RINGPROOF_BENCH_PEERS",
+            "/nonexistent/ringproof-bench-peers",
+        )],
         &s,
         Duration::from_secs(60),
     );
     // A missing helper is a harness error (exit 2), not a failed measurement.
     assert_eq!(ran.status.code(), Some(2), "{}", ran.stderr);
-    assert!(ran.stderr.contains("cargo build --release -p ringproof-bench-peers"), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("cargo build --release -p ringproof-bench-peers"),
+        "{}",
+        ran.stderr
+    );
     assert!(ran.stderr.contains("--peers none"), "{}", ran.stderr);
 }

@@ -3,9 +3,13 @@
 //! looks for leftovers. Everything the processes reported goes into a [`History`].
 
 use crate::history::{monotonic_ns, ConsumerLife, End, FaultRecord, History, ProducerLife, Run};
-use crate::schedule::{consumer_id, generate, Fault, FaultFamily, Schedule, ScheduleParams, Target};
+use crate::schedule::{
+    consumer_id, generate, Fault, FaultFamily, Schedule, ScheduleParams, Target,
+};
 use ringproof_conformance::driver::{DriverError, Implementation, Reply, Testee};
-use ringproof_conformance::protocol::{Backend, Command, Discover, ErrorKind, Message, Mode, Required, RingAddr, Wait};
+use ringproof_conformance::protocol::{
+    Backend, Command, Discover, ErrorKind, Message, Mode, Required, RingAddr, Wait,
+};
 use ringproof_conformance::schema::Schema;
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -72,7 +76,13 @@ impl Config {
         Config {
             seed,
             duration,
-            families: [FaultFamily::Kill, FaultFamily::Stop, FaultFamily::Failpoints].into_iter().collect(),
+            families: [
+                FaultFamily::Kill,
+                FaultFamily::Stop,
+                FaultFamily::Failpoints,
+            ]
+            .into_iter()
+            .collect(),
             failpoints_supported: implementation.name == "ringproof",
             implementation,
             consumers: 3,
@@ -143,7 +153,10 @@ pub enum ChaosError {
     #[error("at most 8 consumers (the producer discovers c_0..c_7)")]
     TooManyConsumers,
     #[error("cannot prepare the campaign's directory {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("invalid ring name: {0}")]
     Name(#[from] ringproof::Error),
 }
@@ -213,7 +226,13 @@ impl Shared {
         // The campaign's seed, for the testee's own logs (and for planted defects in tests).
         let mut env = vec![(SEED_ENV.to_owned(), self.cfg.seed.to_string())];
         env.extend(arm.map(|a| (ringproof::failpoint::ENV.to_owned(), a.to_owned())));
-        Testee::spawn_with_env(&self.cfg.implementation, label, Arc::clone(&self.schema), Duration::from_secs(10), &env)
+        Testee::spawn_with_env(
+            &self.cfg.implementation,
+            label,
+            Arc::clone(&self.schema),
+            Duration::from_secs(10),
+            &env,
+        )
     }
 
     /// Keeps the transcript of a life that ended: the last [`TRANSCRIPTS_KEPT`], plus every
@@ -221,7 +240,10 @@ impl Shared {
     fn keep_transcript(&self, t: &Testee, n: usize, end: &End) {
         let entry = (format!("{}-{n}", t.label.replace(' ', "_")), t.transcript());
         if matches!(end, End::Crashed { .. }) {
-            self.crash_transcripts.lock().expect("transcripts").push(entry.clone());
+            self.crash_transcripts
+                .lock()
+                .expect("transcripts")
+                .push(entry.clone());
         }
         let mut q = self.transcripts.lock().expect("transcripts");
         if q.len() >= TRANSCRIPTS_KEPT {
@@ -256,13 +278,31 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
     }
     let schedule = generate(&cfg.schedule_params());
     static RUNS: AtomicU64 = AtomicU64::new(0);
-    let name = format!("chaos{}x{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed));
+    let name = format!(
+        "chaos{}x{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    );
     let root = std::env::temp_dir().join(format!("ringproof-chaos-root-{name}"));
-    std::fs::create_dir_all(&root).map_err(|source| ChaosError::Io { path: root.display().to_string(), source })?;
+    std::fs::create_dir_all(&root).map_err(|source| ChaosError::Io {
+        path: root.display().to_string(),
+        source,
+    })?;
     let (ring, ring_name) = match cfg.backend {
-        Backend::Shm => (RingAddr { backend: Backend::Shm, name: name.clone(), root: None }, ringproof::RingName::shm(&name)?),
+        Backend::Shm => (
+            RingAddr {
+                backend: Backend::Shm,
+                name: name.clone(),
+                root: None,
+            },
+            ringproof::RingName::shm(&name)?,
+        ),
         Backend::Mmap => (
-            RingAddr { backend: Backend::Mmap, name: name.clone(), root: Some(root.display().to_string()) },
+            RingAddr {
+                backend: Backend::Mmap,
+                name: name.clone(),
+                root: Some(root.display().to_string()),
+            },
             ringproof::RingName::dir(&root, &name)?,
         ),
     };
@@ -270,7 +310,10 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
         required: required_ids(cfg.consumers),
         event_size: cfg.event_size as usize,
         detect_bound_ms: cfg.detect_bound.as_millis() as u64,
-        heal: crate::history::Heal { bound_ms: cfg.heal_bound.as_millis() as u64, ..Default::default() },
+        heal: crate::history::Heal {
+            bound_ms: cfg.heal_bound.as_millis() as u64,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let shared = Arc::new(Shared {
@@ -290,7 +333,11 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
         crash_transcripts: Mutex::new(Vec::new()),
     });
     let total = schedule.faults.len();
-    progress(&Progress { phase: "starting", faults_done: 0, faults_total: total });
+    progress(&Progress {
+        phase: "starting",
+        faults_done: 0,
+        faults_total: total,
+    });
     let producer = {
         let s = Arc::clone(&shared);
         std::thread::spawn(move || producer_thread(&s))
@@ -325,7 +372,11 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
         // Dropping a finished handle detaches (and frees) its thread.
         resumes.retain(|h: &std::thread::JoinHandle<()>| !h.is_finished());
         resumes.extend(resume);
-        progress(&Progress { phase: "faults", faults_done: index + 1, faults_total: total });
+        progress(&Progress {
+            phase: "faults",
+            faults_done: index + 1,
+            faults_total: total,
+        });
     }
     sleep_until(start + shared.cfg.duration);
     for r in resumes {
@@ -334,7 +385,11 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
 
     // Heal: no more faults; the producer finishes with one last publish, and every consumer
     // must deliver through it within the bound.
-    progress(&Progress { phase: "healing", faults_done: total, faults_total: total });
+    progress(&Progress {
+        phase: "healing",
+        faults_done: total,
+        faults_total: total,
+    });
     let heal_start = monotonic_ns();
     shared.history.lock().expect("history").heal.started_ns = heal_start;
     shared.heal.store(true, Ordering::SeqCst);
@@ -350,7 +405,11 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
                 }
             }
             drop(h);
-            if shared.consumers.iter().all(|c| c.reported.load(Ordering::SeqCst) >= f) {
+            if shared
+                .consumers
+                .iter()
+                .all(|c| c.reported.load(Ordering::SeqCst) >= f)
+            {
                 break;
             }
         }
@@ -360,7 +419,11 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
     copy_segments(&shared, &snapshot_dir);
 
     // Clean shutdown: consumers leave, then the producer closes the ring.
-    progress(&Progress { phase: "shutdown", faults_done: total, faults_total: total });
+    progress(&Progress {
+        phase: "shutdown",
+        faults_done: total,
+        faults_total: total,
+    });
     shared.consumers_stop.store(true, Ordering::SeqCst);
     for c in consumers {
         if c.join().is_err() {
@@ -386,21 +449,61 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
     let report = if verdict.passed() {
         None
     } else {
-        let mut transcripts: Vec<(String, String)> = shared.crash_transcripts.lock().expect("transcripts").clone();
-        transcripts.extend(shared.transcripts.lock().expect("transcripts").iter().cloned());
-        crate::report::write_folder(&shared.cfg, &schedule, &history, &verdict, &transcripts, &[snapshot_dir.as_path(), leaked_dir.as_path()]).ok()
+        let mut transcripts: Vec<(String, String)> = shared
+            .crash_transcripts
+            .lock()
+            .expect("transcripts")
+            .clone();
+        transcripts.extend(
+            shared
+                .transcripts
+                .lock()
+                .expect("transcripts")
+                .iter()
+                .cloned(),
+        );
+        crate::report::write_folder(
+            &shared.cfg,
+            &schedule,
+            &history,
+            &verdict,
+            &transcripts,
+            &[snapshot_dir.as_path(), leaked_dir.as_path()],
+        )
+        .ok()
     };
     let _ = std::fs::remove_dir_all(&snapshot_dir);
     let _ = std::fs::remove_dir_all(&leaked_dir);
-    Ok(Outcome { schedule, history, verdict, report, ring: name })
+    Ok(Outcome {
+        schedule,
+        history,
+        verdict,
+        report,
+        ring: name,
+    })
 }
 
 /// Carries out one fault. A stop returns at once; the SIGCONT comes from the returned thread
 /// after the hold (so a campaign's pace does not depend on how long its stops last).
-fn inject(shared: &Arc<Shared>, index: usize, fault: &Fault) -> (FaultRecord, Option<std::thread::JoinHandle<()>>) {
+fn inject(
+    shared: &Arc<Shared>,
+    index: usize,
+    fault: &Fault,
+) -> (FaultRecord, Option<std::thread::JoinHandle<()>>) {
     let slot = shared.slot(fault.target());
-    let mut rec = FaultRecord { index, fault: fault.clone(), at_ns: None, pid: None, skipped: None };
-    if let Fault::Failpoint { target: Target::Consumer(_), point, pass } = fault {
+    let mut rec = FaultRecord {
+        index,
+        fault: fault.clone(),
+        at_ns: None,
+        pid: None,
+        skipped: None,
+    };
+    if let Fault::Failpoint {
+        target: Target::Consumer(_),
+        point,
+        pass,
+    } = fault
+    {
         if point == "segment.create" {
             // A fresh cursor: the consumer leaves cleanly, then starts again armed.
             *slot.arm.lock().expect("arm") = Some(format!("{point}@{pass}"));
@@ -422,8 +525,11 @@ fn inject(shared: &Arc<Shared>, index: usize, fault: &Fault) -> (FaultRecord, Op
         unsafe { libc::kill(pid as libc::pid_t, sig) }
     };
     match fault {
-        Fault::Kill { restart_after_ms, .. } => {
-            slot.restart_after_ms.store(*restart_after_ms, Ordering::SeqCst);
+        Fault::Kill {
+            restart_after_ms, ..
+        } => {
+            slot.restart_after_ms
+                .store(*restart_after_ms, Ordering::SeqCst);
             slot.killed.store(true, Ordering::SeqCst);
             rec.at_ns = Some(monotonic_ns());
             signal(libc::SIGKILL);
@@ -439,7 +545,8 @@ fn inject(shared: &Arc<Shared>, index: usize, fault: &Fault) -> (FaultRecord, Op
             rec.at_ns = Some(monotonic_ns());
             signal(libc::SIGSTOP);
             drop(guard);
-            let (shared, target, hold) = (Arc::clone(shared), *target, Duration::from_millis(*hold_ms));
+            let (shared, target, hold) =
+                (Arc::clone(shared), *target, Duration::from_millis(*hold_ms));
             let resume = std::thread::spawn(move || {
                 std::thread::sleep(hold);
                 // Only if it is still the process we stopped (a kill may have replaced it).
@@ -460,13 +567,20 @@ fn producer_thread(shared: &Shared) {
     let slot = &shared.producer;
     let mut incarnation = 0usize;
     let required = required_ids(shared.cfg.consumers);
-    let mut first_arm = shared.schedule.initial_create_crash.map(|p| format!("segment.create@{p}"));
+    let mut first_arm = shared
+        .schedule
+        .initial_create_crash
+        .map(|p| format!("segment.create@{p}"));
     'lives: loop {
         if shared.producer_stop.load(Ordering::SeqCst) {
             return;
         }
-        let armed = first_arm.take().or_else(|| slot.arm.lock().expect("arm").take());
-        let plan = shared.schedule.producer_plans[incarnation % shared.schedule.producer_plans.len()].clone();
+        let armed = first_arm
+            .take()
+            .or_else(|| slot.arm.lock().expect("arm").take());
+        let plan = shared.schedule.producer_plans
+            [incarnation % shared.schedule.producer_plans.len()]
+        .clone();
         incarnation += 1;
         let mut t = match shared.spawn("producer", armed.as_deref()) {
             Ok(t) => t,
@@ -505,15 +619,27 @@ fn producer_thread(shared: &Shared) {
         loop {
             let ring = shared.ring.clone();
             let (capacity, event_size) = (shared.cfg.capacity, shared.cfg.event_size);
-            let req = Required { ids: required.clone(), action: plan.action.clone(), progress_timeout_ms: Some(PROGRESS_TIMEOUT_MS), grace_ms: Some(GRACE_MS) };
-            let wait = Some(if t.has("wait-block") { Wait::Block } else { Wait::Yield });
+            let req = Required {
+                ids: required.clone(),
+                action: plan.action.clone(),
+                progress_timeout_ms: Some(PROGRESS_TIMEOUT_MS),
+                grace_ms: Some(GRACE_MS),
+            };
+            let wait = Some(if t.has("wait-block") {
+                Wait::Block
+            } else {
+                Wait::Yield
+            });
             let reply = t.send(|id| Command::CreateProducer {
                 id,
                 ring,
                 capacity,
                 event_size,
                 wait_consumers: None,
-                discover: Some(Discover { prefix: "c".into(), max: 8 }),
+                discover: Some(Discover {
+                    prefix: "c".into(),
+                    max: 8,
+                }),
                 wait,
                 required: has_required.then_some(req),
             });
@@ -522,8 +648,12 @@ fn producer_thread(shared: &Shared) {
                     life.created = true;
                     break;
                 }
-                Ok(Reply { result: Err((kind, msg)), .. }) => {
-                    life.errors.push(format!("create_producer: {kind:?}: {msg}"));
+                Ok(Reply {
+                    result: Err((kind, msg)),
+                    ..
+                }) => {
+                    life.errors
+                        .push(format!("create_producer: {kind:?}: {msg}"));
                     if shared.producer_stop.load(Ordering::SeqCst) {
                         break;
                     }
@@ -537,19 +667,31 @@ fn producer_thread(shared: &Shared) {
                 }
             }
         }
-        let mut closing_armed = armed.as_deref().is_some_and(|a| a.starts_with("producer.close"));
+        let mut closing_armed = armed
+            .as_deref()
+            .is_some_and(|a| a.starts_with("producer.close"));
         loop {
             if shared.producer_stop.load(Ordering::SeqCst) {
                 // Close cleanly and exit.
-                let r = t.send(|id| Command::Leave { id }).and_then(|id| t.wait(id, Instant::now() + REPLY_DEADLINE));
+                let r = t
+                    .send(|id| Command::Leave { id })
+                    .and_then(|id| t.wait(id, Instant::now() + REPLY_DEADLINE));
                 if let Err(e) = r {
                     life.errors.push(format!("leave: {e}"));
                 }
                 let pid = t.pid();
                 match t.exit(Instant::now() + Duration::from_secs(10)) {
                     Ok(0) => life.end = End::Left,
-                    Ok(code) => life.end = End::Crashed { detail: format!("pid {pid} exited with status {code} after leave") },
-                    Err(e) => life.end = End::Crashed { detail: format!("pid {pid} did not exit: {e}") },
+                    Ok(code) => {
+                        life.end = End::Crashed {
+                            detail: format!("pid {pid} exited with status {code} after leave"),
+                        }
+                    }
+                    Err(e) => {
+                        life.end = End::Crashed {
+                            detail: format!("pid {pid} did not exit: {e}"),
+                        }
+                    }
                 }
                 *slot.pid.lock().expect("pid") = None;
                 finish_producer(shared, life);
@@ -561,13 +703,26 @@ fn producer_thread(shared: &Shared) {
                 continue;
             }
             let batch = plan.batch;
-            let r = t.send(|id| Command::Publish { id, count: PUBLISH_CHUNK, batch: (batch > 1).then_some(batch) }).and_then(|id| {
-                t.wait_streaming(id, Instant::now() + REPLY_DEADLINE, |m| match m {
-                    Message::Progress { published_through, .. } => life.published_through = Some(*published_through),
-                    Message::Liveness { consumer_id, dead, mono_ns, .. } => life.alerts.push((consumer_id.clone(), *dead, *mono_ns)),
-                    _ => {}
+            let r = t
+                .send(|id| Command::Publish {
+                    id,
+                    count: PUBLISH_CHUNK,
+                    batch: (batch > 1).then_some(batch),
                 })
-            });
+                .and_then(|id| {
+                    t.wait_streaming(id, Instant::now() + REPLY_DEADLINE, |m| match m {
+                        Message::Progress {
+                            published_through, ..
+                        } => life.published_through = Some(*published_through),
+                        Message::Liveness {
+                            consumer_id,
+                            dead,
+                            mono_ns,
+                            ..
+                        } => life.alerts.push((consumer_id.clone(), *dead, *mono_ns)),
+                        _ => {}
+                    })
+                });
             match r {
                 Ok(Reply { result: Ok(f), .. }) => {
                     life.published_through = f.last_seq.or(life.published_through);
@@ -588,13 +743,19 @@ fn producer_thread(shared: &Shared) {
                         }
                     }
                 }
-                Ok(Reply { result: Err((kind, msg)), .. }) => {
+                Ok(Reply {
+                    result: Err((kind, msg)),
+                    ..
+                }) => {
                     life.errors.push(format!("publish: {kind:?}: {msg}"));
                     std::thread::sleep(Duration::from_millis(10));
                 }
                 Err(DriverError::Timeout(..)) => {
                     let mut h = shared.history.lock().expect("history");
-                    h.harness_errors.push(format!("producer pid {} did not answer publish within {REPLY_DEADLINE:?}: hung", t.pid()));
+                    h.harness_errors.push(format!(
+                        "producer pid {} did not answer publish within {REPLY_DEADLINE:?}: hung",
+                        t.pid()
+                    ));
                     drop(h);
                     slot.killed.store(true, Ordering::SeqCst);
                     t.kill();
@@ -618,7 +779,9 @@ fn finish_producer(shared: &Shared, life: ProducerLife) {
 }
 
 fn restart_pause(slot: &Slot) {
-    std::thread::sleep(Duration::from_millis(slot.restart_after_ms.swap(0, Ordering::SeqCst)));
+    std::thread::sleep(Duration::from_millis(
+        slot.restart_after_ms.swap(0, Ordering::SeqCst),
+    ));
 }
 
 /// One consumer's thread: attach (again) under `c_{k}`, consume, report, until told to leave.
@@ -657,10 +820,16 @@ fn consumer_thread(shared: &Shared, k: usize) {
                     l.end = end;
                     l.committed_at_end = committed_cursor(&shared.ring_name, &id);
                 }
-                None => shared.history.lock().expect("history").early_deaths.push((id.clone(), pid, end)),
+                None => shared.history.lock().expect("history").early_deaths.push((
+                    id.clone(),
+                    pid,
+                    end,
+                )),
             }
         };
-        let mut leave_armed = armed.as_deref().is_some_and(|a| a.starts_with("consumer.leave"));
+        let mut leave_armed = armed
+            .as_deref()
+            .is_some_and(|a| a.starts_with("consumer.leave"));
         // Attach (again), as often as the implementation declares a gap.
         'attach: loop {
             let mut failures = 0u32;
@@ -672,11 +841,23 @@ fn consumer_thread(shared: &Shared, k: usize) {
                 }
                 let ring = shared.ring.clone();
                 let event_size = shared.cfg.event_size;
-                let wait = Some(if t.has("wait-block") { Wait::Block } else { Wait::Yield });
+                let wait = Some(if t.has("wait-block") {
+                    Wait::Block
+                } else {
+                    Wait::Yield
+                });
                 // After a declared gap, continue at the head (the implementation said what was missed).
                 let resync = declared.then_some(true);
                 let r = t
-                    .send(|cid| Command::AttachConsumer { id: cid, ring, consumer_id: id.clone(), event_size, timeout_ms: 2_000, wait, resync })
+                    .send(|cid| Command::AttachConsumer {
+                        id: cid,
+                        ring,
+                        consumer_id: id.clone(),
+                        event_size,
+                        timeout_ms: 2_000,
+                        wait,
+                        resync,
+                    })
                     .and_then(|cid| t.wait(cid, Instant::now() + REPLY_DEADLINE));
                 match r {
                     Ok(Reply { result: Ok(f), .. }) => {
@@ -694,7 +875,10 @@ fn consumer_thread(shared: &Shared, k: usize) {
                             committed_at_end: None,
                         };
                     }
-                    Ok(Reply { result: Err((kind, message)), .. }) => {
+                    Ok(Reply {
+                        result: Err((kind, message)),
+                        ..
+                    }) => {
                         failures += 1;
                         match after_attach_error(kind, resync == Some(true), failures) {
                             AttachRetry::Resync => declared = true,
@@ -713,7 +897,12 @@ fn consumer_thread(shared: &Shared, k: usize) {
                             }
                             AttachRetry::GiveUp => {
                                 let why = format!("pid {pid}: attach_consumer failed {failures} times in a row, last with {kind:?} ({message}); the harness gave up on it");
-                                shared.history.lock().expect("history").refused.push((id.clone(), why));
+                                shared
+                                    .history
+                                    .lock()
+                                    .expect("history")
+                                    .refused
+                                    .push((id.clone(), why));
                                 slot.killed.store(true, Ordering::SeqCst);
                                 t.kill();
                                 died(&t, DriverError::Gone("given up".into()), None);
@@ -731,7 +920,9 @@ fn consumer_thread(shared: &Shared, k: usize) {
                     }
                 }
             };
-            let mode = match shared.schedule.modes[(k + lives.len()) % shared.schedule.modes.len()].as_str() {
+            let mode = match shared.schedule.modes[(k + lives.len()) % shared.schedule.modes.len()]
+                .as_str()
+            {
                 "lease" if t.has("lease") => Mode::Lease,
                 "batch" if t.has("batch") => Mode::Batch,
                 _ => Mode::Copy,
@@ -740,7 +931,9 @@ fn consumer_thread(shared: &Shared, k: usize) {
                 let stop = shared.consumers_stop.load(Ordering::SeqCst);
                 let recycle = slot.recycle.swap(false, Ordering::SeqCst);
                 if stop || recycle || leave_armed {
-                    let r = t.send(|cid| Command::Leave { id: cid }).and_then(|cid| t.wait(cid, Instant::now() + REPLY_DEADLINE));
+                    let r = t
+                        .send(|cid| Command::Leave { id: cid })
+                        .and_then(|cid| t.wait(cid, Instant::now() + REPLY_DEADLINE));
                     if let Err(e) = r {
                         // consumer.leave fired (or a kill landed meanwhile).
                         died(&t, e, Some(&mut life));
@@ -765,38 +958,73 @@ fn consumer_thread(shared: &Shared, k: usize) {
                 let fin = *shared.final_seq.lock().expect("final");
                 if fin.is_some_and(|f| slot.reported.load(Ordering::SeqCst) >= f) {
                     let mut h = shared.history.lock().expect("history");
-                    h.heal.reached_ns.entry(id.clone()).or_insert(Some(monotonic_ns()));
+                    h.heal
+                        .reached_ns
+                        .entry(id.clone())
+                        .or_insert(Some(monotonic_ns()));
                     drop(h);
                     std::thread::sleep(Duration::from_millis(5));
                     continue;
                 }
-                let r = t.send(|cid| Command::Consume { id: cid, count: CONSUME_CHUNK, mode, timeout_ms: CONSUME_IDLE_MS }).and_then(|cid| {
-                    t.wait_streaming(cid, Instant::now() + REPLY_DEADLINE, |m| {
-                        if let Message::Events { first, last, digest, .. } = m {
-                            life.runs.push(Run { first: *first, last: *last, digest: digest.clone(), at_ns: monotonic_ns() });
-                            slot.reported.fetch_max(*last, Ordering::SeqCst);
-                        }
+                let r = t
+                    .send(|cid| Command::Consume {
+                        id: cid,
+                        count: CONSUME_CHUNK,
+                        mode,
+                        timeout_ms: CONSUME_IDLE_MS,
                     })
-                });
+                    .and_then(|cid| {
+                        t.wait_streaming(cid, Instant::now() + REPLY_DEADLINE, |m| {
+                            if let Message::Events {
+                                first,
+                                last,
+                                digest,
+                                ..
+                            } = m
+                            {
+                                life.runs.push(Run {
+                                    first: *first,
+                                    last: *last,
+                                    digest: digest.clone(),
+                                    at_ns: monotonic_ns(),
+                                });
+                                slot.reported.fetch_max(*last, Ordering::SeqCst);
+                            }
+                        })
+                    });
                 match r {
                     Ok(Reply { result: Ok(_), .. }) => {}
-                    Ok(Reply { result: Err((ErrorKind::ProducerGone, _)), .. }) => {
+                    Ok(Reply {
+                        result: Err((ErrorKind::ProducerGone, _)),
+                        ..
+                    }) => {
                         life.producer_gone_ns.push(monotonic_ns());
                         std::thread::sleep(Duration::from_millis(5));
                     }
-                    Ok(Reply { result: Err((ErrorKind::Lapped | ErrorKind::Evicted, message)), .. }) => {
+                    Ok(Reply {
+                        result: Err((ErrorKind::Lapped | ErrorKind::Evicted, message)),
+                        ..
+                    }) => {
                         // Retired or evicted: the implementation declares what it missed; attach
                         // again (a re-join refused the same way is answered with a resync).
                         life.end = End::Lapped { message };
                         lives.push(life);
                         continue 'attach;
                     }
-                    Ok(Reply { result: Err(_), .. }) => std::thread::sleep(Duration::from_millis(10)),
+                    Ok(Reply { result: Err(_), .. }) => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
                     Err(DriverError::Timeout(..)) => {
-                        shared.harness_error(format!("{id} pid {pid} did not answer consume within {REPLY_DEADLINE:?}: hung"));
+                        shared.harness_error(format!(
+                            "{id} pid {pid} did not answer consume within {REPLY_DEADLINE:?}: hung"
+                        ));
                         slot.killed.store(true, Ordering::SeqCst);
                         t.kill();
-                        died(&t, DriverError::Gone("killed as hung".into()), Some(&mut life));
+                        died(
+                            &t,
+                            DriverError::Gone("killed as hung".into()),
+                            Some(&mut life),
+                        );
                         lives.push(life);
                         continue 'process;
                     }
@@ -818,12 +1046,17 @@ fn consumer_thread(shared: &Shared, k: usize) {
 /// The committed cursor of consumer `id`, read from its cursor segment (without creating or
 /// changing anything), or `None` if it cannot be read.
 fn committed_cursor(ring: &ringproof::RingName, id: &str) -> Option<i64> {
-    ringproof::cursor::Cursor::open(&ring.consumer_cursor(id), "consumer cursor").ok().map(|c| c.load())
+    ringproof::cursor::Cursor::open(&ring.consumer_cursor(id), "consumer cursor")
+        .ok()
+        .map(|c| c.load())
 }
 
 /// Every name of the campaign's ring in /dev/shm and under the mmap root.
 fn leftovers(shared: &Shared) -> Vec<String> {
-    ringproof_conformance::ctx::ring_leftovers(&shared.ring.name, shared.ring.root.as_deref().map(Path::new))
+    ringproof_conformance::ctx::ring_leftovers(
+        &shared.ring.name,
+        shared.ring.root.as_deref().map(Path::new),
+    )
 }
 
 fn remove_leftovers(shared: &Shared) {

@@ -25,18 +25,53 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Violation {
-    Lost { consumer: String, from: i64, to: i64, detail: String },
-    Duplicated { consumer: String, from: i64, to: i64, detail: String },
-    Torn { consumer: String, first: i64, last: i64 },
-    OutOfOrder { consumer: String, detail: String },
-    Hung { who: String, detail: String },
+    Lost {
+        consumer: String,
+        from: i64,
+        to: i64,
+        detail: String,
+    },
+    Duplicated {
+        consumer: String,
+        from: i64,
+        to: i64,
+        detail: String,
+    },
+    Torn {
+        consumer: String,
+        first: i64,
+        last: i64,
+    },
+    OutOfOrder {
+        consumer: String,
+        detail: String,
+    },
+    Hung {
+        who: String,
+        detail: String,
+    },
     /// The implementation never let a consumer attach again (the harness gave up after its
     /// bounded retries): not a hang, since the harness left it without a life.
-    Refused { consumer: String, detail: String },
-    Leaked { name: String },
-    LateDetection { peer: String, observer: String, latency_ms: f64, bound_ms: u64 },
-    Crashed { who: String, detail: String },
-    Harness { detail: String },
+    Refused {
+        consumer: String,
+        detail: String,
+    },
+    Leaked {
+        name: String,
+    },
+    LateDetection {
+        peer: String,
+        observer: String,
+        latency_ms: f64,
+        bound_ms: u64,
+    },
+    Crashed {
+        who: String,
+        detail: String,
+    },
+    Harness {
+        detail: String,
+    },
 }
 
 impl Violation {
@@ -58,7 +93,18 @@ impl Violation {
 }
 
 /// Every row of the verdict table, in order.
-pub const ROWS: &[&str] = &["lost", "duplicated", "torn", "out-of-order", "hung", "refused", "leaked", "late-detection", "crashed", "harness"];
+pub const ROWS: &[&str] = &[
+    "lost",
+    "duplicated",
+    "torn",
+    "out-of-order",
+    "hung",
+    "refused",
+    "leaked",
+    "late-detection",
+    "crashed",
+    "harness",
+];
 
 /// Latency percentiles (milliseconds) of one kind of dead-peer detection.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -92,10 +138,16 @@ impl Latency {
             return Ok(Histogram::new(3).expect("histogram"));
         }
         let bytes = (0..self.hdr.len() / 2)
-            .map(|i| self.hdr.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .map(|i| {
+                self.hdr
+                    .get(2 * i..2 * i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
             .collect::<Option<Vec<u8>>>()
             .ok_or_else(|| MergeError::Decode("not hex".into()))?;
-        hdrhistogram::serialization::Deserializer::new().deserialize(&mut &bytes[..]).map_err(|e| MergeError::Decode(format!("{e:?}")))
+        hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| MergeError::Decode(format!("{e:?}")))
     }
 
     /// Adds `other`'s samples to these (exactly: the histograms are added, then the
@@ -189,7 +241,10 @@ pub fn check(h: &History) -> Verdict {
     let mut v = Verdict::default();
     for f in &h.faults {
         if f.at_ns.is_some() {
-            *v.stats.injected.entry(f.fault.family().as_str().to_owned()).or_default() += 1;
+            *v.stats
+                .injected
+                .entry(f.fault.family().as_str().to_owned())
+                .or_default() += 1;
         } else {
             v.stats.faults_skipped += 1;
         }
@@ -223,7 +278,10 @@ pub fn check(h: &History) -> Verdict {
         v.violations.push(Violation::Harness { detail: e.clone() });
     }
     for (consumer, detail) in &h.refused {
-        v.violations.push(Violation::Refused { consumer: consumer.clone(), detail: detail.clone() });
+        v.violations.push(Violation::Refused {
+            consumer: consumer.clone(),
+            detail: detail.clone(),
+        });
     }
     if !h.interrupted {
         judge_final(h, &mut v);
@@ -238,7 +296,10 @@ pub fn check(h: &History) -> Verdict {
 fn judge_end(h: &History, who: &str, end: &End, v: &mut Verdict) {
     match end {
         End::Crashed { .. } if h.interrupted => {}
-        End::Crashed { detail } => v.violations.push(Violation::Crashed { who: who.to_owned(), detail: detail.clone() }),
+        End::Crashed { detail } => v.violations.push(Violation::Crashed {
+            who: who.to_owned(),
+            detail: detail.clone(),
+        }),
         End::FailpointCrash { .. } => v.stats.failpoints_fired += 1,
         _ => {}
     }
@@ -260,13 +321,20 @@ fn judge_consumer(h: &History, id: &str, lives: &[ConsumerLife], v: &mut Verdict
         let mut expected = life.start_seq;
         for run in &life.runs {
             if run.last < run.first {
-                v.violations.push(Violation::OutOfOrder { consumer: id.to_owned(), detail: format!("malformed run {}..={}", run.first, run.last) });
+                v.violations.push(Violation::OutOfOrder {
+                    consumer: id.to_owned(),
+                    detail: format!("malformed run {}..={}", run.first, run.last),
+                });
                 continue;
             }
             v.stats.events_delivered += (run.last - run.first + 1) as u64;
             if run.digest != expected_digest(run.first, run.last, h.event_size) {
                 v.stats.torn_runs += 1;
-                v.violations.push(Violation::Torn { consumer: id.to_owned(), first: run.first, last: run.last });
+                v.violations.push(Violation::Torn {
+                    consumer: id.to_owned(),
+                    first: run.first,
+                    last: run.last,
+                });
             }
             if run.first > expected {
                 v.stats.lost_events += (run.first - expected) as u64;
@@ -274,12 +342,23 @@ fn judge_consumer(h: &History, id: &str, lives: &[ConsumerLife], v: &mut Verdict
                     consumer: id.to_owned(),
                     from: expected,
                     to: run.first - 1,
-                    detail: format!("pid {}: delivered up to {}, then jumped to {}", life.pid, expected - 1, run.first),
+                    detail: format!(
+                        "pid {}: delivered up to {}, then jumped to {}",
+                        life.pid,
+                        expected - 1,
+                        run.first
+                    ),
                 });
             } else if run.first < expected {
                 v.violations.push(Violation::OutOfOrder {
                     consumer: id.to_owned(),
-                    detail: format!("pid {}: after {}, delivered {}..={} (went back within one life)", life.pid, expected - 1, run.first, run.last),
+                    detail: format!(
+                        "pid {}: after {}, delivered {}..={} (went back within one life)",
+                        life.pid,
+                        expected - 1,
+                        run.first,
+                        run.last
+                    ),
                 });
             }
             expected = expected.max(run.last + 1);
@@ -289,7 +368,14 @@ fn judge_consumer(h: &History, id: &str, lives: &[ConsumerLife], v: &mut Verdict
 }
 
 /// A life ended and the next one started: what may it skip and what may it re-deliver?
-fn judge_handoff(h: &History, id: &str, p: &ConsumerLife, life: &ConsumerLife, chain_start_ns: u64, v: &mut Verdict) {
+fn judge_handoff(
+    h: &History,
+    id: &str,
+    p: &ConsumerLife,
+    life: &ConsumerLife,
+    chain_start_ns: u64,
+    v: &mut Verdict,
+) {
     let announced = life.declared_gap_before || matches!(p.end, End::Lapped { .. } | End::Left);
     let declared = announced && gap_allowed(h, id, p, (chain_start_ns, life.attached_ns));
     let reported = p.last_reported().unwrap_or(p.start_seq - 1);
@@ -325,7 +411,10 @@ fn judge_handoff(h: &History, id: &str, p: &ConsumerLife, life: &ConsumerLife, c
     }
     // Re-delivered sequences: what this life reported that the previous life reported too.
     let redelivered = |lo: i64, hi: i64| -> u64 {
-        life.runs.iter().map(|r| (r.last.min(hi) - r.first.max(lo) + 1).max(0) as u64).sum()
+        life.runs
+            .iter()
+            .map(|r| (r.last.min(hi) - r.first.max(lo) + 1).max(0) as u64)
+            .sum()
     };
     let allowed = redelivered(committed + 1, reported);
     v.stats.redelivered_allowed += allowed;
@@ -348,12 +437,18 @@ fn judge_handoff(h: &History, id: &str, p: &ConsumerLife, life: &ConsumerLife, c
 /// consumer gates the producer dead or stalled, and its restart resumes without loss: a gap
 /// declared there is a lost event, however politely announced.
 fn gap_allowed(h: &History, id: &str, p: &ConsumerLife, window: (u64, u64)) -> bool {
-    let left = matches!(p.end, End::Left) || p.armed.as_deref().is_some_and(|a| a.starts_with("consumer.leave"));
+    let left = matches!(p.end, End::Left)
+        || p.armed
+            .as_deref()
+            .is_some_and(|a| a.starts_with("consumer.leave"));
     if left || !h.required.iter().any(|r| r == id) {
         return true;
     }
     h.producer.iter().enumerate().any(|(k, pl)| {
-        let until = h.producer.get(k + 1).map_or(u64::MAX, |next| next.started_ns);
+        let until = h
+            .producer
+            .get(k + 1)
+            .map_or(u64::MAX, |next| next.started_ns);
         let overlaps = pl.started_ns <= window.1 && until >= window.0;
         // A history that did not record the action cannot rule an eviction out.
         overlaps && pl.action.as_deref() != Some("alert")
@@ -364,7 +459,10 @@ fn judge_final(h: &History, v: &mut Verdict) {
     let Some(final_seq) = h.heal.final_seq else {
         v.violations.push(Violation::Hung {
             who: "producer".into(),
-            detail: format!("its final publish did not complete within the heal bound ({} ms)", h.heal.bound_ms),
+            detail: format!(
+                "its final publish did not complete within the heal bound ({} ms)",
+                h.heal.bound_ms
+            ),
         });
         return;
     };
@@ -374,7 +472,8 @@ fn judge_final(h: &History, v: &mut Verdict) {
         if h.refused.iter().any(|(c, _)| c == id) {
             continue;
         }
-        let reached = last.start_seq > final_seq || last.last_reported().is_some_and(|r| r >= final_seq);
+        let reached =
+            last.start_seq > final_seq || last.last_reported().is_some_and(|r| r >= final_seq);
         let in_time = match h.heal.reached_ns.get(id) {
             Some(Some(at)) => at.saturating_sub(h.heal.started_ns) <= h.heal.bound_ms * 1_000_000,
             Some(None) => false,
@@ -399,15 +498,30 @@ fn judge_detection(h: &History, v: &mut Verdict) {
     let mut cons = Histogram::<u64>::new(3).expect("histogram");
     let (mut prod_unseen, mut cons_unseen) = (0, 0);
     for f in &h.faults {
-        let (Some(kill_ns), true) = (f.at_ns, matches!(f.fault, Fault::Kill { .. } | Fault::Failpoint { .. })) else { continue };
+        let (Some(kill_ns), true) = (
+            f.at_ns,
+            matches!(f.fault, Fault::Kill { .. } | Fault::Failpoint { .. }),
+        ) else {
+            continue;
+        };
         match f.fault.target() {
             Target::Producer => {
                 // Until a restarted producer takes over, consumers that caught up must say so.
-                let until = h.producer.iter().map(|p| p.started_ns).filter(|s| *s > kill_ns).min().unwrap_or(u64::MAX);
+                let until = h
+                    .producer
+                    .iter()
+                    .map(|p| p.started_ns)
+                    .filter(|s| *s > kill_ns)
+                    .min()
+                    .unwrap_or(u64::MAX);
                 let seen = h
                     .consumers
                     .iter()
-                    .flat_map(|(id, lives)| lives.iter().flat_map(move |l| l.producer_gone_ns.iter().map(move |t| (id, *t))))
+                    .flat_map(|(id, lives)| {
+                        lives
+                            .iter()
+                            .flat_map(move |l| l.producer_gone_ns.iter().map(move |t| (id, *t)))
+                    })
                     .filter(|(_, t)| *t > kill_ns && *t < until)
                     .min_by_key(|(_, t)| *t);
                 match seen {
@@ -415,7 +529,12 @@ fn judge_detection(h: &History, v: &mut Verdict) {
                         let lat = t - kill_ns;
                         let _ = prod.record(lat / 1_000);
                         if lat > bound_ns {
-                            v.violations.push(Violation::LateDetection { peer: "producer".into(), observer: id.clone(), latency_ms: lat as f64 / 1e6, bound_ms: h.detect_bound_ms });
+                            v.violations.push(Violation::LateDetection {
+                                peer: "producer".into(),
+                                observer: id.clone(),
+                                latency_ms: lat as f64 / 1e6,
+                                bound_ms: h.detect_bound_ms,
+                            });
                         }
                     }
                     None => prod_unseen += 1,
@@ -423,14 +542,34 @@ fn judge_detection(h: &History, v: &mut Verdict) {
             }
             Target::Consumer(k) => {
                 let id = crate::schedule::consumer_id(k);
-                let until = h.consumers.get(&id).and_then(|ls| ls.iter().map(|l| l.attached_ns).filter(|a| *a > kill_ns).min()).unwrap_or(u64::MAX);
-                let seen = h.producer.iter().flat_map(|p| p.alerts.iter()).filter(|(c, dead, t)| *c == id && *dead && *t > kill_ns && *t < until).map(|(_, _, t)| *t).min();
+                let until = h
+                    .consumers
+                    .get(&id)
+                    .and_then(|ls| {
+                        ls.iter()
+                            .map(|l| l.attached_ns)
+                            .filter(|a| *a > kill_ns)
+                            .min()
+                    })
+                    .unwrap_or(u64::MAX);
+                let seen = h
+                    .producer
+                    .iter()
+                    .flat_map(|p| p.alerts.iter())
+                    .filter(|(c, dead, t)| *c == id && *dead && *t > kill_ns && *t < until)
+                    .map(|(_, _, t)| *t)
+                    .min();
                 match seen {
                     Some(t) => {
                         let lat = t - kill_ns;
                         let _ = cons.record(lat / 1_000);
                         if lat > bound_ns {
-                            v.violations.push(Violation::LateDetection { peer: id, observer: "producer".into(), latency_ms: lat as f64 / 1e6, bound_ms: h.detect_bound_ms });
+                            v.violations.push(Violation::LateDetection {
+                                peer: id,
+                                observer: "producer".into(),
+                                latency_ms: lat as f64 / 1e6,
+                                bound_ms: h.detect_bound_ms,
+                            });
                         }
                     }
                     None => cons_unseen += 1,
@@ -447,7 +586,10 @@ fn latency(h: &Histogram<u64>, unobserved: u64) -> Latency {
     let mut hdr = String::new();
     if !h.is_empty() {
         let mut bytes = Vec::new();
-        if hdrhistogram::serialization::V2Serializer::new().serialize(h, &mut bytes).is_ok() {
+        if hdrhistogram::serialization::V2Serializer::new()
+            .serialize(h, &mut bytes)
+            .is_ok()
+        {
             hdr = bytes.iter().map(|b| format!("{b:02x}")).collect();
         }
     }
@@ -464,5 +606,12 @@ fn latency(h: &Histogram<u64>, unobserved: u64) -> Latency {
 
 /// Families as the verdict table names them, for reports.
 pub fn family_names() -> Vec<&'static str> {
-    [FaultFamily::Kill, FaultFamily::Stop, FaultFamily::Failpoints].iter().map(|f| f.as_str()).collect()
+    [
+        FaultFamily::Kill,
+        FaultFamily::Stop,
+        FaultFamily::Failpoints,
+    ]
+    .iter()
+    .map(|f| f.as_str())
+    .collect()
 }

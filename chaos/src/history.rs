@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 /// Nanoseconds on CLOCK_MONOTONIC, the clock every process of the machine shares (testees
 /// stamp their liveness alerts with it).
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -148,6 +151,8 @@ pub struct History {
 impl History {
     /// Which target a consumer id is.
     pub fn target_of(id: &str) -> Option<Target> {
-        id.strip_prefix("c_").and_then(|k| k.parse().ok()).map(Target::Consumer)
+        id.strip_prefix("c_")
+            .and_then(|k| k.parse().ok())
+            .map(Target::Consumer)
     }
 }

@@ -65,20 +65,29 @@ impl FaultFamily {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
     /// SIGKILL the target; it is restarted under the same id after `restart_after_ms`.
-    Kill { target: Target, restart_after_ms: u64 },
+    Kill {
+        target: Target,
+        restart_after_ms: u64,
+    },
     /// SIGSTOP the target for `hold_ms`, then SIGCONT.
     Stop { target: Target, hold_ms: u64 },
     /// SIGKILL the target and restart it armed with `RINGPROOF_FAILPOINT={point}@{pass}`.
     /// `consumer.leave` and `producer.close` fire when the restarted process is told to leave.
     /// `segment.create` on a consumer: the consumer first leaves cleanly, so its restart
     /// creates a fresh cursor segment.
-    Failpoint { target: Target, point: String, pass: u64 },
+    Failpoint {
+        target: Target,
+        point: String,
+        pass: u64,
+    },
 }
 
 impl Fault {
     pub fn target(&self) -> Target {
         match self {
-            Fault::Kill { target, .. } | Fault::Stop { target, .. } | Fault::Failpoint { target, .. } => *target,
+            Fault::Kill { target, .. }
+            | Fault::Stop { target, .. }
+            | Fault::Failpoint { target, .. } => *target,
         }
     }
 
@@ -148,7 +157,8 @@ pub fn generate(p: &ScheduleParams) -> Schedule {
     if !p.failpoints_supported {
         families.retain(|f| *f != FaultFamily::Failpoints);
     }
-    let initial_create_crash = (families.contains(&FaultFamily::Failpoints) && rng.gen_bool(0.5)).then(|| rng.gen_range(1..=3));
+    let initial_create_crash = (families.contains(&FaultFamily::Failpoints) && rng.gen_bool(0.5))
+        .then(|| rng.gen_range(1..=3));
     let mut faults = Vec::new();
     let mut at = 0u64;
     let mean = p.mean_interval_ms.max(1);
@@ -158,10 +168,20 @@ pub fn generate(p: &ScheduleParams) -> Schedule {
         if at >= p.duration_ms {
             break;
         }
-        let target = if rng.gen_bool(0.3) || p.consumers == 0 { Target::Producer } else { Target::Consumer(rng.gen_range(0..p.consumers)) };
+        let target = if rng.gen_bool(0.3) || p.consumers == 0 {
+            Target::Producer
+        } else {
+            Target::Consumer(rng.gen_range(0..p.consumers))
+        };
         let fault = match families[rng.gen_range(0..families.len())] {
-            FaultFamily::Kill => Fault::Kill { target, restart_after_ms: rng.gen_range(0..=300) },
-            FaultFamily::Stop => Fault::Stop { target, hold_ms: p.liveness_ms + rng.gen_range(50..=400) },
+            FaultFamily::Kill => Fault::Kill {
+                target,
+                restart_after_ms: rng.gen_range(0..=300),
+            },
+            FaultFamily::Stop => Fault::Stop {
+                target,
+                hold_ms: p.liveness_ms + rng.gen_range(50..=400),
+            },
             FaultFamily::Failpoints => {
                 let (point, pass) = match target {
                     Target::Producer => match rng.gen_range(0..3) {
@@ -175,7 +195,11 @@ pub fn generate(p: &ScheduleParams) -> Schedule {
                         _ => ("segment.create", 1),
                     },
                 };
-                Fault::Failpoint { target, point: point.into(), pass }
+                Fault::Failpoint {
+                    target,
+                    point: point.into(),
+                    pass,
+                }
             }
         };
         faults.push(Scheduled { at_ms: at, fault });
@@ -183,11 +207,22 @@ pub fn generate(p: &ScheduleParams) -> Schedule {
     let producer_plans = (0..16)
         .map(|_| {
             let drawn = if rng.gen_bool(0.5) { "alert" } else { "evict" };
-            ProducerPlan { action: p.action.clone().unwrap_or_else(|| drawn.into()), batch: [1, 1, 4, 16][rng.gen_range(0..4)] }
+            ProducerPlan {
+                action: p.action.clone().unwrap_or_else(|| drawn.into()),
+                batch: [1, 1, 4, 16][rng.gen_range(0..4)],
+            }
         })
         .collect();
-    let modes = (0..7).map(|_| ["copy", "lease", "batch"][rng.gen_range(0..3)].to_string()).collect();
-    Schedule { seed: p.seed, initial_create_crash, faults, producer_plans, modes }
+    let modes = (0..7)
+        .map(|_| ["copy", "lease", "batch"][rng.gen_range(0..3)].to_string())
+        .collect();
+    Schedule {
+        seed: p.seed,
+        initial_create_crash,
+        faults,
+        producer_plans,
+        modes,
+    }
 }
 
 #[cfg(test)]
@@ -199,7 +234,13 @@ mod tests {
             seed,
             duration_ms: 20_000,
             consumers: 3,
-            families: [FaultFamily::Kill, FaultFamily::Stop, FaultFamily::Failpoints].into_iter().collect(),
+            families: [
+                FaultFamily::Kill,
+                FaultFamily::Stop,
+                FaultFamily::Failpoints,
+            ]
+            .into_iter()
+            .collect(),
             mean_interval_ms: 100,
             failpoints_supported: true,
             liveness_ms: 200,
@@ -218,8 +259,15 @@ mod tests {
         let mut p = params(3);
         p.families = [FaultFamily::Kill].into_iter().collect();
         let s = generate(&p);
-        assert!(s.faults.len() > 100, "{} faults in 20 s at 100 ms", s.faults.len());
-        assert!(s.faults.iter().all(|f| f.fault.family() == FaultFamily::Kill && f.at_ms < 20_000));
+        assert!(
+            s.faults.len() > 100,
+            "{} faults in 20 s at 100 ms",
+            s.faults.len()
+        );
+        assert!(s
+            .faults
+            .iter()
+            .all(|f| f.fault.family() == FaultFamily::Kill && f.at_ms < 20_000));
         assert_eq!(s.initial_create_crash, None);
         p.families = [FaultFamily::Failpoints].into_iter().collect();
         p.failpoints_supported = false;

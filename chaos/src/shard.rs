@@ -28,7 +28,10 @@ impl Shard {
     pub fn parse(s: &str) -> Result<Shard, ShardError> {
         let bad = || ShardError::Syntax(s.to_owned());
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
-        let (index, count) = (k.trim().parse::<u32>().map_err(|_| bad())?, n.trim().parse::<u32>().map_err(|_| bad())?);
+        let (index, count) = (
+            k.trim().parse::<u32>().map_err(|_| bad())?,
+            n.trim().parse::<u32>().map_err(|_| bad())?,
+        );
         if index == 0 || index > count {
             return Err(bad());
         }
@@ -52,7 +55,9 @@ impl std::fmt::Display for Shard {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn splitmix64(mut x: u64) -> u64 {
@@ -69,7 +74,8 @@ pub fn campaign_seed(master: u64, shard: Shard, campaign: u32) -> u64 {
     if shard == Shard::WHOLE && campaign == 0 {
         return master;
     }
-    let salt = (u64::from(shard.index) << 40) ^ (u64::from(shard.count) << 20) ^ u64::from(campaign);
+    let salt =
+        (u64::from(shard.index) << 40) ^ (u64::from(shard.count) << 20) ^ u64::from(campaign);
     splitmix64(master ^ splitmix64(salt)) % 1_000_000_000_000
 }
 
@@ -122,22 +128,52 @@ pub struct RunResult {
 /// The JUnit cases of one campaign: one per check row, one per failing consumer life.
 /// `classname` groups them (e.g. `chaos.shard-3-of-8.seed-123`); a violation's evidence names
 /// the life by its pid, which is how a violation is put with its life.
-pub fn junit_cases(classname: &str, verdict: &Verdict, history: &History, replay: &str, interrupted: Option<&str>) -> Vec<JunitCase> {
+pub fn junit_cases(
+    classname: &str,
+    verdict: &Verdict,
+    history: &History,
+    replay: &str,
+    interrupted: Option<&str>,
+) -> Vec<JunitCase> {
     let text = |vs: &[&crate::checker::Violation]| {
-        let mut t: String = vs.iter().take(20).map(|v| format!("{}: {}\n", v.row(), serde_json::to_string(v).unwrap_or_default())).collect();
+        let mut t: String = vs
+            .iter()
+            .take(20)
+            .map(|v| {
+                format!(
+                    "{}: {}\n",
+                    v.row(),
+                    serde_json::to_string(v).unwrap_or_default()
+                )
+            })
+            .collect();
         if vs.len() > 20 {
             t.push_str(&format!("... and {} more\n", vs.len() - 20));
         }
         t.push_str(&format!("replay: {replay}\n"));
         t
     };
-    let skipped = interrupted.map(|s| format!("interrupted by {s}: judged on a partial history (no heal phase)"));
+    let skipped = interrupted
+        .map(|s| format!("interrupted by {s}: judged on a partial history (no heal phase)"));
     let mut cases = Vec::new();
     for row in ROWS {
-        let vs: Vec<_> = verdict.violations.iter().filter(|v| v.row() == *row).collect();
+        let vs: Vec<_> = verdict
+            .violations
+            .iter()
+            .filter(|v| v.row() == *row)
+            .collect();
         let failure = (!vs.is_empty()).then(|| text(&vs));
-        let skipped = if failure.is_none() { skipped.clone() } else { None };
-        cases.push(JunitCase { classname: classname.to_owned(), name: (*row).to_owned(), failure, skipped });
+        let skipped = if failure.is_none() {
+            skipped.clone()
+        } else {
+            None
+        };
+        cases.push(JunitCase {
+            classname: classname.to_owned(),
+            name: (*row).to_owned(),
+            failure,
+            skipped,
+        });
     }
     for (id, lives) in &history.consumers {
         for (n, life) in lives.iter().enumerate() {
@@ -147,11 +183,19 @@ pub fn junit_cases(classname: &str, verdict: &Verdict, history: &History, replay
                 .iter()
                 .filter(|v| {
                     let j = serde_json::to_string(v).unwrap_or_default();
-                    j.contains(&format!("\"{id}\"")) && (j.contains(&pid) || matches!(life.end, crate::history::End::Crashed { .. }) && v.row() == "crashed")
+                    j.contains(&format!("\"{id}\""))
+                        && (j.contains(&pid)
+                            || matches!(life.end, crate::history::End::Crashed { .. })
+                                && v.row() == "crashed")
                 })
                 .collect();
             if !vs.is_empty() {
-                cases.push(JunitCase { classname: classname.to_owned(), name: format!("{id} life {} (pid {})", n + 1, life.pid), failure: Some(text(&vs)), skipped: None });
+                cases.push(JunitCase {
+                    classname: classname.to_owned(),
+                    name: format!("{id} life {} (pid {})", n + 1, life.pid),
+                    failure: Some(text(&vs)),
+                    skipped: None,
+                });
             }
         }
     }
@@ -159,23 +203,37 @@ pub fn junit_cases(classname: &str, verdict: &Verdict, history: &History, replay
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A JUnit XML document of `cases` under one test suite.
 pub fn junit_xml(suite: &str, cases: &[JunitCase]) -> String {
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
-    let skipped = cases.iter().filter(|c| c.failure.is_none() && c.skipped.is_some()).count();
+    let skipped = cases
+        .iter()
+        .filter(|c| c.failure.is_none() && c.skipped.is_some())
+        .count();
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">\n",
         xml_escape(suite),
         cases.len()
     );
     for c in cases {
-        out.push_str(&format!("  <testcase classname=\"{}\" name=\"{}\">", xml_escape(&c.classname), xml_escape(&c.name)));
+        out.push_str(&format!(
+            "  <testcase classname=\"{}\" name=\"{}\">",
+            xml_escape(&c.classname),
+            xml_escape(&c.name)
+        ));
         if let Some(f) = &c.failure {
             let first = f.lines().next().unwrap_or("");
-            out.push_str(&format!("<failure message=\"{}\">{}</failure>", xml_escape(first), xml_escape(f)));
+            out.push_str(&format!(
+                "<failure message=\"{}\">{}</failure>",
+                xml_escape(first),
+                xml_escape(f)
+            ));
         } else if let Some(s) = &c.skipped {
             out.push_str(&format!("<skipped message=\"{}\"/>", xml_escape(s)));
         }
@@ -193,16 +251,32 @@ mod tests {
     fn shards_parse_and_seeds_derive_deterministically() {
         assert_eq!(Shard::parse("3/8"), Ok(Shard { index: 3, count: 8 }));
         for bad in ["0/4", "5/4", "3", "a/b", "1/0"] {
-            assert!(Shard::parse(bad).unwrap_err().to_string().contains("K/N"), "{bad}");
+            assert!(
+                Shard::parse(bad).unwrap_err().to_string().contains("K/N"),
+                "{bad}"
+            );
         }
         assert_eq!(campaign_seed(42, Shard::WHOLE, 0), 42);
-        let seeds: std::collections::BTreeSet<u64> =
-            (1..=4).flat_map(|k| (0..3).map(move |c| campaign_seed(42, Shard { index: k, count: 4 }, c))).collect();
+        let seeds: std::collections::BTreeSet<u64> = (1..=4)
+            .flat_map(|k| (0..3).map(move |c| campaign_seed(42, Shard { index: k, count: 4 }, c)))
+            .collect();
         assert_eq!(seeds.len(), 12, "derived seeds collide");
-        assert_eq!(campaign_seed(42, Shard { index: 2, count: 4 }, 1), campaign_seed(42, Shard { index: 2, count: 4 }, 1));
+        assert_eq!(
+            campaign_seed(42, Shard { index: 2, count: 4 }, 1),
+            campaign_seed(42, Shard { index: 2, count: 4 }, 1)
+        );
         // Every key lands in exactly one shard.
         for key in ["spsc.wraparound[a>a,shm]", "x", ""] {
-            assert_eq!((1..=5).filter(|k| Shard { index: *k, count: 5 }.owns(key)).count(), 1);
+            assert_eq!(
+                (1..=5)
+                    .filter(|k| Shard {
+                        index: *k,
+                        count: 5
+                    }
+                    .owns(key))
+                    .count(),
+                1
+            );
         }
     }
 }

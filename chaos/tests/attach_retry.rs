@@ -7,23 +7,56 @@ use ringproof_conformance::protocol::ErrorKind;
 
 #[test]
 fn a_declared_gap_is_answered_with_a_resync() {
-    assert_eq!(after_attach_error(ErrorKind::Lapped, false, 1), AttachRetry::Resync);
-    assert_eq!(after_attach_error(ErrorKind::Evicted, false, 1), AttachRetry::Resync);
+    assert_eq!(
+        after_attach_error(ErrorKind::Lapped, false, 1),
+        AttachRetry::Resync
+    );
+    assert_eq!(
+        after_attach_error(ErrorKind::Evicted, false, 1),
+        AttachRetry::Resync
+    );
     // Refused again although it asked to resync: retried, but not forever.
-    assert_eq!(after_attach_error(ErrorKind::Evicted, true, 2), AttachRetry::Again);
+    assert_eq!(
+        after_attach_error(ErrorKind::Evicted, true, 2),
+        AttachRetry::Again
+    );
 }
 
 #[test]
 fn a_consumer_that_cannot_resync_is_given_up_at_once() {
-    assert_eq!(after_attach_error(ErrorKind::Unsupported, true, 2), AttachRetry::GiveUp);
+    assert_eq!(
+        after_attach_error(ErrorKind::Unsupported, true, 2),
+        AttachRetry::GiveUp
+    );
 }
 
 #[test]
 fn a_failing_attach_is_retried_a_bounded_number_of_times() {
-    for kind in [ErrorKind::Other, ErrorKind::NotFound, ErrorKind::IdInUse, ErrorKind::Timeout, ErrorKind::Layout] {
-        assert_eq!(after_attach_error(kind, false, 1), AttachRetry::Again, "{kind:?}");
-        assert_eq!(after_attach_error(kind, true, ATTACH_TRIES - 1), AttachRetry::Again, "{kind:?}");
-        assert_eq!(after_attach_error(kind, true, ATTACH_TRIES), AttachRetry::GiveUp, "{kind:?}");
+    for kind in [
+        ErrorKind::Other,
+        ErrorKind::NotFound,
+        ErrorKind::IdInUse,
+        ErrorKind::Timeout,
+        ErrorKind::Layout,
+    ] {
+        assert_eq!(
+            after_attach_error(kind, false, 1),
+            AttachRetry::Again,
+            "{kind:?}"
+        );
+        assert_eq!(
+            after_attach_error(kind, true, ATTACH_TRIES - 1),
+            AttachRetry::Again,
+            "{kind:?}"
+        );
+        assert_eq!(
+            after_attach_error(kind, true, ATTACH_TRIES),
+            AttachRetry::GiveUp,
+            "{kind:?}"
+        );
     }
-    assert_eq!(after_attach_error(ErrorKind::Lapped, false, ATTACH_TRIES), AttachRetry::GiveUp);
+    assert_eq!(
+        after_attach_error(ErrorKind::Lapped, false, ATTACH_TRIES),
+        AttachRetry::GiveUp
+    );
 }

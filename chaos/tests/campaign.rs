@@ -17,13 +17,28 @@ fn campaign(seed: u64, backend: Backend, secs: u64) {
     common::assert_passed_and_clean(&o, &format!("seed {seed} on {backend:?}"));
     let s = &o.verdict.stats;
     // The campaign must actually have hurt the ring, or its pass means nothing.
-    assert!(s.injected_total() >= secs * 5, "only {} faults injected in {secs} s", s.injected_total());
+    assert!(
+        s.injected_total() >= secs * 5,
+        "only {} faults injected in {secs} s",
+        s.injected_total()
+    );
     for family in ["kill", "stop", "failpoints"] {
-        assert!(s.injected.get(family).copied().unwrap_or(0) > 0, "no {family} fault injected: {:?}", s.injected);
+        assert!(
+            s.injected.get(family).copied().unwrap_or(0) > 0,
+            "no {family} fault injected: {:?}",
+            s.injected
+        );
     }
     assert!(s.failpoints_fired > 0, "no failpoint fired");
-    assert!(s.producer_lives > 1 && s.consumer_lives > 3, "too few restarts: {s:?}");
-    assert!(s.events_delivered > 10_000, "only {} events delivered", s.events_delivered);
+    assert!(
+        s.producer_lives > 1 && s.consumer_lives > 3,
+        "too few restarts: {s:?}"
+    );
+    assert!(
+        s.events_delivered > 10_000,
+        "only {} events delivered",
+        s.events_delivered
+    );
 }
 
 #[test]

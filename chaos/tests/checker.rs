@@ -10,7 +10,12 @@ const SIZE: usize = 64;
 const MS: u64 = 1_000_000;
 
 fn run(first: i64, last: i64) -> Run {
-    Run { first, last, digest: expected_digest(first, last, SIZE), at_ns: 0 }
+    Run {
+        first,
+        last,
+        digest: expected_digest(first, last, SIZE),
+        at_ns: 0,
+    }
 }
 
 fn life(pid: u32, start: i64, runs: Vec<Run>, end: End, committed: Option<i64>) -> ConsumerLife {
@@ -28,16 +33,33 @@ fn life(pid: u32, start: i64, runs: Vec<Run>, end: End, committed: Option<i64>) 
 }
 
 fn producer(pid: u32, started_ns: u64, end: End) -> ProducerLife {
-    ProducerLife { pid, armed: None, started_ns, created: true, published_through: Some(199), alerts: Vec::new(), action: None, errors: Vec::new(), end }
+    ProducerLife {
+        pid,
+        armed: None,
+        started_ns,
+        created: true,
+        published_through: Some(199),
+        alerts: Vec::new(),
+        action: None,
+        errors: Vec::new(),
+        end,
+    }
 }
 
 /// A clean campaign: c_0 killed after committing 99, restarted at 100, reaches 199.
 fn clean() -> History {
-    let mut h = History { event_size: SIZE, detect_bound_ms: 1_000, ..Default::default() };
+    let mut h = History {
+        event_size: SIZE,
+        detect_bound_ms: 1_000,
+        ..Default::default()
+    };
     h.producer.push(producer(10, 0, End::Left));
     h.consumers.insert(
         "c_0".into(),
-        vec![life(20, 0, vec![run(0, 49), run(50, 99)], End::Killed, Some(99)), life(21, 100, vec![run(100, 199)], End::Left, None)],
+        vec![
+            life(20, 0, vec![run(0, 49), run(50, 99)], End::Killed, Some(99)),
+            life(21, 100, vec![run(100, 199)], End::Left, None),
+        ],
     );
     h.heal.final_seq = Some(199);
     h.heal.bound_ms = 1_000;
@@ -153,7 +175,9 @@ fn not_reaching_the_final_sequence_is_a_hang() {
     // Reaching it, but after the heal bound, is a hang too.
     let mut h = clean();
     h.heal.started_ns = 5 * MS;
-    h.heal.reached_ns.insert("c_0".into(), Some(5 * MS + 1_001 * MS));
+    h.heal
+        .reached_ns
+        .insert("c_0".into(), Some(5 * MS + 1_001 * MS));
     assert_eq!(kinds(&h), ["hung"]);
     // A producer that never completed its final publish.
     let mut h = clean();
@@ -171,9 +195,13 @@ fn leftover_names_are_leaks() {
 #[test]
 fn an_unarmed_death_is_a_crash_but_an_armed_one_is_a_fired_failpoint() {
     let mut h = clean();
-    h.consumers.get_mut("c_0").unwrap()[0].end = End::Crashed { detail: "exited".into() };
+    h.consumers.get_mut("c_0").unwrap()[0].end = End::Crashed {
+        detail: "exited".into(),
+    };
     assert_eq!(kinds(&h), ["crashed"]);
-    h.consumers.get_mut("c_0").unwrap()[0].end = End::FailpointCrash { point: "consumer.leave@1".into() };
+    h.consumers.get_mut("c_0").unwrap()[0].end = End::FailpointCrash {
+        point: "consumer.leave@1".into(),
+    };
     let v = check(&h);
     assert!(v.passed(), "{:?}", v.violations);
     assert_eq!(v.stats.failpoints_fired, 1);
@@ -181,7 +209,16 @@ fn an_unarmed_death_is_a_crash_but_an_armed_one_is_a_fired_failpoint() {
 
 #[test]
 fn detection_later_than_the_bound_is_late() {
-    let kill = |target| FaultRecord { index: 0, fault: Fault::Kill { target, restart_after_ms: 0 }, at_ns: Some(100 * MS), pid: Some(10), skipped: None };
+    let kill = |target| FaultRecord {
+        index: 0,
+        fault: Fault::Kill {
+            target,
+            restart_after_ms: 0,
+        },
+        at_ns: Some(100 * MS),
+        pid: Some(10),
+        skipped: None,
+    };
     // The producer died at 100 ms; a consumer saw it gone at 150 ms (in time) ...
     let mut h = clean();
     h.faults.push(kill(Target::Producer));
@@ -205,7 +242,8 @@ fn detection_later_than_the_bound_is_late() {
 #[test]
 fn harness_problems_fail_the_campaign() {
     let mut h = clean();
-    h.harness_errors.push("c_0 did not answer consume: hung".into());
+    h.harness_errors
+        .push("c_0 did not answer consume: hung".into());
     assert_eq!(kinds(&h), ["harness"]);
 }
 
@@ -213,7 +251,9 @@ fn harness_problems_fail_the_campaign() {
 fn an_interrupted_history_is_judged_without_its_heal_phase_and_deaths() {
     let mut h = clean();
     h.heal.final_seq = None;
-    h.consumers.get_mut("c_0").unwrap()[0].end = End::Crashed { detail: "killed by SIGTERM".into() };
+    h.consumers.get_mut("c_0").unwrap()[0].end = End::Crashed {
+        detail: "killed by SIGTERM".into(),
+    };
     assert_eq!(kinds(&h), ["crashed", "hung"]);
     h.interrupted = true;
     assert!(kinds(&h).is_empty(), "{:?}", kinds(&h));
@@ -224,7 +264,16 @@ fn an_interrupted_history_is_judged_without_its_heal_phase_and_deaths() {
 
 #[test]
 fn shards_stats_merge_exactly_from_their_histograms() {
-    let kill = |at_ms| FaultRecord { index: 0, fault: Fault::Kill { target: Target::Producer, restart_after_ms: 0 }, at_ns: Some(at_ms * MS), pid: Some(10), skipped: None };
+    let kill = |at_ms| FaultRecord {
+        index: 0,
+        fault: Fault::Kill {
+            target: Target::Producer,
+            restart_after_ms: 0,
+        },
+        at_ns: Some(at_ms * MS),
+        pid: Some(10),
+        skipped: None,
+    };
     // Two "shards": the producer seen gone 50 ms and 400 ms after its death.
     let shard = |seen_after_ms: u64| {
         let mut h = clean();
@@ -236,16 +285,26 @@ fn shards_stats_merge_exactly_from_their_histograms() {
     let (a, b) = (shard(50), shard(400));
     let mut merged = a.clone();
     merged.absorb(&b).expect("merge");
-    assert_eq!(merged.events_delivered, a.events_delivered + b.events_delivered);
+    assert_eq!(
+        merged.events_delivered,
+        a.events_delivered + b.events_delivered
+    );
     assert_eq!(merged.injected_total(), 2);
     let l = &merged.detect_producer;
     assert_eq!(l.samples, 2);
-    assert!((l.max_ms - 400.0).abs() < 1.0 && (l.p50_ms - 50.0).abs() < 1.0, "{l:?}");
+    assert!(
+        (l.max_ms - 400.0).abs() < 1.0 && (l.p50_ms - 50.0).abs() < 1.0,
+        "{l:?}"
+    );
     assert_eq!(l.histogram().expect("decodes").len(), 2);
     // An edited encoding is refused, not silently dropped.
     let mut broken = b.clone();
     broken.detect_producer.hdr = "zz".into();
-    assert!(merged.absorb(&broken).unwrap_err().to_string().contains("hdrhistogram"));
+    assert!(merged
+        .absorb(&broken)
+        .unwrap_err()
+        .to_string()
+        .contains("hdrhistogram"));
 }
 
 #[test]
@@ -256,15 +315,44 @@ fn junit_has_a_case_per_row_and_per_failing_consumer_life_with_the_replay() {
     h.consumers.get_mut("c_0").unwrap()[1] = life(21, 120, vec![run(120, 199)], End::Left, None);
     let v = check(&h);
     let cases = junit_cases("chaos.seed-9", &v, &h, "ringproof chaos --seed 9", None);
-    assert_eq!(cases.iter().filter(|c| c.name == "lost" && c.failure.is_some()).count(), 1);
-    assert_eq!(cases.iter().filter(|c| c.failure.is_none()).count(), ringproof_chaos::checker::ROWS.len() - 1);
-    let life = cases.iter().find(|c| c.name == "c_0 life 2 (pid 21)").expect("a case for the failing life");
-    assert!(life.failure.as_deref().is_some_and(|f| f.contains("lost") && f.ends_with("replay: ringproof chaos --seed 9\n")), "{life:?}");
+    assert_eq!(
+        cases
+            .iter()
+            .filter(|c| c.name == "lost" && c.failure.is_some())
+            .count(),
+        1
+    );
+    assert_eq!(
+        cases.iter().filter(|c| c.failure.is_none()).count(),
+        ringproof_chaos::checker::ROWS.len() - 1
+    );
+    let life = cases
+        .iter()
+        .find(|c| c.name == "c_0 life 2 (pid 21)")
+        .expect("a case for the failing life");
+    assert!(
+        life.failure.as_deref().is_some_and(
+            |f| f.contains("lost") && f.ends_with("replay: ringproof chaos --seed 9\n")
+        ),
+        "{life:?}"
+    );
     let xml = junit_xml("ringproof-chaos", &cases);
-    assert!(xml.contains(&format!("tests=\"{}\" failures=\"", cases.len())), "{xml}");
+    assert!(
+        xml.contains(&format!("tests=\"{}\" failures=\"", cases.len())),
+        "{xml}"
+    );
     // An interrupted campaign's rows without violations are skipped, not passed.
-    let cases = junit_cases("chaos.seed-9", &check(&clean()), &clean(), "r", Some("SIGTERM"));
-    assert!(cases.iter().all(|c| c.skipped.as_deref().is_some_and(|s| s.contains("interrupted by SIGTERM"))));
+    let cases = junit_cases(
+        "chaos.seed-9",
+        &check(&clean()),
+        &clean(),
+        "r",
+        Some("SIGTERM"),
+    );
+    assert!(cases.iter().all(|c| c
+        .skipped
+        .as_deref()
+        .is_some_and(|s| s.contains("interrupted by SIGTERM"))));
 }
 
 /// Issue 12 item 7: a consumer whose last life ended lapped (evicted) before healing, and that
@@ -273,8 +361,26 @@ fn junit_has_a_case_per_row_and_per_failing_consumer_life_with_the_replay() {
 #[test]
 fn a_consumer_never_let_back_in_is_refused_not_hung() {
     let mut h = clean();
-    h.consumers.insert("c_1".into(), vec![life(30, 0, vec![run(0, 120)], End::Lapped { message: "evicted".into() }, Some(120))]);
-    assert_eq!(kinds(&h), vec!["hung"], "without the give-up record it is still a hang");
-    h.refused.push(("c_1".into(), "attach_consumer failed 100 times in a row, last with Other".into()));
+    h.consumers.insert(
+        "c_1".into(),
+        vec![life(
+            30,
+            0,
+            vec![run(0, 120)],
+            End::Lapped {
+                message: "evicted".into(),
+            },
+            Some(120),
+        )],
+    );
+    assert_eq!(
+        kinds(&h),
+        vec!["hung"],
+        "without the give-up record it is still a hang"
+    );
+    h.refused.push((
+        "c_1".into(),
+        "attach_consumer failed 100 times in a row, last with Other".into(),
+    ));
     assert_eq!(kinds(&h), vec!["refused"]);
 }

@@ -30,14 +30,18 @@ fn regression_seeds_cover_every_failpoint() {
         }
     }
     for p in ringproof::failpoint::POINTS {
-        assert!(armed.contains(*p), "no regression seed arms {p}: add one (chaos/README.md)");
+        assert!(
+            armed.contains(*p),
+            "no regression seed arms {p}: add one (chaos/README.md)"
+        );
     }
 }
 
 #[test]
 fn every_regression_seed_passes() {
     for (file, r) in regressions() {
-        let o = ringproof_chaos::run(r.config(common::reference()), &|_| {}).expect("the campaign runs");
+        let o = ringproof_chaos::run(r.config(common::reference()), &|_| {})
+            .expect("the campaign runs");
         common::assert_passed_and_clean(&o, &file);
     }
 }

@@ -1,13 +1,13 @@
 //! `ringproof chaos`: a seeded fault campaign against an implementation's testee, with a
 //! progress bar, the verdict table, and a report folder on failure.
 
+use crate::roles::stop_signals;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use ringproof_chaos::schedule::FaultFamily;
 use ringproof_chaos::shard::{campaign_seed, junit_cases, junit_xml, CampaignResult};
 use ringproof_chaos::{campaign, report, Config, RunResult, Shard};
 use ringproof_conformance::protocol::Backend;
-use crate::roles::stop_signals;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -122,13 +122,19 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         Some(i) => s.split_at(i),
         None => (s, "s"),
     };
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration (write 90s, 5m or 1500ms)"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (write 90s, 5m or 1500ms)"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" => n,
         "m" => n * 60.0,
         "h" => n * 3600.0,
-        _ => return Err(format!("unknown unit {unit:?} in {s:?} (use ms, s, m or h)")),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {s:?} (use ms, s, m or h)"
+            ))
+        }
     };
     Ok(Duration::from_secs_f64(secs))
 }
@@ -138,13 +144,16 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
 }
 
 fn parse_family(s: &str) -> Result<FaultFamily, String> {
-    FaultFamily::parse(s).ok_or_else(|| format!("unknown fault family {s:?} (use kill, stop, failpoints)"))
+    FaultFamily::parse(s)
+        .ok_or_else(|| format!("unknown fault family {s:?} (use kill, stop, failpoints)"))
 }
 
 /// The exit status of a finished (not interrupted) run: 0 every campaign passed, 1 a contract
 /// violation was found, 2 only harness problems (the job, not the ring, is broken).
 fn verdict_code(campaigns: &[CampaignResult]) -> ExitCode {
-    let rows = campaigns.iter().flat_map(|c| c.verdict.violations.iter().map(|v| v.row()));
+    let rows = campaigns
+        .iter()
+        .flat_map(|c| c.verdict.violations.iter().map(|v| v.row()));
     let (mut contract, mut harness) = (false, false);
     for r in rows {
         if r == "harness" {
@@ -170,7 +179,11 @@ fn write_reports(a: &ChaosArgs, result: &RunResult) {
         }
     }
     if let Some(p) = &a.junit {
-        let mut cases: Vec<_> = result.campaigns.iter().flat_map(|c| c.junit.iter().cloned()).collect();
+        let mut cases: Vec<_> = result
+            .campaigns
+            .iter()
+            .flat_map(|c| c.junit.iter().cloned())
+            .collect();
         if let Some(sig) = &result.interrupted {
             cases.push(ringproof_chaos::shard::JunitCase {
                 classname: format!("chaos.shard-{}-of-{}", result.shard.index, result.shard.count),
@@ -190,7 +203,10 @@ pub fn run(a: ChaosArgs) -> ExitCode {
         return recheck(p);
     }
     let master = a.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64 % 1_000_000_000).unwrap_or(1)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64 % 1_000_000_000)
+            .unwrap_or(1)
     });
     let shard = a.shard.unwrap_or(Shard::WHOLE);
     let imp = match crate::conform_cmd::resolve(&a.implementation) {
@@ -214,9 +230,25 @@ pub fn run(a: ChaosArgs) -> ExitCode {
     let interrupt = Arc::new(AtomicBool::new(false));
     stop_signals::forward_to(Arc::clone(&interrupt));
     let families: Vec<&str> = a.faults.iter().map(|f| f.as_str()).collect();
-    println!("seed {master}{}", if shard == Shard::WHOLE { String::new() } else { format!(" shard {shard}") });
-    let mut result = RunResult { tool: "chaos".into(), master_seed: master, shard, interrupted: None, campaigns: Vec::new() };
-    let (single, log_phases) = (shard == Shard::WHOLE && a.campaigns == 1, !std::io::stderr().is_terminal());
+    println!(
+        "seed {master}{}",
+        if shard == Shard::WHOLE {
+            String::new()
+        } else {
+            format!(" shard {shard}")
+        }
+    );
+    let mut result = RunResult {
+        tool: "chaos".into(),
+        master_seed: master,
+        shard,
+        interrupted: None,
+        campaigns: Vec::new(),
+    };
+    let (single, log_phases) = (
+        shard == Shard::WHOLE && a.campaigns == 1,
+        !std::io::stderr().is_terminal(),
+    );
     for n in 0..a.campaigns {
         let seed = campaign_seed(master, shard, n);
         let replay = format!(
@@ -231,16 +263,30 @@ pub fn run(a: ChaosArgs) -> ExitCode {
             a.heal_bound_s,
             a.detect_bound_ms
         );
-        println!("campaign {}/{} seed {seed}\nreplay: {replay}", n + 1, a.campaigns);
+        println!(
+            "campaign {}/{} seed {seed}\nreplay: {replay}",
+            n + 1,
+            a.campaigns
+        );
         let mut cfg = Config::new(seed, a.duration, imp.clone());
         cfg.families = a.faults.iter().copied().collect();
         cfg.failpoints_supported = failpoints;
         cfg.consumers = a.consumers;
-        cfg.backend = if a.backend == "mmap" { Backend::Mmap } else { Backend::Shm };
+        cfg.backend = if a.backend == "mmap" {
+            Backend::Mmap
+        } else {
+            Backend::Shm
+        };
         cfg.mean_interval = Duration::from_millis(a.interval_ms.max(1));
         cfg.heal_bound = Duration::from_secs(a.heal_bound_s);
         cfg.detect_bound = Duration::from_millis(a.detect_bound_ms);
-        cfg.report_dir = a.report.as_ref().map(|d| if single { d.clone() } else { d.join(format!("seed-{seed}")) });
+        cfg.report_dir = a.report.as_ref().map(|d| {
+            if single {
+                d.clone()
+            } else {
+                d.join(format!("seed-{seed}"))
+            }
+        });
         cfg.action = (a.action != "mixed").then(|| a.action.clone());
         cfg.replay = replay.clone();
         cfg.interrupt = Arc::clone(&interrupt);
@@ -248,7 +294,10 @@ pub fn run(a: ChaosArgs) -> ExitCode {
             println!("note: {} does not offer the `failpoints` capability (RINGPROOF_FAILPOINT); failpoint faults are left out", a.implementation);
         }
         let bar = ProgressBar::new(1);
-        bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} faults {elapsed} {msg}").expect("valid template"));
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} faults {elapsed} {msg}")
+                .expect("valid template"),
+        );
         // Without a terminal (CI logs), one line per phase instead of the bar.
         let last_phase = Mutex::new("");
         let progress = |p: &campaign::Progress| {
@@ -258,7 +307,14 @@ pub fn run(a: ChaosArgs) -> ExitCode {
             let mut last = last_phase.lock().expect("phase");
             if log_phases && *last != p.phase {
                 *last = p.phase;
-                eprintln!("chaos: campaign {}/{} seed {seed}: {} ({}/{} faults)", n + 1, a.campaigns, p.phase, p.faults_done, p.faults_total);
+                eprintln!(
+                    "chaos: campaign {}/{} seed {seed}: {} ({}/{} faults)",
+                    n + 1,
+                    a.campaigns,
+                    p.phase,
+                    p.faults_done,
+                    p.faults_total
+                );
             }
         };
         let outcome = match ringproof_chaos::run(cfg, &progress) {
@@ -272,8 +328,18 @@ pub fn run(a: ChaosArgs) -> ExitCode {
         bar.finish_and_clear();
         let caught = stop_signals::caught().map(stop_signals::name);
         println!("{}", report::verdict_table(&outcome.verdict));
-        let classname = if single { format!("chaos.seed-{seed}") } else { format!("chaos.shard-{}-of-{}.seed-{seed}", shard.index, shard.count) };
-        let junit = junit_cases(&classname, &outcome.verdict, &outcome.history, &replay, caught);
+        let classname = if single {
+            format!("chaos.seed-{seed}")
+        } else {
+            format!("chaos.shard-{}-of-{}.seed-{seed}", shard.index, shard.count)
+        };
+        let junit = junit_cases(
+            &classname,
+            &outcome.verdict,
+            &outcome.history,
+            &replay,
+            caught,
+        );
         if !outcome.verdict.passed() {
             print!("{}", report::violations(&outcome.verdict, 20));
             if let Some(r) = &outcome.report {
@@ -305,8 +371,16 @@ pub fn run(a: ChaosArgs) -> ExitCode {
     }
     let code = verdict_code(&result.campaigns);
     if a.campaigns > 1 {
-        let failed = result.campaigns.iter().filter(|c| !c.verdict.passed()).count();
-        println!("{} of {} campaigns failed (master seed {master}, shard {shard})", failed, result.campaigns.len());
+        let failed = result
+            .campaigns
+            .iter()
+            .filter(|c| !c.verdict.passed())
+            .count();
+        println!(
+            "{} of {} campaigns failed (master seed {master}, shard {shard})",
+            failed,
+            result.campaigns.len()
+        );
     }
     code
 }
@@ -321,9 +395,15 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("12"), Ok(Duration::from_secs(12)));
-        assert!(parse_duration("5 parsecs").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("5 parsecs")
+            .unwrap_err()
+            .contains("unknown unit"));
+        assert!(parse_duration("soon")
+            .unwrap_err()
+            .contains("not a duration"));
         assert_eq!(parse_family("stop"), Ok(FaultFamily::Stop));
-        assert!(parse_family("flood").unwrap_err().contains("kill, stop, failpoints"));
+        assert!(parse_family("flood")
+            .unwrap_err()
+            .contains("kill, stop, failpoints"));
     }
 }

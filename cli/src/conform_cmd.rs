@@ -1,12 +1,12 @@
 //! `ringproof conform`: runs the conformance catalogue over the implementation matrix.
 
+use crate::roles::stop_signals;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use ringproof_conformance::cases::catalogue;
 use ringproof_conformance::driver::Implementation;
 use ringproof_conformance::protocol::Backend;
 use ringproof_conformance::report::{self, Totals};
-use crate::roles::stop_signals;
 use ringproof_conformance::runner::{self, Probed, Status};
 use ringproof_conformance::schema::Schema;
 use std::path::PathBuf;
@@ -67,7 +67,16 @@ pub fn run(a: ConformArgs) -> ExitCode {
     let cases = catalogue();
     if a.list {
         for c in &cases {
-            println!("{:32} {:11} {:5?} {:>4}s  {}  (SPEC {}: {})", c.id, c.level.as_str(), c.roles, c.timeout.as_secs(), c.rule, c.spec, c.rules.join(" "));
+            println!(
+                "{:32} {:11} {:5?} {:>4}s  {}  (SPEC {}: {})",
+                c.id,
+                c.level.as_str(),
+                c.roles,
+                c.timeout.as_secs(),
+                c.rule,
+                c.spec,
+                c.rules.join(" ")
+            );
         }
         return ExitCode::SUCCESS;
     }
@@ -87,7 +96,11 @@ pub fn run(a: ConformArgs) -> ExitCode {
                 for p in cov.problems() {
                     eprintln!("ringproof conform --coverage: {p}");
                 }
-                if cov.is_complete() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+                if cov.is_complete() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
             }
             Err(e) => {
                 eprintln!("ringproof conform --coverage: {e}");
@@ -96,9 +109,18 @@ pub fn run(a: ConformArgs) -> ExitCode {
         };
     }
     if a.explore.active() {
-        return crate::explore_cmd::run(&a.impls, a.backend.as_deref(), a.expected.clone(), &a.explore);
+        return crate::explore_cmd::run(
+            &a.impls,
+            a.backend.as_deref(),
+            a.expected.clone(),
+            &a.explore,
+        );
     }
-    let specs = if a.impls.is_empty() { vec!["ringproof".to_owned()] } else { a.impls.clone() };
+    let specs = if a.impls.is_empty() {
+        vec!["ringproof".to_owned()]
+    } else {
+        a.impls.clone()
+    };
     let schema = Arc::new(Schema::load());
     let mut impls: Vec<Probed> = Vec::new();
     for s in &specs {
@@ -110,7 +132,10 @@ pub fn run(a: ConformArgs) -> ExitCode {
             }
         }
     }
-    let expected_dir = a.expected.clone().unwrap_or_else(runner::default_expected_dir);
+    let expected_dir = a
+        .expected
+        .clone()
+        .unwrap_or_else(runner::default_expected_dir);
     let expected = match runner::load_expected(&expected_dir, &impls) {
         Ok(e) => e,
         Err(e) => {
@@ -130,11 +155,17 @@ pub fn run(a: ConformArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if plan.is_empty() {
-        eprintln!("ringproof conform: no case matches {:?} (see --list)", a.case);
+        eprintln!(
+            "ringproof conform: no case matches {:?} (see --list)",
+            a.case
+        );
         return ExitCode::from(2);
     }
     let bar = ProgressBar::new(plan.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {wide_msg}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {wide_msg}")
+            .expect("valid template"),
+    );
     // SIGINT/SIGTERM: the instance running finishes (its case stops its testees and removes
     // its segments and directory), the rest are recorded as not run, the reports are written.
     stop_signals::install();
@@ -162,7 +193,11 @@ pub fn run(a: ConformArgs) -> ExitCode {
             // Its testees may have had the signal too (a process-group signal): not a verdict.
             if r.status != Status::Pass {
                 r.status = Status::Error;
-                r.detail = format!("interrupted by {} while running; judged on a partial run:\n{}", stop_signals::name(sig), r.detail);
+                r.detail = format!(
+                    "interrupted by {} while running; judged on a partial run:\n{}",
+                    stop_signals::name(sig),
+                    r.detail
+                );
             }
         }
         if r.status.is_bad() {
@@ -189,7 +224,10 @@ pub fn run(a: ConformArgs) -> ExitCode {
     );
     println!("{}", totals.closing_line());
     if let Some(sig) = stop_signals::caught() {
-        println!("INTERRUPTED by {}: testees stopped, segments removed, partial reports written", stop_signals::name(sig));
+        println!(
+            "INTERRUPTED by {}: testees stopped, segments removed, partial reports written",
+            stop_signals::name(sig)
+        );
         return stop_signals::exit_code(sig);
     }
     if totals.bad == 0 {
@@ -203,8 +241,12 @@ pub fn run(a: ConformArgs) -> ExitCode {
 fn write_reports(a: &ConformArgs, results: &[runner::InstanceResult], signal: Option<i32>) {
     if let Some(p) = &a.json {
         let mut doc = report::to_json(results);
-        doc["shard"] = a.shard.map_or(serde_json::Value::Null, |s| serde_json::json!({ "index": s.index, "count": s.count }));
-        doc["interrupted"] = signal.map_or(serde_json::Value::Null, |s| stop_signals::name(s).into());
+        doc["shard"] = a.shard.map_or(
+            serde_json::Value::Null,
+            |s| serde_json::json!({ "index": s.index, "count": s.count }),
+        );
+        doc["interrupted"] =
+            signal.map_or(serde_json::Value::Null, |s| stop_signals::name(s).into());
         if let Err(e) = std::fs::write(p, serde_json::to_string_pretty(&doc).expect("json")) {
             eprintln!("ringproof conform: cannot write {}: {e}", p.display());
         }
@@ -241,10 +283,21 @@ fn run_mutants(backends: &[Backend], all: bool) -> ExitCode {
                     killed += 1;
                     ("killed", format!("{} ({})", k.key, k.status.as_str()))
                 }
-                None if listed.is_some() => ("survived", format!("listed survivor: {}", listed.map_or("", |l| l.1))),
+                None if listed.is_some() => (
+                    "survived",
+                    format!("listed survivor: {}", listed.map_or("", |l| l.1)),
+                ),
                 None => {
                     unlisted.push(m.name);
-                    ("SURVIVED", format!("none of {:?} ({} instances ran): {}", m.killers, v.ran.len(), m.what))
+                    (
+                        "SURVIVED",
+                        format!(
+                            "none of {:?} ({} instances ran): {}",
+                            m.killers,
+                            v.ran.len(),
+                            m.what
+                        ),
+                    )
                 }
             },
             Err(e) => {
@@ -252,7 +305,12 @@ fn run_mutants(backends: &[Backend], all: bool) -> ExitCode {
                 ("ERROR", e)
             }
         };
-        println!("{:40} {:9} {:>7.1}s  {by}", m.name, verdict, started.elapsed().as_secs_f64());
+        println!(
+            "{:40} {:9} {:>7.1}s  {by}",
+            m.name,
+            verdict,
+            started.elapsed().as_secs_f64()
+        );
     }
     println!("\nmutation score: {killed}/{} killed", MUTANTS.len());
     if unlisted.is_empty() {

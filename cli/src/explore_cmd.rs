@@ -40,10 +40,19 @@ impl ExploreArgs {
 fn side(spec: &str, schema: &Arc<Schema>, expected_dir: &Path) -> Result<Side, String> {
     let p = resolve(spec).and_then(|imp| runner::probe(&imp, schema))?;
     let expected = explore::load_expected(expected_dir, &p.imp.name)?;
-    Ok(Side { imp: p.imp, capabilities: p.capabilities, expected })
+    Ok(Side {
+        imp: p.imp,
+        capabilities: p.capabilities,
+        expected,
+    })
 }
 
-pub fn run(impls: &[String], backend: Option<&str>, expected_dir: Option<PathBuf>, a: &ExploreArgs) -> ExitCode {
+pub fn run(
+    impls: &[String],
+    backend: Option<&str>,
+    expected_dir: Option<PathBuf>,
+    a: &ExploreArgs,
+) -> ExitCode {
     match run_inner(impls, backend, expected_dir, a) {
         Ok(code) => code,
         Err(e) => {
@@ -53,7 +62,12 @@ pub fn run(impls: &[String], backend: Option<&str>, expected_dir: Option<PathBuf
     }
 }
 
-fn run_inner(impls: &[String], backend: Option<&str>, expected_dir: Option<PathBuf>, a: &ExploreArgs) -> Result<ExitCode, String> {
+fn run_inner(
+    impls: &[String],
+    backend: Option<&str>,
+    expected_dir: Option<PathBuf>,
+    a: &ExploreArgs,
+) -> Result<ExitCode, String> {
     let schema = Arc::new(Schema::load());
     let expected_dir = expected_dir.unwrap_or_else(runner::default_expected_dir);
     let replay = a.replay.as_deref().map(Replay::load).transpose()?;
@@ -74,17 +88,36 @@ fn run_inner(impls: &[String], backend: Option<&str>, expected_dir: Option<PathB
 
     if let Some(r) = replay {
         let lc = r.lifecycle();
-        println!("replay: {} steps on {} ({pair}), saved from lifecycle {} of seed {}", lc.ops.len(), lc.backend.as_str(), r.index, r.seed);
+        println!(
+            "replay: {} steps on {} ({pair}), saved from lifecycle {} of seed {}",
+            lc.ops.len(),
+            lc.backend.as_str(),
+            r.index,
+            r.seed
+        );
         let o = explore::run_lifecycle(&producer, &consumer, &schema, &lc);
         return Ok(match o.result {
             Ok(()) => {
-                println!("replay: passed (the saved failure was rule {}: no longer reproduced)", r.failure.rule);
+                println!(
+                    "replay: passed (the saved failure was rule {}: no longer reproduced)",
+                    r.failure.rule
+                );
                 ExitCode::SUCCESS
             }
             Err(m) => {
-                let same = if m.rule == r.failure.rule && m.step == r.failure.step { "the saved failure, reproduced" } else { "a different failure than the saved one" };
-                let step = r.failure.step.map_or("the clean end".to_owned(), |i| format!("step {i}"));
-                println!("replay: FAILED ({same}; saved: rule {} at {step})", r.failure.rule);
+                let same = if m.rule == r.failure.rule && m.step == r.failure.step {
+                    "the saved failure, reproduced"
+                } else {
+                    "a different failure than the saved one"
+                };
+                let step = r
+                    .failure
+                    .step
+                    .map_or("the clean end".to_owned(), |i| format!("step {i}"));
+                println!(
+                    "replay: FAILED ({same}; saved: rule {} at {step})",
+                    r.failure.rule
+                );
                 print!("{}", explore::render(&lc, &m));
                 ExitCode::from(1)
             }
@@ -97,30 +130,64 @@ fn run_inner(impls: &[String], backend: Option<&str>, expected_dir: Option<PathB
         _ => vec![Backend::Shm, Backend::Mmap],
     }
     .into_iter()
-    .filter(|b| [&producer, &consumer].iter().all(|s| s.capabilities.iter().any(|c| c == b.as_str())))
+    .filter(|b| {
+        [&producer, &consumer]
+            .iter()
+            .all(|s| s.capabilities.iter().any(|c| c == b.as_str()))
+    })
     .collect();
     if backends.is_empty() {
         return Err(format!("{pair}: no backend both offer"));
     }
-    let cfg = Config { lifecycles: a.explore.unwrap_or(explore::DEFAULT_LIFECYCLES), seed: a.seed, backends, ..Config::default() };
+    let cfg = Config {
+        lifecycles: a.explore.unwrap_or(explore::DEFAULT_LIFECYCLES),
+        seed: a.seed,
+        backends,
+        ..Config::default()
+    };
     let caps = explore::Caps::of(&producer, &consumer);
-    println!("explore: {pair}, {} lifecycles of seed {} ({}); steps for: {caps}", cfg.lifecycles, cfg.seed, cfg.backends.iter().map(|b| b.as_str()).collect::<Vec<_>>().join(", "));
+    println!(
+        "explore: {pair}, {} lifecycles of seed {} ({}); steps for: {caps}",
+        cfg.lifecycles,
+        cfg.seed,
+        cfg.backends
+            .iter()
+            .map(|b| b.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let bar = ProgressBar::new(cfg.lifecycles as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed}").expect("valid template"));
-    let s = explore::explore(&producer, &consumer, &schema, &cfg, |done, _| bar.set_position(done as u64));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed}").expect("valid template"),
+    );
+    let s = explore::explore(&producer, &consumer, &schema, &cfg, |done, _| {
+        bar.set_position(done as u64)
+    });
     bar.finish_and_clear();
     println!("steps carried out:\n{}", explore::coverage_lines(&s));
     for (pattern, n) in &s.expected_hits {
-        let reason = s.expected_unseen.iter().chain(producer.expected.iter()).chain(consumer.expected.iter()).find(|e| &e.pattern == pattern).map_or("", |e| e.reason.as_str());
+        let reason = s
+            .expected_unseen
+            .iter()
+            .chain(producer.expected.iter())
+            .chain(consumer.expected.iter())
+            .find(|e| &e.pattern == pattern)
+            .map_or("", |e| e.reason.as_str());
         println!("expected mismatch x{n}: {pattern}  # {reason}");
     }
     if s.found.is_none() {
         for e in &s.expected_unseen {
-            println!("note: listed mismatch not seen in this run: {}  # {}", e.pattern, e.reason);
+            println!(
+                "note: listed mismatch not seen in this run: {}  # {}",
+                e.pattern, e.reason
+            );
         }
     }
     let Some(f) = &s.found else {
-        println!("explore: {} lifecycles passed, {} ended in an expected mismatch, in {:.1?}", s.passed, s.ended_expected, s.elapsed);
+        println!(
+            "explore: {} lifecycles passed, {} ended in an expected mismatch, in {:.1?}",
+            s.passed, s.ended_expected, s.elapsed
+        );
         return Ok(ExitCode::SUCCESS);
     };
     println!(
@@ -135,9 +202,16 @@ fn run_inner(impls: &[String], backend: Option<&str>, expected_dir: Option<PathB
         s.elapsed
     );
     print!("{}", explore::render(&f.lifecycle, &f.mismatch));
-    let path = a.save.clone().unwrap_or_else(|| PathBuf::from("ringproof-explore-failure.json"));
+    let path = a
+        .save
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("ringproof-explore-failure.json"));
     Replay::of(f, &specs[0], specs.last().expect("one or two"), cfg.seed).save(&path)?;
-    let impl_args: String = if specs.len() == 2 { format!("--impl {} --impl {}", specs[0], specs[1]) } else { format!("--impl {}", specs[0]) };
+    let impl_args: String = if specs.len() == 2 {
+        format!("--impl {} --impl {}", specs[0], specs[1])
+    } else {
+        format!("--impl {}", specs[0])
+    };
     println!("\nsaved the minimal lifecycle to {}; run it again with:\n  ringproof conform {impl_args} --replay {}", path.display(), path.display());
     Ok(ExitCode::from(1))
 }

@@ -139,7 +139,10 @@ fn is_header_image(src: &Src, bytes: &[u8], asked: bool) -> bool {
     if path.extension().is_some_and(|e| e == "ring") {
         return false;
     }
-    golden::all().iter().filter_map(|e| e.image().ok()).any(|img| !img.is_whole() && img.bytes() == bytes)
+    golden::all()
+        .iter()
+        .filter_map(|e| e.image().ok())
+        .any(|img| !img.is_whole() && img.bytes() == bytes)
 }
 
 fn load(src: &Src) -> Result<Loaded, String> {
@@ -151,7 +154,8 @@ fn load_as(src: &Src, header_image: bool) -> Result<Loaded, String> {
         Src::File(p) => (p.display().to_string(), p.clone()),
         Src::Shm(name) => {
             let name = name.trim_start_matches('/');
-            ringproof::names::validate_name(name).map_err(|e| format!("{e} (shm names are [A-Za-z0-9_-], as listed in /dev/shm)"))?;
+            ringproof::names::validate_name(name)
+                .map_err(|e| format!("{e} (shm names are [A-Za-z0-9_-], as listed in /dev/shm)"))?;
             (format!("shm:{name}"), Path::new("/dev/shm").join(name))
         }
     };
@@ -160,7 +164,9 @@ fn load_as(src: &Src, header_image: bool) -> Result<Loaded, String> {
             format!("{label}: no such shm segment (list them with `ls /dev/shm`; give the name without the leading '/')")
         }
         (std::io::ErrorKind::NotFound, Src::File(_)) => {
-            format!("{label}: no such file (check the path; a shm segment is named with --shm NAME)")
+            format!(
+                "{label}: no such file (check the path; a shm segment is named with --shm NAME)"
+            )
         }
         (std::io::ErrorKind::PermissionDenied, _) => {
             format!("{label}: permission denied (segments are created mode 0600: run as the user that created it)")
@@ -170,7 +176,9 @@ fn load_as(src: &Src, header_image: bool) -> Result<Loaded, String> {
     // Judge the type before opening: opening a FIFO for reading blocks until a writer comes.
     let before = std::fs::metadata(&path).map_err(why)?;
     if !before.is_file() && !before.is_dir() {
-        return Err(format!("{label} is not a regular file (a device, FIFO or socket is no segment)"));
+        return Err(format!(
+            "{label} is not a regular file (a device, FIFO or socket is no segment)"
+        ));
     }
     let file = std::fs::File::open(&path).map_err(why)?;
     let meta = file.metadata().map_err(why)?;
@@ -178,14 +186,27 @@ fn load_as(src: &Src, header_image: bool) -> Result<Loaded, String> {
         return Err(format!("{label} is a directory, not a segment (to check a golden directory: ringproof layout audit DIR)"));
     }
     if !meta.is_file() {
-        return Err(format!("{label} is not a regular file (a device or pipe is no segment)"));
+        return Err(format!(
+            "{label} is not a regular file (a device or pipe is no segment)"
+        ));
     }
     let mut bytes = Vec::new();
-    file.take(meta.len().min(MAX_READ)).read_to_end(&mut bytes).map_err(why)?;
+    file.take(meta.len().min(MAX_READ))
+        .read_to_end(&mut bytes)
+        .map_err(why)?;
     let file_len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
     // A golden ring file holds only its header region: it stands for the whole ring.
-    let len = if file_len == bytes.len() && is_header_image(src, &bytes, header_image) { golden::segment_len(&bytes) } else { file_len };
-    Ok(Loaded { label, bytes, len, header_image: len != file_len })
+    let len = if file_len == bytes.len() && is_header_image(src, &bytes, header_image) {
+        golden::segment_len(&bytes)
+    } else {
+        file_len
+    };
+    Ok(Loaded {
+        label,
+        bytes,
+        len,
+        header_image: len != file_len,
+    })
 }
 
 /// Prints a read error (as JSON too with `--json`) and returns exit code 2.
@@ -202,12 +223,16 @@ fn verdict_json(d: &Description) -> Value {
         return match v {
             Ok(g) => json!({ "ok": true, "kind": "counters", "slot_count": g.slot_count,
                 "slot_capacity": ringproof::layout::counters::SLOT_CAPACITY, "len": ringproof::layout::counters::SEGMENT_SIZE }),
-            Err(e) => json!({ "ok": false, "kind": "counters", "error": e.variant(), "message": e.to_string() }),
+            Err(e) => {
+                json!({ "ok": false, "kind": "counters", "error": e.variant(), "message": e.to_string() })
+            }
         };
     }
     match &d.verdict {
-        Ok(g) => json!({ "ok": true, "kind": g.kind.name(), "alignment": g.alignment, "payload_offset": g.payload_offset,
-            "payload_size": g.payload_size, "element_size": g.element_size, "capacity": g.capacity }),
+        Ok(g) => {
+            json!({ "ok": true, "kind": g.kind.name(), "alignment": g.alignment, "payload_offset": g.payload_offset,
+            "payload_size": g.payload_size, "element_size": g.element_size, "capacity": g.capacity })
+        }
         Err(e) => json!({ "ok": false, "error": e.variant(), "message": e.to_string() }),
     }
 }
@@ -256,15 +281,24 @@ fn inspect(a: InspectArgs) -> ExitCode {
 }
 
 fn diff_cmd(a: DiffArgs) -> ExitCode {
-    let (la, lb) = match (load_as(&Src::parse(&a.a, a.shm), a.header_image), load_as(&Src::parse(&a.b, a.shm), a.header_image)) {
+    let (la, lb) = match (
+        load_as(&Src::parse(&a.a, a.shm), a.header_image),
+        load_as(&Src::parse(&a.b, a.shm), a.header_image),
+    ) {
         (Ok(la), Ok(lb)) => (la, lb),
         (Err(msg), _) | (_, Err(msg)) => return fail(a.json, msg),
     };
     let (da, db) = (describe(&la.bytes, la.len), describe(&lb.bytes, lb.len));
     let diffs = diff(&da, &db);
     if a.json {
-        let rows: Vec<Value> = diffs.iter().map(|d| json!({ "field": d.name, "offset": d.offset, "a": d.a, "b": d.b })).collect();
-        println!("{}", json!({ "a": la.label, "b": lb.label, "differences": rows, "verdict_a": verdict_json(&da), "verdict_b": verdict_json(&db) }));
+        let rows: Vec<Value> = diffs
+            .iter()
+            .map(|d| json!({ "field": d.name, "offset": d.offset, "a": d.a, "b": d.b }))
+            .collect();
+        println!(
+            "{}",
+            json!({ "a": la.label, "b": lb.label, "differences": rows, "verdict_a": verdict_json(&da), "verdict_b": verdict_json(&db) })
+        );
     } else {
         println!("A: {} ({} bytes): {}", la.label, la.len, da.verdict_line());
         println!("B: {} ({} bytes): {}", lb.label, lb.len, db.verdict_line());
@@ -296,11 +330,19 @@ struct Finding {
 
 /// Checks one catalogued golden: present, valid, of its configuration, equal to the builder.
 fn audit_entry(dir: &Path, e: &Entry) -> Finding {
-    let mut f = Finding { path: e.path(), status: "ok", verdict: String::new(), problems: vec![], notes: vec![] };
+    let mut f = Finding {
+        path: e.path(),
+        status: "ok",
+        verdict: String::new(),
+        problems: vec![],
+        notes: vec![],
+    };
     let file = dir.join(e.path());
     if !file.exists() && e.skippable() {
         f.status = "skipped";
-        f.notes.push("not generated: disruptor-mp could not create a segment this large (see README)".into());
+        f.notes.push(
+            "not generated: disruptor-mp could not create a segment this large (see README)".into(),
+        );
         return f;
     }
     let l = match load_as(&Src::File(file), true) {
@@ -314,24 +356,43 @@ fn audit_entry(dir: &Path, e: &Entry) -> Finding {
     let d = describe(&l.bytes, l.len);
     f.verdict = d.verdict_line();
     match &d.verdict {
-        Err(_) => f.problems.push(format!("rejected by the validator: {}", f.verdict)),
+        Err(_) => f
+            .problems
+            .push(format!("rejected by the validator: {}", f.verdict)),
         Ok(g) => {
             let want = match e.config {
-                Config::Ring { element_size, capacity, alignment } => (element_size, capacity, alignment.max(8)),
+                Config::Ring {
+                    element_size,
+                    capacity,
+                    alignment,
+                } => (element_size, capacity, alignment.max(8)),
                 Config::Cursor { .. } => (64, 1, 64),
                 Config::Registry(init) => (128, init.slots as u64, 64),
             };
             if g.kind != e.kind() || (g.element_size, g.capacity, g.alignment) != want {
-                f.problems.push(format!("its header does not match its name: {}", f.verdict));
+                f.problems
+                    .push(format!("its header does not match its name: {}", f.verdict));
             }
         }
     }
     match e.image() {
-        Err(err) => f.problems.push(format!("the builder cannot produce it: {err}")),
+        Err(err) => f
+            .problems
+            .push(format!("the builder cannot produce it: {err}")),
         Ok(img) if img.bytes() != l.bytes.as_slice() => {
-            let changed: Vec<String> =
-                diff(&describe(img.bytes(), img.geometry().total_len() as usize), &d).iter().map(|x| format!("{}@{}", x.name, x.offset)).collect();
-            let first = img.bytes().iter().zip(&l.bytes).position(|(a, b)| a != b).unwrap_or(img.bytes().len().min(l.bytes.len()));
+            let changed: Vec<String> = diff(
+                &describe(img.bytes(), img.geometry().total_len() as usize),
+                &d,
+            )
+            .iter()
+            .map(|x| format!("{}@{}", x.name, x.offset))
+            .collect();
+            let first = img
+                .bytes()
+                .iter()
+                .zip(&l.bytes)
+                .position(|(a, b)| a != b)
+                .unwrap_or(img.bytes().len().min(l.bytes.len()));
             f.problems.push(format!(
                 "drift: differs from the current writer from byte {first} ({} vs {} bytes; fields: {}); if the layout change is intended, follow SPEC.md §11 and regenerate (golden-layouts/README.md)",
                 l.bytes.len(),
@@ -360,7 +421,13 @@ fn audit_entry(dir: &Path, e: &Entry) -> Finding {
 
 /// Checks one counters golden: present, a valid counters segment, equal to the builder.
 fn audit_counters(dir: &Path, e: &CountersEntry) -> Finding {
-    let mut f = Finding { path: e.path(), status: "ok", verdict: String::new(), problems: vec![], notes: vec![] };
+    let mut f = Finding {
+        path: e.path(),
+        status: "ok",
+        verdict: String::new(),
+        problems: vec![],
+        notes: vec![],
+    };
     let l = match load(&Src::File(dir.join(e.path()))) {
         Ok(l) => l,
         Err(msg) => {
@@ -372,15 +439,28 @@ fn audit_counters(dir: &Path, e: &CountersEntry) -> Finding {
     let d = describe(&l.bytes, l.len);
     f.verdict = d.verdict_line();
     if !matches!(d.format, Format::Counters(_)) {
-        f.problems.push(format!("not a counters segment (no \"MYC0\" magic): {}", f.verdict));
+        f.problems.push(format!(
+            "not a counters segment (no \"MYC0\" magic): {}",
+            f.verdict
+        ));
     } else if !d.is_ok() {
-        f.problems.push(format!("rejected by the counters validator: {}", f.verdict));
+        f.problems
+            .push(format!("rejected by the counters validator: {}", f.verdict));
     }
     match e.image() {
-        Err(err) => f.problems.push(format!("the builder cannot produce it: {err}")),
+        Err(err) => f
+            .problems
+            .push(format!("the builder cannot produce it: {err}")),
         Ok(img) if img != l.bytes => {
-            let changed: Vec<String> = diff(&describe(&img, img.len()), &d).iter().map(|x| format!("{}@{}", x.name, x.offset)).collect();
-            let first = img.iter().zip(&l.bytes).position(|(a, b)| a != b).unwrap_or(img.len().min(l.bytes.len()));
+            let changed: Vec<String> = diff(&describe(&img, img.len()), &d)
+                .iter()
+                .map(|x| format!("{}@{}", x.name, x.offset))
+                .collect();
+            let first = img
+                .iter()
+                .zip(&l.bytes)
+                .position(|(a, b)| a != b)
+                .unwrap_or(img.len().min(l.bytes.len()));
             f.problems.push(format!(
                 "drift: differs from the current writer from byte {first} ({} vs {} bytes; fields: {}); if the layout change is intended, follow SPEC.md §11 and regenerate (golden-layouts/README.md)",
                 l.bytes.len(),
@@ -401,7 +481,8 @@ fn list_files(dir: &Path) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
-        let entries = std::fs::read_dir(dir.join(&rel)).map_err(|e| format!("{}: cannot list: {e}", dir.join(&rel).display()))?;
+        let entries = std::fs::read_dir(dir.join(&rel))
+            .map_err(|e| format!("{}: cannot list: {e}", dir.join(&rel).display()))?;
         for entry in entries {
             let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
             let path = rel.join(entry.file_name());
@@ -428,11 +509,26 @@ fn audit(a: AuditArgs) -> ExitCode {
     let counters = golden::counters();
     let mut findings: Vec<Finding> = catalogue.iter().map(|e| audit_entry(&a.dir, e)).collect();
     findings.extend(counters.iter().map(|e| audit_counters(&a.dir, e)));
-    let known: Vec<String> = catalogue.iter().map(Entry::path).chain(counters.iter().map(CountersEntry::path)).collect();
-    for path in files.iter().filter(|p| !p.ends_with(".md") && !known.contains(p)) {
-        let verdict = load(&Src::File(a.dir.join(path))).map(|l| describe(&l.bytes, l.len).verdict_line()).unwrap_or_else(|m| m);
+    let known: Vec<String> = catalogue
+        .iter()
+        .map(Entry::path)
+        .chain(counters.iter().map(CountersEntry::path))
+        .collect();
+    for path in files
+        .iter()
+        .filter(|p| !p.ends_with(".md") && !known.contains(p))
+    {
+        let verdict = load(&Src::File(a.dir.join(path)))
+            .map(|l| describe(&l.bytes, l.len).verdict_line())
+            .unwrap_or_else(|m| m);
         let problem = "not in the golden catalogue (ringproof::layout::golden): remove it, or add it to the catalogue".to_owned();
-        findings.push(Finding { path: path.clone(), status: "problem", verdict, problems: vec![problem], notes: vec![] });
+        findings.push(Finding {
+            path: path.clone(),
+            status: "problem",
+            verdict,
+            problems: vec![problem],
+            notes: vec![],
+        });
     }
     let problems = findings.iter().filter(|f| f.status == "problem").count();
     let skipped = findings.iter().filter(|f| f.status == "skipped").count();
@@ -441,7 +537,10 @@ fn audit(a: AuditArgs) -> ExitCode {
             .iter()
             .map(|f| json!({ "path": f.path, "status": f.status, "verdict": f.verdict, "problems": f.problems, "notes": f.notes }))
             .collect();
-        println!("{}", json!({ "dir": a.dir.display().to_string(), "ok": problems == 0, "files": rows, "problems": problems, "skipped": skipped }));
+        println!(
+            "{}",
+            json!({ "dir": a.dir.display().to_string(), "ok": problems == 0, "files": rows, "problems": problems, "skipped": skipped })
+        );
     } else {
         for f in &findings {
             let tag = match f.status {
@@ -471,9 +570,22 @@ fn audit(a: AuditArgs) -> ExitCode {
 }
 
 fn regen(a: RegenArgs) -> ExitCode {
-    let mut images: Vec<(String, Result<Vec<u8>, String>)> =
-        golden::ringproof().iter().map(|e| (e.path(), e.image().map(|i| i.bytes().to_vec()).map_err(|e| e.to_string()))).collect();
-    images.extend(golden::counters().iter().map(|e| (e.path(), e.image().map_err(|e| e.to_string()))));
+    let mut images: Vec<(String, Result<Vec<u8>, String>)> = golden::ringproof()
+        .iter()
+        .map(|e| {
+            (
+                e.path(),
+                e.image()
+                    .map(|i| i.bytes().to_vec())
+                    .map_err(|e| e.to_string()),
+            )
+        })
+        .collect();
+    images.extend(
+        golden::counters()
+            .iter()
+            .map(|e| (e.path(), e.image().map_err(|e| e.to_string()))),
+    );
     for (rel, image) in &images {
         let path = a.dir.join(rel);
         let image = match image {
@@ -488,6 +600,10 @@ fn regen(a: RegenArgs) -> ExitCode {
             return fail(false, format!("{}: cannot write: {err}", path.display()));
         }
     }
-    println!("wrote {} ringproof goldens under {}", images.len(), a.dir.join(golden::RINGPROOF_DIR).display());
+    println!(
+        "wrote {} ringproof goldens under {}",
+        images.len(),
+        a.dir.join(golden::RINGPROOF_DIR).display()
+    );
     ExitCode::SUCCESS
 }

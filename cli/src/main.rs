@@ -14,10 +14,14 @@ use std::process::ExitCode;
 
 /// `ringproof --version`: the crate version, the SPEC revision it implements and the testee
 /// protocol version it speaks (a test checks both against SPEC.md and the protocol module).
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (SPEC LayoutV1, ringproof extensions revision 1; conformance protocol 1)");
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (SPEC LayoutV1, ringproof extensions revision 1; conformance protocol 1)"
+);
 
 /// Exit statuses, documented once for every proof-kit command.
-const EXIT_CODES: &str = "Exit status of conform, chaos, bench and merge: 0 pass; 1 a contract violation was found \
+const EXIT_CODES: &str =
+    "Exit status of conform, chaos, bench and merge: 0 pass; 1 a contract violation was found \
 (your ring is broken); 2 a harness or usage error (a bad flag, a testee that does not start, an \
 incomplete merge: the job is misconfigured); 128+N interrupted by signal N (130 SIGINT, 143 \
 SIGTERM) after stopping the testees, removing every segment and temp directory, and writing \
@@ -74,7 +78,10 @@ fn main() -> ExitCode {
         Command::Bench(o) => return bench_cmd::run(o),
         Command::BenchRole(a) => return bench_cmd::role(a),
         Command::Testee => {
-            let code = ringproof_conformance::testee_ref::serve(std::io::stdin().lock(), std::io::stdout().lock());
+            let code = ringproof_conformance::testee_ref::serve(
+                std::io::stdin().lock(),
+                std::io::stdout().lock(),
+            );
             return ExitCode::from(code as u8);
         }
     };
@@ -93,9 +100,22 @@ mod tests {
     #[test]
     fn version_names_the_spec_revision_and_protocol_version_in_use() {
         let spec = include_str!("../../SPEC.md");
-        let status = spec.lines().find(|l| l.starts_with("Status:")).expect("SPEC.md status line");
-        assert!(status.contains("**LayoutV1**, ringproof extensions revision 1"), "SPEC.md moved on ({status}): update VERSION");
-        let protocol = format!("conformance protocol {})", ringproof_conformance::protocol::PROTOCOL_VERSION);
-        assert!(super::VERSION.ends_with(&protocol), "{} does not say {protocol}", super::VERSION);
+        let status = spec
+            .lines()
+            .find(|l| l.starts_with("Status:"))
+            .expect("SPEC.md status line");
+        assert!(
+            status.contains("**LayoutV1**, ringproof extensions revision 1"),
+            "SPEC.md moved on ({status}): update VERSION"
+        );
+        let protocol = format!(
+            "conformance protocol {})",
+            ringproof_conformance::protocol::PROTOCOL_VERSION
+        );
+        assert!(
+            super::VERSION.ends_with(&protocol),
+            "{} does not say {protocol}",
+            super::VERSION
+        );
     }
 }

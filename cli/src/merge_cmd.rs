@@ -40,7 +40,10 @@ pub fn run(a: MergeArgs) -> ExitCode {
     let mut conform: Vec<(String, Value)> = Vec::new();
     for f in &a.files {
         let name = f.display().to_string();
-        let doc = match std::fs::read_to_string(f).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string())) {
+        let doc = match std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()))
+        {
             Ok(d) => d,
             Err(e) => return fail(format!("cannot read {name}: {e}")),
         };
@@ -55,7 +58,11 @@ pub fn run(a: MergeArgs) -> ExitCode {
             }
             match serde_json::from_value::<RunResult>(doc) {
                 Ok(r) => chaos.push((name, r)),
-                Err(e) => return fail(format!("{name} is not a `ringproof chaos --json` result of this version ({e})")),
+                Err(e) => {
+                    return fail(format!(
+                        "{name} is not a `ringproof chaos --json` result of this version ({e})"
+                    ))
+                }
             }
         } else if doc["results"].is_array() && doc["totals"].is_object() {
             conform.push((name, doc));
@@ -69,7 +76,10 @@ pub fn run(a: MergeArgs) -> ExitCode {
     let mut violations_found = false;
 
     if !chaos.is_empty() {
-        let masters: BTreeSet<(u64, u32)> = chaos.iter().map(|(_, r)| (r.master_seed, r.shard.count)).collect();
+        let masters: BTreeSet<(u64, u32)> = chaos
+            .iter()
+            .map(|(_, r)| (r.master_seed, r.shard.count))
+            .collect();
         if masters.len() > 1 {
             return fail(format!("the chaos results come from different campaigns (master seed, shard count): {masters:?}; merge one campaign's shards at a time"));
         }
@@ -77,15 +87,24 @@ pub fn run(a: MergeArgs) -> ExitCode {
         let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
         for (name, r) in &chaos {
             if let Some(other) = seen.insert(r.shard.index, name) {
-                return fail(format!("shard {} appears twice ({other} and {name})", r.shard));
+                return fail(format!(
+                    "shard {} appears twice ({other} and {name})",
+                    r.shard
+                ));
             }
             if let Some(sig) = &r.interrupted {
                 incomplete.push(format!("shard {} was interrupted by {sig}", r.shard));
             }
         }
-        let missing: Vec<String> = (1..=count).filter(|k| !seen.contains_key(k)).map(|k| format!("{k}/{count}")).collect();
+        let missing: Vec<String> = (1..=count)
+            .filter(|k| !seen.contains_key(k))
+            .map(|k| format!("{k}/{count}"))
+            .collect();
         if !missing.is_empty() {
-            incomplete.push(format!("shards {} are missing (did their runners finish?)", missing.join(", ")));
+            incomplete.push(format!(
+                "shards {} are missing (did their runners finish?)",
+                missing.join(", ")
+            ));
         }
         let mut stats = Stats::default();
         let mut all = Verdict::default();
@@ -109,13 +128,26 @@ pub fn run(a: MergeArgs) -> ExitCode {
         }
         all.stats = stats;
         violations_found |= !all.passed();
-        println!("chaos: master seed {master}, {} of {count} shard(s), {campaigns} campaign(s)", seen.len());
+        println!(
+            "chaos: master seed {master}, {} of {count} shard(s), {campaigns} campaign(s)",
+            seen.len()
+        );
         println!("{}", report::verdict_table(&all));
         for l in located.iter().take(20) {
-            println!("  {} (shard {}, seed {}): {}\n    replay: {}", l["kind"].as_str().unwrap_or(""), l["shard"].as_str().unwrap_or(""), l["seed"], l["violation"], l["replay"].as_str().unwrap_or(""));
+            println!(
+                "  {} (shard {}, seed {}): {}\n    replay: {}",
+                l["kind"].as_str().unwrap_or(""),
+                l["shard"].as_str().unwrap_or(""),
+                l["seed"],
+                l["violation"],
+                l["replay"].as_str().unwrap_or("")
+            );
         }
         if located.len() > 20 {
-            println!("  ... and {} more (the merged --json lists every one)", located.len() - 20);
+            println!(
+                "  ... and {} more (the merged --json lists every one)",
+                located.len() - 20
+            );
         }
         let counts = all.counts();
         out["chaos"] = json!({
@@ -130,12 +162,21 @@ pub fn run(a: MergeArgs) -> ExitCode {
         let mut totals: BTreeMap<String, u64> = BTreeMap::new();
         let mut seen: BTreeMap<(u32, u32), String> = BTreeMap::new();
         for (name, doc) in &conform {
-            let shard = doc.get("shard").and_then(|s| Some((s["index"].as_u64()? as u32, s["count"].as_u64()? as u32))).unwrap_or((1, 1));
+            let shard = doc
+                .get("shard")
+                .and_then(|s| Some((s["index"].as_u64()? as u32, s["count"].as_u64()? as u32)))
+                .unwrap_or((1, 1));
             if let Some(other) = seen.insert(shard, name.clone()) {
-                return fail(format!("conform shard {}/{} appears twice ({other} and {name})", shard.0, shard.1));
+                return fail(format!(
+                    "conform shard {}/{} appears twice ({other} and {name})",
+                    shard.0, shard.1
+                ));
             }
             if let Some(sig) = doc["interrupted"].as_str() {
-                incomplete.push(format!("conform shard {}/{} was interrupted by {sig}", shard.0, shard.1));
+                incomplete.push(format!(
+                    "conform shard {}/{} was interrupted by {sig}",
+                    shard.0, shard.1
+                ));
             }
             out["inputs"].as_array_mut().expect("array").push(json!({ "file": name, "tool": "conform", "shard": format!("{}/{}", shard.0, shard.1), "interrupted": doc["interrupted"] }));
             for (k, v) in doc["totals"].as_object().into_iter().flatten() {
@@ -145,17 +186,48 @@ pub fn run(a: MergeArgs) -> ExitCode {
                 let mut r = r.clone();
                 let status = r["status"].as_str().unwrap_or("").to_owned();
                 let key = r["key"].as_str().unwrap_or("").to_owned();
-                let mut replay = format!("ringproof conform --case '{}' --backend {}", r["case"].as_str().unwrap_or(""), r["backend"].as_str().unwrap_or(""));
-                for i in BTreeSet::from([r["producer"].as_str().unwrap_or(""), r["consumer"].as_str().unwrap_or("")]) {
+                let mut replay = format!(
+                    "ringproof conform --case '{}' --backend {}",
+                    r["case"].as_str().unwrap_or(""),
+                    r["backend"].as_str().unwrap_or("")
+                );
+                for i in BTreeSet::from([
+                    r["producer"].as_str().unwrap_or(""),
+                    r["consumer"].as_str().unwrap_or(""),
+                ]) {
                     replay.push_str(&format!(" --impl {i}"));
                 }
                 let (failure, skipped) = match status.as_str() {
                     "pass" => (None, None),
-                    "skipped" | "expected-failure" => (None, Some(format!("{status}: {}", r["detail"].as_str().unwrap_or("").lines().next().unwrap_or("")))),
-                    _ => (Some(format!("{status}: {}\nshard {}/{}; replay: {replay}\n", r["detail"].as_str().unwrap_or(""), shard.0, shard.1)), None),
+                    "skipped" | "expected-failure" => (
+                        None,
+                        Some(format!(
+                            "{status}: {}",
+                            r["detail"]
+                                .as_str()
+                                .unwrap_or("")
+                                .lines()
+                                .next()
+                                .unwrap_or("")
+                        )),
+                    ),
+                    _ => (
+                        Some(format!(
+                            "{status}: {}\nshard {}/{}; replay: {replay}\n",
+                            r["detail"].as_str().unwrap_or(""),
+                            shard.0,
+                            shard.1
+                        )),
+                        None,
+                    ),
                 };
                 violations_found |= failure.is_some();
-                cases.push(JunitCase { classname: format!("conform.{}", r["case"].as_str().unwrap_or("")), name: key, failure, skipped });
+                cases.push(JunitCase {
+                    classname: format!("conform.{}", r["case"].as_str().unwrap_or("")),
+                    name: key,
+                    failure,
+                    skipped,
+                });
                 r["shard"] = json!(format!("{}/{}", shard.0, shard.1));
                 r["replay"] = json!(replay);
                 results.push(r);
@@ -166,7 +238,10 @@ pub fn run(a: MergeArgs) -> ExitCode {
             return fail(format!("the conform results were sharded differently ({counts:?} shards); merge one matrix at a time"));
         }
         let n = *counts.iter().next().expect("one");
-        let missing: Vec<String> = (1..=n).filter(|k| !seen.contains_key(&(*k, n))).map(|k| format!("{k}/{n}")).collect();
+        let missing: Vec<String> = (1..=n)
+            .filter(|k| !seen.contains_key(&(*k, n)))
+            .map(|k| format!("{k}/{n}"))
+            .collect();
         if !missing.is_empty() {
             incomplete.push(format!("conform shards {} are missing", missing.join(", ")));
         }
@@ -208,7 +283,10 @@ pub fn run(a: MergeArgs) -> ExitCode {
             println!("FAIL");
             ExitCode::from(1)
         }
-        "incomplete" if !a.allow_partial => fail(format!("{}: pass --allow-partial to merge anyway", incomplete.join("; "))),
+        "incomplete" if !a.allow_partial => fail(format!(
+            "{}: pass --allow-partial to merge anyway",
+            incomplete.join("; ")
+        )),
         "incomplete" => {
             println!("INCOMPLETE");
             ExitCode::from(2)

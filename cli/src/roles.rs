@@ -3,7 +3,10 @@
 
 use clap::{Args, ValueEnum};
 use ringproof::testkit::{self, ReadMode};
-use ringproof::{ConsumerBuilder, LivenessAction, OnLapped, ProducerBuilder, RequiredConsumers, RingName, WaitStrategy};
+use ringproof::{
+    ConsumerBuilder, LivenessAction, OnLapped, ProducerBuilder, RequiredConsumers, RingName,
+    WaitStrategy,
+};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,10 +108,15 @@ pub struct ProduceArgs {
 
 pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
     if a.size == 0 || a.size % 8 != 0 {
-        return Err(ringproof::Error::InvalidConfig(format!("--size {} is not a positive multiple of 8 bytes, which the test payload needs", a.size)));
+        return Err(ringproof::Error::InvalidConfig(format!(
+            "--size {} is not a positive multiple of 8 bytes, which the test payload needs",
+            a.size
+        )));
     }
     let timeout = Duration::from_millis(a.timeout_ms);
-    let mut b = ProducerBuilder::new(a.ring.name()?).capacity(a.capacity).wait(a.wait.into());
+    let mut b = ProducerBuilder::new(a.ring.name()?)
+        .capacity(a.capacity)
+        .wait(a.wait.into());
     if let Some(prefix) = &a.discover_prefix {
         b = b.discover_prefix(prefix, a.discover_max);
     }
@@ -146,7 +154,11 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
         match p.wait_for_consumers(a.wait_consumers, Duration::from_millis(20)) {
             Ok(()) => break,
             Err(ringproof::Error::ConsumersMissing { found, .. }) if Instant::now() >= deadline => {
-                return Err(ringproof::Error::ConsumersMissing { min: a.wait_consumers, found, timeout });
+                return Err(ringproof::Error::ConsumersMissing {
+                    min: a.wait_consumers,
+                    found,
+                    timeout,
+                });
             }
             Err(ringproof::Error::ConsumersMissing { .. }) => {}
             Err(e) => return Err(e),
@@ -155,17 +167,21 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
     let start = Instant::now();
     let first_seq = p.last_published() + 1;
     // A liveness verdict (graceful shutdown) ends the run with exit 3 and says how far it got.
-    let verdict = |p: &ringproof::RawProducer, e: ringproof::Error| -> ringproof::Result<ExitCode> {
-        if !matches!(e, ringproof::Error::GracefulShutdown { .. }) {
-            return Err(e);
-        }
-        println!("{}", json!({
-            "role": "producer", "impl": "ringproof", "error": e.to_string(),
-            "first_seq": first_seq, "last_seq": p.last_published(),
-            "alerts": *alerts.lock().expect("alerts"),
-        }));
-        Ok(ExitCode::from(3))
-    };
+    let verdict =
+        |p: &ringproof::RawProducer, e: ringproof::Error| -> ringproof::Result<ExitCode> {
+            if !matches!(e, ringproof::Error::GracefulShutdown { .. }) {
+                return Err(e);
+            }
+            println!(
+                "{}",
+                json!({
+                    "role": "producer", "impl": "ringproof", "error": e.to_string(),
+                    "first_seq": first_seq, "last_seq": p.last_published(),
+                    "alerts": *alerts.lock().expect("alerts"),
+                })
+            );
+            Ok(ExitCode::from(3))
+        };
     let chunk = (a.batch.max(1) as u64).saturating_mul(1024);
     let mut left = a.events;
     while left > 0 && stop_signals::caught().is_none() {
@@ -175,7 +191,11 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
         }
         left -= n;
     }
-    let report = testkit::ProduceReport { first_sequence: first_seq, last_sequence: p.last_published(), published: a.events - left };
+    let report = testkit::ProduceReport {
+        first_sequence: first_seq,
+        last_sequence: p.last_published(),
+        published: a.events - left,
+    };
     let publish_ns = start.elapsed().as_nanos() as u64;
     // The one summary line, whether the run ended normally or by a signal.
     let summary = |p: &ringproof::RawProducer, drained: bool, interrupted: Option<&str>| {
@@ -192,12 +212,20 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
         // Dropping the producer closes the ring.
         return Ok(ExitCode::from(128 + sig as u8));
     }
-    let drained = match if a.no_drain { Ok(true) } else { p.drain(timeout) } {
+    let drained = match if a.no_drain {
+        Ok(true)
+    } else {
+        p.drain(timeout)
+    } {
         Ok(d) => d,
         Err(e) => return verdict(&p, e),
     };
     println!("{}", summary(&p, drained, None));
-    Ok(if drained { ExitCode::SUCCESS } else { ExitCode::from(4) })
+    Ok(if drained {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(4)
+    })
 }
 
 #[derive(Args, Debug)]
@@ -241,7 +269,11 @@ pub fn consume(a: ConsumeArgs) -> ringproof::Result<ExitCode> {
     let b = ConsumerBuilder::new(a.ring.name()?, &a.id)
         .wait(a.wait.into())
         .attach_timeout(Duration::from_millis(a.attach_timeout_ms))
-        .on_lapped(if a.resync { OnLapped::Resync } else { OnLapped::Fail });
+        .on_lapped(if a.resync {
+            OnLapped::Resync
+        } else {
+            OnLapped::Fail
+        });
     let mut c = match a.size {
         Some(size) => b.attach_raw(size)?,
         None => b.attach_any()?,
@@ -254,20 +286,30 @@ pub fn consume(a: ConsumeArgs) -> ringproof::Result<ExitCode> {
     let gone_after = a.exit_after_gone_ms.map(Duration::from_millis);
     let idle_after = a.exit_after_idle_ms.map(Duration::from_millis);
     let mut exit_reason = None;
-    let (r, _) = testkit::consume_until(&mut c, a.events, a.mode, |_| {}, |idle| {
-        let gone = gone_after.zip(idle.and_then(|i| i.gone_for)).is_some_and(|(limit, d)| d >= limit);
-        let idle = idle_after.zip(idle.map(|i| i.idle_for)).is_some_and(|(limit, d)| d >= limit);
-        exit_reason = if stop_signals::caught().is_some() {
-            Some("signal")
-        } else if gone {
-            Some("producer_gone")
-        } else if idle {
-            Some("idle")
-        } else {
-            None
-        };
-        exit_reason.is_some()
-    })?;
+    let (r, _) = testkit::consume_until(
+        &mut c,
+        a.events,
+        a.mode,
+        |_| {},
+        |idle| {
+            let gone = gone_after
+                .zip(idle.and_then(|i| i.gone_for))
+                .is_some_and(|(limit, d)| d >= limit);
+            let idle = idle_after
+                .zip(idle.map(|i| i.idle_for))
+                .is_some_and(|(limit, d)| d >= limit);
+            exit_reason = if stop_signals::caught().is_some() {
+                Some("signal")
+            } else if gone {
+                Some("producer_gone")
+            } else if idle {
+                Some("idle")
+            } else {
+                None
+            };
+            exit_reason.is_some()
+        },
+    )?;
     let elapsed_ns = start.elapsed().as_nanos() as u64;
     let interrupted = stop_signals::caught();
     let complete = a.events == u64::MAX || r.consumed == a.events;
@@ -344,7 +386,11 @@ pub(crate) mod stop_signals {
     /// Installs the handler for SIGINT and SIGTERM: the first one sets the flag, a second one
     /// ends the process with the default action.
     pub fn install() {
-        let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESTART, SigSet::empty());
+        let act = SigAction::new(
+            SigHandler::Handler(on_signal),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
         for sig in [Signal::SIGINT, Signal::SIGTERM] {
             // SAFETY: the handler only stores to an atomic.
             let _ = unsafe { sigaction(sig, &act) };
@@ -358,7 +404,9 @@ pub(crate) mod stop_signals {
 
     /// "SIGINT", "SIGTERM".
     pub fn name(sig: i32) -> &'static str {
-        Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("signal")
+        Signal::try_from(sig)
+            .map(|s| s.as_str())
+            .unwrap_or("signal")
     }
 
     /// The documented exit status of a run ended by `sig`: 128 + its number (130, 143).

@@ -77,7 +77,11 @@ fn watch(name: &RingName, interval: Duration) -> ringproof::Result<ExitCode> {
         // Home, clear the screen, redraw.
         let mut out = String::from("\x1b[H\x1b[2J");
         out.push_str(&screen(&stat));
-        let _ = writeln!(out, "\nrefreshing every {} ms; Ctrl-C to quit", interval.as_millis());
+        let _ = writeln!(
+            out,
+            "\nrefreshing every {} ms; Ctrl-C to quit",
+            interval.as_millis()
+        );
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(out.as_bytes());
         let _ = stdout.flush();
@@ -111,11 +115,20 @@ fn backend(stat: &RingStat) -> String {
 fn screen(s: &RingStat) -> String {
     let mut o = String::new();
     let state = match s.state {
-        Some(RingState::Closed { final_sequence }) => format!("closed after sequence {final_sequence}"),
+        Some(RingState::Closed { final_sequence }) => {
+            format!("closed after sequence {final_sequence}")
+        }
         Some(st) => st.name(),
         None => "unknown (no registry)".into(),
     };
-    let _ = writeln!(o, "ring {} ({}): {} slots x {} bytes, {state}", s.ring, backend(s), s.capacity, s.element_size);
+    let _ = writeln!(
+        o,
+        "ring {} ({}): {} slots x {} bytes, {state}",
+        s.ring,
+        backend(s),
+        s.capacity,
+        s.element_size
+    );
     let _ = writeln!(o, "producer cursor: {}", s.producer_cursor);
     match &s.producer {
         Some(p) => {
@@ -137,14 +150,30 @@ fn screen(s: &RingStat) -> String {
         .participants
         .iter()
         .map(|p| {
-            [p.id.clone(), p.role.clone(), p.pid.to_string(), p.state.name(), human_age(p.heartbeat_age_ns), opt(p.cursor), opt(p.lag)]
+            [
+                p.id.clone(),
+                p.role.clone(),
+                p.pid.to_string(),
+                p.state.name(),
+                human_age(p.heartbeat_age_ns),
+                opt(p.cursor),
+                opt(p.lag),
+            ]
         })
         .collect();
-    table(&mut o, ["ID", "ROLE", "PID", "STATE", "HEARTBEAT", "CURSOR", "LAG"], &rows, &[false, false, true, false, true, true, true]);
+    table(
+        &mut o,
+        ["ID", "ROLE", "PID", "STATE", "HEARTBEAT", "CURSOR", "LAG"],
+        &rows,
+        &[false, false, true, false, true, true, true],
+    );
     match &s.counters {
         Some(c) => {
             let _ = writeln!(o, "\ncounters ({}):", c.len());
-            let rows: Vec<[String; 2]> = c.iter().map(|v| [v.label.clone(), v.value.to_string()]).collect();
+            let rows: Vec<[String; 2]> = c
+                .iter()
+                .map(|v| [v.label.clone(), v.value.to_string()])
+                .collect();
             table(&mut o, ["LABEL", "VALUE"], &rows, &[false, true]);
         }
         None => {
@@ -198,7 +227,9 @@ fn participant_json(p: &ParticipantStat) -> Value {
 /// The `--json` object.
 fn to_json(s: &RingStat) -> Value {
     let (state, final_sequence) = match s.state {
-        Some(RingState::Closed { final_sequence }) => (Some("closed".to_owned()), Some(final_sequence)),
+        Some(RingState::Closed { final_sequence }) => {
+            (Some("closed".to_owned()), Some(final_sequence))
+        }
         Some(st) => (Some(st.name()), None),
         None => (None, None),
     };
@@ -226,7 +257,9 @@ fn to_json(s: &RingStat) -> Value {
 
 /// A Prometheus label value: backslash, double quote and newline escaped.
 fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 struct Prom {
@@ -241,7 +274,10 @@ impl Prom {
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
-        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", esc(v))).collect();
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", esc(v)))
+            .collect();
         let _ = writeln!(self.out, "{name}{{{}}} {value}", labels.join(","));
     }
 }
@@ -251,59 +287,141 @@ fn prometheus(s: &RingStat) -> String {
     let mut p = Prom { out: String::new() };
     let ring = s.ring.as_str();
     let r = [("ring", ring)];
-    p.family("ringproof_producer_cursor", "gauge", "Last sequence the producer published (-1: none).");
+    p.family(
+        "ringproof_producer_cursor",
+        "gauge",
+        "Last sequence the producer published (-1: none).",
+    );
     p.sample("ringproof_producer_cursor", &r, s.producer_cursor);
     p.family("ringproof_ring_capacity", "gauge", "Slots in the ring.");
     p.sample("ringproof_ring_capacity", &r, s.capacity);
-    p.family("ringproof_ring_element_size_bytes", "gauge", "Bytes per event.");
+    p.family(
+        "ringproof_ring_element_size_bytes",
+        "gauge",
+        "Bytes per event.",
+    );
     p.sample("ringproof_ring_element_size_bytes", &r, s.element_size);
     if let Some(state) = s.state {
-        p.family("ringproof_ring_closed", "gauge", "1 once the producer closed the ring cleanly.");
-        p.sample("ringproof_ring_closed", &r, u8::from(matches!(state, RingState::Closed { .. })));
+        p.family(
+            "ringproof_ring_closed",
+            "gauge",
+            "1 once the producer closed the ring cleanly.",
+        );
+        p.sample(
+            "ringproof_ring_closed",
+            &r,
+            u8::from(matches!(state, RingState::Closed { .. })),
+        );
     }
     if let Some(prod) = &s.producer {
         let pid = prod.pid.to_string();
-        p.family("ringproof_producer_up", "gauge", "1 while the producer process runs.");
-        p.sample("ringproof_producer_up", &[("ring", ring), ("pid", &pid)], u8::from(prod.alive));
+        p.family(
+            "ringproof_producer_up",
+            "gauge",
+            "1 while the producer process runs.",
+        );
+        p.sample(
+            "ringproof_producer_up",
+            &[("ring", ring), ("pid", &pid)],
+            u8::from(prod.alive),
+        );
         if let Some(age) = prod.heartbeat_age_ns {
-            p.family("ringproof_producer_heartbeat_age_seconds", "gauge", "Seconds since the producer's last heartbeat.");
-            p.sample("ringproof_producer_heartbeat_age_seconds", &r, age as f64 / 1e9);
+            p.family(
+                "ringproof_producer_heartbeat_age_seconds",
+                "gauge",
+                "Seconds since the producer's last heartbeat.",
+            );
+            p.sample(
+                "ringproof_producer_heartbeat_age_seconds",
+                &r,
+                age as f64 / 1e9,
+            );
         }
-        p.family("ringproof_producer_starts", "counter", "Producer starts on this ring (1 + restarts).");
+        p.family(
+            "ringproof_producer_starts",
+            "counter",
+            "Producer starts on this ring (1 + restarts).",
+        );
         p.sample("ringproof_producer_starts", &r, prod.starts);
     }
     if !s.participants.is_empty() {
-        p.family("ringproof_participant_up", "gauge", "1 while the participant is alive (registry state and process).");
+        p.family(
+            "ringproof_participant_up",
+            "gauge",
+            "1 while the participant is alive (registry state and process).",
+        );
         for x in &s.participants {
             let pid = x.pid.to_string();
             let state = x.state.name();
-            let labels = [("ring", ring), ("consumer", x.id.as_str()), ("role", x.role.as_str()), ("pid", &pid), ("state", &state)];
-            p.sample("ringproof_participant_up", &labels, u8::from(x.state.is_up()));
+            let labels = [
+                ("ring", ring),
+                ("consumer", x.id.as_str()),
+                ("role", x.role.as_str()),
+                ("pid", &pid),
+                ("state", &state),
+            ];
+            p.sample(
+                "ringproof_participant_up",
+                &labels,
+                u8::from(x.state.is_up()),
+            );
         }
-        p.family("ringproof_participant_heartbeat_age_seconds", "gauge", "Seconds since the participant's last heartbeat.");
+        p.family(
+            "ringproof_participant_heartbeat_age_seconds",
+            "gauge",
+            "Seconds since the participant's last heartbeat.",
+        );
         for x in &s.participants {
             if let Some(age) = x.heartbeat_age_ns {
-                p.sample("ringproof_participant_heartbeat_age_seconds", &[("ring", ring), ("consumer", &x.id)], age as f64 / 1e9);
+                p.sample(
+                    "ringproof_participant_heartbeat_age_seconds",
+                    &[("ring", ring), ("consumer", &x.id)],
+                    age as f64 / 1e9,
+                );
             }
         }
-        p.family("ringproof_consumer_cursor", "gauge", "Last sequence the consumer consumed.");
+        p.family(
+            "ringproof_consumer_cursor",
+            "gauge",
+            "Last sequence the consumer consumed.",
+        );
         for x in &s.participants {
             if let Some(c) = x.cursor {
-                p.sample("ringproof_consumer_cursor", &[("ring", ring), ("consumer", &x.id)], c);
+                p.sample(
+                    "ringproof_consumer_cursor",
+                    &[("ring", ring), ("consumer", &x.id)],
+                    c,
+                );
             }
         }
-        p.family("ringproof_consumer_lag", "gauge", "Published events the consumer has not consumed yet.");
+        p.family(
+            "ringproof_consumer_lag",
+            "gauge",
+            "Published events the consumer has not consumed yet.",
+        );
         for x in &s.participants {
             if let Some(l) = x.lag {
-                p.sample("ringproof_consumer_lag", &[("ring", ring), ("consumer", &x.id)], l);
+                p.sample(
+                    "ringproof_consumer_lag",
+                    &[("ring", ring), ("consumer", &x.id)],
+                    l,
+                );
             }
         }
     }
     if let Some(counters) = &s.counters {
         if !counters.is_empty() {
-            p.family("ringproof_counter", "counter", "Counters of the ring's counters segment, by label.");
+            p.family(
+                "ringproof_counter",
+                "counter",
+                "Counters of the ring's counters segment, by label.",
+            );
             for v in counters {
-                p.sample("ringproof_counter", &[("ring", ring), ("label", &v.label)], v.value);
+                p.sample(
+                    "ringproof_counter",
+                    &[("ring", ring), ("label", &v.label)],
+                    v.value,
+                );
             }
         }
     }

@@ -17,12 +17,33 @@ fn ringproof_bench_runs_every_scenario_through_the_cli() {
     let mut args: Vec<&str> = vec!["bench"];
     args.extend(TINY);
     let (j, p) = (json.display().to_string(), plots.display().to_string());
-    args.extend(["--peers", "none", "--readers", "3", "--json", &j, "--plot", &p]);
-    let ran = run(env!("CARGO_BIN_EXE_ringproof"), &args, &[], &s, Duration::from_secs(300));
+    args.extend([
+        "--peers",
+        "none",
+        "--readers",
+        "3",
+        "--json",
+        &j,
+        "--plot",
+        &p,
+    ]);
+    let ran = run(
+        env!("CARGO_BIN_EXE_ringproof"),
+        &args,
+        &[],
+        &s,
+        Duration::from_secs(300),
+    );
     let doc = check_run(&ran, &json, &expected(false));
-    assert!(doc["settings"]["args"].as_array().is_some_and(|a| a.iter().any(|x| x == "bench")));
+    assert!(doc["settings"]["args"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x == "bench")));
     check_plots(&plots);
-    assert!(ran.stdout.contains("rp adv"), "the table has the peer-ratio column: {}", ran.stdout);
+    assert!(
+        ran.stdout.contains("rp adv"),
+        "the table has the peer-ratio column: {}",
+        ran.stdout
+    );
 }
 
 #[test]
@@ -31,13 +52,21 @@ fn ringproof_bench_names_the_peer_build_when_the_peers_are_missing() {
     let ran = run(
         env!("CARGO_BIN_EXE_ringproof"),
         &["bench", "--quick", "--scenario", "pingpong-spin"],
-        &[("RINGPROOF_BENCH_PEERS", "/nonexistent/ringproof-bench-peers")],
+        &[(
+            "RINGPROOF_BENCH_PEERS",
+            "/nonexistent/ringproof-bench-peers",
+        )],
         &s,
         Duration::from_secs(60),
     );
     // A missing helper is a harness error (exit 2), not a failed measurement.
     assert_eq!(ran.status.code(), Some(2), "{}", ran.stderr);
-    assert!(ran.stderr.contains("cargo build --release -p ringproof-bench-peers"), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("cargo build --release -p ringproof-bench-peers"),
+        "{}",
+        ran.stderr
+    );
 }
 
 #[test]
@@ -61,7 +90,10 @@ fn sigterm_mid_bench_kills_the_sides_removes_the_names_and_writes_the_partial_js
     let mut line = String::new();
     while !line.contains("case(s)") {
         line.clear();
-        assert!(err.read_line(&mut line).expect("stderr") > 0, "bench ended before its plan line");
+        assert!(
+            err.read_line(&mut line).expect("stderr") > 0,
+            "bench ended before its plan line"
+        );
     }
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
@@ -69,7 +101,16 @@ fn sigterm_mid_bench_kills_the_sides_removes_the_names_and_writes_the_partial_js
     let _ = std::io::Read::read_to_string(&mut err, &mut rest);
     let status = child.wait().expect("bench ends");
     assert_eq!(status.code(), Some(143), "{rest}");
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("the partial JSON")).expect("json");
-    assert_eq!(doc["verdict"]["interrupted"], "SIGTERM", "{}", doc["verdict"]);
-    assert!(leftovers(child.id()).is_empty(), "left behind: {:?}", leftovers(child.id()));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("the partial JSON")).expect("json");
+    assert_eq!(
+        doc["verdict"]["interrupted"], "SIGTERM",
+        "{}",
+        doc["verdict"]
+    );
+    assert!(
+        leftovers(child.id()).is_empty(),
+        "left behind: {:?}",
+        leftovers(child.id())
+    );
 }

@@ -5,22 +5,46 @@
 use std::process::Command;
 
 fn ringproof(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ringproof")).args(args).output().expect("ringproof runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_ringproof"))
+        .args(args)
+        .output()
+        .expect("ringproof runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("ringproof-explore-cli-{}-{tag}", std::process::id()));
+    let d = std::env::temp_dir().join(format!(
+        "ringproof-explore-cli-{}-{tag}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }
 
 #[test]
 fn a_short_exploration_of_the_reference_passes() {
-    let (code, out, err) = ringproof(&["conform", "--explore", "20", "--seed", "7", "--backend", "shm"]);
+    let (code, out, err) = ringproof(&[
+        "conform",
+        "--explore",
+        "20",
+        "--seed",
+        "7",
+        "--backend",
+        "shm",
+    ]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("20 lifecycles passed, 0 ended in an expected mismatch"), "{out}");
-    assert!(out.contains("second producer (refused)"), "step coverage printed: {out}");
+    assert!(
+        out.contains("20 lifecycles passed, 0 ended in an expected mismatch"),
+        "{out}"
+    );
+    assert!(
+        out.contains("second producer (refused)"),
+        "step coverage printed: {out}"
+    );
 }
 
 #[test]
@@ -36,7 +60,10 @@ fn a_replay_runs_the_saved_lifecycle_again() {
     std::fs::write(&file, saved).unwrap();
     let (code, out, err) = ringproof(&["conform", "--replay", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("replay: 6 steps on mmap") && out.contains("no longer reproduced"), "{out}");
+    assert!(
+        out.contains("replay: 6 steps on mmap") && out.contains("no longer reproduced"),
+        "{out}"
+    );
     std::fs::write(&file, "{\"format\":\"something-else\"}").unwrap();
     let (code, _, err) = ringproof(&["conform", "--replay", file.to_str().unwrap()]);
     assert_eq!(code, 2);

@@ -50,7 +50,12 @@ impl NsConsumer {
         };
         let stdout = Some(read(Box::new(child.stdout.take().expect("stdout"))));
         let stderr = Some(read(Box::new(child.stderr.take().expect("stderr"))));
-        NsConsumer { label: format!("consumer {id} `unshare {}`", args.join(" ")), child, stdout, stderr }
+        NsConsumer {
+            label: format!("consumer {id} `unshare {}`", args.join(" ")),
+            child,
+            stdout,
+            stderr,
+        }
     }
 
     /// The host pid of the `ringproof consume` process (unshare's only child), once it exists.
@@ -59,14 +64,24 @@ impl NsConsumer {
         let deadline = Instant::now() + HARD_TIMEOUT;
         loop {
             for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
-                let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-                let ppid = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().nth(1)?.parse::<u32>().ok());
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                    continue;
+                };
+                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                    continue;
+                };
+                let ppid = stat
+                    .rfind(')')
+                    .and_then(|i| stat[i + 1..].split_whitespace().nth(1)?.parse::<u32>().ok());
                 if ppid == Some(me) {
                     return pid;
                 }
             }
-            assert!(Instant::now() < deadline, "{}: no child process", self.label);
+            assert!(
+                Instant::now() < deadline,
+                "{}: no child process",
+                self.label
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -82,7 +97,10 @@ impl NsConsumer {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 let (out, err) = self.output();
-                panic!("{} did not exit within {timeout:?} (killed)\nstdout: {out}\nstderr: {err}", self.label);
+                panic!(
+                    "{} did not exit within {timeout:?} (killed)\nstdout: {out}\nstderr: {err}",
+                    self.label
+                );
             }
             std::thread::sleep(Duration::from_millis(2));
         };
@@ -91,8 +109,16 @@ impl NsConsumer {
     }
 
     fn output(&mut self) -> (String, String) {
-        let out = self.stdout.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        let err = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        let out = self
+            .stdout
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let err = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
         (out, err)
     }
 
@@ -122,7 +148,10 @@ fn can_unshare(flags: &[&str]) -> bool {
 }
 
 fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill").args([sig, &pid.to_string()]).status().is_ok_and(|s| s.success());
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
     assert!(ok, "kill {sig} {pid}");
 }
 
@@ -137,7 +166,11 @@ fn set_nofile(pid: u32, soft: u64) {
 }
 
 fn can_prlimit() -> bool {
-    Command::new("prlimit").args(["--pid", &std::process::id().to_string(), "--nofile"]).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new("prlimit")
+        .args(["--pid", &std::process::id().to_string(), "--nofile"])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// The registry slot holding consumer `id`, in any state.
@@ -157,14 +190,21 @@ fn open_registry(ring: &Ring, procs: &mut [&mut Proc]) -> Registry {
 /// A consumer that ended either with a typed lapped/evicted error (it was retired while alive
 /// and was told) or clean; never with events that failed their checksum.
 fn expect_told_or_clean(code: Option<i32>, out: &str, err: &str) {
-    let json: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or("")).unwrap_or_default();
+    let json: serde_json::Value =
+        serde_json::from_str(out.lines().last().unwrap_or("")).unwrap_or_default();
     match code {
         Some(2) => {
             let e = json["error"].as_str().unwrap_or_default();
-            assert!(e.contains("missed sequences"), "expected a lapped/evicted error, got {e:?}\nstdout: {out}\nstderr: {err}");
+            assert!(
+                e.contains("missed sequences"),
+                "expected a lapped/evicted error, got {e:?}\nstdout: {out}\nstderr: {err}"
+            );
         }
         _ => {
-            assert_eq!(json["payload_errors"], 0, "the retired consumer read overwritten slots\nstdout: {out}\nstderr: {err}");
+            assert_eq!(
+                json["payload_errors"], 0,
+                "the retired consumer read overwritten slots\nstdout: {out}\nstderr: {err}"
+            );
             assert_eq!(json["out_of_order"], 0, "stdout: {out}\nstderr: {err}");
             assert_eq!(code, Some(0), "stdout: {out}\nstderr: {err}");
         }
@@ -183,7 +223,16 @@ fn f4a_producer_out_of_file_descriptors_keeps_gating_its_live_consumer() {
     let fx = Fixture::new("f4a");
     let ring = fx.ring(Backend::Shm, "r");
     let events = events(3000);
-    let mut p = ring.produce(&["--capacity", "8", "--events", &a(events), "--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS]);
+    let mut p = ring.produce(&[
+        "--capacity",
+        "8",
+        "--events",
+        &a(events),
+        "--wait-consumers",
+        "1",
+        "--timeout-ms",
+        PRODUCER_TIMEOUT_MS,
+    ]);
     let mut gate = ring.attach_gate("g", 64);
     let reg = open_registry(&ring, &mut [&mut p]);
     let pc = ring.open_producer_cursor().expect("producer cursor");
@@ -198,12 +247,22 @@ fn f4a_producer_out_of_file_descriptors_keeps_gating_its_live_consumer() {
     let beat = || reg.control().producer_heartbeat.load(Ordering::Relaxed);
     for _ in 0..2 {
         let b = beat();
-        wait_until("a producer heartbeat", &mut [], || beat() != b || reg.slot_state(slot) != SLOT_ACTIVE);
+        wait_until("a producer heartbeat", &mut [], || {
+            beat() != b || reg.slot_state(slot) != SLOT_ACTIVE
+        });
     }
-    assert_eq!(reg.slot_state(slot), SLOT_ACTIVE, "a live consumer was retired because /proc could not be read");
+    assert_eq!(
+        reg.slot_state(slot),
+        SLOT_ACTIVE,
+        "a live consumer was retired because /proc could not be read"
+    );
     // Blocked over and over while still without descriptors; every payload must verify.
     gate_consume(&mut gate, events / 2, &mut [&mut p]);
-    assert_eq!(reg.slot_state(slot), SLOT_ACTIVE, "a live consumer was retired because /proc could not be read");
+    assert_eq!(
+        reg.slot_state(slot),
+        SLOT_ACTIVE,
+        "a live consumer was retired because /proc could not be read"
+    );
     set_nofile(p.pid(), 1024);
     gate_consume(&mut gate, events - events / 2, &mut [&mut p]);
     p.wait().expect_producer_ok(events);
@@ -223,7 +282,16 @@ fn f4a_a_consumer_joining_a_producer_out_of_file_descriptors_is_gated() {
     let fx = Fixture::new("f4aj");
     let ring = fx.ring(Backend::Shm, "r");
     let events = events(2000);
-    let mut p = ring.produce(&["--capacity", "8", "--events", &a(events), "--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS]);
+    let mut p = ring.produce(&[
+        "--capacity",
+        "8",
+        "--events",
+        &a(events),
+        "--wait-consumers",
+        "1",
+        "--timeout-ms",
+        PRODUCER_TIMEOUT_MS,
+    ]);
     let mut first = ring.attach_gate("g1", 64);
     let pc = ring.open_producer_cursor().expect("producer cursor");
     wait_until("the ring to fill", &mut [&mut p], || pc.load() >= 7);
@@ -247,7 +315,11 @@ fn f4a_a_consumer_joining_a_producer_out_of_file_descriptors_is_gated() {
             wait_until("a producer heartbeat", &mut [&mut p], || beat() != b);
         }
     }
-    assert!(pc.load() < joined_at + 8, "the producer published up to {} past a gate it could not map (joined at {joined_at})", pc.load());
+    assert!(
+        pc.load() < joined_at + 8,
+        "the producer published up to {} past a gate it could not map (joined at {joined_at})",
+        pc.load()
+    );
     set_nofile(p.pid(), 1024);
     let left = (events as i64 - joined_at) as u64;
     let (tx, rx) = std::sync::mpsc::channel();
@@ -256,7 +328,8 @@ fn f4a_a_consumer_joining_a_producer_out_of_file_descriptors_is_gated() {
         tx.send(late).expect("send");
     });
     gate_consume(&mut first, events - read, &mut [&mut p]);
-    t.join().expect("late gate read every event it was owed, intact");
+    t.join()
+        .expect("late gate read every event it was owed, intact");
     let late = rx.recv().expect("late gate");
     p.wait().expect_producer_ok(events);
     drop((first, late, reg));
@@ -274,11 +347,22 @@ fn f4b_a_retired_consumer_in_another_pid_namespace_is_told_not_fed_stale_slots()
     let fx = Fixture::new("f4b");
     let ring = fx.ring(Backend::Shm, "r");
     let events = 1000u64;
-    let mut p = ring.produce(&["--capacity", "8", "--events", &a(events), "--wait-consumers", "2", "--timeout-ms", PRODUCER_TIMEOUT_MS]);
+    let mut p = ring.produce(&[
+        "--capacity",
+        "8",
+        "--events",
+        &a(events),
+        "--wait-consumers",
+        "2",
+        "--timeout-ms",
+        PRODUCER_TIMEOUT_MS,
+    ]);
     let c = NsConsumer::spawn(&["--pid"], &ring, "c_ns", &["--wait", "sleep"]);
     let mut gate = ring.attach_gate("g", 64);
     let reg = open_registry(&ring, &mut [&mut p]);
-    wait_until("the namespaced consumer to join", &mut [&mut p], || reg.active().iter().any(|p| p.id == "c_ns"));
+    wait_until("the namespaced consumer to join", &mut [&mut p], || {
+        reg.active().iter().any(|p| p.id == "c_ns")
+    });
     let slot = slot_of(&reg, "c_ns").expect("slot");
     gate_consume(&mut gate, 100, &mut [&mut p]);
     let mut cursor = None;
@@ -287,11 +371,19 @@ fn f4b_a_retired_consumer_in_another_pid_namespace_is_told_not_fed_stale_slots()
         cursor.is_some()
     });
     let cursor = cursor.expect("cursor");
-    wait_until("the namespaced consumer to read 90 events", &mut [&mut p], || cursor.load() >= 89);
+    wait_until(
+        "the namespaced consumer to read 90 events",
+        &mut [&mut p],
+        || cursor.load() >= 89,
+    );
     let inner = c.inner_pid();
     signal(inner, "-STOP");
     // Stopped: its heartbeat ages; the blocked producer retires it after the 1 s timeout.
-    wait_until("the producer to retire the stopped consumer", &mut [&mut p], || reg.slot_state(slot) == SLOT_DEAD);
+    wait_until(
+        "the producer to retire the stopped consumer",
+        &mut [&mut p],
+        || reg.slot_state(slot) == SLOT_DEAD,
+    );
     // The producer now laps it: the slots it has not read are rewritten.
     gate_consume(&mut gate, 200, &mut [&mut p]);
     assert!(ring.open_producer_cursor().expect("producer cursor").load() > cursor.load() + 8);
@@ -300,7 +392,11 @@ fn f4b_a_retired_consumer_in_another_pid_namespace_is_told_not_fed_stale_slots()
     p.wait().expect_producer_ok(events);
     let (code, out, err) = c.wait_for(HARD_TIMEOUT);
     expect_told_or_clean(code, &out, &err);
-    assert_eq!(code, Some(2), "the lapped consumer cannot have read everything\nstdout: {out}\nstderr: {err}");
+    assert_eq!(
+        code,
+        Some(2),
+        "the lapped consumer cannot have read everything\nstdout: {out}\nstderr: {err}"
+    );
     drop(gate);
     drop(reg);
 }
@@ -318,16 +414,32 @@ fn f4c_a_consumer_in_a_time_namespace_behind_is_not_retired() {
     let fx = Fixture::new("f4c");
     let ring = fx.ring(Backend::Shm, "r");
     let events = events(20_000);
-    let mut p = ring.produce(&["--capacity", "8", "--events", &a(events), "--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS]);
+    let mut p = ring.produce(&[
+        "--capacity",
+        "8",
+        "--events",
+        &a(events),
+        "--wait-consumers",
+        "1",
+        "--timeout-ms",
+        PRODUCER_TIMEOUT_MS,
+    ]);
     let c = NsConsumer::spawn(&flags, &ring, "c_tns", &[]);
     let reg = open_registry(&ring, &mut [&mut p]);
-    wait_until("the namespaced consumer to join", &mut [&mut p], || reg.active().iter().any(|p| p.id == "c_tns"));
+    wait_until("the namespaced consumer to join", &mut [&mut p], || {
+        reg.active().iter().any(|p| p.id == "c_tns")
+    });
     let slot = slot_of(&reg, "c_tns").expect("slot");
     let p = p.wait();
     p.expect_producer_ok(events);
     let (code, out, err) = c.wait_for(HARD_TIMEOUT);
-    let json: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or("")).unwrap_or_default();
-    assert_eq!(code, Some(0), "the time-namespaced consumer failed\nstdout: {out}\nstderr: {err}");
+    let json: serde_json::Value =
+        serde_json::from_str(out.lines().last().unwrap_or("")).unwrap_or_default();
+    assert_eq!(
+        code,
+        Some(0),
+        "the time-namespaced consumer failed\nstdout: {out}\nstderr: {err}"
+    );
     assert_eq!(json["payload_errors"], 0, "stdout: {out}");
     assert_eq!(json["out_of_order"], 0, "stdout: {out}");
     assert_eq!(json["last_seq"], events as i64 - 1, "stdout: {out}");
@@ -343,7 +455,10 @@ fn kill_and_stamp_future(c: &mut NsConsumer, reg: &Registry, slot: usize) {
     let inner = c.inner_pid();
     c.kill();
     wait_until("the namespaced consumer to die", &mut [], || {
-        std::fs::read_to_string(format!("/proc/{inner}/stat")).map_or(true, |s| s.rfind(')').is_some_and(|i| s[i + 1..].trim_start().starts_with('Z')))
+        std::fs::read_to_string(format!("/proc/{inner}/stat")).map_or(true, |s| {
+            s.rfind(')')
+                .is_some_and(|i| s[i + 1..].trim_start().starts_with('Z'))
+        })
     });
     let future = ringproof::process::boottime_ns() + 100_000 * 1_000_000_000;
     reg.slot(slot).heartbeat.store(future, Ordering::Relaxed);
@@ -361,10 +476,21 @@ fn f11_a_heartbeat_from_the_future_does_not_keep_a_dead_consumer_gating() {
     let fx = Fixture::new("f11p");
     let ring = fx.ring(Backend::Shm, "p");
     let events = 200_000u64;
-    let mut p = ring.produce(&["--capacity", "8", "--events", &a(events), "--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS]);
+    let mut p = ring.produce(&[
+        "--capacity",
+        "8",
+        "--events",
+        &a(events),
+        "--wait-consumers",
+        "1",
+        "--timeout-ms",
+        PRODUCER_TIMEOUT_MS,
+    ]);
     let mut c = NsConsumer::spawn(&flags, &ring, "c_fut", &["--wait", "sleep"]);
     let reg = open_registry(&ring, &mut [&mut p]);
-    wait_until("the namespaced consumer to join", &mut [&mut p], || reg.active().iter().any(|p| p.id == "c_fut"));
+    wait_until("the namespaced consumer to join", &mut [&mut p], || {
+        reg.active().iter().any(|p| p.id == "c_fut")
+    });
     let slot = slot_of(&reg, "c_fut").expect("slot");
     let pc = ring.open_producer_cursor().expect("producer cursor");
     wait_until("events to flow", &mut [&mut p], || pc.load() >= 100);
@@ -375,12 +501,19 @@ fn f11_a_heartbeat_from_the_future_does_not_keep_a_dead_consumer_gating() {
     let inner = c.inner_pid();
     signal(inner, "-STOP");
     wait_until("the namespaced consumer to stop", &mut [&mut p], || {
-        std::fs::read_to_string(format!("/proc/{inner}/stat")).is_ok_and(|s| s.rfind(')').is_some_and(|i| s[i + 1..].trim_start().starts_with('T')))
+        std::fs::read_to_string(format!("/proc/{inner}/stat")).is_ok_and(|s| {
+            s.rfind(')')
+                .is_some_and(|i| s[i + 1..].trim_start().starts_with('T'))
+        })
     });
-    assert!(pc.load() < events as i64 - 1, "the consumer read everything before it was stopped: raise the event count");
+    assert!(
+        pc.load() < events as i64 - 1,
+        "the consumer read everything before it was stopped: raise the event count"
+    );
     kill_and_stamp_future(&mut c, &reg, slot);
     // Bounded: the dead consumer is retired within the heartbeat timeout, not never.
-    p.wait_for(Duration::from_secs(30)).expect_producer_ok(events);
+    p.wait_for(Duration::from_secs(30))
+        .expect_producer_ok(events);
     drop(reg);
 }
 
@@ -395,10 +528,21 @@ fn f11_rm_is_not_refused_by_a_heartbeat_from_the_future() {
     }
     let fx = Fixture::new("f11rm");
     let ring = fx.ring(Backend::Shm, "rm");
-    let mut p = ring.produce(&["--capacity", "8", "--events", "100000000", "--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS]);
+    let mut p = ring.produce(&[
+        "--capacity",
+        "8",
+        "--events",
+        "100000000",
+        "--wait-consumers",
+        "1",
+        "--timeout-ms",
+        PRODUCER_TIMEOUT_MS,
+    ]);
     let mut c = NsConsumer::spawn(&flags, &ring, "c_fut", &["--wait", "sleep"]);
     let reg = open_registry(&ring, &mut [&mut p]);
-    wait_until("the namespaced consumer to join", &mut [&mut p], || reg.active().iter().any(|p| p.id == "c_fut"));
+    wait_until("the namespaced consumer to join", &mut [&mut p], || {
+        reg.active().iter().any(|p| p.id == "c_fut")
+    });
     let slot = slot_of(&reg, "c_fut").expect("slot");
     let pc = ring.open_producer_cursor().expect("producer cursor");
     wait_until("events to flow", &mut [&mut p], || pc.load() >= 100);
@@ -408,7 +552,14 @@ fn f11_rm_is_not_refused_by_a_heartbeat_from_the_future() {
     args.extend(ring.args());
     let out = Proc::spawn("rm", &args).wait();
     out.expect_code(0);
-    assert!(!out.get("removed").as_array().expect("removed list").is_empty(), "{}", out.describe());
+    assert!(
+        !out.get("removed")
+            .as_array()
+            .expect("removed list")
+            .is_empty(),
+        "{}",
+        out.describe()
+    );
     drop(reg);
 }
 
@@ -425,7 +576,16 @@ fn f12_a_consumer_of_a_removed_ring_is_told() {
 }
 
 fn removed_ring_case(ring: &Ring) {
-    let mut p = ring.produce(&["--capacity", "8", "--events", "100000000", "--wait-consumers", "1", "--timeout-ms", PRODUCER_TIMEOUT_MS]);
+    let mut p = ring.produce(&[
+        "--capacity",
+        "8",
+        "--events",
+        "100000000",
+        "--wait-consumers",
+        "1",
+        "--timeout-ms",
+        PRODUCER_TIMEOUT_MS,
+    ]);
     let mut c = ring.consume("c", &["--wait", "sleep"]);
     let pc = {
         let mut pc = None;
@@ -440,7 +600,13 @@ fn removed_ring_case(ring: &Ring) {
     // `rm` refuses while the consumer is registered and alive; in the window before its join it
     // does not see it, and removes every name. Do exactly that removal here.
     let name = ring.ring_name();
-    for path in [name.ring(), name.producer_cursor(), name.registry(), name.counters(), name.consumer_cursor("c")] {
+    for path in [
+        name.ring(),
+        name.producer_cursor(),
+        name.registry(),
+        name.counters(),
+        name.consumer_cursor("c"),
+    ] {
         if ringproof::segment::exists(&path) {
             ringproof::segment::unlink(&path).expect("unlink");
         }
@@ -448,7 +614,14 @@ fn removed_ring_case(ring: &Ring) {
     if let Some(dir) = name.consumers_dir() {
         let _ = std::fs::remove_dir(dir);
     }
-    let p2 = ring.produce(&["--capacity", "8", "--events", "10", "--timeout-ms", PRODUCER_TIMEOUT_MS]);
+    let p2 = ring.produce(&[
+        "--capacity",
+        "8",
+        "--events",
+        "10",
+        "--timeout-ms",
+        PRODUCER_TIMEOUT_MS,
+    ]);
     p2.wait().expect_producer_ok(10);
     let out = c.wait_for(Duration::from_secs(30));
     out.expect_error(&["removed", &ring.name]);

@@ -253,7 +253,9 @@ fn inspect_and_audit_a_counters_segment() {
     assert!(o.status.success(), "{}", text(&o));
     let t = text(&o);
     assert!(
-        t.contains("ok: counters segment") && t.contains("slot[9].label") && t.contains("c_0.events_consumed"),
+        t.contains("ok: counters segment")
+            && t.contains("slot[9].label")
+            && t.contains("c_0.events_consumed"),
         "{t}"
     );
     let o = ringproof(&["layout", "inspect", &path, "--json"]);
@@ -271,11 +273,19 @@ fn inspect_and_audit_a_counters_segment() {
     let o = ringproof(&["layout", "audit", &tmp.path(""), "--json"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let bad: Vec<&serde_json::Value> = v["files"].as_array().unwrap().iter().filter(|f| f["status"] == "problem").collect();
+    let bad: Vec<&serde_json::Value> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "problem")
+        .collect();
     assert_eq!(bad.len(), 1, "{v}");
     assert_eq!(bad[0]["path"], "ringproof/v1/counters-fresh.bin");
     let problems = bad[0]["problems"].to_string();
-    assert!(problems.contains("SlotCapacity") && problems.contains("drift"), "{problems}");
+    assert!(
+        problems.contains("SlotCapacity") && problems.contains("drift"),
+        "{problems}"
+    );
     let o = ringproof(&["layout", "inspect", &victim.display().to_string()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }

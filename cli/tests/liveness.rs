@@ -39,9 +39,19 @@ const CAP: i64 = 64;
 // ---------------------------------------------------------------------------------------------
 // Signals and process state (no libc dependency in this crate: the C library's kill(2)).
 
-#[cfg(any(target_arch = "mips", target_arch = "mips32r6", target_arch = "mips64", target_arch = "mips64r6"))]
+#[cfg(any(
+    target_arch = "mips",
+    target_arch = "mips32r6",
+    target_arch = "mips64",
+    target_arch = "mips64r6"
+))]
 const SIGCONT: i32 = 25;
-#[cfg(any(target_arch = "mips", target_arch = "mips32r6", target_arch = "mips64", target_arch = "mips64r6"))]
+#[cfg(any(
+    target_arch = "mips",
+    target_arch = "mips32r6",
+    target_arch = "mips64",
+    target_arch = "mips64r6"
+))]
 const SIGSTOP: i32 = 23;
 #[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
 const SIGCONT: i32 = 19;
@@ -73,7 +83,13 @@ extern "C" {
 fn signal(p: &Proc, sig: i32) {
     // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own unreaped child.
     let rc = unsafe { kill(p.pid() as i32, sig) };
-    assert_eq!(rc, 0, "kill({}, {sig}) failed: {}", p.pid(), std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "kill({}, {sig}) failed: {}",
+        p.pid(),
+        std::io::Error::last_os_error()
+    );
 }
 
 /// The state letter of `/proc/PID/stat` (R, S, T, Z, ...).
@@ -86,56 +102,81 @@ fn proc_state(pid: u32) -> Option<char> {
 fn stop(p: &mut Proc) {
     signal(p, SIGSTOP);
     let pid = p.pid();
-    wait_until("the process to stop", &mut [&mut *p], || matches!(proc_state(pid), Some('T' | 't')));
+    wait_until("the process to stop", &mut [&mut *p], || {
+        matches!(proc_state(pid), Some('T' | 't'))
+    });
 }
 
 /// SIGCONT, then wait until the process is no longer stopped.
 fn cont(p: &mut Proc) {
     signal(p, SIGCONT);
     let pid = p.pid();
-    wait_until("the process to continue", &mut [&mut *p], || !matches!(proc_state(pid), Some('T' | 't')));
+    wait_until("the process to continue", &mut [&mut *p], || {
+        !matches!(proc_state(pid), Some('T' | 't'))
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Observing the ring from outside.
 
 fn registry(r: &Ring) -> Registry {
-    Registry::open(&r.ring_name().registry()).unwrap_or_else(|e| panic!("open registry of {}: {e}", r.name))
+    Registry::open(&r.ring_name().registry())
+        .unwrap_or_else(|e| panic!("open registry of {}: {e}", r.name))
 }
 
 fn slot_of(reg: &Registry, id: &str) -> usize {
-    reg.active().into_iter().find(|p| p.id == id).unwrap_or_else(|| panic!("{id} has no active slot")).slot
+    reg.active()
+        .into_iter()
+        .find(|p| p.id == id)
+        .unwrap_or_else(|| panic!("{id} has no active slot"))
+        .slot
 }
 
 /// The `value` word of a cursor segment, read from the file's bytes 64..72 (not through the
 /// library's mapping).
 fn cursor_file_value(path: &std::path::Path) -> i64 {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    assert!(bytes.len() >= 72, "{} is {} bytes", path.display(), bytes.len());
+    assert!(
+        bytes.len() >= 72,
+        "{} is {} bytes",
+        path.display(),
+        bytes.len()
+    );
     i64::from_le_bytes(bytes[64..72].try_into().expect("8 bytes"))
 }
 
 fn producer_cursor_path(r: &Ring) -> std::path::PathBuf {
-    r.other_paths().into_iter().next().expect("producer cursor path")
+    r.other_paths()
+        .into_iter()
+        .next()
+        .expect("producer cursor path")
 }
 
 /// Waits for `n` changes of a heartbeat word (see the module comment for what that proves).
 fn beats(what: &str, procs: &mut [&mut Proc], n: usize, read: impl Fn() -> u64) {
     let mut last = read();
     for i in 0..n {
-        wait_until(&format!("{what} (heartbeat {} of {n})", i + 1), procs, || read() != last);
+        wait_until(
+            &format!("{what} (heartbeat {} of {n})", i + 1),
+            procs,
+            || read() != last,
+        );
         last = read();
     }
 }
 
 /// Three producer heartbeats: the producer has completed a liveness check after this call.
 fn producer_looked(reg: &Registry, procs: &mut [&mut Proc]) {
-    beats("the producer to check its consumers", procs, 3, || reg.control().producer_heartbeat.load(Ordering::Relaxed));
+    beats("the producer to check its consumers", procs, 3, || {
+        reg.control().producer_heartbeat.load(Ordering::Relaxed)
+    });
 }
 
 /// Three heartbeats of the consumer in `slot`: it has completed a producer check after this call.
 fn consumer_looked(reg: &Registry, slot: usize, procs: &mut [&mut Proc]) {
-    beats("the consumer to check the producer", procs, 3, || reg.slot(slot).heartbeat.load(Ordering::Relaxed));
+    beats("the consumer to check the producer", procs, 3, || {
+        reg.slot(slot).heartbeat.load(Ordering::Relaxed)
+    });
 }
 
 /// Waits until the producer cursor is exactly `at`, failing if it ever passes it.
@@ -143,14 +184,19 @@ fn wait_producer_at(r: &Ring, at: i64, why: &str, procs: &mut [&mut Proc]) {
     let pc = r.open_producer_cursor().expect("producer cursor");
     wait_until(why, procs, || {
         let v = pc.load();
-        assert!(v <= at, "producer published {v}, past {at} ({why}): an unconsumed slot was overwritten");
+        assert!(
+            v <= at,
+            "producer published {v}, past {at} ({why}): an unconsumed slot was overwritten"
+        );
         v == at
     });
 }
 
 /// Waits until consumer `id`'s cursor is exactly `at`.
 fn wait_consumer_at(r: &Ring, id: &str, at: i64, procs: &mut [&mut Proc]) {
-    let c = r.open_consumer_cursor(id).unwrap_or_else(|| panic!("cursor of {id}"));
+    let c = r
+        .open_consumer_cursor(id)
+        .unwrap_or_else(|| panic!("cursor of {id}"));
     wait_until(&format!("{id} to reach {at}"), procs, || {
         let v = c.load();
         assert!(v <= at, "{id} at {v}, past {at}");
@@ -165,7 +211,10 @@ fn assert_producer_stays(r: &Ring, at: i64, p: &mut Proc) {
         std::thread::yield_now();
         assert_eq!(pc.load(), at, "the producer moved past {at}");
     }
-    assert!(p.running(), "the producer exited while it should be blocked");
+    assert!(
+        p.running(),
+        "the producer exited while it should be blocked"
+    );
 }
 
 /// The `alerts` of a producer's JSON line as (consumer, last_sequence, dead, stalled_ms).
@@ -204,12 +253,18 @@ fn rm_names(r: &Ring, ids: &[&str]) -> BTreeSet<String> {
         v
     };
     for p in &must {
-        assert!(ringproof::segment::exists(p), "{p} does not exist before rm");
+        assert!(
+            ringproof::segment::exists(p),
+            "{p} does not exist before rm"
+        );
     }
     let mut all = must;
     all.push(name.readiness());
     all.push(name.counters());
-    all.into_iter().filter(ringproof::segment::exists).map(|p| p.to_string()).collect()
+    all.into_iter()
+        .filter(ringproof::segment::exists)
+        .map(|p| p.to_string())
+        .collect()
 }
 
 fn removed(out: &Output) -> BTreeSet<String> {
@@ -230,14 +285,29 @@ fn remove_dead_cursors(fx: &Fixture, r: &Ring, dead_ids: &[&str]) {
     left.extend(fx.dir_leftovers());
     left.sort();
     let (allowed, dir): (Vec<String>, Option<String>) = match r.backend {
-        Backend::Shm => (dead_ids.iter().map(|id| format!("{}_{id}_seq", r.name)).collect(), None),
+        Backend::Shm => (
+            dead_ids
+                .iter()
+                .map(|id| format!("{}_{id}_seq", r.name))
+                .collect(),
+            None,
+        ),
         Backend::Dir => (
-            dead_ids.iter().map(|id| format!("{}.consumers/{id}.cursor", r.name)).collect(),
+            dead_ids
+                .iter()
+                .map(|id| format!("{}.consumers/{id}.cursor", r.name))
+                .collect(),
             Some(format!("{}.consumers", r.name)),
         ),
     };
-    let unexpected: Vec<&String> = left.iter().filter(|n| !allowed.contains(n) && Some(*n) != dir.as_ref()).collect();
-    assert!(unexpected.is_empty(), "the closed ring left more than its dead consumers' cursors: {left:?}");
+    let unexpected: Vec<&String> = left
+        .iter()
+        .filter(|n| !allowed.contains(n) && Some(*n) != dir.as_ref())
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "the closed ring left more than its dead consumers' cursors: {left:?}"
+    );
     let cursors: BTreeSet<String> = dead_ids
         .iter()
         .filter(|id| r.consumer_cursor_path(id).exists())
@@ -265,13 +335,29 @@ fn dead_nonrequired_consumer(backend: Backend) {
     let hold = n / 4;
     let head = hold + CAP - 1;
     let mut p = r.produce(&refs(&[
-        a("--capacity"), a(CAP), a("--events"), a(n), a("--wait-consumers"), a(3), a("--timeout-ms"), a(TIMEOUT),
+        a("--capacity"),
+        a(CAP),
+        a("--events"),
+        a(n),
+        a("--wait-consumers"),
+        a(3),
+        a("--timeout-ms"),
+        a(TIMEOUT),
     ]));
     let mut victim = r.consume("victim", &["--mode", "copy"]);
     let mut c_ok = r.consume("c_ok", &["--mode", "batch"]);
     let mut gate = r.attach_gate("gate", 64);
-    gate_consume(&mut gate, hold as u64, &mut [&mut p, &mut victim, &mut c_ok]);
-    wait_producer_at(&r, head, "the producer to stop one ring ahead of the gate", &mut [&mut p, &mut victim, &mut c_ok]);
+    gate_consume(
+        &mut gate,
+        hold as u64,
+        &mut [&mut p, &mut victim, &mut c_ok],
+    );
+    wait_producer_at(
+        &r,
+        head,
+        "the producer to stop one ring ahead of the gate",
+        &mut [&mut p, &mut victim, &mut c_ok],
+    );
     wait_consumer_at(&r, "victim", head, &mut [&mut p, &mut victim, &mut c_ok]);
     let reg = registry(&r);
     let slot = slot_of(&reg, "victim");
@@ -279,25 +365,49 @@ fn dead_nonrequired_consumer(backend: Backend) {
     stop(&mut victim);
     drop(gate);
     // Stopped is alive: the victim gates, the producer waits for it one ring ahead.
-    wait_producer_at(&r, head + CAP, "the producer to block on the stopped consumer", &mut [&mut p, &mut victim, &mut c_ok]);
+    wait_producer_at(
+        &r,
+        head + CAP,
+        "the producer to block on the stopped consumer",
+        &mut [&mut p, &mut victim, &mut c_ok],
+    );
     producer_looked(&reg, &mut [&mut p, &mut victim, &mut c_ok]);
     assert_producer_stays(&r, head + CAP, &mut p);
-    assert_eq!(reg.slot_state(slot), SLOT_ACTIVE, "a stopped consumer was retired");
+    assert_eq!(
+        reg.slot_state(slot),
+        SLOT_ACTIVE,
+        "a stopped consumer was retired"
+    );
 
     victim.kill();
     let killed = Instant::now();
     let outs = wait_all(vec![p, c_ok]);
     let took = killed.elapsed();
     outs[0].expect_producer_ok(n as u64);
-    assert_eq!(outs[0].get("gating"), &serde_json::json!(["c_ok"]), "the dead consumer still gated\n{}", outs[0].describe());
+    assert_eq!(
+        outs[0].get("gating"),
+        &serde_json::json!(["c_ok"]),
+        "the dead consumer still gated\n{}",
+        outs[0].describe()
+    );
     assert_eq!(alerts(&outs[0]), vec![], "no required consumers, no alerts");
     outs[1].expect_consumer_clean(0, n - 1);
     assert_eq!(outs[1].i64("closed_at"), n - 1);
-    assert!(took < Duration::from_secs(10), "the producer needed {took:?} after the kill");
+    assert!(
+        took < Duration::from_secs(10),
+        "the producer needed {took:?} after the kill"
+    );
     // The registry mapping outlives its name: the producer retired the slot (DEAD), and its
     // clean close then reaped it (FREE) and removed the dead consumer's cursor (SPEC.md §7.6).
-    assert_eq!(reg.slot_state(slot), SLOT_FREE, "the dead consumer's slot after the close");
-    assert!(!r.consumer_cursor_path("victim").exists(), "the dead consumer's cursor outlived the ring");
+    assert_eq!(
+        reg.slot_state(slot),
+        SLOT_FREE,
+        "the dead consumer's slot after the close"
+    );
+    assert!(
+        !r.consumer_cursor_path("victim").exists(),
+        "the dead consumer's cursor outlived the ring"
+    );
     drop(reg);
     drop(victim);
     remove_dead_cursors(&fx, &r, &[]);
@@ -324,29 +434,62 @@ fn dead_nonrequired_consumer_restart_is_told_what_it_missed() {
     let hold = n / 4;
     let head = hold + CAP - 1;
     let mut p = r.produce(&refs(&[
-        a("--capacity"), a(CAP), a("--events"), a(n), a("--wait-consumers"), a(2), a("--timeout-ms"), a(TIMEOUT),
+        a("--capacity"),
+        a(CAP),
+        a("--events"),
+        a(n),
+        a("--wait-consumers"),
+        a(2),
+        a("--timeout-ms"),
+        a(TIMEOUT),
     ]));
     let mut victim = r.consume("victim", &["--mode", "copy"]);
     let mut gate = r.attach_gate("gate", 64);
     gate_consume(&mut gate, hold as u64, &mut [&mut p, &mut victim]);
-    wait_producer_at(&r, head, "the producer to stop one ring ahead of the gate", &mut [&mut p, &mut victim]);
+    wait_producer_at(
+        &r,
+        head,
+        "the producer to stop one ring ahead of the gate",
+        &mut [&mut p, &mut victim],
+    );
     wait_consumer_at(&r, "victim", head, &mut [&mut p, &mut victim]);
     let reg = registry(&r);
     let slot = slot_of(&reg, "victim");
     victim.kill();
     // Blocked on the gate, the producer checks every gate's owner and retires the dead one.
-    wait_until("the producer to retire the dead consumer", &mut [&mut p], || reg.slot_state(slot) == SLOT_DEAD);
+    wait_until(
+        "the producer to retire the dead consumer",
+        &mut [&mut p],
+        || reg.slot_state(slot) == SLOT_DEAD,
+    );
     // Two more rings' worth pass the dead cursor.
     gate_consume(&mut gate, 2 * CAP as u64, &mut [&mut p]);
     let now = hold + 3 * CAP - 1;
-    wait_producer_at(&r, now, "the producer to pass the dead consumer's cursor", &mut [&mut p]);
+    wait_producer_at(
+        &r,
+        now,
+        "the producer to pass the dead consumer's cursor",
+        &mut [&mut p],
+    );
     let committed = cursor_file_value(&r.consumer_cursor_path("victim"));
     assert_eq!(committed, head);
 
-    let out = r.consume("victim", &["--mode", "copy", "--attach-timeout-ms", "0"]).wait();
-    out.expect_error(&["\"victim\"", &format!("missed sequences {}..={now}", committed + 1)]);
-    assert_eq!(cursor_file_value(&r.consumer_cursor_path("victim")), committed, "the refused re-join moved the cursor");
-    assert!(!r.active_ids().iter().any(|id| id == "victim"), "the refused re-join kept a gating slot");
+    let out = r
+        .consume("victim", &["--mode", "copy", "--attach-timeout-ms", "0"])
+        .wait();
+    out.expect_error(&[
+        "\"victim\"",
+        &format!("missed sequences {}..={now}", committed + 1),
+    ]);
+    assert_eq!(
+        cursor_file_value(&r.consumer_cursor_path("victim")),
+        committed,
+        "the refused re-join moved the cursor"
+    );
+    assert!(
+        !r.active_ids().iter().any(|id| id == "victim"),
+        "the refused re-join kept a gating slot"
+    );
 
     let rest = (n - hold - 2 * CAP) as u64;
     gate_consume(&mut gate, rest, &mut [&mut p]);
@@ -372,14 +515,33 @@ fn dead_required_consumer_shutdown(backend: Backend) {
     let hold = n / 4;
     let head = hold + CAP - 1;
     let mut p = r.produce(&refs(&[
-        a("--capacity"), a(CAP), a("--events"), a(n), a("--wait-consumers"), a(3), a("--timeout-ms"), a(TIMEOUT),
-        a("--required"), a("c_1"), a("--action"), a("shutdown"), a("--progress-timeout-ms"), a(30_000), a("--grace-ms"), a(30_000),
+        a("--capacity"),
+        a(CAP),
+        a("--events"),
+        a(n),
+        a("--wait-consumers"),
+        a(3),
+        a("--timeout-ms"),
+        a(TIMEOUT),
+        a("--required"),
+        a("c_1"),
+        a("--action"),
+        a("shutdown"),
+        a("--progress-timeout-ms"),
+        a(30_000),
+        a("--grace-ms"),
+        a(30_000),
     ]));
     let mut c_0 = r.consume("c_0", &["--mode", "copy"]);
     let mut c_1 = r.consume("c_1", &["--mode", "lease"]);
     let mut gate = r.attach_gate("gate", 64);
     gate_consume(&mut gate, hold as u64, &mut [&mut p, &mut c_0, &mut c_1]);
-    wait_producer_at(&r, head, "the producer to stop one ring ahead of the gate", &mut [&mut p, &mut c_0, &mut c_1]);
+    wait_producer_at(
+        &r,
+        head,
+        "the producer to stop one ring ahead of the gate",
+        &mut [&mut p, &mut c_0, &mut c_1],
+    );
     wait_consumer_at(&r, "c_1", head, &mut [&mut p, &mut c_0, &mut c_1]);
     let committed = cursor_file_value(&r.consumer_cursor_path("c_1"));
     assert_eq!(committed, head);
@@ -388,19 +550,37 @@ fn dead_required_consumer_shutdown(backend: Backend) {
     let out = p.wait();
     out.expect_code(3);
     let e = out.error();
-    for needle in ["\"c_1\"", "graceful shutdown", "dead: true", &format!("past {committed}")] {
-        assert!(e.contains(needle), "error {e:?} does not mention {needle:?}\n{}", out.describe());
+    for needle in [
+        "\"c_1\"",
+        "graceful shutdown",
+        "dead: true",
+        &format!("past {committed}"),
+    ] {
+        assert!(
+            e.contains(needle),
+            "error {e:?} does not mention {needle:?}\n{}",
+            out.describe()
+        );
     }
     let al = alerts(&out);
     assert_eq!(al.len(), 1, "{}", out.describe());
-    assert_eq!((al[0].0.as_str(), al[0].1, al[0].2), ("c_1", committed, true), "{}", out.describe());
+    assert_eq!(
+        (al[0].0.as_str(), al[0].1, al[0].2),
+        ("c_1", committed, true),
+        "{}",
+        out.describe()
+    );
     // Blocked on the gate the whole time: nothing past `head` was published.
     assert_eq!(out.i64("last_seq"), head, "{}", out.describe());
 
     let c0 = c_0.wait();
     c0.expect_consumer_clean(0, head);
     assert_eq!(c0.i64("closed_at"), head, "{}", c0.describe());
-    assert!(c0.is_null("producer_gone_at"), "a clean shutdown, not a crash\n{}", c0.describe());
+    assert!(
+        c0.is_null("producer_gone_at"),
+        "a clean shutdown, not a crash\n{}",
+        c0.describe()
+    );
     let rest = (head - hold + 1) as u64;
     gate_consume(&mut gate, rest, &mut []);
     let mut buf = [0u8; 64];
@@ -437,14 +617,33 @@ fn dead_required_consumer_alert_takeover(backend: Backend) {
     let hold = n / 4;
     let head = hold + CAP - 1;
     let mut p = r.produce(&refs(&[
-        a("--capacity"), a(CAP), a("--events"), a(n), a("--wait-consumers"), a(3), a("--timeout-ms"), a(TIMEOUT),
-        a("--required"), a("c_1"), a("--action"), a("alert"), a("--progress-timeout-ms"), a(30_000), a("--grace-ms"), a(30_000),
+        a("--capacity"),
+        a(CAP),
+        a("--events"),
+        a(n),
+        a("--wait-consumers"),
+        a(3),
+        a("--timeout-ms"),
+        a(TIMEOUT),
+        a("--required"),
+        a("c_1"),
+        a("--action"),
+        a("alert"),
+        a("--progress-timeout-ms"),
+        a(30_000),
+        a("--grace-ms"),
+        a(30_000),
     ]));
     let mut c_0 = r.consume("c_0", &["--mode", "batch"]);
     let mut c_1 = r.consume("c_1", &["--mode", "copy"]);
     let mut gate = r.attach_gate("gate", 64);
     gate_consume(&mut gate, hold as u64, &mut [&mut p, &mut c_0, &mut c_1]);
-    wait_producer_at(&r, head, "the producer to stop one ring ahead of the gate", &mut [&mut p, &mut c_0, &mut c_1]);
+    wait_producer_at(
+        &r,
+        head,
+        "the producer to stop one ring ahead of the gate",
+        &mut [&mut p, &mut c_0, &mut c_1],
+    );
     wait_consumer_at(&r, "c_1", head, &mut [&mut p, &mut c_0, &mut c_1]);
     let reg = registry(&r);
     let slot = slot_of(&reg, "c_1");
@@ -457,10 +656,19 @@ fn dead_required_consumer_alert_takeover(backend: Backend) {
     let committed = cursor_file_value(&r.consumer_cursor_path("c_1"));
     assert_eq!(committed, head);
     let limit = committed + CAP;
-    wait_producer_at(&r, limit, "the producer to stop one ring past the dead required consumer", &mut [&mut p, &mut c_0]);
+    wait_producer_at(
+        &r,
+        limit,
+        "the producer to stop one ring past the dead required consumer",
+        &mut [&mut p, &mut c_0],
+    );
     producer_looked(&reg, &mut [&mut p, &mut c_0]);
     assert_producer_stays(&r, limit, &mut p);
-    assert_eq!(reg.slot_state(slot), SLOT_ACTIVE, "a required consumer's slot keeps gating");
+    assert_eq!(
+        reg.slot_state(slot),
+        SLOT_ACTIVE,
+        "a required consumer's slot keeps gating"
+    );
     assert!(!reg.slot_owner_alive(slot));
     // The cursor file still says what the dead consumer committed.
     assert_eq!(cursor_file_value(&r.consumer_cursor_path("c_1")), committed);
@@ -468,15 +676,36 @@ fn dead_required_consumer_alert_takeover(backend: Backend) {
     let again = r.consume("c_1", &["--mode", "lease"]);
     let outs = wait_all(vec![p, c_0, again]);
     outs[0].expect_producer_ok(n as u64);
-    assert_eq!(alerts(&outs[0]).iter().map(|a| (a.0.as_str(), a.1, a.2)).collect::<Vec<_>>(), vec![("c_1", committed, true)], "{}", outs[0].describe());
+    assert_eq!(
+        alerts(&outs[0])
+            .iter()
+            .map(|a| (a.0.as_str(), a.1, a.2))
+            .collect::<Vec<_>>(),
+        vec![("c_1", committed, true)],
+        "{}",
+        outs[0].describe()
+    );
     outs[1].expect_consumer_clean(0, n - 1);
     let o = &outs[2];
     let start = o.i64("start_seq");
-    assert!(start <= committed + 1, "the restart skipped events: start_seq {start}, committed {committed}\n{}", o.describe());
-    assert_eq!(start, committed + 1, "a takeover resumes right after the commit\n{}", o.describe());
+    assert!(
+        start <= committed + 1,
+        "the restart skipped events: start_seq {start}, committed {committed}\n{}",
+        o.describe()
+    );
+    assert_eq!(
+        start,
+        committed + 1,
+        "a takeover resumes right after the commit\n{}",
+        o.describe()
+    );
     o.expect_consumer_clean(start, n - 1);
     assert_eq!(o.i64("closed_at"), n - 1, "{}", o.describe());
-    assert_eq!(reg.slot(slot).incarnation.load(Ordering::Acquire), incarnation + 1, "takeover bumps the incarnation");
+    assert_eq!(
+        reg.slot(slot).incarnation.load(Ordering::Acquire),
+        incarnation + 1,
+        "takeover bumps the incarnation"
+    );
     drop(reg);
     drop(c_1);
     fx.assert_clean();
@@ -504,13 +733,25 @@ fn producer_restart(backend: Backend) {
     let r = fx.ring(backend, "r");
     let m = events(5_000) as i64;
     let mut p1 = r.produce(&refs(&[
-        a("--capacity"), a(CAP), a("--events"), a(1_000_000_000u64), a("--batch"), a(5), a("--wait-consumers"), a(1),
-        a("--timeout-ms"), a(TIMEOUT),
+        a("--capacity"),
+        a(CAP),
+        a("--events"),
+        a(1_000_000_000u64),
+        a("--batch"),
+        a(5),
+        a("--wait-consumers"),
+        a(1),
+        a("--timeout-ms"),
+        a(TIMEOUT),
     ]));
     let mut c_0 = r.consume("c_0", &["--mode", "lease"]);
-    wait_until("the consumer to join", &mut [&mut p1, &mut c_0], || r.active_ids().iter().any(|id| id == "c_0"));
+    wait_until("the consumer to join", &mut [&mut p1, &mut c_0], || {
+        r.active_ids().iter().any(|id| id == "c_0")
+    });
     let pc = r.open_producer_cursor().expect("producer cursor");
-    wait_until("the stream to flow", &mut [&mut p1, &mut c_0], || pc.load() >= 1000);
+    wait_until("the stream to flow", &mut [&mut p1, &mut c_0], || {
+        pc.load() >= 1000
+    });
     let reg = registry(&r);
     let slot = slot_of(&reg, "c_0");
 
@@ -519,17 +760,38 @@ fn producer_restart(backend: Backend) {
     assert_eq!(last, pc.load());
     assert!(last >= 1000);
     // Published in whole batches of 5 from 0.
-    assert_eq!((last + 1) % 5, 0, "a batch is published with one cursor store");
+    assert_eq!(
+        (last + 1) % 5,
+        0,
+        "a batch is published with one cursor store"
+    );
     wait_consumer_at(&r, "c_0", last, &mut [&mut c_0]);
     consumer_looked(&reg, slot, &mut [&mut c_0]);
-    assert!(c_0.running(), "a consumer keeps running when the producer dies");
+    assert!(
+        c_0.running(),
+        "a consumer keeps running when the producer dies"
+    );
     assert!(!reg.producer_alive());
 
-    let p2 = r.produce(&refs(&[a("--capacity"), a(CAP), a("--size"), a(64), a("--events"), a(m), a("--timeout-ms"), a(TIMEOUT)]));
+    let p2 = r.produce(&refs(&[
+        a("--capacity"),
+        a(CAP),
+        a("--size"),
+        a(64),
+        a("--events"),
+        a(m),
+        a("--timeout-ms"),
+        a(TIMEOUT),
+    ]));
     let outs = wait_all(vec![p2, c_0]);
     let o = &outs[0];
     o.expect_code(0);
-    assert_eq!(o.i64("first_seq"), last + 1, "the restart resumes after the last published sequence\n{}", o.describe());
+    assert_eq!(
+        o.i64("first_seq"),
+        last + 1,
+        "the restart resumes after the last published sequence\n{}",
+        o.describe()
+    );
     assert_eq!(o.i64("last_seq"), last + m, "{}", o.describe());
     assert_eq!(o.u64("published"), m as u64);
     assert_eq!(o.get("drained"), &Value::Bool(true));
@@ -538,7 +800,11 @@ fn producer_restart(backend: Backend) {
     assert_eq!(c.i64("producer_gone_at"), last, "{}", c.describe());
     assert_eq!(o.i64("first_seq"), c.i64("producer_gone_at") + 1);
     assert_eq!(c.i64("closed_at"), last + m, "{}", c.describe());
-    assert_eq!(reg.control().producer_starts.load(Ordering::Acquire), 2, "one restart");
+    assert_eq!(
+        reg.control().producer_starts.load(Ordering::Acquire),
+        2,
+        "one restart"
+    );
     drop(reg);
     drop(p1);
     fx.assert_clean();
@@ -564,23 +830,53 @@ fn second_producer_refused(backend: Backend) {
     let hold = n / 4;
     let head = hold + CAP - 1;
     let mut p = r.produce(&refs(&[
-        a("--capacity"), a(CAP), a("--events"), a(n), a("--wait-consumers"), a(2), a("--timeout-ms"), a(TIMEOUT),
+        a("--capacity"),
+        a(CAP),
+        a("--events"),
+        a(n),
+        a("--wait-consumers"),
+        a(2),
+        a("--timeout-ms"),
+        a(TIMEOUT),
     ]));
     let mut c_0 = r.consume("c_0", &["--mode", "copy"]);
     let mut gate = r.attach_gate("gate", 64);
     gate_consume(&mut gate, hold as u64, &mut [&mut p, &mut c_0]);
-    wait_producer_at(&r, head, "the producer to block on the gate", &mut [&mut p, &mut c_0]);
+    wait_producer_at(
+        &r,
+        head,
+        "the producer to block on the gate",
+        &mut [&mut p, &mut c_0],
+    );
     let reg = registry(&r);
 
     let pid = p.pid();
-    let out = r.produce(&refs(&[a("--capacity"), a(CAP), a("--events"), a(10)])).wait();
+    let out = r
+        .produce(&refs(&[a("--capacity"), a(CAP), a("--events"), a(10)]))
+        .wait();
     out.expect_error(&["live producer", &format!("pid {pid}")]);
     // A different geometry is refused the same way (ownership is checked first).
-    r.produce(&["--capacity", "8", "--size", "16", "--events", "10"]).wait().expect_error(&["live producer", &format!("pid {pid}")]);
-    assert_eq!(reg.producer_pid(), pid, "the refused producer changed the owner");
-    assert_eq!(reg.control().producer_starts.load(Ordering::Acquire), 1, "the refused producer counted as a start");
-    assert!(reg.closed().is_none(), "the refused producer closed the ring");
-    assert!(r.ring_is_valid() && r.other_paths().iter().all(|p| p.exists()), "the refused producer removed names");
+    r.produce(&["--capacity", "8", "--size", "16", "--events", "10"])
+        .wait()
+        .expect_error(&["live producer", &format!("pid {pid}")]);
+    assert_eq!(
+        reg.producer_pid(),
+        pid,
+        "the refused producer changed the owner"
+    );
+    assert_eq!(
+        reg.control().producer_starts.load(Ordering::Acquire),
+        1,
+        "the refused producer counted as a start"
+    );
+    assert!(
+        reg.closed().is_none(),
+        "the refused producer closed the ring"
+    );
+    assert!(
+        r.ring_is_valid() && r.other_paths().iter().all(|p| p.exists()),
+        "the refused producer removed names"
+    );
     assert_producer_stays(&r, head, &mut p);
 
     drop(gate);
@@ -614,20 +910,48 @@ fn required_consumer_killed_mid_flow(backend: Backend) {
     let r = fx.ring(backend, "r");
     let n = events(50_000) as i64;
     let mut p = r.produce(&refs(&[
-        a("--capacity"), a(CAP), a("--events"), a(n), a("--wait-consumers"), a(2), a("--timeout-ms"), a(TIMEOUT),
-        a("--required"), a("c_1"), a("--action"), a("alert"), a("--progress-timeout-ms"), a(30_000), a("--grace-ms"), a(30_000),
+        a("--capacity"),
+        a(CAP),
+        a("--events"),
+        a(n),
+        a("--wait-consumers"),
+        a(2),
+        a("--timeout-ms"),
+        a(TIMEOUT),
+        a("--required"),
+        a("c_1"),
+        a("--action"),
+        a("alert"),
+        a("--progress-timeout-ms"),
+        a(30_000),
+        a("--grace-ms"),
+        a(30_000),
     ]));
     let mut c_0 = r.consume("c_0", &["--mode", "copy"]);
     let mut c_1 = r.consume("c_1", &["--mode", "batch"]);
-    wait_until("c_1 to join", &mut [&mut p, &mut c_0, &mut c_1], || r.active_ids().iter().any(|id| id == "c_1"));
+    wait_until("c_1 to join", &mut [&mut p, &mut c_0, &mut c_1], || {
+        r.active_ids().iter().any(|id| id == "c_1")
+    });
     let c1 = r.open_consumer_cursor("c_1").expect("c_1 cursor");
-    wait_until("c_1 to be under way", &mut [&mut p, &mut c_0, &mut c_1], || c1.load() >= 1000);
+    wait_until(
+        "c_1 to be under way",
+        &mut [&mut p, &mut c_0, &mut c_1],
+        || c1.load() >= 1000,
+    );
     c_1.kill();
     let committed = cursor_file_value(&r.consumer_cursor_path("c_1"));
     assert_eq!(committed, c1.load());
-    assert!(committed + CAP < n - 1, "the stream ended before the kill (committed {committed} of {n}): raise the event count");
+    assert!(
+        committed + CAP < n - 1,
+        "the stream ended before the kill (committed {committed} of {n}): raise the event count"
+    );
     let limit = committed + CAP;
-    wait_producer_at(&r, limit, "the producer to stop one ring past the dead required consumer", &mut [&mut p, &mut c_0]);
+    wait_producer_at(
+        &r,
+        limit,
+        "the producer to stop one ring past the dead required consumer",
+        &mut [&mut p, &mut c_0],
+    );
     let reg = registry(&r);
     producer_looked(&reg, &mut [&mut p, &mut c_0]);
     assert_producer_stays(&r, limit, &mut p);
@@ -635,10 +959,21 @@ fn required_consumer_killed_mid_flow(backend: Backend) {
     let again = r.consume("c_1", &["--mode", "batch"]);
     let outs = wait_all(vec![p, c_0, again]);
     outs[0].expect_producer_ok(n as u64);
-    assert!(alerts(&outs[0]).iter().any(|a| a.0 == "c_1" && a.1 == committed && a.2), "no dead alert for c_1\n{}", outs[0].describe());
+    assert!(
+        alerts(&outs[0])
+            .iter()
+            .any(|a| a.0 == "c_1" && a.1 == committed && a.2),
+        "no dead alert for c_1\n{}",
+        outs[0].describe()
+    );
     outs[1].expect_consumer_clean(0, n - 1);
     let o = &outs[2];
-    assert_eq!(o.i64("start_seq"), committed + 1, "resumes right after the commit\n{}", o.describe());
+    assert_eq!(
+        o.i64("start_seq"),
+        committed + 1,
+        "resumes right after the commit\n{}",
+        o.describe()
+    );
     o.expect_consumer_clean(committed + 1, n - 1);
     drop(reg);
     drop(c_1);
@@ -668,39 +1003,70 @@ fn pid_reuse_cannot_make_a_dead_participant_alive() {
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
         let name = r.ring_name();
-        let mut p = ProducerBuilder::new(name.clone()).capacity(8).create_raw(64).expect("producer");
-        let c = ConsumerBuilder::new(name.clone(), "c_0").attach_raw(64).expect("consumer");
+        let mut p = ProducerBuilder::new(name.clone())
+            .capacity(8)
+            .create_raw(64)
+            .expect("producer");
+        let c = ConsumerBuilder::new(name.clone(), "c_0")
+            .attach_raw(64)
+            .expect("consumer");
         let reg = Registry::open(&name.registry()).expect("registry");
         let slot = slot_of(&reg, "c_0");
         let pid = std::process::id();
         let start = ringproof::process::own_start_time();
         assert!(start > 0);
-        assert_eq!(reg.slot(slot).owner.load(Ordering::Acquire), owner_word(pid, start));
+        assert_eq!(
+            reg.slot(slot).owner.load(Ordering::Acquire),
+            owner_word(pid, start)
+        );
         assert!(reg.slot_owner_alive(slot));
 
         // Our pid, another start time: a process that had this pid before us.
-        reg.slot(slot).owner.store(owner_word(pid, start ^ 1), Ordering::Release);
-        assert!(!reg.slot_owner_alive(slot), "a recycled pid made a dead consumer look alive");
+        reg.slot(slot)
+            .owner
+            .store(owner_word(pid, start ^ 1), Ordering::Release);
+        assert!(
+            !reg.slot_owner_alive(slot),
+            "a recycled pid made a dead consumer look alive"
+        );
         testkit::produce(&mut p, 8, 1, |_| {}).expect("a ring's worth fits");
         assert_eq!(p.min_gating_sequence(), -1);
         assert_eq!(p.gating_ids(), vec!["c_0".to_owned()]);
         let t = Instant::now();
-        assert!(p.drain(Duration::from_secs(20)).expect("drain"), "drain waited on a consumer whose owner is dead");
-        assert!(t.elapsed() < Duration::from_secs(10), "drain took {:?}", t.elapsed());
-        assert_eq!(reg.slot_state(slot), SLOT_DEAD, "the producer retired the slot");
+        assert!(
+            p.drain(Duration::from_secs(20)).expect("drain"),
+            "drain waited on a consumer whose owner is dead"
+        );
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "drain took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(
+            reg.slot_state(slot),
+            SLOT_DEAD,
+            "the producer retired the slot"
+        );
         assert_eq!(p.gating_ids(), Vec::<String>::new());
 
         // The right start time: alive.
-        reg.slot(slot).owner.store(owner_word(pid, start), Ordering::Release);
+        reg.slot(slot)
+            .owner
+            .store(owner_word(pid, start), Ordering::Release);
         assert!(reg.slot_owner_alive(slot));
         drop(c);
 
         // A live consumer with the right word gates: drain waits out its (configured) timeout.
-        let mut c = ConsumerBuilder::new(name.clone(), "c_1").attach_raw(64).expect("consumer");
+        let mut c = ConsumerBuilder::new(name.clone(), "c_1")
+            .attach_raw(64)
+            .expect("consumer");
         let slot = slot_of(&reg, "c_1");
         assert!(reg.slot_owner_alive(slot));
         testkit::produce(&mut p, 8, 1, |_| {}).expect("publish");
-        assert!(!p.drain(Duration::from_millis(100)).expect("drain"), "drain passed a live consumer that read nothing");
+        assert!(
+            !p.drain(Duration::from_millis(100)).expect("drain"),
+            "drain passed a live consumer that read nothing"
+        );
         assert_eq!(reg.slot_state(slot), SLOT_ACTIVE);
         let mut buf = [0u8; 64];
         for seq in 8..16 {
@@ -712,15 +1078,22 @@ fn pid_reuse_cannot_make_a_dead_participant_alive() {
         // The producer's word: wrong start time, a caught-up consumer finds the producer gone.
         let owner = reg.control().producer_owner.load(Ordering::Acquire);
         assert!(reg.producer_alive());
-        reg.control().producer_owner.store(owner_word(pid, start ^ 1), Ordering::Release);
-        assert!(!reg.producer_alive(), "a recycled pid made a dead producer look alive");
+        reg.control()
+            .producer_owner
+            .store(owner_word(pid, start ^ 1), Ordering::Release);
+        assert!(
+            !reg.producer_alive(),
+            "a recycled pid made a dead producer look alive"
+        );
         match c.wait_for_event(Duration::from_secs(20)) {
             Err(Error::ProducerGone { last_published }) => assert_eq!(last_published, 15),
             other => panic!("expected ProducerGone, got {other:?}"),
         }
         reg.control().producer_owner.store(owner, Ordering::Release);
         assert!(reg.producer_alive());
-        assert!(!c.wait_for_event(Duration::from_millis(30)).expect("a live producer is not gone"));
+        assert!(!c
+            .wait_for_event(Duration::from_millis(30))
+            .expect("a live producer is not gone"));
         drop(c);
         drop(reg);
         drop(p);
@@ -736,7 +1109,12 @@ fn pid_reuse_cannot_make_a_dead_participant_alive() {
 /// Past the progress timeout the producer alerts (dead: false). With `cont_after_alert`, c_1 is
 /// SIGCONTinued (well within the grace period): the stream completes. Otherwise the test waits
 /// for the action.
-fn stalled_required_consumer(backend: Backend, action: &str, grace_ms: u64, cont_after_alert: bool) {
+fn stalled_required_consumer(
+    backend: Backend,
+    action: &str,
+    grace_ms: u64,
+    cont_after_alert: bool,
+) {
     let fx = Fixture::new(&format!("stall_{action}_{backend:?}"));
     let r = fx.ring(backend, "r");
     let n = events(20_000) as i64;
@@ -744,27 +1122,56 @@ fn stalled_required_consumer(backend: Backend, action: &str, grace_ms: u64, cont
     let head = hold + CAP - 1;
     let progress_ms = 200u64;
     let mut p = r.produce(&refs(&[
-        a("--capacity"), a(CAP), a("--events"), a(n), a("--wait-consumers"), a(3), a("--timeout-ms"), a(TIMEOUT),
-        a("--required"), a("c_1"), a("--action"), a(action), a("--progress-timeout-ms"), a(progress_ms), a("--grace-ms"), a(grace_ms),
+        a("--capacity"),
+        a(CAP),
+        a("--events"),
+        a(n),
+        a("--wait-consumers"),
+        a(3),
+        a("--timeout-ms"),
+        a(TIMEOUT),
+        a("--required"),
+        a("c_1"),
+        a("--action"),
+        a(action),
+        a("--progress-timeout-ms"),
+        a(progress_ms),
+        a("--grace-ms"),
+        a(grace_ms),
     ]));
     let mut c_0 = r.consume("c_0", &["--mode", "copy"]);
     let mut c_1 = r.consume("c_1", &["--mode", "batch"]);
     let mut gate = r.attach_gate("gate", 64);
     gate_consume(&mut gate, hold as u64, &mut [&mut p, &mut c_0, &mut c_1]);
-    wait_producer_at(&r, head, "the producer to stop one ring ahead of the gate", &mut [&mut p, &mut c_0, &mut c_1]);
+    wait_producer_at(
+        &r,
+        head,
+        "the producer to stop one ring ahead of the gate",
+        &mut [&mut p, &mut c_0, &mut c_1],
+    );
     wait_consumer_at(&r, "c_1", head, &mut [&mut p, &mut c_0, &mut c_1]);
     stop(&mut c_1);
     drop(gate);
     let limit = head + CAP;
-    wait_producer_at(&r, limit, "the producer to block on the stopped consumer", &mut [&mut p, &mut c_0, &mut c_1]);
+    wait_producer_at(
+        &r,
+        limit,
+        "the producer to block on the stopped consumer",
+        &mut [&mut p, &mut c_0, &mut c_1],
+    );
     let blocked = Instant::now();
     let reg = registry(&r);
 
     // Stopped is not dead: its id cannot be taken over, and the refusal changes nothing.
     let slot = slot_of(&reg, "c_1");
     let incarnation = reg.slot(slot).incarnation.load(Ordering::Acquire);
-    r.consume("c_1", &["--attach-timeout-ms", "0"]).wait().expect_error(&["in use", &format!("process {}", c_1.pid())]);
-    assert_eq!(reg.slot(slot).incarnation.load(Ordering::Acquire), incarnation);
+    r.consume("c_1", &["--attach-timeout-ms", "0"])
+        .wait()
+        .expect_error(&["in use", &format!("process {}", c_1.pid())]);
+    assert_eq!(
+        reg.slot(slot).incarnation.load(Ordering::Acquire),
+        incarnation
+    );
     assert_eq!(cursor_file_value(&r.consumer_cursor_path("c_1")), head);
 
     if cont_after_alert {
@@ -784,23 +1191,54 @@ fn stalled_required_consumer(backend: Backend, action: &str, grace_ms: u64, cont
         let outs = wait_all(vec![p, c_0, c_1]);
         outs[0].expect_producer_ok(n as u64);
         let al = alerts(&outs[0]);
-        assert!(!al.is_empty(), "no alert for the stalled consumer\n{}", outs[0].describe());
-        assert!(al.iter().all(|a| a.0 == "c_1" && !a.2), "{}", outs[0].describe());
+        assert!(
+            !al.is_empty(),
+            "no alert for the stalled consumer\n{}",
+            outs[0].describe()
+        );
+        assert!(
+            al.iter().all(|a| a.0 == "c_1" && !a.2),
+            "{}",
+            outs[0].describe()
+        );
         let first = &al[0];
-        assert_eq!(first.1, head, "the alert names where c_1 stopped\n{}", outs[0].describe());
-        assert!(first.3 >= progress_ms, "alerted after {} ms, before the progress timeout", first.3);
+        assert_eq!(
+            first.1,
+            head,
+            "the alert names where c_1 stopped\n{}",
+            outs[0].describe()
+        );
+        assert!(
+            first.3 >= progress_ms,
+            "alerted after {} ms, before the progress timeout",
+            first.3
+        );
         outs[1].expect_consumer_clean(0, n - 1);
         outs[2].expect_consumer_clean(0, n - 1);
     } else {
         let out = p.wait();
         out.expect_code(3);
         let e = out.error();
-        for needle in ["\"c_1\"", "graceful shutdown", "dead: false", &format!("past {head}")] {
-            assert!(e.contains(needle), "error {e:?} does not mention {needle:?}\n{}", out.describe());
+        for needle in [
+            "\"c_1\"",
+            "graceful shutdown",
+            "dead: false",
+            &format!("past {head}"),
+        ] {
+            assert!(
+                e.contains(needle),
+                "error {e:?} does not mention {needle:?}\n{}",
+                out.describe()
+            );
         }
         let al = alerts(&out);
         assert_eq!(al.len(), 1, "{}", out.describe());
-        assert_eq!((al[0].0.as_str(), al[0].1, al[0].2), ("c_1", head, false), "{}", out.describe());
+        assert_eq!(
+            (al[0].0.as_str(), al[0].1, al[0].2),
+            ("c_1", head, false),
+            "{}",
+            out.describe()
+        );
         assert!(al[0].3 >= progress_ms);
         assert_eq!(out.i64("last_seq"), limit, "{}", out.describe());
         // The stopped consumer, continued, drains the closed ring.
@@ -839,12 +1277,23 @@ fn rm_after_crash(backend: Backend) {
     let fx = Fixture::new(&format!("rm_{backend:?}"));
     let r = fx.ring(backend, "r");
     let mut p = r.produce(&refs(&[
-        a("--capacity"), a(CAP), a("--events"), a(1_000_000_000u64), a("--wait-consumers"), a(2), a("--timeout-ms"), a(TIMEOUT),
+        a("--capacity"),
+        a(CAP),
+        a("--events"),
+        a(1_000_000_000u64),
+        a("--wait-consumers"),
+        a(2),
+        a("--timeout-ms"),
+        a(TIMEOUT),
     ]));
     let mut c_0 = r.consume("c_0", &["--mode", "copy"]);
     let mut c_1 = r.consume("c_1", &["--mode", "batch"]);
     let pc = r.open_producer_cursor_waiting(&mut [&mut p, &mut c_0, &mut c_1]);
-    wait_until("the stream to flow", &mut [&mut p, &mut c_0, &mut c_1], || pc.load() >= 1000);
+    wait_until(
+        "the stream to flow",
+        &mut [&mut p, &mut c_0, &mut c_1],
+        || pc.load() >= 1000,
+    );
 
     let out = rm(&r, &[]);
     out.expect_error(&["live participant", &format!("pid {}", p.pid())]);
@@ -888,15 +1337,38 @@ fn rm_leaves_a_live_ring_with_a_longer_name_alone() {
     let dead = fx.ring(Backend::Shm, "a");
     let live = fx.ring(Backend::Shm, "a_b");
     let n = events(2_000) as i64;
-    let mut pd = dead.produce(&refs(&[a("--capacity"), a(CAP), a("--events"), a(1_000_000_000u64), a("--timeout-ms"), a(TIMEOUT)]));
+    let mut pd = dead.produce(&refs(&[
+        a("--capacity"),
+        a(CAP),
+        a("--events"),
+        a(1_000_000_000u64),
+        a("--timeout-ms"),
+        a(TIMEOUT),
+    ]));
     let pc = dead.open_producer_cursor_waiting(&mut [&mut pd]);
-    wait_until("the dead-to-be ring to publish", &mut [&mut pd], || pc.load() >= 100);
+    wait_until("the dead-to-be ring to publish", &mut [&mut pd], || {
+        pc.load() >= 100
+    });
     pd.kill();
 
-    let mut p = live.produce(&refs(&[a("--capacity"), a(CAP), a("--events"), a(n), a("--wait-consumers"), a(1), a("--timeout-ms"), a(TIMEOUT)]));
+    let mut p = live.produce(&refs(&[
+        a("--capacity"),
+        a(CAP),
+        a("--events"),
+        a(n),
+        a("--wait-consumers"),
+        a(1),
+        a("--timeout-ms"),
+        a(TIMEOUT),
+    ]));
     let mut gate = live.attach_gate("c_0", 64);
     gate_consume(&mut gate, 1, &mut [&mut p]);
-    wait_producer_at(&live, CAP, "the live producer to block on its consumer", &mut [&mut p]);
+    wait_producer_at(
+        &live,
+        CAP,
+        "the live producer to block on its consumer",
+        &mut [&mut p],
+    );
     let live_names = {
         let mut v = vec![live.ring_path(), live.consumer_cursor_path("c_0")];
         v.extend(live.other_paths());
@@ -907,7 +1379,11 @@ fn rm_leaves_a_live_ring_with_a_longer_name_alone() {
     let expected = rm_names(&dead, &[]);
     let out = rm(&dead, &[]);
     out.expect_code(0);
-    let missing: Vec<String> = live_names.iter().filter(|p| !p.exists()).map(|p| p.display().to_string()).collect();
+    let missing: Vec<String> = live_names
+        .iter()
+        .filter(|p| !p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
     let got = removed(&out);
     // Whatever happens, let the live ring finish before judging.
     gate_consume(&mut gate, (n - 1) as u64, &mut [&mut p]);
@@ -932,7 +1408,9 @@ trait RingExt {
 
 impl RingExt for Ring {
     fn open_producer_cursor_waiting(&self, procs: &mut [&mut Proc]) -> ringproof::cursor::Cursor {
-        wait_until("the producer cursor to exist", procs, || self.open_producer_cursor().is_some());
+        wait_until("the producer cursor to exist", procs, || {
+            self.open_producer_cursor().is_some()
+        });
         self.open_producer_cursor().expect("producer cursor")
     }
 }
@@ -952,14 +1430,33 @@ fn evicted_required_consumer(backend: Backend, kill: bool) {
     let head = hold + CAP - 1;
     let progress_ms = 200u64;
     let mut p = r.produce(&refs(&[
-        a("--capacity"), a(CAP), a("--events"), a(n), a("--wait-consumers"), a(3), a("--timeout-ms"), a(TIMEOUT),
-        a("--required"), a("c_1"), a("--action"), a("evict"), a("--progress-timeout-ms"), a(progress_ms), a("--grace-ms"), a(300),
+        a("--capacity"),
+        a(CAP),
+        a("--events"),
+        a(n),
+        a("--wait-consumers"),
+        a(3),
+        a("--timeout-ms"),
+        a(TIMEOUT),
+        a("--required"),
+        a("c_1"),
+        a("--action"),
+        a("evict"),
+        a("--progress-timeout-ms"),
+        a(progress_ms),
+        a("--grace-ms"),
+        a(300),
     ]));
     let mut c_0 = r.consume("c_0", &["--mode", "copy"]);
     let mut c_1 = r.consume("c_1", &["--mode", "batch"]);
     let mut gate = r.attach_gate("gate", 64);
     gate_consume(&mut gate, hold as u64, &mut [&mut p, &mut c_0, &mut c_1]);
-    wait_producer_at(&r, head, "the producer to stop one ring ahead of the gate", &mut [&mut p, &mut c_0, &mut c_1]);
+    wait_producer_at(
+        &r,
+        head,
+        "the producer to stop one ring ahead of the gate",
+        &mut [&mut p, &mut c_0, &mut c_1],
+    );
     wait_consumer_at(&r, "c_1", head, &mut [&mut p, &mut c_0, &mut c_1]);
     if kill {
         c_1.kill();
@@ -976,18 +1473,30 @@ fn evicted_required_consumer(backend: Backend, kill: bool) {
     out.expect_producer_ok(n as u64);
     let al = alerts(&out);
     assert_eq!(al.len(), 1, "{}", out.describe());
-    assert_eq!((al[0].0.as_str(), al[0].1, al[0].2), ("c_1", head, kill), "{}", out.describe());
+    assert_eq!(
+        (al[0].0.as_str(), al[0].1, al[0].2),
+        ("c_1", head, kill),
+        "{}",
+        out.describe()
+    );
     // A killed evicted consumer is dead at the close: the producer reaps its slot and cursor
     // (SPEC.md §7.6). A stopped one still lives, and keeps both until it restarts.
     let expected_state = if kill { SLOT_FREE } else { SLOT_EVICTED };
-    assert_eq!(reg.slot_state(slot), expected_state, "the required consumer's slot after the close");
+    assert_eq!(
+        reg.slot_state(slot),
+        expected_state,
+        "the required consumer's slot after the close"
+    );
     let c_0 = c_0.wait();
     c_0.expect_consumer_clean(0, n - 1);
     if !kill {
         // Continued, it learns it was evicted, with the exact range it missed.
         cont(&mut c_1);
         let out = c_1.wait();
-        out.expect_error(&["\"c_1\" was evicted", &format!("missed sequences {}..={}", head + 1, n - 1)]);
+        out.expect_error(&[
+            "\"c_1\" was evicted",
+            &format!("missed sequences {}..={}", head + 1, n - 1),
+        ]);
     }
     drop(reg);
     remove_dead_cursors(&fx, &r, if kill { &[] } else { &["c_1"] });

@@ -20,10 +20,30 @@ const TIMEOUT: &str = PRODUCER_TIMEOUT_MS;
 /// One producer and one consumer process; the consumer starts first and relies on the attach
 /// retry, the producer waits for it.
 fn spsc(r: &Ring, size: usize, capacity: usize, n: u64, mode: &str, batch: usize) {
-    let c = r.consume("c_0", &refs(&[a("--size"), a(size), a("--events"), a(n), a("--mode"), a(mode)]));
+    let c = r.consume(
+        "c_0",
+        &refs(&[
+            a("--size"),
+            a(size),
+            a("--events"),
+            a(n),
+            a("--mode"),
+            a(mode),
+        ]),
+    );
     let p = r.produce(&refs(&[
-        a("--capacity"), a(capacity), a("--size"), a(size), a("--events"), a(n), a("--batch"), a(batch),
-        a("--wait-consumers"), a(1), a("--timeout-ms"), a(TIMEOUT),
+        a("--capacity"),
+        a(capacity),
+        a("--size"),
+        a(size),
+        a("--events"),
+        a(n),
+        a("--batch"),
+        a(batch),
+        a("--wait-consumers"),
+        a(1),
+        a("--timeout-ms"),
+        a(TIMEOUT),
     ]));
     let outs = wait_all(vec![p, c]);
     outs[0].expect_producer_ok(n);
@@ -36,10 +56,23 @@ fn spsc(r: &Ring, size: usize, capacity: usize, n: u64, mode: &str, batch: usize
 
 /// Sizes 8 (sequence only), 64 and 4096 bytes; every run wraps a small ring many times.
 fn spsc_all_sizes(fx: &Fixture, backend: Backend, mode: &str) {
-    for (size, capacity, n) in [(8, 64, events(200_000)), (64, 1024, events(200_000)), (4096, 64, events(10_000))] {
+    for (size, capacity, n) in [
+        (8, 64, events(200_000)),
+        (64, 1024, events(200_000)),
+        (4096, 64, events(10_000)),
+    ] {
         assert!(n / capacity as u64 >= 150, "at least 150 wraparounds");
-        spsc(&fx.ring(backend, &format!("s{size}")), size, capacity, n, mode, 1);
-        fx.report(&format!("{n} events of {size} bytes through {capacity} slots"));
+        spsc(
+            &fx.ring(backend, &format!("s{size}")),
+            size,
+            capacity,
+            n,
+            mode,
+            1,
+        );
+        fx.report(&format!(
+            "{n} events of {size} bytes through {capacity} slots"
+        ));
     }
 }
 
@@ -89,10 +122,28 @@ fn spsc_backoff_consumer_sees_every_single_event_publish() {
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
         let p = r.produce(&refs(&[
-            a("--capacity"), a(16), a("--events"), a(n), a("--wait-consumers"), a(1), a("--wait"), a("backoff"),
-            a("--timeout-ms"), a(TIMEOUT),
+            a("--capacity"),
+            a(16),
+            a("--events"),
+            a(n),
+            a("--wait-consumers"),
+            a(1),
+            a("--wait"),
+            a("backoff"),
+            a("--timeout-ms"),
+            a(TIMEOUT),
         ]));
-        let c = r.consume("c_0", &refs(&[a("--events"), a(n), a("--mode"), a("copy"), a("--wait"), a("backoff")]));
+        let c = r.consume(
+            "c_0",
+            &refs(&[
+                a("--events"),
+                a(n),
+                a("--mode"),
+                a("copy"),
+                a("--wait"),
+                a("backoff"),
+            ]),
+        );
         let outs = wait_all(vec![p, c]);
         outs[0].expect_producer_ok(n);
         outs[1].expect_consumer_clean(0, n as i64 - 1);
@@ -108,11 +159,32 @@ fn spmc_slow_consumer_gates_producer() {
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
         let p = r.produce(&refs(&[
-            a("--capacity"), a(64), a("--events"), a(n), a("--wait-consumers"), a(2), a("--wait"), a("block"),
-            a("--timeout-ms"), a(TIMEOUT),
+            a("--capacity"),
+            a(64),
+            a("--events"),
+            a(n),
+            a("--wait-consumers"),
+            a(2),
+            a("--wait"),
+            a("block"),
+            a("--timeout-ms"),
+            a(TIMEOUT),
         ]));
-        let fast = r.consume("fast", &refs(&[a("--events"), a(n), a("--mode"), a("batch")]));
-        let slow = r.consume("slow", &refs(&[a("--events"), a(n), a("--mode"), a("copy"), a("--wait"), a("sleep")]));
+        let fast = r.consume(
+            "fast",
+            &refs(&[a("--events"), a(n), a("--mode"), a("batch")]),
+        );
+        let slow = r.consume(
+            "slow",
+            &refs(&[
+                a("--events"),
+                a(n),
+                a("--mode"),
+                a("copy"),
+                a("--wait"),
+                a("sleep"),
+            ]),
+        );
         let outs = wait_all(vec![p, fast, slow]);
         outs[0].expect_producer_ok(n);
         outs[1].expect_consumer_clean(0, n as i64 - 1);
@@ -129,11 +201,39 @@ fn backpressure_capacity_8() {
     let n = events(30_000);
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
-        let c0 = r.consume("c_0", &refs(&[a("--events"), a(n), a("--mode"), a("lease"), a("--wait"), a("block")]));
-        let c1 = r.consume("c_1", &refs(&[a("--events"), a(n), a("--mode"), a("copy"), a("--wait"), a("sleep")]));
+        let c0 = r.consume(
+            "c_0",
+            &refs(&[
+                a("--events"),
+                a(n),
+                a("--mode"),
+                a("lease"),
+                a("--wait"),
+                a("block"),
+            ]),
+        );
+        let c1 = r.consume(
+            "c_1",
+            &refs(&[
+                a("--events"),
+                a(n),
+                a("--mode"),
+                a("copy"),
+                a("--wait"),
+                a("sleep"),
+            ]),
+        );
         let p = r.produce(&refs(&[
-            a("--capacity"), a(8), a("--size"), a(128), a("--events"), a(n), a("--wait-consumers"), a(2),
-            a("--timeout-ms"), a(TIMEOUT),
+            a("--capacity"),
+            a(8),
+            a("--size"),
+            a(128),
+            a("--events"),
+            a(n),
+            a("--wait-consumers"),
+            a(2),
+            a("--timeout-ms"),
+            a(TIMEOUT),
         ]));
         let outs = wait_all(vec![p, c0, c1]);
         outs[0].expect_producer_ok(n);
@@ -148,22 +248,58 @@ fn backpressure_capacity_8() {
 fn batched_publishing() {
     let fx = Fixture::new("batched");
     for backend in BACKENDS {
-        for (capacity, batch, n) in [(64, 64, events(100_000) + 3), (8, 8, events(20_000) + 1), (1024, 64, events(100_000))] {
+        for (capacity, batch, n) in [
+            (64, 64, events(100_000) + 3),
+            (8, 8, events(20_000) + 1),
+            (1024, 64, events(100_000)),
+        ] {
             let r = fx.ring(backend, &format!("c{capacity}b{batch}"));
             // Every side parks in the kernel while it waits: with a batch as large as the ring,
             // each batch is a full hand-off, which spin/yield waiting turns into scheduler
             // round trips on a busy 2-core machine.
             let p = r.produce(&refs(&[
-                a("--capacity"), a(capacity), a("--batch"), a(batch), a("--events"), a(n), a("--wait-consumers"), a(2),
-                a("--wait"), a("block"), a("--timeout-ms"), a(TIMEOUT),
+                a("--capacity"),
+                a(capacity),
+                a("--batch"),
+                a(batch),
+                a("--events"),
+                a(n),
+                a("--wait-consumers"),
+                a(2),
+                a("--wait"),
+                a("block"),
+                a("--timeout-ms"),
+                a(TIMEOUT),
             ]));
-            let c0 = r.consume("c_0", &refs(&[a("--events"), a(n), a("--mode"), a("batch"), a("--wait"), a("block")]));
-            let c1 = r.consume("c_1", &refs(&[a("--events"), a(n), a("--mode"), a("lease"), a("--wait"), a("block")]));
+            let c0 = r.consume(
+                "c_0",
+                &refs(&[
+                    a("--events"),
+                    a(n),
+                    a("--mode"),
+                    a("batch"),
+                    a("--wait"),
+                    a("block"),
+                ]),
+            );
+            let c1 = r.consume(
+                "c_1",
+                &refs(&[
+                    a("--events"),
+                    a(n),
+                    a("--mode"),
+                    a("lease"),
+                    a("--wait"),
+                    a("block"),
+                ]),
+            );
             let outs = wait_all(vec![p, c0, c1]);
             outs[0].expect_producer_ok(n);
             outs[1].expect_consumer_clean(0, n as i64 - 1);
             outs[2].expect_consumer_clean(0, n as i64 - 1);
-            fx.report(&format!("{backend:?}: {n} events in batches of {batch} through {capacity} slots"));
+            fx.report(&format!(
+                "{backend:?}: {n} events in batches of {batch} through {capacity} slots"
+            ));
         }
     }
 }
@@ -176,14 +312,27 @@ fn batch_larger_than_capacity_fails_cleanly() {
     let fx = Fixture::new("batch_too_large");
     for backend in BACKENDS {
         let r = fx.ring(backend, "alone");
-        let out = r.produce(&["--capacity", "8", "--batch", "16", "--events", "100"]).wait();
+        let out = r
+            .produce(&["--capacity", "8", "--batch", "16", "--events", "100"])
+            .wait();
         out.expect_error(&["batch of 16", "8 slots"]);
         fx.assert_clean();
 
         // With a consumer attached before the first publish.
         let r = fx.ring(backend, "watched");
         let c = r.consume("c_0", &["--mode", "copy"]);
-        let p = r.produce(&["--capacity", "8", "--batch", "16", "--events", "100", "--wait-consumers", "1", "--timeout-ms", TIMEOUT]);
+        let p = r.produce(&[
+            "--capacity",
+            "8",
+            "--batch",
+            "16",
+            "--events",
+            "100",
+            "--wait-consumers",
+            "1",
+            "--timeout-ms",
+            TIMEOUT,
+        ]);
         p.wait().expect_error(&["batch of 16", "8 slots"]);
         let c = c.wait();
         c.expect_code(0);
@@ -204,23 +353,46 @@ fn late_joiner(backend: Backend, mode: &str, extra: &[&str]) {
     let hold = n / 4;
     let cap = 64;
     let mut p = r.produce(&refs(&[
-        a("--capacity"), a(cap), a("--events"), a(n), a("--wait-consumers"), a(2), a("--timeout-ms"), a(TIMEOUT),
+        a("--capacity"),
+        a(cap),
+        a("--events"),
+        a(n),
+        a("--wait-consumers"),
+        a(2),
+        a("--timeout-ms"),
+        a(TIMEOUT),
     ]));
-    let mut c0 = r.consume("c_0", &refs(&[a("--events"), a(n), a("--mode"), a("copy"), a("--wait"), a("block")]));
+    let mut c0 = r.consume(
+        "c_0",
+        &refs(&[
+            a("--events"),
+            a(n),
+            a("--mode"),
+            a("copy"),
+            a("--wait"),
+            a("block"),
+        ]),
+    );
     let mut gate = r.attach_gate("gate", 64);
     gate_consume(&mut gate, hold, &mut [&mut p, &mut c0]);
     // The gate holds the producer one ring ahead of it.
     let head = (hold + cap - 1) as i64;
     let pc = r.open_producer_cursor().expect("producer cursor");
-    wait_until("the producer to stop one ring ahead of the gate", &mut [&mut p, &mut c0], || {
-        let v = pc.load();
-        assert!(v <= head, "producer at {v} passed the gate's limit {head}");
-        v == head
-    });
+    wait_until(
+        "the producer to stop one ring ahead of the gate",
+        &mut [&mut p, &mut c0],
+        || {
+            let v = pc.load();
+            assert!(v <= head, "producer at {v} passed the gate's limit {head}");
+            v == head
+        },
+    );
     let mut args = vec!["--mode", mode];
     args.extend_from_slice(extra);
     let mut c1 = r.consume("c_1", &args);
-    wait_until("c_1 to join", &mut [&mut p, &mut c0, &mut c1], || r.active_ids().iter().any(|id| id == "c_1"));
+    wait_until("c_1 to join", &mut [&mut p, &mut c0, &mut c1], || {
+        r.active_ids().iter().any(|id| id == "c_1")
+    });
     drop(gate);
     let outs = wait_all(vec![p, c0, c1]);
     outs[0].expect_producer_ok(n);
@@ -229,7 +401,11 @@ fn late_joiner(backend: Backend, mode: &str, extra: &[&str]) {
     let start = late.i64("start_seq");
     // Joined at the head of the held stream; the producer can have moved at most one more ring
     // (gated by c_1's initial cursor) between the registry entry and c_1's read of the head.
-    assert!(start > head && start <= head + 1 + cap as i64, "start_seq {start}, head {head}\n{}", late.describe());
+    assert!(
+        start > head && start <= head + 1 + cap as i64,
+        "start_seq {start}, head {head}\n{}",
+        late.describe()
+    );
     late.expect_consumer_clean(start, n as i64 - 1);
     assert_eq!(late.i64("closed_at"), n as i64 - 1, "{}", late.describe());
 }
@@ -258,8 +434,18 @@ fn restart_resume(backend: Backend, zombie: bool) {
     // The victim is required with the alert-only action, so its slot keeps gating after it
     // dies (a dead non-required consumer stops gating: that is liveness.rs's subject).
     let mut p = r.produce(&refs(&[
-        a("--capacity"), a(cap), a("--events"), a(n), a("--wait-consumers"), a(2), a("--timeout-ms"), a(TIMEOUT),
-        a("--required"), a("victim"), a("--action"), a("alert"),
+        a("--capacity"),
+        a(cap),
+        a("--events"),
+        a(n),
+        a("--wait-consumers"),
+        a(2),
+        a("--timeout-ms"),
+        a(TIMEOUT),
+        a("--required"),
+        a("victim"),
+        a("--action"),
+        a("alert"),
     ]));
     let mut victim = r.consume("victim", &["--mode", "copy"]);
     let mut gate = r.attach_gate("gate", 64);
@@ -267,11 +453,18 @@ fn restart_resume(backend: Backend, zombie: bool) {
     // With the gate at hold-1, the victim can consume through hold+cap-1 and no further.
     let v_expected = (hold + cap - 1) as i64;
     let vc = r.open_consumer_cursor("victim").expect("victim cursor");
-    wait_until("the victim to reach the gate's limit", &mut [&mut p, &mut victim], || {
-        let v = vc.load();
-        assert!(v <= v_expected, "victim at {v} beyond the producer's limit {v_expected}");
-        v == v_expected
-    });
+    wait_until(
+        "the victim to reach the gate's limit",
+        &mut [&mut p, &mut victim],
+        || {
+            let v = vc.load();
+            assert!(
+                v <= v_expected,
+                "victim at {v} beyond the producer's limit {v_expected}"
+            );
+            v == v_expected
+        },
+    );
     if zombie {
         victim.kill_leave_zombie();
     } else {
@@ -284,23 +477,42 @@ fn restart_resume(backend: Backend, zombie: bool) {
     // Only the dead consumer gates now: the producer must stop one ring past its cursor.
     let limit = committed + cap as i64;
     let pc = r.open_producer_cursor().expect("producer cursor");
-    wait_until("the producer to reach the dead consumer's limit", &mut [&mut p], || {
-        let v = pc.load();
-        assert!(v <= limit, "producer published {v}, past the dead consumer's limit {limit}: a slot it has not consumed was overwritten");
-        v == limit
-    });
+    wait_until(
+        "the producer to reach the dead consumer's limit",
+        &mut [&mut p],
+        || {
+            let v = pc.load();
+            assert!(v <= limit, "producer published {v}, past the dead consumer's limit {limit}: a slot it has not consumed was overwritten");
+            v == limit
+        },
+    );
     for _ in 0..200 {
         std::thread::yield_now();
-        assert_eq!(pc.load(), limit, "the producer moved past a dead consumer's gate");
+        assert_eq!(
+            pc.load(),
+            limit,
+            "the producer moved past a dead consumer's gate"
+        );
     }
-    assert!(p.running(), "the producer finished although a gating consumer never consumed");
-    assert!(r.active_ids().iter().any(|id| id == "victim"), "the dead consumer's slot was dropped");
+    assert!(
+        p.running(),
+        "the producer finished although a gating consumer never consumed"
+    );
+    assert!(
+        r.active_ids().iter().any(|id| id == "victim"),
+        "the dead consumer's slot was dropped"
+    );
 
     let again = r.consume("victim", &["--mode", "lease"]);
     let outs = wait_all(vec![p, again]);
     outs[0].expect_producer_ok(n);
     let o = &outs[1];
-    assert_eq!(o.i64("start_seq"), committed + 1, "resumes after the last commit\n{}", o.describe());
+    assert_eq!(
+        o.i64("start_seq"),
+        committed + 1,
+        "resumes after the last commit\n{}",
+        o.describe()
+    );
     o.expect_consumer_clean(committed + 1, n as i64 - 1);
     assert_eq!(o.i64("closed_at"), n as i64 - 1, "{}", o.describe());
     drop(victim);
@@ -333,7 +545,16 @@ fn blocking_wait_strategy_wakes() {
         let n = events(50_000);
         let r = fx.ring(backend, "cons");
         let c = r.consume("c_0", &["--wait", "block", "--mode", "copy"]);
-        let p = r.produce(&refs(&[a("--capacity"), a(1024), a("--events"), a(n), a("--wait-consumers"), a(1), a("--timeout-ms"), a(TIMEOUT)]));
+        let p = r.produce(&refs(&[
+            a("--capacity"),
+            a(1024),
+            a("--events"),
+            a(n),
+            a("--wait-consumers"),
+            a(1),
+            a("--timeout-ms"),
+            a(TIMEOUT),
+        ]));
         let outs = wait_all(vec![p, c]);
         outs[0].expect_producer_ok(n);
         outs[1].expect_consumer_clean(0, n as i64 - 1);
@@ -343,9 +564,28 @@ fn blocking_wait_strategy_wakes() {
         let n = events(10_000);
         let r = fx.ring(backend, "prod");
         let p = r.produce(&refs(&[
-            a("--capacity"), a(8), a("--events"), a(n), a("--wait"), a("block"), a("--wait-consumers"), a(1), a("--timeout-ms"), a(TIMEOUT),
+            a("--capacity"),
+            a(8),
+            a("--events"),
+            a(n),
+            a("--wait"),
+            a("block"),
+            a("--wait-consumers"),
+            a(1),
+            a("--timeout-ms"),
+            a(TIMEOUT),
         ]));
-        let c = r.consume("c_0", &refs(&[a("--events"), a(n), a("--wait"), a("sleep"), a("--mode"), a("copy")]));
+        let c = r.consume(
+            "c_0",
+            &refs(&[
+                a("--events"),
+                a(n),
+                a("--wait"),
+                a("sleep"),
+                a("--mode"),
+                a("copy"),
+            ]),
+        );
         let outs = wait_all(vec![p, c]);
         outs[0].expect_producer_ok(n);
         outs[1].expect_consumer_clean(0, n as i64 - 1);
@@ -355,8 +595,18 @@ fn blocking_wait_strategy_wakes() {
         let r = fx.ring(backend, "both");
         let c = r.consume("c_0", &["--wait", "block", "--mode", "lease"]);
         let p = r.produce(&refs(&[
-            a("--capacity"), a(64), a("--batch"), a(16), a("--events"), a(n), a("--wait"), a("block"), a("--wait-consumers"), a(1),
-            a("--timeout-ms"), a(TIMEOUT),
+            a("--capacity"),
+            a(64),
+            a("--batch"),
+            a(16),
+            a("--events"),
+            a(n),
+            a("--wait"),
+            a("block"),
+            a("--wait-consumers"),
+            a(1),
+            a("--timeout-ms"),
+            a(TIMEOUT),
         ]));
         let outs = wait_all(vec![p, c]);
         outs[0].expect_producer_ok(n);
@@ -373,9 +623,20 @@ fn clean_shutdown_leaves_nothing() {
     let n = events(20_000);
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
-        let mut p = r.produce(&refs(&[a("--capacity"), a(64), a("--events"), a(n), a("--wait-consumers"), a(2), a("--timeout-ms"), a(TIMEOUT)]));
+        let mut p = r.produce(&refs(&[
+            a("--capacity"),
+            a(64),
+            a("--events"),
+            a(n),
+            a("--wait-consumers"),
+            a(2),
+            a("--timeout-ms"),
+            a(TIMEOUT),
+        ]));
         let mut c0 = r.consume("c_0", &refs(&[a("--events"), a(n)]));
-        wait_until("c_0 to join", &mut [&mut p, &mut c0], || r.active_ids().iter().any(|id| id == "c_0"));
+        wait_until("c_0 to join", &mut [&mut p, &mut c0], || {
+            r.active_ids().iter().any(|id| id == "c_0")
+        });
         let expected: Vec<String> = match backend {
             Backend::Shm => vec![
                 r.name.clone(),
@@ -395,15 +656,24 @@ fn clean_shutdown_leaves_nothing() {
         };
         // A file segment is built under a temporary name and linked into place; the temporary
         // name is removed right after the link, so it can be seen for a moment.
-        let transient = |n: &String| n.rsplit('/').next().is_some_and(|f| f.starts_with('.') && f.ends_with(".tmp"));
+        let transient = |n: &String| {
+            n.rsplit('/')
+                .next()
+                .is_some_and(|f| f.starts_with('.') && f.ends_with(".tmp"))
+        };
         let list = || match backend {
             Backend::Shm => fx.shm_leftovers(),
             Backend::Dir => fx.dir_leftovers(),
         };
-        wait_until("segment creation to finish", &mut [&mut p, &mut c0], || !list().iter().any(transient));
+        wait_until("segment creation to finish", &mut [&mut p, &mut c0], || {
+            !list().iter().any(transient)
+        });
         let live = list();
         assert_eq!(live, expected, "segments of a live ring");
-        let c1 = r.consume("c_1", &refs(&[a("--events"), a(n), a("--mode"), a("lease")]));
+        let c1 = r.consume(
+            "c_1",
+            &refs(&[a("--events"), a(n), a("--mode"), a("lease")]),
+        );
         let outs = wait_all(vec![p, c0, c1]);
         outs[0].expect_producer_ok(n);
         outs[1].expect_consumer_clean(0, n as i64 - 1);
@@ -442,7 +712,14 @@ fn default_consumer_reads_until_close() {
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
         let c = r.consume("c_0", &[]);
-        let p = r.produce(&refs(&[a("--events"), a(n), a("--wait-consumers"), a(1), a("--timeout-ms"), a(3000)]));
+        let p = r.produce(&refs(&[
+            a("--events"),
+            a(n),
+            a("--wait-consumers"),
+            a(1),
+            a("--timeout-ms"),
+            a(3000),
+        ]));
         let pout = p.wait();
         if pout.code() != Some(0) {
             // Show where the consumer's cursor is (its process is still running).
@@ -466,7 +743,16 @@ fn missing_consumers_time_out_cleanly() {
     let fx = Fixture::new("no_consumers");
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
-        let out = r.produce(&["--wait-consumers", "1", "--timeout-ms", "200", "--events", "10"]).wait();
+        let out = r
+            .produce(&[
+                "--wait-consumers",
+                "1",
+                "--timeout-ms",
+                "200",
+                "--events",
+                "10",
+            ])
+            .wait();
         out.expect_error(&["only 0 of 1 consumers"]);
         fx.assert_clean();
     }
@@ -482,19 +768,41 @@ fn drain_timeout_exits_4_and_consumer_drains_closed_ring() {
     let mut runs = Vec::new();
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
-        let p = r.produce(&["--capacity", "64", "--events", "10", "--wait-consumers", "1", "--timeout-ms", "2000"]);
+        let p = r.produce(&[
+            "--capacity",
+            "64",
+            "--events",
+            "10",
+            "--wait-consumers",
+            "1",
+            "--timeout-ms",
+            "2000",
+        ]);
         let gate = r.attach_gate("gate", 64);
         runs.push((r, p, gate));
     }
     for (r, p, mut gate) in runs {
         let out = p.wait();
         out.expect_code(4);
-        assert_eq!(out.get("drained"), &Value::Bool(false), "{}", out.describe());
+        assert_eq!(
+            out.get("drained"),
+            &Value::Bool(false),
+            "{}",
+            out.describe()
+        );
         assert_eq!(out.u64("published"), 10);
         assert_eq!(out.i64("last_seq"), 9);
-        assert_eq!(out.get("gating"), &serde_json::json!(["gate"]), "{}", out.describe());
+        assert_eq!(
+            out.get("gating"),
+            &serde_json::json!(["gate"]),
+            "{}",
+            out.describe()
+        );
         // The producer is gone and its names are removed; the mapped ring still holds the data.
-        assert!(!r.ring_path().exists(), "the producer removed its ring on exit");
+        assert!(
+            !r.ring_path().exists(),
+            "the producer removed its ring on exit"
+        );
         gate_consume(&mut gate, 10, &mut []);
         let mut buf = [0u8; 64];
         match gate.try_next_into(&mut buf) {
@@ -514,10 +822,24 @@ fn bad_element_size_is_refused() {
     let n = 1000;
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
-        let p = r.produce(&refs(&[a("--size"), a(64), a("--events"), a(n), a("--wait-consumers"), a(1), a("--timeout-ms"), a(TIMEOUT)]));
-        let bad = r.consume("c_bad", &["--size", "16", "--attach-timeout-ms", "60000"]).wait();
+        let p = r.produce(&refs(&[
+            a("--size"),
+            a(64),
+            a("--events"),
+            a(n),
+            a("--wait-consumers"),
+            a(1),
+            a("--timeout-ms"),
+            a(TIMEOUT),
+        ]));
+        let bad = r
+            .consume("c_bad", &["--size", "16", "--attach-timeout-ms", "60000"])
+            .wait();
         bad.expect_error(&["element size"]);
-        assert!(!r.consumer_cursor_path("c_bad").exists(), "refused consumer left its cursor");
+        assert!(
+            !r.consumer_cursor_path("c_bad").exists(),
+            "refused consumer left its cursor"
+        );
         let c = r.consume("c_0", &refs(&[a("--size"), a(64), a("--events"), a(n)]));
         let outs = wait_all(vec![p, c]);
         outs[0].expect_producer_ok(n);
@@ -532,10 +854,14 @@ fn missing_ring_is_reported() {
     for backend in BACKENDS {
         let r = fx.ring(backend, "nope");
         let start = std::time::Instant::now();
-        r.consume("c_0", &["--attach-timeout-ms", "0"]).wait().expect_error(&["does not exist"]);
+        r.consume("c_0", &["--attach-timeout-ms", "0"])
+            .wait()
+            .expect_error(&["does not exist"]);
         assert!(start.elapsed() < std::time::Duration::from_secs(10));
         // With a short wait it retries, then reports the same.
-        r.consume("c_0", &["--attach-timeout-ms", "100"]).wait().expect_error(&["does not exist"]);
+        r.consume("c_0", &["--attach-timeout-ms", "100"])
+            .wait()
+            .expect_error(&["does not exist"]);
     }
 }
 
@@ -544,7 +870,9 @@ fn plant(path: &std::path::Path, bytes: &[u8]) {
 }
 
 fn garbage(len: usize, seed: u64) -> Vec<u8> {
-    (0..len as u64).map(|i| (ringproof::payload::mix(seed ^ i) as u8) | 1).collect()
+    (0..len as u64)
+        .map(|i| (ringproof::payload::mix(seed ^ i) as u8) | 1)
+        .collect()
 }
 
 /// Foreign files under the ring's names are recognised as such, never mapped as a ring.
@@ -561,15 +889,22 @@ fn foreign_files_are_rejected() {
         let out = r.consume("c_0", &["--attach-timeout-ms", "0"]).wait();
         out.expect_error(&["bad magic", "not a LayoutV1"]);
         // Retrying cannot help: a bad magic is reported at once, whatever the attach timeout.
-        let out = r.consume("c_0", &["--attach-timeout-ms", "60000"]).wait_for(std::time::Duration::from_secs(30));
+        let out = r
+            .consume("c_0", &["--attach-timeout-ms", "60000"])
+            .wait_for(std::time::Duration::from_secs(30));
         out.expect_error(&["bad magic"]);
         // The right magic with a broken header.
         let mut header = garbage(200, 99);
         header[..8].copy_from_slice(b"DSMPTV01");
         header[8..10].copy_from_slice(&1u16.to_le_bytes());
         plant(&r.ring_path(), &header);
-        r.consume("c_0", &["--attach-timeout-ms", "0"]).wait().expect_error(&["checksum"]);
-        assert!(!r.consumer_cursor_path("c_0").exists(), "refused consumer left its cursor");
+        r.consume("c_0", &["--attach-timeout-ms", "0"])
+            .wait()
+            .expect_error(&["checksum"]);
+        assert!(
+            !r.consumer_cursor_path("c_0").exists(),
+            "refused consumer left its cursor"
+        );
         for path in &planted {
             std::fs::remove_file(path).unwrap();
         }
@@ -584,15 +919,30 @@ fn truncated_ring_is_rejected() {
     let n = 100;
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
-        let mut p = r.produce(&refs(&[a("--capacity"), a(1024), a("--events"), a(n), a("--wait-consumers"), a(1), a("--timeout-ms"), a(TIMEOUT)]));
-        wait_until("the ring to be created", &mut [&mut p], || r.ring_is_valid());
+        let mut p = r.produce(&refs(&[
+            a("--capacity"),
+            a(1024),
+            a("--events"),
+            a(n),
+            a("--wait-consumers"),
+            a(1),
+            a("--timeout-ms"),
+            a(TIMEOUT),
+        ]));
+        wait_until("the ring to be created", &mut [&mut p], || {
+            r.ring_is_valid()
+        });
         let bytes = r.ring_bytes();
         assert!(bytes.len() > 1024 * 64);
         let cut = fx.ring(backend, "cut");
         plant(&cut.ring_path(), &bytes[..bytes.len() / 2]);
-        cut.consume("c_0", &["--attach-timeout-ms", "0"]).wait().expect_error(&["truncated"]);
+        cut.consume("c_0", &["--attach-timeout-ms", "0"])
+            .wait()
+            .expect_error(&["truncated"]);
         plant(&cut.ring_path(), &bytes[..40]);
-        cut.consume("c_0", &["--attach-timeout-ms", "0"]).wait().expect_error(&["shorter"]);
+        cut.consume("c_0", &["--attach-timeout-ms", "0"])
+            .wait()
+            .expect_error(&["shorter"]);
         std::fs::remove_file(cut.ring_path()).unwrap();
         let c = r.consume("c_0", &refs(&[a("--events"), a(n)]));
         let outs = wait_all(vec![p, c]);
@@ -608,10 +958,26 @@ fn second_producer_is_refused() {
     let n = events(10_000);
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
-        let mut p = r.produce(&refs(&[a("--capacity"), a(64), a("--events"), a(n), a("--wait-consumers"), a(1), a("--timeout-ms"), a(TIMEOUT)]));
-        wait_until("the ring to be created", &mut [&mut p], || r.ring_is_valid());
-        r.produce(&["--capacity", "64", "--events", "10"]).wait().expect_error(&["live producer"]);
-        assert!(r.ring_is_valid() && r.other_paths().iter().all(|p| p.exists()), "the refused producer removed the live ring's segments");
+        let mut p = r.produce(&refs(&[
+            a("--capacity"),
+            a(64),
+            a("--events"),
+            a(n),
+            a("--wait-consumers"),
+            a(1),
+            a("--timeout-ms"),
+            a(TIMEOUT),
+        ]));
+        wait_until("the ring to be created", &mut [&mut p], || {
+            r.ring_is_valid()
+        });
+        r.produce(&["--capacity", "64", "--events", "10"])
+            .wait()
+            .expect_error(&["live producer"]);
+        assert!(
+            r.ring_is_valid() && r.other_paths().iter().all(|p| p.exists()),
+            "the refused producer removed the live ring's segments"
+        );
         let c = r.consume("c_0", &refs(&[a("--events"), a(n)]));
         let outs = wait_all(vec![p, c]);
         outs[0].expect_producer_ok(n);
@@ -628,8 +994,14 @@ fn producer_over_foreign_file_leaves_nothing() {
         let r = fx.ring(backend, "r");
         let junk = garbage(200, 7);
         plant(&r.ring_path(), &junk);
-        r.produce(&["--events", "10"]).wait().expect_error(&["already exists"]);
-        assert_eq!(std::fs::read(r.ring_path()).unwrap(), junk, "the foreign file was modified");
+        r.produce(&["--events", "10"])
+            .wait()
+            .expect_error(&["already exists"]);
+        assert_eq!(
+            std::fs::read(r.ring_path()).unwrap(),
+            junk,
+            "the foreign file was modified"
+        );
         std::fs::remove_file(r.ring_path()).unwrap();
         fx.assert_clean();
     }
@@ -643,9 +1015,18 @@ fn live_consumer_id_is_refused() {
     let n = 1000;
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
-        let mut p = r.produce(&refs(&[a("--events"), a(n), a("--wait-consumers"), a(1), a("--timeout-ms"), a(TIMEOUT)]));
+        let mut p = r.produce(&refs(&[
+            a("--events"),
+            a(n),
+            a("--wait-consumers"),
+            a(1),
+            a("--timeout-ms"),
+            a(TIMEOUT),
+        ]));
         let mut gate = r.attach_gate("c_0", 64);
-        r.consume("c_0", &["--attach-timeout-ms", "0"]).wait().expect_error(&["in use"]);
+        r.consume("c_0", &["--attach-timeout-ms", "0"])
+            .wait()
+            .expect_error(&["in use"]);
         gate_consume(&mut gate, n, &mut [&mut p]);
         drop(gate);
         p.wait().expect_producer_ok(n);
@@ -659,8 +1040,17 @@ fn full_registry_refusal_leaves_nothing() {
     let n = 10;
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
-        let mut p = r.produce(&refs(&[a("--events"), a(n), a("--wait-consumers"), a(64), a("--timeout-ms"), a(TIMEOUT)]));
-        let mut gates: Vec<_> = (0..64).map(|i| r.attach_gate(&format!("g{i}"), 64)).collect();
+        let mut p = r.produce(&refs(&[
+            a("--events"),
+            a(n),
+            a("--wait-consumers"),
+            a(64),
+            a("--timeout-ms"),
+            a(TIMEOUT),
+        ]));
+        let mut gates: Vec<_> = (0..64)
+            .map(|i| r.attach_gate(&format!("g{i}"), 64))
+            .collect();
         let out = r.consume("c_x", &["--attach-timeout-ms", "0"]).wait();
         out.expect_error(&["no free slot"]);
         let leaked = r.consumer_cursor_path("c_x").exists();
@@ -672,7 +1062,12 @@ fn full_registry_refusal_leaves_nothing() {
         if leaked {
             let _ = std::fs::remove_file(r.consumer_cursor_path("c_x"));
         }
-        assert!(!leaked, "{:?}: the refused consumer left its cursor {}", backend, r.consumer_cursor_path("c_x").display());
+        assert!(
+            !leaked,
+            "{:?}: the refused consumer left its cursor {}",
+            backend,
+            r.consumer_cursor_path("c_x").display()
+        );
     }
 }
 
@@ -682,16 +1077,28 @@ fn bad_configuration_is_refused() {
     let fx = Fixture::new("bad_config");
     for backend in BACKENDS {
         let r = fx.ring(backend, "r");
-        r.produce(&["--capacity", "3", "--events", "10"]).wait().expect_error(&["power of two"]);
-        r.produce(&["--capacity", "0", "--events", "10"]).wait().expect_error(&["power of two"]);
-        r.produce(&["--size", "0", "--events", "10"]).wait().expect_error(&["--size 0"]);
-        r.consume("producer", &["--attach-timeout-ms", "0"]).wait().expect_error(&["invalid name"]);
-        r.consume(&"x".repeat(49), &["--attach-timeout-ms", "0"]).wait().expect_error(&["invalid name"]);
+        r.produce(&["--capacity", "3", "--events", "10"])
+            .wait()
+            .expect_error(&["power of two"]);
+        r.produce(&["--capacity", "0", "--events", "10"])
+            .wait()
+            .expect_error(&["power of two"]);
+        r.produce(&["--size", "0", "--events", "10"])
+            .wait()
+            .expect_error(&["--size 0"]);
+        r.consume("producer", &["--attach-timeout-ms", "0"])
+            .wait()
+            .expect_error(&["invalid name"]);
+        r.consume(&"x".repeat(49), &["--attach-timeout-ms", "0"])
+            .wait()
+            .expect_error(&["invalid name"]);
         let mut args = vec!["produce".to_owned(), "--ring".into(), "a/b".into()];
         if backend == Backend::Dir {
             args.extend(["--dir".to_owned(), fx.dir.display().to_string()]);
         }
-        Proc::spawn("producer[a/b]", &args).wait().expect_error(&["invalid name"]);
+        Proc::spawn("producer[a/b]", &args)
+            .wait()
+            .expect_error(&["invalid name"]);
         fx.assert_clean();
     }
 }

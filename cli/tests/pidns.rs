@@ -31,7 +31,11 @@ impl Drop for Cleanup {
 }
 
 fn can_unshare() -> bool {
-    Command::new("unshare").args(["--pid", "--fork", "--mount-proc", "true"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn wait_for(what: &str, deadline: Instant, mut cond: impl FnMut() -> bool) {
@@ -50,27 +54,57 @@ fn a_consumer_in_another_pid_namespace_is_judged_by_its_heartbeat() {
     let ring = format!("rppidns{}", std::process::id());
     let mut guard = Cleanup(ring.clone(), None);
     let name = RingName::shm(&ring).unwrap();
-    let mut producer = ProducerBuilder::new(name.clone()).capacity(8).create_raw(64).unwrap();
+    let mut producer = ProducerBuilder::new(name.clone())
+        .capacity(8)
+        .create_raw(64)
+        .unwrap();
     // The consumer runs as pid 1 (or 2) of a fresh pid namespace; --kill-child ends it with unshare.
     let child = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "--kill-child", env!("CARGO_BIN_EXE_ringproof")])
-        .args(["consume", "--ring", &ring, "--id", "c_ns", "--mode", "copy", "--wait", "sleep"])
+        .args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+            env!("CARGO_BIN_EXE_ringproof"),
+        ])
+        .args([
+            "consume", "--ring", &ring, "--id", "c_ns", "--mode", "copy", "--wait", "sleep",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .expect("unshare runs");
     guard.1 = Some(child);
     let reg = Registry::open(&name.registry()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    wait_for("the namespaced consumer to join", deadline, || reg.active().iter().any(|p| p.id == "c_ns"));
-    let slot = reg.active().into_iter().find(|p| p.id == "c_ns").unwrap().slot;
-    assert_ne!(reg.slot(slot).pid_ns.load(std::sync::atomic::Ordering::Relaxed), ringproof::process::own_pid_ns());
+    wait_for("the namespaced consumer to join", deadline, || {
+        reg.active().iter().any(|p| p.id == "c_ns")
+    });
+    let slot = reg
+        .active()
+        .into_iter()
+        .find(|p| p.id == "c_ns")
+        .unwrap()
+        .slot;
+    assert_ne!(
+        reg.slot(slot)
+            .pid_ns
+            .load(std::sync::atomic::Ordering::Relaxed),
+        ringproof::process::own_pid_ns()
+    );
 
     // Alive across the namespace boundary: it gates a ring of 8 through 3000 events (well past
     // the 1 s heartbeat timeout at its sleep-wait pace) and is never retired.
     let report = testkit::produce(&mut producer, 3000, 1, |_| {}).unwrap();
     assert_eq!(report.last_sequence, 2999);
-    assert!(producer.drain(Duration::from_secs(20)).unwrap(), "the namespaced consumer did not consume everything");
-    assert_eq!(reg.slot_state(slot), SLOT_ACTIVE, "a live consumer in another pid namespace was retired");
+    assert!(
+        producer.drain(Duration::from_secs(20)).unwrap(),
+        "the namespaced consumer did not consume everything"
+    );
+    assert_eq!(
+        reg.slot_state(slot),
+        SLOT_ACTIVE,
+        "a live consumer in another pid namespace was retired"
+    );
 
     // Killed: its heartbeat stops; the producer retires it within the heartbeat timeout (1 s)
     // plus a check interval, and publishing goes on past it.
@@ -80,7 +114,11 @@ fn a_consumer_in_another_pid_namespace_is_judged_by_its_heartbeat() {
     let killed = Instant::now();
     testkit::produce(&mut producer, 100, 1, |_| {}).unwrap();
     let took = killed.elapsed();
-    assert_eq!(reg.slot_state(slot), SLOT_DEAD, "the dead namespaced consumer's slot");
+    assert_eq!(
+        reg.slot_state(slot),
+        SLOT_DEAD,
+        "the dead namespaced consumer's slot"
+    );
     assert!(took < Duration::from_secs(10), "detection took {took:?}");
     drop(producer);
     drop(reg);

@@ -31,7 +31,10 @@ pub fn rules(spec: &str) -> Vec<Rule> {
     let mut out = Vec::new();
     let mut section = String::new();
     for line in spec.lines() {
-        if let Some(h) = line.strip_prefix("## ").or_else(|| line.strip_prefix("### ")) {
+        if let Some(h) = line
+            .strip_prefix("## ")
+            .or_else(|| line.strip_prefix("### "))
+        {
             section = h.trim().trim_end_matches('.').to_string();
             continue;
         }
@@ -47,7 +50,11 @@ pub fn rules(spec: &str) -> Vec<Rule> {
                 continue;
             }
             let text: String = rest.trim_start().chars().take(90).collect();
-            out.push(Rule { id: id.to_string(), section: section.clone(), text: text.trim_end().to_string() });
+            out.push(Rule {
+                id: id.to_string(),
+                section: section.clone(),
+                text: text.trim_end().to_string(),
+            });
         }
     }
     out
@@ -55,11 +62,15 @@ pub fn rules(spec: &str) -> Vec<Rule> {
 
 /// `R` + dotted section numbers, optionally one lower-case letter part: `R7.3.5`, `R7.3.4.b`.
 pub fn is_rule_id(id: &str) -> bool {
-    let Some(body) = id.strip_prefix('R') else { return false };
+    let Some(body) = id.strip_prefix('R') else {
+        return false;
+    };
     let parts: Vec<&str> = body.split('.').collect();
     let (last, nums) = parts.split_last().expect("split yields one part");
     let num = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    !nums.is_empty() && nums.iter().all(num) && (num(last) || (last.len() == 1 && last.bytes().all(|b| b.is_ascii_lowercase())))
+    !nums.is_empty()
+        && nums.iter().all(num)
+        && (num(last) || (last.len() == 1 && last.bytes().all(|b| b.is_ascii_lowercase())))
         || parts.len() == 1 && num(&parts[0])
 }
 
@@ -71,11 +82,19 @@ pub fn untestable(list: &str) -> Result<BTreeMap<String, String>, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (id, reason) = line.split_once(char::is_whitespace).ok_or_else(|| format!("untestable.txt line {}: `{line}` has no reason", n + 1))?;
+        let (id, reason) = line
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("untestable.txt line {}: `{line}` has no reason", n + 1))?;
         if !is_rule_id(id) || reason.trim().is_empty() {
-            return Err(format!("untestable.txt line {}: expected `ID  reason`, found `{line}`", n + 1));
+            return Err(format!(
+                "untestable.txt line {}: expected `ID  reason`, found `{line}`",
+                n + 1
+            ));
         }
-        if out.insert(id.to_string(), reason.trim().to_string()).is_some() {
+        if out
+            .insert(id.to_string(), reason.trim().to_string())
+            .is_some()
+        {
             return Err(format!("untestable.txt lists {id} twice"));
         }
     }
@@ -107,7 +126,9 @@ pub struct Coverage {
 impl Coverage {
     /// Whether every rule is accounted for and every reference resolves.
     pub fn is_complete(&self) -> bool {
-        self.uncovered.is_empty() && self.unknown_in_cases.is_empty() && self.stale_untestable.is_empty()
+        self.uncovered.is_empty()
+            && self.unknown_in_cases.is_empty()
+            && self.stale_untestable.is_empty()
     }
 
     /// The problems, one per line, each saying what to do.
@@ -130,13 +151,26 @@ impl Coverage {
 pub fn coverage(spec: &str, cases: &[Case], untestable_list: &str) -> Result<Coverage, String> {
     let rules = rules(spec);
     let reasons = untestable(untestable_list)?;
-    let mut rows: Vec<Row> = rules.iter().map(|r| Row { rule: r.clone(), cases: Vec::new(), untestable: reasons.get(&r.id).cloned() }).collect();
-    let index: BTreeMap<&str, usize> = rules.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+    let mut rows: Vec<Row> = rules
+        .iter()
+        .map(|r| Row {
+            rule: r.clone(),
+            cases: Vec::new(),
+            untestable: reasons.get(&r.id).cloned(),
+        })
+        .collect();
+    let index: BTreeMap<&str, usize> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect();
     let mut unknown_in_cases = Vec::new();
     for c in cases {
         for id in c.rules {
             match index.get(id) {
-                Some(&i) if !rows[i].cases.iter().any(|(cid, _)| *cid == c.id) => rows[i].cases.push((c.id, c.level)),
+                Some(&i) if !rows[i].cases.iter().any(|(cid, _)| *cid == c.id) => {
+                    rows[i].cases.push((c.id, c.level))
+                }
                 Some(_) => {}
                 None => unknown_in_cases.push((c.id.to_string(), id.to_string())),
             }
@@ -145,20 +179,38 @@ pub fn coverage(spec: &str, cases: &[Case], untestable_list: &str) -> Result<Cov
     let mut stale_untestable = Vec::new();
     for id in reasons.keys() {
         match index.get(id.as_str()) {
-            None => stale_untestable.push(format!("untestable.txt lists {id}, which SPEC.md does not tag: remove it")),
-            Some(&i) if !rows[i].cases.is_empty() => stale_untestable.push(format!("untestable.txt lists {id}, but case {} checks it: remove it from the list", rows[i].cases[0].0)),
+            None => stale_untestable.push(format!(
+                "untestable.txt lists {id}, which SPEC.md does not tag: remove it"
+            )),
+            Some(&i) if !rows[i].cases.is_empty() => stale_untestable.push(format!(
+                "untestable.txt lists {id}, but case {} checks it: remove it from the list",
+                rows[i].cases[0].0
+            )),
             _ => {}
         }
     }
-    let uncovered = rows.iter().filter(|r| r.cases.is_empty() && r.untestable.is_none()).map(|r| r.rule.id.clone()).collect();
-    Ok(Coverage { rows, uncovered, unknown_in_cases, stale_untestable })
+    let uncovered = rows
+        .iter()
+        .filter(|r| r.cases.is_empty() && r.untestable.is_none())
+        .map(|r| r.rule.id.clone())
+        .collect();
+    Ok(Coverage {
+        rows,
+        uncovered,
+        unknown_in_cases,
+        stale_untestable,
+    })
 }
 
 /// conformance/COVERAGE.md.
 pub fn render(cov: &Coverage) -> String {
     let total = cov.rows.len();
     let checked = cov.rows.iter().filter(|r| !r.cases.is_empty()).count();
-    let untestable = cov.rows.iter().filter(|r| r.cases.is_empty() && r.untestable.is_some()).count();
+    let untestable = cov
+        .rows
+        .iter()
+        .filter(|r| r.cases.is_empty() && r.untestable.is_some())
+        .count();
     let mut s = String::new();
     s.push_str("# Conformance coverage of SPEC.md\n\n");
     s.push_str("Generated by `ringproof conform --coverage` (do not edit; the `coverage` test checks it is\n");
@@ -170,7 +222,9 @@ pub fn render(cov: &Coverage) -> String {
     for r in &cov.rows {
         if r.rule.section != section {
             section = &r.rule.section;
-            s.push_str(&format!("\n## §{section}\n\n| rule | requirement | checked by |\n|---|---|---|\n"));
+            s.push_str(&format!(
+                "\n## §{section}\n\n| rule | requirement | checked by |\n|---|---|---|\n"
+            ));
         }
         let by = if r.cases.is_empty() {
             match &r.untestable {
@@ -178,7 +232,17 @@ pub fn render(cov: &Coverage) -> String {
                 None => "**NO CASE**".to_string(),
             }
         } else {
-            r.cases.iter().map(|(c, l)| if *l == Level::Required { format!("`{c}`") } else { format!("`{c}` (recommended)") }).collect::<Vec<_>>().join(", ")
+            r.cases
+                .iter()
+                .map(|(c, l)| {
+                    if *l == Level::Required {
+                        format!("`{c}`")
+                    } else {
+                        format!("`{c}` (recommended)")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let text = r.rule.text.replace('|', "\\|").replace('`', "");
         s.push_str(&format!("| {} | {}… | {} |\n", r.rule.id, text, by));

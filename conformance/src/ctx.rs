@@ -64,18 +64,41 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(producer_impl: Implementation, consumer_impl: Implementation, backend: Backend, name: String, root: PathBuf, timeout: Duration, schema: Arc<Schema>) -> Ctx {
+    pub fn new(
+        producer_impl: Implementation,
+        consumer_impl: Implementation,
+        backend: Backend,
+        name: String,
+        root: PathBuf,
+        timeout: Duration,
+        schema: Arc<Schema>,
+    ) -> Ctx {
         let ring = RingAddr {
             backend,
             name,
             root: (backend == Backend::Mmap).then(|| root.display().to_string()),
         };
-        Ctx { producer_impl, consumer_impl, backend, ring, root, deadline: Instant::now() + timeout, schema, testees: Vec::new(), notes: Vec::new() }
+        Ctx {
+            producer_impl,
+            consumer_impl,
+            backend,
+            ring,
+            root,
+            deadline: Instant::now() + timeout,
+            schema,
+            testees: Vec::new(),
+            notes: Vec::new(),
+        }
     }
 
     fn spawn(&mut self, imp: Implementation, label: &str) -> Result<H, CaseError> {
         let left = self.deadline.saturating_duration_since(Instant::now());
-        let t = Testee::spawn(&imp, label, Arc::clone(&self.schema), left.min(Duration::from_secs(10)))?;
+        let t = Testee::spawn(
+            &imp,
+            label,
+            Arc::clone(&self.schema),
+            left.min(Duration::from_secs(10)),
+        )?;
         self.testees.push(t);
         Ok(self.testees.len() - 1)
     }
@@ -112,11 +135,22 @@ impl Ctx {
     }
 
     /// Starts a producer testee and creates the ring (the reply may be an error).
-    pub fn producer(&mut self, capacity: u64, event_size: u64, wait_consumers: Option<(u64, u64)>) -> Result<(H, Reply), CaseError> {
+    pub fn producer(
+        &mut self,
+        capacity: u64,
+        event_size: u64,
+        wait_consumers: Option<(u64, u64)>,
+    ) -> Result<(H, Reply), CaseError> {
         self.producer_with(capacity, event_size, wait_consumers, None)
     }
 
-    pub fn producer_with(&mut self, capacity: u64, event_size: u64, wait_consumers: Option<(u64, u64)>, wait: Option<Wait>) -> Result<(H, Reply), CaseError> {
+    pub fn producer_with(
+        &mut self,
+        capacity: u64,
+        event_size: u64,
+        wait_consumers: Option<(u64, u64)>,
+        wait: Option<Wait>,
+    ) -> Result<(H, Reply), CaseError> {
         let h = self.start_producer_testee("producer")?;
         let ring = self.ring.clone();
         let reply = self.request(h, |id| Command::CreateProducer {
@@ -124,8 +158,12 @@ impl Ctx {
             ring,
             capacity,
             event_size,
-            wait_consumers: wait_consumers.map(|(min, timeout_ms)| WaitConsumers { min, timeout_ms }),
-            discover: Some(Discover { prefix: "c".into(), max: 8 }),
+            wait_consumers: wait_consumers
+                .map(|(min, timeout_ms)| WaitConsumers { min, timeout_ms }),
+            discover: Some(Discover {
+                prefix: "c".into(),
+                max: 8,
+            }),
             wait,
             required: None,
         })?;
@@ -133,22 +171,42 @@ impl Ctx {
     }
 
     /// Sends `create_producer` without waiting (for producers that wait for consumers).
-    pub fn producer_async(&mut self, capacity: u64, event_size: u64, min_consumers: u64) -> Result<(H, u64), CaseError> {
+    pub fn producer_async(
+        &mut self,
+        capacity: u64,
+        event_size: u64,
+        min_consumers: u64,
+    ) -> Result<(H, u64), CaseError> {
         self.producer_async_required(capacity, event_size, min_consumers, None)
     }
 
     /// [`producer_async`](Self::producer_async) with required consumers.
-    pub fn producer_async_required(&mut self, capacity: u64, event_size: u64, min_consumers: u64, required: Option<crate::protocol::Required>) -> Result<(H, u64), CaseError> {
+    pub fn producer_async_required(
+        &mut self,
+        capacity: u64,
+        event_size: u64,
+        min_consumers: u64,
+        required: Option<crate::protocol::Required>,
+    ) -> Result<(H, u64), CaseError> {
         let h = self.start_producer_testee("producer")?;
         let ring = self.ring.clone();
-        let timeout_ms = self.deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
+        let timeout_ms = self
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as u64;
         let id = self.send(h, |id| Command::CreateProducer {
             id,
             ring,
             capacity,
             event_size,
-            wait_consumers: Some(WaitConsumers { min: min_consumers, timeout_ms }),
-            discover: Some(Discover { prefix: "c".into(), max: 8 }),
+            wait_consumers: Some(WaitConsumers {
+                min: min_consumers,
+                timeout_ms,
+            }),
+            discover: Some(Discover {
+                prefix: "c".into(),
+                max: 8,
+            }),
             wait: None,
             required,
         })?;
@@ -165,49 +223,105 @@ impl Ctx {
     /// attaches consumers to a producer that waits for them. Creation is not what those
     /// cases check; a producer that never finishes creating still fails them by timeout.
     pub fn await_created(&self) {
-        let names = [("", ".ring"), ("_producer_seq", ".producer.cursor")].map(|(s, f)| self.segment_path(s, f));
-        let last = [("_registry", ".registry"), ("_cr", ".ready.cursor")].map(|(s, f)| self.segment_path(s, f));
+        let names = [("", ".ring"), ("_producer_seq", ".producer.cursor")]
+            .map(|(s, f)| self.segment_path(s, f));
+        let last = [("_registry", ".registry"), ("_cr", ".ready.cursor")]
+            .map(|(s, f)| self.segment_path(s, f));
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !(names.iter().all(|p| p.exists()) && last.iter().any(|p| p.exists())) && Instant::now() < deadline {
+        while !(names.iter().all(|p| p.exists()) && last.iter().any(|p| p.exists()))
+            && Instant::now() < deadline
+        {
             // Polling for names that appear, with a deadline; no event depends on this sleep.
             std::thread::sleep(Duration::from_micros(200));
         }
     }
 
     /// Starts a consumer testee and attaches it as `c_{k}`; the reply may be an error.
-    pub fn consumer(&mut self, k: usize, event_size: u64, wait: Option<Wait>) -> Result<(H, Reply), CaseError> {
+    pub fn consumer(
+        &mut self,
+        k: usize,
+        event_size: u64,
+        wait: Option<Wait>,
+    ) -> Result<(H, Reply), CaseError> {
         let h = self.start_consumer_testee(&format!("consumer {}", consumer_id(k)))?;
         let reply = self.attach(h, k, event_size, wait)?;
         Ok((h, reply))
     }
 
     /// Attaches testee `h` as consumer `c_{k}`.
-    pub fn attach(&mut self, h: H, k: usize, event_size: u64, wait: Option<Wait>) -> Result<Reply, CaseError> {
+    pub fn attach(
+        &mut self,
+        h: H,
+        k: usize,
+        event_size: u64,
+        wait: Option<Wait>,
+    ) -> Result<Reply, CaseError> {
         let ring = self.ring.clone();
-        let timeout_ms = self.deadline.saturating_duration_since(Instant::now()).as_millis().min(10_000) as u64;
-        self.request(h, |id| Command::AttachConsumer { id, ring, consumer_id: consumer_id(k), event_size, timeout_ms, wait, resync: None })
+        let timeout_ms = self
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis()
+            .min(10_000) as u64;
+        self.request(h, |id| Command::AttachConsumer {
+            id,
+            ring,
+            consumer_id: consumer_id(k),
+            event_size,
+            timeout_ms,
+            wait,
+            resync: None,
+        })
     }
 
     /// Sends `publish` without waiting.
     pub fn publish_async(&mut self, h: H, count: u64, batch: u64) -> Result<u64, CaseError> {
-        self.send(h, |id| Command::Publish { id, count, batch: (batch > 1).then_some(batch) })
+        self.send(h, |id| Command::Publish {
+            id,
+            count,
+            batch: (batch > 1).then_some(batch),
+        })
     }
 
     /// Sends `consume` without waiting. The consumer gives up after [`IDLE_MS`] without an
     /// event, so a stalled stream fails fast instead of running into the case timeout.
     pub fn consume_async(&mut self, h: H, count: u64, mode: Mode) -> Result<u64, CaseError> {
-        let timeout_ms = (self.deadline.saturating_duration_since(Instant::now()).as_millis() as u64).min(IDLE_MS);
-        self.send(h, |id| Command::Consume { id, count, mode, timeout_ms })
+        let timeout_ms = (self
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as u64)
+            .min(IDLE_MS);
+        self.send(h, |id| Command::Consume {
+            id,
+            count,
+            mode,
+            timeout_ms,
+        })
     }
 
     /// Sends `consume` with an explicit idle timeout.
-    pub fn consume_idle(&mut self, h: H, count: u64, mode: Mode, idle_ms: u64) -> Result<u64, CaseError> {
-        self.send(h, |id| Command::Consume { id, count, mode, timeout_ms: idle_ms })
+    pub fn consume_idle(
+        &mut self,
+        h: H,
+        count: u64,
+        mode: Mode,
+        idle_ms: u64,
+    ) -> Result<u64, CaseError> {
+        self.send(h, |id| Command::Consume {
+            id,
+            count,
+            mode,
+            timeout_ms: idle_ms,
+        })
     }
 
     /// The `ok` fields of a reply, or a failure naming `what`.
-    pub fn expect_ok<'r>(reply: &'r Reply, what: &str) -> Result<&'r crate::protocol::OkFields, CaseError> {
-        reply.ok().map_err(|e| CaseError::Fail(format!("{what} failed: {e}")))
+    pub fn expect_ok<'r>(
+        reply: &'r Reply,
+        what: &str,
+    ) -> Result<&'r crate::protocol::OkFields, CaseError> {
+        reply
+            .ok()
+            .map_err(|e| CaseError::Fail(format!("{what} failed: {e}")))
     }
 
     /// The producer cursor a testee reports.
@@ -242,7 +356,9 @@ impl Ctx {
     /// Path of a ring segment in the file system (shm objects live in /dev/shm).
     pub fn segment_path(&self, shm_suffix: &str, file_suffix: &str) -> PathBuf {
         match self.backend {
-            Backend::Shm => PathBuf::from("/dev/shm").join(format!("{}{shm_suffix}", self.ring.name)),
+            Backend::Shm => {
+                PathBuf::from("/dev/shm").join(format!("{}{shm_suffix}", self.ring.name))
+            }
             Backend::Mmap => self.root.join(format!("{}{file_suffix}", self.ring.name)),
         }
     }
@@ -266,7 +382,11 @@ pub fn ring_leftovers(name: &str, root: Option<&std::path::Path>) -> Vec<String>
     if let Ok(rd) = std::fs::read_dir("/dev/shm") {
         for e in rd.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
-            let bare = n.strip_prefix('.').and_then(|t| t.strip_suffix(".tmp")).and_then(|t| t.split_once('.')).map_or(n.as_str(), |(seg, _)| seg);
+            let bare = n
+                .strip_prefix('.')
+                .and_then(|t| t.strip_suffix(".tmp"))
+                .and_then(|t| t.split_once('.'))
+                .map_or(n.as_str(), |(seg, _)| seg);
             if bare == name || bare.starts_with(&format!("{name}_")) {
                 found.push(format!("/dev/shm/{n}"));
             }
@@ -315,12 +435,24 @@ pub fn expected_digest(first: i64, last: i64, event_size: usize) -> String {
 }
 
 /// Checks that `reply`'s events are exactly `first..=last`, in order, each with its TP1 bytes.
-pub fn check_delivery(reply: &Reply, event_size: usize, first: i64, last: i64, who: &str) -> Result<(), CaseError> {
+pub fn check_delivery(
+    reply: &Reply,
+    event_size: usize,
+    first: i64,
+    last: i64,
+    who: &str,
+) -> Result<(), CaseError> {
     let mut next = first;
     for (a, b, digest) in &reply.events {
         if *a != next {
-            let what = if *a > next { "lost" } else { "duplicated or reordered" };
-            return fail(format!("{who}: expected sequence {next}, got a run starting at {a} ({what} events)"));
+            let what = if *a > next {
+                "lost"
+            } else {
+                "duplicated or reordered"
+            };
+            return fail(format!(
+                "{who}: expected sequence {next}, got a run starting at {a} ({what} events)"
+            ));
         }
         if b < a {
             return fail(format!("{who}: malformed run {a}..{b}"));
@@ -331,7 +463,10 @@ pub fn check_delivery(reply: &Reply, event_size: usize, first: i64, last: i64, w
         next = b + 1;
     }
     if next != last + 1 {
-        return fail(format!("{who}: delivered up to {} but {last} was published", next - 1));
+        return fail(format!(
+            "{who}: delivered up to {} but {last} was published",
+            next - 1
+        ));
     }
     Ok(())
 }

@@ -29,11 +29,20 @@ impl Implementation {
     /// or a test binary in `target/<profile>/deps`, whose parent holds them), or the path of a
     /// testee executable.
     pub fn resolve(spec: &str) -> Result<Implementation, String> {
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+        let exe =
+            std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
         let sibling = |name: &str, how: &str| {
-            let beside = if exe.file_name().is_some_and(|n| n == name) { exe.clone() } else { exe.with_file_name(name) };
+            let beside = if exe.file_name().is_some_and(|n| n == name) {
+                exe.clone()
+            } else {
+                exe.with_file_name(name)
+            };
             let above = exe.parent().and_then(|d| d.parent()).map(|d| d.join(name));
-            [Some(beside.clone()), above].into_iter().flatten().find(|p| p.is_file()).ok_or_else(|| format!("{} not found: {how}", beside.display()))
+            [Some(beside.clone()), above]
+                .into_iter()
+                .flatten()
+                .find(|p| p.is_file())
+                .ok_or_else(|| format!("{} not found: {how}", beside.display()))
         };
         let (name, program, args) = match spec {
             "ringproof" | "ref" | "reference" => ("ringproof".to_owned(), sibling("ringproof", "build it with `cargo build --release -p ringproof-cli` (same profile as this binary)")?, vec!["testee".to_owned()]),
@@ -54,7 +63,12 @@ impl Implementation {
                 (path.to_owned(), p, Vec::new())
             }
         };
-        Ok(Implementation { name, program, args, env: Vec::new() })
+        Ok(Implementation {
+            name,
+            program,
+            args,
+            env: Vec::new(),
+        })
     }
 }
 
@@ -62,7 +76,10 @@ impl Implementation {
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     #[error("could not start testee {program}: {source}")]
-    Spawn { program: String, source: std::io::Error },
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
     #[error("testee {0} sent no hello within the timeout")]
     NoHello(String),
     #[error("testee speaks protocol {found}, the harness speaks {PROTOCOL_VERSION}")]
@@ -113,13 +130,24 @@ pub struct Testee {
 
 impl Testee {
     /// Starts `imp` and waits for its hello.
-    pub fn spawn(imp: &Implementation, label: &str, schema: Arc<Schema>, timeout: Duration) -> Result<Testee, DriverError> {
+    pub fn spawn(
+        imp: &Implementation,
+        label: &str,
+        schema: Arc<Schema>,
+        timeout: Duration,
+    ) -> Result<Testee, DriverError> {
         Self::spawn_with_env(imp, label, schema, timeout, &[])
     }
 
     /// [`spawn`](Self::spawn) with extra environment variables for this process only (chaos
     /// campaigns arm failpoints this way).
-    pub fn spawn_with_env(imp: &Implementation, label: &str, schema: Arc<Schema>, timeout: Duration, env: &[(String, String)]) -> Result<Testee, DriverError> {
+    pub fn spawn_with_env(
+        imp: &Implementation,
+        label: &str,
+        schema: Arc<Schema>,
+        timeout: Duration,
+        env: &[(String, String)],
+    ) -> Result<Testee, DriverError> {
         let mut child = Process::new(&imp.program)
             .args(&imp.args)
             .envs(imp.env.iter().chain(env).map(|(k, v)| (k, v)))
@@ -127,7 +155,10 @@ impl Testee {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|source| DriverError::Spawn { program: imp.program.display().to_string(), source })?;
+            .map_err(|source| DriverError::Spawn {
+                program: imp.program.display().to_string(),
+                source,
+            })?;
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
         let (tx, lines) = mpsc::channel();
@@ -164,7 +195,12 @@ impl Testee {
             killed: false,
         };
         match t.next_message(Instant::now() + timeout, "hello") {
-            Ok(Message::Hello { protocol, implementation, capabilities, .. }) => {
+            Ok(Message::Hello {
+                protocol,
+                implementation,
+                capabilities,
+                ..
+            }) => {
                 if protocol != PROTOCOL_VERSION {
                     return Err(DriverError::Protocol { found: protocol });
                 }
@@ -173,7 +209,9 @@ impl Testee {
                 Ok(t)
             }
             Ok(other) => Err(t.violation(format!("expected hello, got {other:?}"))),
-            Err(DriverError::Timeout(..)) => Err(DriverError::NoHello(imp.program.display().to_string())),
+            Err(DriverError::Timeout(..)) => {
+                Err(DriverError::NoHello(imp.program.display().to_string()))
+            }
             Err(e) => Err(e),
         }
     }
@@ -194,8 +232,13 @@ impl Testee {
             panic!("harness bug: command {line} violates the schema: {e}");
         }
         self.transcript.push(format!("> {line}"));
-        let stdin = self.stdin.as_mut().ok_or_else(|| DriverError::Gone(self.label.clone()))?;
-        writeln!(stdin, "{line}").and_then(|_| stdin.flush()).map_err(|_| DriverError::Gone(self.label.clone()))?;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| DriverError::Gone(self.label.clone()))?;
+        writeln!(stdin, "{line}")
+            .and_then(|_| stdin.flush())
+            .map_err(|_| DriverError::Gone(self.label.clone()))?;
         Ok(id)
     }
 
@@ -207,11 +250,26 @@ impl Testee {
     /// [`wait`](Self::wait), also handing every streamed message (`events`, `progress`,
     /// `liveness`) to `on_stream` as it arrives, so a caller keeps what a testee reported even
     /// if it dies before its final reply.
-    pub fn wait_streaming(&mut self, id: u64, deadline: Instant, mut on_stream: impl FnMut(&Message)) -> Result<Reply, DriverError> {
-        let mut reply = Reply { result: Ok(OkFields::default()), events: Vec::new(), progress: Vec::new(), liveness: Vec::new(), missed: None };
+    pub fn wait_streaming(
+        &mut self,
+        id: u64,
+        deadline: Instant,
+        mut on_stream: impl FnMut(&Message),
+    ) -> Result<Reply, DriverError> {
+        let mut reply = Reply {
+            result: Ok(OkFields::default()),
+            events: Vec::new(),
+            progress: Vec::new(),
+            liveness: Vec::new(),
+            missed: None,
+        };
         loop {
-            let m = self.next_message(deadline, &format!("the reply to command {id} from {}", self.label))?;
-            if matches!(&m, Message::Events { id: got, .. } | Message::Progress { id: got, .. } | Message::Liveness { id: got, .. } if *got == id) {
+            let m = self.next_message(
+                deadline,
+                &format!("the reply to command {id} from {}", self.label),
+            )?;
+            if matches!(&m, Message::Events { id: got, .. } | Message::Progress { id: got, .. } | Message::Liveness { id: got, .. } if *got == id)
+            {
                 on_stream(&m);
             }
             match m {
@@ -219,21 +277,47 @@ impl Testee {
                     reply.result = Ok(fields);
                     return Ok(reply);
                 }
-                Message::Error { id: got, kind, message, missed } if got == id => {
+                Message::Error {
+                    id: got,
+                    kind,
+                    message,
+                    missed,
+                } if got == id => {
                     reply.result = Err((kind, message));
                     reply.missed = missed;
                     return Ok(reply);
                 }
-                Message::Events { id: got, first, last, digest } if got == id => reply.events.push((first, last, digest)),
-                Message::Progress { id: got, published_through } if got == id => reply.progress.push(published_through),
-                Message::Liveness { id: got, consumer_id, dead, mono_ns } if got == id => reply.liveness.push((consumer_id, dead, mono_ns)),
-                other => return Err(self.violation(format!("unexpected message while waiting for {id}: {other:?}"))),
+                Message::Events {
+                    id: got,
+                    first,
+                    last,
+                    digest,
+                } if got == id => reply.events.push((first, last, digest)),
+                Message::Progress {
+                    id: got,
+                    published_through,
+                } if got == id => reply.progress.push(published_through),
+                Message::Liveness {
+                    id: got,
+                    consumer_id,
+                    dead,
+                    mono_ns,
+                } if got == id => reply.liveness.push((consumer_id, dead, mono_ns)),
+                other => {
+                    return Err(self.violation(format!(
+                        "unexpected message while waiting for {id}: {other:?}"
+                    )))
+                }
             }
         }
     }
 
     /// Sends and waits.
-    pub fn request(&mut self, make: impl FnOnce(u64) -> Command, deadline: Instant) -> Result<Reply, DriverError> {
+    pub fn request(
+        &mut self,
+        make: impl FnOnce(u64) -> Command,
+        deadline: Instant,
+    ) -> Result<Reply, DriverError> {
         let id = self.send(make)?;
         self.wait(id, deadline)
     }
@@ -242,18 +326,27 @@ impl Testee {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = match self.lines.recv_timeout(left) {
             Ok(l) => l,
-            Err(RecvTimeoutError::Timeout) => return Err(DriverError::Timeout(left, what.to_owned())),
-            Err(RecvTimeoutError::Disconnected) => return Err(DriverError::Gone(self.label.clone())),
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(DriverError::Timeout(left, what.to_owned()))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(DriverError::Gone(self.label.clone()))
+            }
         };
         self.transcript.push(format!("< {line}"));
-        let value: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| self.violation(format!("not JSON ({e}): {line}")))?;
-        self.schema.check_from_testee(&value).map_err(|e| self.violation(format!("{e}: {line}")))?;
+        let value: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| self.violation(format!("not JSON ({e}): {line}")))?;
+        self.schema
+            .check_from_testee(&value)
+            .map_err(|e| self.violation(format!("{e}: {line}")))?;
         serde_json::from_value(value).map_err(|e| self.violation(format!("{e}: {line}")))
     }
 
     fn violation(&self, detail: String) -> DriverError {
-        DriverError::Violation { testee: self.label.clone(), detail }
+        DriverError::Violation {
+            testee: self.label.clone(),
+            detail,
+        }
     }
 
     /// SIGKILLs the process (a crash the harness caused on purpose).
@@ -275,7 +368,10 @@ impl Testee {
             }
             if Instant::now() >= deadline {
                 self.kill();
-                return Err(DriverError::Timeout(Duration::ZERO, format!("{} to exit", self.label)));
+                return Err(DriverError::Timeout(
+                    Duration::ZERO,
+                    format!("{} to exit", self.label),
+                ));
             }
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -288,8 +384,19 @@ impl Testee {
 
     /// Everything exchanged so far, plus the testee's stderr.
     pub fn transcript(&self) -> String {
-        let mut s = format!("--- {} ({}) transcript ---\n", self.label, self.implementation);
-        for line in self.transcript.iter().rev().take(40).collect::<Vec<_>>().into_iter().rev() {
+        let mut s = format!(
+            "--- {} ({}) transcript ---\n",
+            self.label, self.implementation
+        );
+        for line in self
+            .transcript
+            .iter()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
             s.push_str(line);
             s.push('\n');
         }

@@ -31,8 +31,13 @@ pub fn load(dir: &Path, implementation: &str) -> Result<Vec<Expected>, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (pattern, reason) = line.split_once('#').ok_or_else(|| format!("{}:{}: entry without a '# reason'", path.display(), n + 1))?;
-        out.push(Expected { pattern: pattern.trim().to_owned(), reason: reason.trim().to_owned() });
+        let (pattern, reason) = line
+            .split_once('#')
+            .ok_or_else(|| format!("{}:{}: entry without a '# reason'", path.display(), n + 1))?;
+        out.push(Expected {
+            pattern: pattern.trim().to_owned(),
+            reason: reason.trim().to_owned(),
+        });
     }
     Ok(out)
 }

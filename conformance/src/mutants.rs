@@ -123,18 +123,31 @@ pub struct Verdict {
 pub fn mutated(reference: &Implementation, mutant: &Mutant) -> Implementation {
     let mut imp = reference.clone();
     imp.name = format!("mutant:{}", mutant.name);
-    imp.env.push(("RINGPROOF_MUTANT".into(), mutant.name.into()));
+    imp.env
+        .push(("RINGPROOF_MUTANT".into(), mutant.name.into()));
     imp
 }
 
 /// Runs `mutant` (in both roles) through its killer cases, or through every case with
 /// `all`, stopping at the first instance that does not pass.
-pub fn judge(mutant: &'static Mutant, reference: &Implementation, cases: &[Case], schema: &Arc<Schema>, backends: &[Backend], all: bool) -> Result<Verdict, String> {
+pub fn judge(
+    mutant: &'static Mutant,
+    reference: &Implementation,
+    cases: &[Case],
+    schema: &Arc<Schema>,
+    backends: &[Backend],
+    all: bool,
+) -> Result<Verdict, String> {
     let probed = runner::probe(&mutated(reference, mutant), schema)?;
-    let impls = vec![Probed { imp: mutated(reference, mutant), ..probed }];
+    let impls = vec![Probed {
+        imp: mutated(reference, mutant),
+        ..probed
+    }];
     let none = vec![Vec::new()];
     let mut ran = Vec::new();
-    let mut order: Vec<usize> = (0..cases.len()).filter(|&i| mutant.killers.iter().any(|k| glob_match(k, cases[i].id))).collect();
+    let mut order: Vec<usize> = (0..cases.len())
+        .filter(|&i| mutant.killers.iter().any(|k| glob_match(k, cases[i].id)))
+        .collect();
     if all {
         let rest: Vec<usize> = (0..cases.len()).filter(|i| !order.contains(i)).collect();
         order.extend(rest);
@@ -147,9 +160,17 @@ pub fn judge(mutant: &'static Mutant, reference: &Implementation, cases: &[Case]
             ran.push(r);
             if killed {
                 let killed_by = ran.last().cloned();
-                return Ok(Verdict { mutant, killed_by, ran });
+                return Ok(Verdict {
+                    mutant,
+                    killed_by,
+                    ran,
+                });
             }
         }
     }
-    Ok(Verdict { mutant, killed_by: None, ran })
+    Ok(Verdict {
+        mutant,
+        killed_by: None,
+        ran,
+    })
 }

@@ -115,10 +115,22 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         batch: Option<u64>,
     },
-    TryPublish { id: u64, count: u64 },
-    Consume { id: u64, count: u64, mode: Mode, timeout_ms: u64 },
-    Cursors { id: u64 },
-    Leave { id: u64 },
+    TryPublish {
+        id: u64,
+        count: u64,
+    },
+    Consume {
+        id: u64,
+        count: u64,
+        mode: Mode,
+        timeout_ms: u64,
+    },
+    Cursors {
+        id: u64,
+    },
+    Leave {
+        id: u64,
+    },
     /// `bench` capability (PROTOCOL.md, "Benchmarks"): set up one side of a benchmark run,
     /// run its hot loop, and answer with what it measured (`ok` with `bench`).
     Bench(Box<BenchCmd>),
@@ -239,11 +251,24 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         missed: Option<Missed>,
     },
-    Progress { id: u64, published_through: i64 },
-    Events { id: u64, first: i64, last: i64, digest: String },
+    Progress {
+        id: u64,
+        published_through: i64,
+    },
+    Events {
+        id: u64,
+        first: i64,
+        last: i64,
+        digest: String,
+    },
     /// Optional (chaos campaigns): during `publish`, the producer noticed that required
     /// consumer `consumer_id` stalled or died (`dead`), at `mono_ns` on CLOCK_MONOTONIC.
-    Liveness { id: u64, consumer_id: String, dead: bool, mono_ns: u64 },
+    Liveness {
+        id: u64,
+        consumer_id: String,
+        dead: bool,
+        mono_ns: u64,
+    },
 }
 
 /// Which benchmark a `bench` command runs.

@@ -29,7 +29,12 @@ impl Totals {
     /// `N passed, N failed, N skipped` (expected failures count as passed: they behaved as the
     /// committed list says).
     pub fn closing_line(&self) -> String {
-        format!("{} passed, {} failed, {} skipped", self.pass + self.expected_failure, self.bad, self.skipped)
+        format!(
+            "{} passed, {} failed, {} skipped",
+            self.pass + self.expected_failure,
+            self.bad,
+            self.skipped
+        )
     }
 }
 
@@ -62,7 +67,10 @@ pub fn matrix(results: &[InstanceResult]) -> String {
     }
     let width = rows.iter().map(|r| r.len()).max().unwrap_or(4).max(4);
     let short = |s: &str| s.chars().take(4).collect::<String>();
-    let headers: Vec<String> = columns.iter().map(|(p, c, b)| format!("{}>{} {}", short(p), short(c), b)).collect();
+    let headers: Vec<String> = columns
+        .iter()
+        .map(|(p, c, b)| format!("{}>{} {}", short(p), short(c), b))
+        .collect();
     let mut out = format!("{:width$}", "case");
     for h in &headers {
         out.push_str(&format!("  {h:>14}"));
@@ -71,7 +79,9 @@ pub fn matrix(results: &[InstanceResult]) -> String {
     for row in rows {
         out.push_str(&format!("{row:width$}"));
         for (p, c, b) in &columns {
-            let r = results.iter().find(|r| r.case_id == row && &r.producer == p && &r.consumer == c && r.backend.as_str() == *b);
+            let r = results.iter().find(|r| {
+                r.case_id == row && &r.producer == p && &r.consumer == c && r.backend.as_str() == *b
+            });
             out.push_str(&format!("  {:>14}", r.map_or("", |r| cell(r.status))));
         }
         out.push('\n');
@@ -82,7 +92,10 @@ pub fn matrix(results: &[InstanceResult]) -> String {
 /// Details of every instance that did not simply pass or skip.
 pub fn details(results: &[InstanceResult]) -> String {
     let mut out = String::new();
-    for r in results.iter().filter(|r| r.status.is_bad() || r.status == Status::ExpectedFailure) {
+    for r in results
+        .iter()
+        .filter(|r| r.status.is_bad() || r.status == Status::ExpectedFailure)
+    {
         out.push_str(&format!("\n[{}] {}\n", r.status.as_str(), r.key));
         let limit = if r.status.is_bad() { usize::MAX } else { 1 };
         for line in r.detail.lines().take(limit) {
@@ -106,7 +119,10 @@ pub fn to_json(results: &[InstanceResult]) -> serde_json::Value {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// JUnit XML, one testcase per instance.
@@ -127,10 +143,19 @@ pub fn to_junit(results: &[InstanceResult]) -> String {
         ));
         match r.status {
             Status::Pass => {}
-            Status::Skipped | Status::ExpectedFailure => {
-                out.push_str(&format!("<skipped message=\"{}\"/>", xml_escape(&format!("{}: {}", r.status.as_str(), r.detail.lines().next().unwrap_or("")))))
-            }
-            _ => out.push_str(&format!("<failure message=\"{}\">{}</failure>", r.status.as_str(), xml_escape(&r.detail))),
+            Status::Skipped | Status::ExpectedFailure => out.push_str(&format!(
+                "<skipped message=\"{}\"/>",
+                xml_escape(&format!(
+                    "{}: {}",
+                    r.status.as_str(),
+                    r.detail.lines().next().unwrap_or("")
+                ))
+            )),
+            _ => out.push_str(&format!(
+                "<failure message=\"{}\">{}</failure>",
+                r.status.as_str(),
+                xml_escape(&r.detail)
+            )),
         }
         out.push_str("</testcase>\n");
     }

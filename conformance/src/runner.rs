@@ -27,9 +27,13 @@ impl Probed {
 
 /// Starts each implementation once to learn its name and capabilities.
 pub fn probe(imp: &Implementation, schema: &Arc<Schema>) -> Result<Probed, String> {
-    let t = Testee::spawn(imp, "probe", Arc::clone(schema), Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    let t = Testee::spawn(imp, "probe", Arc::clone(schema), Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
     let probed = Probed {
-        imp: Implementation { name: t.implementation.clone(), ..imp.clone() },
+        imp: Implementation {
+            name: t.implementation.clone(),
+            ..imp.clone()
+        },
         capabilities: t.capabilities.clone(),
     };
     let _ = t.exit(Instant::now() + Duration::from_secs(5));
@@ -50,21 +54,34 @@ pub struct Instance {
 }
 
 /// Every instance of every case matching `case_glob`.
-pub fn plan(cases: &[Case], impls: &[Probed], backends: &[Backend], case_glob: Option<&str>) -> Vec<Instance> {
+pub fn plan(
+    cases: &[Case],
+    impls: &[Probed],
+    backends: &[Backend],
+    case_glob: Option<&str>,
+) -> Vec<Instance> {
     let mut out = Vec::new();
     for (ci, case) in cases.iter().enumerate() {
         if case_glob.is_some_and(|g| !glob_match(g, case.id)) {
             continue;
         }
         let pairs: Vec<(usize, usize)> = match case.roles {
-            Roles::Pair => (0..impls.len()).flat_map(|p| (0..impls.len()).map(move |c| (p, c))).collect(),
+            Roles::Pair => (0..impls.len())
+                .flat_map(|p| (0..impls.len()).map(move |c| (p, c)))
+                .collect(),
             Roles::Producer | Roles::Consumer => (0..impls.len()).map(|i| (i, i)).collect(),
         };
         for (p, c) in pairs {
             for &backend in backends {
                 let (pi, co) = (&impls[p], &impls[c]);
                 let key = match case.roles {
-                    Roles::Pair => format!("{}[{}>{},{}]", case.id, pi.imp.name, co.imp.name, backend.as_str()),
+                    Roles::Pair => format!(
+                        "{}[{}>{},{}]",
+                        case.id,
+                        pi.imp.name,
+                        co.imp.name,
+                        backend.as_str()
+                    ),
                     _ => format!("{}[{},{}]", case.id, pi.imp.name, backend.as_str()),
                 };
                 let mut missing = Vec::new();
@@ -74,13 +91,32 @@ pub fn plan(cases: &[Case], impls: &[Probed], backends: &[Backend], case_glob: O
                     Roles::Consumer => (false, true),
                 };
                 if uses_p {
-                    missing.extend(std::iter::once(backend.as_str()).chain(["producer"]).chain(case.producer_needs.iter().copied()).filter(|n| !pi.has(n)).map(|n| format!("{} lacks {n}", pi.imp.name)));
+                    missing.extend(
+                        std::iter::once(backend.as_str())
+                            .chain(["producer"])
+                            .chain(case.producer_needs.iter().copied())
+                            .filter(|n| !pi.has(n))
+                            .map(|n| format!("{} lacks {n}", pi.imp.name)),
+                    );
                 }
                 if uses_c {
-                    missing.extend(std::iter::once(backend.as_str()).chain(["consumer"]).chain(case.consumer_needs.iter().copied()).filter(|n| !co.has(n)).map(|n| format!("{} lacks {n}", co.imp.name)));
+                    missing.extend(
+                        std::iter::once(backend.as_str())
+                            .chain(["consumer"])
+                            .chain(case.consumer_needs.iter().copied())
+                            .filter(|n| !co.has(n))
+                            .map(|n| format!("{} lacks {n}", co.imp.name)),
+                    );
                 }
                 let skip = (!missing.is_empty()).then(|| missing.join(", "));
-                out.push(Instance { case: ci, producer: p, consumer: c, backend, key, skip });
+                out.push(Instance {
+                    case: ci,
+                    producer: p,
+                    consumer: c,
+                    backend,
+                    key,
+                    skip,
+                });
             }
         }
     }
@@ -114,7 +150,10 @@ impl Status {
 
     /// Whether this outcome makes the run fail.
     pub fn is_bad(self) -> bool {
-        matches!(self, Status::Fail | Status::Error | Status::Timeout | Status::UnexpectedPass)
+        matches!(
+            self,
+            Status::Fail | Status::Error | Status::Timeout | Status::UnexpectedPass
+        )
     }
 }
 
@@ -139,16 +178,31 @@ static RING_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Runs one instance: fresh ring name and root, the case, then cleanup (leftovers removed so
 /// a failure never poisons the next instance).
-pub fn run_instance(case: &Case, inst: &Instance, impls: &[Probed], schema: &Arc<Schema>, expected: &[Vec<Expected>]) -> InstanceResult {
+pub fn run_instance(
+    case: &Case,
+    inst: &Instance,
+    impls: &[Probed],
+    schema: &Arc<Schema>,
+    expected: &[Vec<Expected>],
+) -> InstanceResult {
     let started = Instant::now();
     let (status, detail, notes) = match &inst.skip {
         Some(why) => (Status::Skipped, why.clone(), Vec::new()),
         None => {
             let n = RING_COUNTER.fetch_add(1, Ordering::Relaxed);
             let name = format!("rpc{}x{n}", std::process::id());
-            let root = std::env::temp_dir().join(format!("ringproof-conform-{}-{n}", std::process::id()));
+            let root =
+                std::env::temp_dir().join(format!("ringproof-conform-{}-{n}", std::process::id()));
             let _ = std::fs::create_dir_all(&root);
-            let mut ctx = Ctx::new(impls[inst.producer].imp.clone(), impls[inst.consumer].imp.clone(), inst.backend, name, root.clone(), case.timeout, Arc::clone(schema));
+            let mut ctx = Ctx::new(
+                impls[inst.producer].imp.clone(),
+                impls[inst.consumer].imp.clone(),
+                inst.backend,
+                name,
+                root.clone(),
+                case.timeout,
+                Arc::clone(schema),
+            );
             let result = (case.run)(&mut ctx);
             let transcripts: String = ctx.testees.iter().map(Testee::transcript).collect();
             for t in ctx.testees.iter_mut() {
@@ -159,9 +213,18 @@ pub fn run_instance(case: &Case, inst: &Instance, impls: &[Probed], schema: &Arc
             let _ = std::fs::remove_dir_all(&root);
             let (status, detail) = match result {
                 Ok(()) => (Status::Pass, String::new()),
-                Err(CaseError::Fail(e)) => (Status::Fail, format!("{e}\n{}\n{transcripts}", rules_line(case))),
-                Err(CaseError::Error(e)) => (Status::Error, format!("{e}\n{}\n{transcripts}", rules_line(case))),
-                Err(CaseError::Timeout(e)) => (Status::Timeout, format!("{e}\n{}\n{transcripts}", rules_line(case))),
+                Err(CaseError::Fail(e)) => (
+                    Status::Fail,
+                    format!("{e}\n{}\n{transcripts}", rules_line(case)),
+                ),
+                Err(CaseError::Error(e)) => (
+                    Status::Error,
+                    format!("{e}\n{}\n{transcripts}", rules_line(case)),
+                ),
+                Err(CaseError::Timeout(e)) => (
+                    Status::Timeout,
+                    format!("{e}\n{}\n{transcripts}", rules_line(case)),
+                ),
                 Err(CaseError::Skip(e)) => (Status::Skipped, e),
             };
             (status, detail, ctx.notes)
@@ -172,8 +235,17 @@ pub fn run_instance(case: &Case, inst: &Instance, impls: &[Probed], schema: &Arc
         .flat_map(|&i| expected.get(i).into_iter().flatten())
         .find(|e| glob_match(&e.pattern, &inst.key));
     let (status, detail) = match (status, listed) {
-        (Status::Pass, Some(e)) => (Status::UnexpectedPass, format!("listed as expected to fail ({}) but passed: remove the entry `{}`", e.reason, e.pattern)),
-        (Status::Fail | Status::Error | Status::Timeout, Some(e)) => (Status::ExpectedFailure, format!("{} [{}]", e.reason, first_line(&detail))),
+        (Status::Pass, Some(e)) => (
+            Status::UnexpectedPass,
+            format!(
+                "listed as expected to fail ({}) but passed: remove the entry `{}`",
+                e.reason, e.pattern
+            ),
+        ),
+        (Status::Fail | Status::Error | Status::Timeout, Some(e)) => (
+            Status::ExpectedFailure,
+            format!("{} [{}]", e.reason, first_line(&detail)),
+        ),
         (s, _) => (s, detail),
     };
     InstanceResult {
@@ -192,7 +264,12 @@ pub fn run_instance(case: &Case, inst: &Instance, impls: &[Probed], schema: &Arc
 
 /// What a failing instance was checking, for the report: the SPEC.md rule ids and the rule.
 fn rules_line(case: &Case) -> String {
-    format!("rule ({}, SPEC.md {}): {}", case.rules.join(" "), case.spec, case.rule)
+    format!(
+        "rule ({}, SPEC.md {}): {}",
+        case.rules.join(" "),
+        case.spec,
+        case.rule
+    )
 }
 
 fn first_line(s: &str) -> &str {
@@ -201,7 +278,10 @@ fn first_line(s: &str) -> &str {
 
 /// Loads the expected-failure list of every implementation.
 pub fn load_expected(dir: &Path, impls: &[Probed]) -> Result<Vec<Vec<Expected>>, String> {
-    impls.iter().map(|p| expected::load(dir, &p.imp.name)).collect()
+    impls
+        .iter()
+        .map(|p| expected::load(dir, &p.imp.name))
+        .collect()
 }
 
 /// The directory with the committed expected-failure lists of this repository.

@@ -20,7 +20,10 @@ impl Schema {
             v["$ref"] = Value::String(format!("#/$defs/{def}"));
             jsonschema::validator_for(&v).expect("embedded schema compiles")
         };
-        Schema { from_testee: with_root("from_testee"), to_testee: with_root("to_testee") }
+        Schema {
+            from_testee: with_root("from_testee"),
+            to_testee: with_root("to_testee"),
+        }
     }
 
     /// Checks a testee-to-harness message.
@@ -35,7 +38,11 @@ impl Schema {
 }
 
 fn check(validator: &jsonschema::Validator, v: &Value) -> Result<(), String> {
-    let errors: Vec<String> = validator.iter_errors(v).take(3).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(v)
+        .take(3)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
     if errors.is_empty() {
         Ok(())
     } else {
@@ -51,12 +58,30 @@ mod tests {
     #[test]
     fn accepts_and_rejects() {
         let s = Schema::load();
-        assert!(s.check_from_testee(&json!({"type":"ok","id":1,"start_seq":-1})).is_ok());
-        assert!(s.check_from_testee(&json!({"type":"events","id":1,"first":0,"last":3,"digest":"00112233aabbccdd"})).is_ok());
-        assert!(s.check_from_testee(&json!({"type":"events","id":1,"first":0,"last":3,"digest":"XYZ"})).is_err());
-        assert!(s.check_from_testee(&json!({"type":"error","id":1,"kind":"bogus","message":""})).is_err());
-        assert!(s.check_from_testee(&json!({"type":"hello","protocol":2,"impl":"x","version":"1","capabilities":[]})).is_err());
-        assert!(s.check_to_testee(&json!({"cmd":"consume","id":2,"count":5,"mode":"copy","timeout_ms":10})).is_ok());
+        assert!(s
+            .check_from_testee(&json!({"type":"ok","id":1,"start_seq":-1}))
+            .is_ok());
+        assert!(s
+            .check_from_testee(
+                &json!({"type":"events","id":1,"first":0,"last":3,"digest":"00112233aabbccdd"})
+            )
+            .is_ok());
+        assert!(s
+            .check_from_testee(&json!({"type":"events","id":1,"first":0,"last":3,"digest":"XYZ"}))
+            .is_err());
+        assert!(s
+            .check_from_testee(&json!({"type":"error","id":1,"kind":"bogus","message":""}))
+            .is_err());
+        assert!(s
+            .check_from_testee(
+                &json!({"type":"hello","protocol":2,"impl":"x","version":"1","capabilities":[]})
+            )
+            .is_err());
+        assert!(s
+            .check_to_testee(
+                &json!({"cmd":"consume","id":2,"count":5,"mode":"copy","timeout_ms":10})
+            )
+            .is_ok());
         assert!(s.check_to_testee(&json!({"cmd":"attach_consumer","id":2,"ring":{"backend":"mmap","name":"x"},"consumer_id":"c_0","event_size":8,"timeout_ms":1})).is_err());
         assert!(s.check_to_testee(&json!({"cmd":"exit"})).is_ok());
     }
@@ -64,9 +89,21 @@ mod tests {
     #[test]
     fn optional_chaos_additions() {
         let s = Schema::load();
-        assert!(s.check_from_testee(&json!({"type":"liveness","id":3,"consumer_id":"c_1","dead":true,"mono_ns":12345})).is_ok());
-        assert!(s.check_from_testee(&json!({"type":"liveness","id":3,"consumer_id":"c_1","dead":"yes","mono_ns":1})).is_err());
-        assert!(s.check_from_testee(&json!({"type":"error","id":1,"kind":"producer_gone","message":"gone"})).is_ok());
+        assert!(s
+            .check_from_testee(
+                &json!({"type":"liveness","id":3,"consumer_id":"c_1","dead":true,"mono_ns":12345})
+            )
+            .is_ok());
+        assert!(s
+            .check_from_testee(
+                &json!({"type":"liveness","id":3,"consumer_id":"c_1","dead":"yes","mono_ns":1})
+            )
+            .is_err());
+        assert!(s
+            .check_from_testee(
+                &json!({"type":"error","id":1,"kind":"producer_gone","message":"gone"})
+            )
+            .is_ok());
         let attach = json!({"cmd":"attach_consumer","id":2,"ring":{"backend":"shm","name":"x"},"consumer_id":"c_0","event_size":8,"timeout_ms":1,"resync":true});
         assert!(s.check_to_testee(&attach).is_ok());
         let create = json!({"cmd":"create_producer","id":1,"ring":{"backend":"shm","name":"x"},"capacity":8,"event_size":8,

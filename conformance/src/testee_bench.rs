@@ -18,7 +18,10 @@ type Res<T> = Result<T, (ErrorKind, String)>;
 
 /// CLOCK_MONOTONIC in nanoseconds (the clock every `bench` timestamp is on).
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -87,7 +90,13 @@ pub struct Pacer {
 
 impl Pacer {
     pub fn new(gap_ticks: u64, interval_ticks: u64, warmup: u64) -> Self {
-        Self { gap: gap_ticks, interval: interval_ticks, next: 0, warmup, late: 0 }
+        Self {
+            gap: gap_ticks,
+            interval: interval_ticks,
+            next: 0,
+            warmup,
+            late: 0,
+        }
     }
 
     /// Waits until the next round trip may start; returns the tick its latency counts from.
@@ -129,7 +138,14 @@ impl Pacer {
 /// non-inlined copy, called by the built-in bench subject and by the reference testee, so a
 /// difference between the two is the protocol's, not the loop's placement in the binary.
 #[inline(never)]
-pub fn ringproof_initiator(p: &mut ringproof::Producer<u64>, c: &mut ringproof::Consumer<u64>, total: u64, warmup: u64, pacer: &mut Pacer, hist: &mut Histogram<u64>) -> ringproof::Result<u64> {
+pub fn ringproof_initiator(
+    p: &mut ringproof::Producer<u64>,
+    c: &mut ringproof::Consumer<u64>,
+    total: u64,
+    warmup: u64,
+    pacer: &mut Pacer,
+    hist: &mut Histogram<u64>,
+) -> ringproof::Result<u64> {
     let mut errors = 0u64;
     for i in 0..total {
         let t0 = pacer.start();
@@ -148,7 +164,11 @@ pub fn ringproof_initiator(p: &mut ringproof::Producer<u64>, c: &mut ringproof::
 /// The echoing side of [`ringproof_initiator`]: reads `total` events and publishes each back;
 /// returns how many were not the expected sequence.
 #[inline(never)]
-pub fn ringproof_responder(p: &mut ringproof::Producer<u64>, c: &mut ringproof::Consumer<u64>, total: u64) -> ringproof::Result<u64> {
+pub fn ringproof_responder(
+    p: &mut ringproof::Producer<u64>,
+    c: &mut ringproof::Consumer<u64>,
+    total: u64,
+) -> ringproof::Result<u64> {
     let mut errors = 0u64;
     for i in 0..total {
         let (seq, v) = c.next()?;
@@ -177,7 +197,9 @@ pub fn encode_histogram(hist: &Histogram<u64>) -> String {
 /// Reads what [`encode_histogram`] wrote.
 pub fn decode_histogram(b64: &str) -> Result<Histogram<u64>, String> {
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|e| format!("not base64: {e}"))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| format!("not base64: {e}"))?;
     hdrhistogram::serialization::Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .map_err(|e| format!("not an hdrhistogram V2 (deflate) serialisation: {e:?}"))
@@ -190,13 +212,24 @@ fn bad(msg: impl Into<String>) -> (ErrorKind, String) {
 /// Runs one `bench` command with ringproof (the reference testee).
 pub fn run_reference(cmd: &BenchCmd) -> Res<BenchReport> {
     if cmd.event_size == 0 || cmd.event_size & 7 != 0 {
-        return Err((ErrorKind::ElementSize, format!("event_size {} is not a positive multiple of 8", cmd.event_size)));
+        return Err((
+            ErrorKind::ElementSize,
+            format!(
+                "event_size {} is not a positive multiple of 8",
+                cmd.event_size
+            ),
+        ));
     }
     match (cmd.mode, cmd.role) {
         (BenchMode::Stream, BenchRole::Producer) => stream_producer(cmd),
         (BenchMode::Stream, BenchRole::Consumer) => stream_consumer(cmd),
-        (BenchMode::Pingpong | BenchMode::Paced, BenchRole::Initiator | BenchRole::Responder) => ping(cmd),
-        (m, r) => Err(bad(format!("role {r:?} does not exist in mode {}", m.as_str()))),
+        (BenchMode::Pingpong | BenchMode::Paced, BenchRole::Initiator | BenchRole::Responder) => {
+            ping(cmd)
+        }
+        (m, r) => Err(bad(format!(
+            "role {r:?} does not exist in mode {}",
+            m.as_str()
+        ))),
     }
 }
 
@@ -211,7 +244,10 @@ fn stream_producer(cmd: &BenchCmd) -> Res<BenchReport> {
     let builder = ProducerBuilder::new(ring_name(&cmd.ring)?)
         .capacity(cmd.capacity as usize)
         .wait(WaitStrategy::BusySpin)
-        .coordination(Coordination::WaitForConsumers { min: cmd.consumers.max(1) as usize, timeout: timeout(cmd) });
+        .coordination(Coordination::WaitForConsumers {
+            min: cmd.consumers.max(1) as usize,
+            timeout: timeout(cmd),
+        });
     let publish_err = |e| kind_of(e);
     let start_ns;
     if size == 8 {
@@ -221,7 +257,8 @@ fn stream_producer(cmd: &BenchCmd) -> Res<BenchReport> {
             let mut s = 0u64;
             while s < total {
                 let n = batch.min(total - s);
-                p.publish_batch(n as usize, |i, e| *e = s + i as u64).map_err(publish_err)?;
+                p.publish_batch(n as usize, |i, e| *e = s + i as u64)
+                    .map_err(publish_err)?;
                 s += n;
             }
         } else {
@@ -253,11 +290,20 @@ fn stream_producer(cmd: &BenchCmd) -> Res<BenchReport> {
             p.flush();
         }
     }
-    Ok(BenchReport { start_ns, end_ns: monotonic_ns(), events: total, errors: 0, ..Default::default() })
+    Ok(BenchReport {
+        start_ns,
+        end_ns: monotonic_ns(),
+        events: total,
+        errors: 0,
+        ..Default::default()
+    })
 }
 
 fn stream_consumer(cmd: &BenchCmd) -> Res<BenchReport> {
-    let id = cmd.consumer_id.as_deref().ok_or_else(|| bad("a stream consumer needs consumer_id"))?;
+    let id = cmd
+        .consumer_id
+        .as_deref()
+        .ok_or_else(|| bad("a stream consumer needs consumer_id"))?;
     let total = cmd.warmup + cmd.events;
     let size = cmd.event_size as usize;
     let mut c = ConsumerBuilder::new(ring_name(&cmd.ring)?, id)
@@ -274,7 +320,8 @@ fn stream_consumer(cmd: &BenchCmd) -> Res<BenchReport> {
         let n = if size == 8 {
             c.poll_batch(max, |seq, v, _| {
                 first.get_or_insert(seq);
-                errors += u64::from(u64::from_le_bytes(v.try_into().unwrap_or([0xff; 8])) != seq as u64);
+                errors +=
+                    u64::from(u64::from_le_bytes(v.try_into().unwrap_or([0xff; 8])) != seq as u64);
             })
         } else {
             c.poll_batch(max, |seq, v, _| {
@@ -303,17 +350,29 @@ fn stream_consumer(cmd: &BenchCmd) -> Res<BenchReport> {
     }
     let end_ns = monotonic_ns();
     let (start_ns, n0) = start.unwrap_or((end_ns, expect));
-    Ok(BenchReport { start_ns, end_ns, events: expect, timed_events: Some(expect - n0), errors, ..Default::default() })
+    Ok(BenchReport {
+        start_ns,
+        end_ns,
+        events: expect,
+        timed_events: Some(expect - n0),
+        errors,
+        ..Default::default()
+    })
 }
 
 fn peer_ring(cmd: &BenchCmd) -> Res<&RingAddr> {
-    cmd.peer_ring.as_ref().ok_or_else(|| bad("ping-pong needs peer_ring"))
+    cmd.peer_ring
+        .as_ref()
+        .ok_or_else(|| bad("ping-pong needs peer_ring"))
 }
 
 /// Ping-pong (closed loop) and paced (open loop) over `ring` (ours) and `peer_ring`, busy-spin.
 fn ping(cmd: &BenchCmd) -> Res<BenchReport> {
     if cmd.event_size != 8 {
-        return Err((ErrorKind::Unsupported, "ping-pong carries 8-byte events".into()));
+        return Err((
+            ErrorKind::Unsupported,
+            "ping-pong carries 8-byte events".into(),
+        ));
     }
     let id = cmd.consumer_id.as_deref().unwrap_or("c_0");
     let mut p = ProducerBuilder::new(ring_name(&cmd.ring)?)
@@ -327,16 +386,30 @@ fn ping(cmd: &BenchCmd) -> Res<BenchReport> {
         .attach::<u64>()
         .map_err(kind_of)?;
     // Nothing is published before the other side's consumer gates our ring.
-    p.raw().wait_for_consumers(1, timeout(cmd)).map_err(kind_of)?;
+    p.raw()
+        .wait_for_consumers(1, timeout(cmd))
+        .map_err(kind_of)?;
     let total = cmd.warmup + cmd.events;
     if cmd.role == BenchRole::Responder {
         let start_ns = monotonic_ns();
         let errors = ringproof_responder(&mut p, &mut c, total).map_err(kind_of)?;
-        return Ok(BenchReport { start_ns, end_ns: monotonic_ns(), events: total, errors, ..Default::default() });
+        return Ok(BenchReport {
+            start_ns,
+            end_ns: monotonic_ns(),
+            events: total,
+            errors,
+            ..Default::default()
+        });
     }
     let rate = TickRate::calibrate(Duration::from_millis(5));
     let interval = match cmd.mode {
-        BenchMode::Paced => rate.ticks(cmd.interval_ns.ok_or_else(|| bad("paced needs interval_ns"))?.max(1)).max(1),
+        BenchMode::Paced => rate
+            .ticks(
+                cmd.interval_ns
+                    .ok_or_else(|| bad("paced needs interval_ns"))?
+                    .max(1),
+            )
+            .max(1),
         _ => 0,
     };
     // Ticks go in as measured and become nanoseconds once, at the end (as the bench's own
@@ -344,7 +417,8 @@ fn ping(cmd: &BenchCmd) -> Res<BenchReport> {
     let mut hist = new_histogram();
     let mut pacer = Pacer::new(0, interval, cmd.warmup);
     let start_ns = monotonic_ns();
-    let errors = ringproof_initiator(&mut p, &mut c, total, cmd.warmup, &mut pacer, &mut hist).map_err(kind_of)?;
+    let errors = ringproof_initiator(&mut p, &mut c, total, cmd.warmup, &mut pacer, &mut hist)
+        .map_err(kind_of)?;
     let end_ns = monotonic_ns();
     let mut ns = new_histogram();
     for v in hist.iter_recorded() {
@@ -375,8 +449,16 @@ mod tests {
             id: 3,
             mode: BenchMode::Pingpong,
             role: BenchRole::Initiator,
-            ring: RingAddr { backend: crate::protocol::Backend::Shm, name: "r-ab".into(), root: None },
-            peer_ring: Some(RingAddr { backend: crate::protocol::Backend::Shm, name: "r-ba".into(), root: None }),
+            ring: RingAddr {
+                backend: crate::protocol::Backend::Shm,
+                name: "r-ab".into(),
+                root: None,
+            },
+            peer_ring: Some(RingAddr {
+                backend: crate::protocol::Backend::Shm,
+                name: "r-ba".into(),
+                root: None,
+            }),
             capacity: 1024,
             event_size: 8,
             events: 10,
@@ -391,21 +473,57 @@ mod tests {
         let v = serde_json::to_value(Command::Bench(Box::new(cmd.clone()))).unwrap();
         assert_eq!(v["cmd"], "bench");
         s.check_to_testee(&v).unwrap();
-        assert_eq!(serde_json::from_value::<Command>(v).unwrap(), Command::Bench(Box::new(cmd)));
+        assert_eq!(
+            serde_json::from_value::<Command>(v).unwrap(),
+            Command::Bench(Box::new(cmd))
+        );
         let mut h = new_histogram();
         h.record(250).unwrap();
-        let report = BenchReport { start_ns: 1, end_ns: 2, events: 1, rtt_hist_ns_v2z: Some(encode_histogram(&h)), ..Default::default() };
-        let ok = serde_json::to_value(Message::Ok { id: 3, fields: OkFields { bench: Some(report), ..Default::default() } }).unwrap();
+        let report = BenchReport {
+            start_ns: 1,
+            end_ns: 2,
+            events: 1,
+            rtt_hist_ns_v2z: Some(encode_histogram(&h)),
+            ..Default::default()
+        };
+        let ok = serde_json::to_value(Message::Ok {
+            id: 3,
+            fields: OkFields {
+                bench: Some(report),
+                ..Default::default()
+            },
+        })
+        .unwrap();
         s.check_from_testee(&ok).unwrap();
-        assert_eq!(decode_histogram(ok["bench"]["rtt_hist_ns_v2z"].as_str().unwrap()).unwrap().len(), 1);
-        let bad = |b: serde_json::Value| s.check_from_testee(&json!({ "type": "ok", "id": 3, "bench": b })).is_err();
-        assert!(bad(json!({ "start_ns": 1, "end_ns": 2, "events": 1 })), "errors is required");
-        assert!(bad(json!({ "start_ns": -1, "end_ns": 2, "events": 1, "errors": 0 })));
-        assert!(bad(json!({ "start_ns": 1, "end_ns": 2, "events": 1, "errors": 0, "rtt_hist_ns_v2z": "not base64!" })));
-        assert!(bad(json!({ "start_ns": 1, "end_ns": 2, "events": 1, "errors": 0, "rtt_samples_ns": [1, -5] })));
+        assert_eq!(
+            decode_histogram(ok["bench"]["rtt_hist_ns_v2z"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            1
+        );
+        let bad = |b: serde_json::Value| {
+            s.check_from_testee(&json!({ "type": "ok", "id": 3, "bench": b }))
+                .is_err()
+        };
+        assert!(
+            bad(json!({ "start_ns": 1, "end_ns": 2, "events": 1 })),
+            "errors is required"
+        );
+        assert!(bad(
+            json!({ "start_ns": -1, "end_ns": 2, "events": 1, "errors": 0 })
+        ));
+        assert!(bad(
+            json!({ "start_ns": 1, "end_ns": 2, "events": 1, "errors": 0, "rtt_hist_ns_v2z": "not base64!" })
+        ));
+        assert!(bad(
+            json!({ "start_ns": 1, "end_ns": 2, "events": 1, "errors": 0, "rtt_samples_ns": [1, -5] })
+        ));
         let odd = json!({ "cmd": "bench", "id": 1, "mode": "stream", "role": "producer", "ring": { "backend": "shm", "name": "x" },
                           "capacity": 8, "event_size": 12, "events": 1, "warmup": 0, "batch": 1, "consumers": 1, "timeout_ms": 1 });
-        assert!(s.check_to_testee(&odd).is_err(), "event sizes are multiples of 8");
+        assert!(
+            s.check_to_testee(&odd).is_err(),
+            "event sizes are multiples of 8"
+        );
     }
 
     #[test]

@@ -50,14 +50,22 @@ impl EventsReporter {
     pub const MAX_AGE: Duration = Duration::from_millis(50);
 
     pub fn new(id: u64) -> Self {
-        Self { id, run: None, pending: 0, last_flush: Instant::now() }
+        Self {
+            id,
+            run: None,
+            pending: 0,
+            last_flush: Instant::now(),
+        }
     }
 
     /// Records one delivered event; returns a message to send if a run is complete.
     pub fn record(&mut self, seq: i64, bytes: &[u8]) -> Option<Message> {
         let mut out = None;
         if let Some((_, last, _)) = self.run {
-            if seq != last + 1 || self.pending >= Self::MAX_EVENTS || self.last_flush.elapsed() >= Self::MAX_AGE {
+            if seq != last + 1
+                || self.pending >= Self::MAX_EVENTS
+                || self.last_flush.elapsed() >= Self::MAX_AGE
+            {
                 out = self.flush();
             }
         }
@@ -72,6 +80,11 @@ impl EventsReporter {
         let (first, last, h) = self.run.take()?;
         self.pending = 0;
         self.last_flush = Instant::now();
-        Some(Message::Events { id: self.id, first, last, digest: format!("{h:016x}") })
+        Some(Message::Events {
+            id: self.id,
+            first,
+            last,
+            digest: format!("{h:016x}"),
+        })
     }
 }

@@ -1,15 +1,35 @@
 //! The reference testee: ringproof itself behind the protocol (`ringproof testee`).
 
-use crate::protocol::{Backend, Command, ErrorKind, Message, Mode, OkFields, RingAddr, Wait, PROTOCOL_VERSION};
+use crate::protocol::{
+    Backend, Command, ErrorKind, Message, Mode, OkFields, RingAddr, Wait, PROTOCOL_VERSION,
+};
 use crate::testee_io::{read_command, EventsReporter, TesteeIo};
 use ringproof::layout::LayoutError;
-use ringproof::{ConsumerBuilder, Coordination, Error, LivenessAction, OnLapped, ProducerBuilder, RawConsumer, RawProducer, RequiredConsumers, RingName, WaitStrategy};
+use ringproof::{
+    ConsumerBuilder, Coordination, Error, LivenessAction, OnLapped, ProducerBuilder, RawConsumer,
+    RawProducer, RequiredConsumers, RingName, WaitStrategy,
+};
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Capabilities the reference implementation offers.
-pub const CAPABILITIES: &[&str] = &["shm", "mmap", "producer", "consumer", "batch", "try-publish", "lease", "wait-block", "close", "registry", "required", "producer-gone", "counters", "failpoints"];
+pub const CAPABILITIES: &[&str] = &[
+    "shm",
+    "mmap",
+    "producer",
+    "consumer",
+    "batch",
+    "try-publish",
+    "lease",
+    "wait-block",
+    "close",
+    "registry",
+    "required",
+    "producer-gone",
+    "counters",
+    "failpoints",
+];
 
 thread_local! {
     /// The range the last lapped/evicted error named (see [`kind_of`]), for its reply.
@@ -28,7 +48,10 @@ type Alerts = Arc<Mutex<Vec<Message>>>;
 /// CLOCK_MONOTONIC in nanoseconds: one clock for every process of the machine, so a harness
 /// can compare the moment an alert was raised with the moment it killed the consumer.
 fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -47,7 +70,12 @@ pub fn serve_if_asked() {
 
 /// The reference testee as this (test) executable started with [`TESTEE_ARG`].
 pub fn this_executable() -> crate::driver::Implementation {
-    crate::driver::Implementation { name: "ringproof".into(), program: std::env::current_exe().expect("this executable"), args: vec![TESTEE_ARG.into()], env: Vec::new() }
+    crate::driver::Implementation {
+        name: "ringproof".into(),
+        program: std::env::current_exe().expect("this executable"),
+        args: vec![TESTEE_ARG.into()],
+        env: Vec::new(),
+    }
 }
 
 /// Serves the protocol on `input`/`output` until `exit` or EOF. Returns the exit status.
@@ -57,7 +85,11 @@ pub fn serve(mut input: impl BufRead, output: impl Write) -> i32 {
         protocol: PROTOCOL_VERSION,
         implementation: "ringproof".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        capabilities: CAPABILITIES.iter().chain(crate::testee_bench::CAPABILITIES).map(|s| s.to_string()).collect(),
+        capabilities: CAPABILITIES
+            .iter()
+            .chain(crate::testee_bench::CAPABILITIES)
+            .map(|s| s.to_string())
+            .collect(),
     };
     if io.send(&hello).is_err() {
         return 1;
@@ -67,7 +99,12 @@ pub fn serve(mut input: impl BufRead, output: impl Write) -> i32 {
         let cmd = match cmd {
             Ok(c) => c,
             Err(e) => {
-                let _ = io.send(&Message::Error { id: 0, kind: ErrorKind::Other, message: format!("unparsable command: {e}"), missed: None });
+                let _ = io.send(&Message::Error {
+                    id: 0,
+                    kind: ErrorKind::Other,
+                    message: format!("unparsable command: {e}"),
+                    missed: None,
+                });
                 continue;
             }
         };
@@ -76,8 +113,15 @@ pub fn serve(mut input: impl BufRead, output: impl Write) -> i32 {
         let reply = match result {
             Ok(fields) => Message::Ok { id, fields },
             Err((kind, message)) => {
-                let missed = MISSED.take().filter(|_| matches!(kind, ErrorKind::Lapped | ErrorKind::Evicted));
-                Message::Error { id, kind, message, missed }
+                let missed = MISSED
+                    .take()
+                    .filter(|_| matches!(kind, ErrorKind::Lapped | ErrorKind::Evicted));
+                Message::Error {
+                    id,
+                    kind,
+                    message,
+                    missed,
+                }
             }
         };
         if io.send(&reply).is_err() {
@@ -92,8 +136,19 @@ type Outcome = Result<OkFields, (ErrorKind, String)>;
 
 fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W>) -> Outcome {
     match cmd {
-        Command::CreateProducer { ring, capacity, event_size, wait_consumers, discover, wait, required, .. } => {
-            let mut b = ProducerBuilder::new(ring_name(&ring)?).capacity(capacity as usize).wait(strategy(wait));
+        Command::CreateProducer {
+            ring,
+            capacity,
+            event_size,
+            wait_consumers,
+            discover,
+            wait,
+            required,
+            ..
+        } => {
+            let mut b = ProducerBuilder::new(ring_name(&ring)?)
+                .capacity(capacity as usize)
+                .wait(strategy(wait));
             if let Some(w) = wait_consumers {
                 b = b.coordination(Coordination::WaitForConsumers {
                     min: w.min as usize,
@@ -115,7 +170,12 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
                     .with_action(action)
                     .with_startup_wait_timeout(Duration::from_secs(10))
                     .with_alert_hook(move |a| {
-                        let m = Message::Liveness { id: 0, consumer_id: a.consumer_id.clone(), dead: a.dead, mono_ns: monotonic_ns() };
+                        let m = Message::Liveness {
+                            id: 0,
+                            consumer_id: a.consumer_id.clone(),
+                            dead: a.dead,
+                            mono_ns: monotonic_ns(),
+                        };
                         sink.lock().expect("alerts").push(m);
                     });
                 if let Some(ms) = r.progress_timeout_ms {
@@ -130,46 +190,86 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
             *role = Role::Producer(b.create_raw(event_size as usize).map_err(kind_of)?, alerts);
             Ok(OkFields::default())
         }
-        Command::AttachConsumer { ring, consumer_id, event_size, timeout_ms, wait, resync, .. } => {
+        Command::AttachConsumer {
+            ring,
+            consumer_id,
+            event_size,
+            timeout_ms,
+            wait,
+            resync,
+            ..
+        } => {
             // Leave first: a consumer that re-attaches under its own id must not have its old
             // self free the slot it has just taken.
             *role = Role::None;
             let c = ConsumerBuilder::new(ring_name(&ring)?, &consumer_id)
                 .wait(strategy(wait))
                 .attach_timeout(Duration::from_millis(timeout_ms))
-                .on_lapped(if resync == Some(true) { OnLapped::Resync } else { OnLapped::Fail })
+                .on_lapped(if resync == Some(true) {
+                    OnLapped::Resync
+                } else {
+                    OnLapped::Fail
+                })
                 .attach_raw(event_size as usize)
                 .map_err(kind_of)?;
             let start_seq = c.next_sequence();
             *role = Role::Consumer(c);
-            Ok(OkFields { start_seq: Some(start_seq), ..Default::default() })
+            Ok(OkFields {
+                start_seq: Some(start_seq),
+                ..Default::default()
+            })
         }
         Command::Publish { count, batch, .. } => {
-            let Role::Producer(p, alerts) = role else { return Err(no_role("publish", "producer")) };
+            let Role::Producer(p, alerts) = role else {
+                return Err(no_role("publish", "producer"));
+            };
             let first = p.last_published() + 1;
             let mut last_progress = Instant::now();
             let mut reported = first - 1;
             let report_alerts = |io: &mut TesteeIo<W>| {
                 for m in alerts.lock().expect("alerts").drain(..) {
-                    if let Message::Liveness { consumer_id, dead, mono_ns, .. } = m {
-                        let _ = io.send(&Message::Liveness { id, consumer_id, dead, mono_ns });
+                    if let Message::Liveness {
+                        consumer_id,
+                        dead,
+                        mono_ns,
+                        ..
+                    } = m
+                    {
+                        let _ = io.send(&Message::Liveness {
+                            id,
+                            consumer_id,
+                            dead,
+                            mono_ns,
+                        });
                     }
                 }
             };
-            let produced = ringproof::testkit::produce(p, count, batch.unwrap_or(1) as usize, |last| {
-                if last - reported >= 65_536 || last_progress.elapsed() >= Duration::from_millis(50) {
-                    report_alerts(io);
-                    let _ = io.send(&Message::Progress { id, published_through: last });
-                    reported = last;
-                    last_progress = Instant::now();
-                }
-            });
+            let produced =
+                ringproof::testkit::produce(p, count, batch.unwrap_or(1) as usize, |last| {
+                    if last - reported >= 65_536
+                        || last_progress.elapsed() >= Duration::from_millis(50)
+                    {
+                        report_alerts(io);
+                        let _ = io.send(&Message::Progress {
+                            id,
+                            published_through: last,
+                        });
+                        reported = last;
+                        last_progress = Instant::now();
+                    }
+                });
             report_alerts(io);
             produced.map_err(kind_of)?;
-            Ok(OkFields { first_seq: Some(first), last_seq: Some(p.last_published()), ..Default::default() })
+            Ok(OkFields {
+                first_seq: Some(first),
+                last_seq: Some(p.last_published()),
+                ..Default::default()
+            })
         }
         Command::TryPublish { count, .. } => {
-            let Role::Producer(p, _) = role else { return Err(no_role("try_publish", "producer")) };
+            let Role::Producer(p, _) = role else {
+                return Err(no_role("try_publish", "producer"));
+            };
             let mut published = 0;
             let mut full = false;
             while published < count {
@@ -183,14 +283,28 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
                     Err(e) => return Err(kind_of(e)),
                 }
             }
-            Ok(OkFields { published: Some(published), full: Some(full), ..Default::default() })
+            Ok(OkFields {
+                published: Some(published),
+                full: Some(full),
+                ..Default::default()
+            })
         }
-        Command::Consume { count, mode, timeout_ms, .. } => {
-            let Role::Consumer(c) = role else { return Err(no_role("consume", "consumer")) };
+        Command::Consume {
+            count,
+            mode,
+            timeout_ms,
+            ..
+        } => {
+            let Role::Consumer(c) = role else {
+                return Err(no_role("consume", "consumer"));
+            };
             consume(c, id, count, mode, Duration::from_millis(timeout_ms), io)
         }
         Command::Cursors { .. } => Ok(match role {
-            Role::Producer(p, _) => OkFields { producer: Some(p.last_published()), ..Default::default() },
+            Role::Producer(p, _) => OkFields {
+                producer: Some(p.last_published()),
+                ..Default::default()
+            },
             Role::Consumer(c) => OkFields {
                 producer: Some(c.producer_sequence()),
                 consumer: Some(c.next_sequence() - 1),
@@ -205,14 +319,24 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
         Command::Bench(b) => {
             *role = Role::None;
             let report = crate::testee_bench::run_reference(&b)?;
-            Ok(OkFields { bench: Some(report), ..Default::default() })
+            Ok(OkFields {
+                bench: Some(report),
+                ..Default::default()
+            })
         }
         Command::Exit => unreachable!("handled by the caller"),
     }
 }
 
 /// Reads up to `count` events, reporting them; stops early when nothing arrives for `idle`.
-fn consume<W: Write>(c: &mut RawConsumer, id: u64, count: u64, mode: Mode, idle: Duration, io: &mut TesteeIo<W>) -> Outcome {
+fn consume<W: Write>(
+    c: &mut RawConsumer,
+    id: u64,
+    count: u64,
+    mode: Mode,
+    idle: Duration,
+    io: &mut TesteeIo<W>,
+) -> Outcome {
     let mut reporter = EventsReporter::new(id);
     let result = consume_into(c, &mut reporter, count, mode, idle, io);
     // Whatever was delivered is reported, even when the call ends in an error (producer gone,
@@ -223,7 +347,14 @@ fn consume<W: Write>(c: &mut RawConsumer, id: u64, count: u64, mode: Mode, idle:
     result
 }
 
-fn consume_into<W: Write>(c: &mut RawConsumer, reporter: &mut EventsReporter, count: u64, mode: Mode, idle: Duration, io: &mut TesteeIo<W>) -> Outcome {
+fn consume_into<W: Write>(
+    c: &mut RawConsumer,
+    reporter: &mut EventsReporter,
+    count: u64,
+    mode: Mode,
+    idle: Duration,
+    io: &mut TesteeIo<W>,
+) -> Outcome {
     let mut consumed = 0u64;
     let mut closed_at = None;
     let mut last_event = Instant::now();
@@ -233,7 +364,9 @@ fn consume_into<W: Write>(c: &mut RawConsumer, reporter: &mut EventsReporter, co
         // what that call delivered is discarded, so keep the state from before it.
         let before = reporter.clone();
         let step = match mode {
-            Mode::Copy => c.try_read(|seq, bytes| outbox.extend(reporter.record(seq, bytes))).map(|r| r.map_or(0, |_| 1)),
+            Mode::Copy => c
+                .try_read(|seq, bytes| outbox.extend(reporter.record(seq, bytes)))
+                .map(|r| r.map_or(0, |_| 1)),
             Mode::Lease => c.try_lease().and_then(|lease| match lease {
                 Some(l) => {
                     let m = reporter.record(l.sequence(), &l);
@@ -244,7 +377,9 @@ fn consume_into<W: Write>(c: &mut RawConsumer, reporter: &mut EventsReporter, co
                 }
                 None => Ok(0),
             }),
-            Mode::Batch => c.poll_batch((count - consumed) as usize, |seq, bytes, _| outbox.extend(reporter.record(seq, bytes))),
+            Mode::Batch => c.poll_batch((count - consumed) as usize, |seq, bytes, _| {
+                outbox.extend(reporter.record(seq, bytes))
+            }),
         };
         if let Err(Error::Evicted { .. } | Error::Lapped { .. }) = &step {
             *reporter = before;
@@ -277,7 +412,11 @@ fn consume_into<W: Write>(c: &mut RawConsumer, reporter: &mut EventsReporter, co
             Err(e) => return Err(kind_of(e)),
         }
     }
-    Ok(OkFields { consumed: Some(consumed), closed_at, ..Default::default() })
+    Ok(OkFields {
+        consumed: Some(consumed),
+        closed_at,
+        ..Default::default()
+    })
 }
 
 pub(crate) fn ring_name(r: &RingAddr) -> Result<RingName, (ErrorKind, String)> {
@@ -299,24 +438,43 @@ fn strategy(w: Option<Wait>) -> WaitStrategy {
 }
 
 fn no_role(cmd: &str, needs: &str) -> (ErrorKind, String) {
-    (ErrorKind::Other, format!("{cmd} needs a {needs} (create or attach one first)"))
+    (
+        ErrorKind::Other,
+        format!("{cmd} needs a {needs} (create or attach one first)"),
+    )
 }
 
 /// The protocol's error kind for a ringproof error.
 pub fn kind_of(e: Error) -> (ErrorKind, String) {
     MISSED.set(match &e {
-        Error::Lapped { from, to, .. } | Error::Evicted { from, to, .. } => Some(crate::protocol::Missed { from: *from, to: *to }),
+        Error::Lapped { from, to, .. } | Error::Evicted { from, to, .. } => {
+            Some(crate::protocol::Missed {
+                from: *from,
+                to: *to,
+            })
+        }
         _ => None,
     });
     let kind = match &e {
         Error::NotFound { .. } | Error::RingRemoved { .. } => ErrorKind::NotFound,
         Error::AlreadyExists { .. } | Error::ProducerAlive { .. } => ErrorKind::AlreadyExists,
-        Error::Layout { source: LayoutError::ElementSize { .. }, .. } | Error::EventSize { .. } => ErrorKind::ElementSize,
-        Error::Layout { source: LayoutError::Capacity { .. }, .. } => ErrorKind::Capacity,
-        Error::Layout { .. } | Error::Damaged { .. } | Error::NotRegularFile { .. } => ErrorKind::Layout,
+        Error::Layout {
+            source: LayoutError::ElementSize { .. },
+            ..
+        }
+        | Error::EventSize { .. } => ErrorKind::ElementSize,
+        Error::Layout {
+            source: LayoutError::Capacity { .. },
+            ..
+        } => ErrorKind::Capacity,
+        Error::Layout { .. } | Error::Damaged { .. } | Error::NotRegularFile { .. } => {
+            ErrorKind::Layout
+        }
         Error::BatchTooLarge { .. } => ErrorKind::BatchTooLarge,
         Error::Full { .. } => ErrorKind::Full,
-        Error::ConsumersMissing { .. } | Error::StartupTimeout { .. } => ErrorKind::ConsumersMissing,
+        Error::ConsumersMissing { .. } | Error::StartupTimeout { .. } => {
+            ErrorKind::ConsumersMissing
+        }
         Error::Closed { .. } => ErrorKind::Closed,
         Error::Lapped { .. } => ErrorKind::Lapped,
         Error::Evicted { .. } => ErrorKind::Evicted,

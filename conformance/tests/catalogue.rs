@@ -24,10 +24,18 @@ fn main() {
     let reference = ringproof_conformance::testee_ref::this_executable();
     impls.push(runner::probe(&reference, &schema).expect("the reference testee starts"));
     // target/<profile>/deps/catalogue-<hash> -> target/<profile>/dmp-peer
-    let dmp = exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join("dmp-peer"));
+    let dmp = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("dmp-peer"));
     let dmp_missing = match dmp {
         Some(p) if p.exists() => {
-            let imp = Implementation { name: "disruptor-mp".into(), program: p, args: vec!["testee".into()], env: Vec::new() };
+            let imp = Implementation {
+                name: "disruptor-mp".into(),
+                program: p,
+                args: vec!["testee".into()],
+                env: Vec::new(),
+            };
             impls.push(runner::probe(&imp, &schema).expect("the disruptor-mp testee starts"));
             false
         }
@@ -35,12 +43,20 @@ fn main() {
     };
     let cases = Arc::new(catalogue());
     let impls = Arc::new(impls);
-    let expected = Arc::new(runner::load_expected(&runner::default_expected_dir(), &impls).expect("expected-failure lists parse"));
+    let expected = Arc::new(
+        runner::load_expected(&runner::default_expected_dir(), &impls)
+            .expect("expected-failure lists parse"),
+    );
     let plan = runner::plan(&cases, &impls, &[Backend::Shm, Backend::Mmap], None);
     let mut trials: Vec<Trial> = plan
         .into_iter()
         .map(|inst| {
-            let (cases, impls, schema, expected) = (Arc::clone(&cases), Arc::clone(&impls), Arc::clone(&schema), Arc::clone(&expected));
+            let (cases, impls, schema, expected) = (
+                Arc::clone(&cases),
+                Arc::clone(&impls),
+                Arc::clone(&schema),
+                Arc::clone(&expected),
+            );
             let ignored = inst.skip.is_some();
             Trial::test(inst.key.clone(), move || {
                 let r = runner::run_instance(&cases[inst.case], &inst, &impls, &schema, &expected);

@@ -13,28 +13,50 @@ fn spec_rule_ids_are_unique_and_well_formed() {
     for r in &rules {
         assert!(seen.insert(r.id.clone()), "SPEC.md tags {} twice", r.id);
         // R7.3.5 belongs under §7.3 (or §7): the heading's number is a prefix of the id's.
-        let heading: Vec<&str> = r.section.split_whitespace().next().unwrap_or("").trim_end_matches('.').split('.').collect();
+        let heading: Vec<&str> = r
+            .section
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('.')
+            .split('.')
+            .collect();
         let id: Vec<&str> = r.id[1..].split('.').collect();
-        assert!(id.len() > heading.len() && id[..heading.len()] == heading[..], "{} sits under §{}", r.id, r.section);
+        assert!(
+            id.len() > heading.len() && id[..heading.len()] == heading[..],
+            "{} sits under §{}",
+            r.id,
+            r.section
+        );
     }
 }
 
 #[test]
 fn every_rule_has_a_case_or_a_reason() {
-    let cov = coverage(coverage::SPEC, &catalogue(), coverage::UNTESTABLE).expect("untestable.txt parses");
-    assert!(cov.is_complete(), "coverage problems:\n{}", cov.problems().join("\n"));
+    let cov = coverage(coverage::SPEC, &catalogue(), coverage::UNTESTABLE)
+        .expect("untestable.txt parses");
+    assert!(
+        cov.is_complete(),
+        "coverage problems:\n{}",
+        cov.problems().join("\n")
+    );
 }
 
 #[test]
 fn every_case_names_its_rules() {
     for c in catalogue() {
-        assert!(!c.rules.is_empty(), "case {} names no SPEC.md rule id", c.id);
+        assert!(
+            !c.rules.is_empty(),
+            "case {} names no SPEC.md rule id",
+            c.id
+        );
     }
 }
 
 #[test]
 fn coverage_md_is_current() {
-    let cov = coverage(coverage::SPEC, &catalogue(), coverage::UNTESTABLE).expect("untestable.txt parses");
+    let cov = coverage(coverage::SPEC, &catalogue(), coverage::UNTESTABLE)
+        .expect("untestable.txt parses");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("COVERAGE.md");
     let want = render(&cov);
     let have = std::fs::read_to_string(&path).unwrap_or_default();

@@ -37,14 +37,28 @@ const MIXED_LIFECYCLES: u32 = 100;
 fn side(imp: Implementation, schema: &Arc<Schema>) -> Result<Side, Failed> {
     let p = runner::probe(&imp, schema)?;
     let expected = explore::load_expected(&runner::default_expected_dir(), &p.imp.name)?;
-    Ok(Side { imp: p.imp, capabilities: p.capabilities, expected })
+    Ok(Side {
+        imp: p.imp,
+        capabilities: p.capabilities,
+        expected,
+    })
 }
 
-fn explore_pair(producer: Implementation, consumer: Implementation, lifecycles: u32) -> Result<(), Failed> {
+fn explore_pair(
+    producer: Implementation,
+    consumer: Implementation,
+    lifecycles: u32,
+) -> Result<(), Failed> {
     let schema = Arc::new(Schema::load());
     let (p, c) = (side(producer, &schema)?, side(consumer, &schema)?);
-    let lifecycles = std::env::var("EXPLORE_LIFECYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(lifecycles);
-    let cfg = Config { lifecycles, ..Config::default() };
+    let lifecycles = std::env::var("EXPLORE_LIFECYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(lifecycles);
+    let cfg = Config {
+        lifecycles,
+        ..Config::default()
+    };
     let summary = explore::explore(&p, &c, &schema, &cfg, |_, _| {});
     let pair = format!("{}>{}", p.imp.name, c.imp.name);
     println!("{pair}: {} lifecycles passed, {} ended in an expected mismatch, in {:.1?}; steps carried out:", summary.passed, summary.ended_expected, summary.elapsed);
@@ -53,11 +67,22 @@ fn explore_pair(producer: Implementation, consumer: Implementation, lifecycles: 
         println!("  expected mismatch x{n}: {pattern}");
     }
     for e in &summary.expected_unseen {
-        println!("  note: listed mismatch not seen: {}  # {}", e.pattern, e.reason);
+        println!(
+            "  note: listed mismatch not seen: {}  # {}",
+            e.pattern, e.reason
+        );
     }
-    let Some(f) = &summary.found else { return Ok(()) };
-    let path = std::env::temp_dir().join(format!("ringproof-explore-failure-{}-{}.json", p.imp.name, c.imp.name));
-    let saved = Replay::of(f, &p.imp.name, &c.imp.name, cfg.seed).save(&path).map(|_| format!("saved to {}", path.display())).unwrap_or_else(|e| e);
+    let Some(f) = &summary.found else {
+        return Ok(());
+    };
+    let path = std::env::temp_dir().join(format!(
+        "ringproof-explore-failure-{}-{}.json",
+        p.imp.name, c.imp.name
+    ));
+    let saved = Replay::of(f, &p.imp.name, &c.imp.name, cfg.seed)
+        .save(&path)
+        .map(|_| format!("saved to {}", path.display()))
+        .unwrap_or_else(|e| e);
     Err(format!(
         "lifecycle {} of seed {} broke {} (shrunk from {} to {} steps; {saved}):\n{}",
         f.index,
@@ -77,7 +102,9 @@ fn main() {
     let exe = std::env::current_exe().expect("test executable");
     let reference = ringproof_conformance::testee_ref::this_executable();
     let r = reference.clone();
-    let mut trials = vec![Trial::test("explore.ringproof", move || explore_pair(r.clone(), r, REFERENCE_LIFECYCLES))];
+    let mut trials = vec![Trial::test("explore.ringproof", move || {
+        explore_pair(r.clone(), r, REFERENCE_LIFECYCLES)
+    })];
     // target/<profile>/deps/lifecycle_model-<hash> -> target/<profile>/dmp-peer
     match exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join("dmp-peer")).filter(|p| p.exists()) {
         Some(p) => {

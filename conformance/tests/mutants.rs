@@ -24,20 +24,52 @@ fn main() {
     let cases = Arc::new(catalogue());
     let mut trials = vec![Trial::test("mutants.catalogue-consistent", consistent)];
     for m in MUTANTS {
-        let (reference, schema, cases) = (reference.clone(), Arc::clone(&schema), Arc::clone(&cases));
+        let (reference, schema, cases) =
+            (reference.clone(), Arc::clone(&schema), Arc::clone(&cases));
         trials.push(Trial::test(format!("mutant.{}", m.name), move || {
             let survivor = SURVIVORS.iter().find(|(n, _)| *n == m.name);
-            let v = judge(m, &reference, &cases, &schema, &[Backend::Shm, Backend::Mmap], false).map_err(Failed::from)?;
+            let v = judge(
+                m,
+                &reference,
+                &cases,
+                &schema,
+                &[Backend::Shm, Backend::Mmap],
+                false,
+            )
+            .map_err(Failed::from)?;
             match (&v.killed_by, survivor) {
                 (Some(k), None) => {
-                    println!("{} killed by {} ({}): {}", m.name, k.key, k.status.as_str(), k.detail.lines().next().unwrap_or(""));
+                    println!(
+                        "{} killed by {} ({}): {}",
+                        m.name,
+                        k.key,
+                        k.status.as_str(),
+                        k.detail.lines().next().unwrap_or("")
+                    );
                     Ok(())
                 }
                 (None, Some(_)) => Ok(()),
-                (Some(k), Some(_)) => Err(format!("{} is listed as a survivor but {} killed it ({}): remove it from SURVIVORS", m.name, k.key, k.status.as_str()).into()),
+                (Some(k), Some(_)) => Err(format!(
+                    "{} is listed as a survivor but {} killed it ({}): remove it from SURVIVORS",
+                    m.name,
+                    k.key,
+                    k.status.as_str()
+                )
+                .into()),
                 (None, None) => {
-                    let ran: Vec<String> = v.ran.iter().map(|r| format!("  {} {}", r.key, r.status.as_str())).collect();
-                    Err(format!("mutant {} ({}) survived its killers {:?}:\n{}", m.name, m.what, m.killers, ran.join("\n")).into())
+                    let ran: Vec<String> = v
+                        .ran
+                        .iter()
+                        .map(|r| format!("  {} {}", r.key, r.status.as_str()))
+                        .collect();
+                    Err(format!(
+                        "mutant {} ({}) survived its killers {:?}:\n{}",
+                        m.name,
+                        m.what,
+                        m.killers,
+                        ran.join("\n")
+                    )
+                    .into())
                 }
             }
         }));
@@ -65,7 +97,10 @@ fn consistent() -> Result<(), Failed> {
     let cases = catalogue();
     for m in MUTANTS {
         for k in m.killers {
-            if !cases.iter().any(|c| ringproof_conformance::expected::glob_match(k, c.id)) {
+            if !cases
+                .iter()
+                .any(|c| ringproof_conformance::expected::glob_match(k, c.id))
+            {
                 return Err(format!("mutant {}: killer {k} matches no case", m.name).into());
             }
         }
@@ -77,7 +112,11 @@ fn consistent() -> Result<(), Failed> {
     }
     const MIN: usize = 30;
     if MUTANTS.len() < MIN {
-        return Err(format!("only {} mutants catalogued; the suite's score needs at least {MIN}", MUTANTS.len()).into());
+        return Err(format!(
+            "only {} mutants catalogued; the suite's score needs at least {MIN}",
+            MUTANTS.len()
+        )
+        .into());
     }
     Ok(())
 }

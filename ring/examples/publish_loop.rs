@@ -19,9 +19,16 @@ fn run(p: &mut Producer<u64>, n: u64) -> ringproof::Result<()> {
 }
 
 fn main() {
-    let n = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let n = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
     let name = RingName::shm(&format!("publish_loop_{}", std::process::id())).expect("ring name");
-    let mut p = ProducerBuilder::new(name).capacity(1 << 16).wait(WaitStrategy::BusySpin).create::<u64>().expect("create");
+    let mut p = ProducerBuilder::new(name)
+        .capacity(1 << 16)
+        .wait(WaitStrategy::BusySpin)
+        .create::<u64>()
+        .expect("create");
     run(&mut p, n).expect("publish");
     println!("published {}", p.last_published() + 1);
 }

@@ -37,7 +37,11 @@ pub fn within_limit(last: i64, limit: i64) -> bool {
 /// never per event.
 #[inline(always)]
 pub fn limit(gates: impl Iterator<Item = i64>, published: i64, capacity: usize) -> i64 {
-    gates.map(|g| g.min(published)).min().unwrap_or(published).saturating_add(capacity as i64)
+    gates
+        .map(|g| g.min(published))
+        .min()
+        .unwrap_or(published)
+        .saturating_add(capacity as i64)
 }
 
 /// A gating consumer's position, as the producer reads it in a rescan. Acquire: pairs with
@@ -139,7 +143,9 @@ pub fn step_down(slot: &Slot, control: &Control, state: u32) {
 /// stored): the final sequence, then the CLOSED state, both release, then the announcement.
 #[inline(always)]
 pub fn close(control: &Control, final_sequence: i64) {
-    control.final_sequence.store(final_sequence, Ordering::Release);
+    control
+        .final_sequence
+        .store(final_sequence, Ordering::Release);
     control.ring_state.store(RING_CLOSED, Ordering::Release);
     announce(control);
 }
@@ -148,5 +154,6 @@ pub fn close(control: &Control, final_sequence: i64) {
 /// read after it is the one stored before it (and every publish before that).
 #[inline(always)]
 pub fn closed(control: &Control) -> Option<i64> {
-    (control.ring_state.load(Ordering::Acquire) == RING_CLOSED).then(|| control.final_sequence.load(Ordering::Acquire))
+    (control.ring_state.load(Ordering::Acquire) == RING_CLOSED)
+        .then(|| control.final_sequence.load(Ordering::Acquire))
 }

@@ -4,10 +4,10 @@
 //! otherwise they are `core`'s. Shared-memory words are reached through [`atomic_at`], which
 //! turns a pointer into a mapping into a reference to an atomic living there.
 
-#[cfg(loom)]
-pub use loom::sync::atomic::{fence, AtomicI64, AtomicU32, AtomicU64, Ordering};
 #[cfg(not(loom))]
 pub use core::sync::atomic::{compiler_fence, fence, AtomicI64, AtomicU32, AtomicU64, Ordering};
+#[cfg(loom)]
+pub use loom::sync::atomic::{fence, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 /// Under loom there is no separate compiler fence; a full fence is the conservative stand-in.
 #[cfg(loom)]

@@ -33,11 +33,13 @@
 
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
+use loom::sync::Notify;
 use loom::thread;
 use ringproof::layout::cursor::CursorCell;
-use ringproof::layout::registry::{Control, Slot, MAX_ID_LEN, RING_OPEN, ROLE_CONSUMER, SLOT_ACTIVE, SLOT_FREE};
+use ringproof::layout::registry::{
+    Control, Slot, MAX_ID_LEN, RING_OPEN, ROLE_CONSUMER, SLOT_ACTIVE, SLOT_FREE,
+};
 use ringproof::protocol;
-use loom::sync::Notify;
 use ringproof::sync::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 /// Two slots: every test wraps the ring at least once.
@@ -47,11 +49,20 @@ const CAPACITY: usize = 2;
 type Event = [u64; 2];
 
 fn event(seq: i64) -> Event {
-    [seq as u64, (seq as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xA5A5_A5A5]
+    [
+        seq as u64,
+        (seq as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xA5A5_A5A5,
+    ]
 }
 
 fn cursor_cell(value: i64) -> CursorCell {
-    CursorCell { value: AtomicI64::new(value), waiters: AtomicU32::new(0), joined: AtomicU32::new(0), epoch: AtomicU64::new(1), padding: [0; 40] }
+    CursorCell {
+        value: AtomicI64::new(value),
+        waiters: AtomicU32::new(0),
+        joined: AtomicU32::new(0),
+        epoch: AtomicU64::new(1),
+        padding: [0; 40],
+    }
 }
 
 fn registry_slot(state: u32) -> Slot {
@@ -108,7 +119,9 @@ impl Ring {
                 padding: [0; 52],
             },
             producer: cursor_cell(-1),
-            members: (0..consumers).map(|i| registry_slot(if i < active { SLOT_ACTIVE } else { SLOT_FREE })).collect(),
+            members: (0..consumers)
+                .map(|i| registry_slot(if i < active { SLOT_ACTIVE } else { SLOT_FREE }))
+                .collect(),
             cursors: (0..consumers).map(|_| cursor_cell(-1)).collect(),
             slots: (0..CAPACITY).map(|_| UnsafeCell::new([0, 0])).collect(),
             wakeups: (0..=consumers).map(|_| Notify::new()).collect(),
@@ -142,7 +155,13 @@ struct Producer {
 impl Producer {
     fn new(ring: Arc<Ring>) -> Producer {
         // As `RawProducer::assemble`: limit = last published, then one rescan.
-        let mut p = Producer { ring, next: 0, limit: -1, seen_generation: u64::MAX, gates: Vec::new() };
+        let mut p = Producer {
+            ring,
+            next: 0,
+            limit: -1,
+            seen_generation: u64::MAX,
+            gates: Vec::new(),
+        };
         p.rescan();
         p
     }
@@ -151,11 +170,19 @@ impl Producer {
     fn rescan(&mut self) {
         let generation = protocol::membership_generation(&self.ring.control);
         if generation != self.seen_generation {
-            self.gates = (0..self.ring.members.len()).filter(|&i| protocol::is_gating(&self.ring.members[i])).collect();
+            self.gates = (0..self.ring.members.len())
+                .filter(|&i| protocol::is_gating(&self.ring.members[i]))
+                .collect();
             self.seen_generation = generation;
         }
         let ring = &self.ring;
-        self.limit = protocol::limit(self.gates.iter().map(|&i| protocol::gate_position(&ring.cursors[i])), self.next - 1, CAPACITY);
+        self.limit = protocol::limit(
+            self.gates
+                .iter()
+                .map(|&i| protocol::gate_position(&ring.cursors[i])),
+            self.next - 1,
+            CAPACITY,
+        );
     }
 
     /// `RawProducer::wait_until_limit`.
@@ -209,7 +236,13 @@ struct Consumer {
 impl Consumer {
     /// A consumer whose registry slot was ACTIVE before the producer started.
     fn joined_before(ring: Arc<Ring>, me: usize) -> Consumer {
-        Consumer { ring, me, next: 0, available: -1, seen: Vec::new() }
+        Consumer {
+            ring,
+            me,
+            next: 0,
+            available: -1,
+            seen: Vec::new(),
+        }
     }
 
     /// `RawConsumer::attach`, fresh cursor: cursor at the head, join (activate + announce), the
@@ -225,7 +258,13 @@ impl Consumer {
         // `attach` wakes nobody here; a producer parked on this cursor's old value wakes at its
         // futex timeout (SPEC.md §8). The model's wake-up stands in for that timeout.
         ring.wake_producer();
-        Consumer { ring, me, next: head_now + 1, available: head_now, seen: Vec::new() }
+        Consumer {
+            ring,
+            me,
+            next: head_now + 1,
+            available: head_now,
+            seen: Vec::new(),
+        }
     }
 
     /// `RawConsumer::ready`.
@@ -241,7 +280,12 @@ impl Consumer {
     fn read(&self, seq: i64) {
         // SAFETY (model): published and not yet committed: the producer does not write it.
         let got = self.ring.slot(seq).with(|p| unsafe { *p });
-        assert_eq!(got, event(seq), "consumer {} read a stale or overwritten slot for sequence {seq}", self.me);
+        assert_eq!(
+            got,
+            event(seq),
+            "consumer {} read a stale or overwritten slot for sequence {seq}",
+            self.me
+        );
     }
 
     /// `RawConsumer::runs`: up to `max` published events, one commit. Returns how many.
@@ -310,7 +354,11 @@ fn check(f: impl Fn() + Sync + Send + 'static) {
 /// Runs `f` under loom with at most `preemptions` (or `LOOM_MAX_PREEMPTIONS`, if lower).
 fn check_bounded(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(builder.preemption_bound.map_or(preemptions, |b| b.min(preemptions)));
+    builder.preemption_bound = Some(
+        builder
+            .preemption_bound
+            .map_or(preemptions, |b| b.min(preemptions)),
+    );
     builder.check(f);
 }
 
@@ -508,7 +556,11 @@ fn drain_then_close_delivers_everything() {
             p.publish(1);
         }
         p.drain();
-        assert_eq!(protocol::gate_position(&ring.cursors[0]), 2, "drain returned before the consumer read everything");
+        assert_eq!(
+            protocol::gate_position(&ring.cursors[0]),
+            2,
+            "drain returned before the consumer read everything"
+        );
         p.close();
         let (final_sequence, seen) = consumer.join().unwrap();
         assert_eq!(final_sequence, 2);
@@ -579,6 +631,9 @@ fn parked_consumer_announced_in_the_registry_is_always_woken() {
         let sleeps = ring.producer.value.load(Ordering::SeqCst) == -1;
         let woke = waker.join().unwrap();
         ring.control.consumers_parked.fetch_sub(1, Ordering::SeqCst);
-        assert!(!sleeps || woke, "lost wake-up: the waiter sleeps on -1 and the waker saw no parked consumer");
+        assert!(
+            !sleeps || woke,
+            "lost wake-up: the waiter sleeps on -1 and the waker saw no parked consumer"
+        );
     });
 }

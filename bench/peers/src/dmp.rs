@@ -7,7 +7,10 @@
 //! ping-pong; discovery switches it on by default, so the build asks for `Immediate`) and
 //! instead probes `discover_consumer_id` until every consumer gates it.
 
-use disruptor_mp::{attach_shared_consumer, build_shared_single_producer, AutoWaitStrategy, CoordinationMode, SharedConsumer, SharedProducer};
+use disruptor_mp::{
+    attach_shared_consumer, build_shared_single_producer, AutoWaitStrategy, CoordinationMode,
+    SharedConsumer, SharedProducer,
+};
 use ringproof::payload::{fill, verify};
 use ringproof_bench::clock;
 use ringproof_bench::harness::{RoleArgs, Side, DMP_PREFIX};
@@ -81,7 +84,9 @@ macro_rules! by_size {
             256 => $f::<32>($a),
             1024 => $f::<128>($a),
             4096 => $f::<512>($a),
-            s => Err(format!("disruptor-mp peer: event size {s} unsupported (8, 64, 256, 1024, 4096)")),
+            s => Err(format!(
+                "disruptor-mp peer: event size {s} unsupported (8, 64, 256, 1024, 4096)"
+            )),
         }
     };
 }
@@ -99,7 +104,11 @@ pub fn ping(a: &RoleArgs) -> Result<Value, String> {
     ping_w(a)
 }
 
-fn producer<const W: usize>(ring: &str, a: &RoleArgs, consumers: usize) -> Result<SharedProducer<Ev<W>>, String> {
+fn producer<const W: usize>(
+    ring: &str,
+    a: &RoleArgs,
+    consumers: usize,
+) -> Result<SharedProducer<Ev<W>>, String> {
     build_shared_single_producer::<Ev<W>>(ring, a.capacity)
         .discover_consumer_with_prefix(consumers, DMP_PREFIX)
         // Discovery would otherwise switch on its WaitForConsumers, which blocks the build
@@ -112,26 +121,39 @@ fn producer<const W: usize>(ring: &str, a: &RoleArgs, consumers: usize) -> Resul
 /// Until every consumer `cp_0..cp_{n-1}` gates `p` (startup only, hence the sleep).
 fn discover<const W: usize>(p: &mut SharedProducer<Ev<W>>, consumers: usize) -> Result<(), String> {
     let deadline = Instant::now() + SETUP_TIMEOUT;
-    let ids: Vec<String> = (0..consumers).map(|i| format!("{DMP_PREFIX}_{i}")).collect();
+    let ids: Vec<String> = (0..consumers)
+        .map(|i| format!("{DMP_PREFIX}_{i}"))
+        .collect();
     loop {
         let missing = ids.iter().filter(|id| !p.discover_consumer_id(id)).count();
         if missing == 0 {
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(format!("disruptor-mp: {missing} consumer(s) never appeared"));
+            return Err(format!(
+                "disruptor-mp: {missing} consumer(s) never appeared"
+            ));
         }
         std::thread::sleep(Duration::from_millis(1));
     }
 }
 
 /// Attaches consumer `cp_{i}` to `ring`, retrying while the ring does not exist yet.
-fn consumer<const W: usize>(ring: &str, a: &RoleArgs, i: usize) -> Result<SharedConsumer<Ev<W>>, String> {
+fn consumer<const W: usize>(
+    ring: &str,
+    a: &RoleArgs,
+    i: usize,
+) -> Result<SharedConsumer<Ev<W>>, String> {
     let deadline = Instant::now() + SETUP_TIMEOUT;
     loop {
-        match attach_shared_consumer::<Ev<W>>(ring, a.capacity).with_consumer_id(&format!("{DMP_PREFIX}_{i}")).build_consumer() {
+        match attach_shared_consumer::<Ev<W>>(ring, a.capacity)
+            .with_consumer_id(&format!("{DMP_PREFIX}_{i}"))
+            .build_consumer()
+        {
             Ok(c) => return Ok(c),
-            Err(e) if Instant::now() >= deadline => return Err(format!("disruptor-mp attach {ring}: {e}")),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!("disruptor-mp attach {ring}: {e}"))
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(1)),
         }
     }
@@ -165,7 +187,11 @@ fn stream_w<const W: usize>(a: &RoleArgs) -> Result<Value, String> {
                 publish(&mut p, s);
             }
             let last = total as i64 - 1;
-            if !p.wait_until_consumed_with_strategy(last, SETUP_TIMEOUT, AutoWaitStrategy::BusySpinWithSpinLoopHint) {
+            if !p.wait_until_consumed_with_strategy(
+                last,
+                SETUP_TIMEOUT,
+                AutoWaitStrategy::BusySpinWithSpinLoopHint,
+            ) {
                 return Err(format!("disruptor-mp: consumers did not drain to {last}"));
             }
             Ok(json!({ "published": total }))
@@ -181,7 +207,10 @@ fn stream_w<const W: usize>(a: &RoleArgs) -> Result<Value, String> {
                 let Some((seq, ev)) = c.try_consume_next() else {
                     stats.empty += 1;
                     // Its readiness counter may not have existed at attach (see dmp-peer).
-                    if expect == 0 && !c.has_coordination_support() && last_coord.elapsed() >= Duration::from_millis(1) {
+                    if expect == 0
+                        && !c.has_coordination_support()
+                        && last_coord.elapsed() >= Duration::from_millis(1)
+                    {
                         last_coord = Instant::now();
                         c.try_attach_coordination(&a.name);
                     }
@@ -190,7 +219,8 @@ fn stream_w<const W: usize>(a: &RoleArgs) -> Result<Value, String> {
                 };
                 idle = Backoff::new();
                 stats.polls += 1;
-                errors += u64::from(seq as u64 != expect) + u64::from(verify(expect, ev.bytes()).is_err());
+                errors += u64::from(seq as u64 != expect)
+                    + u64::from(verify(expect, ev.bytes()).is_err());
                 expect += 1;
                 if start.is_none() && expect >= a.warmup {
                     start = Some((Instant::now(), expect));
@@ -252,7 +282,11 @@ fn ping_w(a: &RoleArgs) -> Result<Value, String> {
     };
     // The peer may still read our last event: keep our producer until it has.
     if total > 0 {
-        p.wait_until_consumed_with_strategy(total as i64 - 1, SETUP_TIMEOUT, AutoWaitStrategy::BusySpinWithSpinLoopHint);
+        p.wait_until_consumed_with_strategy(
+            total as i64 - 1,
+            SETUP_TIMEOUT,
+            AutoWaitStrategy::BusySpinWithSpinLoopHint,
+        );
     }
     drop(c);
     unlink_cursor(other, 0);

@@ -25,22 +25,35 @@ fn e<E: std::fmt::Debug>(what: &'static str) -> impl Fn(E) -> String {
 
 fn node(a: &RoleArgs) -> Result<Node<ipc::Service>, String> {
     set_log_level(LogLevel::Error);
-    let dir = a.dir.as_ref().ok_or("iceoryx2 peer needs --dir")?.join("iox2");
+    let dir = a
+        .dir
+        .as_ref()
+        .ok_or("iceoryx2 peer needs --dir")?
+        .join("iox2");
     let mut root = dir.display().to_string();
     root.push('/');
     let mut cfg = Config::default();
     cfg.global.prefix = FileName::new(iox2_prefix(&a.name).as_bytes()).map_err(e("prefix"))?;
-    cfg.global.set_root_path(&Path::new(root.as_bytes()).map_err(e("root path"))?);
-    NodeBuilder::new().config(&cfg).create::<ipc::Service>().map_err(e("node"))
+    cfg.global
+        .set_root_path(&Path::new(root.as_bytes()).map_err(e("root path"))?);
+    NodeBuilder::new()
+        .config(&cfg)
+        .create::<ipc::Service>()
+        .map_err(e("node"))
 }
 
 /// Retries `f` until it works or the setup deadline passes (two processes race to create).
-fn retry<T, E: std::fmt::Debug>(what: &'static str, mut f: impl FnMut() -> Result<T, E>) -> Result<T, String> {
+fn retry<T, E: std::fmt::Debug>(
+    what: &'static str,
+    mut f: impl FnMut() -> Result<T, E>,
+) -> Result<T, String> {
     let deadline = Instant::now() + SETUP_TIMEOUT;
     loop {
         match f() {
             Ok(v) => return Ok(v),
-            Err(err) if Instant::now() >= deadline => return Err(format!("iceoryx2 {what}: {err:?}")),
+            Err(err) if Instant::now() >= deadline => {
+                return Err(format!("iceoryx2 {what}: {err:?}"))
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(1)),
         }
     }
@@ -81,8 +94,12 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
                 .backpressure_strategy(BackpressureStrategy::RetryUntilDelivered)
                 .create()
                 .map_err(e("publisher"))?;
-            wait_until("subscribers", || service.dynamic_config().number_of_subscribers() >= readers)?;
-            publisher.update_connections().map_err(e("update_connections"))?;
+            wait_until("subscribers", || {
+                service.dynamic_config().number_of_subscribers() >= readers
+            })?;
+            publisher
+                .update_connections()
+                .map_err(e("update_connections"))?;
             // `send` reports how many subscribers got the sample: when a subscriber's
             // used-chunk list is full it skips that one silently, even with
             // `RetryUntilDelivered` (iceoryx2 counts that as no failure). A single reader gets
@@ -126,10 +143,16 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
                 sentinel += 1;
                 std::thread::sleep(Duration::from_millis(1));
             }
-            Ok(json!({ "published": total, "resent": resent, "undelivered": undelivered, "sentinels": sentinel - total }))
+            Ok(
+                json!({ "published": total, "resent": resent, "undelivered": undelivered, "sentinels": sentinel - total }),
+            )
         }
         Side::B => {
-            let sub = service.subscriber_builder().buffer_size(a.capacity).create().map_err(e("subscriber"))?;
+            let sub = service
+                .subscriber_builder()
+                .buffer_size(a.capacity)
+                .create()
+                .map_err(e("subscriber"))?;
             let (mut expect, mut errors) = (0u64, 0u64);
             let mut start = None;
             let mut stats = PollStats::default();
@@ -175,7 +198,15 @@ pub fn ping(a: &RoleArgs) -> Result<Value, String> {
     let node = node(a)?;
     let open = |n: &'static str| {
         let name: ServiceName = n.try_into().map_err(e("service name"))?;
-        retry("service", || node.service_builder(&name).publish_subscribe::<u64>().max_publishers(1).max_subscribers(1).history_size(0).subscriber_max_buffer_size(4).open_or_create())
+        retry("service", || {
+            node.service_builder(&name)
+                .publish_subscribe::<u64>()
+                .max_publishers(1)
+                .max_subscribers(1)
+                .history_size(0)
+                .subscriber_max_buffer_size(4)
+                .open_or_create()
+        })
     };
     let (ab, ba) = (open("rpbench/ab")?, open("rpbench/ba")?);
     let (tx, rx) = match a.side {
@@ -184,8 +215,12 @@ pub fn ping(a: &RoleArgs) -> Result<Value, String> {
     };
     let publisher = tx.publisher_builder().create().map_err(e("publisher"))?;
     let sub = rx.subscriber_builder().create().map_err(e("subscriber"))?;
-    wait_until("the peer's subscriber", || tx.dynamic_config().number_of_subscribers() >= 1)?;
-    publisher.update_connections().map_err(e("update_connections"))?;
+    wait_until("the peer's subscriber", || {
+        tx.dynamic_config().number_of_subscribers() >= 1
+    })?;
+    publisher
+        .update_connections()
+        .map_err(e("update_connections"))?;
     let total = a.warmup + a.events;
     let mut errors = 0u64;
     let receive = |sub: &iceoryx2::port::subscriber::Subscriber<ipc::Service, u64, ()>| -> Result<u64, String> {
@@ -226,7 +261,9 @@ pub fn ping(a: &RoleArgs) -> Result<Value, String> {
     };
     // B's last reply must reach A before B's publisher goes: wait for A to leave.
     if a.side == Side::B {
-        wait_until("the peer to finish", || rx.dynamic_config().number_of_publishers() == 0)?;
+        wait_until("the peer to finish", || {
+            rx.dynamic_config().number_of_publishers() == 0
+        })?;
     }
     Ok(out)
 }

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn dir(a: &RoleArgs) -> Result<PathBuf, String> {
-    a.dir.clone().ok_or_else(|| "kernel peers need --dir (the run's private directory)".into())
+    a.dir
+        .clone()
+        .ok_or_else(|| "kernel peers need --dir (the run's private directory)".into())
 }
 
 /// A connected socket: A listens (and removes the socket file once connected), B connects,
@@ -26,7 +28,8 @@ fn uds_connect(a: &RoleArgs) -> Result<UnixStream, String> {
     let path = dir(a)?.join("sock");
     match a.side {
         Side::A => {
-            let l = UnixListener::bind(&path).map_err(|e| format!("bind {}: {e}", path.display()))?;
+            let l =
+                UnixListener::bind(&path).map_err(|e| format!("bind {}: {e}", path.display()))?;
             let (s, _) = l.accept().map_err(|e| format!("accept: {e}"))?;
             let _ = std::fs::remove_file(&path);
             Ok(s)
@@ -36,7 +39,9 @@ fn uds_connect(a: &RoleArgs) -> Result<UnixStream, String> {
             loop {
                 match UnixStream::connect(&path) {
                     Ok(s) => return Ok(s),
-                    Err(e) if Instant::now() >= deadline => return Err(format!("connect {}: {e}", path.display())),
+                    Err(e) if Instant::now() >= deadline => {
+                        return Err(format!("connect {}: {e}", path.display()))
+                    }
                     Err(_) => std::thread::sleep(Duration::from_millis(1)),
                 }
             }
@@ -48,12 +53,23 @@ fn uds_connect(a: &RoleArgs) -> Result<UnixStream, String> {
 /// writing or reading; the open blocks until the other side opens it too.
 fn fifo(a: &RoleArgs, name: &str, write: bool) -> Result<File, String> {
     let path = dir(a)?.join(name);
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+    let c =
+        std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
     // SAFETY: a valid NUL-terminated path; EEXIST (the other side made it) is fine.
-    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 && io::Error::last_os_error().kind() != ErrorKind::AlreadyExists {
-        return Err(format!("mkfifo {}: {}", path.display(), io::Error::last_os_error()));
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0
+        && io::Error::last_os_error().kind() != ErrorKind::AlreadyExists
+    {
+        return Err(format!(
+            "mkfifo {}: {}",
+            path.display(),
+            io::Error::last_os_error()
+        ));
     }
-    let f = if write { OpenOptions::new().write(true).open(&path) } else { OpenOptions::new().read(true).open(&path) };
+    let f = if write {
+        OpenOptions::new().write(true).open(&path)
+    } else {
+        OpenOptions::new().read(true).open(&path)
+    };
     f.map_err(|e| format!("open {}: {e}", path.display()))
 }
 
@@ -94,7 +110,8 @@ fn consume(r: impl Read, a: &RoleArgs) -> Result<Value, String> {
         if s == a.warmup {
             start = Some((Instant::now(), s));
         }
-        r.read_exact(&mut ev).map_err(|e| format!("read event {s}: {e}"))?;
+        r.read_exact(&mut ev)
+            .map_err(|e| format!("read event {s}: {e}"))?;
         errors += u64::from(verify(s, &ev).is_err());
     }
     Ok(stream_result(start, total, errors, PollStats::default()))
@@ -184,7 +201,8 @@ fn pingpong(mut tx: impl Write, mut rx: impl Read, a: &RoleArgs) -> Result<Value
 pub fn uds_ping(a: &RoleArgs, spin: bool) -> Result<Value, String> {
     let s = uds_connect(a)?;
     if spin {
-        s.set_nonblocking(true).map_err(|e| format!("set_nonblocking: {e}"))?;
+        s.set_nonblocking(true)
+            .map_err(|e| format!("set_nonblocking: {e}"))?;
     }
     pingpong(&s, &s, a)
 }

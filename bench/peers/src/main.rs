@@ -20,7 +20,10 @@ use serde_json::Value;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "ringproof-bench-peers", about = "ringproof-bench's peers: disruptor-mp, iceoryx2, Unix socket, pipe")]
+#[command(
+    name = "ringproof-bench-peers",
+    about = "ringproof-bench's peers: disruptor-mp, iceoryx2, Unix socket, pipe"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -19,7 +19,13 @@ fn every_scenario_and_peer_completes_and_verifies() {
     args.extend(TINY);
     let (j, p) = (json.display().to_string(), plots.display().to_string());
     args.extend(["--readers", "3", "--json", &j, "--plot", &p]);
-    let ran = run(env!("CARGO_BIN_EXE_ringproof-bench-peers"), &args, &[], &s, Duration::from_secs(300));
+    let ran = run(
+        env!("CARGO_BIN_EXE_ringproof-bench-peers"),
+        &args,
+        &[],
+        &s,
+        Duration::from_secs(300),
+    );
     let doc = check_run(&ran, &json, &expected(true));
     assert_eq!(doc["settings"]["peers"].as_array().map(Vec::len), Some(4));
     check_plots(&plots);
@@ -31,12 +37,28 @@ fn a_peer_role_with_bad_input_fails_cleanly() {
     let s = Scratch::new("badsize");
     let ran = run(
         env!("CARGO_BIN_EXE_ringproof-bench-peers"),
-        &["role", "--kind", "dmp-stream", "--side", "a", "--name", "rpbench-test-badsize", "--size", "24", "--events", "10"],
+        &[
+            "role",
+            "--kind",
+            "dmp-stream",
+            "--side",
+            "a",
+            "--name",
+            "rpbench-test-badsize",
+            "--size",
+            "24",
+            "--events",
+            "10",
+        ],
         &[],
         &s,
         Duration::from_secs(60),
     );
     assert_eq!(ran.status.code(), Some(1), "{}", ran.stderr);
-    assert!(ran.stderr.contains("event size 24 unsupported"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("event size 24 unsupported"),
+        "{}",
+        ran.stderr
+    );
     assert!(!std::path::Path::new("/dev/shm/rpbench-test-badsize").exists());
 }

@@ -42,7 +42,8 @@ pub struct Scratch(pub PathBuf);
 
 impl Scratch {
     pub fn new(tag: &str) -> Scratch {
-        let p = std::env::temp_dir().join(format!("ringproof-bench-test-{tag}-{}", std::process::id()));
+        let p =
+            std::env::temp_dir().join(format!("ringproof-bench-test-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).expect("scratch dir");
         Scratch(p)
@@ -68,10 +69,19 @@ pub struct Ran {
 
 /// Runs `program args...` with `env`, output captured in `scratch`; a run past `limit` is
 /// killed and fails the test (a hang must not hang CI).
-pub fn run(program: &str, args: &[&str], env: &[(&str, &str)], scratch: &Scratch, limit: Duration) -> Ran {
+pub fn run(
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    scratch: &Scratch,
+    limit: Duration,
+) -> Ran {
     let (out, err) = (scratch.path("stdout"), scratch.path("stderr"));
     let mut cmd = Command::new(program);
-    cmd.args(args).stdin(Stdio::null()).stdout(std::fs::File::create(&out).expect("stdout file")).stderr(std::fs::File::create(&err).expect("stderr file"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("stdout file"))
+        .stderr(std::fs::File::create(&err).expect("stderr file"));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -84,12 +94,22 @@ pub fn run(program: &str, args: &[&str], env: &[(&str, &str)], scratch: &Scratch
         if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{program} {args:?} did not finish within {limit:?}; stderr:\n{}", std::fs::read_to_string(&err).unwrap_or_default());
+            panic!(
+                "{program} {args:?} did not finish within {limit:?}; stderr:\n{}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    eprintln!("{program} finished in {:.1} s", start.elapsed().as_secs_f64());
-    Ran { status, stdout: std::fs::read_to_string(&out).unwrap_or_default(), stderr: std::fs::read_to_string(&err).unwrap_or_default() }
+    eprintln!(
+        "{program} finished in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    Ran {
+        status,
+        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+    }
 }
 
 /// Entries of /dev/shm and of the temp directory that belong to orchestrator `pid`.
@@ -114,19 +134,38 @@ pub fn leftovers(pid: u32) -> Vec<String> {
 /// serialised histogram, and nothing of the run is left in /dev/shm or the temp directory.
 /// Returns the JSON document.
 pub fn check_run(ran: &Ran, json: &Path, expect: &[(&str, &[&str])]) -> Value {
-    assert!(ran.status.success(), "bench failed: {:?}\nstdout:\n{}\nstderr:\n{}", ran.status, ran.stdout, ran.stderr);
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(json).expect("json written")).expect("valid json");
+    assert!(
+        ran.status.success(),
+        "bench failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        ran.status,
+        ran.stdout,
+        ran.stderr
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(json).expect("json written"))
+        .expect("valid json");
     let v = &doc["verdict"];
     assert_eq!(v["errors"], 0, "payload errors: {v}");
     assert_eq!(v["failure"], Value::Null, "{v}");
-    assert_eq!(v["leaked"].as_array().map(Vec::len), Some(0), "a child leaked names: {v}");
+    assert_eq!(
+        v["leaked"].as_array().map(Vec::len),
+        Some(0),
+        "a child leaked names: {v}"
+    );
     assert!(v["verified"].as_u64().unwrap_or(0) > 0);
     let cases = doc["cases"].as_array().expect("cases");
     for (title, subjects) in expect {
         let case = cases
             .iter()
             .find(|c| c["title"] == *title)
-            .unwrap_or_else(|| panic!("case {title} missing; have {:?}", cases.iter().map(|c| c["title"].to_string()).collect::<Vec<_>>()));
+            .unwrap_or_else(|| {
+                panic!(
+                    "case {title} missing; have {:?}",
+                    cases
+                        .iter()
+                        .map(|c| c["title"].to_string())
+                        .collect::<Vec<_>>()
+                )
+            });
         let runs = case["runs"].as_array().expect("runs");
         for who in subjects.iter().copied().chain(["floor"]) {
             let mine: Vec<&Value> = runs.iter().filter(|r| r["who"] == who).collect();
@@ -134,33 +173,83 @@ pub fn check_run(ran: &Ran, json: &Path, expect: &[(&str, &[&str])]) -> Value {
             for r in mine {
                 if who != "floor" && case["name"] != "paced-spin" {
                     let place = r["placement"].as_str().unwrap_or("");
-                    assert!(["close", "far", "mixed"].contains(&place), "{title}/{who}: bracket placement {place:?}");
+                    assert!(
+                        ["close", "far", "mixed"].contains(&place),
+                        "{title}/{who}: bracket placement {place:?}"
+                    );
                 }
                 let b = r["b"].as_array().expect("b");
-                let verified: u64 = b.iter().map(|b| b["result"]["consumed"].as_u64().or(b["result"]["rounds"].as_u64()).unwrap_or(0)).sum();
+                let verified: u64 = b
+                    .iter()
+                    .map(|b| {
+                        b["result"]["consumed"]
+                            .as_u64()
+                            .or(b["result"]["rounds"].as_u64())
+                            .unwrap_or(0)
+                    })
+                    .sum();
                 assert!(verified > 0, "{title}/{who}: verified nothing: {r}");
-                let errors: u64 = std::iter::once(&r["a"]).chain(b).map(|s| s["result"]["errors"].as_u64().unwrap_or(0)).sum();
+                let errors: u64 = std::iter::once(&r["a"])
+                    .chain(b)
+                    .map(|s| s["result"]["errors"].as_u64().unwrap_or(0))
+                    .sum();
                 assert_eq!(errors, 0, "{title}/{who}: errors");
                 if r["a"]["result"]["rtt_ns"].is_object() {
-                    assert!(r["a"]["result"]["rtt_hist_ns_v2z"].as_str().is_some_and(|s| !s.is_empty()), "{title}/{who}: no serialised histogram");
-                    assert!(r["a"]["result"]["one_way_ns"]["p9999"].is_number(), "{title}/{who}: no p99.99");
+                    assert!(
+                        r["a"]["result"]["rtt_hist_ns_v2z"]
+                            .as_str()
+                            .is_some_and(|s| !s.is_empty()),
+                        "{title}/{who}: no serialised histogram"
+                    );
+                    assert!(
+                        r["a"]["result"]["one_way_ns"]["p9999"].is_number(),
+                        "{title}/{who}: no p99.99"
+                    );
                 }
             }
         }
     }
-    let pid = doc["machine"]["pid"].as_u64().expect("pid in the machine info") as u32;
-    assert_eq!(leftovers(pid), Vec::<String>::new(), "the run left names or directories behind");
+    let pid = doc["machine"]["pid"]
+        .as_u64()
+        .expect("pid in the machine info") as u32;
+    assert_eq!(
+        leftovers(pid),
+        Vec::<String>::new(),
+        "the run left names or directories behind"
+    );
     doc
 }
 
 /// Every case of a full tiny run and the subjects each must have run, with `peers` included
 /// (`false`: `--peers none`).
 pub fn expected(peers: bool) -> Vec<(&'static str, &'static [&'static str])> {
-    let stream: &[&str] = if peers { &["ringproof", "disruptor-mp", "iceoryx2", "unix-socket", "pipe"] } else { &["ringproof"] };
-    let spmc: &[&str] = if peers { &["ringproof", "disruptor-mp", "iceoryx2"] } else { &["ringproof"] };
-    let blocking: &[&str] = if peers { &["ringproof", "unix-socket", "pipe"] } else { &["ringproof"] };
+    let stream: &[&str] = if peers {
+        &[
+            "ringproof",
+            "disruptor-mp",
+            "iceoryx2",
+            "unix-socket",
+            "pipe",
+        ]
+    } else {
+        &["ringproof"]
+    };
+    let spmc: &[&str] = if peers {
+        &["ringproof", "disruptor-mp", "iceoryx2"]
+    } else {
+        &["ringproof"]
+    };
+    let blocking: &[&str] = if peers {
+        &["ringproof", "unix-socket", "pipe"]
+    } else {
+        &["ringproof"]
+    };
     let rp: &[&str] = &["ringproof"];
-    let backoff: &[&str] = if peers { &["ringproof", "disruptor-mp"] } else { &["ringproof"] };
+    let backoff: &[&str] = if peers {
+        &["ringproof", "disruptor-mp"]
+    } else {
+        &["ringproof"]
+    };
     let diag: &[&str] = &["floor"];
     vec![
         ("stream-single 8B", stream),
@@ -187,10 +276,24 @@ pub fn expected(peers: bool) -> Vec<(&'static str, &'static [&'static str])> {
 
 /// Checks that `dir` holds the SVG plots a run with latency and sized stream cases writes.
 pub fn check_plots(dir: &Path) {
-    let names: Vec<String> = std::fs::read_dir(dir).expect("plot dir").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-    for want in ["latency-pingpong-spin.svg", "latency-paced-spin.svg", "throughput-stream-single.svg"] {
-        assert!(names.iter().any(|n| n == want), "plot {want} missing; have {names:?}");
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .expect("plot dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for want in [
+        "latency-pingpong-spin.svg",
+        "latency-paced-spin.svg",
+        "throughput-stream-single.svg",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "plot {want} missing; have {names:?}"
+        );
         let svg = std::fs::read_to_string(dir.join(want)).expect("read svg");
-        assert!(svg.starts_with("<svg") && svg.contains("polyline"), "{want} is no SVG line plot");
+        assert!(
+            svg.starts_with("<svg") && svg.contains("polyline"),
+            "{want} is no SVG line plot"
+        );
     }
 }

@@ -71,25 +71,45 @@ impl Fixture {
         let pid = std::process::id();
         // `x` after the pid and `_` after the counter: no prefix is a prefix of another's.
         let prefix = format!("rpt{pid}x{n}_{test}");
-        assert!(prefix.len() <= 60, "test name too long for a ring name: {prefix}");
+        assert!(
+            prefix.len() <= 60,
+            "test name too long for a ring name: {prefix}"
+        );
         let dir = std::env::temp_dir().join(format!("ringproof-test-{pid}-{n}-{test}"));
         if dir.exists() {
             std::fs::remove_dir_all(&dir).expect("remove stale test dir");
         }
         std::fs::create_dir(&dir).expect("create test dir");
-        let fx = Fixture { prefix, dir, started: Instant::now(), _serial: serial };
-        assert_eq!(fx.shm_leftovers(), Vec::<String>::new(), "shm names under a fresh prefix");
+        let fx = Fixture {
+            prefix,
+            dir,
+            started: Instant::now(),
+            _serial: serial,
+        };
+        assert_eq!(
+            fx.shm_leftovers(),
+            Vec::<String>::new(),
+            "shm names under a fresh prefix"
+        );
         fx
     }
 
     /// Prints how long the test has run so far (shown with `--nocapture`).
     pub fn report(&self, what: &str) {
-        eprintln!("[{}] {what}: {:.2}s", self.prefix, self.started.elapsed().as_secs_f64());
+        eprintln!(
+            "[{}] {what}: {:.2}s",
+            self.prefix,
+            self.started.elapsed().as_secs_f64()
+        );
     }
 
     /// A ring of this test on `backend`.
     pub fn ring(&self, backend: Backend, tag: &str) -> Ring {
-        Ring { name: format!("{}_{tag}", self.prefix), backend, dir: self.dir.clone() }
+        Ring {
+            name: format!("{}_{tag}", self.prefix),
+            backend,
+            dir: self.dir.clone(),
+        }
     }
 
     /// Entries of /dev/shm whose name starts with this test's prefix, and temporaries of its
@@ -117,12 +137,18 @@ impl Fixture {
     pub fn assert_clean(&self) {
         let shm = self.shm_leftovers();
         let dir = self.dir_leftovers();
-        assert!(shm.is_empty() && dir.is_empty(), "leaked segments: /dev/shm {shm:?}, {}: {dir:?}", self.dir.display());
+        assert!(
+            shm.is_empty() && dir.is_empty(),
+            "leaked segments: /dev/shm {shm:?}, {}: {dir:?}",
+            self.dir.display()
+        );
     }
 }
 
 fn list_recursive(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.filter_map(|e| e.ok()) {
         let p = e.path();
         out.push(p.strip_prefix(root).unwrap_or(&p).display().to_string());
@@ -142,7 +168,10 @@ impl Drop for Fixture {
         let _ = std::fs::remove_dir_all(&self.dir);
         self.report("done");
         if !std::thread::panicking() && (!shm.is_empty() || !dir.is_empty()) {
-            panic!("test leaked segments (now removed): /dev/shm {shm:?}, {}: {dir:?}", self.dir.display());
+            panic!(
+                "test leaked segments (now removed): /dev/shm {shm:?}, {}: {dir:?}",
+                self.dir.display()
+            );
         }
     }
 }
@@ -186,7 +215,10 @@ impl Ring {
     pub fn consumer_cursor_path(&self, id: &str) -> PathBuf {
         match self.backend {
             Backend::Shm => Path::new("/dev/shm").join(format!("{}_{id}_seq", self.name)),
-            Backend::Dir => self.dir.join(format!("{}.consumers", self.name)).join(format!("{id}.cursor")),
+            Backend::Dir => self
+                .dir
+                .join(format!("{}.consumers", self.name))
+                .join(format!("{id}.cursor")),
         }
     }
 
@@ -225,15 +257,24 @@ impl Ring {
     /// Whether the ring segment exists with a valid LayoutV1 ring header.
     pub fn ring_is_valid(&self) -> bool {
         use ringproof::layout::{Expect, SegmentKind};
-        ringproof::segment::Segment::open(&self.ring_name().ring(), "ring", &Expect::kind(SegmentKind::Ring)).is_ok()
+        ringproof::segment::Segment::open(
+            &self.ring_name().ring(),
+            "ring",
+            &Expect::kind(SegmentKind::Ring),
+        )
+        .is_ok()
     }
 
     /// A snapshot of the valid ring segment's bytes.
     pub fn ring_bytes(&self) -> Vec<u8> {
         use ringproof::layout::{Expect, SegmentKind};
-        ringproof::segment::Segment::open(&self.ring_name().ring(), "ring", &Expect::kind(SegmentKind::Ring))
-            .expect("open ring")
-            .snapshot()
+        ringproof::segment::Segment::open(
+            &self.ring_name().ring(),
+            "ring",
+            &Expect::kind(SegmentKind::Ring),
+        )
+        .expect("open ring")
+        .snapshot()
     }
 
     /// Spawns `ringproof produce` on this ring with `extra` arguments.
@@ -281,7 +322,11 @@ pub fn gate_consume(c: &mut RawConsumer, n: u64, procs: &mut [&mut Proc]) {
             Ok(None) => {
                 idle += 1;
                 if idle & 0xff == 0 {
-                    assert!(Instant::now() < deadline, "gate {} got {got} of {n} events within {HARD_TIMEOUT:?}", c.id());
+                    assert!(
+                        Instant::now() < deadline,
+                        "gate {} got {got} of {n} events within {HARD_TIMEOUT:?}",
+                        c.id()
+                    );
                     check_alive(procs);
                 }
                 std::thread::yield_now();
@@ -308,24 +353,41 @@ impl Output {
 
     /// Asserts the exit code, showing everything the process said otherwise.
     pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code(), Some(code), "{}: unexpected exit status\n{}", self.label, self.describe());
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "{}: unexpected exit status\n{}",
+            self.label,
+            self.describe()
+        );
         self
     }
 
     pub fn describe(&self) -> String {
-        format!("status: {:?}\nstdout: {}\nstderr: {}", self.status, self.stdout.trim_end(), self.stderr.trim_end())
+        format!(
+            "status: {:?}\nstdout: {}\nstderr: {}",
+            self.status,
+            self.stdout.trim_end(),
+            self.stderr.trim_end()
+        )
     }
 
     pub fn get(&self, key: &str) -> &Value {
-        self.json.get(key).unwrap_or_else(|| panic!("{}: no {key:?} in {}", self.label, self.json))
+        self.json
+            .get(key)
+            .unwrap_or_else(|| panic!("{}: no {key:?} in {}", self.label, self.json))
     }
 
     pub fn i64(&self, key: &str) -> i64 {
-        self.get(key).as_i64().unwrap_or_else(|| panic!("{}: {key:?} is not an integer in {}", self.label, self.json))
+        self.get(key)
+            .as_i64()
+            .unwrap_or_else(|| panic!("{}: {key:?} is not an integer in {}", self.label, self.json))
     }
 
     pub fn u64(&self, key: &str) -> u64 {
-        self.get(key).as_u64().unwrap_or_else(|| panic!("{}: {key:?} is not a u64 in {}", self.label, self.json))
+        self.get(key)
+            .as_u64()
+            .unwrap_or_else(|| panic!("{}: {key:?} is not a u64 in {}", self.label, self.json))
     }
 
     pub fn is_null(&self, key: &str) -> bool {
@@ -334,7 +396,10 @@ impl Output {
 
     /// The `error` of an error line (exit 2).
     pub fn error(&self) -> String {
-        self.get("error").as_str().unwrap_or_else(|| panic!("{}: error is not a string", self.label)).to_owned()
+        self.get("error")
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: error is not a string", self.label))
+            .to_owned()
     }
 
     /// Asserts a failed run: exit 2, an error line mentioning every one of `needles`.
@@ -342,7 +407,11 @@ impl Output {
         self.expect_code(2);
         let e = self.error();
         for n in needles {
-            assert!(e.contains(n), "{}: error {e:?} does not mention {n:?}", self.label);
+            assert!(
+                e.contains(n),
+                "{}: error {e:?} does not mention {n:?}",
+                self.label
+            );
         }
         self
     }
@@ -353,8 +422,18 @@ impl Output {
         assert_eq!(self.get("role"), "producer", "{}", self.describe());
         assert_eq!(self.u64("published"), events, "{}", self.describe());
         assert_eq!(self.i64("first_seq"), 0, "{}", self.describe());
-        assert_eq!(self.i64("last_seq"), events as i64 - 1, "{}", self.describe());
-        assert_eq!(self.get("drained"), &Value::Bool(true), "{}", self.describe());
+        assert_eq!(
+            self.i64("last_seq"),
+            events as i64 - 1,
+            "{}",
+            self.describe()
+        );
+        assert_eq!(
+            self.get("drained"),
+            &Value::Bool(true),
+            "{}",
+            self.describe()
+        );
         self
     }
 
@@ -403,7 +482,13 @@ impl Proc {
             .unwrap_or_else(|e| panic!("spawn {BIN} {args:?}: {e}"));
         let stdout = Some(reader(child.stdout.take().expect("piped stdout")));
         let stderr = Some(reader(child.stderr.take().expect("piped stderr")));
-        Proc { label: format!("{label} `ringproof {}`", args.join(" ")), child, stdout, stderr, exited: None }
+        Proc {
+            label: format!("{label} `ringproof {}`", args.join(" ")),
+            child,
+            stdout,
+            stderr,
+            exited: None,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -439,7 +524,10 @@ impl Proc {
         wait_until("the killed process to become a zombie", &mut [], || {
             std::fs::read_to_string(&stat)
                 .ok()
-                .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
+                .and_then(|s| {
+                    s.rfind(')')
+                        .map(|i| s[i + 1..].trim_start().starts_with('Z'))
+                })
                 .unwrap_or(false)
         });
     }
@@ -455,7 +543,11 @@ impl Proc {
             if Instant::now() >= deadline {
                 self.kill();
                 let out = self.collect();
-                panic!("{} did not exit within {timeout:?} (killed)\n{}", out.label, out.describe());
+                panic!(
+                    "{} did not exit within {timeout:?} (killed)\n{}",
+                    out.label,
+                    out.describe()
+                );
             }
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -465,9 +557,23 @@ impl Proc {
     /// Output of an exited child, without parsing (for diagnostics).
     fn collect(&mut self) -> Output {
         let status = self.exited.expect("exited");
-        let stdout = self.stdout.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        Output { label: self.label.clone(), status, stdout, stderr, json: Value::Null }
+        let stdout = self
+            .stdout
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let stderr = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        Output {
+            label: self.label.clone(),
+            status,
+            stdout,
+            stderr,
+            json: Value::Null,
+        }
     }
 
     /// Output of an exited child: no panic, exactly one JSON object line on stdout.
@@ -479,11 +585,31 @@ impl Proc {
             out.label,
             out.describe()
         );
-        let lines: Vec<&str> = out.stdout.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines.len(), 1, "{}: expected exactly one JSON line\n{}", out.label, out.describe());
-        out.json = serde_json::from_str(lines[0])
-            .unwrap_or_else(|e| panic!("{}: stdout is not JSON ({e})\n{}", out.label, out.describe()));
-        assert!(out.json.is_object(), "{}: JSON line is not an object\n{}", out.label, out.describe());
+        let lines: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{}: expected exactly one JSON line\n{}",
+            out.label,
+            out.describe()
+        );
+        out.json = serde_json::from_str(lines[0]).unwrap_or_else(|e| {
+            panic!(
+                "{}: stdout is not JSON ({e})\n{}",
+                out.label,
+                out.describe()
+            )
+        });
+        assert!(
+            out.json.is_object(),
+            "{}: JSON line is not an object\n{}",
+            out.label,
+            out.describe()
+        );
         out
     }
 }
@@ -514,7 +640,10 @@ pub fn wait_until(what: &str, procs: &mut [&mut Proc], mut cond: impl FnMut() ->
             return;
         }
         check_alive(procs);
-        assert!(Instant::now() < deadline, "timed out after {HARD_TIMEOUT:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {HARD_TIMEOUT:?} waiting for {what}"
+        );
         std::thread::sleep(POLL);
     }
 }
@@ -531,12 +660,18 @@ pub fn wait_all(procs: Vec<Proc>) -> Vec<Output> {
         for i in 0..procs.len() {
             let Some(p) = procs[i].as_mut() else { continue };
             match p.poll() {
-                Some(status) if status.success() => outs[i] = Some(procs[i].take().expect("some").finish()),
+                Some(status) if status.success() => {
+                    outs[i] = Some(procs[i].take().expect("some").finish())
+                }
                 Some(_) => {
                     let mut p = procs[i].take().expect("some");
                     let failed = p.collect();
                     let others = kill_and_describe(&mut procs, &mut outs);
-                    panic!("{} failed\n{}\n--- the others:\n{others}", failed.label, failed.describe());
+                    panic!(
+                        "{} failed\n{}\n--- the others:\n{others}",
+                        failed.label,
+                        failed.describe()
+                    );
                 }
                 None => pending = true,
             }
@@ -559,7 +694,12 @@ fn kill_and_describe(procs: &mut [Option<Proc>], outs: &mut [Option<Output>]) ->
             let was_running = p.running();
             p.kill();
             let out = p.collect();
-            s += &format!("{} ({}):\n{}\n", out.label, if was_running { "killed" } else { "exited" }, out.describe());
+            s += &format!(
+                "{} ({}):\n{}\n",
+                out.label,
+                if was_running { "killed" } else { "exited" },
+                out.describe()
+            );
         } else if let Some(o) = o {
             s += &format!("{} (finished):\n{}\n", o.label, o.describe());
         }

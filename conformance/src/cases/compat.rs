@@ -23,8 +23,10 @@ pub(super) fn cases() -> Vec<Case> {
 fn plant(p: &Path, bytes: &[u8]) -> Result<(), CaseError> {
     if let Some(dir) = p.parent() {
         if !dir.exists() {
-            std::fs::create_dir(dir).map_err(|e| CaseError::Error(format!("mkdir {}: {e}", dir.display())))?;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| CaseError::Error(e.to_string()))?;
+            std::fs::create_dir(dir)
+                .map_err(|e| CaseError::Error(format!("mkdir {}: {e}", dir.display())))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| CaseError::Error(e.to_string()))?;
         }
     }
     write_private(p, bytes)
@@ -32,13 +34,20 @@ fn plant(p: &Path, bytes: &[u8]) -> Result<(), CaseError> {
 
 /// Writes `bytes` at `offset` of an existing segment in place (never truncating: peers map it).
 fn poke(p: &Path, offset: u64, bytes: &[u8]) -> Result<(), CaseError> {
-    let mut f = std::fs::OpenOptions::new().write(true).open(p).map_err(|e| CaseError::Error(format!("open {}: {e}", p.display())))?;
-    f.seek(SeekFrom::Start(offset)).and_then(|_| f.write_all(bytes)).map_err(|e| CaseError::Error(format!("write {}: {e}", p.display())))
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(p)
+        .map_err(|e| CaseError::Error(format!("open {}: {e}", p.display())))?;
+    f.seek(SeekFrom::Start(offset))
+        .and_then(|_| f.write_all(bytes))
+        .map_err(|e| CaseError::Error(format!("write {}: {e}", p.display())))
 }
 
 fn read_i64(p: &Path, offset: usize) -> Result<i64, CaseError> {
     let b = std::fs::read(p).or_else(|e| fail(format!("cannot read {}: {e}", p.display())))?;
-    b.get(offset..offset + 8).map(|w| i64::from_le_bytes(w.try_into().expect("8 bytes"))).ok_or_else(|| CaseError::Fail(format!("{} is only {} bytes", p.display(), b.len())))
+    b.get(offset..offset + 8)
+        .map(|w| i64::from_le_bytes(w.try_into().expect("8 bytes")))
+        .ok_or_else(|| CaseError::Fail(format!("{} is only {} bytes", p.display(), b.len())))
 }
 
 fn foreign_gate(ctx: &mut Ctx) -> Result<(), CaseError> {
@@ -74,23 +83,31 @@ fn registryless_ring(ctx: &mut Ctx) -> Result<(), CaseError> {
     if ctx.backend == Backend::Mmap {
         // disruptor-mp's file producer makes the consumers directory with the umask's mode.
         let dir = ctx.root.join(format!("{}.consumers", ctx.ring.name));
-        std::fs::create_dir(&dir).map_err(|e| CaseError::Error(format!("mkdir {}: {e}", dir.display())))?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).map_err(|e| CaseError::Error(e.to_string()))?;
+        std::fs::create_dir(&dir)
+            .map_err(|e| CaseError::Error(format!("mkdir {}: {e}", dir.display())))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| CaseError::Error(e.to_string()))?;
     }
     let c = ctx.start_consumer_testee("consumer c_0")?;
     let r = ctx.attach(c, 0, SIZE, None)?;
     let start = Ctx::expect_ok(&r, "attach_consumer to a ring without a registry")?.start_seq;
     if start != Some(0) {
-        return fail(format!("the consumer of an empty registry-less ring starts at {start:?}, expected 0"));
+        return fail(format!(
+            "the consumer of an empty registry-less ring starts at {start:?}, expected 0"
+        ));
     }
     let cursor = cursor_path(ctx, "c_0");
     let epoch = read_i64(&cursor, 80)?;
     if epoch != 0 {
-        return fail(format!("its cursor carries epoch {epoch}; without a registry it must be 0 (SPEC.md §10.1)"));
+        return fail(format!(
+            "its cursor carries epoch {epoch}; without a registry it must be 0 (SPEC.md §10.1)"
+        ));
     }
     let counted = read_i64(&ready, 64)?;
     if counted != 1 {
-        return fail(format!("N_cr reads {counted} after one consumer joined, expected 1"));
+        return fail(format!(
+            "N_cr reads {counted} after one consumer joined, expected 1"
+        ));
     }
     // Publish 10 events the way a disruptor-mp producer does: slots, then the cursor.
     let offset = g.payload_offset as u64;
@@ -108,7 +125,12 @@ fn registryless_ring(ctx: &mut Ctx) -> Result<(), CaseError> {
     if cursor.exists() {
         return fail("the consumer left a ring without a registry but its cursor remains");
     }
-    if ctx.backend == Backend::Mmap && !ctx.root.join(format!("{}.consumers", ctx.ring.name)).is_dir() {
+    if ctx.backend == Backend::Mmap
+        && !ctx
+            .root
+            .join(format!("{}.consumers", ctx.ring.name))
+            .is_dir()
+    {
         return fail("the consumer that left a ring without a registry removed the consumers directory, which is the disruptor-mp producer's (the next consumer cannot attach)");
     }
     let counted = read_i64(&ready, 64)?;

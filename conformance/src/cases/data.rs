@@ -54,22 +54,47 @@ pub(super) fn cases() -> Vec<Case> {
 fn sized_instances() -> Vec<Case> {
     use Level::*;
     use Roles::*;
-    let wrap = |id: &'static str, run: fn(&mut Ctx) -> Result<(), CaseError>| Case {
+    let wrap = |id: &'static str, run: fn(&mut Ctx) -> Result<(), CaseError>| {
+        Case {
         id, level: Required, roles: Pair, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§4, §7.1, §7.4", rules: &["R4.a", "R7.1.1", "R7.1.2", "R7.1.3", "R7.4.1", "R7.4.2", "R7.4.3"],
         rule: "One consumer sees every event, in order, intact, across wraps of a ring of this event size and capacity", run,
+    }
     };
-    let aligned = |id: &'static str, run: fn(&mut Ctx) -> Result<(), CaseError>| Case {
+    let aligned = |id: &'static str, run: fn(&mut Ctx) -> Result<(), CaseError>| {
+        Case {
         id, level: Required, roles: Consumer, producer_needs: &[], consumer_needs: &[], timeout: SECS(60), spec: "§2, §4", rules: &["R2.a", "R2.c", "R2.2.12", "R4.a"],
         rule: "A consumer reads the slots of a reference ring of this alignment at its payload offset (align_up(56, alignment)): every event intact, in order, across wraps", run,
+    }
     };
     vec![
-        wrap("spsc.wraparound[size=8,align=8,cap=2]", wraparound::<8, 2, 5_000>),
-        wrap("spsc.wraparound[size=64,align=8,cap=1024]", wraparound::<64, 1024, 20_000>),
-        wrap("spsc.wraparound[size=4096,align=8,cap=2]", wraparound::<4096, 2, 600>),
-        wrap("spsc.wraparound[size=8,align=8,cap=1048576]", wraparound::<8, 1_048_576, 1_052_672>),
-        aligned("spsc.aligned[size=64,align=64,cap=1024]", aligned_ring::<64, 64, 1024, 3_000>),
-        aligned("spsc.aligned[size=128,align=128,cap=2]", aligned_ring::<128, 128, 2, 300>),
-        aligned("spsc.aligned[size=256,align=128,cap=1048576]", aligned_ring::<256, 128, 1_048_576, 2_000>),
+        wrap(
+            "spsc.wraparound[size=8,align=8,cap=2]",
+            wraparound::<8, 2, 5_000>,
+        ),
+        wrap(
+            "spsc.wraparound[size=64,align=8,cap=1024]",
+            wraparound::<64, 1024, 20_000>,
+        ),
+        wrap(
+            "spsc.wraparound[size=4096,align=8,cap=2]",
+            wraparound::<4096, 2, 600>,
+        ),
+        wrap(
+            "spsc.wraparound[size=8,align=8,cap=1048576]",
+            wraparound::<8, 1_048_576, 1_052_672>,
+        ),
+        aligned(
+            "spsc.aligned[size=64,align=64,cap=1024]",
+            aligned_ring::<64, 64, 1024, 3_000>,
+        ),
+        aligned(
+            "spsc.aligned[size=128,align=128,cap=2]",
+            aligned_ring::<128, 128, 2, 300>,
+        ),
+        aligned(
+            "spsc.aligned[size=256,align=128,cap=1048576]",
+            aligned_ring::<256, 128, 1_048_576, 2_000>,
+        ),
     ]
 }
 
@@ -84,45 +109,108 @@ fn put_u64(h: &mut [u8; HEADER_SIZE], off: usize, v: u64) {
 }
 
 fn reject_bad_version(ctx: &mut Ctx) -> Result<(), CaseError> {
-    reject_spoiled(ctx, "a ring header of version 2", Target::Ring, false, ErrorKind::Layout, |h| put_u16(h, 8, 2))
+    reject_spoiled(
+        ctx,
+        "a ring header of version 2",
+        Target::Ring,
+        false,
+        ErrorKind::Layout,
+        |h| put_u16(h, 8, 2),
+    )
 }
 
 fn reject_bad_header_size(ctx: &mut Ctx) -> Result<(), CaseError> {
-    reject_spoiled(ctx, "a ring header whose header_size is 64", Target::Ring, false, ErrorKind::Layout, |h| put_u16(h, 12, 64))
+    reject_spoiled(
+        ctx,
+        "a ring header whose header_size is 64",
+        Target::Ring,
+        false,
+        ErrorKind::Layout,
+        |h| put_u16(h, 12, 64),
+    )
 }
 
 fn reject_bad_alignment(ctx: &mut Ctx) -> Result<(), CaseError> {
-    reject_spoiled(ctx, "a ring header whose alignment is 24", Target::Ring, false, ErrorKind::Layout, |h| put_u16(h, 14, 24))
+    reject_spoiled(
+        ctx,
+        "a ring header whose alignment is 24",
+        Target::Ring,
+        false,
+        ErrorKind::Layout,
+        |h| put_u16(h, 14, 24),
+    )
 }
 
 fn reject_unknown_kind(ctx: &mut Ctx) -> Result<(), CaseError> {
-    reject_spoiled(ctx, "a ring header of kind 7", Target::Ring, false, ErrorKind::Layout, |h| put_u16(h, 10, 7))
+    reject_spoiled(
+        ctx,
+        "a ring header of kind 7",
+        Target::Ring,
+        false,
+        ErrorKind::Layout,
+        |h| put_u16(h, 10, 7),
+    )
 }
 
 fn reject_kind_mismatch(ctx: &mut Ctx) -> Result<(), CaseError> {
-    reject_spoiled(ctx, "a ring segment whose header says kind 2 (cursor)", Target::Ring, false, ErrorKind::Layout, |h| put_u16(h, 10, 2))
+    reject_spoiled(
+        ctx,
+        "a ring segment whose header says kind 2 (cursor)",
+        Target::Ring,
+        false,
+        ErrorKind::Layout,
+        |h| put_u16(h, 10, 2),
+    )
 }
 
 fn reject_capacity_not_pow2(ctx: &mut Ctx) -> Result<(), CaseError> {
-    reject_spoiled(ctx, "a ring header of capacity 6", Target::Ring, false, ErrorKind::Layout, |h| {
-        put_u64(h, 32, 6);
-        put_u64(h, 16, 6 * SIZE);
-    })
+    reject_spoiled(
+        ctx,
+        "a ring header of capacity 6",
+        Target::Ring,
+        false,
+        ErrorKind::Layout,
+        |h| {
+            put_u64(h, 32, 6);
+            put_u64(h, 16, 6 * SIZE);
+        },
+    )
 }
 
 fn reject_capacity_zero(ctx: &mut Ctx) -> Result<(), CaseError> {
-    reject_spoiled(ctx, "a ring header of capacity 0", Target::Ring, false, ErrorKind::Layout, |h| {
-        put_u64(h, 32, 0);
-        put_u64(h, 16, 0);
-    })
+    reject_spoiled(
+        ctx,
+        "a ring header of capacity 0",
+        Target::Ring,
+        false,
+        ErrorKind::Layout,
+        |h| {
+            put_u64(h, 32, 0);
+            put_u64(h, 16, 0);
+        },
+    )
 }
 
 fn reject_payload_size(ctx: &mut Ctx) -> Result<(), CaseError> {
-    reject_spoiled(ctx, "a ring header whose payload_size is one slot short", Target::Ring, false, ErrorKind::Layout, |h| put_u64(h, 16, 7 * SIZE))
+    reject_spoiled(
+        ctx,
+        "a ring header whose payload_size is one slot short",
+        Target::Ring,
+        false,
+        ErrorKind::Layout,
+        |h| put_u64(h, 16, 7 * SIZE),
+    )
 }
 
 fn reject_producer_cursor_magic(ctx: &mut Ctx) -> Result<(), CaseError> {
-    reject_spoiled(ctx, "a ring whose producer cursor has the magic NOTACURS", Target::ProducerCursor, false, ErrorKind::Layout, |h| h[..8].copy_from_slice(b"NOTACURS"))
+    reject_spoiled(
+        ctx,
+        "a ring whose producer cursor has the magic NOTACURS",
+        Target::ProducerCursor,
+        false,
+        ErrorKind::Layout,
+        |h| h[..8].copy_from_slice(b"NOTACURS"),
+    )
 }
 
 // ---------------------------------------------------------------- batch = one store
@@ -133,7 +221,11 @@ fn read_word(f: &std::fs::File, off: u64) -> Option<[u8; 8]> {
     f.read_exact_at(&mut b, off).ok().map(|_| b)
 }
 
-fn open_segment(ctx: &Ctx, shm_suffix: &str, file_suffix: &str) -> Result<std::fs::File, CaseError> {
+fn open_segment(
+    ctx: &Ctx,
+    shm_suffix: &str,
+    file_suffix: &str,
+) -> Result<std::fs::File, CaseError> {
     let p = ctx.segment_path(shm_suffix, file_suffix);
     std::fs::File::open(&p).or_else(|e| fail(format!("cannot open {}: {e}", p.display())))
 }
@@ -166,12 +258,21 @@ fn batch_one_store(ctx: &mut Ctx) -> Result<(), CaseError> {
         Ok((ctx.wait(p, id)?, got))
     })();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (seen, reads) = watcher.join().map_err(|_| CaseError::Error("cursor watcher panicked".into()))?;
+    let (seen, reads) = watcher
+        .join()
+        .map_err(|_| CaseError::Error("cursor watcher panicked".into()))?;
     let (reply, got) = reply?;
     Ctx::expect_ok(&reply, "publish")?;
     check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "c_0")?;
-    ctx.notes.push(format!("{reads} reads of the producer cursor saw {} distinct values", seen.len()));
-    let inside: Vec<i64> = seen.iter().copied().filter(|v| *v != -1 && (v + 1) % batch as i64 != 0).collect();
+    ctx.notes.push(format!(
+        "{reads} reads of the producer cursor saw {} distinct values",
+        seen.len()
+    ));
+    let inside: Vec<i64> = seen
+        .iter()
+        .copied()
+        .filter(|v| *v != -1 && (v + 1) % batch as i64 != 0)
+        .collect();
     if !inside.is_empty() {
         let shown: Vec<String> = inside.iter().take(5).map(|v| v.to_string()).collect();
         return fail(format!(
@@ -199,7 +300,9 @@ fn ring_files(backend: Backend, name: &str, root: &std::path::Path) -> Vec<PathB
     }
     let mut out = Vec::new();
     for d in dirs {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
             let mine = match backend {
@@ -217,7 +320,9 @@ fn ring_files(backend: Backend, name: &str, root: &std::path::Path) -> Vec<PathB
 /// A header with the magic set whose other bytes are not (yet) a valid LayoutV1 header: the
 /// version is not 1 or the checksum does not match.
 fn half_written(h: &[u8; HEADER_SIZE]) -> bool {
-    let Ok(l) = LayoutHeader::from_bytes(h) else { return false };
+    let Ok(l) = LayoutHeader::from_bytes(h) else {
+        return false;
+    };
     l.magic == layout::MAGIC && (l.version != 1 || l.checksum != l.compute_checksum())
 }
 
@@ -234,14 +339,21 @@ fn header_write_order(ctx: &mut Ctx) -> Result<(), CaseError> {
             // the case flaky rather than strict.
             const LASTING: Duration = Duration::from_millis(2);
             let mut files = std::collections::BTreeSet::new();
-            let mut since: std::collections::HashMap<PathBuf, Instant> = std::collections::HashMap::new();
-            let (mut bad, mut glimpses) = (None::<(PathBuf, [u8; HEADER_SIZE], Duration)>, Vec::new());
+            let mut since: std::collections::HashMap<PathBuf, Instant> =
+                std::collections::HashMap::new();
+            let (mut bad, mut glimpses) =
+                (None::<(PathBuf, [u8; HEADER_SIZE], Duration)>, Vec::new());
             while !stop.load(std::sync::atomic::Ordering::Relaxed) && bad.is_none() {
                 for p in ring_files(backend, &name, &root) {
-                    let Ok(f) = std::fs::File::open(&p) else { continue };
+                    let Ok(f) = std::fs::File::open(&p) else {
+                        continue;
+                    };
                     let mut h = [0u8; HEADER_SIZE];
                     // The magic first, then the rest: the reader's order of SPEC §2.2.
-                    if f.read_exact_at(&mut h[..8], 0).is_err() || h[..8] != layout::MAGIC || f.read_exact_at(&mut h[8..], 8).is_err() {
+                    if f.read_exact_at(&mut h[..8], 0).is_err()
+                        || h[..8] != layout::MAGIC
+                        || f.read_exact_at(&mut h[8..], 8).is_err()
+                    {
                         continue;
                     }
                     files.insert(p.clone());
@@ -264,22 +376,35 @@ fn header_write_order(ctx: &mut Ctx) -> Result<(), CaseError> {
     };
     let result = (|| -> Result<(), CaseError> {
         let (p, create) = ctx.producer_async(64, SIZE, 1)?;
-            let (_c, r) = ctx.consumer(0, SIZE, None)?;
+        let (_c, r) = ctx.consumer(0, SIZE, None)?;
         Ctx::expect_ok(&r, "attach_consumer")?;
         Ctx::expect_ok(&ctx.wait(p, create)?, "create_producer")?;
         Ok(())
     })();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (files, bad, glimpses) = watcher.join().map_err(|_| CaseError::Error("segment watcher panicked".into()))?;
+    let (files, bad, glimpses) = watcher
+        .join()
+        .map_err(|_| CaseError::Error("segment watcher panicked".into()))?;
     result?;
-    ctx.notes.push(format!("watched {} names while the ring was created and joined", files.len()));
+    ctx.notes.push(format!(
+        "watched {} names while the ring was created and joined",
+        files.len()
+    ));
     if !glimpses.is_empty() {
         ctx.notes.push(format!("glimpsed a header with its magic but not yet valid (SPEC §2.1 wants the magic last): {}", glimpses.join(", ")));
     }
     if let Some((path, h, lasted)) = bad {
         let l = LayoutHeader::from_bytes(&h).expect("56 bytes");
-        let want = LayoutHeader { magic: l.magic, version: 1, header_size: HEADER_SIZE as u16, ..l };
-        let want = LayoutHeader { checksum: want.compute_checksum(), ..want };
+        let want = LayoutHeader {
+            magic: l.magic,
+            version: 1,
+            header_size: HEADER_SIZE as u16,
+            ..l
+        };
+        let want = LayoutHeader {
+            checksum: want.compute_checksum(),
+            ..want
+        };
         return fail(format!(
             "{} showed the magic with the rest of its header not valid for {lasted:?} (SPEC §2.1: the magic last, with a release store); the header seen:\n{}",
             path.display(),
@@ -329,7 +454,13 @@ fn stale_epoch_no_gating(ctx: &mut Ctx) -> Result<(), CaseError> {
             }
             Err(e) => return Err(e.into()),
         }
-        check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "c_0 beside a stale cursor")
+        check_delivery(
+            &got,
+            SIZE as usize,
+            0,
+            events as i64 - 1,
+            "c_0 beside a stale cursor",
+        )
     })();
     let _ = std::fs::remove_file(&path);
     result
@@ -340,7 +471,13 @@ fn stale_epoch_late_join(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (p, cs) = ring_with_consumers(ctx, capacity, 1, &[])?;
     let pub_id = ctx.publish_async(p, first, 1)?;
     let id = ctx.consume_async(cs[0], first, Mode::Batch)?;
-    check_delivery(&ctx.wait(cs[0], id)?, SIZE as usize, 0, first as i64 - 1, "c_0")?;
+    check_delivery(
+        &ctx.wait(cs[0], id)?,
+        SIZE as usize,
+        0,
+        first as i64 - 1,
+        "c_0",
+    )?;
     Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
     // c_1's cursor as an earlier ring of this name left it: a value inside this ring's range.
     let path = ctx.segment_path("_c_1_seq", ".consumers/c_1.cursor");
@@ -363,9 +500,21 @@ fn stale_epoch_late_join(ctx: &mut Ctx) -> Result<(), CaseError> {
     let a = ctx.consume_async(cs[0], second, Mode::Batch)?;
     let b = ctx.consume_async(late, second, Mode::Batch)?;
     let got_late = ctx.wait(late, b)?;
-    check_delivery(&ctx.wait(cs[0], a)?, SIZE as usize, first as i64, (first + second) as i64 - 1, "c_0")?;
+    check_delivery(
+        &ctx.wait(cs[0], a)?,
+        SIZE as usize,
+        first as i64,
+        (first + second) as i64 - 1,
+        "c_0",
+    )?;
     Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
-    check_delivery(&got_late, SIZE as usize, first as i64, (first + second) as i64 - 1, "c_1")
+    check_delivery(
+        &got_late,
+        SIZE as usize,
+        first as i64,
+        (first + second) as i64 - 1,
+        "c_1",
+    )
 }
 
 // ---------------------------------------------------------------- wake latency
@@ -376,15 +525,27 @@ const WAKE_ROUNDS: usize = 7;
 
 /// Whether some thread of `pid` is in the futex system call (x86_64: 202, aarch64: 98).
 fn in_futex(pid: u32) -> bool {
-    let nr = if cfg!(target_arch = "aarch64") { "98" } else { "202" };
-    let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
-    rd.flatten().any(|t| std::fs::read_to_string(t.path().join("syscall")).is_ok_and(|s| s.split_whitespace().next() == Some(nr)))
+    let nr = if cfg!(target_arch = "aarch64") {
+        "98"
+    } else {
+        "202"
+    };
+    let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    rd.flatten().any(|t| {
+        std::fs::read_to_string(t.path().join("syscall"))
+            .is_ok_and(|s| s.split_whitespace().next() == Some(nr))
+    })
 }
 
 /// Waits until the waiter whose wake word is at `at` in `f` is parked: the word is non-zero, or
 /// (a waiter that does not announce itself) `pid` sleeps in futex. Returns how.
 fn await_parked(f: &std::fs::File, at: u64, pid: u32) -> &'static str {
-    let announced = || read_word(f, at).is_some_and(|b| u32::from_le_bytes(b[..4].try_into().expect("4 bytes")) != 0);
+    let announced = || {
+        read_word(f, at)
+            .is_some_and(|b| u32::from_le_bytes(b[..4].try_into().expect("4 bytes")) != 0)
+    };
     let deadline = Instant::now() + Duration::from_secs(2);
     while Instant::now() < deadline {
         if announced() {
@@ -443,14 +604,18 @@ fn wait_wake_latency(ctx: &mut Ctx) -> Result<(), CaseError> {
         let id = ctx.consume_idle(cs[0], 1, Mode::Copy, 5_000)?;
         how.push(await_parked(&registry, 64 + 72, pid));
         let pub_id = ctx.publish_async(p, 1, 1)?;
-        let stored = await_store(&cursor, round - 1, ctx.deadline).ok_or_else(|| CaseError::Timeout("the producer never stored its cursor".into()))?;
+        let stored = await_store(&cursor, round - 1, ctx.deadline)
+            .ok_or_else(|| CaseError::Timeout("the producer never stored its cursor".into()))?;
         let got = ctx.wait(cs[0], id)?;
         lat.push(stored.elapsed());
         Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
         check_delivery(&got, SIZE as usize, round, round, "blocking c_0")?;
     }
     let m = median(lat.clone());
-    ctx.notes.push(format!("wake latencies {lat:?} (median {m:?}); the consumer was {}", distinct(&how)));
+    ctx.notes.push(format!(
+        "wake latencies {lat:?} (median {m:?}); the consumer was {}",
+        distinct(&how)
+    ));
     if m > WAKE_BOUND {
         return fail(format!(
             "a consumer parked in the blocking wait ({}) took a median {m:?} from the producer's cursor store to delivery over {WAKE_ROUNDS} rounds ({lat:?}); expected under {WAKE_BOUND:?}: the store must FUTEX_WAKE a sleeper that announced itself in the registry's `consumers_parked` (SPEC §8, §7.1 step 4), the 10 ms backstop is only for missed wakes",
@@ -469,15 +634,28 @@ fn wait_producer_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
         ring,
         capacity,
         event_size: SIZE,
-        wait_consumers: Some(crate::protocol::WaitConsumers { min: 1, timeout_ms: 10_000 }),
-        discover: Some(crate::protocol::Discover { prefix: "c".into(), max: 8 }),
+        wait_consumers: Some(crate::protocol::WaitConsumers {
+            min: 1,
+            timeout_ms: 10_000,
+        }),
+        discover: Some(crate::protocol::Discover {
+            prefix: "c".into(),
+            max: 8,
+        }),
         wait: Some(Wait::Block),
         required: None,
     })?;
     let (c, r) = ctx.consumer(0, SIZE, None)?;
     Ctx::expect_ok(&r, "attach_consumer")?;
     Ctx::expect_ok(&ctx.wait(h, create)?, "create_producer")?;
-    Ctx::expect_ok(&ctx.request(h, |id| Command::Publish { id, count: capacity, batch: None })?, "publish (fill the ring)")?;
+    Ctx::expect_ok(
+        &ctx.request(h, |id| Command::Publish {
+            id,
+            count: capacity,
+            batch: None,
+        })?,
+        "publish (fill the ring)",
+    )?;
     let cursor = open_segment(ctx, "_c_0_seq", ".consumers/c_0.cursor")?;
     let pid = ctx.t(h).pid();
     let (mut lat, mut how) = (Vec::new(), Vec::new());
@@ -486,14 +664,18 @@ fn wait_producer_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
         let pub_id = ctx.publish_async(h, 1, 1)?;
         how.push(await_parked(&cursor, 72, pid));
         let id = ctx.consume_idle(c, 1, Mode::Copy, 5_000)?;
-        let stored = await_store(&cursor, round - 1, ctx.deadline).ok_or_else(|| CaseError::Timeout("the consumer never committed".into()))?;
+        let stored = await_store(&cursor, round - 1, ctx.deadline)
+            .ok_or_else(|| CaseError::Timeout("the consumer never committed".into()))?;
         let published = ctx.wait(h, pub_id)?;
         lat.push(stored.elapsed());
         Ctx::expect_ok(&published, "publish")?;
         check_delivery(&ctx.wait(c, id)?, SIZE as usize, round, round, "c_0")?;
     }
     let m = median(lat.clone());
-    ctx.notes.push(format!("producer wake latencies {lat:?} (median {m:?}); the producer was {}", distinct(&how)));
+    ctx.notes.push(format!(
+        "producer wake latencies {lat:?} (median {m:?}); the producer was {}",
+        distinct(&how)
+    ));
     if m > WAKE_BOUND {
         return fail(format!(
             "a producer parked in the blocking wait for room ({}) took a median {m:?} from the consumer's commit to its publish returning over {WAKE_ROUNDS} rounds ({lat:?}); expected under {WAKE_BOUND:?}: the commit must FUTEX_WAKE a producer that announced itself in the consumer cursor's `waiters` (SPEC §8, §7.4 step 4)",
@@ -511,41 +693,62 @@ fn ring_sized(ctx: &mut Ctx, capacity: u64, size: u64) -> Result<(H, H), CaseErr
     let (c, r) = ctx.consumer(0, size, None)?;
     let start = Ctx::expect_ok(&r, "attach_consumer")?.start_seq;
     if start != Some(0) {
-        return fail(format!("consumer c_0 of a fresh ring starts at {start:?}, expected 0"));
+        return fail(format!(
+            "consumer c_0 of a fresh ring starts at {start:?}, expected 0"
+        ));
     }
     Ctx::expect_ok(&ctx.wait(p, create)?, "create_producer")?;
     Ok((p, c))
 }
 
-fn wraparound<const SIZE_: u64, const CAP: u64, const EVENTS: u64>(ctx: &mut Ctx) -> Result<(), CaseError> {
+fn wraparound<const SIZE_: u64, const CAP: u64, const EVENTS: u64>(
+    ctx: &mut Ctx,
+) -> Result<(), CaseError> {
     let (p, c) = ring_sized(ctx, CAP, SIZE_)?;
     let pub_id = ctx.publish_async(p, EVENTS, 1)?;
     let id = ctx.consume_async(c, EVENTS, Mode::Copy)?;
     let got = ctx.wait(c, id)?;
     Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
     Ctx::expect_ok(&got, "consume")?;
-    check_delivery(&got, SIZE_ as usize, 0, EVENTS as i64 - 1, &format!("c_0 ({SIZE_}-byte events, capacity {CAP})"))
+    check_delivery(
+        &got,
+        SIZE_ as usize,
+        0,
+        EVENTS as i64 - 1,
+        &format!("c_0 ({SIZE_}-byte events, capacity {CAP})"),
+    )
 }
 
 /// A reference ring of `ALIGN`-aligned slots made by the harness, published to by a harness
 /// thread (TP1), read by the consumer testee.
-fn aligned_ring<const SIZE_: usize, const ALIGN: usize, const CAP: usize, const EVENTS: u64>(ctx: &mut Ctx) -> Result<(), CaseError> {
+fn aligned_ring<const SIZE_: usize, const ALIGN: usize, const CAP: usize, const EVENTS: u64>(
+    ctx: &mut Ctx,
+) -> Result<(), CaseError> {
     let mut ring = harness_ring(ctx, CAP, SIZE_, ALIGN)?;
     let (c, r) = ctx.consumer(0, SIZE_ as u64, None)?;
     let start = Ctx::expect_ok(&r, "attach_consumer")?.start_seq;
     if start != Some(0) {
-        return fail(format!("consumer c_0 of a fresh ring starts at {start:?}, expected 0"));
+        return fail(format!(
+            "consumer c_0 of a fresh ring starts at {start:?}, expected 0"
+        ));
     }
     // A consumer without a registry slot (disruptor-mp) gates once the producer discovers it.
-    ring.wait_for_consumers(1, Duration::from_secs(5)).or_else(|e| fail(format!("the harness's producer never saw c_0 join: {e}")))?;
+    ring.wait_for_consumers(1, Duration::from_secs(5))
+        .or_else(|e| fail(format!("the harness's producer never saw c_0 join: {e}")))?;
     let deadline = ctx.deadline;
     let publisher = std::thread::spawn(move || {
         let mut n = 0;
         while n < EVENTS {
             match ring.try_publish_with(|slot| drop(ringproof::payload::fill(n, slot))) {
                 Ok(_) => n += 1,
-                Err(ringproof::Error::Full { .. }) if Instant::now() < deadline => std::thread::yield_now(),
-                Err(e) => return Err(format!("the harness's publisher stopped after {n} events: {e}")),
+                Err(ringproof::Error::Full { .. }) if Instant::now() < deadline => {
+                    std::thread::yield_now()
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "the harness's publisher stopped after {n} events: {e}"
+                    ))
+                }
             }
         }
         Ok(ring)
@@ -555,10 +758,21 @@ fn aligned_ring<const SIZE_: usize, const ALIGN: usize, const CAP: usize, const 
     if got.is_err() {
         ctx.t(c).kill();
     }
-    let published = publisher.join().map_err(|_| CaseError::Error("the harness's publisher panicked".into()))?;
+    let published = publisher
+        .join()
+        .map_err(|_| CaseError::Error("the harness's publisher panicked".into()))?;
     let got = got?;
     let _ring = published.map_err(CaseError::Error)?;
-    check_delivery(&got, SIZE_, 0, EVENTS as i64 - 1, &format!("c_0 ({SIZE_}-byte events aligned to {ALIGN}, capacity {CAP}, payload at offset {})", layout::header::payload_offset(ALIGN)))
+    check_delivery(
+        &got,
+        SIZE_,
+        0,
+        EVENTS as i64 - 1,
+        &format!(
+            "c_0 ({SIZE_}-byte events aligned to {ALIGN}, capacity {CAP}, payload at offset {})",
+            layout::header::payload_offset(ALIGN)
+        ),
+    )
 }
 
 // ---------------------------------------------------------------- counters (§12)
@@ -597,30 +811,70 @@ fn counters_layout(ctx: &mut Ctx) -> Result<(), CaseError> {
     check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "c_0")?;
     let path = ctx.segment_path("_counters", ".counters");
     let b = read_segment(ctx, "_counters", ".counters")?;
-    let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    let mode = std::fs::metadata(&path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0);
     let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes"));
     let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
     if b.len() != 4096 || mode != 0o600 {
-        return fail(format!("{}: {} bytes, mode {mode:o}; expected 4096 bytes, mode 600 (SPEC §12)", path.display(), b.len()));
+        return fail(format!(
+            "{}: {} bytes, mode {mode:o}; expected 4096 bytes, mode 600 (SPEC §12)",
+            path.display(),
+            b.len()
+        ));
     }
-    let header = [("magic", 0, u32::from_le_bytes(*b"MYC0")), ("version", 4, 0), ("slot_capacity", 12, 62), ("slot_stride", 16, 64), ("slots_offset", 20, 64)];
-    let wrong: Vec<String> = header.iter().filter(|(_, o, want)| u32_at(*o) != *want).map(|(n, o, want)| format!("{n} @{o}: expected {want:#x}, observed {:#x}", u32_at(*o))).collect();
+    let header = [
+        ("magic", 0, u32::from_le_bytes(*b"MYC0")),
+        ("version", 4, 0),
+        ("slot_capacity", 12, 62),
+        ("slot_stride", 16, 64),
+        ("slots_offset", 20, 64),
+    ];
+    let wrong: Vec<String> = header
+        .iter()
+        .filter(|(_, o, want)| u32_at(*o) != *want)
+        .map(|(n, o, want)| format!("{n} @{o}: expected {want:#x}, observed {:#x}", u32_at(*o)))
+        .collect();
     if !wrong.is_empty() || u32_at(8) > 62 {
-        return fail(format!("{}: counters header (SPEC §12.1) differs: {}; slot_count {}", path.display(), wrong.join("; "), u32_at(8)));
+        return fail(format!(
+            "{}: counters header (SPEC §12.1) differs: {}; slot_count {}",
+            path.display(),
+            wrong.join("; "),
+            u32_at(8)
+        ));
     }
     // Every published slot: (id, flags, value, label).
     let slots: Vec<(u32, u32, u64, String)> = (0..u32_at(8).min(62) as usize)
         .map(|i| 64 + 64 * i)
         .filter(|o| u32_at(o + 4) & 1 != 0)
-        .map(|o| (u32_at(o), u32_at(o + 4), u64_at(o + 8), String::from_utf8_lossy(&b[o + 16..o + 64]).trim_end_matches('\0').to_string()))
+        .map(|o| {
+            (
+                u32_at(o),
+                u32_at(o + 4),
+                u64_at(o + 8),
+                String::from_utf8_lossy(&b[o + 16..o + 64])
+                    .trim_end_matches('\0')
+                    .to_string(),
+            )
+        })
         .collect();
     let find = |id: u32, label: &str| slots.iter().find(|s| s.0 == id && s.3 == label);
     let mut problems = Vec::new();
-    let mut expect = |id: u32, label: String, role: u32, value: Option<u64>| match find(id, &label) {
-        None => problems.push(format!("no IN_USE slot with id {id:#x} and label {label:?}")),
+    let mut expect = |id: u32, label: String, role: u32, value: Option<u64>| match find(id, &label)
+    {
+        None => problems.push(format!(
+            "no IN_USE slot with id {id:#x} and label {label:?}"
+        )),
         Some((_, flags, v, _)) => {
             if flags & 6 != role {
-                problems.push(format!("{label}: flags {flags:#x}, expected IN_USE|{}", if role == 2 { "PRODUCER (0x3)" } else { "CONSUMER (0x5)" }));
+                problems.push(format!(
+                    "{label}: flags {flags:#x}, expected IN_USE|{}",
+                    if role == 2 {
+                        "PRODUCER (0x3)"
+                    } else {
+                        "CONSUMER (0x5)"
+                    }
+                ));
             }
             if let Some(want) = value.filter(|w| v != w) {
                 problems.push(format!("{label}: value {v}, expected {want}"));
@@ -644,7 +898,10 @@ fn counters_layout(ctx: &mut Ctx) -> Result<(), CaseError> {
         expect(id, format!("c_0.{label}"), 4, value);
     }
     if !problems.is_empty() {
-        let seen: Vec<String> = slots.iter().map(|(id, f, v, l)| format!("{id:#x} {l:?} flags {f:#x} = {v}")).collect();
+        let seen: Vec<String> = slots
+            .iter()
+            .map(|(id, f, v, l)| format!("{id:#x} {l:?} flags {f:#x} = {v}"))
+            .collect();
         return fail(format!(
             "after {events} events published and consumed by c_0, the counters segment (SPEC §12.5, §12.6) has: {}\npublished slots seen: {}",
             problems.join("; "),

@@ -21,13 +21,20 @@ pub(super) fn cases() -> Vec<Case> {
 /// A harness ring (see `harness_ring`) whose ring name is then replaced by `bytes` (a new
 /// object: the harness's own mapping is left alone). Returns the producer (keep it alive) and
 /// the valid ring bytes.
-fn replaced_ring(ctx: &Ctx, make: impl FnOnce(&[u8]) -> Vec<u8>) -> Result<(ringproof::RawProducer, Vec<u8>), CaseError> {
+fn replaced_ring(
+    ctx: &Ctx,
+    make: impl FnOnce(&[u8]) -> Vec<u8>,
+) -> Result<(ringproof::RawProducer, Vec<u8>), CaseError> {
     let producer = harness_ring(ctx, 8, SIZE as usize, 8)?;
     let path = ctx.segment_path("", ".ring");
-    let valid = std::fs::read(&path).map_err(|e| CaseError::Error(format!("read {}: {e}", path.display())))?;
-    std::fs::remove_file(&path).map_err(|e| CaseError::Error(format!("unlink {}: {e}", path.display())))?;
-    std::fs::write(&path, make(&valid)).map_err(|e| CaseError::Error(format!("plant {}: {e}", path.display())))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|e| CaseError::Error(e.to_string()))?;
+    let valid = std::fs::read(&path)
+        .map_err(|e| CaseError::Error(format!("read {}: {e}", path.display())))?;
+    std::fs::remove_file(&path)
+        .map_err(|e| CaseError::Error(format!("unlink {}: {e}", path.display())))?;
+    std::fs::write(&path, make(&valid))
+        .map_err(|e| CaseError::Error(format!("plant {}: {e}", path.display())))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| CaseError::Error(e.to_string()))?;
     Ok((producer, valid))
 }
 
@@ -66,13 +73,25 @@ fn waits_for_unfinished(ctx: &mut Ctx) -> Result<(), CaseError> {
         // The stimulus (a creator finishing later), not synchronisation: the check below
         // holds whenever the magic appears within the attach timeout.
         std::thread::sleep(Duration::from_millis(200));
-        std::fs::OpenOptions::new().write(true).open(&path).and_then(|f| f.write_all_at(&magic, 0))
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.write_all_at(&magic, 0))
     });
     let r = attach_id(ctx, h, "c_0", 5000)?;
-    writer.join().expect("writer thread").map_err(|e| CaseError::Error(format!("write the magic: {e}")))?;
-    let start = Ctx::expect_ok(&r, "attach_consumer to a ring that was finished while the consumer waited")?.start_seq;
+    writer
+        .join()
+        .expect("writer thread")
+        .map_err(|e| CaseError::Error(format!("write the magic: {e}")))?;
+    let start = Ctx::expect_ok(
+        &r,
+        "attach_consumer to a ring that was finished while the consumer waited",
+    )?
+    .start_seq;
     if start != Some(0) {
-        return fail(format!("the consumer starts at {start:?}, expected 0 (nothing published)"));
+        return fail(format!(
+            "the consumer starts at {start:?}, expected 0 (nothing published)"
+        ));
     }
     Ok(())
 }
@@ -81,7 +100,9 @@ fn version_hint(ctx: &mut Ctx) -> Result<(), CaseError> {
     let _p = replaced_ring(ctx, |valid| {
         let mut b = valid.to_vec();
         b[8..10].copy_from_slice(&2u16.to_le_bytes());
-        let c = LayoutHeader::from_bytes(b[..HEADER_SIZE].try_into().expect("56 bytes")).expect("56 bytes").compute_checksum();
+        let c = LayoutHeader::from_bytes(b[..HEADER_SIZE].try_into().expect("56 bytes"))
+            .expect("56 bytes")
+            .compute_checksum();
         b[48..52].copy_from_slice(&c.to_le_bytes());
         b
     })?;

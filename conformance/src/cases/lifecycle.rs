@@ -47,13 +47,29 @@ pub(super) fn cases() -> Vec<Case> {
 /// Attaches testee `h` as `c_{k}`, with `resync` as given.
 fn attach_as(ctx: &mut Ctx, h: H, k: usize, resync: Option<bool>) -> Result<Reply, CaseError> {
     let ring = ctx.ring.clone();
-    let timeout_ms = ctx.deadline.saturating_duration_since(Instant::now()).as_millis().min(10_000) as u64;
-    ctx.request(h, |id| Command::AttachConsumer { id, ring, consumer_id: consumer_id(k), event_size: SIZE, timeout_ms, wait: None, resync })
+    let timeout_ms = ctx
+        .deadline
+        .saturating_duration_since(Instant::now())
+        .as_millis()
+        .min(10_000) as u64;
+    ctx.request(h, |id| Command::AttachConsumer {
+        id,
+        ring,
+        consumer_id: consumer_id(k),
+        event_size: SIZE,
+        timeout_ms,
+        wait: None,
+        resync,
+    })
 }
 
 /// The committed cursor of `c_{k}`, read from its segment.
 fn consumer_cursor(ctx: &Ctx, k: usize) -> Result<i64, CaseError> {
-    read_cursor(ctx, &format!("_c_{k}_seq"), &format!(".consumers/c_{k}.cursor"))
+    read_cursor(
+        ctx,
+        &format!("_c_{k}_seq"),
+        &format!(".consumers/c_{k}.cursor"),
+    )
 }
 
 /// Polls the producer cursor segment until it holds `target` (the producer is then blocked,
@@ -69,14 +85,21 @@ fn await_producer_at(ctx: &Ctx, target: i64, within: Duration) -> Result<(), Cas
             return fail(format!("producer cursor at {at}, past {target}: it overwrote slots a gating consumer had not read"));
         }
         if Instant::now() >= deadline {
-            return fail(format!("producer cursor still at {at} after {within:?}, expected {target}"));
+            return fail(format!(
+                "producer cursor still at {at} after {within:?}, expected {target}"
+            ));
         }
         std::thread::sleep(Duration::from_millis(2));
     }
 }
 
 /// Waits for the reply to `id` until `within` from now; `None` if it did not come.
-fn reply_within(ctx: &mut Ctx, h: H, id: u64, within: Duration) -> Result<Option<Reply>, CaseError> {
+fn reply_within(
+    ctx: &mut Ctx,
+    h: H,
+    id: u64,
+    within: Duration,
+) -> Result<Option<Reply>, CaseError> {
     let deadline = (Instant::now() + within).min(ctx.deadline);
     match ctx.t(h).wait(id, deadline) {
         Ok(r) => Ok(Some(r)),
@@ -86,7 +109,12 @@ fn reply_within(ctx: &mut Ctx, h: H, id: u64, within: Duration) -> Result<Option
 }
 
 fn required(ids: &[&str], action: &str, progress_ms: u64, grace_ms: u64) -> Required {
-    Required { ids: ids.iter().map(|s| s.to_string()).collect(), action: action.into(), progress_timeout_ms: Some(progress_ms), grace_ms: Some(grace_ms) }
+    Required {
+        ids: ids.iter().map(|s| s.to_string()).collect(),
+        action: action.into(),
+        progress_timeout_ms: Some(progress_ms),
+        grace_ms: Some(grace_ms),
+    }
 }
 
 /// One registry slot as the harness reads it.
@@ -100,12 +128,17 @@ struct SlotView {
 /// The registry's generation and slots, read from its segment.
 fn registry_view(ctx: &Ctx) -> Result<(u64, Vec<SlotView>), CaseError> {
     let bytes = read_segment(ctx, "_registry", ".registry")?;
-    let g = layout::validate(&bytes, &Expect::kind(SegmentKind::Registry)).or_else(|e| fail(format!("registry: {e}")))?;
+    let g = layout::validate(&bytes, &Expect::kind(SegmentKind::Registry))
+        .or_else(|e| fail(format!("registry: {e}")))?;
     let slots = (0..g.capacity as usize)
         .map(|i| {
             let o = CONTROL_OFFSET + SLOT_SIZE * (i + 1);
             let len = (u32_at(&bytes, o + 40) as usize).min(48);
-            SlotView { state: u32_at(&bytes, o), owner: u64_at(&bytes, o + 8), id: String::from_utf8_lossy(&bytes[o + 48..o + 48 + len]).into_owned() }
+            SlotView {
+                state: u32_at(&bytes, o),
+                owner: u64_at(&bytes, o + 8),
+                id: String::from_utf8_lossy(&bytes[o + 48..o + 48 + len]).into_owned(),
+            }
         })
         .collect();
     Ok((u64_at(&bytes, CONTROL_OFFSET + 8), slots))
@@ -118,42 +151,89 @@ fn rejoin_after_death(ctx: &mut Ctx) -> Result<(), CaseError> {
     // implementation's liveness policy: the restart is a takeover that resumes exactly.
     let (capacity, first, read, second) = (256u64, 200u64, 120u64, 100u64);
     let (p, cs) = ring_with_consumers(ctx, capacity, 1, &[])?;
-    Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: first, batch: None })?, "publish")?;
+    Ctx::expect_ok(
+        &ctx.request(p, |id| Command::Publish {
+            id,
+            count: first,
+            batch: None,
+        })?,
+        "publish",
+    )?;
     let id = ctx.consume_idle(cs[0], read, Mode::Copy, 5_000)?;
     let got = ctx.wait(cs[0], id)?;
-    check_delivery(&got, SIZE as usize, 0, read as i64 - 1, "c_0 before the kill")?;
+    check_delivery(
+        &got,
+        SIZE as usize,
+        0,
+        read as i64 - 1,
+        "c_0 before the kill",
+    )?;
     ctx.t(cs[0]).kill();
     let committed = consumer_cursor(ctx, 0)?;
     if committed != read as i64 - 1 {
-        return fail(format!("c_0 consumed 0..={} but its cursor segment holds {committed}", read - 1));
+        return fail(format!(
+            "c_0 consumed 0..={} but its cursor segment holds {committed}",
+            read - 1
+        ));
     }
     let (again, r) = ctx.consumer(0, SIZE, None)?;
-    let start = Ctx::expect_ok(&r, "attach_consumer (restart under the dead consumer's id)")?.start_seq.unwrap_or(-1);
+    let start = Ctx::expect_ok(&r, "attach_consumer (restart under the dead consumer's id)")?
+        .start_seq
+        .unwrap_or(-1);
     if start != committed + 1 {
-        let what = if start > committed + 1 { "lost" } else { "delivered twice" };
+        let what = if start > committed + 1 {
+            "lost"
+        } else {
+            "delivered twice"
+        };
         return fail(format!("the takeover starts at {start}; its committed cursor is {committed}, so it must resume at {} (events {what})", committed + 1));
     }
     let pub_id = ctx.publish_async(p, second, 1)?;
     let id = ctx.consume_async(again, first + second - read, Mode::Batch)?;
     let rest = ctx.wait(again, id)?;
     Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
-    check_delivery(&rest, SIZE as usize, start, (first + second) as i64 - 1, "restarted c_0")
+    check_delivery(
+        &rest,
+        SIZE as usize,
+        start,
+        (first + second) as i64 - 1,
+        "restarted c_0",
+    )
 }
 
 fn rejoin_after_retirement(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (capacity, first) = (32u64, 10u64);
     let (p, cs) = ring_with_consumers(ctx, capacity, 2, &[])?;
-    Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: first, batch: None })?, "publish")?;
+    Ctx::expect_ok(
+        &ctx.request(p, |id| Command::Publish {
+            id,
+            count: first,
+            batch: None,
+        })?,
+        "publish",
+    )?;
     for (k, &c) in cs.iter().enumerate() {
         let id = ctx.consume_idle(c, first, Mode::Copy, 5_000)?;
-        check_delivery(&ctx.wait(c, id)?, SIZE as usize, 0, first as i64 - 1, &format!("c_{k}"))?;
+        check_delivery(
+            &ctx.wait(c, id)?,
+            SIZE as usize,
+            0,
+            first as i64 - 1,
+            &format!("c_{k}"),
+        )?;
     }
     ctx.t(cs[1]).kill();
     // The producer must retire the dead c_1 and lap it.
     let events = 4 * capacity;
     let pub_id = ctx.publish_async(p, events, 1)?;
     let id = ctx.consume_async(cs[0], events, Mode::Batch)?;
-    check_delivery(&ctx.wait(cs[0], id)?, SIZE as usize, first as i64, (first + events) as i64 - 1, "c_0")?;
+    check_delivery(
+        &ctx.wait(cs[0], id)?,
+        SIZE as usize,
+        first as i64,
+        (first + events) as i64 - 1,
+        "c_0",
+    )?;
     if reply_within(ctx, p, pub_id, Duration::from_secs(10))?.is_none() {
         return fail("producer still blocked 10 s after c_1 was killed: the dead consumer was never retired (SPEC §7.10)");
     }
@@ -181,14 +261,26 @@ fn rejoin_after_retirement(ctx: &mut Ctx) -> Result<(), CaseError> {
         Ok(f) => f.start_seq.unwrap_or(-1),
     };
     if start != last + 1 {
-        return fail(format!("re-join with resync starts at {start}, expected the head {}", last + 1));
+        return fail(format!(
+            "re-join with resync starts at {start}, expected the head {}",
+            last + 1
+        ));
     }
     let more = 20u64;
     let pub_id = ctx.publish_async(p, more, 1)?;
-    let ids = [(cs[0], ctx.consume_async(cs[0], more, Mode::Batch)?), (h, ctx.consume_async(h, more, Mode::Copy)?)];
+    let ids = [
+        (cs[0], ctx.consume_async(cs[0], more, Mode::Batch)?),
+        (h, ctx.consume_async(h, more, Mode::Copy)?),
+    ];
     for (c, id) in ids {
         let got = ctx.wait(c, id)?;
-        check_delivery(&got, SIZE as usize, last + 1, last + more as i64, if c == h { "resynced c_1" } else { "c_0" })?;
+        check_delivery(
+            &got,
+            SIZE as usize,
+            last + 1,
+            last + more as i64,
+            if c == h { "resynced c_1" } else { "c_0" },
+        )?;
     }
     Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
     Ok(())
@@ -205,7 +297,10 @@ fn join_racing_rescan(ctx: &mut Ctx) -> Result<(), CaseError> {
     let deadline = Instant::now() + Duration::from_secs(5);
     while read_cursor(ctx, "_producer_seq", ".producer.cursor")? < 64 * capacity as i64 {
         if Instant::now() >= deadline {
-            return fail(format!("the producer of a ring without consumers published fewer than {} events in 5 s", 64 * capacity));
+            return fail(format!(
+                "the producer of a ring without consumers published fewer than {} events in 5 s",
+                64 * capacity
+            ));
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -214,10 +309,18 @@ fn join_racing_rescan(ctx: &mut Ctx) -> Result<(), CaseError> {
     let mut done = 0;
     while done < rounds && (done < 3 || started.elapsed() < budget) {
         let r = attach_as(ctx, h, 1, None)?;
-        let start = Ctx::expect_ok(&r, "attach_consumer (late join)")?.start_seq.unwrap_or(-1);
+        let start = Ctx::expect_ok(&r, "attach_consumer (late join)")?
+            .start_seq
+            .unwrap_or(-1);
         let id = ctx.consume_idle(h, per_join, Mode::Copy, 5_000)?;
         let got = ctx.wait(h, id)?;
-        check_delivery(&got, SIZE as usize, start, start + per_join as i64 - 1, &format!("join {done} (start {start})"))?;
+        check_delivery(
+            &got,
+            SIZE as usize,
+            start,
+            start + per_join as i64 - 1,
+            &format!("join {done} (start {start})"),
+        )?;
         ctx.leave(h)?;
         done += 1;
     }
@@ -248,7 +351,13 @@ fn liveness_dead_retired(ctx: &mut Ctx) -> Result<(), CaseError> {
 
 fn required_stall_alert(ctx: &mut Ctx) -> Result<(), CaseError> {
     let capacity = 16u64;
-    let (p, cs) = ring_with_required(ctx, capacity, 1, &[], Some(required(&["c_0"], "shutdown", 100, 5_000)))?;
+    let (p, cs) = ring_with_required(
+        ctx,
+        capacity,
+        1,
+        &[],
+        Some(required(&["c_0"], "shutdown", 100, 5_000)),
+    )?;
     let events = 3 * capacity;
     let pub_id = ctx.publish_async(p, events, 1)?;
     await_producer_at(ctx, capacity as i64 - 1, Duration::from_secs(5))?;
@@ -259,7 +368,9 @@ fn required_stall_alert(ctx: &mut Ctx) -> Result<(), CaseError> {
     let got = ctx.wait(cs[0], id)?;
     let r = ctx.wait(p, pub_id)?;
     if let Err((kind, m)) = &r.result {
-        return fail(format!("c_0 recovered within the grace period, yet the publish failed with {kind:?} ({m})"));
+        return fail(format!(
+            "c_0 recovered within the grace period, yet the publish failed with {kind:?} ({m})"
+        ));
     }
     check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "c_0")?;
     if !r.liveness.iter().any(|(id, dead, _)| id == "c_0" && !dead) {
@@ -270,7 +381,13 @@ fn required_stall_alert(ctx: &mut Ctx) -> Result<(), CaseError> {
 
 fn required_shutdown(ctx: &mut Ctx) -> Result<(), CaseError> {
     let capacity = 16u64;
-    let (p, _cs) = ring_with_required(ctx, capacity, 1, &[], Some(required(&["c_0"], "shutdown", 100, 200)))?;
+    let (p, _cs) = ring_with_required(
+        ctx,
+        capacity,
+        1,
+        &[],
+        Some(required(&["c_0"], "shutdown", 100, 200)),
+    )?;
     let pub_id = ctx.publish_async(p, 3 * capacity, 1)?;
     let Some(r) = reply_within(ctx, p, pub_id, Duration::from_secs(8))? else {
         return fail("publish still blocked 8 s after its required consumer stalled (progress timeout 100 ms, grace 200 ms, action shutdown)");
@@ -288,10 +405,22 @@ fn required_shutdown(ctx: &mut Ctx) -> Result<(), CaseError> {
 
 fn required_alert_keeps_gating(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (capacity, events, read) = (64u64, 300u64, 50u64);
-    let (p, cs) = ring_with_required(ctx, capacity, 1, &[], Some(required(&["c_0"], "alert", 100, 100)))?;
+    let (p, cs) = ring_with_required(
+        ctx,
+        capacity,
+        1,
+        &[],
+        Some(required(&["c_0"], "alert", 100, 100)),
+    )?;
     let pub_id = ctx.publish_async(p, events, 1)?;
     let id = ctx.consume_idle(cs[0], read, Mode::Copy, 5_000)?;
-    check_delivery(&ctx.wait(cs[0], id)?, SIZE as usize, 0, read as i64 - 1, "c_0 before the kill")?;
+    check_delivery(
+        &ctx.wait(cs[0], id)?,
+        SIZE as usize,
+        0,
+        read as i64 - 1,
+        "c_0 before the kill",
+    )?;
     ctx.t(cs[0]).kill();
     let committed = consumer_cursor(ctx, 0)?;
     let blocked_at = committed + capacity as i64;
@@ -307,34 +436,70 @@ fn required_alert_keeps_gating(ctx: &mut Ctx) -> Result<(), CaseError> {
         std::thread::sleep(Duration::from_millis(5));
     }
     let (again, r) = ctx.consumer(0, SIZE, None)?;
-    let start = Ctx::expect_ok(&r, "attach_consumer (restart of the required consumer)")?.start_seq.unwrap_or(-1);
+    let start = Ctx::expect_ok(&r, "attach_consumer (restart of the required consumer)")?
+        .start_seq
+        .unwrap_or(-1);
     if start != committed + 1 {
         return fail(format!("the restarted required consumer starts at {start}; its committed cursor is {committed}, expected {}", committed + 1));
     }
     let id = ctx.consume_async(again, events - start as u64, Mode::Batch)?;
-    check_delivery(&ctx.wait(again, id)?, SIZE as usize, start, events as i64 - 1, "restarted c_0")?;
+    check_delivery(
+        &ctx.wait(again, id)?,
+        SIZE as usize,
+        start,
+        events as i64 - 1,
+        "restarted c_0",
+    )?;
     let r = ctx.wait(p, pub_id)?;
     Ctx::expect_ok(&r, "publish")?;
     if !r.liveness.iter().any(|(id, dead, _)| id == "c_0" && *dead) {
-        return fail(format!("no liveness alert with dead: true for the killed required c_0; got {:?}", r.liveness));
+        return fail(format!(
+            "no liveness alert with dead: true for the killed required c_0; got {:?}",
+            r.liveness
+        ));
     }
     Ok(())
 }
 
 fn required_evict(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (capacity, first) = (32u64, 5u64);
-    let (p, cs) = ring_with_required(ctx, capacity, 2, &[], Some(required(&["c_1"], "evict", 100, 100)))?;
-    Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: first, batch: None })?, "publish")?;
+    let (p, cs) = ring_with_required(
+        ctx,
+        capacity,
+        2,
+        &[],
+        Some(required(&["c_1"], "evict", 100, 100)),
+    )?;
+    Ctx::expect_ok(
+        &ctx.request(p, |id| Command::Publish {
+            id,
+            count: first,
+            batch: None,
+        })?,
+        "publish",
+    )?;
     for (k, &c) in cs.iter().enumerate() {
         let id = ctx.consume_idle(c, first, Mode::Copy, 5_000)?;
-        check_delivery(&ctx.wait(c, id)?, SIZE as usize, 0, first as i64 - 1, &format!("c_{k}"))?;
+        check_delivery(
+            &ctx.wait(c, id)?,
+            SIZE as usize,
+            0,
+            first as i64 - 1,
+            &format!("c_{k}"),
+        )?;
     }
     // c_1 stalls; the producer must evict it and go on.
     let events = 4 * capacity;
     let last = (first + events) as i64 - 1;
     let pub_id = ctx.publish_async(p, events, 1)?;
     let id = ctx.consume_async(cs[0], events, Mode::Batch)?;
-    check_delivery(&ctx.wait(cs[0], id)?, SIZE as usize, first as i64, last, "c_0")?;
+    check_delivery(
+        &ctx.wait(cs[0], id)?,
+        SIZE as usize,
+        first as i64,
+        last,
+        "c_0",
+    )?;
     let Some(r) = reply_within(ctx, p, pub_id, Duration::from_secs(10))? else {
         return fail("publish still blocked 10 s after the required c_1 stalled (evict action, progress timeout 100 ms, grace 100 ms)");
     };
@@ -355,7 +520,10 @@ fn required_evict(ctx: &mut Ctx) -> Result<(), CaseError> {
     let id = ctx.consume_idle(cs[1], 1, Mode::Copy, 2_000)?;
     let r = ctx.wait(cs[1], id)?;
     if r.events.iter().any(|(a, _, _)| *a <= last) {
-        return fail(format!("the evicted c_1 delivered events {:?} the producer may have overwritten", r.events));
+        return fail(format!(
+            "the evicted c_1 delivered events {:?} the producer may have overwritten",
+            r.events
+        ));
     }
     expect_evicted(&r, "the evicted c_1's next read")?;
     // A restart under the id is a re-join that fails the same way, or resyncs at the head.
@@ -368,17 +536,33 @@ fn required_evict(ctx: &mut Ctx) -> Result<(), CaseError> {
             ctx.notes.push("resync unsupported".into());
             return Ok(());
         }
-        Err((kind, m)) => return fail(format!("re-join with resync after the eviction failed with {kind:?} ({m})")),
+        Err((kind, m)) => {
+            return fail(format!(
+                "re-join with resync after the eviction failed with {kind:?} ({m})"
+            ))
+        }
         Ok(f) => f.start_seq.unwrap_or(-1),
     };
     if start != last + 1 {
-        return fail(format!("re-join with resync starts at {start}, expected the head {}", last + 1));
+        return fail(format!(
+            "re-join with resync starts at {start}, expected the head {}",
+            last + 1
+        ));
     }
     let more = 10u64;
     let pub_id = ctx.publish_async(p, more, 1)?;
-    let ids = [(cs[0], ctx.consume_async(cs[0], more, Mode::Batch)?), (h, ctx.consume_async(h, more, Mode::Copy)?)];
+    let ids = [
+        (cs[0], ctx.consume_async(cs[0], more, Mode::Batch)?),
+        (h, ctx.consume_async(h, more, Mode::Copy)?),
+    ];
     for (c, id) in ids {
-        check_delivery(&ctx.wait(c, id)?, SIZE as usize, last + 1, last + more as i64, if c == h { "resynced c_1" } else { "c_0" })?;
+        check_delivery(
+            &ctx.wait(c, id)?,
+            SIZE as usize,
+            last + 1,
+            last + more as i64,
+            if c == h { "resynced c_1" } else { "c_0" },
+        )?;
     }
     Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
     Ok(())
@@ -387,9 +571,22 @@ fn required_evict(ctx: &mut Ctx) -> Result<(), CaseError> {
 fn liveness_producer_gone(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (capacity, events) = (64u64, 20u64);
     let (p, cs) = ring_with_consumers(ctx, capacity, 1, &[])?;
-    Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: events, batch: None })?, "publish")?;
+    Ctx::expect_ok(
+        &ctx.request(p, |id| Command::Publish {
+            id,
+            count: events,
+            batch: None,
+        })?,
+        "publish",
+    )?;
     let id = ctx.consume_idle(cs[0], events, Mode::Copy, 5_000)?;
-    check_delivery(&ctx.wait(cs[0], id)?, SIZE as usize, 0, events as i64 - 1, "c_0")?;
+    check_delivery(
+        &ctx.wait(cs[0], id)?,
+        SIZE as usize,
+        0,
+        events as i64 - 1,
+        "c_0",
+    )?;
     ctx.t(p).kill();
     let id = ctx.consume_idle(cs[0], 1, Mode::Copy, 5_000)?;
     let r = ctx.wait(cs[0], id)?;
@@ -406,9 +603,22 @@ fn liveness_producer_gone(ctx: &mut Ctx) -> Result<(), CaseError> {
     if let Err((kind, m)) = &r.result {
         return fail(format!("after the producer restarted, an idle read failed with {kind:?} ({m}) instead of waiting"));
     }
-    Ctx::expect_ok(&ctx.request(p2, |id| Command::Publish { id, count: events, batch: None })?, "publish after the restart")?;
+    Ctx::expect_ok(
+        &ctx.request(p2, |id| Command::Publish {
+            id,
+            count: events,
+            batch: None,
+        })?,
+        "publish after the restart",
+    )?;
     let id = ctx.consume_idle(cs[0], events, Mode::Copy, 5_000)?;
-    check_delivery(&ctx.wait(cs[0], id)?, SIZE as usize, events as i64, 2 * events as i64 - 1, "c_0 after the producer's restart")
+    check_delivery(
+        &ctx.wait(cs[0], id)?,
+        SIZE as usize,
+        events as i64,
+        2 * events as i64 - 1,
+        "c_0 after the producer's restart",
+    )
 }
 
 // ---------------------------------------------------------------- the registry
@@ -416,9 +626,22 @@ fn liveness_producer_gone(ctx: &mut Ctx) -> Result<(), CaseError> {
 fn join_duplicate_id(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (p, cs) = ring_with_consumers(ctx, 64, 1, &[])?;
     let events = 20u64;
-    Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: events, batch: None })?, "publish")?;
+    Ctx::expect_ok(
+        &ctx.request(p, |id| Command::Publish {
+            id,
+            count: events,
+            batch: None,
+        })?,
+        "publish",
+    )?;
     let id = ctx.consume_idle(cs[0], events, Mode::Copy, 5_000)?;
-    check_delivery(&ctx.wait(cs[0], id)?, SIZE as usize, 0, events as i64 - 1, "c_0")?;
+    check_delivery(
+        &ctx.wait(cs[0], id)?,
+        SIZE as usize,
+        0,
+        events as i64 - 1,
+        "c_0",
+    )?;
     let second = ctx.start_consumer_testee("consumer c_0 (duplicate)")?;
     match &attach_as(ctx, second, 0, None)?.result {
         Err((ErrorKind::IdInUse, _)) => {}
@@ -428,11 +651,27 @@ fn join_duplicate_id(ctx: &mut Ctx) -> Result<(), CaseError> {
     // Refused before it touched anything (SPEC §7.3 step 2): c_0's cursor is as c_0 left it.
     let cursor = consumer_cursor(ctx, 0)?;
     if cursor != events as i64 - 1 {
-        return fail(format!("c_0 committed {} but its cursor holds {cursor} after a refused duplicate join", events - 1));
+        return fail(format!(
+            "c_0 committed {} but its cursor holds {cursor} after a refused duplicate join",
+            events - 1
+        ));
     }
-    Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: events, batch: None })?, "publish")?;
+    Ctx::expect_ok(
+        &ctx.request(p, |id| Command::Publish {
+            id,
+            count: events,
+            batch: None,
+        })?,
+        "publish",
+    )?;
     let id = ctx.consume_idle(cs[0], events, Mode::Copy, 5_000)?;
-    check_delivery(&ctx.wait(cs[0], id)?, SIZE as usize, events as i64, 2 * events as i64 - 1, "c_0 after the refused duplicate")?;
+    check_delivery(
+        &ctx.wait(cs[0], id)?,
+        SIZE as usize,
+        events as i64,
+        2 * events as i64 - 1,
+        "c_0 after the refused duplicate",
+    )?;
     // Race two joins under one new id, several times.
     let a = ctx.start_consumer_testee("consumer c_1 (a)")?;
     let b = ctx.start_consumer_testee("consumer c_1 (b)")?;
@@ -440,7 +679,15 @@ fn join_duplicate_id(ctx: &mut Ctx) -> Result<(), CaseError> {
         let ring = ctx.ring.clone();
         let send = |ctx: &mut Ctx, h: H| {
             let ring = ring.clone();
-            ctx.send(h, |id| Command::AttachConsumer { id, ring, consumer_id: consumer_id(1), event_size: SIZE, timeout_ms: 5_000, wait: None, resync: None })
+            ctx.send(h, |id| Command::AttachConsumer {
+                id,
+                ring,
+                consumer_id: consumer_id(1),
+                event_size: SIZE,
+                timeout_ms: 5_000,
+                wait: None,
+                resync: None,
+            })
         };
         let (ia, ib) = (send(ctx, a)?, send(ctx, b)?);
         let (ra, rb) = (ctx.wait(a, ia)?, ctx.wait(b, ib)?);
@@ -465,7 +712,10 @@ fn registry_full(ctx: &mut Ctx) -> Result<(), CaseError> {
     let me = owner_word(std::process::id(), ringproof::process::own_start_time());
     {
         use std::os::unix::fs::FileExt;
-        let f = std::fs::OpenOptions::new().write(true).open(&path).or_else(|e| fail(format!("cannot open {}: {e}", path.display())))?;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .or_else(|e| fail(format!("cannot open {}: {e}", path.display())))?;
         for i in 0..n - 1 {
             let o = (CONTROL_OFFSET + SLOT_SIZE * (i + 1)) as u64;
             let id = format!("x_{i}");
@@ -475,7 +725,9 @@ fn registry_full(ctx: &mut Ctx) -> Result<(), CaseError> {
             slot[32..40].copy_from_slice(&1u64.to_le_bytes());
             slot[40..44].copy_from_slice(&(id.len() as u32).to_le_bytes());
             slot[48..48 + id.len()].copy_from_slice(id.as_bytes());
-            f.write_all_at(&slot[4..], o + 4).and_then(|_| f.write_all_at(&SLOT_DEAD.to_le_bytes(), o)).or_else(|e| fail(format!("cannot plant slot {i}: {e}")))?;
+            f.write_all_at(&slot[4..], o + 4)
+                .and_then(|_| f.write_all_at(&SLOT_DEAD.to_le_bytes(), o))
+                .or_else(|e| fail(format!("cannot plant slot {i}: {e}")))?;
         }
     }
     let (c0, r) = ctx.consumer(0, SIZE, None)?;
@@ -493,12 +745,28 @@ fn registry_full(ctx: &mut Ctx) -> Result<(), CaseError> {
         }
     }
     if !after.iter().any(|s| s.id == "c_0" && s.state == 2) || after.iter().any(|s| s.id == "c_1") {
-        return fail(format!("after the refused join the last slot is {:?}, expected c_0 ACTIVE and no c_1", after[n - 1]));
+        return fail(format!(
+            "after the refused join the last slot is {:?}, expected c_0 ACTIVE and no c_1",
+            after[n - 1]
+        ));
     }
     let events = 20u64;
-    Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: events, batch: None })?, "publish")?;
+    Ctx::expect_ok(
+        &ctx.request(p, |id| Command::Publish {
+            id,
+            count: events,
+            batch: None,
+        })?,
+        "publish",
+    )?;
     let id = ctx.consume_idle(c0, events, Mode::Copy, 5_000)?;
-    check_delivery(&ctx.wait(c0, id)?, SIZE as usize, 0, events as i64 - 1, "c_0 next to the refused join")
+    check_delivery(
+        &ctx.wait(c0, id)?,
+        SIZE as usize,
+        0,
+        events as i64 - 1,
+        "c_0 next to the refused join",
+    )
 }
 
 fn leave_frees_slot(ctx: &mut Ctx) -> Result<(), CaseError> {
@@ -509,19 +777,27 @@ fn leave_frees_slot(ctx: &mut Ctx) -> Result<(), CaseError> {
     // Nothing is published: only the leave can have changed the registry.
     let (after, slots) = registry_view(ctx)?;
     if after <= before {
-        return fail(format!("generation {before} before the leave, {after} after: a leave must increment it"));
+        return fail(format!(
+            "generation {before} before the leave, {after} after: a leave must increment it"
+        ));
     }
     for (i, s) in slots.iter().enumerate().filter(|(_, s)| s.id == "c_1") {
         if s.state != 0 || s.owner != 0 {
             return fail(format!("after c_1 left cleanly its slot {i} is state {} owner pid {}, expected FREE (0) with owner 0", s.state, owner_pid(s.owner)));
         }
     }
-    if !slots.iter().any(|s| s.id == "c_0" && s.state == 2 && owner_pid(s.owner) == c0_pid) {
+    if !slots
+        .iter()
+        .any(|s| s.id == "c_0" && s.state == 2 && owner_pid(s.owner) == c0_pid)
+    {
         return fail("c_0's slot is no longer ACTIVE under c_0's process after c_1 left");
     }
     let cursor = ctx.segment_path("_c_1_seq", ".consumers/c_1.cursor");
     if cursor.exists() {
-        return fail(format!("{} still exists after c_1 left cleanly", cursor.display()));
+        return fail(format!(
+            "{} still exists after c_1 left cleanly",
+            cursor.display()
+        ));
     }
     Ok(())
 }
@@ -538,7 +814,9 @@ fn registry_generation(ctx: &mut Ctx) -> Result<(), CaseError> {
     ctx.leave(c)?;
     let (g2, _) = registry_view(ctx)?;
     if !(g1 > g0 && g2 > g1) {
-        return fail(format!("generation {g0} fresh, {g1} after a join, {g2} after a leave: each must increment it"));
+        return fail(format!(
+            "generation {g0} fresh, {g1} after a join, {g2} after a leave: each must increment it"
+        ));
     }
     Ok(())
 }

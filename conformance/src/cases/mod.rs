@@ -7,13 +7,15 @@
 
 use crate::ctx::{check_delivery, fail, CaseError, Ctx};
 use crate::protocol::{Backend, Command, ErrorKind, Mode, Wait};
-use ringproof::layout::{self, cursor::CURSOR_SEGMENT_SIZE, Expect, LayoutHeader, SegmentKind, HEADER_SIZE};
+use ringproof::layout::{
+    self, cursor::CURSOR_SEGMENT_SIZE, Expect, LayoutHeader, SegmentKind, HEADER_SIZE,
+};
 use std::time::{Duration, Instant};
 
-mod data;
-mod lifecycle;
 mod compat;
+mod data;
 mod header;
+mod lifecycle;
 mod names;
 mod registry;
 
@@ -138,7 +140,10 @@ pub fn catalogue() -> Vec<Case> {
 /// `field @offset: expected X, observed Y`, one line each ("identical" when none does).
 pub fn header_diff(expected: &LayoutHeader, observed: &[u8]) -> String {
     let Ok(o) = LayoutHeader::from_bytes(observed) else {
-        return format!("only {} bytes: a header needs {HEADER_SIZE}", observed.len());
+        return format!(
+            "only {} bytes: a header needs {HEADER_SIZE}",
+            observed.len()
+        );
     };
     let e = expected;
     let magic = |m: &[u8; 8]| format!("{:?} ({:02x?})", String::from_utf8_lossy(m), m);
@@ -146,18 +151,68 @@ pub fn header_diff(expected: &LayoutHeader, observed: &[u8]) -> String {
         ("magic", 0, magic(&e.magic), magic(&o.magic)),
         ("version", 8, e.version.to_string(), o.version.to_string()),
         ("kind", 10, e.kind.to_string(), o.kind.to_string()),
-        ("header_size", 12, e.header_size.to_string(), o.header_size.to_string()),
-        ("alignment", 14, e.alignment.to_string(), o.alignment.to_string()),
-        ("payload_size", 16, e.payload_size.to_string(), o.payload_size.to_string()),
-        ("element_size", 24, e.element_size.to_string(), o.element_size.to_string()),
-        ("capacity", 32, e.capacity.to_string(), o.capacity.to_string()),
-        ("reserved", 40, e.reserved.to_string(), o.reserved.to_string()),
-        ("checksum", 48, format!("{:#010x}", e.checksum), format!("{:#010x} (FNV-1a of the observed header: {:#010x})", o.checksum, o.compute_checksum())),
-        ("reserved2", 52, e.reserved2.to_string(), o.reserved2.to_string()),
+        (
+            "header_size",
+            12,
+            e.header_size.to_string(),
+            o.header_size.to_string(),
+        ),
+        (
+            "alignment",
+            14,
+            e.alignment.to_string(),
+            o.alignment.to_string(),
+        ),
+        (
+            "payload_size",
+            16,
+            e.payload_size.to_string(),
+            o.payload_size.to_string(),
+        ),
+        (
+            "element_size",
+            24,
+            e.element_size.to_string(),
+            o.element_size.to_string(),
+        ),
+        (
+            "capacity",
+            32,
+            e.capacity.to_string(),
+            o.capacity.to_string(),
+        ),
+        (
+            "reserved",
+            40,
+            e.reserved.to_string(),
+            o.reserved.to_string(),
+        ),
+        (
+            "checksum",
+            48,
+            format!("{:#010x}", e.checksum),
+            format!(
+                "{:#010x} (FNV-1a of the observed header: {:#010x})",
+                o.checksum,
+                o.compute_checksum()
+            ),
+        ),
+        (
+            "reserved2",
+            52,
+            e.reserved2.to_string(),
+            o.reserved2.to_string(),
+        ),
     ];
     let diff: Vec<String> = rows
         .iter()
-        .filter(|(name, _, want, got)| if *name == "checksum" { e.checksum != o.checksum } else { want != got })
+        .filter(|(name, _, want, got)| {
+            if *name == "checksum" {
+                e.checksum != o.checksum
+            } else {
+                want != got
+            }
+        })
         .map(|(name, off, want, got)| format!("  {name} @{off}: expected {want}, observed {got}"))
         .collect();
     if diff.is_empty() {
@@ -184,16 +239,31 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
 /// Writes `bytes` as a new file of mode 0600 (a segment the harness plants as a peer would).
 fn write_private(p: &std::path::Path, bytes: &[u8]) -> Result<(), CaseError> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::write(p, bytes).map_err(|e| CaseError::Error(format!("cannot plant {}: {e}", p.display())))?;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).map_err(|e| CaseError::Error(format!("chmod {}: {e}", p.display())))
+    std::fs::write(p, bytes)
+        .map_err(|e| CaseError::Error(format!("cannot plant {}: {e}", p.display())))?;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| CaseError::Error(format!("chmod {}: {e}", p.display())))
 }
 
 /// `attach_consumer` of `consumer_id` (any id, not only `c_{k}`) with `timeout_ms`; the reply
 /// may be an error.
-fn attach_id(ctx: &mut Ctx, h: crate::ctx::H, consumer_id: &str, timeout_ms: u64) -> Result<crate::driver::Reply, CaseError> {
+fn attach_id(
+    ctx: &mut Ctx,
+    h: crate::ctx::H,
+    consumer_id: &str,
+    timeout_ms: u64,
+) -> Result<crate::driver::Reply, CaseError> {
     let ring = ctx.ring.clone();
     let consumer_id = consumer_id.to_string();
-    ctx.request(h, |id| Command::AttachConsumer { id, ring, consumer_id, event_size: SIZE, timeout_ms, wait: None, resync: None })
+    ctx.request(h, |id| Command::AttachConsumer {
+        id,
+        ring,
+        consumer_id,
+        event_size: SIZE,
+        timeout_ms,
+        wait: None,
+        resync: None,
+    })
 }
 
 /// `try_publish` of `count`: how many got in, and whether the ring was full.
@@ -215,19 +285,32 @@ fn created(ctx: &mut Ctx, capacity: u64, size: u64) -> Result<usize, CaseError> 
 }
 
 /// Producer waiting for `n` consumers, then the consumers attached; returns handles and starts.
-fn ring_with_consumers(ctx: &mut Ctx, capacity: u64, n: usize, waits: &[Option<Wait>]) -> Result<(usize, Vec<usize>), CaseError> {
+fn ring_with_consumers(
+    ctx: &mut Ctx,
+    capacity: u64,
+    n: usize,
+    waits: &[Option<Wait>],
+) -> Result<(usize, Vec<usize>), CaseError> {
     ring_with_required(ctx, capacity, n, waits, None)
 }
 
 /// [`ring_with_consumers`] whose producer treats `required` as required consumers.
-fn ring_with_required(ctx: &mut Ctx, capacity: u64, n: usize, waits: &[Option<Wait>], required: Option<crate::protocol::Required>) -> Result<(usize, Vec<usize>), CaseError> {
+fn ring_with_required(
+    ctx: &mut Ctx,
+    capacity: u64,
+    n: usize,
+    waits: &[Option<Wait>],
+    required: Option<crate::protocol::Required>,
+) -> Result<(usize, Vec<usize>), CaseError> {
     let (p, create) = ctx.producer_async_required(capacity, SIZE, n as u64, required)?;
     let mut cs = Vec::new();
     for k in 0..n {
         let (c, r) = ctx.consumer(k, SIZE, waits.get(k).copied().flatten())?;
         let start = Ctx::expect_ok(&r, "attach_consumer")?.start_seq;
         if start != Some(0) {
-            return fail(format!("consumer c_{k} of a fresh ring starts at {start:?}, expected 0"));
+            return fail(format!(
+                "consumer c_{k} of a fresh ring starts at {start:?}, expected 0"
+            ));
         }
         cs.push(c);
     }
@@ -236,7 +319,13 @@ fn ring_with_required(ctx: &mut Ctx, capacity: u64, n: usize, waits: &[Option<Wa
     Ok((p, cs))
 }
 
-fn stream(ctx: &mut Ctx, capacity: u64, events: u64, batch: u64, mode: Mode) -> Result<(), CaseError> {
+fn stream(
+    ctx: &mut Ctx,
+    capacity: u64,
+    events: u64,
+    batch: u64,
+    mode: Mode,
+) -> Result<(), CaseError> {
     let (p, cs) = ring_with_consumers(ctx, capacity, 1, &[])?;
     let pub_id = ctx.publish_async(p, events, batch)?;
     let con_id = ctx.consume_async(cs[0], events, mode)?;
@@ -253,11 +342,21 @@ fn layout_ring_header(ctx: &mut Ctx) -> Result<(), CaseError> {
     for (capacity, size) in [(1024u64, 24u64), (64, 64), (8, 4096)] {
         let p = created(ctx, capacity, size)?;
         let bytes = read_segment(ctx, "", ".ring")?;
-        let expect = Expect { kind: SegmentKind::Ring, element_size: Some(size), capacity: Some(capacity), min_alignment: 8 };
-        let g = layout::validate(&bytes, &expect).or_else(|e| fail(format!("ring {size}x{capacity}: {e}")))?;
-        let (want, _) = layout::fresh_header(SegmentKind::Ring, g.alignment, size, capacity).expect("sizes fit");
+        let expect = Expect {
+            kind: SegmentKind::Ring,
+            element_size: Some(size),
+            capacity: Some(capacity),
+            min_alignment: 8,
+        };
+        let g = layout::validate(&bytes, &expect)
+            .or_else(|e| fail(format!("ring {size}x{capacity}: {e}")))?;
+        let (want, _) = layout::fresh_header(SegmentKind::Ring, g.alignment, size, capacity)
+            .expect("sizes fit");
         if bytes[..HEADER_SIZE] != want.to_bytes() {
-            return fail(format!("ring {size}x{capacity}: the header differs from the LayoutV1 header:\n{}", header_diff(&want, &bytes)));
+            return fail(format!(
+                "ring {size}x{capacity}: the header differs from the LayoutV1 header:\n{}",
+                header_diff(&want, &bytes)
+            ));
         }
         if (bytes.len() as u64) < g.total_len() {
             return fail("ring shorter than its header promises");
@@ -273,7 +372,11 @@ fn layout_header_checksum(ctx: &mut Ctx) -> Result<(), CaseError> {
         let bytes = read_segment(ctx, shm, file)?;
         let h = LayoutHeader::from_bytes(&bytes).or_else(|e| fail(e.to_string()))?;
         if h.checksum != h.compute_checksum() {
-            return fail(format!("{file}: stored checksum {:#010x}, FNV-1a gives {:#010x}", h.checksum, h.compute_checksum()));
+            return fail(format!(
+                "{file}: stored checksum {:#010x}, FNV-1a gives {:#010x}",
+                h.checksum,
+                h.compute_checksum()
+            ));
         }
     }
     Ok(())
@@ -283,12 +386,18 @@ fn layout_cursor_initial(ctx: &mut Ctx) -> Result<(), CaseError> {
     created(ctx, 64, SIZE)?;
     let bytes = read_segment(ctx, "_producer_seq", ".producer.cursor")?;
     if bytes.len() != CURSOR_SEGMENT_SIZE {
-        return fail(format!("producer cursor segment is {} bytes, expected 128", bytes.len()));
+        return fail(format!(
+            "producer cursor segment is {} bytes, expected 128",
+            bytes.len()
+        ));
     }
-    layout::validate(&bytes, &Expect::kind(SegmentKind::Cursor)).or_else(|e| fail(e.to_string()))?;
+    layout::validate(&bytes, &Expect::kind(SegmentKind::Cursor))
+        .or_else(|e| fail(e.to_string()))?;
     let value = i64::from_le_bytes(bytes[64..72].try_into().expect("8 bytes"));
     if value != -1 {
-        return fail(format!("producer cursor is {value} before any publish, expected -1"));
+        return fail(format!(
+            "producer cursor is {value} before any publish, expected -1"
+        ));
     }
     Ok(())
 }
@@ -303,12 +412,19 @@ fn layout_consumer_cursor(ctx: &mut Ctx) -> Result<(), CaseError> {
     check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "c_0")?;
     let bytes = read_segment(ctx, "_c_0_seq", ".consumers/c_0.cursor")?;
     if bytes.len() != CURSOR_SEGMENT_SIZE {
-        return fail(format!("consumer cursor segment is {} bytes, expected 128", bytes.len()));
+        return fail(format!(
+            "consumer cursor segment is {} bytes, expected 128",
+            bytes.len()
+        ));
     }
-    layout::validate(&bytes, &Expect::kind(SegmentKind::Cursor)).or_else(|e| fail(e.to_string()))?;
+    layout::validate(&bytes, &Expect::kind(SegmentKind::Cursor))
+        .or_else(|e| fail(e.to_string()))?;
     let value = i64::from_le_bytes(bytes[64..72].try_into().expect("8 bytes"));
     if value != events as i64 - 1 {
-        return fail(format!("consumer cursor holds {value} after consuming 0..={}", events - 1));
+        return fail(format!(
+            "consumer cursor holds {value} after consuming 0..={}",
+            events - 1
+        ));
     }
     Ok(())
 }
@@ -317,7 +433,8 @@ fn layout_registry(ctx: &mut Ctx) -> Result<(), CaseError> {
     use ringproof::layout::registry::{owner_pid, CONTROL_OFFSET, RING_OPEN};
     let p = created(ctx, 64, SIZE)?;
     let bytes = read_segment(ctx, "_registry", ".registry")?;
-    let g = layout::validate(&bytes, &Expect::kind(SegmentKind::Registry)).or_else(|e| fail(e.to_string()))?;
+    let g = layout::validate(&bytes, &Expect::kind(SegmentKind::Registry))
+        .or_else(|e| fail(e.to_string()))?;
     let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
     let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
     let c = CONTROL_OFFSET;
@@ -326,11 +443,18 @@ fn layout_registry(ctx: &mut Ctx) -> Result<(), CaseError> {
         return fail("registry epoch is 0 (must be a non-zero random value)");
     }
     if u32_at(c + 16) != RING_OPEN || u64_at(c + 24) as i64 != -1 {
-        return fail(format!("fresh registry: ring_state {} final_sequence {}, expected OPEN (1) and -1", u32_at(c + 16), u64_at(c + 24) as i64));
+        return fail(format!(
+            "fresh registry: ring_state {} final_sequence {}, expected OPEN (1) and -1",
+            u32_at(c + 16),
+            u64_at(c + 24) as i64
+        ));
     }
     let pid = ctx.t(p).pid();
     if owner_pid(u64_at(c + 32)) != pid {
-        return fail(format!("producer_owner names pid {}, the producer is {pid}", owner_pid(u64_at(c + 32))));
+        return fail(format!(
+            "producer_owner names pid {}, the producer is {pid}",
+            owner_pid(u64_at(c + 32))
+        ));
     }
     for i in 0..g.capacity as usize {
         if u32_at(c + 128 * (i + 1)) != 0 {
@@ -349,7 +473,8 @@ fn layout_names(ctx: &mut Ctx) -> Result<(), CaseError> {
     created(ctx, 64, SIZE)?;
     for (shm, file) in [("", ".ring"), ("_producer_seq", ".producer.cursor")] {
         let p = ctx.segment_path(shm, file);
-        let meta = std::fs::symlink_metadata(&p).or_else(|e| fail(format!("{} missing: {e}", p.display())))?;
+        let meta = std::fs::symlink_metadata(&p)
+            .or_else(|e| fail(format!("{} missing: {e}", p.display())))?;
         let mode = meta.permissions().mode() & 0o777;
         if mode != 0o600 {
             return fail(format!("{} has mode {mode:o}, expected 600", p.display()));
@@ -376,7 +501,10 @@ fn spmc_broadcast(ctx: &mut Ctx) -> Result<(), CaseError> {
     let events = 50_000;
     let (p, cs) = ring_with_consumers(ctx, 128, 3, &[])?;
     let pub_id = ctx.publish_async(p, events, 1)?;
-    let ids: Vec<_> = cs.iter().map(|&c| ctx.consume_async(c, events, Mode::Batch)).collect::<Result<_, _>>()?;
+    let ids: Vec<_> = cs
+        .iter()
+        .map(|&c| ctx.consume_async(c, events, Mode::Batch))
+        .collect::<Result<_, _>>()?;
     for (k, (&c, id)) in cs.iter().zip(ids).enumerate() {
         let got = ctx.wait(c, id)?;
         Ctx::expect_ok(&got, "consume")?;
@@ -393,7 +521,13 @@ fn spmc_slow_consumer_gates(ctx: &mut Ctx) -> Result<(), CaseError> {
     let fast = ctx.consume_async(cs[0], events, Mode::Batch)?;
     // The slow consumer reads in small steps the harness paces, so the producer must stall on
     // it again and again. Between steps the harness reads both cursors from the segments.
-    let mut slow = crate::driver::Reply { result: Ok(Default::default()), events: Vec::new(), progress: Vec::new(), liveness: Vec::new(), missed: None };
+    let mut slow = crate::driver::Reply {
+        result: Ok(Default::default()),
+        events: Vec::new(),
+        progress: Vec::new(),
+        liveness: Vec::new(),
+        missed: None,
+    };
     let mut read = 0;
     while read < events {
         let id = ctx.consume_async(cs[1], step, Mode::Copy)?;
@@ -418,14 +552,20 @@ fn read_cursor(ctx: &Ctx, shm_suffix: &str, file_suffix: &str) -> Result<i64, Ca
     let bytes = read_segment(ctx, shm_suffix, file_suffix)?;
     match bytes.get(64..72) {
         Some(b) => Ok(i64::from_le_bytes(b.try_into().expect("8 bytes"))),
-        None => fail(format!("cursor segment {file_suffix} is only {} bytes", bytes.len())),
+        None => fail(format!(
+            "cursor segment {file_suffix} is only {} bytes",
+            bytes.len()
+        )),
     }
 }
 
 fn backpressure_no_overwrite(ctx: &mut Ctx) -> Result<(), CaseError> {
     let capacity = 8;
     let (p, cs) = ring_with_consumers(ctx, capacity, 1, &[])?;
-    let r = ctx.request(p, |id| Command::TryPublish { id, count: 3 * capacity })?;
+    let r = ctx.request(p, |id| Command::TryPublish {
+        id,
+        count: 3 * capacity,
+    })?;
     let f = Ctx::expect_ok(&r, "try_publish")?;
     if f.published != Some(capacity) || f.full != Some(true) {
         return fail(format!("try_publish of {} into a ring of {capacity} with an idle consumer published {:?} (full = {:?}); expected exactly {capacity}, then full", 3 * capacity, f.published, f.full));
@@ -444,7 +584,9 @@ fn batch_too_large(ctx: &mut Ctx) -> Result<(), CaseError> {
             Err(_) => Ok(()),
             Ok(_) => fail("a batch of 16 into a ring of 8 reported success"),
         },
-        Err(crate::driver::DriverError::Timeout(..)) => fail("a batch of 16 into a ring of 8 did not return within 5 s (hang)"),
+        Err(crate::driver::DriverError::Timeout(..)) => {
+            fail("a batch of 16 into a ring of 8 did not return within 5 s (hang)")
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -458,7 +600,9 @@ fn join_late_joiner(ctx: &mut Ctx) -> Result<(), CaseError> {
     let got_a = ctx.wait(cs[0], c0a)?;
     let (before, _) = ctx.cursors(p)?;
     let (late, r) = ctx.consumer(1, SIZE, None)?;
-    let start = Ctx::expect_ok(&r, "attach_consumer (late)")?.start_seq.unwrap_or(-1);
+    let start = Ctx::expect_ok(&r, "attach_consumer (late)")?
+        .start_seq
+        .unwrap_or(-1);
     let before = before.unwrap_or(-1);
     if start != before + 1 {
         return fail(format!("late joiner starts at {start}, but {before} was the last published sequence (expected {})", before + 1));
@@ -473,7 +617,13 @@ fn join_late_joiner(ctx: &mut Ctx) -> Result<(), CaseError> {
     let mut all = got_a.clone();
     all.events.extend(got_b.events);
     check_delivery(&all, SIZE as usize, 0, total as i64 - 1, "c_0")?;
-    check_delivery(&got_late, SIZE as usize, start, total as i64 - 1, "late c_1")
+    check_delivery(
+        &got_late,
+        SIZE as usize,
+        start,
+        total as i64 - 1,
+        "late c_1",
+    )
 }
 
 fn restart_consumer_resumes(ctx: &mut Ctx) -> Result<(), CaseError> {
@@ -486,13 +636,21 @@ fn restart_consumer_resumes(ctx: &mut Ctx) -> Result<(), CaseError> {
     let pub_id = ctx.publish_async(p, before_kill, 1)?;
     let id = ctx.consume_idle(cs[0], before_kill, Mode::Copy, 10_000)?;
     let first = ctx.wait(cs[0], id)?;
-    check_delivery(&first, SIZE as usize, 0, before_kill as i64 - 1, "c_0 before the kill")?;
+    check_delivery(
+        &first,
+        SIZE as usize,
+        0,
+        before_kill as i64 - 1,
+        "c_0 before the kill",
+    )?;
     Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
     let (_, committed) = ctx.cursors(cs[0])?;
     let committed = committed.unwrap_or(-1);
     ctx.t(cs[0]).kill();
     let (again, r) = ctx.consumer(0, SIZE, None)?;
-    let start = Ctx::expect_ok(&r, "attach_consumer (restart)")?.start_seq.unwrap_or(-1);
+    let start = Ctx::expect_ok(&r, "attach_consumer (restart)")?
+        .start_seq
+        .unwrap_or(-1);
     if start > committed + 1 {
         return fail(format!("restarted consumer starts at {start}, after its committed cursor {committed}: events {}..{start} are lost", committed + 1));
     }
@@ -502,7 +660,13 @@ fn restart_consumer_resumes(ctx: &mut Ctx) -> Result<(), CaseError> {
     let pub_id = ctx.publish_async(p, events - before_kill, 1)?;
     let id = ctx.consume_async(again, (events as i64 - start) as u64, Mode::Batch)?;
     let rest = ctx.wait(again, id)?;
-    check_delivery(&rest, SIZE as usize, start, events as i64 - 1, "restarted c_0")?;
+    check_delivery(
+        &rest,
+        SIZE as usize,
+        start,
+        events as i64 - 1,
+        "restarted c_0",
+    )?;
     Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
     Ok(())
 }
@@ -514,11 +678,19 @@ fn restart_producer_resumes(ctx: &mut Ctx) -> Result<(), CaseError> {
     let id = ctx.consume_async(cs[0], before, Mode::Batch)?;
     let first = ctx.wait(cs[0], id)?;
     Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
-    check_delivery(&first, SIZE as usize, 0, before as i64 - 1, "c_0 before the crash")?;
+    check_delivery(
+        &first,
+        SIZE as usize,
+        0,
+        before as i64 - 1,
+        "c_0 before the crash",
+    )?;
     ctx.t(p).kill();
     let (p2, r) = ctx.producer(256, SIZE, None)?;
     if let Err((kind, m)) = &r.result {
-        return fail(format!("restarting the producer of a ring whose producer died was refused: {kind:?} ({m})"));
+        return fail(format!(
+            "restarting the producer of a ring whose producer died was refused: {kind:?} ({m})"
+        ));
     }
     let pub_id = ctx.publish_async(p2, after, 1)?;
     let id = ctx.consume_async(cs[0], after, Mode::Batch)?;
@@ -528,7 +700,13 @@ fn restart_producer_resumes(ctx: &mut Ctx) -> Result<(), CaseError> {
     if f.first_seq != Some(before as i64) {
         return fail(format!("the restarted producer published from {:?}, expected {before} (after the last published sequence)", f.first_seq));
     }
-    check_delivery(&rest, SIZE as usize, before as i64, (before + after) as i64 - 1, "c_0 after the restart")
+    check_delivery(
+        &rest,
+        SIZE as usize,
+        before as i64,
+        (before + after) as i64 - 1,
+        "c_0 after the restart",
+    )
 }
 
 fn leave_stops_gating(ctx: &mut Ctx) -> Result<(), CaseError> {
@@ -570,20 +748,37 @@ fn stale_cursor_ignored(ctx: &mut Ctx) -> Result<(), CaseError> {
     let id = ctx.consume_async(cs[0], events, Mode::Batch)?;
     let got = ctx.wait(cs[0], id)?;
     Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish")?;
-    check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "c_0 over a stale cursor")
+    check_delivery(
+        &got,
+        SIZE as usize,
+        0,
+        events as i64 - 1,
+        "c_0 over a stale cursor",
+    )
 }
 
 fn close_consumer_drains(ctx: &mut Ctx) -> Result<(), CaseError> {
     let events = 1_000u64;
     let (p, cs) = ring_with_consumers(ctx, 2048, 1, &[])?;
-    Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: events, batch: None })?, "publish")?;
+    Ctx::expect_ok(
+        &ctx.request(p, |id| Command::Publish {
+            id,
+            count: events,
+            batch: None,
+        })?,
+        "publish",
+    )?;
     ctx.leave(p)?;
     let id = ctx.consume_async(cs[0], u64::MAX >> 1, Mode::Batch)?;
     let got = ctx.wait(cs[0], id)?;
     let f = Ctx::expect_ok(&got, "consume")?;
     check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "c_0")?;
     if f.closed_at != Some(events as i64 - 1) {
-        return fail(format!("consumer drained the ring but reported closed_at {:?}, expected {}", f.closed_at, events - 1));
+        return fail(format!(
+            "consumer drained the ring but reported closed_at {:?}, expected {}",
+            f.closed_at,
+            events - 1
+        ));
     }
     Ok(())
 }
@@ -609,12 +804,23 @@ fn wait_blocking_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (t1, window) = (cpu_ticks(pid), w0.elapsed());
     if let (Some(a), Some(b)) = (t0, t1) {
         let busy = (b - a) as f64 / ticks_per_s as f64 / window.as_secs_f64();
-        ctx.notes.push(format!("idle consumer CPU {:.0}%", busy * 100.0));
+        ctx.notes
+            .push(format!("idle consumer CPU {:.0}%", busy * 100.0));
         if busy > 0.25 {
-            return fail(format!("idle consumer with the blocking strategy used {:.0}% of a CPU (expected ~0%)", busy * 100.0));
+            return fail(format!(
+                "idle consumer with the blocking strategy used {:.0}% of a CPU (expected ~0%)",
+                busy * 100.0
+            ));
         }
     }
-    Ctx::expect_ok(&ctx.request(p, |id| Command::Publish { id, count: events, batch: None })?, "publish")?;
+    Ctx::expect_ok(
+        &ctx.request(p, |id| Command::Publish {
+            id,
+            count: events,
+            batch: None,
+        })?,
+        "publish",
+    )?;
     let got = ctx.wait(cs[0], id)?;
     check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "blocking c_0")
 }
@@ -623,7 +829,10 @@ fn cleanup_no_leak(ctx: &mut Ctx) -> Result<(), CaseError> {
     let events = 5_000u64;
     let (p, cs) = ring_with_consumers(ctx, 256, 2, &[])?;
     let pub_id = ctx.publish_async(p, events, 1)?;
-    let ids: Vec<_> = cs.iter().map(|&c| ctx.consume_async(c, events, Mode::Batch)).collect::<Result<_, _>>()?;
+    let ids: Vec<_> = cs
+        .iter()
+        .map(|&c| ctx.consume_async(c, events, Mode::Batch))
+        .collect::<Result<_, _>>()?;
     for (&c, id) in cs.iter().zip(ids) {
         Ctx::expect_ok(&ctx.wait(c, id)?, "consume")?;
     }
@@ -638,7 +847,10 @@ fn cleanup_no_leak(ctx: &mut Ctx) -> Result<(), CaseError> {
     }
     let left = ctx.leftovers();
     if !left.is_empty() {
-        return fail(format!("left behind after a clean shutdown: {}", left.join(", ")));
+        return fail(format!(
+            "left behind after a clean shutdown: {}",
+            left.join(", ")
+        ));
     }
     Ok(())
 }
@@ -664,7 +876,11 @@ fn reject_second_producer(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (_second, r) = ctx.producer(64, SIZE, None)?;
     match &r.result {
         Err((ErrorKind::AlreadyExists, _)) => {}
-        Err((kind, m)) => return fail(format!("second producer refused with {kind:?} ({m}), expected already_exists")),
+        Err((kind, m)) => {
+            return fail(format!(
+                "second producer refused with {kind:?} ({m}), expected already_exists"
+            ))
+        }
         Ok(_) => return fail("a second producer was allowed to create an existing ring"),
     }
     let after = read_segment(ctx, "", ".ring")?;
@@ -680,7 +896,9 @@ fn reject_element_size(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (_c, r) = ctx.consumer(0, 16, None)?;
     match &r.result {
         Err((ErrorKind::ElementSize, _)) => Ok(()),
-        Err((kind, m)) => fail(format!("mismatched event size refused with {kind:?} ({m}), expected element_size")),
+        Err((kind, m)) => fail(format!(
+            "mismatched event size refused with {kind:?} ({m}), expected element_size"
+        )),
         Ok(_) => fail("a consumer of 16-byte events attached to a ring of 64-byte events"),
     }
 }
@@ -688,7 +906,12 @@ fn reject_element_size(ctx: &mut Ctx) -> Result<(), CaseError> {
 /// A live ring made by the reference producer inside the harness's own process: ring,
 /// producer cursor, registry, everything a ringproof ring has, gating on consumers `c_*`, so a
 /// case can spoil exactly one thing of it. Dropping it closes and removes the ring.
-fn harness_ring(ctx: &Ctx, capacity: usize, size: usize, alignment: usize) -> Result<ringproof::RawProducer, CaseError> {
+fn harness_ring(
+    ctx: &Ctx,
+    capacity: usize,
+    size: usize,
+    alignment: usize,
+) -> Result<ringproof::RawProducer, CaseError> {
     let name = match ctx.backend {
         Backend::Shm => ringproof::RingName::shm(&ctx.ring.name),
         Backend::Mmap => ringproof::RingName::dir(&ctx.root, &ctx.ring.name),
@@ -698,7 +921,11 @@ fn harness_ring(ctx: &Ctx, capacity: usize, size: usize, alignment: usize) -> Re
         .capacity(capacity)
         .discover_prefix("c", 8)
         .create_raw_aligned(size, alignment)
-        .map_err(|e| CaseError::Error(format!("the harness could not create its reference ring: {e}")))
+        .map_err(|e| {
+            CaseError::Error(format!(
+                "the harness could not create its reference ring: {e}"
+            ))
+        })
 }
 
 /// Which segment of a harness ring a reject case spoils.
@@ -711,20 +938,31 @@ enum Target {
 /// Rewrites the header of `target` in place: `spoil` edits the 56 bytes; the checksum is then
 /// recomputed (unless `keep_checksum`), so only the one check the case is about can notice.
 /// Returns the field-by-field difference from the valid header, for failure reports.
-fn spoil_header(ctx: &Ctx, target: Target, keep_checksum: bool, spoil: impl FnOnce(&mut [u8; HEADER_SIZE])) -> Result<String, CaseError> {
+fn spoil_header(
+    ctx: &Ctx,
+    target: Target,
+    keep_checksum: bool,
+    spoil: impl FnOnce(&mut [u8; HEADER_SIZE]),
+) -> Result<String, CaseError> {
     use std::os::unix::fs::FileExt;
     let path = match target {
         Target::Ring => ctx.segment_path("", ".ring"),
         Target::ProducerCursor => ctx.segment_path("_producer_seq", ".producer.cursor"),
     };
     let err = |e: std::io::Error| CaseError::Error(format!("cannot spoil {}: {e}", path.display()));
-    let f = std::fs::OpenOptions::new().read(true).write(true).open(&path).map_err(err)?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(err)?;
     let mut h = [0u8; HEADER_SIZE];
     f.read_exact_at(&mut h, 0).map_err(err)?;
     let valid = LayoutHeader::from_bytes(&h).expect("56 bytes");
     spoil(&mut h);
     if !keep_checksum {
-        let c = LayoutHeader::from_bytes(&h).expect("56 bytes").compute_checksum();
+        let c = LayoutHeader::from_bytes(&h)
+            .expect("56 bytes")
+            .compute_checksum();
         h[48..52].copy_from_slice(&c.to_le_bytes());
     }
     f.write_all_at(&h, 0).map_err(err)?;
@@ -744,30 +982,63 @@ fn expect_refused(ctx: &mut Ctx, what: &str, want: ErrorKind) -> Result<(), Case
 
 /// A reference ring whose `target` header is spoiled by `spoil`, then a consumer that must be
 /// refused with `want`.
-fn reject_spoiled(ctx: &mut Ctx, what: &str, target: Target, keep_checksum: bool, want: ErrorKind, spoil: impl FnOnce(&mut [u8; HEADER_SIZE])) -> Result<(), CaseError> {
+fn reject_spoiled(
+    ctx: &mut Ctx,
+    what: &str,
+    target: Target,
+    keep_checksum: bool,
+    want: ErrorKind,
+    spoil: impl FnOnce(&mut [u8; HEADER_SIZE]),
+) -> Result<(), CaseError> {
     let _ring = harness_ring(ctx, 8, SIZE as usize, 8)?;
     let diff = spoil_header(ctx, target, keep_checksum, spoil)?;
     expect_refused(ctx, what, want).map_err(|e| match e {
-        CaseError::Fail(m) => CaseError::Fail(format!("{m}\nthe header handed to the consumer, against the valid one:\n{diff}")),
+        CaseError::Fail(m) => CaseError::Fail(format!(
+            "{m}\nthe header handed to the consumer, against the valid one:\n{diff}"
+        )),
         other => other,
     })
 }
 
 fn reject_bad_magic(ctx: &mut Ctx) -> Result<(), CaseError> {
-    reject_spoiled(ctx, "a ring segment with a foreign magic (NOTARING, checksum recomputed)", Target::Ring, false, ErrorKind::Layout, |h| h[..8].copy_from_slice(b"NOTARING"))
+    reject_spoiled(
+        ctx,
+        "a ring segment with a foreign magic (NOTARING, checksum recomputed)",
+        Target::Ring,
+        false,
+        ErrorKind::Layout,
+        |h| h[..8].copy_from_slice(b"NOTARING"),
+    )
 }
 
 fn reject_truncated(ctx: &mut Ctx) -> Result<(), CaseError> {
     let _ring = harness_ring(ctx, 8, SIZE as usize, 8)?;
     let path = ctx.segment_path("", ".ring");
-    let len = std::fs::metadata(&path).map_err(|e| CaseError::Error(e.to_string()))?.len();
-    let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| CaseError::Error(e.to_string()))?;
-    f.set_len(len - 8).map_err(|e| CaseError::Error(format!("cannot truncate {}: {e}", path.display())))?;
-    expect_refused(ctx, "a ring segment 8 bytes shorter than its header promises", ErrorKind::Layout)
+    let len = std::fs::metadata(&path)
+        .map_err(|e| CaseError::Error(e.to_string()))?
+        .len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(|e| CaseError::Error(e.to_string()))?;
+    f.set_len(len - 8)
+        .map_err(|e| CaseError::Error(format!("cannot truncate {}: {e}", path.display())))?;
+    expect_refused(
+        ctx,
+        "a ring segment 8 bytes shorter than its header promises",
+        ErrorKind::Layout,
+    )
 }
 
 fn reject_bad_checksum(ctx: &mut Ctx) -> Result<(), CaseError> {
-    reject_spoiled(ctx, "a ring whose header checksum does not match (reserved byte 40 flipped)", Target::Ring, true, ErrorKind::Layout, |h| h[40] ^= 0x01)
+    reject_spoiled(
+        ctx,
+        "a ring whose header checksum does not match (reserved byte 40 flipped)",
+        Target::Ring,
+        true,
+        ErrorKind::Layout,
+        |h| h[40] ^= 0x01,
+    )
 }
 
 #[cfg(test)]
@@ -782,7 +1053,11 @@ mod tests {
         b[..8].copy_from_slice(b"NOTARING");
         b[32] = 6;
         let d = header_diff(&h, &b);
-        assert!(d.contains("magic @0: expected \"DSMPTV01\"") && d.contains("capacity @32: expected 8, observed 6"), "{d}");
+        assert!(
+            d.contains("magic @0: expected \"DSMPTV01\"")
+                && d.contains("capacity @32: expected 8, observed 6"),
+            "{d}"
+        );
         assert!(!d.contains("version") && !d.contains("checksum"), "{d}");
         assert!(header_diff(&h, &b[..10]).contains("only 10 bytes"));
     }

@@ -4,9 +4,9 @@
 use super::*;
 use crate::ctx::H;
 use crate::driver::Reply;
-use std::path::PathBuf;
 use crate::protocol::{Discover, RingAddr};
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 
 pub(super) fn cases() -> Vec<Case> {
     use Level::*;
@@ -31,15 +31,32 @@ pub(super) fn cases() -> Vec<Case> {
 
 /// Sends `create_producer` for an arbitrary ring name.
 fn create_named(ctx: &mut Ctx, h: H, name: &str) -> Result<Reply, CaseError> {
-    let ring = RingAddr { name: name.to_string(), ..ctx.ring.clone() };
-    ctx.request(h, |id| Command::CreateProducer { id, ring, capacity: 64, event_size: SIZE, wait_consumers: None, discover: Some(Discover { prefix: "c".into(), max: 8 }), wait: None, required: None })
+    let ring = RingAddr {
+        name: name.to_string(),
+        ..ctx.ring.clone()
+    };
+    ctx.request(h, |id| Command::CreateProducer {
+        id,
+        ring,
+        capacity: 64,
+        event_size: SIZE,
+        wait_consumers: None,
+        discover: Some(Discover {
+            prefix: "c".into(),
+            max: 8,
+        }),
+        wait: None,
+        required: None,
+    })
 }
 
 /// The reply must be the error `want`; `what` names the situation in the failure.
 fn expect_kind(r: &Reply, want: ErrorKind, what: &str) -> Result<(), CaseError> {
     match &r.result {
         Err((kind, _)) if *kind == want => Ok(()),
-        Err((kind, m)) => fail(format!("{what}: refused with {kind:?} ({m}), expected {want:?}")),
+        Err((kind, m)) => fail(format!(
+            "{what}: refused with {kind:?} ({m}), expected {want:?}"
+        )),
         Ok(_) => fail(format!("{what}: accepted, expected the error {want:?}")),
     }
 }
@@ -52,7 +69,10 @@ fn illegal_ring_refused(ctx: &mut Ctx) -> Result<(), CaseError> {
         expect_kind(&r, ErrorKind::InvalidName, &format!("ring name `{name}`"))?;
         let left = ctx.leftovers();
         if !left.is_empty() {
-            return fail(format!("the refused ring `{name}` left {}", left.join(", ")));
+            return fail(format!(
+                "the refused ring `{name}` left {}",
+                left.join(", ")
+            ));
         }
     }
     Ok(())
@@ -69,16 +89,25 @@ fn illegal_id_refused(ctx: &mut Ctx) -> Result<(), CaseError> {
     // under the refused ids.
     let (producer, _) = ctx.cursors(p)?;
     if producer != Some(-1) {
-        return fail(format!("after the refused attaches the producer cursor reads {producer:?}, expected -1"));
+        return fail(format!(
+            "after the refused attaches the producer cursor reads {producer:?}, expected -1"
+        ));
     }
-    if ctx.backend == Backend::Shm && PathBuf::from(format!("/dev/shm/{}_c_producer_seq", ctx.ring.name)).exists() {
+    if ctx.backend == Backend::Shm
+        && PathBuf::from(format!("/dev/shm/{}_c_producer_seq", ctx.ring.name)).exists()
+    {
         return fail("a refused attach under `c_producer` created its cursor");
     }
     if ctx.backend == Backend::Mmap {
         for id in ["producer", "c_producer"] {
-            let f = ctx.root.join(format!("{}.consumers/{id}.cursor", ctx.ring.name));
+            let f = ctx
+                .root
+                .join(format!("{}.consumers/{id}.cursor", ctx.ring.name));
             if f.exists() {
-                return fail(format!("a refused attach under `{id}` created {}", f.display()));
+                return fail(format!(
+                    "a refused attach under `{id}` created {}",
+                    f.display()
+                ));
             }
         }
     }
@@ -95,9 +124,17 @@ fn plant_valid(ctx: &Ctx, ring_path: &std::path::Path, mode: u32) -> Result<(), 
     let mut cursor = vec![0u8; cg.total_len() as usize];
     cursor[..HEADER_SIZE].copy_from_slice(&ch.to_bytes());
     cursor[64..72].copy_from_slice(&(-1i64).to_le_bytes());
-    for (p, bytes) in [(ring_path.to_path_buf(), &ring), (ctx.segment_path("_producer_seq", ".producer.cursor"), &cursor)] {
-        std::fs::write(&p, bytes).map_err(|e| CaseError::Error(format!("cannot plant {}: {e}", p.display())))?;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).map_err(|e| CaseError::Error(format!("chmod {}: {e}", p.display())))?;
+    for (p, bytes) in [
+        (ring_path.to_path_buf(), &ring),
+        (
+            ctx.segment_path("_producer_seq", ".producer.cursor"),
+            &cursor,
+        ),
+    ] {
+        std::fs::write(&p, bytes)
+            .map_err(|e| CaseError::Error(format!("cannot plant {}: {e}", p.display())))?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| CaseError::Error(format!("chmod {}: {e}", p.display())))?;
     }
     Ok(())
 }
@@ -115,7 +152,10 @@ fn attach_refused(ctx: &mut Ctx, want: ErrorKind, what: &str) -> Result<(), Case
     } else if PathBuf::from(format!("/dev/shm/{}_c_0_seq", ctx.ring.name)).exists() {
         return fail(format!("{what}: the refused consumer created its cursor"));
     }
-    ctx.notes.push(format!("refused after {} ms", started.elapsed().as_millis()));
+    ctx.notes.push(format!(
+        "refused after {} ms",
+        started.elapsed().as_millis()
+    ));
     Ok(())
 }
 
@@ -126,7 +166,11 @@ fn reject_not_regular(ctx: &mut Ctx) -> Result<(), CaseError> {
     let c = std::ffi::CString::new(ring.as_os_str().as_encoded_bytes()).expect("no NUL");
     // SAFETY: a valid C string; mkfifo only creates a name.
     if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
-        return Err(CaseError::Error(format!("mkfifo {}: {}", ring.display(), std::io::Error::last_os_error())));
+        return Err(CaseError::Error(format!(
+            "mkfifo {}: {}",
+            ring.display(),
+            std::io::Error::last_os_error()
+        )));
     }
     attach_refused(ctx, ErrorKind::Layout, "a FIFO under the ring's name")
 }
@@ -135,8 +179,13 @@ fn reject_symlink(ctx: &mut Ctx) -> Result<(), CaseError> {
     let ring = ctx.segment_path("", ".ring");
     let target = ctx.segment_path("_target", ".target");
     plant_valid(ctx, &target, 0o600)?;
-    std::os::unix::fs::symlink(&target, &ring).map_err(|e| CaseError::Error(format!("symlink {}: {e}", ring.display())))?;
-    attach_refused(ctx, ErrorKind::Layout, "a symbolic link (to a valid ring) under the ring's name")
+    std::os::unix::fs::symlink(&target, &ring)
+        .map_err(|e| CaseError::Error(format!("symlink {}: {e}", ring.display())))?;
+    attach_refused(
+        ctx,
+        ErrorKind::Layout,
+        "a symbolic link (to a valid ring) under the ring's name",
+    )
 }
 
 fn reject_group_writable(ctx: &mut Ctx) -> Result<(), CaseError> {
@@ -147,24 +196,46 @@ fn reject_group_writable(ctx: &mut Ctx) -> Result<(), CaseError> {
 
 fn consumers_dir_writable(ctx: &mut Ctx) -> Result<(), CaseError> {
     if ctx.backend != Backend::Mmap {
-        return Err(CaseError::Skip("the consumers directory exists only with the file backend".into()));
+        return Err(CaseError::Skip(
+            "the consumers directory exists only with the file backend".into(),
+        ));
     }
     created(ctx, 64, SIZE)?;
     let dir = ctx.root.join(format!("{}.consumers", ctx.ring.name));
-    let meta = std::fs::symlink_metadata(&dir).or_else(|e| fail(format!("the producer created no consumers directory {}: {e}", dir.display())))?;
+    let meta = std::fs::symlink_metadata(&dir).or_else(|e| {
+        fail(format!(
+            "the producer created no consumers directory {}: {e}",
+            dir.display()
+        ))
+    })?;
     let mode = meta.permissions().mode() & 0o7777;
     if !meta.is_dir() || mode != 0o700 {
-        return fail(format!("{} is {} with mode {mode:o}, expected a directory with mode 700", dir.display(), if meta.is_dir() { "a directory" } else { "not a directory" }));
+        return fail(format!(
+            "{} is {} with mode {mode:o}, expected a directory with mode 700",
+            dir.display(),
+            if meta.is_dir() {
+                "a directory"
+            } else {
+                "not a directory"
+            }
+        ));
     }
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).map_err(|e| CaseError::Error(e.to_string()))?;
-    let result = attach_refused(ctx, ErrorKind::Insecure, "a consumers directory with mode 0770");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770))
+        .map_err(|e| CaseError::Error(e.to_string()))?;
+    let result = attach_refused(
+        ctx,
+        ErrorKind::Insecure,
+        "a consumers directory with mode 0770",
+    );
     let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
     result
 }
 
 /// A pid no process has (a child that has exited and been reaped).
 fn dead_pid() -> Result<u32, CaseError> {
-    let mut child = std::process::Command::new("true").spawn().map_err(|e| CaseError::Error(format!("spawn true: {e}")))?;
+    let mut child = std::process::Command::new("true")
+        .spawn()
+        .map_err(|e| CaseError::Error(format!("spawn true: {e}")))?;
     let pid = child.id();
     child.wait().map_err(|e| CaseError::Error(e.to_string()))?;
     Ok(pid)
@@ -180,8 +251,10 @@ fn dead_temporaries(ctx: &mut Ctx) -> Result<(), CaseError> {
     let dead_tmp = dir.join(format!(".{file}.{dead}.123456789.tmp"));
     let live_tmp = dir.join(format!(".{file}.{live}.123456789.tmp"));
     for p in [&dead_tmp, &live_tmp] {
-        std::fs::write(p, [0u8; 16]).map_err(|e| CaseError::Error(format!("plant {}: {e}", p.display())))?;
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).map_err(|e| CaseError::Error(e.to_string()))?;
+        std::fs::write(p, [0u8; 16])
+            .map_err(|e| CaseError::Error(format!("plant {}: {e}", p.display())))?;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| CaseError::Error(e.to_string()))?;
     }
     let p = created(ctx, 64, SIZE)?;
     ctx.leave(p)?;
@@ -190,10 +263,16 @@ fn dead_temporaries(ctx: &mut Ctx) -> Result<(), CaseError> {
     let _ = std::fs::remove_file(&live_tmp);
     let _ = std::fs::remove_file(&dead_tmp);
     if dead_left {
-        return fail(format!("{} (creator pid {dead} is dead) survived the ring's creation and close", dead_tmp.display()));
+        return fail(format!(
+            "{} (creator pid {dead} is dead) survived the ring's creation and close",
+            dead_tmp.display()
+        ));
     }
     if !live_left {
-        return fail(format!("{} (creator pid {live} is alive: the harness) was removed", live_tmp.display()));
+        return fail(format!(
+            "{} (creator pid {live} is alive: the harness) was removed",
+            live_tmp.display()
+        ));
     }
     Ok(())
 }

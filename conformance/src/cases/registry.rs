@@ -4,7 +4,9 @@
 
 use super::*;
 use ringproof::layout::image::cursor_image;
-use ringproof::layout::registry::{CONTROL_OFFSET, SLOT_ACTIVE, SLOT_DEAD, SLOT_SIZE, ROLE_CONSUMER};
+use ringproof::layout::registry::{
+    CONTROL_OFFSET, ROLE_CONSUMER, SLOT_ACTIVE, SLOT_DEAD, SLOT_SIZE,
+};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
@@ -58,7 +60,12 @@ fn epoch(ctx: &Ctx) -> Result<u64, CaseError> {
 /// Start time (field 22 of /proc/PID/stat), if the process exists.
 fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
 }
 
 fn registry_slot(ctx: &mut Ctx) -> Result<(), CaseError> {
@@ -69,8 +76,17 @@ fn registry_slot(ctx: &mut Ctx) -> Result<(), CaseError> {
         let len = u32_at(&reg, o + 40) as usize;
         len <= 48 && &reg[o + 48..o + 48 + len] == b"c_0"
     });
-    let Some(o) = found else { return fail("no registry slot holds the id c_0 after it joined") };
-    let (state, role, owner, heartbeat, incarnation, id_len) = (u32_at(&reg, o), u32_at(&reg, o + 4), u64_at(&reg, o + 8), u64_at(&reg, o + 24), u64_at(&reg, o + 32), u32_at(&reg, o + 40));
+    let Some(o) = found else {
+        return fail("no registry slot holds the id c_0 after it joined");
+    };
+    let (state, role, owner, heartbeat, incarnation, id_len) = (
+        u32_at(&reg, o),
+        u32_at(&reg, o + 4),
+        u64_at(&reg, o + 8),
+        u64_at(&reg, o + 24),
+        u64_at(&reg, o + 32),
+        u32_at(&reg, o + 40),
+    );
     let mut problems = Vec::new();
     if state != SLOT_ACTIVE {
         problems.push(format!("state {state}, expected {SLOT_ACTIVE} (ACTIVE)"));
@@ -79,10 +95,15 @@ fn registry_slot(ctx: &mut Ctx) -> Result<(), CaseError> {
         problems.push(format!("role {role}, expected {ROLE_CONSUMER}"));
     }
     if id_len != 3 || reg[o + 51..o + 96].iter().any(|&b| b != 0) {
-        problems.push(format!("id_len {id_len} / id bytes {:?}, expected 3 and `c_0` NUL-padded to 48", &reg[o + 48..o + 96]));
+        problems.push(format!(
+            "id_len {id_len} / id bytes {:?}, expected 3 and `c_0` NUL-padded to 48",
+            &reg[o + 48..o + 96]
+        ));
     }
     if incarnation != 1 {
-        problems.push(format!("incarnation {incarnation}, expected 1 after the first join"));
+        problems.push(format!(
+            "incarnation {incarnation}, expected 1 after the first join"
+        ));
     }
     if heartbeat == 0 {
         problems.push("heartbeat 0, expected the join's heartbeat".into());
@@ -94,12 +115,16 @@ fn registry_slot(ctx: &mut Ctx) -> Result<(), CaseError> {
         None => problems.push(format!("owner word {owner:#x} names pid {pid}, which does not exist")),
     }
     if u64_at(&reg, CONTROL_OFFSET + 8) == 0 {
-        problems.push("generation still 0 after a join (every membership change increments it)".into());
+        problems
+            .push("generation still 0 after a join (every membership change increments it)".into());
     }
     if problems.is_empty() {
         Ok(())
     } else {
-        fail(format!("registry slot of c_0 (offset {o}): {}", problems.join("; ")))
+        fail(format!(
+            "registry slot of c_0 (offset {o}): {}",
+            problems.join("; ")
+        ))
     }
 }
 
@@ -111,8 +136,14 @@ fn corrupt_cursor(ctx: &mut Ctx) -> Result<(), CaseError> {
     let r = attach_id(ctx, c, "c_0", 1000)?;
     match &r.result {
         Err((ErrorKind::Layout, _)) => {}
-        Err((k, m)) => return fail(format!("a cursor holding -7 was refused with {k:?} ({m}), expected layout (corrupt cursor)")),
-        Ok(_) => return fail("a consumer joined with a cursor holding -7, which no participant writes"),
+        Err((k, m)) => {
+            return fail(format!(
+            "a cursor holding -7 was refused with {k:?} ({m}), expected layout (corrupt cursor)"
+        ))
+        }
+        Ok(_) => {
+            return fail("a consumer joined with a cursor holding -7, which no participant writes")
+        }
     }
     // Nothing gates the producer: a refused joiner holds no slot.
     let (published, full) = try_publish(ctx, p, 128)?;
@@ -129,7 +160,9 @@ fn unfinished_cursor(ctx: &mut Ctx) -> Result<(), CaseError> {
     let r = attach_id(ctx, c, "c_0", 3000)?;
     let start = Ctx::expect_ok(&r, "attach_consumer over an unfinished cursor")?.start_seq;
     if start != Some(0) {
-        return fail(format!("the consumer that replaced an unfinished cursor starts at {start:?}, expected 0"));
+        return fail(format!(
+            "the consumer that replaced an unfinished cursor starts at {start:?}, expected 0"
+        ));
     }
     let pub_id = ctx.publish_async(p, 200, 1)?;
     let got_id = ctx.consume_async(c, 200, Mode::Copy)?;
@@ -139,18 +172,25 @@ fn unfinished_cursor(ctx: &mut Ctx) -> Result<(), CaseError> {
     check_delivery(&got, SIZE as usize, 0, 199, "c_0")?;
     let bytes = std::fs::read(cursor_path(ctx, "c_0")).unwrap_or_default();
     if bytes.len() < CURSOR_SEGMENT_SIZE {
-        return fail(format!("the replaced cursor is {} bytes, expected a {CURSOR_SEGMENT_SIZE}-byte cursor segment", bytes.len()));
+        return fail(format!(
+            "the replaced cursor is {} bytes, expected a {CURSOR_SEGMENT_SIZE}-byte cursor segment",
+            bytes.len()
+        ));
     }
     Ok(())
 }
 
 fn lock_respected(ctx: &mut Ctx) -> Result<(), CaseError> {
     created(ctx, 64, SIZE)?;
-    let reg = std::fs::File::open(registry_path(ctx)).map_err(|e| CaseError::Error(format!("open registry: {e}")))?;
+    let reg = std::fs::File::open(registry_path(ctx))
+        .map_err(|e| CaseError::Error(format!("open registry: {e}")))?;
     use std::os::fd::AsRawFd;
     // SAFETY: a valid open descriptor.
     if unsafe { libc::flock(reg.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(CaseError::Error(format!("flock: {}", std::io::Error::last_os_error())));
+        return Err(CaseError::Error(format!(
+            "flock: {}",
+            std::io::Error::last_os_error()
+        )));
     }
     let c = ctx.start_consumer_testee("consumer c_0")?;
     let started = Instant::now();
@@ -158,11 +198,20 @@ fn lock_respected(ctx: &mut Ctx) -> Result<(), CaseError> {
     let waited = started.elapsed();
     match &r.result {
         Err((ErrorKind::Timeout, _)) => {}
-        Err((k, m)) => return fail(format!("a join while the join lock was held failed with {k:?} ({m}), expected timeout")),
-        Ok(_) => return fail("a consumer joined while another process held the registry's join lock"),
+        Err((k, m)) => {
+            return fail(format!(
+                "a join while the join lock was held failed with {k:?} ({m}), expected timeout"
+            ))
+        }
+        Ok(_) => {
+            return fail("a consumer joined while another process held the registry's join lock")
+        }
     }
     if waited < Duration::from_millis(900) {
-        return fail(format!("the join gave up after {} ms; it must retry the lock for at least 1 s", waited.as_millis()));
+        return fail(format!(
+            "the join gave up after {} ms; it must retry the lock for at least 1 s",
+            waited.as_millis()
+        ));
     }
     drop(reg); // releases the lock
     let r = attach_id(ctx, c, "c_0", 2000)?;
@@ -184,12 +233,17 @@ fn dead_consumer_reaped(ctx: &mut Ctx) -> Result<(), CaseError> {
         return fail("the killed consumer c_1's cursor survived the producer's close");
     }
     if !cursor_path(ctx, "c_0").exists() {
-        return fail("the producer's close removed the cursor of c_0, which is alive and still attached");
+        return fail(
+            "the producer's close removed the cursor of c_0, which is alive and still attached",
+        );
     }
     ctx.leave(cs[0])?;
     let left = ctx.leftovers();
     if !left.is_empty() {
-        return fail(format!("after the close and the last consumer's leave, left: {}", left.join(", ")));
+        return fail(format!(
+            "after the close and the last consumer's leave, left: {}",
+            left.join(", ")
+        ));
     }
     Ok(())
 }
@@ -205,10 +259,17 @@ fn hostile_registry_id(ctx: &mut Ctx) -> Result<(), CaseError> {
     // Slot 5: DEAD, owner 0, id `../victim`: the path R/N.consumers/../victim.cursor.
     {
         use std::io::{Seek, SeekFrom, Write};
-        let mut f = std::fs::OpenOptions::new().write(true).open(registry_path(ctx)).map_err(|e| CaseError::Error(e.to_string()))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(registry_path(ctx))
+            .map_err(|e| CaseError::Error(e.to_string()))?;
         let o = slot_at(5) as u64;
         let id = b"../victim";
-        let mut write_at = |off: u64, b: &[u8]| f.seek(SeekFrom::Start(off)).and_then(|_| f.write_all(b)).map_err(|e| CaseError::Error(e.to_string()));
+        let mut write_at = |off: u64, b: &[u8]| {
+            f.seek(SeekFrom::Start(off))
+                .and_then(|_| f.write_all(b))
+                .map_err(|e| CaseError::Error(e.to_string()))
+        };
         write_at(o + 48, id)?;
         write_at(o + 40, &(id.len() as u32).to_le_bytes())?;
         write_at(o + 4, &ROLE_CONSUMER.to_le_bytes())?;
@@ -227,49 +288,87 @@ fn refuses_readable_registry(ctx: &mut Ctx) -> Result<(), CaseError> {
     let first = created(ctx, 64, SIZE)?;
     ctx.t(first).kill();
     let reg = registry_path(ctx);
-    std::fs::set_permissions(&reg, std::fs::Permissions::from_mode(0o640)).map_err(|e| CaseError::Error(e.to_string()))?;
+    std::fs::set_permissions(&reg, std::fs::Permissions::from_mode(0o640))
+        .map_err(|e| CaseError::Error(e.to_string()))?;
     let before = std::fs::read(&reg).map_err(|e| CaseError::Error(e.to_string()))?;
     let (_second, r) = ctx.producer(64, SIZE, None)?;
     let after = std::fs::read(&reg).unwrap_or_default();
     let _ = std::fs::set_permissions(&reg, std::fs::Permissions::from_mode(0o600));
     match &r.result {
         Err((ErrorKind::Insecure, _)) => {}
-        Err((k, m)) => return fail(format!("a restart over a registry of mode 0640 failed with {k:?} ({m}), expected insecure")),
-        Ok(_) => return fail("a producer restarted over (adopted) a registry that others may read"),
+        Err((k, m)) => {
+            return fail(format!(
+                "a restart over a registry of mode 0640 failed with {k:?} ({m}), expected insecure"
+            ))
+        }
+        Ok(_) => {
+            return fail("a producer restarted over (adopted) a registry that others may read")
+        }
     }
     if before != after {
         return fail("the refused restart changed the registry");
     }
     let (_third, r) = ctx.producer(64, SIZE, None)?;
-    Ctx::expect_ok(&r, "create_producer (restart) once the registry is 0600 again")?;
+    Ctx::expect_ok(
+        &r,
+        "create_producer (restart) once the registry is 0600 again",
+    )?;
     Ok(())
 }
 
 fn cursor_alias(ctx: &mut Ctx) -> Result<(), CaseError> {
     if ctx.backend != Backend::Shm {
-        return Err(CaseError::Skip("file names cannot collide (SPEC.md §3.5)".into()));
+        return Err(CaseError::Skip(
+            "file names cannot collide (SPEC.md §3.5)".into(),
+        ));
     }
     // Ring M (the case's ring) with consumer `x_c_0`, and ring M_x with consumer `c_0`: both
     // cursors are /M_x_c_0_seq.
     let m = ctx.ring.clone();
-    let mx = crate::protocol::RingAddr { name: format!("{}_x", m.name), ..m.clone() };
+    let mx = crate::protocol::RingAddr {
+        name: format!("{}_x", m.name),
+        ..m.clone()
+    };
     let pm = created(ctx, 64, SIZE)?;
     let px = ctx.start_producer_testee("producer of M_x")?;
-    let r = ctx.request(px, |id| Command::CreateProducer { id, ring: mx.clone(), capacity: 64, event_size: SIZE, wait_consumers: None, discover: None, wait: None, required: None })?;
+    let r = ctx.request(px, |id| Command::CreateProducer {
+        id,
+        ring: mx.clone(),
+        capacity: 64,
+        event_size: SIZE,
+        wait_consumers: None,
+        discover: None,
+        wait: None,
+        required: None,
+    })?;
     Ctx::expect_ok(&r, "create_producer of M_x")?;
     let j = ctx.start_consumer_testee("consumer x_c_0 of M")?;
     Ctx::expect_ok(&attach_id(ctx, j, "x_c_0", 2000)?, "attach x_c_0 to M")?;
     let shared = PathBuf::from(format!("/dev/shm/{}_x_c_0_seq", m.name));
-    let before = std::fs::read(&shared).or_else(|e| fail(format!("consumer x_c_0 of M created no {}: {e}", shared.display())))?;
+    let before = std::fs::read(&shared).or_else(|e| {
+        fail(format!(
+            "consumer x_c_0 of M created no {}: {e}",
+            shared.display()
+        ))
+    })?;
     let i = ctx.start_consumer_testee("consumer c_0 of M_x")?;
-    let r = ctx.request(i, |id| Command::AttachConsumer { id, ring: mx, consumer_id: "c_0".into(), event_size: SIZE, timeout_ms: 1000, wait: None, resync: None })?;
+    let r = ctx.request(i, |id| Command::AttachConsumer {
+        id,
+        ring: mx,
+        consumer_id: "c_0".into(),
+        event_size: SIZE,
+        timeout_ms: 1000,
+        wait: None,
+        resync: None,
+    })?;
     match &r.result {
         Err((ErrorKind::NameAlias, _)) => {}
         Err((k, m)) => return fail(format!("c_0 of M_x, whose cursor name is x_c_0's of M, was refused with {k:?} ({m}), expected name_alias")),
         Ok(_) => return fail("c_0 of ring M_x joined with the cursor of consumer x_c_0 of ring M (another ring's epoch)"),
     }
     let after = std::fs::read(&shared).unwrap_or_default();
-    if after.len() != before.len() || after[..72] != before[..72] || after[80..88] != before[80..88] {
+    if after.len() != before.len() || after[..72] != before[..72] || after[80..88] != before[80..88]
+    {
         return fail("the refused consumer changed or removed the other ring's cursor (header, value or epoch)");
     }
     // M's consumer is undisturbed.
@@ -312,7 +411,10 @@ fn failed_restart_closes(ctx: &mut Ctx) -> Result<(), CaseError> {
     ctx.leave(cs[0])?;
     let left = ctx.leftovers();
     if !left.is_empty() {
-        return fail(format!("after the failed restart and the consumer's leave, left: {}", left.join(", ")));
+        return fail(format!(
+            "after the failed restart and the consumer's leave, left: {}",
+            left.join(", ")
+        ));
     }
     Ok(())
 }

@@ -52,13 +52,35 @@ pub fn generate(seed: u64, index: u32, caps: Caps, backends: &[Backend]) -> Life
     let mut ops = Vec::with_capacity(len);
     for _ in 0..len {
         let mut pick = rng.range(0, total - 1);
-        let kind = table.iter().find(|(w, _)| if pick < *w { true } else { pick -= w; false }).map(|(_, k)| *k).expect("weights");
+        let kind = table
+            .iter()
+            .find(|(w, _)| {
+                if pick < *w {
+                    true
+                } else {
+                    pick -= w;
+                    false
+                }
+            })
+            .map(|(_, k)| *k)
+            .expect("weights");
         let c = rng.range(0, CONSUMERS as u64 - 1) as usize;
         let n = rng.range(1, MAX_COUNT);
         ops.push(match kind {
             0 => Op::Publish { n },
-            1 => Op::PublishWaiting { n, batch: if caps.batch_publish { rng.range(1, CAPACITY) } else { 1 } },
-            2 => Op::Consume { c, n, mode: modes[rng.range(0, modes.len() as u64 - 1) as usize] },
+            1 => Op::PublishWaiting {
+                n,
+                batch: if caps.batch_publish {
+                    rng.range(1, CAPACITY)
+                } else {
+                    1
+                },
+            },
+            2 => Op::Consume {
+                c,
+                n,
+                mode: modes[rng.range(0, modes.len() as u64 - 1) as usize],
+            },
             3 => Op::Join { c },
             4 => Op::Leave { c },
             5 => Op::Crash { c },

@@ -112,7 +112,9 @@ impl fmt::Display for Op {
         match *self {
             Op::Publish { n } => write!(f, "try_publish {n}"),
             Op::PublishWaiting { n, batch } => write!(f, "publish {n} (batch {batch})"),
-            Op::Consume { c, n, mode } => write!(f, "{} consumes {n} ({})", consumer_id(c), mode_name(mode)),
+            Op::Consume { c, n, mode } => {
+                write!(f, "{} consumes {n} ({})", consumer_id(c), mode_name(mode))
+            }
             Op::Join { c } => write!(f, "{} attaches", consumer_id(c)),
             Op::Leave { c } => write!(f, "{} leaves", consumer_id(c)),
             Op::Crash { c } => write!(f, "{} is killed", consumer_id(c)),
@@ -263,10 +265,14 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { lifecycles: DEFAULT_LIFECYCLES, seed: DEFAULT_SEED, backends: vec![Backend::Shm, Backend::Mmap], shrink_runs: SHRINK_RUNS }
+        Config {
+            lifecycles: DEFAULT_LIFECYCLES,
+            seed: DEFAULT_SEED,
+            backends: vec![Backend::Shm, Backend::Mmap],
+            shrink_runs: SHRINK_RUNS,
+        }
     }
 }
-
 
 /// A failure found and shrunk.
 #[derive(Debug, Clone)]
@@ -302,12 +308,22 @@ pub struct Summary {
 
 /// The expected-list entry (of either side) matching `key`.
 pub fn listed<'s>(producer: &'s Side, consumer: &'s Side, key: &str) -> Option<&'s Expected> {
-    producer.expected.iter().chain(&consumer.expected).find(|e| glob_match(&e.pattern, key))
+    producer
+        .expected
+        .iter()
+        .chain(&consumer.expected)
+        .find(|e| glob_match(&e.pattern, key))
 }
 
 /// Runs `cfg.lifecycles` lifecycles; stops at the first mismatch not in the expected lists and
 /// shrinks it. `progress(done, total)` is called after each lifecycle.
-pub fn explore(producer: &Side, consumer: &Side, schema: &Arc<Schema>, cfg: &Config, mut progress: impl FnMut(u32, u32)) -> Summary {
+pub fn explore(
+    producer: &Side,
+    consumer: &Side,
+    schema: &Arc<Schema>,
+    cfg: &Config,
+    mut progress: impl FnMut(u32, u32),
+) -> Summary {
     let started = Instant::now();
     let caps = Caps::of(producer, consumer);
     let mut s = Summary::default();
@@ -331,9 +347,17 @@ pub fn explore(producer: &Side, consumer: &Side, schema: &Arc<Schema>, cfg: &Con
                     s.ended_expected += 1;
                     continue;
                 }
-                let (small, m, shrink_runs) = shrink(producer, consumer, schema, &lc, &o, cfg.shrink_runs);
+                let (small, m, shrink_runs) =
+                    shrink(producer, consumer, schema, &lc, &o, cfg.shrink_runs);
                 let key = m.key(&producer.imp.name, &consumer.imp.name, lc.backend);
-                s.found = Some(Found { index: i, original_len: lc.ops.len(), lifecycle: small, mismatch: m, shrink_runs, key });
+                s.found = Some(Found {
+                    index: i,
+                    original_len: lc.ops.len(),
+                    lifecycle: small,
+                    mismatch: m,
+                    shrink_runs,
+                    key,
+                });
                 break;
             }
         }
@@ -351,18 +375,38 @@ pub fn explore(producer: &Side, consumer: &Side, schema: &Arc<Schema>, cfg: &Con
 mod tests {
     use super::*;
 
-    const ALL: Caps = Caps { try_publish: true, batch_publish: true, close: true, lease: true, batch_read: true, registry: true };
+    const ALL: Caps = Caps {
+        try_publish: true,
+        batch_publish: true,
+        close: true,
+        lease: true,
+        batch_read: true,
+        registry: true,
+    };
 
     #[test]
     fn generation_is_deterministic_and_honours_capabilities() {
         let both = [Backend::Shm, Backend::Mmap];
         assert_eq!(generate(7, 3, ALL, &both), generate(7, 3, ALL, &both));
         assert_ne!(generate(7, 3, ALL, &both), generate(7, 4, ALL, &both));
-        let bare = Caps { try_publish: false, batch_publish: false, close: false, lease: false, batch_read: false, registry: false };
+        let bare = Caps {
+            try_publish: false,
+            batch_publish: false,
+            close: false,
+            lease: false,
+            batch_read: false,
+            registry: false,
+        };
         for i in 0..200 {
             for op in generate(1, i, bare, &both).ops {
                 match op {
-                    Op::Publish { .. } | Op::Close | Op::Consume { mode: Mode::Lease | Mode::Batch, .. } | Op::PublishWaiting { batch: 2.., .. } => panic!("{op:?} needs a capability"),
+                    Op::Publish { .. }
+                    | Op::Close
+                    | Op::Consume {
+                        mode: Mode::Lease | Mode::Batch,
+                        ..
+                    }
+                    | Op::PublishWaiting { batch: 2.., .. } => panic!("{op:?} needs a capability"),
                     _ => {}
                 }
             }
@@ -372,8 +416,23 @@ mod tests {
     #[test]
     fn replay_files_round_trip() {
         let lc = generate(1, 0, ALL, &[Backend::Mmap]);
-        let m = Mismatch { step: Some(1), rule: "join.start-seq".into(), action: "x".into(), expected: "a".into(), observed: "b".into(), model: "m".into(), transcripts: "t".into() };
-        let f = Found { index: 0, original_len: lc.ops.len(), lifecycle: lc.clone(), mismatch: m, shrink_runs: 0, key: String::new() };
+        let m = Mismatch {
+            step: Some(1),
+            rule: "join.start-seq".into(),
+            action: "x".into(),
+            expected: "a".into(),
+            observed: "b".into(),
+            model: "m".into(),
+            transcripts: "t".into(),
+        };
+        let f = Found {
+            index: 0,
+            original_len: lc.ops.len(),
+            lifecycle: lc.clone(),
+            mismatch: m,
+            shrink_runs: 0,
+            key: String::new(),
+        };
         let r = Replay::of(&f, "ringproof", "ringproof", 1);
         let back: Replay = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);
@@ -383,7 +442,9 @@ mod tests {
 
     #[test]
     fn collapse_counts_repeats() {
-        assert_eq!(collapse("a\nb\nb\nb\nc\n"), "a\nb\n  ... the line above 2 more time(s)\nc\n");
+        assert_eq!(
+            collapse("a\nb\nb\nb\nc\n"),
+            "a\nb\n  ... the line above 2 more time(s)\nc\n"
+        );
     }
 }
-

@@ -30,32 +30,48 @@ impl Replay {
             index: found.index,
             backend: found.lifecycle.backend,
             ops: found.lifecycle.ops.clone(),
-            failure: Mismatch { transcripts: String::new(), ..found.mismatch.clone() },
+            failure: Mismatch {
+                transcripts: String::new(),
+                ..found.mismatch.clone()
+            },
         }
     }
 
     pub fn lifecycle(&self) -> Lifecycle {
-        Lifecycle { backend: self.backend, ops: self.ops.clone() }
+        Lifecycle {
+            backend: self.backend,
+            ops: self.ops.clone(),
+        }
     }
 
     pub fn load(path: &Path) -> Result<Replay, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let r: Replay = serde_json::from_str(&text).map_err(|e| format!("{}: not a replay file: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let r: Replay = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a replay file: {e}", path.display()))?;
         if r.format != FORMAT {
-            return Err(format!("{}: format {:?}, this harness reads {FORMAT:?}", path.display(), r.format));
+            return Err(format!(
+                "{}: format {:?}, this harness reads {FORMAT:?}",
+                path.display(),
+                r.format
+            ));
         }
         Ok(r)
     }
 
     pub fn save(&self, path: &Path) -> Result<(), String> {
         let text = serde_json::to_string_pretty(self).expect("replay serialises");
-        std::fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
+        std::fs::write(path, text + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 }
 
 /// The rule's description.
 pub fn rule_text(rule: &str) -> &'static str {
-    RULES.iter().find(|(r, _)| *r == rule).map_or("", |(_, t)| t)
+    RULES
+        .iter()
+        .find(|(r, _)| *r == rule)
+        .map_or("", |(_, t)| t)
 }
 
 /// A failing lifecycle as a report: the minimal sequence with the failing step marked, the
@@ -70,9 +86,17 @@ pub fn render(lc: &Lifecycle, m: &Mismatch) -> String {
     if m.step.is_none() {
         s.push_str(&format!("  >end: {}\n", m.action));
     }
-    let at = m.step.map_or("at the clean end".to_owned(), |i| format!("at step {i}"));
-    s.push_str(&format!("{at} ({}), model before it: {}\n", m.action, m.model));
-    s.push_str(&format!("  expected: {}\n  observed: {}\n", m.expected, m.observed));
+    let at = m
+        .step
+        .map_or("at the clean end".to_owned(), |i| format!("at step {i}"));
+    s.push_str(&format!(
+        "{at} ({}), model before it: {}\n",
+        m.action, m.model
+    ));
+    s.push_str(&format!(
+        "  expected: {}\n  observed: {}\n",
+        m.expected, m.observed
+    ));
     s.push_str(&collapse(&m.transcripts));
     s
 }
@@ -99,5 +123,8 @@ pub fn collapse(text: &str) -> String {
 
 /// Human-readable lines of a summary's step coverage.
 pub fn coverage_lines(s: &Summary) -> String {
-    s.coverage.iter().map(|(label, n)| format!("  {n:6}  {label}\n")).collect()
+    s.coverage
+        .iter()
+        .map(|(label, n)| format!("  {n:6}  {label}\n"))
+        .collect()
 }

@@ -1,7 +1,10 @@
 //! The model of the ring, and one lifecycle carried out by real testee processes with every
 //! reply checked against it.
 
-use super::{listed, mode_name, Caps, Lifecycle, Mismatch, Op, Side, CAPACITY, CONSUMERS, PUBLISH_STALL_MS, SIZE, STEP_MS};
+use super::{
+    listed, mode_name, Caps, Lifecycle, Mismatch, Op, Side, CAPACITY, CONSUMERS, PUBLISH_STALL_MS,
+    SIZE, STEP_MS,
+};
 use crate::ctx::{check_delivery, consumer_id, remove_all, ring_leftovers, CaseError};
 use crate::driver::{DriverError, Reply, Testee};
 use crate::protocol::{Backend, Command, Discover, ErrorKind, Mode, OkFields};
@@ -51,16 +54,26 @@ struct Model {
 
 impl fmt::Display for Model {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "published through {}, producer {:?}", self.published, self.producer)?;
+        write!(
+            f,
+            "published through {}, producer {:?}",
+            self.published, self.producer
+        )?;
         if let Some(p) = self.phantom {
             write!(f, ", an unexplained gate at {p}")?;
         }
         for (c, s) in self.consumers.iter().enumerate() {
             match s {
                 ConsumerState::Absent => {}
-                ConsumerState::Live { next } => write!(f, ", {} live (next {next})", consumer_id(c))?,
-                ConsumerState::Crashed { next } => write!(f, ", {} crashed (committed {})", consumer_id(c), next - 1)?,
-                ConsumerState::Retired { next } => write!(f, ", {} retired (committed {})", consumer_id(c), next - 1)?,
+                ConsumerState::Live { next } => {
+                    write!(f, ", {} live (next {next})", consumer_id(c))?
+                }
+                ConsumerState::Crashed { next } => {
+                    write!(f, ", {} crashed (committed {})", consumer_id(c), next - 1)?
+                }
+                ConsumerState::Retired { next } => {
+                    write!(f, ", {} retired (committed {})", consumer_id(c), next - 1)?
+                }
             }
         }
         Ok(())
@@ -71,7 +84,12 @@ impl Model {
     /// Events a publish can get in: the slowest gating consumer (live or crashed) holds the
     /// ring at `capacity` past its cursor; with no gate the producer gates only on itself.
     fn room(&self) -> u64 {
-        self.room_among(|c| matches!(c, ConsumerState::Live { .. } | ConsumerState::Crashed { .. }))
+        self.room_among(|c| {
+            matches!(
+                c,
+                ConsumerState::Live { .. } | ConsumerState::Crashed { .. }
+            )
+        })
     }
 
     /// Room left by the live consumers alone: what a waiting publish gets once the producer
@@ -86,13 +104,17 @@ impl Model {
             .iter()
             .filter(|c| gating(c))
             .filter_map(|c| match c {
-                ConsumerState::Live { next } | ConsumerState::Crashed { next } | ConsumerState::Retired { next } => Some(next - 1),
+                ConsumerState::Live { next }
+                | ConsumerState::Crashed { next }
+                | ConsumerState::Retired { next } => Some(next - 1),
                 ConsumerState::Absent => None,
             })
             .chain(self.phantom)
             .min();
         // Saturating: after a tolerated deviation a gate may lag by more than the ring.
-        slowest.map_or(u64::MAX, |s| CAPACITY.saturating_sub((self.published - s).max(0) as u64))
+        slowest.map_or(u64::MAX, |s| {
+            CAPACITY.saturating_sub((self.published - s).max(0) as u64)
+        })
     }
 }
 
@@ -107,7 +129,11 @@ struct Miss {
 }
 
 fn miss(rule: &'static str, expected: impl Into<String>, observed: impl Into<String>) -> Miss {
-    Miss { rule, expected: expected.into(), observed: observed.into() }
+    Miss {
+        rule,
+        expected: expected.into(),
+        observed: observed.into(),
+    }
 }
 
 fn testee_err(what: &str, e: DriverError) -> Miss {
@@ -121,19 +147,29 @@ fn testee_err(what: &str, e: DriverError) -> Miss {
 fn describe(r: &Result<OkFields, (ErrorKind, String)>) -> String {
     match r {
         Ok(f) => format!("ok {}", serde_json::to_string(f).unwrap_or_default()),
-        Err((k, m)) => format!("error {} ({m})", serde_json::to_string(k).unwrap_or_default()),
+        Err((k, m)) => format!(
+            "error {} ({m})",
+            serde_json::to_string(k).unwrap_or_default()
+        ),
     }
 }
 
 fn expect_error(reply: &Reply, kind: ErrorKind, rule: &'static str) -> Result<(), Miss> {
     match &reply.result {
         Err((got, _)) if *got == kind => Ok(()),
-        other => Err(miss(rule, format!("error {}", serde_json::to_string(&kind).unwrap_or_default()), describe(other))),
+        other => Err(miss(
+            rule,
+            format!("error {}", serde_json::to_string(&kind).unwrap_or_default()),
+            describe(other),
+        )),
     }
 }
 
 fn expect_ok<'r>(reply: &'r Reply, rule: &'static str, what: &str) -> Result<&'r OkFields, Miss> {
-    reply.result.as_ref().map_err(|_| miss(rule, format!("ok to {what}"), describe(&reply.result)))
+    reply
+        .result
+        .as_ref()
+        .map_err(|_| miss(rule, format!("ok to {what}"), describe(&reply.result)))
 }
 
 /// Index of a testee process in [`Run::procs`].
@@ -165,7 +201,13 @@ impl<'a> Run<'a> {
     /// Whether `m` is listed as expected for this pairing; if so it is recorded, and the
     /// caller makes the model follow what the implementation did.
     fn tolerate(&mut self, m: &Miss) -> bool {
-        let key = format!("{}[{}>{},{}]", m.rule, self.producer_side.imp.name, self.consumer_side.imp.name, self.ring.backend.as_str());
+        let key = format!(
+            "{}[{}>{},{}]",
+            m.rule,
+            self.producer_side.imp.name,
+            self.consumer_side.imp.name,
+            self.ring.backend.as_str()
+        );
         match listed(self.producer_side, self.consumer_side, &key) {
             Some(e) => {
                 self.tolerated.push(e.pattern.clone());
@@ -176,15 +218,31 @@ impl<'a> Run<'a> {
     }
 
     fn spawn(&mut self, consumer: bool, label: &str) -> Result<H, Miss> {
-        let imp = if consumer { &self.consumer_side.imp } else { &self.producer_side.imp };
-        let t = Testee::spawn(imp, label, Arc::clone(&self.schema), Duration::from_secs(10)).map_err(|e| testee_err("start (hello)", e))?;
+        let imp = if consumer {
+            &self.consumer_side.imp
+        } else {
+            &self.producer_side.imp
+        };
+        let t = Testee::spawn(
+            imp,
+            label,
+            Arc::clone(&self.schema),
+            Duration::from_secs(10),
+        )
+        .map_err(|e| testee_err("start (hello)", e))?;
         self.procs.push(Some(t));
         Ok(self.procs.len() - 1)
     }
 
-    fn request(&mut self, h: H, what: &str, make: impl FnOnce(u64) -> Command) -> Result<Reply, Miss> {
+    fn request(
+        &mut self,
+        h: H,
+        what: &str,
+        make: impl FnOnce(u64) -> Command,
+    ) -> Result<Reply, Miss> {
         let t = self.procs[h].as_mut().expect("a running testee");
-        t.request(make, Instant::now() + Duration::from_millis(STEP_MS)).map_err(|e| testee_err(what, e))
+        t.request(make, Instant::now() + Duration::from_millis(STEP_MS))
+            .map_err(|e| testee_err(what, e))
     }
 
     fn start_producer(&mut self) -> Result<(H, Reply), Miss> {
@@ -196,7 +254,10 @@ impl<'a> Run<'a> {
             capacity: CAPACITY,
             event_size: SIZE,
             wait_consumers: None,
-            discover: Some(Discover { prefix: "c".into(), max: 8 }),
+            discover: Some(Discover {
+                prefix: "c".into(),
+                max: 8,
+            }),
             wait: None,
             required: None,
         })?;
@@ -207,7 +268,15 @@ impl<'a> Run<'a> {
         let h = self.spawn(true, &format!("consumer {}", consumer_id(c)))?;
         let ring = self.ring.clone();
         let consumer_id = consumer_id(c);
-        let reply = self.request(h, "attach_consumer", |id| Command::AttachConsumer { id, ring, consumer_id, event_size: SIZE, timeout_ms: 2_000, wait: None, resync: None })?;
+        let reply = self.request(h, "attach_consumer", |id| Command::AttachConsumer {
+            id,
+            ring,
+            consumer_id,
+            event_size: SIZE,
+            timeout_ms: 2_000,
+            wait: None,
+            resync: None,
+        })?;
         Ok((h, reply))
     }
 
@@ -226,8 +295,16 @@ impl<'a> Run<'a> {
         self.ended.push(transcript);
         match code {
             Ok(0) => Ok(()),
-            Ok(code) => Err(miss("exit.status", format!("{label} exits with status 0"), format!("status {code}"))),
-            Err(e) => Err(miss("exit.status", format!("{label} exits with status 0"), e.to_string())),
+            Ok(code) => Err(miss(
+                "exit.status",
+                format!("{label} exits with status 0"),
+                format!("status {code}"),
+            )),
+            Err(e) => Err(miss(
+                "exit.status",
+                format!("{label} exits with status 0"),
+                e.to_string(),
+            )),
         }
     }
 
@@ -241,14 +318,17 @@ impl<'a> Run<'a> {
 
     /// Carries out `op` if it applies in the model's state (else nothing); whether it applied.
     fn step(&mut self, op: &Op) -> Result<bool, Miss> {
-        let Some(label) = self.label(op) else { return Ok(false) };
+        let Some(label) = self.label(op) else {
+            return Ok(false);
+        };
         self.before = self.model.to_string();
         *self.coverage.entry(label).or_default() += 1;
         match *op {
             Op::Publish { n } => {
                 let p = self.producer.expect("running producer has a testee");
                 let room = self.model.room();
-                let reply = self.request(p, "try_publish", |id| Command::TryPublish { id, count: n })?;
+                let reply =
+                    self.request(p, "try_publish", |id| Command::TryPublish { id, count: n })?;
                 let f = expect_ok(&reply, "publish.room", "try_publish")?;
                 let mut expected = n.min(room);
                 if f.published.is_some_and(|p| p > expected) {
@@ -262,7 +342,15 @@ impl<'a> Run<'a> {
                 if f.published != Some(expected) || f.full != Some(n > room) {
                     let m = miss(
                         "publish.room",
-                        format!("published {expected}, full {} (room for {})", n > room, if room == u64::MAX { "any number".to_owned() } else { room.to_string() }),
+                        format!(
+                            "published {expected}, full {} (room for {})",
+                            n > room,
+                            if room == u64::MAX {
+                                "any number".to_owned()
+                            } else {
+                                room.to_string()
+                            }
+                        ),
                         format!("published {}, full {}", opt(f.published), opt(f.full)),
                     );
                     // A known deviation: follow what the implementation published.
@@ -270,7 +358,11 @@ impl<'a> Run<'a> {
                         Some(p) if p <= n && self.tolerate(&m) => {
                             expected = p;
                             let after = self.model.published + p as i64;
-                            self.model.phantom = if f.full == Some(true) { Some(after - CAPACITY as i64) } else { None };
+                            self.model.phantom = if f.full == Some(true) {
+                                Some(after - CAPACITY as i64)
+                            } else {
+                                None
+                            };
                         }
                         _ => return Err(m),
                     }
@@ -283,20 +375,43 @@ impl<'a> Run<'a> {
                 // after PUBLISH_STALL_MS waits on a gate the model does not have.
                 let t = self.procs[p].as_mut().expect("a running testee");
                 // One that retires dead consumers first gets the time of any other step.
-                let stall = if n > self.model.room() { STEP_MS } else { PUBLISH_STALL_MS };
-                let reply = match t.request(|id| Command::Publish { id, count: n, batch: (batch > 1).then_some(batch) }, Instant::now() + Duration::from_millis(stall)) {
+                let stall = if n > self.model.room() {
+                    STEP_MS
+                } else {
+                    PUBLISH_STALL_MS
+                };
+                let reply = match t.request(
+                    |id| Command::Publish {
+                        id,
+                        count: n,
+                        batch: (batch > 1).then_some(batch),
+                    },
+                    Instant::now() + Duration::from_millis(stall),
+                ) {
                     Ok(r) => r,
                     Err(DriverError::Timeout(..)) => {
                         let room = self.model.live_room();
-                        let room = if room == u64::MAX { "any number".to_owned() } else { room.to_string() };
-                        return Err(miss("publish.progress", format!("all {n} published at once (live gates leave room for {room})"), format!("still waiting after {stall} ms")));
+                        let room = if room == u64::MAX {
+                            "any number".to_owned()
+                        } else {
+                            room.to_string()
+                        };
+                        return Err(miss(
+                            "publish.progress",
+                            format!("all {n} published at once (live gates leave room for {room})"),
+                            format!("still waiting after {stall} ms"),
+                        ));
                     }
                     Err(e) => return Err(testee_err("publish", e)),
                 };
                 let f = expect_ok(&reply, "publish.range", "publish")?;
                 let (first, last) = (self.model.published + 1, self.model.published + n as i64);
                 if (f.first_seq, f.last_seq) != (Some(first), Some(last)) {
-                    return Err(miss("publish.range", format!("{first}..={last}"), format!("{}..={}", opt(f.first_seq), opt(f.last_seq))));
+                    return Err(miss(
+                        "publish.range",
+                        format!("{first}..={last}"),
+                        format!("{}..={}", opt(f.first_seq), opt(f.last_seq)),
+                    ));
                 }
                 if n > self.model.room() {
                     // It waited: the dead consumers it gated on were retired (all of them: one
@@ -310,40 +425,80 @@ impl<'a> Run<'a> {
                 self.model.published = last;
             }
             Op::Consume { c, n, mode } => {
-                let ConsumerState::Live { next } = self.model.consumers[c] else { unreachable!("label checked") };
+                let ConsumerState::Live { next } = self.model.consumers[c] else {
+                    unreachable!("label checked")
+                };
                 let h = self.consumers[c].expect("live consumer has a testee");
                 let available = (self.model.published - next + 1) as u64;
                 let closed = self.model.producer == ProducerState::Closed;
                 // Never wait on a producer that may be gone: ask only for what is published,
                 // except on a closed ring, where asking for more must end in `closed`.
                 let count = if closed { n } else { n.min(available) };
-                let reply = self.request(h, "consume", |id| Command::Consume { id, count, mode, timeout_ms: STEP_MS })?;
+                let reply = self.request(h, "consume", |id| Command::Consume {
+                    id,
+                    count,
+                    mode,
+                    timeout_ms: STEP_MS,
+                })?;
                 let f = expect_ok(&reply, "consume.count", "consume")?;
                 let got = count.min(available);
                 let closed_at = (closed && count > available).then_some(self.model.published);
                 if f.closed_at != closed_at {
-                    return Err(miss("close.final-sequence", format!("closed_at {}", opt(closed_at)), format!("closed_at {} (consumed {})", opt(f.closed_at), opt(f.consumed))));
+                    return Err(miss(
+                        "close.final-sequence",
+                        format!("closed_at {}", opt(closed_at)),
+                        format!(
+                            "closed_at {} (consumed {})",
+                            opt(f.closed_at),
+                            opt(f.consumed)
+                        ),
+                    ));
                 }
                 let who = format!("{} ({})", consumer_id(c), mode_name(mode));
                 let mut got = got;
                 let last = reply.events.last().map(|r| r.1);
-                if let Some(last) = last.filter(|&l| l > next + got as i64 - 1 && l <= self.model.published) {
+                if let Some(last) =
+                    last.filter(|&l| l > next + got as i64 - 1 && l <= self.model.published)
+                {
                     // More than asked for: the right events (checked here), but not the count.
                     if check_delivery(&reply, SIZE as usize, next, last, &who).is_ok() {
-                        let m = miss("consume.count", format!("{got} events (asked for {count})"), format!("{} events, {next}..={last}", last - next + 1));
+                        let m = miss(
+                            "consume.count",
+                            format!("{got} events (asked for {count})"),
+                            format!("{} events, {next}..={last}", last - next + 1),
+                        );
                         if !self.tolerate(&m) {
                             return Err(m);
                         }
                         got = (last - next + 1) as u64;
                     }
                 }
-                if let Err(CaseError::Fail(e) | CaseError::Error(e) | CaseError::Timeout(e) | CaseError::Skip(e)) = check_delivery(&reply, SIZE as usize, next, next + got as i64 - 1, &who) {
-                    return Err(miss("consume.delivery", format!("sequences {next}..={} with their TP1 payloads", next + got as i64 - 1), format!("{e}; runs {}", runs(&reply))));
+                if let Err(
+                    CaseError::Fail(e)
+                    | CaseError::Error(e)
+                    | CaseError::Timeout(e)
+                    | CaseError::Skip(e),
+                ) = check_delivery(&reply, SIZE as usize, next, next + got as i64 - 1, &who)
+                {
+                    return Err(miss(
+                        "consume.delivery",
+                        format!(
+                            "sequences {next}..={} with their TP1 payloads",
+                            next + got as i64 - 1
+                        ),
+                        format!("{e}; runs {}", runs(&reply)),
+                    ));
                 }
                 if f.consumed != Some(got) && f.consumed != Some(count.min(available)) {
-                    return Err(miss("consume.count", format!("consumed {got}"), format!("consumed {}", opt(f.consumed))));
+                    return Err(miss(
+                        "consume.count",
+                        format!("consumed {got}"),
+                        format!("consumed {}", opt(f.consumed)),
+                    ));
                 }
-                self.model.consumers[c] = ConsumerState::Live { next: next + got as i64 };
+                self.model.consumers[c] = ConsumerState::Live {
+                    next: next + got as i64,
+                };
             }
             Op::Join { c } => {
                 let (h, reply) = self.attach(c)?;
@@ -363,8 +518,12 @@ impl<'a> Run<'a> {
                         // A takeover resumes after the committed cursor; a fresh join starts
                         // after the last published sequence.
                         let start = match state {
-                            ConsumerState::Crashed { next } | ConsumerState::Retired { next } => next,
-                            ConsumerState::Absent | ConsumerState::Live { .. } => self.model.published + 1,
+                            ConsumerState::Crashed { next } | ConsumerState::Retired { next } => {
+                                next
+                            }
+                            ConsumerState::Absent | ConsumerState::Live { .. } => {
+                                self.model.published + 1
+                            }
                         };
                         self.consumers[c] = Some(h);
                         let f = expect_ok(&reply, "join.ok", "attach_consumer")?;
@@ -374,11 +533,21 @@ impl<'a> Run<'a> {
                                 ConsumerState::Absent => "after the last published sequence",
                                 _ => "after its committed cursor",
                             };
-                            let m = miss("join.start-seq", format!("start_seq {start} ({why})"), format!("start_seq {}", opt(f.start_seq)));
+                            let m = miss(
+                                "join.start-seq",
+                                format!("start_seq {start} ({why})"),
+                                format!("start_seq {}", opt(f.start_seq)),
+                            );
                             // A known deviation: follow where the implementation starts, if it
                             // can still read from there (nothing overwritten).
                             match f.start_seq {
-                                Some(s) if s > self.model.published - CAPACITY as i64 && s <= self.model.published + 1 && self.tolerate(&m) => start = s,
+                                Some(s)
+                                    if s > self.model.published - CAPACITY as i64
+                                        && s <= self.model.published + 1
+                                        && self.tolerate(&m) =>
+                                {
+                                    start = s
+                                }
                                 _ => return Err(m),
                             }
                         }
@@ -387,14 +556,20 @@ impl<'a> Run<'a> {
                 }
             }
             Op::Leave { c } => {
-                let h = self.consumers[c].take().expect("live consumer has a testee");
+                let h = self.consumers[c]
+                    .take()
+                    .expect("live consumer has a testee");
                 self.leave(h, "leave.ok")?;
                 self.exit(h)?;
                 self.model.consumers[c] = ConsumerState::Absent;
             }
             Op::Crash { c } => {
-                let ConsumerState::Live { next } = self.model.consumers[c] else { unreachable!("label checked") };
-                let h = self.consumers[c].take().expect("live consumer has a testee");
+                let ConsumerState::Live { next } = self.model.consumers[c] else {
+                    unreachable!("label checked")
+                };
+                let h = self.consumers[c]
+                    .take()
+                    .expect("live consumer has a testee");
                 self.kill(h);
                 self.model.consumers[c] = ConsumerState::Crashed { next };
             }
@@ -437,15 +612,27 @@ impl<'a> Run<'a> {
             // Only where the live consumers leave room: a waiting publish never waits on a
             // consumer that is not there to read. Without a registry nothing retires a dead
             // consumer, so only where every gate leaves room.
-            Op::PublishWaiting { n, batch } if running && (batch == 1 || caps.batch_publish) && n <= if caps.registry { m.live_room() } else { m.room() } => {
+            Op::PublishWaiting { n, batch }
+                if running
+                    && (batch == 1 || caps.batch_publish)
+                    && n <= if caps.registry {
+                        m.live_room()
+                    } else {
+                        m.room()
+                    } =>
+            {
                 if n > m.room() {
                     "publish waiting on a dead consumer (retires it)"
                 } else {
                     "publish, waiting"
                 }
             }
-            Op::Consume { mode: Mode::Lease, .. } if !caps.lease => return None,
-            Op::Consume { mode: Mode::Batch, .. } if !caps.batch_read => return None,
+            Op::Consume {
+                mode: Mode::Lease, ..
+            } if !caps.lease => return None,
+            Op::Consume {
+                mode: Mode::Batch, ..
+            } if !caps.batch_read => return None,
             Op::Consume { c, .. } => match m.consumers[c] {
                 ConsumerState::Live { .. } if !open => "consume after the close",
                 ConsumerState::Live { next } if next <= m.published => match m.producer {
@@ -458,14 +645,20 @@ impl<'a> Run<'a> {
                 ConsumerState::Live { .. } if caps.registry => "join with an id in use (refused)",
                 ConsumerState::Live { .. } => return None,
                 ConsumerState::Crashed { .. } => "restart a crashed consumer (takeover)",
-                ConsumerState::Retired { next } if next <= m.published => "restart a retired consumer (lapped)",
+                ConsumerState::Retired { next } if next <= m.published => {
+                    "restart a retired consumer (lapped)"
+                }
                 ConsumerState::Retired { .. } => "restart a retired consumer (nothing missed)",
                 ConsumerState::Absent if m.published >= 0 => "late join",
                 ConsumerState::Absent => "join",
             },
-            Op::Leave { c } if matches!(m.consumers[c], ConsumerState::Live { .. }) => "consumer leaves",
+            Op::Leave { c } if matches!(m.consumers[c], ConsumerState::Live { .. }) => {
+                "consumer leaves"
+            }
             // After a close no producer is left to reap a dead consumer's cursor (§7.6).
-            Op::Crash { c } if open && matches!(m.consumers[c], ConsumerState::Live { .. }) => "consumer crashes",
+            Op::Crash { c } if open && matches!(m.consumers[c], ConsumerState::Live { .. }) => {
+                "consumer crashes"
+            }
             Op::ProducerCrash if running => "producer crashes",
             Op::ProducerStart => match m.producer {
                 ProducerState::Running => "second producer (refused)",
@@ -482,11 +675,22 @@ impl<'a> Run<'a> {
         self.before = self.model.to_string();
         let (h, reply) = self.start_producer()?;
         self.producer = Some(h);
-        expect_ok(&reply, "producer.restart", "create_producer over the ring of a dead producer")?;
+        expect_ok(
+            &reply,
+            "producer.restart",
+            "create_producer over the ring of a dead producer",
+        )?;
         let reply = self.request(h, "cursors", |id| Command::Cursors { id })?;
         let producer = expect_ok(&reply, "producer.restart", "cursors")?.producer;
         if producer != Some(self.model.published) {
-            return Err(miss("producer.restart", format!("the restarted producer resumes after {}", self.model.published), format!("its cursor is {}", opt(producer))));
+            return Err(miss(
+                "producer.restart",
+                format!(
+                    "the restarted producer resumes after {}",
+                    self.model.published
+                ),
+                format!("its cursor is {}", opt(producer)),
+            ));
         }
         self.model.producer = ProducerState::Running;
         Ok(())
@@ -510,7 +714,11 @@ impl<'a> Run<'a> {
                 let rest = (self.model.published - next + 1) as u64;
                 let n = if self.caps.close { rest + 1 } else { rest };
                 if n > 0 {
-                    let r = self.step(&Op::Consume { c, n, mode: Mode::Copy });
+                    let r = self.step(&Op::Consume {
+                        c,
+                        n,
+                        mode: Mode::Copy,
+                    });
                     at(&format!("{} drains", consumer_id(c)), r)?;
                 }
                 let r = self.step(&Op::Leave { c });
@@ -518,7 +726,10 @@ impl<'a> Run<'a> {
             }
         }
         if let Some(h) = self.producer.take() {
-            let r = self.leave(h, "close.ok").and_then(|_| self.exit(h)).map(|_| true);
+            let r = self
+                .leave(h, "close.ok")
+                .and_then(|_| self.exit(h))
+                .map(|_| true);
             at("the producer leaves", r)?;
             self.model.producer = ProducerState::Closed;
         }
@@ -539,7 +750,11 @@ fn opt<T: fmt::Debug>(v: Option<T>) -> String {
 }
 
 fn runs(reply: &Reply) -> String {
-    let r: Vec<String> = reply.events.iter().map(|(a, b, _)| format!("{a}..={b}")).collect();
+    let r: Vec<String> = reply
+        .events
+        .iter()
+        .map(|(a, b, _)| format!("{a}..={b}"))
+        .collect();
     if r.is_empty() {
         "none".into()
     } else {
@@ -575,14 +790,26 @@ pub struct Outcome {
 }
 
 /// Carries out one lifecycle on a fresh ring; always removes its processes and names.
-pub fn run_lifecycle(producer: &Side, consumer: &Side, schema: &Arc<Schema>, lc: &Lifecycle) -> Outcome {
+pub fn run_lifecycle(
+    producer: &Side,
+    consumer: &Side,
+    schema: &Arc<Schema>,
+    lc: &Lifecycle,
+) -> Outcome {
     let n = RING_COUNTER.fetch_add(1, Ordering::Relaxed);
     let name = format!("rpx{}x{n}", std::process::id());
     let root = std::env::temp_dir().join(format!("ringproof-explore-{}-{n}", std::process::id()));
     let _ = std::fs::create_dir_all(&root);
     // Declared before the run: dropped after it, so after its testees are gone.
-    let _names = Names { name: name.clone(), root: root.clone() };
-    let ring = crate::protocol::RingAddr { backend: lc.backend, name: name.clone(), root: (lc.backend == Backend::Mmap).then(|| root.display().to_string()) };
+    let _names = Names {
+        name: name.clone(),
+        root: root.clone(),
+    };
+    let ring = crate::protocol::RingAddr {
+        backend: lc.backend,
+        name: name.clone(),
+        root: (lc.backend == Backend::Mmap).then(|| root.display().to_string()),
+    };
     let mut run = Run {
         producer_side: producer,
         consumer_side: consumer,
@@ -591,7 +818,12 @@ pub fn run_lifecycle(producer: &Side, consumer: &Side, schema: &Arc<Schema>, lc:
         ring,
         procs: Vec::new(),
         ended: Vec::new(),
-        model: Model { published: -1, producer: ProducerState::Running, consumers: [ConsumerState::Absent; CONSUMERS], phantom: None },
+        model: Model {
+            published: -1,
+            producer: ProducerState::Running,
+            consumers: [ConsumerState::Absent; CONSUMERS],
+            phantom: None,
+        },
         producer: None,
         consumers: [None; CONSUMERS],
         coverage: BTreeMap::new(),
@@ -615,7 +847,15 @@ pub fn run_lifecycle(producer: &Side, consumer: &Side, schema: &Arc<Schema>, lc:
         }
         Err(m) => Err(m),
     }
-    .map_err(|m| fail(&run, None, "create the ring (before the first step)".into(), run.model.to_string(), m));
+    .map_err(|m| {
+        fail(
+            &run,
+            None,
+            "create the ring (before the first step)".into(),
+            run.model.to_string(),
+            m,
+        )
+    });
     if result.is_ok() {
         for (i, op) in lc.ops.iter().enumerate() {
             let before = run.model.to_string();
@@ -632,18 +872,39 @@ pub fn run_lifecycle(producer: &Side, consumer: &Side, schema: &Arc<Schema>, lc:
     if result.is_ok() {
         run.before = run.model.to_string();
         if let Err((what, m)) = run.finish() {
-            result = Err(fail(&run, None, format!("clean end: {what}"), run.before.clone(), m));
+            result = Err(fail(
+                &run,
+                None,
+                format!("clean end: {what}"),
+                run.before.clone(),
+                m,
+            ));
         }
     }
     if result.is_ok() {
         let left = ring_leftovers(&name, Some(&root));
         if !left.is_empty() {
-            let m = miss("cleanup.no-leak", "nothing left in /dev/shm or the ring's directory", format!("{left:?}"));
-            result = Err(fail(&run, None, "clean end: every participant shut down".into(), run.model.to_string(), m));
+            let m = miss(
+                "cleanup.no-leak",
+                "nothing left in /dev/shm or the ring's directory",
+                format!("{left:?}"),
+            );
+            result = Err(fail(
+                &run,
+                None,
+                "clean end: every participant shut down".into(),
+                run.model.to_string(),
+                m,
+            ));
         }
     }
     for h in 0..run.procs.len() {
         run.kill(h);
     }
-    Outcome { result, applied, coverage: run.coverage, tolerated: run.tolerated }
+    Outcome {
+        result,
+        applied,
+        coverage: run.coverage,
+        tolerated: run.tolerated,
+    }
 }

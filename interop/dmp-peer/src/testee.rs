@@ -341,7 +341,12 @@ pub fn run(args: TesteeArgs, out: File) -> i32 {
         let result = catch_unwind(AssertUnwindSafe(|| handle(&mut t, id, cmd)));
         let reply = match result {
             Ok(Ok(fields)) => Message::Ok { id, fields },
-            Ok(Err(Fail(kind, message))) => Message::Error { id, kind, message, missed: None },
+            Ok(Err(Fail(kind, message))) => Message::Error {
+                id,
+                kind,
+                message,
+                missed: None,
+            },
             Err(panic) => Message::Error {
                 id,
                 kind: ErrorKind::Other,
