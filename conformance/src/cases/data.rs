@@ -629,21 +629,15 @@ fn wait_producer_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
     let capacity = 8u64;
     let h = ctx.start_producer_testee("producer")?;
     let ring = ctx.ring.clone();
-    let create = ctx.send(h, |id| Command::CreateProducer {
-        id,
-        ring,
-        capacity,
-        event_size: SIZE,
-        wait_consumers: Some(crate::protocol::WaitConsumers {
-            min: 1,
-            timeout_ms: 10_000,
-        }),
-        discover: Some(crate::protocol::Discover {
-            prefix: "c".into(),
-            max: 8,
-        }),
-        wait: Some(Wait::Block),
-        required: None,
+    let create = ctx.send(h, |id| {
+        Command::create_producer(ring, capacity, SIZE)
+            .wait_consumers(crate::protocol::WaitConsumers {
+                min: 1,
+                timeout_ms: 10_000,
+            })
+            .discover("c", 8)
+            .wait(Wait::Block)
+            .command(id)
     })?;
     let (c, r) = ctx.consumer(0, SIZE, None)?;
     Ctx::expect_ok(&r, "attach_consumer")?;

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::ctx::{check_delivery, consumer_id, remove_all, ring_leftovers, CaseError};
 use crate::driver::{DriverError, Reply, Testee};
-use crate::protocol::{Backend, Command, Discover, ErrorKind, Mode, OkFields};
+use crate::protocol::{Backend, Command, ErrorKind, Mode, OkFields};
 use crate::schema::Schema;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -248,18 +248,10 @@ impl<'a> Run<'a> {
     fn start_producer(&mut self) -> Result<(H, Reply), Miss> {
         let h = self.spawn(false, "producer")?;
         let ring = self.ring.clone();
-        let reply = self.request(h, "create_producer", |id| Command::CreateProducer {
-            id,
-            ring,
-            capacity: CAPACITY,
-            event_size: SIZE,
-            wait_consumers: None,
-            discover: Some(Discover {
-                prefix: "c".into(),
-                max: 8,
-            }),
-            wait: None,
-            required: None,
+        let reply = self.request(h, "create_producer", |id| {
+            Command::create_producer(ring, CAPACITY, SIZE)
+                .discover("c", 8)
+                .command(id)
         })?;
         Ok((h, reply))
     }
