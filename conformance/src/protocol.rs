@@ -454,3 +454,49 @@ pub struct BenchReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late: Option<u64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_producer_defaults_leave_the_optional_fields_out() {
+        let ring = RingAddr {
+            backend: Backend::Shm,
+            name: "r".into(),
+            root: None,
+        };
+        let plain = Command::create_producer(ring.clone(), 64, 32).command(7);
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            r#"{"cmd":"create_producer","id":7,"ring":{"backend":"shm","name":"r"},"capacity":64,"event_size":32}"#
+        );
+        let full = Command::create_producer(ring.clone(), 64, 32)
+            .wait_consumers(WaitConsumers {
+                min: 1,
+                timeout_ms: 5,
+            })
+            .discover("c", 8)
+            .wait(Wait::Block)
+            .command(7);
+        assert_eq!(
+            full,
+            Command::CreateProducer {
+                id: 7,
+                ring,
+                capacity: 64,
+                event_size: 32,
+                wait_consumers: Some(WaitConsumers {
+                    min: 1,
+                    timeout_ms: 5
+                }),
+                discover: Some(Discover {
+                    prefix: "c".into(),
+                    max: 8
+                }),
+                wait: Some(Wait::Block),
+                required: None,
+            }
+        );
+    }
+}
