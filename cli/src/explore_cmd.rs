@@ -1,9 +1,9 @@
 //! `ringproof conform --explore N` and `--replay FILE`: model-based exploration of random
 //! lifecycles against any implementation (`ringproof_conformance::explore`).
 
-use crate::conform_cmd::resolve;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use ringproof_conformance::driver::Implementation;
 use ringproof_conformance::explore::{self, Config, Replay, Side};
 use ringproof_conformance::protocol::Backend;
 use ringproof_conformance::runner;
@@ -38,7 +38,7 @@ impl ExploreArgs {
 }
 
 fn side(spec: &str, schema: &Arc<Schema>, expected_dir: &Path) -> Result<Side, String> {
-    let p = resolve(spec).and_then(|imp| runner::probe(&imp, schema))?;
+    let p = Implementation::resolve(spec).and_then(|imp| runner::probe(&imp, schema))?;
     let expected = explore::load_expected(expected_dir, &p.imp.name)?;
     Ok(Side {
         imp: p.imp,

@@ -2,7 +2,7 @@
 //! directly, and judge deliveries against the TP1 payload.
 
 use crate::driver::{DriverError, Implementation, Reply, Testee};
-use crate::protocol::{Backend, Command, Discover, Mode, RingAddr, Wait, WaitConsumers};
+use crate::protocol::{Backend, Command, Mode, RingAddr, Wait, WaitConsumers};
 use crate::schema::Schema;
 use ringproof::payload::{fill, fnv1a64_update, FNV64_OFFSET};
 use std::path::PathBuf;
@@ -153,19 +153,14 @@ impl Ctx {
     ) -> Result<(H, Reply), CaseError> {
         let h = self.start_producer_testee("producer")?;
         let ring = self.ring.clone();
-        let reply = self.request(h, |id| Command::CreateProducer {
-            id,
-            ring,
-            capacity,
-            event_size,
-            wait_consumers: wait_consumers
-                .map(|(min, timeout_ms)| WaitConsumers { min, timeout_ms }),
-            discover: Some(Discover {
-                prefix: "c".into(),
-                max: 8,
-            }),
-            wait,
-            required: None,
+        let reply = self.request(h, |id| {
+            Command::create_producer(ring, capacity, event_size)
+                .wait_consumers(
+                    wait_consumers.map(|(min, timeout_ms)| WaitConsumers { min, timeout_ms }),
+                )
+                .discover("c", 8)
+                .wait(wait)
+                .command(id)
         })?;
         Ok((h, reply))
     }
@@ -194,21 +189,15 @@ impl Ctx {
             .deadline
             .saturating_duration_since(Instant::now())
             .as_millis() as u64;
-        let id = self.send(h, |id| Command::CreateProducer {
-            id,
-            ring,
-            capacity,
-            event_size,
-            wait_consumers: Some(WaitConsumers {
-                min: min_consumers,
-                timeout_ms,
-            }),
-            discover: Some(Discover {
-                prefix: "c".into(),
-                max: 8,
-            }),
-            wait: None,
-            required,
+        let id = self.send(h, |id| {
+            Command::create_producer(ring, capacity, event_size)
+                .wait_consumers(WaitConsumers {
+                    min: min_consumers,
+                    timeout_ms,
+                })
+                .discover("c", 8)
+                .required(required)
+                .command(id)
         })?;
         self.await_created();
         Ok((h, id))

@@ -31,7 +31,7 @@ pub struct Mutant {
 
 /// Every planted defect, grouped by the part of the protocol it breaks.
 pub const MUTANTS: &[Mutant] = &[
-    // ---- exploration: found by --explore (conformance/src/explore.rs)
+    // ---- exploration: found by --explore (conformance/src/explore/)
     Mutant { name: "consumer.resume-off-by-one", rules: &["R7.3.5"], what: "a consumer taking over its crashed incarnation's slot resumes at committed + 2, losing one event", killers: &["restart.consumer-resumes"] },
     Mutant { name: "producer.close-final-off-by-one", rules: &["R7.6"], what: "the clean close records the final sequence one too low: consumers stop before the last event", killers: &["close.consumer-drains"] },
     Mutant { name: "producer.no-gating", rules: &["R7.2"], what: "the producer never waits for consumers and overwrites unread slots", killers: &["backpressure.no-overwrite"] },

@@ -152,6 +152,79 @@ impl Command {
             Command::Exit => None,
         }
     }
+
+    /// A `create_producer` of `ring` with the protocol's defaults for everything optional (no
+    /// wait for consumers, no discovery, the testee's wait strategy, no required consumers);
+    /// the setters of [`CreateProducer`] change them, [`CreateProducer::command`] gives the
+    /// command.
+    pub fn create_producer(ring: RingAddr, capacity: u64, event_size: u64) -> CreateProducer {
+        CreateProducer {
+            ring,
+            capacity,
+            event_size,
+            wait_consumers: None,
+            discover: None,
+            wait: None,
+            required: None,
+        }
+    }
+}
+
+/// The fields of [`Command::CreateProducer`] but its id, so a harness can say only what
+/// differs from the defaults: `Command::create_producer(ring, 64, 64).discover("c", 8)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a CreateProducer does nothing until it is made a command"]
+pub struct CreateProducer {
+    pub ring: RingAddr,
+    pub capacity: u64,
+    pub event_size: u64,
+    pub wait_consumers: Option<WaitConsumers>,
+    pub discover: Option<Discover>,
+    pub wait: Option<Wait>,
+    pub required: Option<Required>,
+}
+
+impl CreateProducer {
+    /// Wait for `min` consumers for up to `timeout_ms` before answering.
+    pub fn wait_consumers(mut self, w: impl Into<Option<WaitConsumers>>) -> Self {
+        self.wait_consumers = w.into();
+        self
+    }
+
+    /// Gate on consumers named `{prefix}_*` found in the registry, up to `max` of them.
+    pub fn discover(mut self, prefix: &str, max: u64) -> Self {
+        self.discover = Some(Discover {
+            prefix: prefix.to_owned(),
+            max,
+        });
+        self
+    }
+
+    /// The producer's wait strategy (`None`: the testee's default).
+    pub fn wait(mut self, wait: impl Into<Option<Wait>>) -> Self {
+        self.wait = wait.into();
+        self
+    }
+
+    /// Consumers the producer keeps gating on even if they die.
+    pub fn required(mut self, required: impl Into<Option<Required>>) -> Self {
+        self.required = required.into();
+        self
+    }
+
+    /// The command, with request id `id`.
+    pub fn command(self, id: u64) -> Command {
+        Command::CreateProducer {
+            id,
+            ring: self.ring,
+            capacity: self.capacity,
+            event_size: self.event_size,
+            wait_consumers: self.wait_consumers,
+            discover: self.discover,
+            wait: self.wait,
+            required: self.required,
+        }
+    }
 }
 
 /// Error kinds a testee reports.
@@ -380,4 +453,33 @@ pub struct BenchReport {
     /// Paced initiator: round trips that started after their due time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_producer_defaults_leave_the_optional_fields_out() {
+        let ring = RingAddr {
+            backend: Backend::Shm,
+            name: "r".into(),
+            root: None,
+        };
+        let json = |c: CreateProducer| serde_json::to_string(&c.command(7)).unwrap();
+        let head = r#"{"cmd":"create_producer","id":7,"ring":{"backend":"shm","name":"r"},"capacity":64,"event_size":32"#;
+        assert_eq!(
+            json(Command::create_producer(ring.clone(), 64, 32)),
+            format!("{head}}}")
+        );
+        let full = Command::create_producer(ring, 64, 32)
+            .wait_consumers(WaitConsumers {
+                min: 1,
+                timeout_ms: 5,
+            })
+            .discover("c", 8)
+            .wait(Wait::Block);
+        let tail = r#","wait_consumers":{"min":1,"timeout_ms":5},"discover":{"prefix":"c","max":8},"wait":"block"}"#;
+        assert_eq!(json(full), format!("{head}{tail}"));
+    }
 }

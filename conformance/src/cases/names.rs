@@ -4,7 +4,7 @@
 use super::*;
 use crate::ctx::H;
 use crate::driver::Reply;
-use crate::protocol::{Discover, RingAddr};
+use crate::protocol::RingAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
@@ -35,18 +35,10 @@ fn create_named(ctx: &mut Ctx, h: H, name: &str) -> Result<Reply, CaseError> {
         name: name.to_string(),
         ..ctx.ring.clone()
     };
-    ctx.request(h, |id| Command::CreateProducer {
-        id,
-        ring,
-        capacity: 64,
-        event_size: SIZE,
-        wait_consumers: None,
-        discover: Some(Discover {
-            prefix: "c".into(),
-            max: 8,
-        }),
-        wait: None,
-        required: None,
+    ctx.request(h, |id| {
+        Command::create_producer(ring, 64, SIZE)
+            .discover("c", 8)
+            .command(id)
     })
 }
 

@@ -331,15 +331,8 @@ fn cursor_alias(ctx: &mut Ctx) -> Result<(), CaseError> {
     };
     let pm = created(ctx, 64, SIZE)?;
     let px = ctx.start_producer_testee("producer of M_x")?;
-    let r = ctx.request(px, |id| Command::CreateProducer {
-        id,
-        ring: mx.clone(),
-        capacity: 64,
-        event_size: SIZE,
-        wait_consumers: None,
-        discover: None,
-        wait: None,
-        required: None,
+    let r = ctx.request(px, |id| {
+        Command::create_producer(mx.clone(), 64, SIZE).command(id)
     })?;
     Ctx::expect_ok(&r, "create_producer of M_x")?;
     let j = ctx.start_consumer_testee("consumer x_c_0 of M")?;

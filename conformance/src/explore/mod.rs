@@ -26,13 +26,17 @@
 //! reported with the step, the expected and observed values, and the testees' transcripts; the
 //! minimal lifecycle is saved as JSON for `--replay`.
 //!
-//! Submodules: `generate` (lifecycles from a seed), `run` (the model and one lifecycle on
-//! real processes), `shrink`, `report` (replay files and failure reports).
+//! Submodules: `generate` (lifecycles from a seed), `model` (the reference model), `run` (one
+//! lifecycle on real processes), `step` (one op of it, checked against the model), `miss` (a
+//! broken rule and the reply checks), `shrink`, `report` (replay files and failure reports).
 
 mod generate;
+mod miss;
+mod model;
 mod report;
 mod run;
 mod shrink;
+mod step;
 
 pub use generate::{generate, Rng};
 pub use report::{collapse, coverage_lines, render, rule_text, Replay};
