@@ -153,10 +153,18 @@ fn error_reply(id: u64, f: Failure) -> Message {
 /// it has none): `unsupported` for a command this protocol does not define, `other` else.
 fn parse(line: &str) -> Result<Command, (u64, Failure)> {
     let line = line.trim_end();
-    let v: Value = serde_json::from_str(line)
-        .map_err(|e| (0, Failure::other(format!("unparsable command: {e}: {line}"))))?;
+    let v: Value = serde_json::from_str(line).map_err(|e| {
+        (
+            0,
+            Failure::other(format!("unparsable command: {e}: {line}")),
+        )
+    })?;
     let id = v.get("id").and_then(Value::as_u64).unwrap_or(0);
-    let name = v.get("cmd").and_then(Value::as_str).unwrap_or("").to_owned();
+    let name = v
+        .get("cmd")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     serde_json::from_value::<Command>(v).map_err(|e| {
         let kind = if COMMANDS.contains(&name.as_str()) {
             ErrorKind::Other

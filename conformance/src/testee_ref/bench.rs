@@ -6,8 +6,8 @@ use super::errors::{kind_of, ring_name};
 use crate::protocol::{BenchCmd, BenchMode, BenchReport, BenchRole, ErrorKind, RingAddr};
 use crate::serve::Failure;
 use crate::testee_bench::{
-    encode_histogram, monotonic_ns, new_histogram, ringproof_initiator, ringproof_responder,
-    Pacer, TickRate,
+    encode_histogram, monotonic_ns, new_histogram, ringproof_initiator, ringproof_responder, Pacer,
+    TickRate,
 };
 use ringproof::payload::{fill, verify};
 use ringproof::{ConsumerBuilder, Coordination, ProducerBuilder, WaitStrategy};
@@ -244,4 +244,3 @@ fn ping(cmd: &BenchCmd) -> Res<BenchReport> {
         ..Default::default()
     })
 }
-

@@ -41,8 +41,9 @@ pub const CAPABILITIES: &[&str] = &[
 /// a consumer.
 enum Role {
     None,
+    /// Both roles boxed: each is about a kilobyte, and `None` is nothing.
     Producer(Box<RawProducer>, Alerts),
-    Consumer(RawConsumer),
+    Consumer(Box<RawConsumer>),
 }
 
 /// Liveness alerts the producer's hook raised, stamped when raised, reported during `publish`.
@@ -170,7 +171,7 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
                 .attach_raw(event_size as usize)
                 .map_err(kind_of)?;
             let start_seq = c.next_sequence();
-            *role = Role::Consumer(c);
+            *role = Role::Consumer(Box::new(c));
             Ok(OkFields {
                 start_seq: Some(start_seq),
                 ..Default::default()
