@@ -396,15 +396,9 @@ fn consume<const W: usize>(a: &ConsumeArgs, out: &mut Out) -> i32 {
     }
 
     drop(consumer);
-    // Workaround for disruptor-mp's leak: it never unlinks consumer cursor segments (they are
-    // meant as restart anchors), so every run would leave `{N}_{ID}_seq` in /dev/shm and a rerun
-    // under the same name would resume from it. A producer that has it mapped keeps reading the
-    // final value after the unlink.
+    // Workaround for disruptor-mp's leak: every run would leave `{N}_{ID}_seq` in /dev/shm.
     if !a.keep_cursor {
-        if let Ok(c) = std::ffi::CString::new(cursor_name) {
-            // SAFETY: a valid NUL-terminated name; failure (already gone) is harmless.
-            unsafe { libc::shm_unlink(c.as_ptr()) };
-        }
+        shm::unlink_cursor(&a.name, &a.id);
     }
 
     let ok = consumed == a.events
