@@ -158,6 +158,7 @@ impl<const W: usize> ConsumerOps for MmapCons<W> {
     }
 }
 
+/// What the testee holds between commands.
 pub(super) enum Role {
     Producer {
         p: Box<dyn ProducerOps>,
@@ -182,6 +183,7 @@ pub(super) fn back_off(wait: Wait) {
     }
 }
 
+/// disruptor-mp assigns sequences itself: the payload written for `want` must land at `want`.
 pub(super) fn check_assigned(got: i64, want: i64) -> Res<()> {
     if got != want {
         return fail(

@@ -2,10 +2,9 @@
 //! `progress` and `events` to the harness and gives up after a bounded stall.
 
 use std::io::Write;
-
-use clap::Args;
 use std::time::{Duration, Instant};
 
+use clap::Args;
 use ringproof_conformance::protocol::{ErrorKind, Message, Mode, OkFields};
 use ringproof_conformance::testee_io::{
     EventsReporter, TesteeIo, PROGRESS_EVERY, PROGRESS_MAX_AGE,
@@ -25,6 +24,7 @@ pub struct TesteeArgs {
     pub oversized_batch_stall_ms: u64,
 }
 
+/// `publish`: `count` events in calls of `batch`, `progress` on the way (PROTOCOL.md cadence).
 pub(super) fn publish<W: Write>(
     role: &mut Option<Role>,
     args: &TesteeArgs,
@@ -122,6 +122,8 @@ pub(super) fn publish<W: Write>(
     })
 }
 
+/// `consume`: up to `count` events in `mode`, reported as `events` runs; ends early after
+/// `timeout_ms` without an event.
 pub(super) fn consume<W: Write>(
     role: &mut Option<Role>,
     id: u64,
