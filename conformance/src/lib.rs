@@ -9,9 +9,11 @@
 //! - [`runner`], [`expected`], [`report`]: the matrix, expected failures, and output.
 //! - [`explore`]: model-based exploration of random lifecycles (`conform --explore`).
 //! - `mutants` (feature `mutants`): planted defects and the catalogue's mutation score.
-//! - [`testee_io`], [`testee_ref`]: building blocks for Rust testees, and the reference testee.
-//! - [`testee_bench`]: the `bench` capability's clocks and histogram encoding, and the
-//!   reference testee's benchmark loops.
+//! - [`serve`], [`testee_io`]: the command loop every Rust testee runs, and its building
+//!   blocks (message output, progress cadence, `events` reporter).
+//! - [`testee_ref`]: the reference testee (ringproof behind the protocol).
+//! - [`testee_bench`]: the `bench` capability's clocks, histogram encoding and the ringproof
+//!   ping-pong loops the bench and the reference testee share.
 
 pub mod cases;
 pub mod coverage;
@@ -25,6 +27,7 @@ pub mod protocol;
 pub mod report;
 pub mod runner;
 pub mod schema;
+pub mod serve;
 pub mod testee_bench;
 pub mod testee_io;
 pub mod testee_ref;

@@ -1,42 +1,47 @@
-//! Building blocks for testees written in Rust: line I/O and the `events` reporter.
-//! Other languages implement the same in a few lines (IMPLEMENTERS.md).
+//! Building blocks for testees written in Rust: message output, the progress cadence and the
+//! `events` reporter ([`crate::serve`] is the loop that uses them). Other languages implement
+//! the same in a few lines (IMPLEMENTERS.md).
 
-use crate::protocol::{Command, Message};
+use crate::protocol::Message;
 use ringproof::payload::{fnv1a64_update, FNV64_OFFSET};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
-/// Reads commands from stdin and writes messages to stdout, one JSON line each.
+/// `progress` and `events` go out at least every this many events (PROTOCOL.md, "Progress").
+pub const PROGRESS_EVERY: u64 = 65_536;
+/// ... and at least this often.
+pub const PROGRESS_MAX_AGE: Duration = Duration::from_millis(50);
+
+/// Writes messages to the harness, one JSON line each, and remembers a failed write (the
+/// harness is gone: [`crate::serve::serve`] then ends as at EOF).
 pub struct TesteeIo<W: Write> {
     out: W,
+    broken: bool,
 }
 
 impl<W: Write> TesteeIo<W> {
     pub fn new(out: W) -> Self {
-        Self { out }
+        Self { out, broken: false }
     }
 
     /// Writes one message and flushes.
     pub fn send(&mut self, m: &Message) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(m).expect("messages serialise");
         line.push(b'\n');
-        self.out.write_all(&line)?;
-        self.out.flush()
+        let sent = self.out.write_all(&line).and_then(|()| self.out.flush());
+        self.broken |= sent.is_err();
+        sent
     }
-}
 
-/// Reads the next command; `None` at EOF. A line that does not parse is returned as `Err`
-/// with the parse message.
-pub fn read_command(input: &mut impl BufRead) -> Option<Result<Command, String>> {
-    let mut line = String::new();
-    match input.read_line(&mut line) {
-        Ok(0) | Err(_) => None,
-        Ok(_) => Some(serde_json::from_str(&line).map_err(|e| format!("{e}: {}", line.trim_end()))),
+    /// Whether a write has failed.
+    pub fn is_broken(&self) -> bool {
+        self.broken
     }
 }
 
 /// Coalesces delivered events into `events` messages: contiguous runs with an FNV-1a 64 digest
-/// of their bytes, flushed every 65536 events or 50 ms and whenever the run breaks.
+/// of their bytes, flushed every [`PROGRESS_EVERY`] events or [`PROGRESS_MAX_AGE`] and
+/// whenever the run breaks.
 #[derive(Clone)]
 pub struct EventsReporter {
     id: u64,
@@ -46,9 +51,6 @@ pub struct EventsReporter {
 }
 
 impl EventsReporter {
-    pub const MAX_EVENTS: u64 = 65_536;
-    pub const MAX_AGE: Duration = Duration::from_millis(50);
-
     pub fn new(id: u64) -> Self {
         Self {
             id,
@@ -63,8 +65,8 @@ impl EventsReporter {
         let mut out = None;
         if let Some((_, last, _)) = self.run {
             if seq != last + 1
-                || self.pending >= Self::MAX_EVENTS
-                || self.last_flush.elapsed() >= Self::MAX_AGE
+                || self.pending >= PROGRESS_EVERY
+                || self.last_flush.elapsed() >= PROGRESS_MAX_AGE
             {
                 out = self.flush();
             }

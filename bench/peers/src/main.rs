@@ -34,8 +34,9 @@ enum Cmd {
     /// One side of one run (what the orchestrator spawns).
     #[command(hide = true)]
     Role(RoleArgs),
-    /// The whole bench, this binary serving every role (peers included).
-    Bench(Opts),
+    /// The whole bench, this binary serving every role (peers included). Boxed: the options
+    /// are twice the size of a role's.
+    Bench(Box<Opts>),
 }
 
 /// Runs a peer kind's side.
@@ -59,7 +60,7 @@ fn main() -> ExitCode {
     match Cli::parse().cmd {
         Cmd::Role(a) => harness::run_role(a, Some(run_peer)),
         Cmd::Bench(o) => match Launcher::this_binary_serves_all("role") {
-            Ok(l) => ringproof_bench::orchestrate(o, l),
+            Ok(l) => ringproof_bench::orchestrate(*o, l),
             Err(e) => {
                 eprintln!("{e}");
                 ExitCode::FAILURE

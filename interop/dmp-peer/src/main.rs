@@ -13,43 +13,16 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::FromRawFd;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
-use disruptor_mp::{
-    attach_shared_consumer, build_shared_single_producer, AutoWaitStrategy, SharedProducer,
-};
+use disruptor_mp::{build_shared_single_producer, AutoWaitStrategy, SharedProducer};
 use ringproof::payload::{fill, verify};
+use ringproof_dmp_adapter::{by_size, shm, Ev, StdoutToStderr};
 use serde_json::{json, Value};
 
+mod golden;
 mod testee;
-mod testee_bench;
-
-/// One event of `8 * W` bytes. Plain old data: `#[repr(C)]` over `u64`s, no padding, every bit
-/// pattern valid, which is what a slot shared with another process (or another implementation)
-/// must be.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Ev<const W: usize>([u64; W]);
-
-impl<const W: usize> Default for Ev<W> {
-    fn default() -> Self {
-        Ev([0; W])
-    }
-}
-
-impl<const W: usize> Ev<W> {
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `Ev` is `repr(C)` over `[u64; W]`: 8 * W initialised bytes, no padding.
-        unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast::<u8>(), 8 * W) }
-    }
-
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as above; any byte pattern is a valid `[u64; W]`.
-        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<u8>(), 8 * W) }
-    }
-}
 
 #[derive(Parser)]
 #[command(
@@ -73,7 +46,7 @@ enum Cmd {
     Testee(testee::TesteeArgs),
     /// Write disruptor-mp's golden layouts: create each segment of the golden catalogue with
     /// disruptor-mp, copy its header bytes from /dev/shm into --out, and unlink it.
-    Golden(GoldenArgs),
+    Golden(golden::GoldenArgs),
 }
 
 #[derive(Args)]
@@ -132,26 +105,11 @@ struct ConsumeArgs {
     keep_cursor: bool,
 }
 
-/// The process's real stdout, kept for our single JSON line.
-///
-/// Quirk: disruptor-mp prints progress text to stdout ("Framework coordinating startup...",
-/// "Discovery completed..."), even from the producer's gating path. So that stdout carries only
-/// our JSON line, `main` points file descriptor 1 at stderr and keeps a duplicate of the
-/// original stdout here.
+/// The process's real stdout, kept for our single JSON line while fd 1 points at stderr
+/// ([`StdoutToStderr`]: disruptor-mp prints to stdout, even from the producer's gating path).
 struct Out(File);
 
 impl Out {
-    fn take_stdout() -> Out {
-        // SAFETY: plain descriptor calls on fds 1 and 2; the duplicate is owned by the `File`.
-        unsafe {
-            let saved = libc::dup(1);
-            if saved >= 0 && libc::dup2(2, 1) >= 0 {
-                return Out(File::from_raw_fd(saved));
-            }
-            Out(File::from_raw_fd(if saved >= 0 { saved } else { 1 }))
-        }
-    }
-
     /// One `write` call per line, so lines from peers sharing a pipe never interleave.
     fn line(&mut self, v: &Value) {
         let _ = self.0.write_all(format!("{v}\n").as_bytes());
@@ -166,7 +124,12 @@ impl Out {
 
 fn main() {
     let cli = Cli::parse(); // usage errors: clap's message on stderr, exit 2
-    let mut out = Out::take_stdout();
+                            // Held for the whole process: `exit` below runs no destructors.
+    let quiet = StdoutToStderr::new();
+    let Ok(file) = quiet.original() else {
+        std::process::exit(70);
+    };
+    let mut out = Out(file);
     let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &mut out))) {
         Ok(code) => code,
         Err(_) => out.error(70, "panic (see stderr)"),
@@ -174,20 +137,15 @@ fn main() {
     std::process::exit(code);
 }
 
-/// Calls `$f::<W>($args...)` for the `W` with `8 * W == $size`, or fails with exit 2.
-macro_rules! by_size {
-    ($size:expr, $out:expr, $f:ident($($a:expr),*)) => {
-        match $size {
-            8 => $f::<1>($($a),*),
-            16 => $f::<2>($($a),*),
-            24 => $f::<3>($($a),*),
-            64 => $f::<8>($($a),*),
-            128 => $f::<16>($($a),*),
-            256 => $f::<32>($($a),*),
-            1024 => $f::<128>($($a),*),
-            4096 => $f::<512>($($a),*),
-            s => $out.error(2, format!("unsupported --size {s}: use 8, 16, 24, 64, 128, 256, 1024 or 4096")),
-        }
+/// `--size` values `produce` and `consume` take; any other fails with exit 2.
+macro_rules! by_arg_size {
+    ($size:expr, $out:expr, $f:ident $args:tt) => {
+        by_size!(
+            $size,
+            [8, 16, 24, 64, 128, 256, 1024, 4096],
+            $f $args,
+            |s, sizes| $out.error(2, format!("unsupported --size {s}: use {sizes}"))
+        )
     };
 }
 
@@ -202,7 +160,7 @@ fn run(cli: Cli, out: &mut Out) -> i32 {
             {
                 return out.error(2, e);
             }
-            by_size!(a.size, out, produce(&a, out))
+            by_arg_size!(a.size, out, produce(&a, out))
         }
         Cmd::Consume(a) => {
             if let Err(e) =
@@ -210,7 +168,7 @@ fn run(cli: Cli, out: &mut Out) -> i32 {
             {
                 return out.error(2, e);
             }
-            by_size!(a.size, out, consume(&a, out))
+            by_arg_size!(a.size, out, consume(&a, out))
         }
         Cmd::Testee(a) => match out.0.try_clone() {
             Ok(file) => testee::run(a, file),
@@ -364,17 +322,9 @@ fn consume<const W: usize>(a: &ConsumeArgs, out: &mut Out) -> i32 {
     // The ring may not exist yet (the consumer may start first) or may be half-created (the
     // header is written after the segment is sized), so retry every failure until the deadline.
     // A failed attempt creates nothing: the consumer cursor is the last thing built.
-    let mut consumer = loop {
-        match attach_shared_consumer::<Ev<W>>(&a.name, a.capacity)
-            .with_consumer_id(&a.id)
-            .build_consumer()
-        {
-            Ok(c) => break c,
-            Err(e) if Instant::now() >= deadline => {
-                return out.error(3, format!("timed out attaching to {}: {e}", a.name));
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(1)),
-        }
+    let mut consumer = match shm::attach::<W>(&a.name, a.capacity, &a.id, deadline) {
+        Ok(c) => c,
+        Err(e) => return out.error(3, format!("timed out attaching to {}: {e}", a.name)),
     };
 
     let (mut consumed, mut out_of_order, mut checksum_failures) = (0u64, 0u64, 0u64);
@@ -446,15 +396,9 @@ fn consume<const W: usize>(a: &ConsumeArgs, out: &mut Out) -> i32 {
     }
 
     drop(consumer);
-    // Workaround for disruptor-mp's leak: it never unlinks consumer cursor segments (they are
-    // meant as restart anchors), so every run would leave `{N}_{ID}_seq` in /dev/shm and a rerun
-    // under the same name would resume from it. A producer that has it mapped keeps reading the
-    // final value after the unlink.
+    // Workaround for disruptor-mp's leak: every run would leave `{N}_{ID}_seq` in /dev/shm.
     if !a.keep_cursor {
-        if let Ok(c) = std::ffi::CString::new(cursor_name) {
-            // SAFETY: a valid NUL-terminated name; failure (already gone) is harmless.
-            unsafe { libc::shm_unlink(c.as_ptr()) };
-        }
+        shm::unlink_cursor(&a.name, &a.id);
     }
 
     let ok = consumed == a.events
@@ -470,181 +414,5 @@ fn consume<const W: usize>(a: &ConsumeArgs, out: &mut Out) -> i32 {
         0
     } else {
         1
-    }
-}
-
-#[derive(Args)]
-struct GoldenArgs {
-    /// Output directory (golden-layouts/disruptor-mp-0.1.0-alpha.2).
-    #[arg(long)]
-    out: std::path::PathBuf,
-}
-
-/// `dmp-peer golden`: the disruptor-mp half of `golden-layouts/` (the ringproof half comes from
-/// `ringproof layout regen`). File names and configurations come from ringproof's catalogue
-/// (`ringproof::layout::golden::disruptor_mp`); the bytes come from disruptor-mp's own
-/// constructors, the ones its producer and consumers call.
-mod golden {
-    use super::{json, Ev, GoldenArgs, Out};
-    use disruptor_mp::{SharedCursor, SharedMemoryConfig, SharedRingBuffer};
-    use ringproof::layout::golden::{disruptor_mp, Config, CursorRole, Entry};
-    use ringproof::layout::header::payload_offset;
-    use ringproof::layout::{LayoutHeader, HEADER_SIZE};
-    use std::io::Read;
-
-    /// A 1-byte event (alignment 1: disruptor-mp records 8).
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct B1(u8);
-
-    /// A 128-byte event aligned to 128.
-    #[repr(C, align(128))]
-    #[derive(Clone, Copy, Default)]
-    struct A128([u64; 16]);
-
-    /// Unlinks the shm name on drop, whatever happened.
-    struct Unlink(String);
-
-    impl Drop for Unlink {
-        fn drop(&mut self) {
-            if let Ok(c) = std::ffi::CString::new(self.0.as_str()) {
-                // SAFETY: a valid NUL-terminated name; a missing name is harmless.
-                unsafe { libc::shm_unlink(c.as_ptr()) };
-            }
-        }
-    }
-
-    /// The header region (rings: `0..payload_offset`) or all bytes (cursors) of /dev/shm/NAME.
-    fn copy_header(name: &str, whole: bool) -> Result<Vec<u8>, String> {
-        let path = std::path::Path::new("/dev/shm").join(name);
-        let file =
-            std::fs::File::open(&path).map_err(|e| format!("open {}: {e}", path.display()))?;
-        let mut head = Vec::new();
-        file.take(4096)
-            .read_to_end(&mut head)
-            .map_err(|e| format!("read {}: {e}", path.display()))?;
-        if whole {
-            return Ok(head);
-        }
-        let h = LayoutHeader::from_bytes(&head).map_err(|e| format!("{}: {e}", path.display()))?;
-        let alignment = usize::from(h.alignment);
-        if !alignment.is_power_of_two() || alignment > 4096 {
-            return Err(format!(
-                "{}: disruptor-mp wrote alignment {alignment}",
-                path.display()
-            ));
-        }
-        head.truncate(payload_offset(alignment).max(HEADER_SIZE));
-        Ok(head)
-    }
-
-    fn ring<E: Copy + Default>(name: &str, capacity: u64) -> Result<Vec<u8>, String> {
-        let _unlink = Unlink(name.to_owned());
-        let config = SharedMemoryConfig {
-            name: name.to_owned(),
-            buffer_size: capacity as usize,
-            element_size: std::mem::size_of::<E>(),
-            create: true,
-        };
-        let ring = SharedRingBuffer::<E>::new(config, E::default)
-            .map_err(|e| format!("SharedRingBuffer::new: {e}"))?;
-        let bytes = copy_header(name, false);
-        drop(ring);
-        bytes
-    }
-
-    fn cursor(name: &str, role: CursorRole, value: i64) -> Result<Vec<u8>, String> {
-        let _unlink = Unlink(name.to_owned());
-        // The constructor each disruptor-mp role uses (builder.rs, consumer_barrier.rs).
-        let cursor = match role {
-            CursorRole::Consumer => SharedCursor::new_or_attach(name, value),
-            _ => SharedCursor::new(name, value),
-        }
-        .map_err(|e| format!("SharedCursor::new: {e}"))?;
-        let bytes = copy_header(name, true);
-        drop(cursor);
-        bytes
-    }
-
-    /// Whether /dev/shm and memory can hold a `need`-byte segment that disruptor-mp fills in
-    /// (it writes every slot, so every page becomes resident), with 1 GiB to spare.
-    fn room_for(need: u64) -> Result<(), String> {
-        let spare = 1u64 << 30;
-        // SAFETY: statvfs fills the zeroed struct; the path is a valid C string.
-        let shm_free = unsafe {
-            let mut st: libc::statvfs = std::mem::zeroed();
-            if libc::statvfs(c"/dev/shm".as_ptr(), &mut st) != 0 {
-                return Err("statvfs(/dev/shm) failed".into());
-            }
-            st.f_bavail as u64 * st.f_frsize as u64
-        };
-        let mem_free = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|m| {
-                m.lines()
-                    .find(|l| l.starts_with("MemAvailable:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-            })
-            .map_or(0, |kib| kib * 1024);
-        if shm_free < need + spare || mem_free < need + spare {
-            return Err(format!(
-                "needs {need} bytes of /dev/shm and memory (+1 GiB spare); /dev/shm has {shm_free} free, MemAvailable is {mem_free}"
-            ));
-        }
-        Ok(())
-    }
-
-    fn make(e: &Entry, name: &str) -> Result<Vec<u8>, String> {
-        match e.config {
-            Config::Ring {
-                element_size,
-                capacity,
-                alignment,
-            } => match (element_size, alignment) {
-                (1, 8) => ring::<B1>(name, capacity),
-                (8, 8) => ring::<Ev<1>>(name, capacity),
-                (24, 8) => ring::<Ev<3>>(name, capacity),
-                (64, 8) => ring::<Ev<8>>(name, capacity),
-                (128, 8) => ring::<Ev<16>>(name, capacity),
-                (128, 128) => ring::<A128>(name, capacity),
-                (4096, 8) => ring::<Ev<512>>(name, capacity),
-                _ => Err(format!(
-                    "no event type for {element_size}-byte elements aligned to {alignment}"
-                )),
-            },
-            Config::Cursor { role, value, .. } => cursor(name, role, value),
-            Config::Registry(_) => Err("disruptor-mp has no registry segment".into()),
-        }
-    }
-
-    pub(super) fn run(a: &GoldenArgs, out: &mut Out) -> i32 {
-        if let Err(e) = std::fs::create_dir_all(&a.out) {
-            return out.error(2, format!("cannot create {}: {e}", a.out.display()));
-        }
-        let (mut written, mut skipped) = (Vec::new(), Vec::new());
-        for (k, e) in disruptor_mp().iter().enumerate() {
-            if e.skippable() {
-                let need = e
-                    .image()
-                    .map(|i| i.geometry().total_len())
-                    .unwrap_or(u64::MAX);
-                if let Err(why) = room_for(need) {
-                    skipped.push(json!({ "file": e.file_name(), "why": why }));
-                    continue;
-                }
-            }
-            let name = format!("rpgolden_{}_{k}", std::process::id());
-            let bytes = match make(e, &name) {
-                Ok(b) => b,
-                Err(msg) => return out.error(5, format!("{}: {msg}", e.file_name())),
-            };
-            let path = a.out.join(e.file_name());
-            if let Err(err) = std::fs::write(&path, &bytes) {
-                return out.error(2, format!("cannot write {}: {err}", path.display()));
-            }
-            written.push(e.file_name());
-        }
-        out.line(&json!({ "golden": a.out.display().to_string(), "written": written, "skipped": skipped }));
-        0
     }
 }

@@ -385,3 +385,35 @@ fn testee_reports_unsupported_and_oversized_batches() {
     );
     assert_eq!(p.exit(deadline()).unwrap(), 0);
 }
+
+/// PROTOCOL.md: a command the testee does not implement is answered `unsupported` with the
+/// command's id (both testees share conformance's `serve` loop, which owns that answer). Sent
+/// raw: the driver refuses to send a command the schema does not know.
+#[test]
+fn testee_answers_an_unknown_command_unsupported() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command as Process, Stdio};
+    let mut child = Process::new(env!("CARGO_BIN_EXE_dmp-peer"))
+        .arg("testee")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("testee starts");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"{\"cmd\":\"teleport\",\"id\":3}\n{\"cmd\":\"exit\"}\n")
+        .unwrap();
+    drop(stdin);
+    let lines: Vec<serde_json::Value> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["type"], "hello");
+    assert_eq!(
+        (&lines[1]["type"], &lines[1]["id"], &lines[1]["kind"]),
+        (&"error".into(), &3.into(), &"unsupported".into()),
+        "{lines:?}"
+    );
+}

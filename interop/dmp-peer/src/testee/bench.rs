@@ -1,23 +1,20 @@
 //! The testee's `bench` capability (conformance/PROTOCOL.md, "Benchmarks") over disruptor-mp
 //! 0.1.0-alpha.2, shm only: the same loops as the bench's built-in disruptor-mp peer
-//! (`bench/peers/src/dmp.rs`), so `ringproof bench --impl disruptor-mp` measures what
+//! (`bench/peers/src/dmp.rs`, both over `ringproof-dmp-adapter`), so `ringproof bench --impl disruptor-mp` measures what
 //! `--peers dmp` measures. `try_publish` per event (spun on while full) or `try_batch_publish`,
 //! `try_consume_next` on the consumers; round trips are reported as raw samples (the form for
 //! testees without an hdrhistogram library), collected into a buffer sized before the run.
 
 use std::time::{Duration, Instant};
 
-use disruptor_mp::{
-    attach_shared_consumer, build_shared_single_producer, AutoWaitStrategy, CoordinationMode,
-    SharedConsumer, SharedProducer,
-};
-use ringproof::payload::{fill, verify};
+use disruptor_mp::{SharedConsumer, SharedProducer};
+use ringproof::payload::verify;
 use ringproof_conformance::protocol::{
     Backend, BenchCmd, BenchMode, BenchReport, BenchRole, ErrorKind, RingAddr,
 };
 use ringproof_conformance::testee_bench::{monotonic_ns, ticks, Pacer, TickRate};
-
-use super::Ev;
+use ringproof_dmp_adapter::shm::{self, publish, receive, Backoff, CoordinationRetry};
+use ringproof_dmp_adapter::{by_size, Ev};
 
 /// Capabilities this testee adds for benchmarks.
 pub const CAPABILITIES: &[&str] = &["bench", "bench-pingpong", "bench-paced"];
@@ -46,17 +43,15 @@ pub fn run(cmd: &BenchCmd) -> Res<BenchReport> {
     }
     let deadline = Instant::now() + Duration::from_millis(cmd.timeout_ms);
     match (cmd.mode, cmd.role) {
-        (BenchMode::Stream, BenchRole::Producer | BenchRole::Consumer) => match cmd.event_size {
-            8 => stream::<1>(cmd, deadline),
-            64 => stream::<8>(cmd, deadline),
-            256 => stream::<32>(cmd, deadline),
-            1024 => stream::<128>(cmd, deadline),
-            4096 => stream::<512>(cmd, deadline),
-            s => Err((
+        (BenchMode::Stream, BenchRole::Producer | BenchRole::Consumer) => by_size!(
+            cmd.event_size,
+            [8, 64, 256, 1024, 4096],
+            stream(cmd, deadline),
+            |s, sizes| Err((
                 ErrorKind::Unsupported,
-                format!("bench event_size {s}: this testee supports 8, 64, 256, 1024 and 4096"),
-            )),
-        },
+                format!("bench event_size {s}: this testee supports {sizes}"),
+            ))
+        ),
         (BenchMode::Pingpong | BenchMode::Paced, BenchRole::Initiator | BenchRole::Responder) => {
             if cmd.event_size != 8 {
                 return Err((
@@ -78,35 +73,22 @@ fn producer<const W: usize>(
     capacity: u64,
     consumers: u64,
 ) -> Res<SharedProducer<Ev<W>>> {
-    build_shared_single_producer::<Ev<W>>(&ring.name, capacity as usize)
-        .discover_consumer_with_prefix(consumers as usize, PREFIX)
-        // Discovery would switch on WaitForConsumers, which blocks the build and deadlocks the
-        // two producers of a ping-pong; `discover` below gates instead.
-        .with_coordination(CoordinationMode::Immediate)
-        .build_producer(Ev::default)
+    shm::producer::<W>(&ring.name, capacity as usize, PREFIX, consumers as usize)
         .map_err(|e| other(format!("build_producer({}): {e}", ring.name)))
 }
 
-/// Until every consumer `c_0..c_{n-1}` gates `p` (startup only, hence the sleep).
+/// Until every consumer `c_0..c_{n-1}` gates `p`.
 fn discover<const W: usize>(
     p: &mut SharedProducer<Ev<W>>,
     consumers: u64,
     deadline: Instant,
 ) -> Res<()> {
-    let ids: Vec<String> = (0..consumers).map(|i| format!("{PREFIX}_{i}")).collect();
-    loop {
-        let missing = ids.iter().filter(|id| !p.discover_consumer_id(id)).count();
-        if missing == 0 {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err((
-                ErrorKind::ConsumersMissing,
-                format!("{missing} consumer(s) never appeared"),
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    shm::discover(p, PREFIX, consumers as usize, deadline).map_err(|missing| {
+        (
+            ErrorKind::ConsumersMissing,
+            format!("{missing} consumer(s) never appeared"),
+        )
+    })
 }
 
 fn consumer<const W: usize>(
@@ -115,58 +97,12 @@ fn consumer<const W: usize>(
     id: &str,
     deadline: Instant,
 ) -> Res<SharedConsumer<Ev<W>>> {
-    loop {
-        match attach_shared_consumer::<Ev<W>>(&ring.name, capacity as usize)
-            .with_consumer_id(id)
-            .build_consumer()
-        {
-            Ok(c) => return Ok(c),
-            Err(e) if Instant::now() >= deadline => {
-                return Err((
-                    ErrorKind::NotFound,
-                    format!("attach {} as {id}: {e}", ring.name),
-                ))
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(1)),
-        }
-    }
-}
-
-/// disruptor-mp never unlinks a consumer's cursor segment (a restart anchor by design).
-fn unlink_cursor(ring: &str, id: &str) {
-    if let Ok(name) = std::ffi::CString::new(format!("/{ring}_{id}_seq")) {
-        // SAFETY: a valid C string; a missing name is not an error here.
-        unsafe { libc::shm_unlink(name.as_ptr()) };
-    }
-}
-
-/// Spins with a pause hint; after a million fruitless spins also yields (as the bench's peers).
-#[derive(Default)]
-struct Backoff(u32);
-
-impl Backoff {
-    #[inline(always)]
-    fn snooze(&mut self) {
-        std::hint::spin_loop();
-        self.0 += 1;
-        if self.0 >= 1 << 20 {
-            self.0 = 0;
-            std::thread::yield_now();
-        }
-    }
-}
-
-#[inline(always)]
-fn publish<const W: usize>(p: &mut SharedProducer<Ev<W>>, seq: u64) {
-    let mut b = Backoff::default();
-    while p
-        .try_publish(|e: &mut Ev<W>| {
-            let _ = fill(seq, e.bytes_mut());
-        })
-        .is_err()
-    {
-        b.snooze();
-    }
+    shm::attach::<W>(&ring.name, capacity as usize, id, deadline).map_err(|e| {
+        (
+            ErrorKind::NotFound,
+            format!("attach {} as {id}: {e}", ring.name),
+        )
+    })
 }
 
 fn stream<const W: usize>(cmd: &BenchCmd, deadline: Instant) -> Res<BenchReport> {
@@ -180,15 +116,7 @@ fn stream<const W: usize>(cmd: &BenchCmd, deadline: Instant) -> Res<BenchReport>
             let mut s = 0u64;
             while s < total {
                 let n = batch.min(total - s);
-                let mut b = Backoff::default();
-                while p
-                    .try_batch_publish(n as usize, |e: &mut Ev<W>, i: usize| {
-                        let _ = fill(s + i as u64, e.bytes_mut());
-                    })
-                    .is_err()
-                {
-                    b.snooze();
-                }
+                shm::publish_batch(&mut p, s, n as usize);
                 s += n;
             }
         } else {
@@ -199,10 +127,10 @@ fn stream<const W: usize>(cmd: &BenchCmd, deadline: Instant) -> Res<BenchReport>
         let end_ns = monotonic_ns();
         // Keep the ring until the consumers have read everything (dropping unlinks it).
         if total > 0
-            && !p.wait_until_consumed_with_strategy(
+            && !shm::drained(
+                &mut p,
                 total as i64 - 1,
                 Duration::from_millis(cmd.timeout_ms.max(1000)),
-                AutoWaitStrategy::BusySpinWithSpinLoopHint,
             )
         {
             return Err((
@@ -224,22 +152,17 @@ fn stream<const W: usize>(cmd: &BenchCmd, deadline: Instant) -> Res<BenchReport>
     let mut c = consumer::<W>(&cmd.ring, cmd.capacity, id, deadline)?;
     let (mut expect, mut errors) = (0u64, 0u64);
     let mut start: Option<(u64, u64)> = None;
-    let mut idle = Backoff::default();
-    let mut last_coord = Instant::now();
+    let mut idle = Backoff::new();
+    let mut coordination = CoordinationRetry::new();
     while expect < total {
         let Some((seq, ev)) = c.try_consume_next() else {
-            // Its readiness counter may not have existed at attach (see dmp-peer).
-            if expect == 0
-                && !c.has_coordination_support()
-                && last_coord.elapsed() >= Duration::from_millis(1)
-            {
-                last_coord = Instant::now();
-                c.try_attach_coordination(&cmd.ring.name);
+            if expect == 0 {
+                coordination.poll(&mut c, &cmd.ring.name);
             }
             idle.snooze();
             continue;
         };
-        idle = Backoff::default();
+        idle = Backoff::new();
         errors += u64::from(seq as u64 != expect) + u64::from(verify(expect, ev.bytes()).is_err());
         expect += 1;
         if start.is_none() && expect >= cmd.warmup {
@@ -248,7 +171,7 @@ fn stream<const W: usize>(cmd: &BenchCmd, deadline: Instant) -> Res<BenchReport>
     }
     let end_ns = monotonic_ns();
     drop(c);
-    unlink_cursor(&cmd.ring.name, id);
+    shm::unlink_cursor(&cmd.ring.name, id);
     let (start_ns, n0) = start.unwrap_or((end_ns, expect));
     Ok(BenchReport {
         start_ns,
@@ -271,15 +194,6 @@ fn ping(cmd: &BenchCmd, deadline: Instant) -> Res<BenchReport> {
     discover(&mut p, 1, deadline)?;
     let total = cmd.warmup + cmd.events;
     let mut errors = 0u64;
-    let receive = |c: &mut SharedConsumer<Ev<1>>| {
-        let mut b = Backoff::default();
-        loop {
-            if let Some((seq, ev)) = c.try_consume_next() {
-                return (seq as u64, ev);
-            }
-            b.snooze();
-        }
-    };
     let report = if cmd.role == BenchRole::Responder {
         let start_ns = monotonic_ns();
         for i in 0..total {
@@ -334,13 +248,13 @@ fn ping(cmd: &BenchCmd, deadline: Instant) -> Res<BenchReport> {
     };
     // The other side may still read our last event: keep our producer until it has.
     if total > 0 {
-        p.wait_until_consumed_with_strategy(
+        shm::drained(
+            &mut p,
             total as i64 - 1,
             Duration::from_millis(cmd.timeout_ms.max(1000)),
-            AutoWaitStrategy::BusySpinWithSpinLoopHint,
         );
     }
     drop(c);
-    unlink_cursor(&peer_ring.name, id);
+    shm::unlink_cursor(&peer_ring.name, id);
     Ok(report)
 }

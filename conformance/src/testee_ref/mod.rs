@@ -1,13 +1,19 @@
-//! The reference testee: ringproof itself behind the protocol (`ringproof testee`).
+//! The reference testee: ringproof itself behind the protocol (`ringproof testee`), one
+//! [`Handler`] for [`crate::serve::serve`].
 
-use crate::protocol::{
-    Backend, Command, ErrorKind, Message, Mode, OkFields, RingAddr, Wait, PROTOCOL_VERSION,
-};
-use crate::testee_io::{read_command, EventsReporter, TesteeIo};
-use ringproof::layout::LayoutError;
+mod bench;
+mod errors;
+
+pub use errors::kind_of;
+use errors::{no_role, ring_name, strategy};
+
+use crate::protocol::{Command, Message, Mode, OkFields};
+use crate::serve::{Failure, Handler, Hello, Outcome};
+use crate::testee_bench::monotonic_ns;
+use crate::testee_io::{EventsReporter, TesteeIo, PROGRESS_EVERY, PROGRESS_MAX_AGE};
 use ringproof::{
     ConsumerBuilder, Coordination, Error, LivenessAction, OnLapped, ProducerBuilder, RawConsumer,
-    RawProducer, RequiredConsumers, RingName, WaitStrategy,
+    RawProducer, RequiredConsumers,
 };
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
@@ -31,31 +37,17 @@ pub const CAPABILITIES: &[&str] = &[
     "failpoints",
 ];
 
-thread_local! {
-    /// The range the last lapped/evicted error named (see [`kind_of`]), for its reply.
-    static MISSED: std::cell::Cell<Option<crate::protocol::Missed>> = const { std::cell::Cell::new(None) };
-}
-
+/// What the testee holds: nothing, a producer (with the liveness alerts its hook raised) or
+/// a consumer.
 enum Role {
     None,
-    Producer(RawProducer, Alerts),
-    Consumer(RawConsumer),
+    /// Both roles boxed: each is about a kilobyte, and `None` is nothing.
+    Producer(Box<RawProducer>, Alerts),
+    Consumer(Box<RawConsumer>),
 }
 
 /// Liveness alerts the producer's hook raised, stamped when raised, reported during `publish`.
 type Alerts = Arc<Mutex<Vec<Message>>>;
-
-/// CLOCK_MONOTONIC in nanoseconds: one clock for every process of the machine, so a harness
-/// can compare the moment an alert was raised with the moment it killed the consumer.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
 
 /// The argument that makes a test binary act as the reference testee (see [`serve_if_asked`]).
 pub const TESTEE_ARG: &str = "--ringproof-testee";
@@ -79,60 +71,23 @@ pub fn this_executable() -> crate::driver::Implementation {
 }
 
 /// Serves the protocol on `input`/`output` until `exit` or EOF. Returns the exit status.
-pub fn serve(mut input: impl BufRead, output: impl Write) -> i32 {
-    let mut io = TesteeIo::new(output);
-    let hello = Message::Hello {
-        protocol: PROTOCOL_VERSION,
-        implementation: "ringproof".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        capabilities: CAPABILITIES
-            .iter()
-            .chain(crate::testee_bench::CAPABILITIES)
-            .map(|s| s.to_string())
-            .collect(),
-    };
-    if io.send(&hello).is_err() {
-        return 1;
-    }
-    let mut role = Role::None;
-    while let Some(cmd) = read_command(&mut input) {
-        let cmd = match cmd {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = io.send(&Message::Error {
-                    id: 0,
-                    kind: ErrorKind::Other,
-                    message: format!("unparsable command: {e}"),
-                    missed: None,
-                });
-                continue;
-            }
-        };
-        let Some(id) = cmd.id() else { break };
-        let result = execute(&mut role, cmd, id, &mut io);
-        let reply = match result {
-            Ok(fields) => Message::Ok { id, fields },
-            Err((kind, message)) => {
-                let missed = MISSED
-                    .take()
-                    .filter(|_| matches!(kind, ErrorKind::Lapped | ErrorKind::Evicted));
-                Message::Error {
-                    id,
-                    kind,
-                    message,
-                    missed,
-                }
-            }
-        };
-        if io.send(&reply).is_err() {
-            return 1;
-        }
-    }
-    drop(role);
-    0
+pub fn serve(input: impl BufRead, output: impl Write) -> i32 {
+    let hello = Hello::new(
+        "ringproof",
+        env!("CARGO_PKG_VERSION"),
+        &[CAPABILITIES, crate::testee_bench::CAPABILITIES],
+    );
+    crate::serve::serve(hello, Reference(Role::None), input, output)
 }
 
-type Outcome = Result<OkFields, (ErrorKind, String)>;
+/// The reference testee's [`Handler`]: ringproof behind each command.
+struct Reference(Role);
+
+impl Handler for Reference {
+    fn handle<W: Write>(&mut self, id: u64, cmd: Command, io: &mut TesteeIo<W>) -> Outcome {
+        execute(&mut self.0, cmd, id, io)
+    }
+}
 
 fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W>) -> Outcome {
     match cmd {
@@ -187,7 +142,10 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
                 b = b.required_consumers(config);
             }
             *role = Role::None;
-            *role = Role::Producer(b.create_raw(event_size as usize).map_err(kind_of)?, alerts);
+            *role = Role::Producer(
+                Box::new(b.create_raw(event_size as usize).map_err(kind_of)?),
+                alerts,
+            );
             Ok(OkFields::default())
         }
         Command::AttachConsumer {
@@ -213,7 +171,7 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
                 .attach_raw(event_size as usize)
                 .map_err(kind_of)?;
             let start_seq = c.next_sequence();
-            *role = Role::Consumer(c);
+            *role = Role::Consumer(Box::new(c));
             Ok(OkFields {
                 start_seq: Some(start_seq),
                 ..Default::default()
@@ -246,8 +204,8 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
             };
             let produced =
                 ringproof::testkit::produce(p, count, batch.unwrap_or(1) as usize, |last| {
-                    if last - reported >= 65_536
-                        || last_progress.elapsed() >= Duration::from_millis(50)
+                    if last - reported >= PROGRESS_EVERY as i64
+                        || last_progress.elapsed() >= PROGRESS_MAX_AGE
                     {
                         report_alerts(io);
                         let _ = io.send(&Message::Progress {
@@ -318,7 +276,7 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
         }
         Command::Bench(b) => {
             *role = Role::None;
-            let report = crate::testee_bench::run_reference(&b)?;
+            let report = bench::run(&b)?;
             Ok(OkFields {
                 bench: Some(report),
                 ..Default::default()
@@ -342,7 +300,7 @@ fn consume<W: Write>(
     // Whatever was delivered is reported, even when the call ends in an error (producer gone,
     // evicted): the harness must see every event the consumer committed.
     if let Some(m) = reporter.flush() {
-        io.send(&m).map_err(|e| (ErrorKind::Other, e.to_string()))?;
+        io.send(&m).map_err(|e| Failure::other(e.to_string()))?;
     }
     result
 }
@@ -386,7 +344,7 @@ fn consume_into<W: Write>(
             outbox.clear();
         }
         for m in outbox.drain(..) {
-            io.send(&m).map_err(|e| (ErrorKind::Other, e.to_string()))?;
+            io.send(&m).map_err(|e| Failure::other(e.to_string()))?;
         }
         match step {
             Ok(0) => {
@@ -419,75 +377,28 @@ fn consume_into<W: Write>(
     })
 }
 
-pub(crate) fn ring_name(r: &RingAddr) -> Result<RingName, (ErrorKind, String)> {
-    match (r.backend, &r.root) {
-        (Backend::Shm, _) => RingName::shm(&r.name),
-        (Backend::Mmap, Some(root)) => RingName::dir(root, &r.name),
-        (Backend::Mmap, None) => return Err((ErrorKind::Other, "mmap ring without a root".into())),
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// PROTOCOL.md: a command the testee does not implement is answered `unsupported`, with
+    /// the command's id (the reference testee once answered `other` with id 0).
+    #[test]
+    fn an_unknown_command_is_unsupported() {
+        let input = "{\"cmd\":\"teleport\",\"id\":4}\n{\"cmd\":\"cursors\",\"id\":5}\n";
+        let mut out = Vec::new();
+        assert_eq!(super::serve(input.as_bytes(), &mut out), 0);
+        let lines: Vec<Value> = out
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines[0]["impl"], "ringproof");
+        assert_eq!(lines[1]["type"], "error");
+        assert_eq!(lines[1]["id"], 4);
+        assert_eq!(lines[1]["kind"], "unsupported");
+        assert_eq!(lines[2]["type"], "ok");
+        assert_eq!(lines[2]["id"], 5);
     }
-    .map_err(kind_of)
-}
-
-fn strategy(w: Option<Wait>) -> WaitStrategy {
-    match w {
-        None | Some(Wait::Yield) => WaitStrategy::default(),
-        Some(Wait::Spin) => WaitStrategy::BusySpin,
-        Some(Wait::Sleep) => WaitStrategy::Sleep(Duration::from_micros(100)),
-        Some(Wait::Block) => WaitStrategy::blocking(),
-    }
-}
-
-fn no_role(cmd: &str, needs: &str) -> (ErrorKind, String) {
-    (
-        ErrorKind::Other,
-        format!("{cmd} needs a {needs} (create or attach one first)"),
-    )
-}
-
-/// The protocol's error kind for a ringproof error.
-pub fn kind_of(e: Error) -> (ErrorKind, String) {
-    MISSED.set(match &e {
-        Error::Lapped { from, to, .. } | Error::Evicted { from, to, .. } => {
-            Some(crate::protocol::Missed {
-                from: *from,
-                to: *to,
-            })
-        }
-        _ => None,
-    });
-    let kind = match &e {
-        Error::NotFound { .. } | Error::RingRemoved { .. } => ErrorKind::NotFound,
-        Error::AlreadyExists { .. } | Error::ProducerAlive { .. } => ErrorKind::AlreadyExists,
-        Error::Layout {
-            source: LayoutError::ElementSize { .. },
-            ..
-        }
-        | Error::EventSize { .. } => ErrorKind::ElementSize,
-        Error::Layout {
-            source: LayoutError::Capacity { .. },
-            ..
-        } => ErrorKind::Capacity,
-        Error::Layout { .. } | Error::Damaged { .. } | Error::NotRegularFile { .. } => {
-            ErrorKind::Layout
-        }
-        Error::BatchTooLarge { .. } => ErrorKind::BatchTooLarge,
-        Error::Full { .. } => ErrorKind::Full,
-        Error::ConsumersMissing { .. } | Error::StartupTimeout { .. } => {
-            ErrorKind::ConsumersMissing
-        }
-        Error::Closed { .. } => ErrorKind::Closed,
-        Error::Lapped { .. } => ErrorKind::Lapped,
-        Error::Evicted { .. } => ErrorKind::Evicted,
-        Error::ConsumerIdInUse { .. } => ErrorKind::IdInUse,
-        Error::RegistryFull { .. } => ErrorKind::RegistryFull,
-        Error::GracefulShutdown { .. } => ErrorKind::Shutdown,
-        Error::ProducerGone { .. } => ErrorKind::ProducerGone,
-        Error::CorruptCursor { .. } => ErrorKind::Layout,
-        Error::JoinLockTimeout { .. } => ErrorKind::Timeout,
-        Error::NameAlias { .. } => ErrorKind::NameAlias,
-        Error::InvalidName { .. } => ErrorKind::InvalidName,
-        Error::Insecure { .. } => ErrorKind::Insecure,
-        _ => ErrorKind::Other,
-    };
-    (kind, e.to_string())
 }
