@@ -21,8 +21,8 @@
 //! cheaply as the subjects verify theirs: one compare per event.
 
 use crate::clock;
-use crate::harness::{RoleArgs, Side};
 use crate::measure::{Backoff, LatencyRecorder, Pacer, PollStats};
+use crate::role::{RoleArgs, Side};
 use crate::shm::Shm;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};

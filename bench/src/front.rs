@@ -1,9 +1,14 @@
 //! The command-line front shared by `ringproof-bench`, `ringproof bench` and
 //! `ringproof-bench-peers bench`: options, the run over every case, the verdict.
 
-use crate::bracket::{self, Case, Plan, Rates, ScenarioRun, SCENARIOS};
-use crate::harness::{self, Launcher, Peer};
-use crate::{clock, plot, report, shm, testee_subject};
+use crate::launcher::Launcher;
+use crate::plan::{self, Case, Plan};
+use crate::role::Peer;
+use crate::scenario::{self, SCENARIOS};
+use crate::schedule::{self, Rates};
+use crate::signals;
+use crate::stats::ScenarioRun;
+use crate::{clock, plot, report, shm, testee_registry, testee_report, testee_subject};
 use clap::{builder::PossibleValuesParser, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 use ringproof_conformance::protocol::BenchMode;
@@ -118,7 +123,7 @@ pub struct Opts {
     pub impls: Vec<String>,
     /// A testee result beating the case's best uncontended floor by more than this factor (or
     /// the floors' own spread, if larger) is refused as impossible.
-    #[arg(long, default_value_t = testee_subject::LIE_FACTOR)]
+    #[arg(long, default_value_t = testee_report::LIE_FACTOR)]
     pub lie_factor: f64,
 }
 
@@ -281,7 +286,7 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
     let testees = if o.impls.is_empty() {
         &[]
     } else {
-        match testee_subject::register(&o.impls) {
+        match testee_registry::register(&o.impls) {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("{e}");
@@ -331,7 +336,7 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
             o.peers = vec!["none".into()];
         }
         if auto_scenarios {
-            o.scenario = testee_subject::JOINS
+            o.scenario = testee_registry::JOINS
                 .iter()
                 .map(|(s, _, _)| s.to_string())
                 .collect();
@@ -349,7 +354,7 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    harness::install_signal_handlers();
+    signals::install_signal_handlers();
     let swept = shm::sweep_stale();
     if swept > 0 {
         eprintln!(
@@ -376,7 +381,7 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
     } else {
         DEFAULT_SIZES.to_vec()
     };
-    let (mut cases, mut notes) = bracket::cases(&o.scenario, &sizes, &peers, &plan);
+    let (mut cases, mut notes) = plan::cases(&o.scenario, &sizes, &peers, &plan);
     if !testees.is_empty() {
         for c in &mut cases {
             c.subjects
@@ -424,8 +429,8 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
     // Testee brackets whose floors or run were contended: not checked against the floor.
     let mut unjudged: Vec<String> = Vec::new();
     for case in &cases {
-        match bracket::run_case(case, &plan, &launcher, &mut rates, &mut next_run, &bar) {
-            Ok(r) => match testee_subject::check_plausible(&r, o.lie_factor) {
+        match schedule::run_case(case, &plan, &launcher, &mut rates, &mut next_run, &bar) {
+            Ok(r) => match testee_report::check_plausible(&r, o.lie_factor) {
                 Ok(skipped) => {
                     unjudged.extend(skipped);
                     runs.push(r)
@@ -438,7 +443,7 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
             Err(e) => {
                 bar.suspend(|| eprintln!("FAILED: {e}"));
                 failures.push(e);
-                if harness::interrupted() {
+                if signals::interrupted() {
                     break;
                 }
             }
@@ -568,7 +573,7 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
             "futex_floor_spins": plan.spins, "cpus": plan.cpus,
             "rt_priority": plan.rt_priority, "rt_cooldown": plan.cooldown, "attempts": plan.attempts,
             "max_preemptions": plan.max_preemptions, "quiet_wait_s": plan.quiet_wait.as_secs_f64(),
-            "close_one_way_ns": bracket::CLOSE_ONE_WAY_NS, "lie_factor": o.lie_factor,
+            "close_one_way_ns": scenario::CLOSE_ONE_WAY_NS, "lie_factor": o.lie_factor,
             "impls": testees.iter().map(|t| json!({ "spec": t.spec, "who": t.who, "impl": t.imp.name, "program": t.imp.program, "args": t.imp.args, "capabilities": t.capabilities, "joins": t.scenarios() })).collect::<Vec<_>>(),
             "args": std::env::args().collect::<Vec<_>>(),
         });
@@ -576,7 +581,7 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
             "errors": errors, "verified": verified, "runs": run_count, "unpinned_runs": unpinned, "contended_runs": contended,
             "oversubscribed": oversubscribed, "leaked": leaked, "dropped": dropped, "failures": failures, "unjudged_testee_brackets": unjudged, "targets_missed": missed, "notes": notes,
             "failure": failure, "elapsed_s": elapsed.as_secs_f64(), "table": table,
-            "interrupted": harness::interrupting_signal().map(|s| nix::sys::signal::Signal::try_from(s).map_or("signal", |s| s.as_str())),
+            "interrupted": signals::interrupting_signal().map(|s| nix::sys::signal::Signal::try_from(s).map_or("signal", |s| s.as_str())),
         });
         let doc = report::json_doc(machine, settings, &runs, verdict);
         if let Err(e) = std::fs::write(
@@ -588,7 +593,7 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
         }
     }
 
-    if let Some(sig) = harness::interrupting_signal() {
+    if let Some(sig) = signals::interrupting_signal() {
         // 128 + the signal (130 SIGINT, 143 SIGTERM): the children are killed, the names
         // unlinked, and the partial --json written above.
         return ExitCode::from(128 + sig as u8);
@@ -611,5 +616,5 @@ pub fn planned_cases(o: &Opts) -> Vec<Case> {
     } else {
         o.size.clone()
     };
-    bracket::cases(&o.scenario, &sizes, &peers(o), &plan).0
+    plan::cases(&o.scenario, &sizes, &peers(o), &plan).0
 }
