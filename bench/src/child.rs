@@ -4,7 +4,7 @@
 
 use crate::launcher::PEERS_BIN;
 use crate::role::{Kind, RoleArgs};
-use crate::{clock, floors, subjects};
+use crate::{clock, floor_futex, floors, subjects};
 use ringproof::WaitStrategy;
 use serde_json::{json, Value};
 use std::process::ExitCode;
@@ -30,7 +30,7 @@ pub fn run_role(a: RoleArgs, peers: Option<PeerRunner>) -> ExitCode {
             Kind::FloorRingPing => floors::ring_ping(&a, false),
             Kind::FloorRingPingTouch => floors::ring_ping(&a, true),
             Kind::FloorPing => floors::ping(&a),
-            Kind::FloorFutex => floors::futex(&a),
+            Kind::FloorFutex => floor_futex::futex(&a),
             Kind::RpStreamSingle => subjects::stream(&a, subjects::Publish::Single),
             Kind::RpStreamBatch => subjects::stream(&a, subjects::Publish::Batch),
             Kind::RpStreamCoalesced => subjects::stream(&a, subjects::Publish::Coalesced),

@@ -25,11 +25,14 @@
 
 pub mod child;
 pub mod clock;
+pub mod floor_futex;
 pub mod floors;
 pub mod front;
 pub mod harness;
 pub mod launcher;
+pub mod machine;
 pub mod measure;
+pub mod opts;
 pub mod plan;
 pub mod plot;
 pub mod report;
@@ -46,6 +49,7 @@ pub mod testee_report;
 pub mod testee_subject;
 
 pub use child::run_role;
-pub use front::{orchestrate, Opts};
+pub use front::orchestrate;
 pub use launcher::Launcher;
+pub use opts::Opts;
 pub use role::{Kind, Peer, RoleArgs, Side};
