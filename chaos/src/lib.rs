@@ -10,15 +10,23 @@
 //! detection. Every campaign is [`schedule`]d from a seed, so a failing seed replays the same
 //! faults. The library never prints; `ringproof chaos` is the front end.
 
+pub mod attach;
 pub mod campaign;
 pub mod checker;
+pub mod config;
+mod consumer;
+mod faults;
 pub mod history;
+mod producer;
 pub mod regression;
 pub mod report;
 pub mod schedule;
 pub mod shard;
+mod shared;
+pub mod verdict;
 
 pub use campaign::{run, ChaosError, Config, Outcome, Progress};
-pub use checker::{check, Verdict, Violation};
+pub use checker::check;
 pub use history::History;
 pub use shard::{RunResult, Shard};
+pub use verdict::{Verdict, Violation};
