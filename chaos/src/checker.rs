@@ -18,6 +18,7 @@ use crate::schedule::{Fault, FaultFamily, Target};
 use crate::verdict::latency;
 use hdrhistogram::Histogram;
 use ringproof_conformance::ctx::expected_digest;
+use ringproof_conformance::protocol::LivenessAction;
 
 /// The verdict's types, where the checker's users have always found them.
 pub use crate::verdict::{Latency, MergeError, Stats, Verdict, Violation, ROWS};
@@ -237,7 +238,7 @@ fn gap_allowed(h: &History, id: &str, p: &ConsumerLife, window: (u64, u64)) -> b
             .map_or(u64::MAX, |next| next.started_ns);
         let overlaps = pl.started_ns <= window.1 && until >= window.0;
         // A history that did not record the action cannot rule an eviction out.
-        overlaps && pl.action.as_deref() != Some("alert")
+        overlaps && pl.action != Some(LivenessAction::Alert)
     })
 }
 

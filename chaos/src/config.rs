@@ -3,7 +3,7 @@
 
 use crate::schedule::{consumer_id, FaultFamily, ScheduleParams};
 use ringproof_conformance::driver::Implementation;
-use ringproof_conformance::protocol::Backend;
+use ringproof_conformance::protocol::{Backend, LivenessAction};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -41,7 +41,7 @@ pub struct Config {
     pub report_dir: Option<PathBuf>,
     /// Every producer's liveness action for the required consumers (`alert`: a required
     /// consumer must never miss an event; `evict`); `None`: drawn per producer from the seed.
-    pub action: Option<String>,
+    pub action: Option<LivenessAction>,
     /// The command that replays this campaign (written into the report).
     pub replay: String,
     /// Set (by the front end, on SIGINT/SIGTERM) to cut the campaign short: no more faults,
@@ -89,7 +89,7 @@ impl Config {
             mean_interval_ms: self.mean_interval.as_millis() as u64,
             failpoints_supported: self.failpoints_supported,
             liveness_ms: PROGRESS_TIMEOUT_MS + GRACE_MS,
-            action: self.action.clone(),
+            action: self.action,
         }
     }
 }

@@ -94,7 +94,7 @@ impl<'a> Producer<'a> {
             created: false,
             published_through: None,
             alerts: Vec::new(),
-            action: has_required.then(|| plan.action.clone()),
+            action: has_required.then_some(plan.action),
             errors: Vec::new(),
             end: End::Running,
         };
@@ -144,7 +144,7 @@ impl<'a> Producer<'a> {
             let (capacity, event_size) = (shared.cfg.capacity, shared.cfg.event_size);
             let req = Required {
                 ids: required.to_vec(),
-                action: plan.action.clone(),
+                action: plan.action,
                 progress_timeout_ms: Some(PROGRESS_TIMEOUT_MS),
                 grace_ms: Some(GRACE_MS),
             };

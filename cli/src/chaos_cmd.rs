@@ -2,18 +2,43 @@
 //! progress bar, the verdict table, and a report folder on failure.
 
 use crate::roles::stop_signals;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ringproof_chaos::schedule::FaultFamily;
 use ringproof_chaos::shard::{campaign_seed, junit_cases, junit_xml, CampaignResult};
 use ringproof_chaos::{campaign, report, Config, RunResult, Shard};
-use ringproof_conformance::protocol::Backend;
+use ringproof_conformance::protocol::{Backend, LivenessAction};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// `--action`: one liveness action for every producer (the actions a campaign can judge:
+/// `alert` and `evict`), or `mixed`, drawn per producer from the seed.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum CampaignAction {
+    Mixed,
+    Alert,
+    Evict,
+}
+
+impl CampaignAction {
+    /// Every producer's action, `None` for `mixed`.
+    fn liveness(self) -> Option<LivenessAction> {
+        match self {
+            CampaignAction::Mixed => None,
+            CampaignAction::Alert => Some(LivenessAction::Alert),
+            CampaignAction::Evict => Some(LivenessAction::Evict),
+        }
+    }
+
+    /// The flag's value (`mixed`, `alert`, `evict`), for the replay command.
+    fn name(self) -> &'static str {
+        self.liveness().map_or("mixed", LivenessAction::as_str)
+    }
+}
 
 #[derive(Args, Debug)]
 pub struct ChaosArgs {
@@ -38,8 +63,8 @@ pub struct ChaosArgs {
     /// The producers' liveness action for the required consumers: `alert` (they must never
     /// miss an event: the checker then refuses any gap of theirs), `evict`, or `mixed` (drawn
     /// per producer from the seed).
-    #[arg(long, default_value = "mixed", value_parser = ["mixed", "alert", "evict"])]
-    action: String,
+    #[arg(long, value_enum, default_value_t = CampaignAction::Mixed)]
+    action: CampaignAction,
     /// Mean time between faults, in milliseconds.
     #[arg(long, default_value_t = 100)]
     interval_ms: u64,
@@ -258,7 +283,7 @@ pub fn run(a: ChaosArgs) -> ExitCode {
             a.implementation,
             a.consumers,
             a.backend,
-            a.action,
+            a.action.name(),
             a.interval_ms,
             a.heal_bound_s,
             a.detect_bound_ms
@@ -287,7 +312,7 @@ pub fn run(a: ChaosArgs) -> ExitCode {
                 d.join(format!("seed-{seed}"))
             }
         });
-        cfg.action = (a.action != "mixed").then(|| a.action.clone());
+        cfg.action = a.action.liveness();
         cfg.replay = replay.clone();
         cfg.interrupt = Arc::clone(&interrupt);
         if n == 0 && !cfg.failpoints_supported && cfg.families.contains(&FaultFamily::Failpoints) {
