@@ -14,7 +14,7 @@ pub struct ScenarioRun {
     pub scenario: &'static Scenario,
     /// The contention threshold the runs were held to.
     pub max_preemptions: i64,
-    /// floors[k] and floors[k + 1] bracket subjects[k].
+    /// `floors[k]` and `floors[k + 1]` bracket `subjects[k]`.
     pub floors: Vec<RunOutcome>,
     pub subjects: Vec<(Kind, RunOutcome)>,
 }

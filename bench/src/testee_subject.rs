@@ -5,11 +5,13 @@
 //! The harness starts one testee process per side, pins it (the process is spawned from a
 //! thread pinned to its core, so it inherits the affinity before it runs a single instruction
 //! of its own), sends each one `bench` command, and the testee runs the hot loop itself. Its
-//! `ok` reply carries what it measured; `testee_report.rs` refuses a report that is malformed or
+//! `ok` reply carries what it measured; [`validate`] refuses a report that is malformed or
 //! impossible (timestamps outside the run, fewer events than published, payload errors, a
-//! histogram that does not hold the round trips it claims), and [`check_plausible`] fails a
-//! case whose testee claims to beat the raw floor by more than noise (`check_plausible`). A refused report fails
-//! the case; it never becomes a number.
+//! histogram that does not hold the round trips it claims), and
+//! [`check_plausible`](crate::testee_report::check_plausible) fails a case whose testee claims
+//! to beat the raw floor by more than noise. A refused report fails the case; it never becomes
+//! a number. This file runs the testees; `testee_registry.rs` knows them, `testee_report.rs`
+//! judges what they report.
 
 use crate::measure::PERCENTILES;
 use crate::role::Kind;

@@ -5,7 +5,7 @@ use ringproof_conformance::protocol::ErrorKind;
 use std::time::Duration;
 
 /// Failed `attach_consumer` commands in a row after which the harness gives a consumer up
-/// (about 2 s of retries at [`ATTACH_PAUSE`]).
+/// (about 2 s of retries, one every `ATTACH_PAUSE`).
 pub const ATTACH_TRIES: u32 = 100;
 pub(crate) const ATTACH_PAUSE: Duration = Duration::from_millis(20);
 

@@ -46,7 +46,7 @@ pub struct Config {
     pub replay: String,
     /// Set (by the front end, on SIGINT/SIGTERM) to cut the campaign short: no more faults,
     /// no heal phase, a clean shutdown that removes every segment and temp directory, and a
-    /// history marked [`History::interrupted`].
+    /// history marked [`History::interrupted`](crate::history::History::interrupted).
     pub interrupt: Arc<AtomicBool>,
 }
 
