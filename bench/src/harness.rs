@@ -18,6 +18,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use serde_json::Value;
 use std::io::Read;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,17 +41,32 @@ pub fn run_pair(spec: &RunSpec, name: &str, launcher: &Launcher) -> Result<RunOu
         let len = floors::segment_len(spec.kind.is_stream(), spec.capacity, spec.size);
         shm::Shm::create(name, len).map_err(|e| format!("create shm {name}: {e}"))?;
     }
-    let role = |side: Side, reader: usize, cpu: Option<usize>| RoleArgs {
+    let start = Instant::now();
+    let mut children = spawn_sides(spec, name, &dir, launcher)?;
+    let waited = wait_all(&children, spec.timeout);
+    let wall = start.elapsed();
+    let reports: Vec<Result<Value, String>> = children.iter_mut().map(read_report).collect();
+    let leaked = guard.cleanup();
+    waited?;
+    let reports = reports
+        .into_iter()
+        .collect::<Result<Vec<Value>, String>>()?;
+    outcome(spec, reports, wall, leaked)
+}
+
+/// The arguments of one side of `spec`'s run `name`: A (`reader` None) or reader `i`.
+fn role_args(spec: &RunSpec, name: &str, dir: &Path, reader: Option<usize>) -> RoleArgs {
+    RoleArgs {
         kind: spec.kind,
-        side,
+        side: if reader.is_none() { Side::A } else { Side::B },
         name: name.to_owned(),
-        dir: Some(dir.clone()),
+        dir: Some(dir.to_path_buf()),
         mmap: spec.mmap,
-        cpu,
+        cpu: spec.cpu_of(reader),
         capacity: spec.capacity,
         size: spec.size,
         readers: spec.readers,
-        reader,
+        reader: reader.unwrap_or(0),
         events: spec.events,
         warmup: spec.warmup,
         batch: spec.batch,
@@ -59,9 +75,18 @@ pub fn run_pair(spec: &RunSpec, name: &str, launcher: &Launcher) -> Result<RunOu
         spins: spec.spins,
         ticks_per_ns: spec.ticks_per_ns,
         rt_priority: spec.rt_priority,
-    };
+    }
+}
+
+/// Starts side A, then every reader (one side B for ping-pong); if one does not start, the
+/// ones that did are killed.
+fn spawn_sides(
+    spec: &RunSpec,
+    name: &str,
+    dir: &Path,
+    launcher: &Launcher,
+) -> Result<Vec<Child>, String> {
     let cmd = launcher.for_kind(spec.kind);
-    let start = Instant::now();
     let spawn = |args: RoleArgs| {
         Command::new(&cmd.program)
             .args(&cmd.prefix)
@@ -79,12 +104,8 @@ pub fn run_pair(spec: &RunSpec, name: &str, launcher: &Launcher) -> Result<RunOu
     };
     let mut children: Vec<Child> = Vec::new();
     for i in 0..=readers {
-        let args = if i == 0 {
-            role(Side::A, 0, spec.cpu_of(None))
-        } else {
-            role(Side::B, i - 1, spec.cpu_of(Some(i - 1)))
-        };
-        match spawn(args) {
+        let reader = i.checked_sub(1);
+        match spawn(role_args(spec, name, dir, reader)) {
             Ok(c) => children.push(c),
             Err(e) => {
                 kill_and_reap(&children.iter().collect::<Vec<_>>());
@@ -92,14 +113,17 @@ pub fn run_pair(spec: &RunSpec, name: &str, launcher: &Launcher) -> Result<RunOu
             }
         }
     }
-    let waited = wait_all(&children, spec.timeout);
-    let wall = start.elapsed();
-    let reports: Vec<Result<Value, String>> = children.iter_mut().map(read_report).collect();
-    let leaked = guard.cleanup();
-    waited?;
-    let mut reports = reports
-        .into_iter()
-        .collect::<Result<Vec<Value>, String>>()?;
+    Ok(children)
+}
+
+/// The run's outcome from every side's report (A first), refused if `--rt` was asked for and a
+/// side could not switch to SCHED_FIFO.
+fn outcome(
+    spec: &RunSpec,
+    mut reports: Vec<Value>,
+    wall: Duration,
+    leaked: Vec<String>,
+) -> Result<RunOutcome, String> {
     let a = reports.remove(0);
     let b = reports;
     let pinned = std::iter::once(&a)

@@ -106,6 +106,32 @@ pub fn run(spec: &RunSpec, name: &str, t: TesteeKind) -> Result<RunOutcome, Stri
     let dir = std::env::temp_dir().join(name);
     std::fs::create_dir(&dir).map_err(|e| format!("create run dir {}: {e}", dir.display()))?;
     let mut guard = UnlinkGuard::new(Vec::new(), Some(dir));
+    let mut sides = sides(spec, name, t);
+    let result = drive(reg, spec, &mut sides);
+    let leaked = guard.cleanup();
+    let (reports, wall, pinned, rt) = result?;
+    let (a, b) = shape(reg, t, &sides, &reports, &pinned, &rt);
+    let pinned = if spec.cpus.is_empty() {
+        None
+    } else {
+        Some(pinned.iter().all(|p| *p == Some(true)))
+    };
+    Ok(RunOutcome {
+        a,
+        b,
+        wall,
+        pinned,
+        leaked,
+        attempts: 1,
+        quiet_wait_s: 0.0,
+        quiet: true,
+        oversubscribed: spec.oversubscribed(),
+    })
+}
+
+/// Every side of the run and its `bench` command: a producer and one consumer per reader
+/// (stream), or an initiator and a responder over two rings (ping-pong, paced).
+fn sides(spec: &RunSpec, name: &str, t: TesteeKind) -> Vec<Side> {
     let timeout_ms = spec.timeout.as_millis() as u64;
     let base = |role: BenchRole, ring_name: &str, cpu: Option<usize>| BenchCmd {
         id: 0,
@@ -173,15 +199,24 @@ pub fn run(spec: &RunSpec, name: &str, t: TesteeKind) -> Result<RunOutcome, Stri
             cpu: cb,
         });
     }
-    let result = drive(reg, spec, &mut sides);
-    let leaked = guard.cleanup();
-    let (reports, wall, pinned, rt) = result?;
+    sides
+}
+
+/// Every side's report shaped as the built-in roles shape theirs: side A, then the B sides.
+fn shape(
+    reg: &Registered,
+    t: TesteeKind,
+    sides: &[Side],
+    reports: &[(u32, BenchReport, Value)],
+    pinned: &[Option<bool>],
+    rt: &[Option<bool>],
+) -> (Value, Vec<Value>) {
     // Shape the reports as the built-in roles do, so tables, JSON and plots treat them alike.
     let side_json = |i: usize, result: Value| {
         let (s, r, usage) = &reports[i];
         json!({ "cpu": sides[i].cpu, "pinned": pinned[i], "rt": rt[i], "usage": usage, "result": result, "testee": { "impl": reg.imp.name, "role": sides[i].label, "report": r, "pid": s } })
     };
-    let (a, b) = if t.mode == BenchMode::Stream {
+    if t.mode == BenchMode::Stream {
         let a = side_json(
             0,
             json!({ "published": reports[0].1.events, "errors": reports[0].1.errors }),
@@ -212,23 +247,7 @@ pub fn run(spec: &RunSpec, name: &str, t: TesteeKind) -> Result<RunOutcome, Stri
                 json!({ "rounds": reports[1].1.events, "errors": reports[1].1.errors }),
             )],
         )
-    };
-    let pinned = if spec.cpus.is_empty() {
-        None
-    } else {
-        Some(pinned.iter().all(|p| *p == Some(true)))
-    };
-    Ok(RunOutcome {
-        a,
-        b,
-        wall,
-        pinned,
-        leaked,
-        attempts: 1,
-        quiet_wait_s: 0.0,
-        quiet: true,
-        oversubscribed: spec.oversubscribed(),
-    })
+    }
 }
 
 type Driven = (
