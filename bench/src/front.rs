@@ -83,23 +83,10 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
     let v = Verdict::of(&ran, notes);
     v.print(&pinning, &plan, &ran);
 
-    let mut status = ExitCode::SUCCESS;
-    if let Some(dir) = &o.plot {
-        match plot::write_all(dir, &ran.runs) {
-            Ok(files) => println!(
-                "plots: {}",
-                files
-                    .iter()
-                    .map(|f| f.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Err(e) => {
-                eprintln!("{e}");
-                status = ExitCode::FAILURE;
-            }
-        }
-    }
+    let plotted = o
+        .plot
+        .as_ref()
+        .is_none_or(|dir| write_plots(dir, &ran.runs));
     if let Some(path) = &o.json {
         let settings = settings_json(&o, &plan, &sizes, &peers, testees);
         let doc = report::json_doc(machine, settings, &ran.runs, v.json(&ran, table));
@@ -111,7 +98,33 @@ pub fn orchestrate(mut o: Opts, launcher: Launcher) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    let status = if plotted {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
     v.exit_status(&o, status)
+}
+
+/// `--plot`: writes the SVG plots into `dir` and names them; false if that failed.
+fn write_plots(dir: &std::path::Path, runs: &[ScenarioRun]) -> bool {
+    match plot::write_all(dir, runs) {
+        Ok(files) => {
+            println!(
+                "plots: {}",
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            true
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            false
+        }
+    }
 }
 
 /// Starts and registers every `--impl` testee (none without `--impl`); exit 2 if one fails.

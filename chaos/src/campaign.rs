@@ -9,14 +9,12 @@ use crate::faults::inject;
 use crate::history::{monotonic_ns, Heal, History};
 use crate::producer::producer_thread;
 use crate::schedule::{consumer_id, generate, Schedule};
-use crate::shared::{copy_segments, leftovers, remove_leftovers, Shared, Slot};
+use crate::shared::{copy_segments, leftovers, remove_leftovers, Shared};
 use crate::verdict::Verdict;
 use ringproof_conformance::protocol::{Backend, RingAddr};
-use ringproof_conformance::schema::Schema;
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -90,22 +88,7 @@ pub fn run(cfg: Config, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Outcome
         },
         ..Default::default()
     };
-    let shared = Arc::new(Shared {
-        consumers: (0..cfg.consumers).map(|_| Slot::default()).collect(),
-        cfg,
-        schedule: schedule.clone(),
-        ring,
-        ring_name,
-        schema: Arc::new(Schema::load()),
-        producer: Slot::default(),
-        heal: AtomicBool::new(false),
-        consumers_stop: AtomicBool::new(false),
-        producer_stop: AtomicBool::new(false),
-        final_seq: Mutex::new(None),
-        history: Mutex::new(history),
-        transcripts: Mutex::new(VecDeque::new()),
-        crash_transcripts: Mutex::new(Vec::new()),
-    });
+    let shared = Arc::new(Shared::new(cfg, schedule.clone(), ring, ring_name, history));
     let total = schedule.faults.len();
     let phase = |phase, faults_done| {
         progress(&Progress {

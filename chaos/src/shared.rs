@@ -35,6 +35,7 @@ pub(crate) struct Slot {
     pub(crate) reported: AtomicI64,
 }
 
+/// Everything the campaign's threads share.
 pub(crate) struct Shared {
     pub(crate) cfg: Config,
     pub(crate) schedule: Schedule,
@@ -54,6 +55,32 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// A campaign's shared state before anything started: every slot empty, no phase flag set.
+    pub(crate) fn new(
+        cfg: Config,
+        schedule: Schedule,
+        ring: RingAddr,
+        ring_name: ringproof::RingName,
+        history: History,
+    ) -> Shared {
+        Shared {
+            consumers: (0..cfg.consumers).map(|_| Slot::default()).collect(),
+            cfg,
+            schedule,
+            ring,
+            ring_name,
+            schema: Arc::new(Schema::load()),
+            producer: Slot::default(),
+            heal: AtomicBool::new(false),
+            consumers_stop: AtomicBool::new(false),
+            producer_stop: AtomicBool::new(false),
+            final_seq: Mutex::new(None),
+            history: Mutex::new(history),
+            transcripts: Mutex::new(VecDeque::new()),
+            crash_transcripts: Mutex::new(Vec::new()),
+        }
+    }
+
     pub(crate) fn slot(&self, t: Target) -> &Slot {
         match t {
             Target::Producer => &self.producer,
