@@ -5,7 +5,7 @@
 //!   consumer's count only when its cached window is used up; the consumer polls the count
 //!   (acquire), reads everything available, and stores its own count (release) once per batch.
 //! - ping: A stores `i` into `ping`, B spins until it sees `i` and stores it into `pong`.
-//! - futex: the same round trip, paced by an idle gap, B waiting with a Dekker-style sleep:
+//! - futex (`floor_futex.rs`): the same round trip, paced by an idle gap, B waiting with a Dekker-style sleep:
 //!   spin `spins` times, then announce in `waiters`, re-check, `FUTEX_WAIT`; the writer stores
 //!   with a full fence and wakes only if someone announced. A spins. It is the textbook version of what ringproof's `Blocking` strategy does
 //!   (ringproof moves the fence from writer to waiter with membarrier).
@@ -21,12 +21,12 @@
 //! cheaply as the subjects verify theirs: one compare per event.
 
 use crate::clock;
-use crate::harness::{RoleArgs, Side};
 use crate::measure::{Backoff, LatencyRecorder, Pacer, PollStats};
+use crate::role::{RoleArgs, Side};
 use crate::shm::Shm;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// One hot word, alone in 128 bytes.
 #[repr(C, align(128))]
@@ -52,21 +52,21 @@ const SLOTS_OFFSET: usize = 4096;
 
 /// Control block of a ping or futex floor segment.
 #[repr(C)]
-struct PingCtl {
-    ready: Line<AtomicU32>,
+pub(crate) struct PingCtl {
+    pub(crate) ready: Line<AtomicU32>,
     /// Spin ping-pong (and the futex floor's placement probe).
-    ping: Line<AtomicU64>,
-    pong: Line<AtomicU64>,
+    pub(crate) ping: Line<AtomicU64>,
+    pub(crate) pong: Line<AtomicU64>,
     /// Futex ping-pong.
-    sleep_ping: Line<FutexWord>,
-    sleep_pong: Line<FutexWord>,
+    pub(crate) sleep_ping: Line<FutexWord>,
+    pub(crate) sleep_pong: Line<FutexWord>,
 }
 
 /// A 32-bit word a futex can sleep on, and its sleeper count (as in a ringproof cursor cell).
 #[repr(C)]
-struct FutexWord {
-    value: AtomicU32,
-    waiters: AtomicU32,
+pub(crate) struct FutexWord {
+    pub(crate) value: AtomicU32,
+    pub(crate) waiters: AtomicU32,
 }
 
 /// Bytes of one ring of `capacity` slots of `size` bytes, rounded to whole pages.
@@ -86,7 +86,7 @@ pub fn segment_len(stream: bool, capacity: usize, size: usize) -> usize {
 
 /// Every side maps the segment, then they meet here; reader 0 then unlinks the name (all have
 /// it mapped, so nothing is left behind even if the orchestrator dies).
-fn rendezvous(ready: &AtomicU32, a: &RoleArgs) {
+pub(crate) fn rendezvous(ready: &AtomicU32, a: &RoleArgs) {
     let parties = 1 + if a.kind.is_stream() {
         a.readers.max(1)
     } else {
@@ -285,7 +285,7 @@ pub fn ping(a: &RoleArgs) -> Result<Value, String> {
     }
 }
 
-fn spin_pingpong_a(
+pub(crate) fn spin_pingpong_a(
     ping: &AtomicU64,
     pong: &AtomicU64,
     warmup: u64,
@@ -312,7 +312,7 @@ fn spin_pingpong_a(
     (rec, errors)
 }
 
-fn spin_pingpong_b(ping: &AtomicU64, pong: &AtomicU64, total: u64) -> u64 {
+pub(crate) fn spin_pingpong_b(ping: &AtomicU64, pong: &AtomicU64, total: u64) -> u64 {
     let mut errors = 0;
     for i in 1..=total {
         let mut b = Backoff::new();
@@ -392,114 +392,4 @@ pub fn ring_ping(a: &RoleArgs, touch: bool) -> Result<Value, String> {
 
 /// Round trips of the placement probe the futex floor runs first (its own latency says
 /// nothing about whether the two vCPUs are close).
-const PROBE_ROUNDS: u64 = 20_000;
-
-/// Raw futex ping-pong: B spins then sleeps, paced by A's idle gap so it really sleeps; A
-/// spins. Runs a short spin ping-pong first as the placement probe.
-pub fn futex(a: &RoleArgs) -> Result<Value, String> {
-    let seg = Shm::open(&a.name).map_err(|e| format!("open shm {}: {e}", a.name))?;
-    // SAFETY: as in `ping`.
-    let ctl = unsafe { &*(seg.ptr() as *const PingCtl) };
-    rendezvous(&ctl.ready.0, a);
-    let (ping, pong) = (&ctl.sleep_ping.0, &ctl.sleep_pong.0);
-    let (rounds, warmup) = (a.events, a.warmup);
-    match a.side {
-        Side::A => {
-            let (probe, _) = spin_pingpong_a(
-                &ctl.ping.0,
-                &ctl.pong.0,
-                PROBE_ROUNDS / 10,
-                PROBE_ROUNDS,
-                &mut Pacer::new(0, 0, 0),
-            );
-            let probe = probe.finish(a.ticks_per_ns, 0);
-            let mut rec = LatencyRecorder::new();
-            let mut errors = 0;
-            for i in 1..=(warmup + rounds) as u32 {
-                clock::spin_ticks(a.gap_ticks());
-                let t0 = clock::ticks();
-                signal(ping, i);
-                // A times, so it spins (never parks): one wake-up, B's, per round trip.
-                let mut b = Backoff::new();
-                let mut v = pong.value.load(Acquire);
-                while v < i {
-                    b.snooze();
-                    v = pong.value.load(Acquire);
-                }
-                let t1 = clock::ticks();
-                errors += u64::from(v != i);
-                if u64::from(i) > warmup {
-                    rec.record(t1 - t0);
-                }
-            }
-            let mut out = rec.finish(a.ticks_per_ns, errors);
-            out["probe"] = probe;
-            Ok(out)
-        }
-        Side::B => {
-            let probe_errors =
-                spin_pingpong_b(&ctl.ping.0, &ctl.pong.0, PROBE_ROUNDS / 10 + PROBE_ROUNDS);
-            let mut errors = probe_errors;
-            for i in 1..=(warmup + rounds) as u32 {
-                let v = wait(ping, i, a.spins);
-                errors += u64::from(v != i);
-                signal(pong, v);
-            }
-            Ok(json!({ "rounds": rounds, "errors": errors }))
-        }
-    }
-}
-
-/// The writer's half: store with a full fence, then wake if anyone announced a sleep.
-fn signal(w: &FutexWord, v: u32) {
-    w.value.swap(v, SeqCst);
-    if w.waiters.load(SeqCst) != 0 {
-        // SAFETY: a live, aligned u32 in a shared mapping; FUTEX_WAKE (not PRIVATE): the
-        // sleeper is another process.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                w.value.as_ptr(),
-                libc::FUTEX_WAKE,
-                i32::MAX,
-            )
-        };
-    }
-}
-
-/// The waiter's half: spin `spins` times, then sleep until `value` reaches `want` (with the
-/// same 10 ms backstop as ringproof's `blocking()`). Returns the value seen.
-fn wait(w: &FutexWord, want: u32, spins: u32) -> u32 {
-    for _ in 0..spins {
-        let v = w.value.load(Acquire);
-        if v >= want {
-            return v;
-        }
-        std::hint::spin_loop();
-    }
-    let backstop = Duration::from_millis(10);
-    let ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: backstop.as_nanos() as libc::c_long,
-    };
-    loop {
-        let v = w.value.load(Acquire);
-        if v >= want {
-            return v;
-        }
-        w.waiters.fetch_add(1, SeqCst);
-        if w.value.load(SeqCst) == v {
-            // SAFETY: as in `signal`; the kernel re-checks `value == v` atomically.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_futex,
-                    w.value.as_ptr(),
-                    libc::FUTEX_WAIT,
-                    v,
-                    &ts as *const libc::timespec,
-                )
-            };
-        }
-        w.waiters.fetch_sub(1, SeqCst);
-    }
-}
+pub(crate) const PROBE_ROUNDS: u64 = 20_000;

@@ -4,8 +4,9 @@
 //! Each case runs floor, subject 1, floor, subject 2, ..., floor, repeated per bracket (one
 //! process per side, each pinned to its own core) and reports subject / mean(adjacent floors)
 //! per bracket: only ratios measured side by side mean anything on a machine whose two vCPUs
-//! are sometimes close and sometimes far. See `bracket.rs` for the schedule, `floors.rs` and
-//! `subjects.rs` for what runs, `harness.rs` for the processes; the peers live in the crate
+//! are sometimes close and sometimes far. See `scenario.rs` for what each scenario runs,
+//! `schedule.rs` for the schedule, `stats.rs` for the ratios, `floors.rs` and `subjects.rs`
+//! for the sides, `role.rs` for what a side is, `harness.rs` for the processes; the peers live in the crate
 //! `ringproof-bench-peers` (their own binary, so this crate builds fast).
 //!
 //! ```text
@@ -22,17 +23,33 @@
 //! CAP_SYS_NICE), idling `--rt-cooldown` times each run's length afterwards so other work still
 //! gets the CPUs.
 
-pub mod bracket;
+pub mod child;
 pub mod clock;
+pub mod floor_futex;
 pub mod floors;
 pub mod front;
 pub mod harness;
+pub mod launcher;
+pub mod machine;
 pub mod measure;
+pub mod opts;
+pub mod plan;
 pub mod plot;
 pub mod report;
+pub mod role;
+pub mod run;
+pub mod scenario;
+pub mod schedule;
 pub mod shm;
+pub mod signals;
+pub mod stats;
 pub mod subjects;
+pub mod testee_registry;
+pub mod testee_report;
 pub mod testee_subject;
 
-pub use front::{orchestrate, Opts};
-pub use harness::{run_role, Kind, Launcher, Peer, RoleArgs, Side};
+pub use child::run_role;
+pub use front::orchestrate;
+pub use launcher::Launcher;
+pub use opts::Opts;
+pub use role::{Kind, Peer, RoleArgs, Side};

@@ -2,7 +2,7 @@
 //! `ringproof-bench-peers`, found next to this binary or through `$RINGPROOF_BENCH_PEERS`.
 
 use clap::{Parser, Subcommand};
-use ringproof_bench::{harness, Launcher, Opts};
+use ringproof_bench::{run_role, Launcher, Opts, RoleArgs};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -22,13 +22,13 @@ struct Cli {
 enum Cmd {
     /// One side of one run (what the orchestrator spawns).
     #[command(hide = true)]
-    Role(harness::RoleArgs),
+    Role(RoleArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Some(Cmd::Role(args)) => harness::run_role(args, None),
+        Some(Cmd::Role(args)) => run_role(args, None),
         None => match Launcher::with_peer_binary("role") {
             Ok(l) => ringproof_bench::orchestrate(cli.opts, l),
             Err(e) => {

@@ -70,7 +70,7 @@ impl Usage {
 pub use ringproof_conformance::testee_bench::Pacer;
 
 /// The pacing `a` asks for, the schedule starting after its warm-up.
-pub fn pacer_of(a: &crate::harness::RoleArgs) -> Pacer {
+pub fn pacer_of(a: &crate::role::RoleArgs) -> Pacer {
     Pacer::new(a.gap_ticks(), a.interval_ticks(), a.warmup)
 }
 

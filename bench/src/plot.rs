@@ -1,9 +1,11 @@
 //! SVG plots (plotters, SVG backend only): latency percentile curves per subject, and stream
 //! throughput against event size.
 
-use crate::bracket::{Metric, Pacing, ScenarioRun};
-use crate::harness::{Kind, RunOutcome};
 use crate::measure::deserialize_hist;
+use crate::role::Kind;
+use crate::run::RunOutcome;
+use crate::scenario::{Metric, Pacing};
+use crate::stats::ScenarioRun;
 use hdrhistogram::Histogram;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};

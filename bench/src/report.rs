@@ -1,7 +1,8 @@
 //! The plain-text tables and the JSON document.
 
-use crate::bracket::{median, Metric, Pacing, ScenarioRun};
-use crate::harness::Kind;
+use crate::role::Kind;
+use crate::scenario::{Metric, Pacing};
+use crate::stats::{median, ScenarioRun};
 use serde_json::{json, Value};
 use std::fmt::Write;
 
@@ -50,7 +51,7 @@ pub fn advantage(run: &ScenarioRun, peer: Kind, m: Metric) -> Option<f64> {
 /// Median CPU time over wall time of side B (the waiter) in `kind`'s runs: about 1 for a
 /// spinning waiter, near 0 for one that really sleeps between events.
 pub fn waiter_cpu_share(run: &ScenarioRun, kind: Kind) -> f64 {
-    let runs: Vec<&crate::harness::RunOutcome> = if kind == run.scenario.floor {
+    let runs: Vec<&crate::run::RunOutcome> = if kind == run.scenario.floor {
         run.floors.iter().collect()
     } else {
         run.subjects
@@ -134,7 +135,7 @@ pub fn table(runs: &[ScenarioRun]) -> String {
          rp adv = ringproof's median ratio over this peer's (rates) or this peer's over ringproof's (latencies): > 1 means ringproof does better.\n\
          latencies: one-way = round trip / 2 in closed-loop ping-pong; whole round trips in wake-up and open-loop (CO-corrected) runs.\n\
          placement from the floors: close if the floor's spin ping-pong (its own, or the probe a stream or futex floor runs first) has one-way p50 <= {:.0} ns; far otherwise; mixed if a bracket's two floors disagree.",
-        crate::bracket::CLOSE_ONE_WAY_NS
+        crate::scenario::CLOSE_ONE_WAY_NS
     );
     out
 }
@@ -215,4 +216,77 @@ pub fn json_doc(machine: Value, settings: Value, runs: &[ScenarioRun], verdict: 
         })
         .collect();
     json!({ "machine": machine, "settings": settings, "cases": cases, "verdict": verdict })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Case;
+    use crate::run::RunOutcome;
+    use crate::scenario::SCENARIOS;
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn stream_outcome(rates: &[f64]) -> RunOutcome {
+        RunOutcome {
+            a: json!({ "result": {} }),
+            b: rates
+                .iter()
+                .map(|r| json!({ "result": { "rate": r, "errors": 0 } }))
+                .collect(),
+            wall: Duration::from_millis(1),
+            pinned: Some(true),
+            leaked: Vec::new(),
+            attempts: 1,
+            quiet_wait_s: 0.0,
+            quiet: true,
+            oversubscribed: false,
+        }
+    }
+
+    #[test]
+    fn each_subject_is_rated_against_its_own_adjacent_floors() {
+        let sc = SCENARIOS.iter().find(|s| s.name == "spmc-2").unwrap();
+        let case = Case {
+            scenario: sc,
+            size: 8,
+            readers: 2,
+            subjects: vec![Kind::RpStreamSingle, Kind::DmpStream],
+        };
+        // floor 100, rp, floor 300, dmp, floor 100, rp, floor 300, dmp, floor 100
+        let run = ScenarioRun {
+            case,
+            scenario: sc,
+            max_preemptions: 0,
+            floors: [100.0, 300.0, 100.0, 300.0, 100.0]
+                .iter()
+                .map(|&f| stream_outcome(&[f, f * 2.0]))
+                .collect(),
+            subjects: vec![
+                (Kind::RpStreamSingle, stream_outcome(&[150.0, 100.0])),
+                (Kind::DmpStream, stream_outcome(&[20.0, 40.0])),
+                (Kind::RpStreamSingle, stream_outcome(&[200.0, 300.0])),
+                (Kind::DmpStream, stream_outcome(&[10.0, 10.0])),
+            ],
+        };
+        // Slowest reader: rp 100 / mean(100, 300) = 0.5, then 200 / 200 = 1.0.
+        let rp = run.summary(Kind::RpStreamSingle, Metric::Rate);
+        assert_eq!(rp.ratios, vec![0.5, 1.0]);
+        assert_eq!(rp.worst, 0.5);
+        assert_eq!(
+            rp.met,
+            Some(true),
+            "the target (>= 0.5) is judged on the worst bracket"
+        );
+        let dmp = run.summary(Kind::DmpStream, Metric::Rate);
+        assert_eq!(dmp.ratios, vec![0.1, 0.05]);
+        assert_eq!(
+            dmp.target.map(|t| t.bound),
+            None,
+            "targets belong to ringproof only"
+        );
+        let adv = advantage(&run, Kind::DmpStream, Metric::Rate).unwrap();
+        assert!((adv - 0.75 / 0.075).abs() < 1e-9);
+        assert_eq!(run.errors(), 0);
+    }
 }

@@ -9,8 +9,8 @@
 //!   (`BusySpin`, or `WaitStrategy::blocking()`); with an idle gap before each round, B's
 //!   blocking consumer really parks (A spins), and the round trip measures its wake-up.
 
-use crate::harness::{RoleArgs, Side};
 use crate::measure::{Backoff, LatencyRecorder, PollStats};
+use crate::role::{RoleArgs, Side};
 use ringproof::payload::{fill, verify};
 use ringproof::{ConsumerBuilder, Coordination, ProducerBuilder, RingName, WaitStrategy};
 use serde_json::{json, Value};

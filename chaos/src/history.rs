@@ -3,6 +3,7 @@
 //! failing history can be saved, read and re-checked without the processes.
 
 use crate::schedule::{Fault, Target};
+use ringproof_conformance::protocol::LivenessAction;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -88,7 +89,7 @@ pub struct ProducerLife {
     /// Its liveness action for the required consumers (`alert` or `evict`; `None` in histories
     /// recorded before it was kept).
     #[serde(default)]
-    pub action: Option<String>,
+    pub action: Option<LivenessAction>,
     pub errors: Vec<String>,
     pub end: End,
 }

@@ -1,10 +1,10 @@
 //! What a campaign shows: the verdict table, and on failure a report folder with everything
 //! needed to understand and replay it.
 
-use crate::campaign::Config;
-use crate::checker::{Latency, Verdict, ROWS};
+use crate::config::Config;
 use crate::history::History;
 use crate::schedule::Schedule;
+use crate::verdict::{Latency, Verdict, ROWS};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

@@ -3,6 +3,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use ringproof_conformance::protocol::LivenessAction;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -112,7 +113,7 @@ pub struct Scheduled {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProducerPlan {
     /// `alert` (keep gating a dead required consumer: its restart resumes exactly) or `evict`.
-    pub action: String,
+    pub action: LivenessAction,
     /// Events per publish call.
     pub batch: u64,
 }
@@ -147,7 +148,7 @@ pub struct ScheduleParams {
     pub liveness_ms: u64,
     /// Every producer's liveness action (`alert` or `evict`); `None`: drawn per producer.
     #[serde(default)]
-    pub action: Option<String>,
+    pub action: Option<LivenessAction>,
 }
 
 /// Draws the schedule for `p`. Pure: the same params give the same schedule.
@@ -206,9 +207,13 @@ pub fn generate(p: &ScheduleParams) -> Schedule {
     }
     let producer_plans = (0..16)
         .map(|_| {
-            let drawn = if rng.gen_bool(0.5) { "alert" } else { "evict" };
+            let drawn = if rng.gen_bool(0.5) {
+                LivenessAction::Alert
+            } else {
+                LivenessAction::Evict
+            };
             ProducerPlan {
-                action: p.action.clone().unwrap_or_else(|| drawn.into()),
+                action: p.action.unwrap_or(drawn),
                 batch: [1, 1, 4, 16][rng.gen_range(0..4)],
             }
         })

@@ -4,9 +4,9 @@
 //! derived seed. [`RunResult`] is what one `ringproof chaos` run writes (`--json`), and what
 //! `ringproof merge` reads back.
 
-use crate::checker::{Verdict, ROWS};
 use crate::history::History;
 use crate::schedule::Schedule;
+use crate::verdict::{Verdict, ROWS};
 use serde::{Deserialize, Serialize};
 
 /// Shard `index` of `count` (1-based, as CI matrices count: `1/8` .. `8/8`).
@@ -135,7 +135,7 @@ pub fn junit_cases(
     replay: &str,
     interrupted: Option<&str>,
 ) -> Vec<JunitCase> {
-    let text = |vs: &[&crate::checker::Violation]| {
+    let text = |vs: &[&crate::verdict::Violation]| {
         let mut t: String = vs
             .iter()
             .take(20)

@@ -108,7 +108,7 @@ fn a_restart_past_the_committed_cursor_is_lost_unless_declared() {
 fn a_declared_gap_of_a_required_consumer_needs_a_producer_that_could_evict_it() {
     let mut h = clean();
     h.required = vec!["c_0".into()];
-    h.producer[0].action = Some("alert".into());
+    h.producer[0].action = Some("alert".parse().unwrap());
     let lives = h.consumers.get_mut("c_0").unwrap();
     lives[0].attached_ns = MS;
     lives[1].attached_ns = 50 * MS;
@@ -118,7 +118,7 @@ fn a_declared_gap_of_a_required_consumer_needs_a_producer_that_could_evict_it() 
     assert_eq!(kinds(&h), ["lost"]);
     // A second producer with the evict action, started within the window: the gap may be real.
     h.producer.push(producer(11, 30 * MS, End::Left));
-    h.producer[1].action = Some("evict".into());
+    h.producer[1].action = Some("evict".parse().unwrap());
     assert!(check(&h).passed(), "{:?}", check(&h).violations);
     // ... but not if it started only after the consumer re-attached.
     h.producer[1].started_ns = 60 * MS;

@@ -2,18 +2,44 @@
 //! progress bar, the verdict table, and a report folder on failure.
 
 use crate::roles::stop_signals;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ringproof_chaos::schedule::FaultFamily;
 use ringproof_chaos::shard::{campaign_seed, junit_cases, junit_xml, CampaignResult};
 use ringproof_chaos::{campaign, report, Config, RunResult, Shard};
-use ringproof_conformance::protocol::Backend;
+use ringproof_conformance::driver::Implementation;
+use ringproof_conformance::protocol::{Backend, LivenessAction};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// `--action`: one liveness action for every producer (the actions a campaign can judge:
+/// `alert` and `evict`), or `mixed`, drawn per producer from the seed.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum CampaignAction {
+    Mixed,
+    Alert,
+    Evict,
+}
+
+impl CampaignAction {
+    /// Every producer's action, `None` for `mixed`.
+    fn liveness(self) -> Option<LivenessAction> {
+        match self {
+            CampaignAction::Mixed => None,
+            CampaignAction::Alert => Some(LivenessAction::Alert),
+            CampaignAction::Evict => Some(LivenessAction::Evict),
+        }
+    }
+
+    /// The flag's value (`mixed`, `alert`, `evict`), for the replay command.
+    fn name(self) -> &'static str {
+        self.liveness().map_or("mixed", LivenessAction::as_str)
+    }
+}
 
 #[derive(Args, Debug)]
 pub struct ChaosArgs {
@@ -38,8 +64,8 @@ pub struct ChaosArgs {
     /// The producers' liveness action for the required consumers: `alert` (they must never
     /// miss an event: the checker then refuses any gap of theirs), `evict`, or `mixed` (drawn
     /// per producer from the seed).
-    #[arg(long, default_value = "mixed", value_parser = ["mixed", "alert", "evict"])]
-    action: String,
+    #[arg(long, value_enum, default_value_t = CampaignAction::Mixed)]
+    action: CampaignAction,
     /// Mean time between faults, in milliseconds.
     #[arg(long, default_value_t = 100)]
     interval_ms: u64,
@@ -198,6 +224,8 @@ fn write_reports(a: &ChaosArgs, result: &RunResult) {
     }
 }
 
+/// Runs `ringproof chaos`: the campaigns of this shard, one after the other, each with its
+/// verdict printed and the reports rewritten; a signal stops after the running campaign.
 pub fn run(a: ChaosArgs) -> ExitCode {
     if let Some(p) = &a.recheck {
         return recheck(p);
@@ -209,27 +237,13 @@ pub fn run(a: ChaosArgs) -> ExitCode {
             .unwrap_or(1)
     });
     let shard = a.shard.unwrap_or(Shard::WHOLE);
-    let imp = match crate::conform_cmd::resolve(&a.implementation) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("ringproof chaos: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    // A testee that does not start is the job's problem, not the ring's: say so before any fault.
-    let schema = Arc::new(ringproof_conformance::schema::Schema::load());
-    let failpoints = match ringproof_conformance::runner::probe(&imp, &schema) {
-        // PROTOCOL.md: a testee that honours RINGPROOF_FAILPOINT says so with `failpoints`.
-        Ok(p) => p.capabilities.iter().any(|c| c == "failpoints"),
-        Err(e) => {
-            eprintln!("ringproof chaos: the testee does not start: {e}");
-            return ExitCode::from(2);
-        }
+    let (imp, failpoints) = match testee(&a) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
     stop_signals::install();
     let interrupt = Arc::new(AtomicBool::new(false));
     stop_signals::forward_to(Arc::clone(&interrupt));
-    let families: Vec<&str> = a.faults.iter().map(|f| f.as_str()).collect();
     println!(
         "seed {master}{}",
         if shard == Shard::WHOLE {
@@ -245,126 +259,181 @@ pub fn run(a: ChaosArgs) -> ExitCode {
         interrupted: None,
         campaigns: Vec::new(),
     };
-    let (single, log_phases) = (
-        shard == Shard::WHOLE && a.campaigns == 1,
-        !std::io::stderr().is_terminal(),
-    );
+    let single = shard == Shard::WHOLE && a.campaigns == 1;
     for n in 0..a.campaigns {
         let seed = campaign_seed(master, shard, n);
-        let replay = format!(
-            "ringproof chaos --seed {seed} --duration {}ms --faults {} --impl {} --consumers {} --backend {} --action {} --interval-ms {} --heal-bound-s {} --detect-bound-ms {}",
-            a.duration.as_millis(),
-            families.join(","),
-            a.implementation,
-            a.consumers,
-            a.backend,
-            a.action,
-            a.interval_ms,
-            a.heal_bound_s,
-            a.detect_bound_ms
-        );
+        let replay = replay_command(&a, seed);
         println!(
             "campaign {}/{} seed {seed}\nreplay: {replay}",
             n + 1,
             a.campaigns
         );
         let mut cfg = Config::new(seed, a.duration, imp.clone());
-        cfg.families = a.faults.iter().copied().collect();
-        cfg.failpoints_supported = failpoints;
-        cfg.consumers = a.consumers;
-        cfg.backend = if a.backend == "mmap" {
-            Backend::Mmap
-        } else {
-            Backend::Shm
-        };
-        cfg.mean_interval = Duration::from_millis(a.interval_ms.max(1));
-        cfg.heal_bound = Duration::from_secs(a.heal_bound_s);
-        cfg.detect_bound = Duration::from_millis(a.detect_bound_ms);
-        cfg.report_dir = a.report.as_ref().map(|d| {
-            if single {
-                d.clone()
-            } else {
-                d.join(format!("seed-{seed}"))
-            }
-        });
-        cfg.action = (a.action != "mixed").then(|| a.action.clone());
+        configure(&mut cfg, &a, failpoints, single);
         cfg.replay = replay.clone();
         cfg.interrupt = Arc::clone(&interrupt);
         if n == 0 && !cfg.failpoints_supported && cfg.families.contains(&FaultFamily::Failpoints) {
             println!("note: {} does not offer the `failpoints` capability (RINGPROOF_FAILPOINT); failpoint faults are left out", a.implementation);
         }
-        let bar = ProgressBar::new(1);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} faults {elapsed} {msg}")
-                .expect("valid template"),
-        );
-        // Without a terminal (CI logs), one line per phase instead of the bar.
-        let last_phase = Mutex::new("");
-        let progress = |p: &campaign::Progress| {
-            bar.set_length(p.faults_total as u64);
-            bar.set_position(p.faults_done as u64);
-            bar.set_message(p.phase);
-            let mut last = last_phase.lock().expect("phase");
-            if log_phases && *last != p.phase {
-                *last = p.phase;
-                eprintln!(
-                    "chaos: campaign {}/{} seed {seed}: {} ({}/{} faults)",
-                    n + 1,
-                    a.campaigns,
-                    p.phase,
-                    p.faults_done,
-                    p.faults_total
-                );
-            }
-        };
-        let outcome = match ringproof_chaos::run(cfg, &progress) {
+        let outcome = match run_campaign(&a, n, cfg) {
             Ok(o) => o,
-            Err(e) => {
-                bar.finish_and_clear();
-                eprintln!("ringproof chaos: {e}");
-                return ExitCode::from(2);
-            }
+            Err(code) => return code,
         };
-        bar.finish_and_clear();
         let caught = stop_signals::caught().map(stop_signals::name);
-        println!("{}", report::verdict_table(&outcome.verdict));
         let classname = if single {
             format!("chaos.seed-{seed}")
         } else {
             format!("chaos.shard-{}-of-{}.seed-{seed}", shard.index, shard.count)
         };
-        let junit = junit_cases(
-            &classname,
-            &outcome.verdict,
-            &outcome.history,
-            &replay,
-            caught,
-        );
-        if !outcome.verdict.passed() {
-            print!("{}", report::violations(&outcome.verdict, 20));
-            if let Some(r) = &outcome.report {
-                println!("report folder: {}", r.display());
-            }
-            println!("FAIL (seed {seed}); replay: {replay}");
-        } else if caught.is_none() {
-            println!("PASS (seed {seed})");
-        }
-        result.campaigns.push(CampaignResult {
-            seed,
-            replay,
-            ring: outcome.ring,
-            report: outcome.report.map(|r| r.display().to_string()),
-            verdict: outcome.verdict,
-            junit,
-            schedule: Some(outcome.schedule),
-            history: outcome.history,
-        });
+        result
+            .campaigns
+            .push(judge(outcome, seed, replay, &classname, caught));
         result.interrupted = caught.map(str::to_owned);
         write_reports(&a, &result);
         if caught.is_some() {
             break;
         }
     }
+    finish(&a, &result)
+}
+
+/// Resolves `--impl` and starts its testee once: the implementation, and whether it honours
+/// failpoints. A testee that does not start is the job's problem, not the ring's: exit 2 before
+/// any fault.
+fn testee(a: &ChaosArgs) -> Result<(Implementation, bool), ExitCode> {
+    let imp = crate::conform_cmd::resolve(&a.implementation).map_err(|e| {
+        eprintln!("ringproof chaos: {e}");
+        ExitCode::from(2)
+    })?;
+    let schema = Arc::new(ringproof_conformance::schema::Schema::load());
+    match ringproof_conformance::runner::probe(&imp, &schema) {
+        // PROTOCOL.md: a testee that honours RINGPROOF_FAILPOINT says so with `failpoints`.
+        Ok(p) => Ok((imp, p.capabilities.iter().any(|c| c == "failpoints"))),
+        Err(e) => {
+            eprintln!("ringproof chaos: the testee does not start: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// The command that replays campaign `seed` alone.
+fn replay_command(a: &ChaosArgs, seed: u64) -> String {
+    let families: Vec<&str> = a.faults.iter().map(|f| f.as_str()).collect();
+    format!(
+        "ringproof chaos --seed {seed} --duration {}ms --faults {} --impl {} --consumers {} --backend {} --action {} --interval-ms {} --heal-bound-s {} --detect-bound-ms {}",
+        a.duration.as_millis(),
+        families.join(","),
+        a.implementation,
+        a.consumers,
+        a.backend,
+        a.action.name(),
+        a.interval_ms,
+        a.heal_bound_s,
+        a.detect_bound_ms
+    )
+}
+
+/// The flags' settings, into `cfg` (its seed's report folder under `--report` when the run
+/// has several campaigns).
+fn configure(cfg: &mut Config, a: &ChaosArgs, failpoints: bool, single: bool) {
+    cfg.families = a.faults.iter().copied().collect();
+    cfg.failpoints_supported = failpoints;
+    cfg.consumers = a.consumers;
+    cfg.backend = if a.backend == "mmap" {
+        Backend::Mmap
+    } else {
+        Backend::Shm
+    };
+    cfg.mean_interval = Duration::from_millis(a.interval_ms.max(1));
+    cfg.heal_bound = Duration::from_secs(a.heal_bound_s);
+    cfg.detect_bound = Duration::from_millis(a.detect_bound_ms);
+    let seed = cfg.seed;
+    cfg.report_dir = a.report.as_ref().map(|d| {
+        if single {
+            d.clone()
+        } else {
+            d.join(format!("seed-{seed}"))
+        }
+    });
+    cfg.action = a.action.liveness();
+}
+
+/// Runs campaign `n` behind a progress bar (without a terminal, as in CI logs, one line per
+/// phase instead); exit 2 if it could not run.
+fn run_campaign(a: &ChaosArgs, n: u32, cfg: Config) -> Result<campaign::Outcome, ExitCode> {
+    let (seed, log_phases) = (cfg.seed, !std::io::stderr().is_terminal());
+    let bar = ProgressBar::new(1);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} faults {elapsed} {msg}")
+            .expect("valid template"),
+    );
+    let last_phase = Mutex::new("");
+    let progress = |p: &campaign::Progress| {
+        bar.set_length(p.faults_total as u64);
+        bar.set_position(p.faults_done as u64);
+        bar.set_message(p.phase);
+        let mut last = last_phase.lock().expect("phase");
+        if log_phases && *last != p.phase {
+            *last = p.phase;
+            eprintln!(
+                "chaos: campaign {}/{} seed {seed}: {} ({}/{} faults)",
+                n + 1,
+                a.campaigns,
+                p.phase,
+                p.faults_done,
+                p.faults_total
+            );
+        }
+    };
+    let outcome = ringproof_chaos::run(cfg, &progress);
+    bar.finish_and_clear();
+    outcome.map_err(|e| {
+        eprintln!("ringproof chaos: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// Prints a campaign's verdict (and on failure its violations, report folder and replay
+/// command) and keeps it for the reports.
+fn judge(
+    outcome: campaign::Outcome,
+    seed: u64,
+    replay: String,
+    classname: &str,
+    caught: Option<&str>,
+) -> CampaignResult {
+    println!("{}", report::verdict_table(&outcome.verdict));
+    let junit = junit_cases(
+        classname,
+        &outcome.verdict,
+        &outcome.history,
+        &replay,
+        caught,
+    );
+    if !outcome.verdict.passed() {
+        print!("{}", report::violations(&outcome.verdict, 20));
+        if let Some(r) = &outcome.report {
+            println!("report folder: {}", r.display());
+        }
+        println!("FAIL (seed {seed}); replay: {replay}");
+    } else if caught.is_none() {
+        println!("PASS (seed {seed})");
+    }
+    CampaignResult {
+        seed,
+        replay,
+        ring: outcome.ring,
+        report: outcome.report.map(|r| r.display().to_string()),
+        verdict: outcome.verdict,
+        junit,
+        schedule: Some(outcome.schedule),
+        history: outcome.history,
+    }
+}
+
+/// The exit status of the whole run (128 + the signal if one stopped it), with the summary
+/// line of a multi-campaign run.
+fn finish(a: &ChaosArgs, result: &RunResult) -> ExitCode {
     if let Some(sig) = stop_signals::caught() {
         println!("INTERRUPTED by {} after {} campaign(s): testees stopped, segments removed, partial reports written", stop_signals::name(sig), result.campaigns.len());
         return stop_signals::exit_code(sig);
@@ -377,9 +446,11 @@ pub fn run(a: ChaosArgs) -> ExitCode {
             .filter(|c| !c.verdict.passed())
             .count();
         println!(
-            "{} of {} campaigns failed (master seed {master}, shard {shard})",
+            "{} of {} campaigns failed (master seed {}, shard {})",
             failed,
-            result.campaigns.len()
+            result.campaigns.len(),
+            result.master_seed,
+            result.shard
         );
     }
     code

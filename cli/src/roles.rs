@@ -4,9 +4,9 @@
 use clap::{Args, ValueEnum};
 use ringproof::testkit::{self, ReadMode};
 use ringproof::{
-    ConsumerBuilder, LivenessAction, OnLapped, ProducerBuilder, RequiredConsumers, RingName,
-    WaitStrategy,
+    ConsumerBuilder, OnLapped, ProducerBuilder, RequiredConsumers, RingName, WaitStrategy,
 };
+use ringproof_conformance::protocol::LivenessAction;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -97,8 +97,8 @@ pub struct ProduceArgs {
     grace_ms: u64,
     /// What a stalled or dead required consumer causes: shutdown (the producer fails), alert
     /// (it keeps waiting), or evict (the consumer stops gating).
-    #[arg(long, value_parser = ["shutdown", "alert", "evict"], default_value = "shutdown")]
-    action: String,
+    #[arg(long, value_enum, default_value_t = LivenessAction::Shutdown)]
+    action: LivenessAction,
     /// Exit right after publishing instead of waiting until every gating consumer has
     /// consumed everything (ringproof consumers drain a closed ring anyway; disruptor-mp ones
     /// need the ring to stay).
@@ -128,11 +128,7 @@ pub fn produce(a: ProduceArgs) -> ringproof::Result<ExitCode> {
                 .with_startup_wait_timeout(timeout)
                 .with_progress_timeout(Duration::from_millis(a.progress_timeout_ms))
                 .with_shutdown_grace_period(Duration::from_millis(a.grace_ms))
-                .with_action(match a.action.as_str() {
-                    "alert" => LivenessAction::AlertOnly,
-                    "evict" => LivenessAction::Evict,
-                    _ => LivenessAction::GracefulShutdown,
-                })
+                .with_action(a.action.into())
                 .with_alert_hook(move |alert| {
                     sink.lock().expect("alerts").push(json!({
                         "consumer": alert.consumer_id, "last_sequence": alert.last_sequence,

@@ -111,7 +111,10 @@ fn every_cited_spec_section_exists() {
             }
         }
     }
-    assert!(cited > 100, "only {cited} citations found: is the walk broken?");
+    assert!(
+        cited > 100,
+        "only {cited} citations found: is the walk broken?"
+    );
     assert!(
         stale.is_empty(),
         "sections SPEC.md does not have:\n{}",

@@ -12,8 +12,8 @@ use crate::serve::{Failure, Handler, Hello, Outcome};
 use crate::testee_bench::monotonic_ns;
 use crate::testee_io::{EventsReporter, TesteeIo, PROGRESS_EVERY, PROGRESS_MAX_AGE};
 use ringproof::{
-    ConsumerBuilder, Coordination, Error, LivenessAction, OnLapped, ProducerBuilder, RawConsumer,
-    RawProducer, RequiredConsumers,
+    ConsumerBuilder, Coordination, Error, OnLapped, ProducerBuilder, RawConsumer, RawProducer,
+    RequiredConsumers,
 };
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
@@ -115,14 +115,9 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
             }
             let alerts: Alerts = Arc::default();
             if let Some(r) = required {
-                let action = match r.action.as_str() {
-                    "alert" => LivenessAction::AlertOnly,
-                    "evict" => LivenessAction::Evict,
-                    _ => LivenessAction::GracefulShutdown,
-                };
                 let sink = Arc::clone(&alerts);
                 let mut config = RequiredConsumers::new(r.ids)
-                    .with_action(action)
+                    .with_action(r.action.into())
                     .with_startup_wait_timeout(Duration::from_secs(10))
                     .with_alert_hook(move |a| {
                         let m = Message::Liveness {

@@ -87,7 +87,7 @@ fn reply_within(
 fn required(ids: &[&str], action: &str, progress_ms: u64, grace_ms: u64) -> Required {
     Required {
         ids: ids.iter().map(|s| s.to_string()).collect(),
-        action: action.into(),
+        action: action.parse().expect("a liveness action"),
         progress_timeout_ms: Some(progress_ms),
         grace_ms: Some(grace_ms),
     }
