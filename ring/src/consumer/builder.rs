@@ -41,6 +41,24 @@ impl ConsumerBuilder {
     }
 
     /// Attaches to a ring of `E` events.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`](crate::Error::InvalidName): an invalid consumer id. Finding the ring:
+    /// [`Error::NotFound`](crate::Error::NotFound) (no ring or producer cursor within the attach
+    /// timeout), [`Error::Layout`](crate::Error::Layout) (a ring of another event size or
+    /// alignment, or not a valid segment),
+    /// [`Error::PermissionDenied`](crate::Error::PermissionDenied),
+    /// [`Error::Insecure`](crate::Error::Insecure),
+    /// [`Error::NotRegularFile`](crate::Error::NotRegularFile), [`Error::Io`](crate::Error::Io).
+    /// Joining (SPEC.md §7.3): [`Error::JoinLockTimeout`](crate::Error::JoinLockTimeout) (a stopped
+    /// process holds the join lock), [`Error::ConsumerIdInUse`](crate::Error::ConsumerIdInUse) (a
+    /// live process has this id), [`Error::RegistryFull`](crate::Error::RegistryFull),
+    /// [`Error::NameAlias`](crate::Error::NameAlias) (the cursor's shm name is another ring's),
+    /// [`Error::CorruptCursor`](crate::Error::CorruptCursor) (a cursor holds a value no participant
+    /// writes), [`Error::NoSpace`](crate::Error::NoSpace). Re-joining under an id whose cursor fell
+    /// behind, with `OnLapped::Fail`: [`Error::Lapped`](crate::Error::Lapped), or
+    /// [`Error::Evicted`](crate::Error::Evicted) if the producer evicted it.
     pub fn attach<E: Pod>(self) -> Result<Consumer<E>> {
         let expect = Expect {
             kind: SegmentKind::Ring,
@@ -52,12 +70,48 @@ impl ConsumerBuilder {
     }
 
     /// Attaches to a ring of `element_size`-byte events.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`](crate::Error::InvalidName): an invalid consumer id. Finding the ring:
+    /// [`Error::NotFound`](crate::Error::NotFound) (no ring or producer cursor within the attach
+    /// timeout), [`Error::Layout`](crate::Error::Layout) (a ring of another event size or
+    /// alignment, or not a valid segment),
+    /// [`Error::PermissionDenied`](crate::Error::PermissionDenied),
+    /// [`Error::Insecure`](crate::Error::Insecure),
+    /// [`Error::NotRegularFile`](crate::Error::NotRegularFile), [`Error::Io`](crate::Error::Io).
+    /// Joining (SPEC.md §7.3): [`Error::JoinLockTimeout`](crate::Error::JoinLockTimeout) (a stopped
+    /// process holds the join lock), [`Error::ConsumerIdInUse`](crate::Error::ConsumerIdInUse) (a
+    /// live process has this id), [`Error::RegistryFull`](crate::Error::RegistryFull),
+    /// [`Error::NameAlias`](crate::Error::NameAlias) (the cursor's shm name is another ring's),
+    /// [`Error::CorruptCursor`](crate::Error::CorruptCursor) (a cursor holds a value no participant
+    /// writes), [`Error::NoSpace`](crate::Error::NoSpace). Re-joining under an id whose cursor fell
+    /// behind, with `OnLapped::Fail`: [`Error::Lapped`](crate::Error::Lapped), or
+    /// [`Error::Evicted`](crate::Error::Evicted) if the producer evicted it.
     pub fn attach_raw(self, element_size: usize) -> Result<RawConsumer> {
         let expect = Expect { element_size: Some(element_size as u64), ..Expect::kind(SegmentKind::Ring) };
         RawConsumer::attach(self.config, expect)
     }
 
     /// Attaches to a ring of whatever event size it has.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`](crate::Error::InvalidName): an invalid consumer id. Finding the ring:
+    /// [`Error::NotFound`](crate::Error::NotFound) (no ring or producer cursor within the attach
+    /// timeout), [`Error::Layout`](crate::Error::Layout) (a ring of another event size or
+    /// alignment, or not a valid segment),
+    /// [`Error::PermissionDenied`](crate::Error::PermissionDenied),
+    /// [`Error::Insecure`](crate::Error::Insecure),
+    /// [`Error::NotRegularFile`](crate::Error::NotRegularFile), [`Error::Io`](crate::Error::Io).
+    /// Joining (SPEC.md §7.3): [`Error::JoinLockTimeout`](crate::Error::JoinLockTimeout) (a stopped
+    /// process holds the join lock), [`Error::ConsumerIdInUse`](crate::Error::ConsumerIdInUse) (a
+    /// live process has this id), [`Error::RegistryFull`](crate::Error::RegistryFull),
+    /// [`Error::NameAlias`](crate::Error::NameAlias) (the cursor's shm name is another ring's),
+    /// [`Error::CorruptCursor`](crate::Error::CorruptCursor) (a cursor holds a value no participant
+    /// writes), [`Error::NoSpace`](crate::Error::NoSpace). Re-joining under an id whose cursor fell
+    /// behind, with `OnLapped::Fail`: [`Error::Lapped`](crate::Error::Lapped), or
+    /// [`Error::Evicted`](crate::Error::Evicted) if the producer evicted it.
     pub fn attach_any(self) -> Result<RawConsumer> {
         RawConsumer::attach(self.config, Expect::kind(SegmentKind::Ring))
     }

@@ -62,8 +62,6 @@ impl RawConsumer {
         Ok(false)
     }
 
-    /// Stores this consumer's heartbeat if the last one is [`LIVENESS_CHECK`] old; returns
-
     /// Commits the cursor at `seq` after `n` events were read.
     #[inline(always)]
     pub(super) fn commit_read(&mut self, seq: i64, n: u64) {
@@ -120,6 +118,16 @@ impl RawConsumer {
 
     /// Waits (per the wait strategy) until the next event is published or `timeout` passes.
     /// Returns whether an event is ready.
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
+    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
+    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
     pub fn wait_for_event(&mut self, timeout: Duration) -> Result<bool> {
         let deadline = std::time::Instant::now() + timeout;
         let mut waiter = self.waiter();
@@ -133,6 +141,16 @@ impl RawConsumer {
     }
 
     /// Reads the next event with `read(seq, bytes)` if one is published, then commits it.
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
+    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
+    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn try_read_with<R>(&mut self, read: impl FnOnce(i64, &[u8]) -> R) -> Result<Option<R>> {
         if !self.ready()? {
@@ -150,6 +168,17 @@ impl RawConsumer {
     }
 
     /// Copies the next event into `out` if one is published. Returns its sequence.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EventSize`](crate::Error::EventSize): the buffer is not one event long. The ring
+    /// ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
+    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
+    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn try_read_into(&mut self, out: &mut [u8]) -> Result<Option<i64>> {
         if out.len() != self.element_size {
@@ -162,12 +191,33 @@ impl RawConsumer {
     }
 
     /// Copies the next event into `out`, waiting for it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EventSize`](crate::Error::EventSize): the buffer is not one event long. The ring
+    /// ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
+    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
+    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
     pub fn read_into(&mut self, out: &mut [u8]) -> Result<i64> {
         self.wait_ready()?;
         Ok(self.try_read_into(out)?.expect("ready"))
     }
 
     /// Leases the next event in place; the cursor is committed when the lease drops.
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
+    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
+    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn try_lease(&mut self) -> Result<Option<RawLease<'_>>> {
         if !self.ready()? {
@@ -177,6 +227,16 @@ impl RawConsumer {
     }
 
     /// Leases the next event, waiting for it.
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
+    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
+    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
     pub fn lease(&mut self) -> Result<RawLease<'_>> {
         self.wait_ready()?;
         Ok(RawLease { seq: self.next, consumer: self })
@@ -188,6 +248,16 @@ impl RawConsumer {
     ///
     /// This is the batch primitive: one bounds computation per run instead of per event, so
     /// the caller's loop over a run is as tight as over a plain slice.
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
+    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
+    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn poll_runs(&mut self, max: usize, mut run: impl FnMut(i64, &[u8])) -> Result<usize> {
         self.runs(max, |first, bytes, _| run(first, bytes))
@@ -224,6 +294,16 @@ impl RawConsumer {
 
     /// Hands every published event (at most `max`) to `f(seq, bytes, end_of_batch)` and commits
     /// the cursor once. Returns how many were handled (0 if none is published).
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
+    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
+    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn poll_batch(&mut self, max: usize, mut f: impl FnMut(i64, &[u8], bool)) -> Result<usize> {
         let size = self.element_size;
@@ -236,6 +316,16 @@ impl RawConsumer {
     }
 
     /// [`poll_batch`](Self::poll_batch) after waiting for at least one event.
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
+    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
+    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
     pub fn wait_batch(&mut self, max: usize, f: impl FnMut(i64, &[u8], bool)) -> Result<usize> {
         self.wait_ready()?;
         self.poll_batch(max, f)
@@ -258,6 +348,11 @@ impl RawLease<'_> {
     /// or [`Error::Lapped`] if the producer evicted or retired this consumer meanwhile, since it
     /// may then have rewritten the slot (SPEC.md §7.10). Call after reading, before acting on
     /// the bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Evicted`](crate::Error::Evicted) or [`Error::Lapped`](crate::Error::Lapped): the
+    /// producer stopped gating on this consumer and may have rewritten the slot.
     pub fn verify(&self) -> Result<()> {
         self.consumer.check_evicted()
     }

@@ -21,6 +21,7 @@ const IDLE_POLLS_PER_CLOCK: u32 = 64;
 static GONE_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 impl RawConsumer {
+    /// Stores this consumer's heartbeat if the last one is [`LIVENESS_CHECK`] old; returns
     /// whether it did (and so whether a liveness look is due). Fails, without beating, if the
     /// slot is no longer this process's (see [`check_standing`](Self::check_standing)).
     pub(super) fn beat_if_due(&mut self) -> Result<bool> {

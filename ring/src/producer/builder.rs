@@ -77,17 +77,74 @@ impl ProducerBuilder {
     }
 
     /// Creates a ring of `E` events.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig): a capacity that is not a power of
+    /// two, events of 0 bytes or over the slot limit, a bad alignment, no registry slots;
+    /// [`Error::InvalidName`](crate::Error::InvalidName): a discovery prefix that makes no valid
+    /// consumer id. Over an existing ring (a restart, SPEC.md §7.9):
+    /// [`Error::ProducerAlive`](crate::Error::ProducerAlive) while its producer runs,
+    /// [`Error::Damaged`](crate::Error::Damaged) for a segment the restart cannot make sense of,
+    /// [`Error::Layout`](crate::Error::Layout) for a ring of another geometry,
+    /// [`Error::CorruptCursor`](crate::Error::CorruptCursor) for a producer cursor no producer
+    /// writes, [`Error::Insecure`](crate::Error::Insecure) for a segment not private to this user.
+    /// Making segments: [`Error::AlreadyExists`](crate::Error::AlreadyExists) (producers kept
+    /// racing for the name), [`Error::PermissionDenied`](crate::Error::PermissionDenied),
+    /// [`Error::NoSpace`](crate::Error::NoSpace),
+    /// [`Error::NotRegularFile`](crate::Error::NotRegularFile), [`Error::Io`](crate::Error::Io).
+    /// Before the first publish: [`Error::ConsumersMissing`](crate::Error::ConsumersMissing)
+    /// (`Coordination::WaitForConsumers` timed out),
+    /// [`Error::StartupTimeout`](crate::Error::StartupTimeout) (required consumers never joined).
     pub fn create<E: Pod>(self) -> Result<Producer<E>> {
         let raw = self.create_raw_aligned(std::mem::size_of::<E>(), std::mem::align_of::<E>())?;
         Ok(Producer::new(raw))
     }
 
     /// Creates a ring of `element_size`-byte events (8-byte aligned), for byte-level peers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig): a capacity that is not a power of
+    /// two, events of 0 bytes or over the slot limit, a bad alignment, no registry slots;
+    /// [`Error::InvalidName`](crate::Error::InvalidName): a discovery prefix that makes no valid
+    /// consumer id. Over an existing ring (a restart, SPEC.md §7.9):
+    /// [`Error::ProducerAlive`](crate::Error::ProducerAlive) while its producer runs,
+    /// [`Error::Damaged`](crate::Error::Damaged) for a segment the restart cannot make sense of,
+    /// [`Error::Layout`](crate::Error::Layout) for a ring of another geometry,
+    /// [`Error::CorruptCursor`](crate::Error::CorruptCursor) for a producer cursor no producer
+    /// writes, [`Error::Insecure`](crate::Error::Insecure) for a segment not private to this user.
+    /// Making segments: [`Error::AlreadyExists`](crate::Error::AlreadyExists) (producers kept
+    /// racing for the name), [`Error::PermissionDenied`](crate::Error::PermissionDenied),
+    /// [`Error::NoSpace`](crate::Error::NoSpace),
+    /// [`Error::NotRegularFile`](crate::Error::NotRegularFile), [`Error::Io`](crate::Error::Io).
+    /// Before the first publish: [`Error::ConsumersMissing`](crate::Error::ConsumersMissing)
+    /// (`Coordination::WaitForConsumers` timed out),
+    /// [`Error::StartupTimeout`](crate::Error::StartupTimeout) (required consumers never joined).
     pub fn create_raw(self, element_size: usize) -> Result<RawProducer> {
         self.create_raw_aligned(element_size, MIN_ALIGNMENT)
     }
 
     /// Creates a ring of `element_size`-byte events aligned to `alignment`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig): a capacity that is not a power of
+    /// two, events of 0 bytes or over the slot limit, a bad alignment, no registry slots;
+    /// [`Error::InvalidName`](crate::Error::InvalidName): a discovery prefix that makes no valid
+    /// consumer id. Over an existing ring (a restart, SPEC.md §7.9):
+    /// [`Error::ProducerAlive`](crate::Error::ProducerAlive) while its producer runs,
+    /// [`Error::Damaged`](crate::Error::Damaged) for a segment the restart cannot make sense of,
+    /// [`Error::Layout`](crate::Error::Layout) for a ring of another geometry,
+    /// [`Error::CorruptCursor`](crate::Error::CorruptCursor) for a producer cursor no producer
+    /// writes, [`Error::Insecure`](crate::Error::Insecure) for a segment not private to this user.
+    /// Making segments: [`Error::AlreadyExists`](crate::Error::AlreadyExists) (producers kept
+    /// racing for the name), [`Error::PermissionDenied`](crate::Error::PermissionDenied),
+    /// [`Error::NoSpace`](crate::Error::NoSpace),
+    /// [`Error::NotRegularFile`](crate::Error::NotRegularFile), [`Error::Io`](crate::Error::Io).
+    /// Before the first publish: [`Error::ConsumersMissing`](crate::Error::ConsumersMissing)
+    /// (`Coordination::WaitForConsumers` timed out),
+    /// [`Error::StartupTimeout`](crate::Error::StartupTimeout) (required consumers never joined).
     pub fn create_raw_aligned(self, element_size: usize, alignment: usize) -> Result<RawProducer> {
         RawProducer::create(self.config, element_size, alignment.max(MIN_ALIGNMENT))
     }

@@ -31,6 +31,11 @@ impl RawProducer {
     /// Waits until every gating consumer has consumed everything published so far, or
     /// `timeout` passes (returns `false`). Dead consumers stop gating and required ones are
     /// watched, as in a blocked publish. For a clean shutdown that loses nothing.
+    ///
+    /// # Errors
+    ///
+    /// Only [`Error::GracefulShutdown`](crate::Error::GracefulShutdown): while it waited for room,
+    /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
     pub fn drain(&mut self, timeout: Duration) -> Result<bool> {
         let target = self.next - 1 + self.capacity as i64;
         self.wait_until_limit(target, Some(Instant::now() + timeout))

@@ -219,6 +219,11 @@ impl RawProducer {
     }
 
     /// Waits until `min` consumers gate the ring (registered or discovered).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConsumersMissing`](crate::Error::ConsumersMissing): fewer than `min` consumers gate
+    /// the ring at `timeout`.
     pub fn wait_for_consumers(&mut self, min: usize, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {

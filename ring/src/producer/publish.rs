@@ -15,6 +15,12 @@ impl RawProducer {
     }
 
     /// Publishes one event written by `write` into its slot; waits while the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// Only [`Error::GracefulShutdown`](crate::Error::GracefulShutdown): while it waited for room,
+    /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
+    /// A full ring is waited out.
     #[inline]
     pub fn publish_with(&mut self, write: impl FnOnce(&mut [u8])) -> Result<i64> {
         let seq = self.next;
@@ -51,6 +57,13 @@ impl RawProducer {
     }
 
     /// Publishes `event` (its length must be the element size).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EventSize`](crate::Error::EventSize): the buffer is not one event long. Only
+    /// [`Error::GracefulShutdown`](crate::Error::GracefulShutdown): while it waited for room, a
+    /// required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`. A
+    /// full ring is waited out.
     #[inline]
     pub fn publish(&mut self, event: &[u8]) -> Result<i64> {
         self.check_len(event.len())?;
@@ -58,6 +71,11 @@ impl RawProducer {
     }
 
     /// Publishes one event, or fails with [`Error::Full`] at once if there is no room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`](crate::Error::Full): no room now (the slowest gating consumer has not freed
+    /// the slot); nothing was written.
     #[inline]
     pub fn try_publish_with(&mut self, write: impl FnOnce(&mut [u8])) -> Result<i64> {
         let seq = self.next;
@@ -73,6 +91,13 @@ impl RawProducer {
 
     /// Publishes `n` events, `write(i, slot)` for `i` in `0..n`, with one cursor store.
     /// Waits for room; `n > capacity` is an error, never a hang.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BatchTooLarge`](crate::Error::BatchTooLarge): `n` is 0 or more than the capacity.
+    /// Only [`Error::GracefulShutdown`](crate::Error::GracefulShutdown): while it waited for room,
+    /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
+    /// A full ring is waited out.
     pub fn publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut [u8])) -> Result<i64> {
         let last = self.check_batch(n)?;
         if !protocol::within_limit(last, self.limit) {
@@ -82,6 +107,12 @@ impl RawProducer {
     }
 
     /// [`publish_batch`](Self::publish_batch) without waiting: [`Error::Full`] if there is no room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BatchTooLarge`](crate::Error::BatchTooLarge): `n` is 0 or more than the capacity.
+    /// [`Error::Full`](crate::Error::Full): no room now (the slowest gating consumer has not freed
+    /// the slot); nothing was written.
     pub fn try_publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut [u8])) -> Result<i64> {
         let last = self.check_batch(n)?;
         if !protocol::within_limit(last, self.limit) {
@@ -95,6 +126,13 @@ impl RawProducer {
 
     /// Claims `n` slots for zero-copy writing; nothing is visible until [`RawClaim::commit`].
     /// Dropping the claim uncommitted publishes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BatchTooLarge`](crate::Error::BatchTooLarge): `n` is 0 or more than the capacity.
+    /// Only [`Error::GracefulShutdown`](crate::Error::GracefulShutdown): while it waited for room,
+    /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
+    /// A full ring is waited out.
     pub fn claim(&mut self, n: usize) -> Result<RawClaim<'_>> {
         let last = self.check_batch(n)?;
         if !protocol::within_limit(last, self.limit) {

@@ -23,35 +23,72 @@ impl<E: Pod> Producer<E> {
     /// Publishes `event`, waiting while the ring is full. Inlined into the caller: one typed
     /// store of the event, the cursor store, and a load of the wake word from a line that
     /// stays in this core's cache (SPEC.md §8 R8.c).
+    ///
+    /// # Errors
+    ///
+    /// Only [`Error::GracefulShutdown`](crate::Error::GracefulShutdown): while it waited for room,
+    /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
+    /// A full ring is waited out.
     #[inline(always)]
     pub fn publish(&mut self, event: &E) -> Result<i64> {
         self.raw.publish_pod(event)
     }
 
     /// Publishes the event `write` fills in place.
+    ///
+    /// # Errors
+    ///
+    /// Only [`Error::GracefulShutdown`](crate::Error::GracefulShutdown): while it waited for room,
+    /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
+    /// A full ring is waited out.
     #[inline]
     pub fn publish_with(&mut self, write: impl FnOnce(&mut E)) -> Result<i64> {
         self.raw.publish_with(|s| write(bytemuck::from_bytes_mut(s)))
     }
 
     /// Publishes `event`, or [`Error::Full`] at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`](crate::Error::Full): no room now (the slowest gating consumer has not freed
+    /// the slot); nothing was written.
     #[inline]
     pub fn try_publish(&mut self, event: &E) -> Result<i64> {
         self.raw.try_publish_with(|s| s.copy_from_slice(bytemuck::bytes_of(event)))
     }
 
     /// Publishes `n` events filled by `write(i, &mut E)`, one cursor store.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BatchTooLarge`](crate::Error::BatchTooLarge): `n` is 0 or more than the capacity.
+    /// Only [`Error::GracefulShutdown`](crate::Error::GracefulShutdown): while it waited for room,
+    /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
+    /// A full ring is waited out.
     #[inline]
     pub fn publish_batch(&mut self, n: usize, mut write: impl FnMut(usize, &mut E)) -> Result<i64> {
         self.raw.publish_batch(n, |i, s| write(i, bytemuck::from_bytes_mut(s)))
     }
 
     /// [`publish_batch`](Self::publish_batch), or [`Error::Full`] at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BatchTooLarge`](crate::Error::BatchTooLarge): `n` is 0 or more than the capacity.
+    /// [`Error::Full`](crate::Error::Full): no room now (the slowest gating consumer has not freed
+    /// the slot); nothing was written.
     pub fn try_publish_batch(&mut self, n: usize, mut write: impl FnMut(usize, &mut E)) -> Result<i64> {
         self.raw.try_publish_batch(n, |i, s| write(i, bytemuck::from_bytes_mut(s)))
     }
 
     /// Claims `n` slots for zero-copy writing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BatchTooLarge`](crate::Error::BatchTooLarge): `n` is 0 or more than the capacity.
+    /// Only [`Error::GracefulShutdown`](crate::Error::GracefulShutdown): while it waited for room,
+    /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
+    /// A full ring is waited out.
     pub fn claim(&mut self, n: usize) -> Result<Claim<'_, E>> {
         Ok(Claim { raw: self.raw.claim(n)?, _event: PhantomData })
     }
