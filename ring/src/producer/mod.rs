@@ -1,9 +1,10 @@
 //! The single producer: claims slots, writes them, publishes with one release store per call.
 //!
-//! One concept per file: [`config`](self) and [`builder`](ProducerBuilder) (what a producer is
-//! made from), `lifecycle` (create, restart, shutdown), `publish` (the hot path), `gating`
-//! (the cached limit, the rescan, waiting for room, liveness verdicts) and `typed` (the typed
-//! facade). The memory orderings they rely on are [`crate::protocol`]'s.
+//! One concept per file: `config` and `builder` (what a producer is made from: the builder fills
+//! in a plain config value, and creation reads only that), `lifecycle` (create, restart, wait
+//! for consumers, shutdown), `publish` (the hot path), `gating` (the cached limit, the rescan,
+//! waiting for room, liveness verdicts on gating consumers) and `typed` (the typed facade). The
+//! memory orderings they rely on are [`crate::protocol`]'s.
 
 mod builder;
 mod config;

@@ -1,6 +1,6 @@
 //! The hot path: claim, write and publish with one release store of the producer cursor per
 //! call (SPEC.md §7.1), against the cached limit. Only what a publish executes every time lives
-//! here; waiting for room is [`gating`](super::gating)'s, out of line.
+//! here; waiting for room is `gating`'s, out of line.
 
 use super::RawProducer;
 use crate::error::{Error, Result};
