@@ -14,7 +14,7 @@ pub const FOREIGN_JOIN_SETTLE: Duration = Duration::from_millis(25);
 /// What a consumer does when its committed cursor fell behind what the ring still holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnLapped {
-    /// Fail with [`Error::Lapped`], naming the missed sequences.
+    /// Fail with [`Error::Lapped`](crate::Error::Lapped), naming the missed sequences.
     #[default]
     Fail,
     /// Skip to the next unpublished sequence.

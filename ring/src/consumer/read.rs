@@ -121,12 +121,12 @@ impl RawConsumer {
     ///
     /// # Errors
     ///
-    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
-    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
     /// published is consumed; keep polling to continue after a restart),
-    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
-    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
-    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     pub fn wait_for_event(&mut self, timeout: Duration) -> Result<bool> {
         let deadline = std::time::Instant::now() + timeout;
@@ -144,12 +144,12 @@ impl RawConsumer {
     ///
     /// # Errors
     ///
-    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
-    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
     /// published is consumed; keep polling to continue after a restart),
-    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
-    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
-    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn try_read_with<R>(&mut self, read: impl FnOnce(i64, &[u8]) -> R) -> Result<Option<R>> {
@@ -171,13 +171,13 @@ impl RawConsumer {
     ///
     /// # Errors
     ///
-    /// [`Error::EventSize`](crate::Error::EventSize): the buffer is not one event long. The ring
-    /// ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
-    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// [`Error::EventSize`]: the buffer is not one event long. The ring
+    /// ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
     /// published is consumed; keep polling to continue after a restart),
-    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
-    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
-    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn try_read_into(&mut self, out: &mut [u8]) -> Result<Option<i64>> {
@@ -194,13 +194,13 @@ impl RawConsumer {
     ///
     /// # Errors
     ///
-    /// [`Error::EventSize`](crate::Error::EventSize): the buffer is not one event long. The ring
-    /// ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
-    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// [`Error::EventSize`]: the buffer is not one event long. The ring
+    /// ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
     /// published is consumed; keep polling to continue after a restart),
-    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
-    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
-    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     pub fn read_into(&mut self, out: &mut [u8]) -> Result<i64> {
         self.wait_ready()?;
@@ -211,12 +211,12 @@ impl RawConsumer {
     ///
     /// # Errors
     ///
-    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
-    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
     /// published is consumed; keep polling to continue after a restart),
-    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
-    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
-    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn try_lease(&mut self) -> Result<Option<RawLease<'_>>> {
@@ -230,12 +230,12 @@ impl RawConsumer {
     ///
     /// # Errors
     ///
-    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
-    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
     /// published is consumed; keep polling to continue after a restart),
-    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
-    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
-    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     pub fn lease(&mut self) -> Result<RawLease<'_>> {
         self.wait_ready()?;
@@ -251,12 +251,12 @@ impl RawConsumer {
     ///
     /// # Errors
     ///
-    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
-    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
     /// published is consumed; keep polling to continue after a restart),
-    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
-    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
-    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn poll_runs(&mut self, max: usize, mut run: impl FnMut(i64, &[u8])) -> Result<usize> {
@@ -297,12 +297,12 @@ impl RawConsumer {
     ///
     /// # Errors
     ///
-    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
-    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
     /// published is consumed; keep polling to continue after a restart),
-    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
-    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
-    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn poll_batch(&mut self, max: usize, mut f: impl FnMut(i64, &[u8], bool)) -> Result<usize> {
@@ -319,12 +319,12 @@ impl RawConsumer {
     ///
     /// # Errors
     ///
-    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
-    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
     /// published is consumed; keep polling to continue after a restart),
-    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
-    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
-    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     pub fn wait_batch(&mut self, max: usize, f: impl FnMut(i64, &[u8], bool)) -> Result<usize> {
         self.wait_ready()?;
@@ -351,7 +351,7 @@ impl RawLease<'_> {
     ///
     /// # Errors
     ///
-    /// [`Error::Evicted`](crate::Error::Evicted) or [`Error::Lapped`](crate::Error::Lapped): the
+    /// [`Error::Evicted`] or [`Error::Lapped`]: the
     /// producer stopped gating on this consumer and may have rewritten the slot.
     pub fn verify(&self) -> Result<()> {
         self.consumer.check_evicted()

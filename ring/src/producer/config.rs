@@ -15,7 +15,7 @@ pub enum Coordination {
     /// Publish at once; consumers that join later start at the next unpublished sequence.
     #[default]
     Immediate,
-    /// Wait until `min` consumers gate the ring; fail with [`Error::ConsumersMissing`] after
+    /// Wait until `min` consumers gate the ring; fail with [`Error::ConsumersMissing`](crate::Error::ConsumersMissing) after
     /// `timeout`.
     WaitForConsumers { min: usize, timeout: Duration },
 }

@@ -222,7 +222,7 @@ impl RawProducer {
     ///
     /// # Errors
     ///
-    /// [`Error::ConsumersMissing`](crate::Error::ConsumersMissing): fewer than `min` consumers gate
+    /// [`Error::ConsumersMissing`]: fewer than `min` consumers gate
     /// the ring at `timeout`.
     pub fn wait_for_consumers(&mut self, min: usize, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;

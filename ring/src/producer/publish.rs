@@ -18,7 +18,7 @@ impl RawProducer {
     ///
     /// # Errors
     ///
-    /// Only [`Error::GracefulShutdown`](crate::Error::GracefulShutdown): while it waited for room,
+    /// Only [`Error::GracefulShutdown`]: while it waited for room,
     /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
     /// A full ring is waited out.
     #[inline]
@@ -35,7 +35,7 @@ impl RawProducer {
     /// compile-time stride and the event one typed store (no length check, no `memcpy` call for
     /// small events), then the cursor store and the wake-word load. Everything that is not
     /// that (waiting for room, failpoints, waking) is out of line. `E` is the ring's event type:
-    /// [`ProducerBuilder::create`] made the ring with `size_of::<E>()`-byte slots aligned to
+    /// [`ProducerBuilder::create`](super::ProducerBuilder::create) made the ring with `size_of::<E>()`-byte slots aligned to
     /// `align_of::<E>()`.
     #[inline(always)]
     pub(super) fn publish_pod<E: Pod>(&mut self, event: &E) -> Result<i64> {
@@ -60,8 +60,8 @@ impl RawProducer {
     ///
     /// # Errors
     ///
-    /// [`Error::EventSize`](crate::Error::EventSize): the buffer is not one event long. Only
-    /// [`Error::GracefulShutdown`](crate::Error::GracefulShutdown): while it waited for room, a
+    /// [`Error::EventSize`]: the buffer is not one event long. Only
+    /// [`Error::GracefulShutdown`]: while it waited for room, a
     /// required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`. A
     /// full ring is waited out.
     #[inline]
@@ -74,7 +74,7 @@ impl RawProducer {
     ///
     /// # Errors
     ///
-    /// [`Error::Full`](crate::Error::Full): no room now (the slowest gating consumer has not freed
+    /// [`Error::Full`]: no room now (the slowest gating consumer has not freed
     /// the slot); nothing was written.
     #[inline]
     pub fn try_publish_with(&mut self, write: impl FnOnce(&mut [u8])) -> Result<i64> {
@@ -94,8 +94,8 @@ impl RawProducer {
     ///
     /// # Errors
     ///
-    /// [`Error::BatchTooLarge`](crate::Error::BatchTooLarge): `n` is 0 or more than the capacity.
-    /// Only [`Error::GracefulShutdown`](crate::Error::GracefulShutdown): while it waited for room,
+    /// [`Error::BatchTooLarge`]: `n` is 0 or more than the capacity.
+    /// Only [`Error::GracefulShutdown`]: while it waited for room,
     /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
     /// A full ring is waited out.
     pub fn publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut [u8])) -> Result<i64> {
@@ -110,8 +110,8 @@ impl RawProducer {
     ///
     /// # Errors
     ///
-    /// [`Error::BatchTooLarge`](crate::Error::BatchTooLarge): `n` is 0 or more than the capacity.
-    /// [`Error::Full`](crate::Error::Full): no room now (the slowest gating consumer has not freed
+    /// [`Error::BatchTooLarge`]: `n` is 0 or more than the capacity.
+    /// [`Error::Full`]: no room now (the slowest gating consumer has not freed
     /// the slot); nothing was written.
     pub fn try_publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut [u8])) -> Result<i64> {
         let last = self.check_batch(n)?;
@@ -129,8 +129,8 @@ impl RawProducer {
     ///
     /// # Errors
     ///
-    /// [`Error::BatchTooLarge`](crate::Error::BatchTooLarge): `n` is 0 or more than the capacity.
-    /// Only [`Error::GracefulShutdown`](crate::Error::GracefulShutdown): while it waited for room,
+    /// [`Error::BatchTooLarge`]: `n` is 0 or more than the capacity.
+    /// Only [`Error::GracefulShutdown`]: while it waited for room,
     /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
     /// A full ring is waited out.
     pub fn claim(&mut self, n: usize) -> Result<RawClaim<'_>> {
@@ -234,7 +234,7 @@ impl RawProducer {
     }
 
     /// Makes every event published so far visible. Only needed with
-    /// [`ProducerBuilder::coalesce`]; otherwise every publish call is visible at once.
+    /// [`ProducerBuilder::coalesce`](super::ProducerBuilder::coalesce); otherwise every publish call is visible at once.
     #[inline]
     pub fn flush(&mut self) {
         if self.coalesce > 1 && self.stored < self.next - 1 {

@@ -46,7 +46,7 @@ impl<E: Pod> Producer<E> {
         self.raw.publish_with(|s| write(bytemuck::from_bytes_mut(s)))
     }
 
-    /// Publishes `event`, or [`Error::Full`] at once.
+    /// Publishes `event`, or [`Error::Full`](crate::Error::Full) at once.
     ///
     /// # Errors
     ///
@@ -70,7 +70,7 @@ impl<E: Pod> Producer<E> {
         self.raw.publish_batch(n, |i, s| write(i, bytemuck::from_bytes_mut(s)))
     }
 
-    /// [`publish_batch`](Self::publish_batch), or [`Error::Full`] at once.
+    /// [`publish_batch`](Self::publish_batch), or [`Error::Full`](crate::Error::Full) at once.
     ///
     /// # Errors
     ///
@@ -103,7 +103,7 @@ impl<E: Pod> Producer<E> {
         self.raw.last_published()
     }
 
-    /// Makes coalesced events visible (see [`ProducerBuilder::coalesce`]).
+    /// Makes coalesced events visible (see [`ProducerBuilder::coalesce`](super::ProducerBuilder::coalesce)).
     pub fn flush(&mut self) {
         self.raw.flush()
     }
