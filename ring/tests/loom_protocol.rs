@@ -15,9 +15,9 @@
 //! ```
 //!
 //! On the project's 2-core machine, busy with other builds: about 6 min from an empty target
-//! dir; once built, 74 s of wall-clock model checking for the 14 tests with the machine at load
-//! 12 (about 25 s of CPU time; two consumers and the late joiner are most of it, the six
-//! registry and eviction models take well under a second each).
+//! dir; once built, 28 s of wall-clock model checking for the 14 tests at load 5 to 7 (74 s at
+//! load 12; about 20 s of CPU time). Two consumers and the late joiner are most of it; the five
+//! registry and eviction models take well under a second each.
 //!
 //! Without `LOOM_MAX_PREEMPTIONS` the tests bound preemptions at 2 themselves (the three-thread
 //! test at 1). Each test names the mutations of `ring/src/protocol.rs` it was seen to catch:
