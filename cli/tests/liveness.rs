@@ -584,7 +584,7 @@ fn dead_required_consumer_shutdown(backend: Backend) {
     let rest = (head - hold + 1) as u64;
     gate_consume(&mut gate, rest, &mut []);
     let mut buf = [0u8; 64];
-    match gate.try_next_into(&mut buf) {
+    match gate.try_read_into(&mut buf) {
         Err(Error::Closed { final_sequence }) => assert_eq!(final_sequence, head),
         other => panic!("expected Closed at {head}, got {other:?}"),
     }
@@ -1070,7 +1070,7 @@ fn pid_reuse_cannot_make_a_dead_participant_alive() {
         assert_eq!(reg.slot_state(slot), SLOT_ACTIVE);
         let mut buf = [0u8; 64];
         for seq in 8..16 {
-            assert_eq!(c.try_next_into(&mut buf).expect("read"), Some(seq));
+            assert_eq!(c.try_read_into(&mut buf).expect("read"), Some(seq));
             ringproof::payload::verify(seq as u64, &buf).expect("payload");
         }
         assert!(p.drain(Duration::from_secs(20)).expect("drain"));

@@ -805,7 +805,7 @@ fn drain_timeout_exits_4_and_consumer_drains_closed_ring() {
         );
         gate_consume(&mut gate, 10, &mut []);
         let mut buf = [0u8; 64];
-        match gate.try_next_into(&mut buf) {
+        match gate.try_read_into(&mut buf) {
             Err(ringproof::Error::Closed { final_sequence }) => assert_eq!(final_sequence, 9),
             other => panic!("expected Closed after draining, got {other:?}"),
         }

@@ -144,7 +144,7 @@ pub fn ringproof_initiator(
     for i in 0..total {
         let t0 = pacer.start();
         p.publish(&i)?;
-        let (seq, v) = c.next()?;
+        let (seq, v) = c.read()?;
         let t1 = ticks();
         errors += u64::from((v != i) | (seq as u64 != i));
         if i >= warmup {
@@ -165,7 +165,7 @@ pub fn ringproof_responder(
 ) -> ringproof::Result<u64> {
     let mut errors = 0u64;
     for i in 0..total {
-        let (seq, v) = c.next()?;
+        let (seq, v) = c.read()?;
         errors += u64::from((v != i) | (seq as u64 != i));
         p.publish(&v)?;
     }

@@ -15,7 +15,7 @@
 //! producer.publish(&42)?;
 //! // Process B
 //! let mut consumer = ConsumerBuilder::new(name, "c_0").attach::<u64>()?;
-//! let (seq, value) = consumer.next()?;
+//! let (seq, value) = consumer.read()?;
 //! # Ok(()) }
 //! ```
 //!

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 /// How a consumer reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadMode {
-    /// `try_next_into` / `next_into`: copy each event out.
+    /// `try_read_into` / `read_into`: copy each event out.
     Copy,
     /// `lease`: read in place, commit on drop.
     Lease,
@@ -122,7 +122,7 @@ pub fn consume(c: &mut RawConsumer, events: u64, mode: ReadMode, mut on_progress
     let mut buf = vec![0u8; c.element_size()];
     while r.consumed < events {
         let step = match mode {
-            ReadMode::Copy => c.next_into(&mut buf).map(|seq| r.record(seq, &buf)),
+            ReadMode::Copy => c.read_into(&mut buf).map(|seq| r.record(seq, &buf)),
             ReadMode::Lease => c.lease().map(|lease| {
                 let seq = lease.sequence();
                 r.record(seq, &lease);
@@ -180,7 +180,7 @@ pub fn consume_until(
     let mut reads = 0u32;
     while r.consumed < events {
         let step = match mode {
-            ReadMode::Copy => c.try_next_into(&mut buf).map(|s| s.map(|seq| r.record(seq, &buf)).is_some()),
+            ReadMode::Copy => c.try_read_into(&mut buf).map(|s| s.map(|seq| r.record(seq, &buf)).is_some()),
             ReadMode::Lease => c.try_lease().map(|l| {
                 l.map(|lease| {
                     let seq = lease.sequence();

@@ -1,7 +1,7 @@
 //! How a consumer waits for events and a producer waits for free slots.
 
-use crate::futex;
-use crate::sync::{spin_hint, AtomicI64, AtomicU32, Ordering};
+use crate::{futex, protocol};
+use crate::sync::{spin_hint, AtomicI64, AtomicU32};
 use std::time::Duration;
 
 /// What a waiting side does while the sequence it needs has not arrived.
@@ -109,7 +109,7 @@ impl Waiter {
                 if self.round <= spins {
                     spin_hint();
                     Paused::Spun
-                } else if cursor.load(Ordering::Acquire) == observed {
+                } else if protocol::still_at(cursor, observed) {
                     futex::wait_while_equal(cursor, waiters, observed, backstop, still_blocked);
                     Paused::Parked
                 } else {

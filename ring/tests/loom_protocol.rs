@@ -14,21 +14,31 @@
 //!     cargo test -p ringproof --release --test loom_protocol
 //! ```
 //!
-//! On the project's 2-core machine, busy with other builds: 1 min 28 s from an empty target
-//! dir, of which about 20 s is model checking (8 tests; a 9th, the blocking pair, added since); about 20 s once built.
+//! On the project's 2-core machine, busy with other builds: about 6 min from an empty target
+//! dir; once built, 28 s of wall-clock model checking for the 14 tests at load 5 to 7 (74 s at
+//! load 12; about 20 s of CPU time). Two consumers and the late joiner are most of it; the five
+//! registry and eviction models take well under a second each.
 //!
 //! Without `LOOM_MAX_PREEMPTIONS` the tests bound preemptions at 2 themselves (the three-thread
 //! test at 1). Each test names the mutations of `ring/src/protocol.rs` it was seen to catch:
 //! each was applied alone, this suite run, the failing tests noted, the code restored. Every
-//! test catches `publish` Release->Relaxed and `published` Acquire->Relaxed (loom: "Causality
+//! test of the event ring (the first nine) catches `publish` Release->Relaxed and `published` Acquire->Relaxed (loom: "Causality
 //! violation: Concurrent read and write accesses" on a slot); the lists below name what else
 //! each one catches. Seen NOT to be caught: `activate` Release->Relaxed (the announcement's
-//! SeqCst increment releases the slot state too, to a producer that acquires the generation).
+//! SeqCst increment releases the slot state too, to a producer that acquires the generation);
+//! the fence dropped from `evictions_before_rewrites` (every retirement is followed by an
+//! announcement, whose SeqCst fence releases it too).
+//!
+//! The last five tests model the registry: two joiners racing for a free slot, a takeover
+//! resuming from its dead incarnation's handshake, two restarts racing for a dead producer,
+//! eviction, and the reap at close racing a takeover. The registry and eviction models do not
+//! exercise the event slots, so the `publish` / `published` mutations do not apply to them; each
+//! names the mutation it was seen to catch.
 //!
 //! The producer and consumer below are the protocol skeletons of `RawProducer` and
-//! `RawConsumer` (SPEC.md §7.1-§7.6): cached limit, rescan, join handshake, commit, leave,
-//! drain and close, in the same order, with everything that is not memory ordering (mapping,
-//! futex, liveness, counters) left out.
+//! `RawConsumer` (SPEC.md §7.1-§7.6): cached limit, rescan, join (claim, handshake), commit,
+//! leave, drain and close, in the same order, with everything that is not memory ordering
+//! (mapping, futex, liveness, counters) left out.
 #![cfg(loom)]
 
 use loom::cell::UnsafeCell;
@@ -36,8 +46,9 @@ use loom::sync::Arc;
 use loom::sync::Notify;
 use loom::thread;
 use ringproof::layout::cursor::CursorCell;
+use ringproof::layout::cursor::{JOINED, JOINING};
 use ringproof::layout::registry::{
-    Control, Slot, MAX_ID_LEN, RING_OPEN, ROLE_CONSUMER, SLOT_ACTIVE, SLOT_FREE,
+    Control, Slot, SlotState, MAX_ID_LEN, RING_CLOSED, RING_OPEN, ROLE_CONSUMER,
 };
 use ringproof::protocol;
 use ringproof::sync::{AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -65,9 +76,9 @@ fn cursor_cell(value: i64) -> CursorCell {
     }
 }
 
-fn registry_slot(state: u32) -> Slot {
+fn registry_slot(state: SlotState) -> Slot {
     Slot {
-        state: AtomicU32::new(state),
+        state: AtomicU32::new(state.word()),
         role: AtomicU32::new(ROLE_CONSUMER),
         owner: AtomicU64::new(0),
         start_time: AtomicU64::new(0),
@@ -95,8 +106,9 @@ struct Ring {
 }
 
 // SAFETY: the registry slots' id bytes (the only non-atomic registry field, which makes `Slot`
-// not `Sync`) are never touched here; the event slots are loom cells whose every access loom
-// checks for races.
+// not `Sync`) are written only by a joiner whose `claim_free` won the slot, and loom runs its
+// threads one at a time on one OS thread; the event slots are loom cells whose every access
+// loom checks for races.
 unsafe impl Sync for Ring {}
 
 impl Ring {
@@ -120,7 +132,13 @@ impl Ring {
             },
             producer: cursor_cell(-1),
             members: (0..consumers)
-                .map(|i| registry_slot(if i < active { SLOT_ACTIVE } else { SLOT_FREE }))
+                .map(|i| {
+                    registry_slot(if i < active {
+                        SlotState::Active
+                    } else {
+                        SlotState::Free
+                    })
+                })
                 .collect(),
             cursors: (0..consumers).map(|_| cursor_cell(-1)).collect(),
             slots: (0..CAPACITY).map(|_| UnsafeCell::new([0, 0])).collect(),
@@ -245,16 +263,23 @@ impl Consumer {
         }
     }
 
-    /// `RawConsumer::attach`, fresh cursor: cursor at the head, join (activate + announce), the
-    /// handshake load of the head, commit it, start after it.
+    /// `RawConsumer::attach` + `Registry::join`, fresh cursor: cursor at the head, claim the free
+    /// slot, mark the cursor joining, activate + announce, the handshake load of
+    /// the head, commit it, mark the cursor joined, start after it.
     fn join(ring: Arc<Ring>, me: usize) -> Consumer {
         let head = protocol::published(&ring.producer);
         // The new cursor segment's bytes: plain writes, made visible by the slot activation.
         ring.cursors[me].value.store(head, Ordering::Relaxed);
-        protocol::activate(&ring.members[me]);
+        let slot = &ring.members[me];
+        // (`fill_claimed`, the joiner's own bookkeeping, which the rescan does not read, is
+        // left out: `two_joiners_race_for_one_free_slot` checks it.)
+        assert!(protocol::claim_free(slot), "slot {me} is free");
+        protocol::mark_joining(&ring.cursors[me], JOINING);
+        protocol::activate(slot);
         protocol::announce(&ring.control);
         let head_now = protocol::join_head(&ring.producer);
         protocol::commit(&ring.cursors[me], head_now);
+        protocol::mark_joined(&ring.cursors[me]);
         // `attach` wakes nobody here; a producer parked on this cursor's old value wakes at its
         // futex timeout (SPEC.md §8). The model's wake-up stands in for that timeout.
         ring.wake_producer();
@@ -364,6 +389,11 @@ fn check_bounded(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
 
 fn contiguous(from: i64, to: i64) -> Vec<i64> {
     (from..=to).collect()
+}
+
+/// The owner word of model process `i` (any distinct non-zero words do).
+fn owner(i: usize) -> u64 {
+    0x100 + i as u64
 }
 
 /// SPSC, one event per publish and per read, four events through two slots: every read sees
@@ -635,5 +665,213 @@ fn parked_consumer_announced_in_the_registry_is_always_woken() {
             !sleeps || woke,
             "lost wake-up: the waiter sleeps on -1 and the waker saw no parked consumer"
         );
+    });
+}
+
+/// Two consumers race for the ring's one free registry slot (SPEC.md §7.3 step 4; under the
+/// join lock only one joiner runs, but the claim must hold without it too: a joiner that
+/// ignores the lock, or a slot freed by a reap while a joiner looks): exactly one claims it,
+/// and the slot ends ACTIVE with the winner's owner word and id, never a mix.
+/// Caught: `claim_free` as a load of FREE followed by a store of CLAIMING instead of one CAS
+/// (both joiners win; loom finds the interleaving in which both load FREE).
+#[test]
+fn two_joiners_race_for_one_free_slot() {
+    check(|| {
+        let ring = Ring::new(1, 0);
+        let joiners: Vec<_> = (0..2)
+            .map(|me| {
+                let ring = ring.clone();
+                thread::spawn(move || {
+                    let slot = &ring.members[0];
+                    if !protocol::claim_free(slot) {
+                        return false;
+                    }
+                    let id: &[u8] = if me == 0 { b"a" } else { b"bb" };
+                    // SAFETY: the claim above won the slot.
+                    unsafe { protocol::fill_claimed(slot, id, owner(me), 0, 0, 0) };
+                    protocol::activate(slot);
+                    protocol::announce(&ring.control);
+                    true
+                })
+            })
+            .collect();
+        let won: Vec<bool> = joiners.into_iter().map(|j| j.join().unwrap()).collect();
+        assert_eq!(won.iter().filter(|&&w| w).count(), 1, "winners: {won:?}");
+        let winner = won.iter().position(|&w| w).unwrap();
+        let slot = &ring.members[0];
+        assert_eq!(protocol::slot_state(slot), Some(SlotState::Active));
+        assert_eq!(protocol::owner(slot), owner(winner));
+        assert_eq!(protocol::id_len(slot), winner + 1);
+        assert_eq!(protocol::incarnation(slot), 1);
+    });
+}
+
+/// A restarted consumer takes its slot over from a dead incarnation (SPEC.md §7.3 step 5) that
+/// may have died anywhere in its handshake: the takeover resumes from the cursor only if the
+/// join completed (`joined` = JOINED), and then it sees the position that join committed, never
+/// the value the cursor held before.
+/// Caught: `mark_joined` Release->Relaxed (the restart reads JOINED and the stale position -1).
+#[test]
+fn takeover_resumes_only_from_a_completed_join() {
+    check(|| {
+        let ring = Ring::new(1, 1);
+        ring.members[0].owner.store(owner(0), Ordering::Relaxed);
+        let first = {
+            let ring = ring.clone();
+            thread::spawn(move || {
+                // The first incarnation's handshake end: commit where it resumes, then JOINED.
+                protocol::commit(&ring.cursors[0], 3);
+                protocol::mark_joined(&ring.cursors[0]);
+            })
+        };
+        let slot = &ring.members[0];
+        protocol::take_owner(slot, owner(0), owner(1)).expect("the dead owner's slot");
+        protocol::new_incarnation(slot);
+        let cell = &ring.cursors[0];
+        if protocol::join_state(cell) == JOINED {
+            assert_eq!(
+                protocol::position(cell),
+                3,
+                "a JOINED cursor resumes from what its join committed"
+            );
+        }
+        first.join().unwrap();
+    });
+}
+
+/// Two processes restart a ring whose producer died after half closing it (SPEC.md §7.9):
+/// exactly one takes the ownership over, counts the start and reopens the ring.
+/// Caught: `take_over_producer` as a load of the dead owner followed by a store instead of one
+/// CAS (both restarts win and the ring counts three starts).
+#[test]
+fn restarts_race_for_a_dead_producer() {
+    check(|| {
+        let ring = Ring::new(1, 0);
+        let c = &ring.control;
+        c.producer_owner.store(owner(9), Ordering::Relaxed);
+        c.final_sequence.store(4, Ordering::Relaxed);
+        c.ring_state.store(RING_CLOSED, Ordering::Relaxed);
+        let restarts: Vec<_> = (0..2)
+            .map(|me| {
+                let ring = ring.clone();
+                thread::spawn(move || {
+                    let c = &ring.control;
+                    if protocol::take_over_producer(c, owner(9), owner(me)).is_err() {
+                        return false;
+                    }
+                    protocol::record_producer(c, 0, 0, 0);
+                    protocol::announce(c);
+                    protocol::count_producer_start(c);
+                    protocol::reopen(c);
+                    true
+                })
+            })
+            .collect();
+        let won: Vec<bool> = restarts.into_iter().map(|j| j.join().unwrap()).collect();
+        assert_eq!(won.iter().filter(|&&w| w).count(), 1, "winners: {won:?}");
+        let winner = won.iter().position(|&w| w).unwrap();
+        assert_eq!(protocol::producer_owner(c), owner(winner));
+        assert_eq!(c.producer_starts.load(Ordering::Relaxed), 2);
+        assert_eq!(protocol::closed(c), None);
+    });
+}
+
+/// Eviction (SPEC.md §7.10): the producer retires a gating consumer and rewrites a slot it had
+/// not consumed; the consumer, reading that slot meanwhile, either sees the old event intact or
+/// sees itself evicted when it checks its standing after reading. The slot's two words are
+/// relaxed atomics here (the real slot is plain memory the consumer may read while it is
+/// rewritten, which loom's cells would report as a race): what is checked is the pairing of the
+/// producer's `evictions_before_rewrites` with the consumer's `state_after_read`.
+/// Caught: the fence dropped from `state_after_read` (the consumer reads a rewritten word and
+/// still sees ACTIVE). Not caught: the fence dropped from `evictions_before_rewrites`, since the
+/// `announce` after the retirement (as in `Registry::retire`) ends in a SeqCst fence that
+/// releases it too; the named fence stays, so that the pairing does not hang on that.
+#[test]
+fn evicted_consumer_never_trusts_a_rewritten_slot() {
+    check(|| {
+        let ring = Ring::new(1, 1);
+        ring.members[0].incarnation.store(1, Ordering::Relaxed);
+        let words = Arc::new([AtomicU64::new(event(0)[0]), AtomicU64::new(event(0)[1])]);
+        let producer = {
+            let (ring, words) = (ring.clone(), words.clone());
+            thread::spawn(move || {
+                // `check_liveness`: the verdict on the incarnation it gated on, then the fence,
+                // then the rewrite of the slot (sequence 2 on a ring of two).
+                let slot = &ring.members[0];
+                if protocol::incarnation(slot) == 1 && protocol::retire(slot, SlotState::Evicted) {
+                    protocol::announce(&ring.control);
+                    protocol::evictions_before_rewrites();
+                    words[0].store(event(2)[0], Ordering::Relaxed);
+                    words[1].store(event(2)[1], Ordering::Relaxed);
+                }
+            })
+        };
+        let got = [
+            words[0].load(Ordering::Relaxed),
+            words[1].load(Ordering::Relaxed),
+        ];
+        match protocol::state_after_read(&ring.members[0]) {
+            Some(SlotState::Active) => {
+                assert_eq!(got, event(0), "read a rewritten slot and still ACTIVE")
+            }
+            state => assert_eq!(state, Some(SlotState::Evicted)),
+        }
+        producer.join().unwrap();
+    });
+}
+
+/// Closing (SPEC.md §7.6): the closing producer reaps the ACTIVE slot of a consumer whose owner
+/// died while a restart of that consumer takes the slot over (`Join::TakeOver`). Exactly one of
+/// them gets it: either the slot is FREE with no owner (and the restart looks again), or it is
+/// still ACTIVE and the restart's, never freed under the restart. The reaper judges an ACTIVE
+/// slot by its owner's liveness, as `Registry::reap_dead` does; here only the dead owner's word
+/// is dead.
+/// Caught: `reap_claim` as an unconditional store of 0 (both win: the slot ends ACTIVE with no
+/// owner under a consumer that believes it gates).
+/// Seen, and not modelled as a passing test: `reap_dead` frees a DEAD slot whatever its owner
+/// word, so a re-join of a DEAD slot between its owner CAS and its `activate` can be reaped
+/// under it (the reaper reads the re-joiner's own word and swaps it out). Only a closing ring is
+/// affected, and the re-joiner's standing check then fails (owner word 0 is not its own).
+#[test]
+fn reap_at_close_races_a_takeover() {
+    check(|| {
+        let ring = Ring::new(1, 1);
+        let slot = &ring.members[0];
+        slot.owner.store(owner(0), Ordering::Relaxed);
+        let reaper = {
+            let ring = ring.clone();
+            thread::spawn(move || {
+                // `Registry::reap_dead` after `protocol::close`.
+                protocol::close(&ring.control, -1);
+                let slot = &ring.members[0];
+                let was = protocol::owner(slot);
+                let dead = was == owner(0);
+                if protocol::slot_state(slot) != Some(SlotState::Active)
+                    || !dead
+                    || !protocol::reap_claim(slot, was)
+                {
+                    return false;
+                }
+                protocol::free(slot);
+                protocol::announce(&ring.control);
+                true
+            })
+        };
+        // `Registry::join`'s takeover of its ACTIVE slot whose owner died.
+        let was = protocol::owner(slot);
+        let took = protocol::slot_state(slot) == Some(SlotState::Active)
+            && was != 0
+            && protocol::take_owner(slot, was, owner(1)).is_ok();
+        if took {
+            protocol::new_incarnation(slot);
+            protocol::announce(&ring.control);
+        }
+        let reaped = reaper.join().unwrap();
+        assert!(!(took && reaped), "the slot was both reaped and taken over");
+        match (took, protocol::slot_state(slot), protocol::owner(slot)) {
+            (true, Some(SlotState::Active), o) => assert_eq!(o, owner(1)),
+            (false, Some(SlotState::Free), 0) => assert!(reaped),
+            other => panic!("inconsistent slot after reap and takeover: {other:?}"),
+        }
     });
 }

@@ -312,7 +312,7 @@ pub fn gate_consume(c: &mut RawConsumer, n: u64, procs: &mut [&mut Proc]) {
     let mut got = 0;
     let mut idle = 0u32;
     while got < n {
-        match c.try_next_into(&mut buf) {
+        match c.try_read_into(&mut buf) {
             Ok(Some(seq)) => {
                 idle = 0;
                 ringproof::payload::verify(seq as u64, &buf)

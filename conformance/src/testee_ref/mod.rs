@@ -318,7 +318,7 @@ fn consume_into<W: Write>(
         let before = reporter.clone();
         let step = match mode {
             Mode::Copy => c
-                .try_read(|seq, bytes| outbox.extend(reporter.record(seq, bytes)))
+                .try_read_with(|seq, bytes| outbox.extend(reporter.record(seq, bytes)))
                 .map(|r| r.map_or(0, |_| 1)),
             Mode::Lease => c.try_lease().and_then(|lease| match lease {
                 Some(l) => {

@@ -60,6 +60,65 @@ pub const SLOT_DEAD: u32 = 3;
 /// Slot `state`: the producer evicted this required consumer (liveness action); not gating.
 pub const SLOT_EVICTED: u32 = 4;
 
+/// A slot's `state` word, decoded. The wire values are the `SLOT_*` constants above; every
+/// decision the protocol takes on a slot's state goes through [`SlotState::decode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum SlotState {
+    /// [`SLOT_FREE`]: unused.
+    Free = SLOT_FREE,
+    /// [`SLOT_CLAIMING`]: a joiner is filling the slot in; not yet gating.
+    Claiming = SLOT_CLAIMING,
+    /// [`SLOT_ACTIVE`]: the consumer gates the producer.
+    Active = SLOT_ACTIVE,
+    /// [`SLOT_DEAD`]: retired as dead (or a refused join); not gating, id and cursor kept.
+    Dead = SLOT_DEAD,
+    /// [`SLOT_EVICTED`]: a required consumer the producer evicted; not gating.
+    Evicted = SLOT_EVICTED,
+}
+
+impl SlotState {
+    /// The state a wire word encodes; `None` for a word no participant writes (the slot is
+    /// corrupt or was written by a foreign process: it neither gates nor holds an id).
+    #[inline(always)]
+    pub const fn decode(word: u32) -> Option<SlotState> {
+        match word {
+            SLOT_FREE => Some(SlotState::Free),
+            SLOT_CLAIMING => Some(SlotState::Claiming),
+            SLOT_ACTIVE => Some(SlotState::Active),
+            SLOT_DEAD => Some(SlotState::Dead),
+            SLOT_EVICTED => Some(SlotState::Evicted),
+            _ => None,
+        }
+    }
+
+    /// The wire word.
+    #[inline(always)]
+    pub const fn word(self) -> u32 {
+        self as u32
+    }
+
+    /// Whether the slot holds a consumer id that a joiner under that id must reckon with
+    /// (ACTIVE, DEAD or EVICTED: a slot of that id, gating or retired).
+    pub const fn holds_id(self) -> bool {
+        matches!(
+            self,
+            SlotState::Active | SlotState::Dead | SlotState::Evicted
+        )
+    }
+
+    /// The state's name as SPEC.md writes it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SlotState::Free => "FREE",
+            SlotState::Claiming => "CLAIMING",
+            SlotState::Active => "ACTIVE",
+            SlotState::Dead => "DEAD",
+            SlotState::Evicted => "EVICTED",
+        }
+    }
+}
+
 /// Slot `role`: a consumer.
 pub const ROLE_CONSUMER: u32 = 2;
 

@@ -1,0 +1,89 @@
+//! A consumer: sees every event in order, commits its cursor so the producer can reuse slots.
+//!
+//! One concept per file: `config` and `builder` (what a consumer is made from), `attach`
+//! (joining and leaving, SPEC.md §7.3, §7.5), `read` (the hot path and waiting), `standing`
+//! (evicted, closed, producer gone, heartbeat: §7.10) and `typed` (the typed facade). The
+//! memory orderings they rely on are [`crate::protocol`]'s.
+
+mod attach;
+mod builder;
+mod config;
+mod read;
+mod standing;
+mod typed;
+
+pub use builder::ConsumerBuilder;
+pub use config::{OnLapped, FOREIGN_JOIN_SETTLE};
+pub use read::RawLease;
+pub use typed::{Consumer, Lease};
+
+use crate::counters::ConsumerCounters;
+use crate::cursor::Cursor;
+use crate::names::RingName;
+use crate::registry::Registry;
+use crate::segment::Segment;
+use crate::wait::WaitStrategy;
+
+/// A consumer of raw events.
+#[derive(Debug)]
+pub struct RawConsumer {
+    name: RingName,
+    id: String,
+    _ring: Segment,
+    slots: *const u8,
+    element_size: usize,
+    capacity: usize,
+    mask: i64,
+    producer: Cursor,
+    cursor: Cursor,
+    registry: Option<Registry>,
+    slot: Option<usize>,
+    /// Our owner word in that slot, as the join stored it (a leave frees only a slot still ours).
+    owner: u64,
+    /// Next sequence to read.
+    next: i64,
+    /// Highest sequence known published.
+    available: i64,
+    wait: WaitStrategy,
+    /// When the producer's liveness was last looked at (and this consumer last beat).
+    last_check: Option<std::time::Instant>,
+    /// Producer-cursor refreshes, to beat every so many while busy.
+    refreshes: u32,
+    /// Empty polls since the last clock read, and whether a wait slept (yielded, parked) since:
+    /// a clock read costs more than the rest of an empty poll, so a spinning consumer reads the
+    /// clock for its liveness look once per [`IDLE_POLLS_PER_CLOCK`] empty polls, and after
+    /// every sleep.
+    idle_polls: u32,
+    waited: bool,
+    /// Live counters, when the ring has a counters segment with room.
+    counters: Option<ConsumerCounters>,
+}
+
+// SAFETY: pointers into this consumer's own mappings; moved, not shared.
+unsafe impl Send for RawConsumer {}
+impl RawConsumer {
+    /// This consumer's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Event size in bytes.
+    pub fn element_size(&self) -> usize {
+        self.element_size
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Next sequence this consumer will read.
+    pub fn next_sequence(&self) -> i64 {
+        self.next
+    }
+
+    /// The producer's cursor as of now.
+    pub fn producer_sequence(&self) -> i64 {
+        self.producer.load()
+    }
+}

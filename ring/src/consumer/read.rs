@@ -1,0 +1,388 @@
+//! The hot path: reading published events in place or copied out, one acquire load of the
+//! producer cursor per refresh and one release store of this consumer's cursor per commit
+//! (SPEC.md §7.4), and waiting for the next event (§8).
+
+use super::RawConsumer;
+use crate::error::{Error, Result};
+use crate::wait::{Paused, WaitStrategy, Waiter};
+use crate::{futex, process, protocol};
+use std::time::Duration;
+
+/// The longest a waiting consumer on a ringproof ring sleeps between two looks (and so between
+/// two heartbeats): a quarter of the heartbeat timeout (SPEC.md §7.10).
+const MAX_QUIET: Duration = Duration::from_millis(process::HEARTBEAT_TIMEOUT.as_millis() as u64 / 4);
+
+/// `wait` with its sleeps (a sleep strategy's period, a blocking strategy's backstop) capped at
+/// [`MAX_QUIET`].
+fn cap_sleeps(wait: WaitStrategy) -> WaitStrategy {
+    match wait {
+        WaitStrategy::Sleep(d) => WaitStrategy::Sleep(d.min(MAX_QUIET)),
+        WaitStrategy::Blocking { spins, backstop } => WaitStrategy::Blocking { spins, backstop: backstop.min(MAX_QUIET) },
+        w => w,
+    }
+}
+
+impl RawConsumer {
+    #[inline(always)]
+    pub(super) fn slot(&self, seq: i64) -> &[u8] {
+        // SAFETY: masked index < capacity; the producer does not rewrite this slot before our
+        // cursor passes it (gating).
+        unsafe { std::slice::from_raw_parts(self.slots.add((seq & self.mask) as usize * self.element_size), self.element_size) }
+    }
+
+    /// Whether `self.next` is published; refreshes the cached producer cursor when needed.
+    /// Fails with [`Error::Closed`] once the producer closed the ring and all is consumed.
+    #[inline(always)]
+    pub(super) fn ready(&mut self) -> Result<bool> {
+        if self.next <= self.available {
+            return Ok(true);
+        }
+        self.available = protocol::published(self.producer.cell());
+        if mutant!("consumer.reads-past-cursor") {
+            self.available += 1;
+        }
+        self.check_evicted()?;
+        // A busy consumer never idles into `check_closed`: it beats from here, every 1024
+        // refreshes at most, so peers in other pid namespaces see it alive (SPEC.md §7.10).
+        self.refreshes = self.refreshes.wrapping_add(1);
+        if self.refreshes % 1024 == 0 {
+            self.beat_if_due()?;
+        }
+        if let Some(c) = &self.counters {
+            // Saturating: `available` is whatever the producer cursor holds.
+            c.lag_max.record_max(self.available.saturating_sub(self.next).saturating_add(1).max(0) as u64);
+        }
+        if self.next <= self.available {
+            return Ok(true);
+        }
+        if let Some(c) = &self.counters {
+            c.empty_polls.increment();
+        }
+        self.check_closed()?;
+        Ok(false)
+    }
+
+    /// Commits the cursor at `seq` after `n` events were read.
+    #[inline(always)]
+    pub(super) fn commit_read(&mut self, seq: i64, n: u64) {
+        if let Some(c) = &self.counters {
+            c.consumed.add(n);
+            c.consumed_bytes.add(n * self.element_size as u64);
+        }
+        self.commit(seq);
+    }
+
+    #[inline(always)]
+    pub(super) fn commit(&mut self, seq: i64) {
+        let cell = self.cursor.cell();
+        protocol::commit(cell, seq);
+        if !mutant!("consumer.no-wake") {
+            futex::wake_if_waiting(&cell.value, &cell.waiters);
+        }
+    }
+
+    /// A waiter for this consumer's strategy, its sleeps capped at [`MAX_QUIET`] on a ringproof
+    /// ring: the consumer beats only between sleeps, and one in another pid namespace that slept
+    /// past the heartbeat timeout would look dead to the producer while merely idle.
+    fn waiter(&self) -> Waiter {
+        Waiter::new(if self.registry.is_some() { cap_sleeps(self.wait) } else { self.wait })
+    }
+
+    /// Waits (per the wait strategy) until the next event is published.
+    pub(super) fn wait_ready(&mut self) -> Result<()> {
+        let mut waiter = self.waiter();
+        while !self.ready()? {
+            self.pause(&mut waiter);
+        }
+        Ok(())
+    }
+
+    /// One pause of a wait for the producer cursor to pass `available`.
+    #[inline]
+    fn pause(&mut self, waiter: &mut Waiter) {
+        let cell = self.producer.cell();
+        let registry = self.registry.as_ref();
+        // The producer reads its wake word after every cursor store: on a ringproof ring that
+        // is the registry's `consumers_parked`, in a line this spinning consumer never touches;
+        // the cell's `waiters` only where there is no registry (disruptor-mp never wakes).
+        let parked = registry.map_or(&cell.waiters, |r| &r.control().consumers_parked);
+        let paused = waiter.pause(&cell.value, parked, self.available, || registry.is_none_or(|r| r.closed().is_none()));
+        self.waited |= paused != Paused::Spun;
+        if paused == Paused::Parked {
+            if let Some(c) = &self.counters {
+                c.park.increment();
+                c.unpark.increment();
+            }
+        }
+    }
+
+    /// Waits (per the wait strategy) until the next event is published or `timeout` passes.
+    /// Returns whether an event is ready.
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
+    pub fn wait_for_event(&mut self, timeout: Duration) -> Result<bool> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut waiter = self.waiter();
+        while !self.ready()? {
+            if std::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            self.pause(&mut waiter);
+        }
+        Ok(true)
+    }
+
+    /// Reads the next event with `read(seq, bytes)` if one is published, then commits it.
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
+    #[inline]
+    pub fn try_read_with<R>(&mut self, read: impl FnOnce(i64, &[u8]) -> R) -> Result<Option<R>> {
+        if !self.ready()? {
+            return Ok(None);
+        }
+        let seq = self.next;
+        if mutant!("consumer.commit-before-read") {
+            self.commit(seq);
+        }
+        let r = read(seq, self.slot(seq));
+        self.check_evicted()?;
+        self.next += 1;
+        self.commit_read(seq, 1);
+        Ok(Some(r))
+    }
+
+    /// Copies the next event into `out` if one is published. Returns its sequence.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EventSize`]: the buffer is not one event long. The ring
+    /// ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
+    #[inline]
+    pub fn try_read_into(&mut self, out: &mut [u8]) -> Result<Option<i64>> {
+        if out.len() != self.element_size {
+            return Err(Error::EventSize { expected: self.element_size, got: out.len() });
+        }
+        self.try_read_with(|seq, bytes| {
+            out.copy_from_slice(bytes);
+            seq
+        })
+    }
+
+    /// Copies the next event into `out`, waiting for it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EventSize`]: the buffer is not one event long. The ring
+    /// ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
+    pub fn read_into(&mut self, out: &mut [u8]) -> Result<i64> {
+        self.wait_ready()?;
+        Ok(self.try_read_into(out)?.expect("ready"))
+    }
+
+    /// Leases the next event in place; the cursor is committed when the lease drops.
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
+    #[inline]
+    pub fn try_lease(&mut self) -> Result<Option<RawLease<'_>>> {
+        if !self.ready()? {
+            return Ok(None);
+        }
+        Ok(Some(RawLease { seq: self.next, consumer: self }))
+    }
+
+    /// Leases the next event, waiting for it.
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
+    pub fn lease(&mut self) -> Result<RawLease<'_>> {
+        self.wait_ready()?;
+        Ok(RawLease { seq: self.next, consumer: self })
+    }
+
+    /// Hands every published event (at most `max`) to `run(first_seq, bytes)` as at most two
+    /// contiguous runs of whole events (split where the ring wraps), then commits the cursor
+    /// once. Returns how many events were handed over (0 if none is published).
+    ///
+    /// This is the batch primitive: one bounds computation per run instead of per event, so
+    /// the caller's loop over a run is as tight as over a plain slice.
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
+    #[inline]
+    pub fn poll_runs(&mut self, max: usize, mut run: impl FnMut(i64, &[u8])) -> Result<usize> {
+        self.runs(max, |first, bytes, _| run(first, bytes))
+    }
+
+    /// [`poll_runs`](Self::poll_runs), also telling each run the batch's last sequence.
+    #[inline(always)]
+    pub(super) fn runs(&mut self, max: usize, mut run: impl FnMut(i64, &[u8], i64)) -> Result<usize> {
+        if max == 0 || !self.ready()? {
+            return Ok(0);
+        }
+        let first = self.next;
+        // Never more than one ring: with gating that is all there can be, and a producer that
+        // does not gate us (a foreign one, or after an eviction) must not make us read past
+        // the ring's end.
+        let span = i64::try_from(max.min(self.capacity)).unwrap_or(i64::MAX);
+        let last = self.available.min(first.saturating_add(span - 1));
+        let n = (last - first + 1) as usize;
+        let start = (first & self.mask) as usize;
+        let head = n.min(self.capacity - start);
+        // SAFETY: slots start..start+head and 0..n-head are published and not yet committed,
+        // so the producer does not rewrite them while these slices live (gating).
+        unsafe {
+            run(first, std::slice::from_raw_parts(self.slots.add(start * self.element_size), head * self.element_size), last);
+            if n > head {
+                run(first + head as i64, std::slice::from_raw_parts(self.slots, (n - head) * self.element_size), last);
+            }
+        }
+        self.check_evicted()?;
+        self.next = last + 1;
+        self.commit_read(last, n as u64);
+        Ok(n)
+    }
+
+    /// Hands every published event (at most `max`) to `f(seq, bytes, end_of_batch)` and commits
+    /// the cursor once. Returns how many were handled (0 if none is published).
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
+    #[inline]
+    pub fn poll_batch(&mut self, max: usize, mut f: impl FnMut(i64, &[u8], bool)) -> Result<usize> {
+        let size = self.element_size;
+        self.runs(max, |first, bytes, last| {
+            for (i, event) in bytes.chunks_exact(size).enumerate() {
+                let seq = first + i as i64;
+                f(seq, event, seq == last);
+            }
+        })
+    }
+
+    /// [`poll_batch`](Self::poll_batch) after waiting for at least one event.
+    ///
+    /// # Errors
+    ///
+    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
+    /// [`Error::ProducerGone`] (its producer died and everything it
+    /// published is consumed; keep polling to continue after a restart),
+    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`] or
+    /// [`Error::Lapped`]; events handed over by a call that fails this way
+    /// may have been overwritten and must be discarded (SPEC.md §7.10).
+    pub fn wait_batch(&mut self, max: usize, f: impl FnMut(i64, &[u8], bool)) -> Result<usize> {
+        self.wait_ready()?;
+        self.poll_batch(max, f)
+    }
+}
+
+/// An event leased in place; dereferences to its bytes and commits the cursor on drop.
+pub struct RawLease<'a> {
+    consumer: &'a mut RawConsumer,
+    seq: i64,
+}
+
+impl RawLease<'_> {
+    /// The event's sequence.
+    pub fn sequence(&self) -> i64 {
+        self.seq
+    }
+
+    /// Whether what was read through this lease can be trusted: fails with [`Error::Evicted`]
+    /// or [`Error::Lapped`] if the producer evicted or retired this consumer meanwhile, since it
+    /// may then have rewritten the slot (SPEC.md §7.10). Call after reading, before acting on
+    /// the bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Evicted`] or [`Error::Lapped`]: the
+    /// producer stopped gating on this consumer and may have rewritten the slot.
+    pub fn verify(&self) -> Result<()> {
+        self.consumer.check_evicted()
+    }
+}
+
+impl std::ops::Deref for RawLease<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.consumer.slot(self.seq)
+    }
+}
+
+impl Drop for RawLease<'_> {
+    fn drop(&mut self) {
+        self.consumer.next = self.seq + 1;
+        self.consumer.commit_read(self.seq, 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_consumers_wake_often_enough_to_beat() {
+        let long = Duration::from_secs(5);
+        assert_eq!(cap_sleeps(WaitStrategy::Sleep(long)), WaitStrategy::Sleep(MAX_QUIET));
+        assert_eq!(cap_sleeps(WaitStrategy::Blocking { spins: 7, backstop: long }), WaitStrategy::Blocking { spins: 7, backstop: MAX_QUIET });
+        assert_eq!(cap_sleeps(WaitStrategy::blocking()), WaitStrategy::blocking());
+        assert_eq!(cap_sleeps(WaitStrategy::Sleep(Duration::from_micros(50))), WaitStrategy::Sleep(Duration::from_micros(50)));
+        assert!(MAX_QUIET * 2 < process::HEARTBEAT_TIMEOUT);
+    }
+}

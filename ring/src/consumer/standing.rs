@@ -1,0 +1,132 @@
+//! The consumer's standing (SPEC.md §7.10): whether its registry slot still gates the producer
+//! (evicted or retired as dead otherwise), whether the ring closed or its producer died, and
+//! its heartbeat. The per-refresh check is one fence and one load; the rest runs at most once
+//! per liveness interval.
+
+use super::RawConsumer;
+use crate::error::{Error, Result};
+use crate::layout::registry::SlotState;
+use crate::liveness::LIVENESS_CHECK;
+use crate::protocol;
+use crate::registry::Registry;
+use crate::segment;
+
+/// Empty polls of a spinning consumer per clock read for its liveness look (see
+/// `RawConsumer::idle_polls`): at tens of nanoseconds a poll, the look is a few microseconds late
+/// at most, and a poll that finds nothing costs no clock read.
+const IDLE_POLLS_PER_CLOCK: u32 = 64;
+
+/// Set once this process saw its producer gone (only read by a planted defect; a process-local
+/// flag, not a shared-memory word, hence `Relaxed` below).
+static GONE_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl RawConsumer {
+    /// Stores this consumer's heartbeat if the last one is [`LIVENESS_CHECK`] old; returns
+    /// whether it did (and so whether a liveness look is due). Fails, without beating, if the
+    /// slot is no longer this process's (see [`check_standing`](Self::check_standing)).
+    pub(super) fn beat_if_due(&mut self) -> Result<bool> {
+        let now = std::time::Instant::now();
+        if self.last_check.is_some_and(|t| now.duration_since(t) < LIVENESS_CHECK) {
+            return Ok(false);
+        }
+        self.last_check = Some(now);
+        if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
+            self.check_standing(reg, i)?;
+            reg.slot_beat(i);
+        }
+        Ok(true)
+    }
+
+    /// The slow-path half of the standing check, at most once per [`LIVENESS_CHECK`]: the slot
+    /// is ACTIVE *and* its owner word is still this process's. The owner word changes only if
+    /// the producer retired this consumer as dead (while it was alive but looked dead: stopped,
+    /// in another pid namespace, ...) and another process then joined under the id; the state
+    /// word alone, checked on every refresh, would then read ACTIVE again.
+    #[cold]
+    fn check_standing(&self, reg: &Registry, i: usize) -> Result<()> {
+        let s = reg.slot(i);
+        let state = protocol::slot_state(s);
+        if state != Some(SlotState::Active) {
+            return Err(self.retired(state));
+        }
+        if protocol::owner(s) != self.owner {
+            return Err(self.retired(Some(SlotState::Dead)));
+        }
+        Ok(())
+    }
+
+    /// Fails if this consumer's slot no longer gates the producer: the producer evicted it
+    /// ([`Error::Evicted`]: a required consumer that stalled past its grace period) or retired
+    /// it as dead, or it was freed ([`Error::Lapped`]: it looked dead, e.g. stopped for longer
+    /// than the heartbeat timeout in another pid namespace, or its `/proc` entry said so). From
+    /// then on the producer rewrites slots this consumer has not read. One load of the state
+    /// word, when the consumer refreshes the producer cursor and again after reading, before
+    /// committing: events handed over by a call that fails this way may have been overwritten
+    /// and must be discarded (SPEC.md §7.10).
+    #[inline(always)]
+    pub(super) fn check_evicted(&self) -> Result<()> {
+        if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
+            let state = protocol::state_after_read(reg.slot(i));
+            if state != Some(SlotState::Active) && !mutant!("consumer.ignores-eviction") {
+                return Err(self.retired(state));
+            }
+        }
+        Ok(())
+    }
+
+    /// The error of a consumer whose slot stopped gating in `state`.
+    #[cold]
+    fn retired(&self, state: Option<SlotState>) -> Error {
+        let (id, from, to) = (self.id.clone(), self.next, self.producer.load());
+        let from = if mutant!("consumer.evicted-wrong-range") { from + 1 } else { from };
+        if state == Some(SlotState::Evicted) {
+            Error::Evicted { id, from, to }
+        } else {
+            Error::Lapped { id, from, to }
+        }
+    }
+
+    /// Nothing to read: has the ring ended (closed), or its producer died? Also where this
+    /// consumer beats its heartbeat. At most one liveness look per [`LIVENESS_CHECK`].
+    #[cold]
+    pub(super) fn check_closed(&mut self) -> Result<()> {
+        let Some(reg) = self.registry.as_ref() else { return Ok(()) };
+        if let Some(final_sequence) = reg.closed() {
+            if self.next > final_sequence {
+                return Err(Error::Closed { final_sequence });
+            }
+        }
+        self.idle_polls += 1;
+        if self.idle_polls < IDLE_POLLS_PER_CLOCK && !self.waited {
+            return Ok(());
+        }
+        self.idle_polls = 0;
+        self.waited = false;
+        if !self.beat_if_due()? {
+            return Ok(());
+        }
+        let Some(reg) = self.registry.as_ref() else { return Ok(()) };
+        if mutant!("consumer.producer-gone-sticky") && GONE_ONCE.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Error::ProducerGone { last_published: self.producer.load() });
+        }
+        if !reg.producer_alive() {
+            // Re-read the cursor: a producer that published and then died is "gone" only once
+            // everything it published is consumed. (Into a local: `available` is refreshed only
+            // in `ready`, next to the eviction check.)
+            let published = self.producer.load();
+            if self.next > published {
+                // Gone for good if the ring was removed (`ringproof rm`) or replaced meanwhile:
+                // a restarted producer creates a new registry that this mapping never sees.
+                if segment::identity_of(reg.segment().path()) != Some(reg.segment().identity()) {
+                    return Err(Error::RingRemoved { ring: self.name.name().to_owned() });
+                }
+                if mutant!("consumer.producer-gone-sticky") {
+                    GONE_ONCE.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                return Err(Error::ProducerGone { last_published: published });
+            }
+        }
+        Ok(())
+    }
+
+}

@@ -1,0 +1,282 @@
+//! The hot path: claim, write and publish with one release store of the producer cursor per
+//! call (SPEC.md §7.1), against the cached limit. Only what a publish executes every time lives
+//! here; waiting for room is `gating`'s, out of line.
+
+use super::RawProducer;
+use crate::error::{Error, Result};
+use crate::{futex, protocol};
+use bytemuck::Pod;
+
+impl RawProducer {
+    #[inline(always)]
+    pub(super) fn slot_ptr(&self, seq: i64) -> *mut u8 {
+        // SAFETY: masked index < capacity; the ring holds capacity * element_size bytes.
+        unsafe { self.slots.add((seq & self.mask) as usize * self.element_size) }
+    }
+
+    /// Publishes one event written by `write` into its slot; waits while the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// Only [`Error::GracefulShutdown`]: while it waited for room,
+    /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
+    /// A full ring is waited out.
+    #[inline]
+    pub fn publish_with(&mut self, write: impl FnOnce(&mut [u8])) -> Result<i64> {
+        let seq = self.next;
+        if !protocol::within_limit(seq, self.limit) {
+            self.wait_for_room(seq)?;
+        }
+        self.write_one(seq, write);
+        Ok(seq)
+    }
+
+    /// The typed single-event path, inlined into the caller's loop: the slot is a `*mut E` at a
+    /// compile-time stride and the event one typed store (no length check, no `memcpy` call for
+    /// small events), then the cursor store and the wake-word load. Everything that is not
+    /// that (waiting for room, failpoints, waking) is out of line. `E` is the ring's event type:
+    /// [`ProducerBuilder::create`](super::ProducerBuilder::create) made the ring with `size_of::<E>()`-byte slots aligned to
+    /// `align_of::<E>()`.
+    #[inline(always)]
+    pub(super) fn publish_pod<E: Pod>(&mut self, event: &E) -> Result<i64> {
+        debug_assert_eq!(self.element_size, std::mem::size_of::<E>());
+        let seq = self.next;
+        if !protocol::within_limit(seq, self.limit) {
+            self.wait_for_room(seq)?;
+        }
+        crate::failpoint::hit("producer.claimed");
+        if mutant!("producer.publish-before-write") {
+            self.publish_cursor(seq);
+        }
+        // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it; the
+        // masked index is below capacity and the slots hold `capacity` aligned `E`s.
+        unsafe { self.slots.cast::<E>().add((seq & self.mask) as usize).write(*event) };
+        crate::failpoint::hit("producer.written");
+        self.publish_cursor(seq);
+        Ok(seq)
+    }
+
+    /// Publishes `event` (its length must be the element size).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EventSize`]: the buffer is not one event long. Only
+    /// [`Error::GracefulShutdown`]: while it waited for room, a
+    /// required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`. A
+    /// full ring is waited out.
+    #[inline]
+    pub fn publish(&mut self, event: &[u8]) -> Result<i64> {
+        self.check_len(event.len())?;
+        self.publish_with(|s| s.copy_from_slice(event))
+    }
+
+    /// Publishes one event, or fails with [`Error::Full`] at once if there is no room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`]: no room now (the slowest gating consumer has not freed
+    /// the slot); nothing was written.
+    #[inline]
+    pub fn try_publish_with(&mut self, write: impl FnOnce(&mut [u8])) -> Result<i64> {
+        let seq = self.next;
+        if !protocol::within_limit(seq, self.limit) {
+            self.rescan();
+            if !protocol::within_limit(seq, self.limit) {
+                return Err(self.full(seq));
+            }
+        }
+        self.write_one(seq, write);
+        Ok(seq)
+    }
+
+    /// Publishes `n` events, `write(i, slot)` for `i` in `0..n`, with one cursor store.
+    /// Waits for room; `n > capacity` is an error, never a hang.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BatchTooLarge`]: `n` is 0 or more than the capacity.
+    /// Only [`Error::GracefulShutdown`]: while it waited for room,
+    /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
+    /// A full ring is waited out.
+    pub fn publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut [u8])) -> Result<i64> {
+        let last = self.check_batch(n)?;
+        if !protocol::within_limit(last, self.limit) {
+            self.wait_for_room(last)?;
+        }
+        Ok(self.write_and_publish(self.next, n, write))
+    }
+
+    /// [`publish_batch`](Self::publish_batch) without waiting: [`Error::Full`] if there is no room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BatchTooLarge`]: `n` is 0 or more than the capacity.
+    /// [`Error::Full`]: no room now (the slowest gating consumer has not freed
+    /// the slot); nothing was written.
+    pub fn try_publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut [u8])) -> Result<i64> {
+        let last = self.check_batch(n)?;
+        if !protocol::within_limit(last, self.limit) {
+            self.rescan();
+            if !protocol::within_limit(last, self.limit) {
+                return Err(self.full(last));
+            }
+        }
+        Ok(self.write_and_publish(self.next, n, write))
+    }
+
+    /// Claims `n` slots for zero-copy writing; nothing is visible until [`RawClaim::commit`].
+    /// Dropping the claim uncommitted publishes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BatchTooLarge`]: `n` is 0 or more than the capacity.
+    /// Only [`Error::GracefulShutdown`]: while it waited for room,
+    /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
+    /// A full ring is waited out.
+    pub fn claim(&mut self, n: usize) -> Result<RawClaim<'_>> {
+        let last = self.check_batch(n)?;
+        if !protocol::within_limit(last, self.limit) {
+            self.wait_for_room(last)?;
+        }
+        Ok(RawClaim { first: self.next, n, producer: self })
+    }
+
+    /// A non-waiting publish found no room for `seq`.
+    #[cold]
+    fn full(&self, seq: i64) -> Error {
+        if let Some(c) = &self.counters {
+            c.full.increment();
+        }
+        Error::Full { missing: (seq - self.limit) as u64 }
+    }
+
+    fn check_len(&self, len: usize) -> Result<()> {
+        if len != self.element_size {
+            return Err(Error::EventSize { expected: self.element_size, got: len });
+        }
+        Ok(())
+    }
+
+    fn check_batch(&self, n: usize) -> Result<i64> {
+        if n == 0 || n > self.capacity {
+            return Err(Error::BatchTooLarge { n, capacity: self.capacity });
+        }
+        Ok(self.next + n as i64 - 1)
+    }
+
+    #[inline(always)]
+    fn write_one(&mut self, seq: i64, write: impl FnOnce(&mut [u8])) {
+        crate::failpoint::hit("producer.claimed");
+        if mutant!("producer.publish-before-write") {
+            self.publish_cursor(seq);
+        }
+        // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it.
+        write(unsafe { std::slice::from_raw_parts_mut(self.slot_ptr(seq), self.element_size) });
+        crate::failpoint::hit("producer.written");
+        self.publish_cursor(seq);
+    }
+
+    #[inline(always)]
+    fn write_and_publish(&mut self, first: i64, n: usize, mut write: impl FnMut(usize, &mut [u8])) -> i64 {
+        crate::failpoint::hit("producer.claimed");
+        for i in 0..n {
+            // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it.
+            let slot = unsafe { std::slice::from_raw_parts_mut(self.slot_ptr(first + i as i64), self.element_size) };
+            write(i, slot);
+            if mutant!("producer.batch-store-per-event") {
+                self.store_cursor(first + i as i64);
+            }
+        }
+        let last = first + n as i64 - 1;
+        crate::failpoint::hit("producer.written");
+        self.publish_cursor(last);
+        last
+    }
+
+    #[inline(always)]
+    pub(super) fn publish_cursor(&mut self, last: i64) {
+        // Without coalescing every publish stores the cursor, so the last stored value is always
+        // `next - 1` and `stored` is neither read nor written: one store per event less.
+        let prev = self.next - 1;
+        self.next = last + 1;
+        if self.coalesce == 1 {
+            self.store_cursor_after(last, prev);
+        } else if last - self.stored >= self.coalesce {
+            self.store_cursor(last);
+        }
+    }
+
+    /// Stores the cursor at `last` (coalescing: `stored` is the last value stored).
+    #[inline(always)]
+    fn store_cursor(&mut self, last: i64) {
+        self.store_cursor_after(last, self.stored);
+        self.stored = last;
+    }
+
+    /// Stores the cursor at `last`, `stored` being the value it held (for the counters).
+    #[inline(always)]
+    fn store_cursor_after(&mut self, last: i64, stored: i64) {
+        let cell = self.cursor.cell();
+        protocol::publish(cell, last);
+        if !mutant!("producer.no-wake") {
+            // SAFETY: `parked` points into the registry mapping `self` holds.
+            let word = if mutant!("producer.wake-word-on-cursor") { &cell.waiters } else { unsafe { &*self.parked } };
+            futex::wake_if_waiting(&cell.value, word);
+        }
+        // Counted when they become visible: once per cursor store, not per event.
+        if let Some(c) = &self.counters {
+            let n = (last - stored) as u64;
+            c.published.add(n);
+            if !mutant!("producer.counters-bytes-uncounted") {
+                c.published_bytes.add(n * self.element_size as u64);
+            }
+        }
+    }
+
+    /// Makes every event published so far visible. Only needed with
+    /// [`ProducerBuilder::coalesce`](super::ProducerBuilder::coalesce); otherwise every publish call is visible at once.
+    #[inline]
+    pub fn flush(&mut self) {
+        if self.coalesce > 1 && self.stored < self.next - 1 {
+            self.store_cursor(self.next - 1);
+        }
+    }
+}
+
+/// Slots claimed by [`RawProducer::claim`], written in place and published by `commit`.
+pub struct RawClaim<'a> {
+    producer: &'a mut RawProducer,
+    first: i64,
+    n: usize,
+}
+
+impl RawClaim<'_> {
+    /// First claimed sequence.
+    pub fn first_sequence(&self) -> i64 {
+        self.first
+    }
+
+    /// Number of claimed slots.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Never true (claims are at least one slot).
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Slot `i` of the claim.
+    pub fn slot_mut(&mut self, i: usize) -> &mut [u8] {
+        assert!(i < self.n, "slot {i} outside a claim of {}", self.n);
+        // SAFETY: claimed slots are the producer's alone until committed.
+        unsafe { std::slice::from_raw_parts_mut(self.producer.slot_ptr(self.first + i as i64), self.producer.element_size) }
+    }
+
+    /// Publishes every claimed slot with one cursor store. Returns the last sequence.
+    pub fn commit(self) -> i64 {
+        let last = self.first + self.n as i64 - 1;
+        self.producer.publish_cursor(last);
+        last
+    }
+}
