@@ -59,6 +59,8 @@ pub fn produce(p: &mut RawProducer, events: u64, batch: usize, mut on_published:
         left -= n as u64;
         on_published(last);
     }
+    // Visible and counted: the counters are exact once the producer flushes (SPEC.md §12.6).
+    p.flush();
     Ok(ProduceReport { first_sequence: first, last_sequence: p.last_published(), published: events })
 }
 

@@ -49,10 +49,9 @@ pub struct RawConsumer {
     last_check: Option<std::time::Instant>,
     /// Producer-cursor refreshes, to beat every so many while busy.
     refreshes: u32,
-    /// Empty polls since the last clock read, and whether a wait slept (yielded, parked) since:
-    /// a clock read costs more than the rest of an empty poll, so a spinning consumer reads the
-    /// clock for its liveness look once per [`IDLE_POLLS_PER_CLOCK`] empty polls, and after
-    /// every sleep.
+    /// Empty polls since the last idle look, and whether a wait slept (yielded, parked) since:
+    /// a spinning consumer looks at its standing, the ring's state and the clock once per 64
+    /// empty polls, and after every sleep (see `RawConsumer::idle`).
     idle_polls: u32,
     waited: bool,
     /// Live counters, when the ring has a counters segment with room.

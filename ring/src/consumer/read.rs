@@ -6,6 +6,10 @@ use super::RawConsumer;
 use crate::error::{Error, Result};
 use crate::wait::{Paused, WaitStrategy, Waiter};
 use crate::{futex, process, protocol};
+
+/// Empty polls of a spinning consumer per look at its standing, the ring's state and the clock:
+/// at tens of nanoseconds a poll, the look is a few microseconds late at most.
+const IDLE_POLLS_PER_LOOK: u32 = 64;
 use std::time::Duration;
 
 /// The longest a waiting consumer on a ringproof ring sleeps between two looks (and so between
@@ -37,10 +41,14 @@ impl RawConsumer {
         if self.next <= self.available {
             return Ok(true);
         }
-        self.available = protocol::published(self.producer.cell());
+        let mut published = protocol::published(self.producer.cell());
         if mutant!("consumer.reads-past-cursor") {
-            self.available += 1;
+            published += 1;
         }
+        if published < self.next {
+            return self.idle();
+        }
+        self.available = published;
         self.check_evicted()?;
         // A busy consumer never idles into `check_closed`: it beats from here, every 1024
         // refreshes at most, so peers in other pid namespaces see it alive (SPEC.md §7.10).
@@ -52,12 +60,32 @@ impl RawConsumer {
             // Saturating: `available` is whatever the producer cursor holds.
             c.lag_max.record_max(self.available.saturating_sub(self.next).saturating_add(1).max(0) as u64);
         }
-        if self.next <= self.available {
-            return Ok(true);
+        Ok(true)
+    }
+
+    /// Nothing new is published. An empty poll of a spinning reader touches nothing but the
+    /// producer cursor's line: its standing, the ring's state, the clock and the empty-poll
+    /// counter are looked at once per [`IDLE_POLLS_PER_LOOK`] empty polls, and at once after a
+    /// wait that slept. (Events handed out are still checked against eviction before they are
+    /// handed out, in [`ready`](Self::ready) and after reading: an idle consumer only learns
+    /// of it a few microseconds later.)
+    #[inline(always)]
+    fn idle(&mut self) -> Result<bool> {
+        self.idle_polls += 1;
+        if self.idle_polls < IDLE_POLLS_PER_LOOK && !self.waited {
+            return Ok(false);
         }
+        self.idle_look()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn idle_look(&mut self) -> Result<bool> {
         if let Some(c) = &self.counters {
-            c.empty_polls.increment();
+            c.empty_polls.add(u64::from(self.idle_polls));
         }
+        self.idle_polls = 0;
+        self.check_evicted()?;
         self.check_closed()?;
         Ok(false)
     }

@@ -11,11 +11,6 @@ use crate::protocol;
 use crate::registry::Registry;
 use crate::segment;
 
-/// Empty polls of a spinning consumer per clock read for its liveness look (see
-/// `RawConsumer::idle_polls`): at tens of nanoseconds a poll, the look is a few microseconds late
-/// at most, and a poll that finds nothing costs no clock read.
-const IDLE_POLLS_PER_CLOCK: u32 = 64;
-
 /// Set once this process saw its producer gone (only read by a planted defect; a process-local
 /// flag, not a shared-memory word, hence `Relaxed` below).
 static GONE_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -96,11 +91,6 @@ impl RawConsumer {
                 return Err(Error::Closed { final_sequence });
             }
         }
-        self.idle_polls += 1;
-        if self.idle_polls < IDLE_POLLS_PER_CLOCK && !self.waited {
-            return Ok(());
-        }
-        self.idle_polls = 0;
         self.waited = false;
         if !self.beat_if_due()? {
             return Ok(());

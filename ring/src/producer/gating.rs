@@ -44,6 +44,8 @@ impl RawProducer {
     /// Rescans and waits on the slowest consumer until `limit >= target`. Every check interval
     /// while blocked, it looks at the gating consumers' liveness (SPEC.md §7.10).
     fn wait_until_limit(&mut self, target: i64, deadline: Option<Instant>) -> Result<bool> {
+        // A producer that waits shows every event it published in its counters.
+        self.count_visible();
         let mut waiter = Waiter::new(self.wait);
         if let Some(r) = self.required.as_mut() {
             r.begin_wait();

@@ -178,6 +178,7 @@ impl RawProducer {
             wait: b.wait,
             coalesce: b.coalesce as i64,
             stored: last,
+            counted: last,
             required: b.required.map(Required::new),
             last_check: None,
             last_beat: None,

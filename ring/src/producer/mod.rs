@@ -62,6 +62,9 @@ pub struct RawProducer {
     /// The last value stored to the producer cursor, kept only while coalescing (`coalesce > 1`):
     /// otherwise it is always `next - 1`.
     stored: i64,
+    /// The last sequence included in `events_published`: added to once per 64 events and at
+    /// every flush, wait and close, not per event (SPEC.md §12.6).
+    counted: i64,
     required: Option<Required>,
     last_check: Option<Instant>,
     last_beat: Option<Instant>,

@@ -7,6 +7,9 @@ use crate::error::{Error, Result};
 use crate::{futex, protocol};
 use bytemuck::Pod;
 
+/// `events_published` lags the cursor by fewer than this many events between flushes.
+const COUNT_EVERY: i64 = 64;
+
 impl RawProducer {
     #[inline(always)]
     pub(super) fn slot_ptr(&self, seq: i64) -> *mut u8 {
@@ -223,23 +226,47 @@ impl RawProducer {
             let word = if mutant!("producer.wake-word-on-cursor") { &cell.waiters } else { unsafe { &*self.parked } };
             futex::wake_if_waiting(&cell.value, word);
         }
-        // Counted when they become visible: once per cursor store, not per event.
+        // Counted once visible, in batches: two counter stores per cursor store would be two
+        // more store-buffer entries per event queued behind the cursor line's transfer.
+        let _ = stored;
+        if self.counters.is_some() && last - self.counted >= COUNT_EVERY {
+            self.count_published(last);
+        }
+    }
+
+    /// Adds the events up to `visible` (the cursor's value) to `events_published` and its
+    /// bytes (SPEC.md §12.6).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn count_published(&mut self, visible: i64) {
         if let Some(c) = &self.counters {
-            let n = (last - stored) as u64;
+            let n = (visible - self.counted) as u64;
             c.published.add(n);
             if !mutant!("producer.counters-bytes-uncounted") {
                 c.published_bytes.add(n * self.element_size as u64);
             }
         }
+        self.counted = visible;
     }
 
-    /// Makes every event published so far visible. Only needed with
-    /// [`ProducerBuilder::coalesce`](super::ProducerBuilder::coalesce); otherwise every publish call is visible at once.
+    /// Brings the counters up to the cursor's value (every event consumers can see).
+    pub(super) fn count_visible(&mut self) {
+        let visible = if self.coalesce > 1 { self.stored } else { self.next - 1 };
+        if self.counted < visible {
+            self.count_published(visible);
+        }
+    }
+
+    /// Makes every event published so far visible (needed only with
+    /// [`ProducerBuilder::coalesce`](super::ProducerBuilder::coalesce); otherwise every publish
+    /// call is visible at once) and brings `events_published` up to date: between flushes it
+    /// is added to once per 64 events (SPEC.md §12.6), and at every wait for room and at close.
     #[inline]
     pub fn flush(&mut self) {
         if self.coalesce > 1 && self.stored < self.next - 1 {
             self.store_cursor(self.next - 1);
         }
+        self.count_visible();
     }
 }
 
