@@ -9,51 +9,26 @@ mod common;
 use common::*;
 use ringproof::layout::{LayoutHeader, SegmentKind};
 use ringproof::registry::Registry;
+use ringproof_testsupport::Child;
 use serde_json::Value;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::JoinHandle;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A child run with its own environment or through `sh` (common's `Proc` runs the binary
 /// plainly). Killed and reaped on drop.
-struct Run {
-    label: String,
-    child: Child,
-    out: Option<JoinHandle<String>>,
-    err: Option<JoinHandle<String>>,
-}
-
-fn reader(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = r.read_to_end(&mut s);
-        String::from_utf8_lossy(&s).into_owned()
-    })
-}
+struct Run(Child);
 
 fn spawn(label: &str, program: &str, args: &[String], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {program} {args:?}: {e}"));
-    let out = Some(reader(child.stdout.take().expect("stdout")));
-    let err = Some(reader(child.stderr.take().expect("stderr")));
-    Run {
-        label: format!("{label} `{program} {}`", args.join(" ")),
-        child,
-        out,
-        err,
-    }
+    let label = format!("{label} `{program} {}`", args.join(" "));
+    Run(Child::spawn(label, cmd, HARD_TIMEOUT))
 }
 
 /// `ringproof ARGS` with `env`.
@@ -71,47 +46,30 @@ fn role(ring: &Ring, cmd: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
 
 impl Run {
     fn running(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
+        self.0.running()
     }
 
     /// Waits (killing it and failing after [`HARD_TIMEOUT`]) and parses its JSON line, if it
     /// printed exactly one line that is JSON (`Null` otherwise: a crash prints none).
     fn wait(mut self) -> Output {
-        let deadline = Instant::now() + HARD_TIMEOUT;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("try_wait") {
-                break s;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "{} did not exit within {HARD_TIMEOUT:?} (killed)",
-                    self.label
-                );
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        let stdout = self
-            .out
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        let stderr = self
-            .err
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        let json = stdout
+        if self.0.wait().is_err() {
+            panic!(
+                "{} did not exit within {HARD_TIMEOUT:?} (killed)",
+                self.0.label()
+            );
+        }
+        let c = self.0.captured();
+        let json = c
+            .stdout
             .lines()
             .next()
             .and_then(|l| serde_json::from_str(l).ok())
             .unwrap_or(Value::Null);
         let out = Output {
-            label: self.label.clone(),
-            status,
-            stdout,
-            stderr,
+            label: c.label,
+            status: c.status.expect("exited"),
+            stdout: c.stdout,
+            stderr: c.stderr,
             json,
         };
         assert!(
@@ -124,27 +82,10 @@ impl Run {
     }
 }
 
-impl Drop for Run {
-    fn drop(&mut self) {
-        if self.running() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
 /// Everything of `ring` left anywhere a segment or temporary of it can be: /dev/shm names and
 /// temporaries of the fixture's prefix, and the fixture directory's entries.
 fn leftovers(fx: &Fixture) -> Vec<String> {
     let mut v = fx.shm_leftovers();
-    let dot = format!(".{}", fx.prefix);
-    v.extend(
-        std::fs::read_dir("/dev/shm")
-            .expect("read /dev/shm")
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(&dot)),
-    );
     v.extend(fx.dir_leftovers());
     v
 }
@@ -156,16 +97,7 @@ fn assert_nothing_left(fx: &Fixture) {
 
 /// Removes whatever a test planted or damaged on purpose (the tools may rightly refuse it).
 fn remove_planted(fx: &Fixture) {
-    let dot = format!(".{}", fx.prefix);
-    for e in std::fs::read_dir("/dev/shm")
-        .expect("read /dev/shm")
-        .filter_map(|e| e.ok())
-    {
-        let n = e.file_name().to_string_lossy().into_owned();
-        if n.starts_with(&fx.prefix) || n.starts_with(&dot) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
+    ringproof_testsupport::remove_shm(&fx.prefix);
     for e in std::fs::read_dir(&fx.dir)
         .expect("read test dir")
         .filter_map(|e| e.ok())
@@ -181,7 +113,7 @@ fn remove_planted(fx: &Fixture) {
 
 fn path_of(p: &ringproof::names::SegmentPath) -> PathBuf {
     match p {
-        ringproof::names::SegmentPath::Shm(n) => Path::new("/dev/shm").join(n),
+        ringproof::names::SegmentPath::Shm(n) => shm_path(n),
         ringproof::names::SegmentPath::File(f) => f.clone(),
     }
 }
@@ -276,7 +208,7 @@ fn stalled_creator(fx: &Fixture, backend: Backend) {
         ],
         &[],
     );
-    let b_pid = b.child.id();
+    let b_pid = b.0.pid();
     wait_until("B to own the ring", &mut [], || {
         Registry::open(&name.registry()).is_ok_and(|r| r.producer_pid() == b_pid)
     });
@@ -485,7 +417,7 @@ fn another_users_segments_are_refused() {
 fn fifo_under_a_segment_name_is_refused() {
     let fx = Fixture::new("fifo");
     let name = format!("{}_f", fx.prefix);
-    let path = Path::new("/dev/shm").join(&name);
+    let path = shm_path(&name);
     let made = Command::new("mkfifo")
         .arg(&path)
         .status()

@@ -13,19 +13,14 @@ mod common;
 use common::*;
 use ringproof::layout::registry::{SLOT_ACTIVE, SLOT_DEAD};
 use ringproof::registry::Registry;
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use ringproof_testsupport::procstat::{children_of, dead, proc_stat};
+use ringproof_testsupport::{Child, TimedOut};
+use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// `ringproof consume` run inside fresh namespaces by `unshare ... --fork --kill-child`.
-struct NsConsumer {
-    label: String,
-    child: Child,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
-}
+struct NsConsumer(Child);
 
 impl NsConsumer {
     fn spawn(unshare: &[&str], ring: &Ring, id: &str, extra: &[&str]) -> NsConsumer {
@@ -34,104 +29,42 @@ impl NsConsumer {
         args.extend(ring.args());
         args.extend(["--id".to_owned(), id.to_owned()]);
         args.extend(extra.iter().map(|s| s.to_string()));
-        let mut child = Command::new("unshare")
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn unshare");
-        let read = |mut r: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut s = String::new();
-                let _ = r.read_to_string(&mut s);
-                s
-            })
-        };
-        let stdout = Some(read(Box::new(child.stdout.take().expect("stdout"))));
-        let stderr = Some(read(Box::new(child.stderr.take().expect("stderr"))));
-        NsConsumer {
-            label: format!("consumer {id} `unshare {}`", args.join(" ")),
-            child,
-            stdout,
-            stderr,
-        }
+        let label = format!("consumer {id} `unshare {}`", args.join(" "));
+        let mut cmd = Command::new("unshare");
+        cmd.args(&args);
+        NsConsumer(Child::spawn(label, cmd, HARD_TIMEOUT))
     }
 
     /// The host pid of the `ringproof consume` process (unshare's only child), once it exists.
     fn inner_pid(&self) -> u32 {
-        let me = self.child.id();
-        let deadline = Instant::now() + HARD_TIMEOUT;
-        loop {
-            for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
-                let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-                    continue;
-                };
-                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                    continue;
-                };
-                let ppid = stat
-                    .rfind(')')
-                    .and_then(|i| stat[i + 1..].split_whitespace().nth(1)?.parse::<u32>().ok());
-                if ppid == Some(me) {
-                    return pid;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}: no child process",
-                self.label
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        let me = self.0.pid();
+        let mut inner = None;
+        ringproof_testsupport::poll_until(
+            &format!("{}: a child process", self.0.label()),
+            HARD_TIMEOUT,
+            || {
+                inner = children_of(me).first().copied();
+                inner.is_some()
+            },
+        );
+        inner.expect("found")
     }
 
     /// Waits for the exit (killing it after `timeout`): (exit code, stdout, stderr).
     fn wait_for(mut self, timeout: Duration) -> (Option<i32>, String, String) {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("try_wait") {
-                break s;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                let (out, err) = self.output();
-                panic!(
-                    "{} did not exit within {timeout:?} (killed)\nstdout: {out}\nstderr: {err}",
-                    self.label
-                );
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        let (out, err) = self.output();
-        (status.code(), out, err)
-    }
-
-    fn output(&mut self) -> (String, String) {
-        let out = self
-            .stdout
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        let err = self
-            .stderr
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        (out, err)
+        if let Err(TimedOut(c)) = self.0.wait_until(Instant::now() + timeout) {
+            panic!(
+                "{} did not exit within {timeout:?} (killed)\nstdout: {}\nstderr: {}",
+                c.label, c.stdout, c.stderr
+            );
+        }
+        let c = self.0.captured();
+        (c.code(), c.stdout, c.stderr)
     }
 
     /// SIGKILL (unshare's `--kill-child` takes the consumer with it) and reap.
     fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for NsConsumer {
-    fn drop(&mut self) {
-        self.kill();
+        self.0.kill()
     }
 }
 
@@ -454,12 +387,7 @@ fn f4c_a_consumer_in_a_time_namespace_behind_is_not_retired() {
 fn kill_and_stamp_future(c: &mut NsConsumer, reg: &Registry, slot: usize) {
     let inner = c.inner_pid();
     c.kill();
-    wait_until("the namespaced consumer to die", &mut [], || {
-        std::fs::read_to_string(format!("/proc/{inner}/stat")).map_or(true, |s| {
-            s.rfind(')')
-                .is_some_and(|i| s[i + 1..].trim_start().starts_with('Z'))
-        })
-    });
+    wait_until("the namespaced consumer to die", &mut [], || dead(inner));
     let future = ringproof::process::boottime_ns() + 100_000 * 1_000_000_000;
     reg.slot(slot).heartbeat.store(future, Ordering::Relaxed);
 }
@@ -501,10 +429,7 @@ fn f11_a_heartbeat_from_the_future_does_not_keep_a_dead_consumer_gating() {
     let inner = c.inner_pid();
     signal(inner, "-STOP");
     wait_until("the namespaced consumer to stop", &mut [&mut p], || {
-        std::fs::read_to_string(format!("/proc/{inner}/stat")).is_ok_and(|s| {
-            s.rfind(')')
-                .is_some_and(|i| s[i + 1..].trim_start().starts_with('T'))
-        })
+        proc_stat(inner).is_some_and(|s| s.state == 'T')
     });
     assert!(
         pc.load() < events as i64 - 1,

@@ -339,7 +339,7 @@ fn f15_rm_force_removes_dead_temporaries() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(fx.dir_leftovers(), Vec::<String>::new(), "{}", text(&o));
     let s = fx.ring(Backend::Shm, "s");
-    let shm_tmp = Path::new("/dev/shm").join(format!(".{}_producer_seq.{pid}.4.tmp", s.name));
+    let shm_tmp = shm_path(format!(".{}_producer_seq.{pid}.4.tmp", s.name));
     std::fs::write(&shm_tmp, b"").unwrap();
     let o = rm(&s, true);
     let left = shm_tmp.exists();

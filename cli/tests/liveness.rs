@@ -94,8 +94,7 @@ fn signal(p: &Proc, sig: i32) {
 
 /// The state letter of `/proc/PID/stat` (R, S, T, Z, ...).
 fn proc_state(pid: u32) -> Option<char> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 1..].trim_start().chars().next()
+    ringproof_testsupport::proc_stat(pid).map(|s| s.state)
 }
 
 /// SIGSTOP, then wait until the kernel shows the process stopped (it runs nothing from there).

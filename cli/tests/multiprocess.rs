@@ -689,7 +689,7 @@ fn guard_detects_and_removes_leaks() {
     let names = std::sync::Mutex::new(None);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let fx = Fixture::new("guard");
-        let shm = std::path::Path::new("/dev/shm").join(format!("{}_leak", fx.prefix));
+        let shm = shm_path(format!("{}_leak", fx.prefix));
         let file = fx.dir.join("leak.ring");
         std::fs::write(&shm, b"x").unwrap();
         std::fs::write(&file, b"x").unwrap();

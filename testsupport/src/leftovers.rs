@@ -37,6 +37,28 @@ pub fn shm_leftovers(prefix: &str) -> Vec<String> {
     shm_names(|n| n.strip_prefix('.').unwrap_or(n).starts_with(prefix))
 }
 
+/// The `/dev/shm` segments of the one ring `name`: `name` itself and `{name}_*` (its cursors
+/// and registry), not those of a ring whose name merely starts with `name`.
+pub fn shm_segments_of(name: &str) -> Vec<String> {
+    let under = format!("{name}_");
+    shm_names(|n| n == name || n.starts_with(&under))
+}
+
+/// Full paths of the entries of `/dev/shm` and of the temp directory that `keep` accepts (what
+/// a run that made both rings and scratch directories may have left).
+pub fn shm_and_temp(keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let temp = std::env::temp_dir();
+    let mut v = Vec::new();
+    for dir in [Path::new(SHM), temp.as_path()] {
+        v.extend(
+            names_in(dir, &keep)
+                .into_iter()
+                .map(|n| dir.join(n).display().to_string()),
+        );
+    }
+    v
+}
+
 /// Removes [`shm_leftovers`]`(prefix)` and returns what it removed.
 pub fn remove_shm(prefix: &str) -> Vec<String> {
     let left = shm_leftovers(prefix);

@@ -16,7 +16,8 @@ pub mod wait;
 
 pub use child::{Captured, Child, TimedOut};
 pub use leftovers::{
-    assert_no_shm, remove_shm, shm_leftovers, shm_names, shm_path, temp_names, tree, TempDir,
+    assert_no_shm, remove_shm, shm_and_temp, shm_leftovers, shm_names, shm_path, shm_segments_of,
+    temp_names, tree, TempDir,
 };
 pub use names::unique_name;
 pub use procstat::{proc_stat, ProcStat};
