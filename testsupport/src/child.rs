@@ -2,6 +2,7 @@
 //! when dropped, so a failing test never leaves processes (or zombies) behind.
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -15,9 +16,17 @@ pub struct Child {
     child: std::process::Child,
     started: Instant,
     deadline: Instant,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
+    output: Sink,
     exited: Option<ExitStatus>,
+}
+
+/// Where a child's stdout and stderr go.
+enum Sink {
+    /// Pipes drained by reader threads.
+    Pipes(Option<JoinHandle<String>>, Option<JoinHandle<String>>),
+    /// Files, read back once it exited: for a child whose own children may outlive it holding
+    /// its stdout (a pipe would keep the readers waiting for them).
+    Files(PathBuf, PathBuf),
 }
 
 /// What an exited child left: its status (`None` if it could not be had) and output.
@@ -47,23 +56,42 @@ impl Child {
     /// Spawns `cmd` with stdin from /dev/null and stdout/stderr captured. [`Child::wait`]
     /// gives up `limit` from now.
     pub fn spawn(label: impl Into<String>, mut cmd: Command, limit: Duration) -> Child {
-        let label = label.into();
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut c = Child::start(label.into(), cmd, limit, Sink::Pipes(None, None));
+        c.output = Sink::Pipes(
+            c.child.stdout.take().map(reader),
+            c.child.stderr.take().map(reader),
+        );
+        c
+    }
+
+    /// As [`Child::spawn`], with stdout and stderr written to `dir/stdout` and `dir/stderr`.
+    pub fn spawn_to_files(
+        label: impl Into<String>,
+        mut cmd: Command,
+        limit: Duration,
+        dir: &Path,
+    ) -> Child {
+        let (out, err) = (dir.join("stdout"), dir.join("stderr"));
+        let create = |p: &Path| {
+            std::fs::File::create(p).unwrap_or_else(|e| panic!("create {}: {e}", p.display()))
+        };
+        cmd.stdout(create(&out)).stderr(create(&err));
+        Child::start(label.into(), cmd, limit, Sink::Files(out, err))
+    }
+
+    fn start(label: String, mut cmd: Command, limit: Duration, output: Sink) -> Child {
+        cmd.stdin(Stdio::null());
+        let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {label}: {e} ({cmd:?})"));
-        let stdout = child.stdout.take().map(reader);
-        let stderr = child.stderr.take().map(reader);
         let started = Instant::now();
         Child {
             label,
             child,
             started,
             deadline: started + limit,
-            stdout,
-            stderr,
+            output,
             exited: None,
         }
     }
@@ -141,7 +169,7 @@ impl Child {
         }
     }
 
-    /// The output of the exited child (it must have exited). The output is handed out once:
+    /// The output of the exited child (it must have exited). Piped output is handed out once:
     /// a second call gets empty strings.
     pub fn captured(&mut self) -> Captured {
         let status = self.try_wait();
@@ -151,11 +179,18 @@ impl Child {
                 .map(|h| h.join().unwrap_or_default())
                 .unwrap_or_default()
         };
+        let (stdout, stderr) = match &mut self.output {
+            Sink::Pipes(out, err) => (take(out), take(err)),
+            Sink::Files(out, err) => (
+                std::fs::read_to_string(out).unwrap_or_default(),
+                std::fs::read_to_string(err).unwrap_or_default(),
+            ),
+        };
         Captured {
             label: self.label.clone(),
             status,
-            stdout: take(&mut self.stdout),
-            stderr: take(&mut self.stderr),
+            stdout,
+            stderr,
             wall: self.started.elapsed(),
         }
     }
@@ -220,6 +255,19 @@ mod tests {
             (c.code(), c.stdout.as_str(), c.stderr.as_str()),
             (Some(3), "out\n", "err\n")
         );
+    }
+
+    #[test]
+    fn output_to_files_is_read_back() {
+        let d = crate::TempDir::new(&crate::unique_name("rpts-files", "t"));
+        let c = Child::spawn_to_files(
+            "echo",
+            sh("echo out; echo err >&2"),
+            Duration::from_secs(60),
+            d.path(),
+        )
+        .finish();
+        assert_eq!((c.stdout.as_str(), c.stderr.as_str()), ("out\n", "err\n"));
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub fn assert_no_shm(prefix: &str, what: &str) {
 }
 
 /// `/dev/shm/{name}`.
-pub fn shm_path(name: &str) -> PathBuf {
+pub fn shm_path(name: impl AsRef<Path>) -> PathBuf {
     Path::new(SHM).join(name)
 }
 
@@ -123,6 +123,20 @@ impl TempDir {
     }
 }
 
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -150,7 +164,7 @@ mod tests {
         );
         assert!(shm_leftovers(&other).is_empty());
         assert_eq!(remove_shm(&prefix).len(), 2);
-        let _ = std::fs::remove_file(shm_path(&format!("z{prefix}")));
+        let _ = std::fs::remove_file(shm_path(format!("z{prefix}")));
         assert_no_shm(&prefix, "this test");
     }
 

@@ -21,9 +21,10 @@ mod ring;
 pub use output::Output;
 pub use proc::{check_alive, wait_all, wait_until, Proc};
 pub use ring::{gate_consume, Ring};
+pub use ringproof_testsupport::shm_path;
 
 use ringproof_testsupport as support;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
@@ -144,11 +145,6 @@ impl Drop for Fixture {
             );
         }
     }
-}
-
-/// `/dev/shm/{name}`.
-pub fn shm_path(name: impl AsRef<Path>) -> PathBuf {
-    Path::new(support::leftovers::SHM).join(name)
 }
 
 /// `s` as an owned argument (for building argument lists from numbers).

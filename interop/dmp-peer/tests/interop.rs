@@ -306,7 +306,7 @@ impl Scenario {
                 // Producer first means: its segments exist before any consumer starts. The
                 // consumer-first order (and the window between disruptor-mp's ring and its
                 // producer cursor) has its own tests below.
-                let cursor = std::path::Path::new("/dev/shm").join(format!("{name}_producer_seq"));
+                let cursor = ringproof_testsupport::shm_path(format!("{name}_producer_seq"));
                 let until = Instant::now() + Duration::from_secs(30);
                 while !cursor.exists() && Instant::now() < until {
                     std::thread::sleep(Duration::from_millis(1));
@@ -630,7 +630,7 @@ fn harness_kills_children_and_cleans_up_at_the_hard_deadline() {
             ]),
         );
         // Let it create its segments first (slow on a loaded machine), then start the clock.
-        let cursor = std::path::Path::new("/dev/shm").join(format!("{}_producer_seq", s.name));
+        let cursor = ringproof_testsupport::shm_path(format!("{}_producer_seq", s.name));
         while !cursor.exists() && t0.elapsed() < Duration::from_secs(20) {
             std::thread::sleep(Duration::from_millis(1));
         }
