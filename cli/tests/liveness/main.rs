@@ -9,7 +9,7 @@
 //! not, so a slot overwritten before it was consumed shows up as a payload error or a gap.
 //!
 //! Determinism: the stream is held at exact points by an in-process consumer (a "gate", see
-//! multiprocess.rs) or by SIGSTOP (a stopped process is alive but commits nothing). "The
+//! multiprocess/) or by SIGSTOP (a stopped process is alive but commits nothing). "The
 //! producer has looked at its consumers since X" is observed through its registry heartbeat:
 //! while blocked it rescans (and beats, at most every 10 ms) and checks liveness (at most every
 //! check interval, 5 ms) in the same loop, so three heartbeat changes after X mean at least one

@@ -91,7 +91,7 @@ fn restart_resume(backend: Backend, zombie: bool) {
     let hold = n / 4;
     let cap = 64u64;
     // The victim is required with the alert-only action, so its slot keeps gating after it
-    // dies (a dead non-required consumer stops gating: that is liveness.rs's subject).
+    // dies (a dead non-required consumer stops gating: that is liveness/'s subject).
     let mut p = r.produce(&refs(&[
         a("--capacity"),
         a(cap),

@@ -1,11 +1,11 @@
-//! Process plumbing for the interop tests: spawning peers, bounded waits, JSON results, and
-//! /dev/shm hygiene.
+//! What the interop tests add to `ringproof-testsupport` (which spawns, reaps, times out and
+//! scans /dev/shm): the two kinds of peer, their result lines, and a [`Session`] per test.
 //!
 //! Two kinds of peer, each in its own OS process:
 //! - the disruptor-mp side: the `dmp-peer` binary of this package;
 //! - the ringproof side: this very test binary, re-executed with [`ROLE_ENV`] set and
 //!   `--exact ringproof_role --nocapture --test-threads 1`, so the `ringproof_role` test runs
-//!   the role (see `interop.rs`) and prints one line `ROLE_RESULT {json}`.
+//!   the role (see `interop/main.rs`) and prints one line `ROLE_RESULT {json}`.
 //!
 //! Every test builds a [`Session`]: it owns the children and the shm name. Dropping it (on
 //! success or on a panic) kills whatever still runs and removes every /dev/shm entry of the
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 /// Set in a child's environment to the role it plays: `producer` or `consumer`.
 pub const ROLE_ENV: &str = "RINGPROOF_INTEROP_ROLE";
-/// The name of the child entry test (in `interop.rs`).
+/// The name of the child entry test (in `interop/main.rs`).
 pub const ROLE_TEST: &str = "ringproof_role";
 /// Marks the ringproof child's result line among libtest's own output.
 pub const MARKER: &str = "ROLE_RESULT ";
