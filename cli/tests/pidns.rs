@@ -33,11 +33,9 @@ fn can_unshare() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn wait_for(what: &str, deadline: Instant, mut cond: impl FnMut() -> bool) {
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+fn wait_for(what: &str, deadline: Instant, cond: impl FnMut() -> bool) {
+    let left = deadline.saturating_duration_since(Instant::now());
+    ringproof_testsupport::poll_until(what, left, cond)
 }
 
 #[test]
