@@ -39,16 +39,7 @@ fn read_json(p: &Path) -> Value {
 
 /// Names in /dev/shm and entries of the temp directory that contain `needle`.
 fn leftovers(needle: &str) -> Vec<String> {
-    let mut v = Vec::new();
-    for dir in [PathBuf::from("/dev/shm"), std::env::temp_dir()] {
-        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let n = e.file_name().to_string_lossy().into_owned();
-            if n.contains(needle) {
-                v.push(dir.join(n).display().to_string());
-            }
-        }
-    }
-    v
+    ringproof_testsupport::shm_and_temp(|n| n.contains(needle))
 }
 
 /// Processes whose environment holds `var=value` (testees a campaign started).

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const SECS_PER_SHARD: u64 = 8;
@@ -205,20 +205,7 @@ fn the_example_workflow_runs_locally_and_its_bounded_campaign_passes() {
             serde_json::from_slice(&std::fs::read(out.join(format!("chaos-{k}.json"))).unwrap())
                 .unwrap();
         let ring = doc["campaigns"][0]["ring"].as_str().unwrap().to_owned();
-        let left: Vec<PathBuf> = [PathBuf::from("/dev/shm"), std::env::temp_dir()]
-            .iter()
-            .flat_map(|d| {
-                std::fs::read_dir(d)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.path())
-            })
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().contains(&ring))
-            })
-            .collect();
+        let left = ringproof_testsupport::shm_and_temp(|n| n.contains(&ring));
         assert!(left.is_empty(), "shard {k} left {left:?}");
     }
     std::fs::remove_dir_all(&out).unwrap();

@@ -19,13 +19,8 @@ impl Drop for Cleanup {
             let _ = c.kill();
             let _ = c.wait();
         }
-        if let Ok(rd) = std::fs::read_dir("/dev/shm") {
-            for e in rd.flatten() {
-                let f = e.file_name().to_string_lossy().into_owned();
-                if f == self.0 || f.starts_with(&format!("{}_", self.0)) {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
+        for f in ringproof_testsupport::shm_segments_of(&self.0) {
+            let _ = std::fs::remove_file(ringproof_testsupport::shm_path(&f));
         }
     }
 }
@@ -38,11 +33,9 @@ fn can_unshare() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn wait_for(what: &str, deadline: Instant, mut cond: impl FnMut() -> bool) {
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+fn wait_for(what: &str, deadline: Instant, cond: impl FnMut() -> bool) {
+    let left = deadline.saturating_duration_since(Instant::now());
+    ringproof_testsupport::poll_until(what, left, cond)
 }
 
 #[test]
@@ -122,11 +115,6 @@ fn a_consumer_in_another_pid_namespace_is_judged_by_its_heartbeat() {
     assert!(took < Duration::from_secs(10), "detection took {took:?}");
     drop(producer);
     drop(reg);
-    let left: Vec<String> = std::fs::read_dir("/dev/shm")
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|f| f == &ring || f.starts_with(&format!("{ring}_")))
-        .collect();
+    let left = ringproof_testsupport::shm_segments_of(&ring);
     assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -11,21 +11,14 @@ use ringproof::layout::counters::{
 };
 use ringproof::layout::describe::{describe, Format};
 use ringproof::{Error, SegmentPath};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
-
-static N: AtomicU32 = AtomicU32::new(0);
+use ringproof_testsupport as support;
 
 /// A unique shm name for this test process, and a guard that unlinks it.
 struct ShmName(String);
 
 impl ShmName {
     fn new(tag: &str) -> ShmName {
-        ShmName(format!(
-            "{}_{tag}_{}",
-            prefix(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ))
+        ShmName(support::unique_name(&prefix(), tag))
     }
 
     fn path(&self) -> SegmentPath {
@@ -46,36 +39,19 @@ fn prefix() -> String {
 /// /dev/shm entries of this test process (each test checks the ones of its own names: the
 /// tests run in parallel).
 fn shm_leftovers() -> Vec<String> {
-    std::fs::read_dir("/dev/shm")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(&prefix()))
-        .collect()
+    support::shm_names(|n| n.starts_with(&prefix()))
 }
 
 /// A unique temporary directory, removed on drop.
-struct TempDir(PathBuf);
+struct TempDir(support::TempDir);
 
 impl TempDir {
     fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "{}-{tag}-{}",
-            prefix(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
+        TempDir(support::TempDir::new(&support::unique_name(&prefix(), tag)))
     }
 
     fn file(&self, name: &str) -> SegmentPath {
         SegmentPath::File(self.0.join(name))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -537,5 +513,5 @@ fn file_backend_create_is_exclusive_and_leaves_no_temp_file() {
         .value,
         9
     );
-    assert!(Path::new(&tmp.0).join("x.counters").exists());
+    assert!(tmp.0.join("x.counters").exists());
 }

@@ -10,12 +10,7 @@ fn unique(tag: &str) -> RingName {
 }
 
 fn assert_no_leftovers(name: &RingName) {
-    let left: Vec<String> = std::fs::read_dir("/dev/shm")
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|f| f == name.name() || f.starts_with(&format!("{}_", name.name())))
-        .collect();
+    let left = ringproof_testsupport::shm_segments_of(name.name());
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 

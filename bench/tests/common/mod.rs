@@ -7,10 +7,11 @@
 
 #![allow(dead_code)]
 
+use ringproof_testsupport::{self as support, Child, TempDir, TimedOut};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// Tiny counts: a few seconds for every scenario and peer together.
 pub const TINY: &[&str] = &[
@@ -38,15 +39,14 @@ pub const TINY: &[&str] = &[
 ];
 
 /// A scratch directory for the JSON, the plots and the captured output, removed on drop.
-pub struct Scratch(pub PathBuf);
+pub struct Scratch(pub TempDir);
 
 impl Scratch {
     pub fn new(tag: &str) -> Scratch {
-        let p =
-            std::env::temp_dir().join(format!("ringproof-bench-test-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("scratch dir");
-        Scratch(p)
+        Scratch(TempDir::new(&format!(
+            "ringproof-bench-test-{tag}-{}",
+            std::process::id()
+        )))
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -54,21 +54,16 @@ impl Scratch {
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// What a finished bench run gave.
 pub struct Ran {
-    pub status: ExitStatus,
+    pub status: std::process::ExitStatus,
     pub stdout: String,
     pub stderr: String,
 }
 
-/// Runs `program args...` with `env`, output captured in `scratch`; a run past `limit` is
-/// killed and fails the test (a hang must not hang CI).
+/// Runs `program args...` with `env`, output captured in `scratch` (files: the bench's own
+/// children must not hold a pipe open); a run past `limit` is killed and fails the test (a
+/// hang must not hang CI).
 pub fn run(
     program: &str,
     args: &[&str],
@@ -76,57 +71,32 @@ pub fn run(
     scratch: &Scratch,
     limit: Duration,
 ) -> Ran {
-    let (out, err) = (scratch.path("stdout"), scratch.path("stderr"));
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).expect("stdout file"))
-        .stderr(std::fs::File::create(&err).expect("stderr file"));
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("spawn bench");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{program} {args:?} did not finish within {limit:?}; stderr:\n{}",
-                std::fs::read_to_string(&err).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    eprintln!(
-        "{program} finished in {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
+    let label = format!("{program} {args:?}");
+    let mut child = Child::spawn_to_files(label, cmd, limit, scratch.0.path());
+    if let Err(TimedOut(c)) = child.wait() {
+        panic!(
+            "{} did not finish within {limit:?}; stderr:\n{}",
+            c.label, c.stderr
+        );
+    }
+    let c = child.captured();
+    eprintln!("{program} finished in {:.1} s", c.wall.as_secs_f64());
     Ran {
-        status,
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+        status: c.status.expect("exited"),
+        stdout: c.stdout,
+        stderr: c.stderr,
     }
 }
 
 /// Entries of /dev/shm and of the temp directory that belong to orchestrator `pid`.
 pub fn leftovers(pid: u32) -> Vec<String> {
     let prefix = format!("rpbench-{pid}-");
-    let mut v = Vec::new();
-    for dir in [Path::new("/dev/shm").to_path_buf(), std::env::temp_dir()] {
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            for e in rd.flatten() {
-                let n = e.file_name().to_string_lossy().into_owned();
-                if n.starts_with(&prefix) {
-                    v.push(dir.join(n).display().to_string());
-                }
-            }
-        }
-    }
-    v
+    support::shm_and_temp(|n| n.starts_with(&prefix))
 }
 
 /// Checks a finished run: exit 0, 0 errors, every expected case ran each of its subjects and

@@ -26,22 +26,8 @@ pub fn assert_passed_and_clean(o: &Outcome, what: &str) {
         ringproof_chaos::report::violations(&o.verdict, 30),
         o.report
     );
-    let shm: Vec<String> = std::fs::read_dir("/dev/shm")
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(&o.ring))
-                .collect()
-        })
-        .unwrap_or_default();
+    let shm = ringproof_testsupport::shm_names(|n| n.starts_with(&o.ring));
     assert!(shm.is_empty(), "{what} left {shm:?} in /dev/shm");
-    let tmp: Vec<String> = std::fs::read_dir(std::env::temp_dir())
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.contains(&o.ring))
-                .collect()
-        })
-        .unwrap_or_default();
+    let tmp = ringproof_testsupport::temp_names(|n| n.contains(&o.ring));
     assert!(tmp.is_empty(), "{what} left {tmp:?} in the temp directory");
 }

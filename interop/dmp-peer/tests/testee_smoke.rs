@@ -28,13 +28,8 @@ struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if let Ok(dir) = std::fs::read_dir("/dev/shm") {
-            for e in dir.flatten() {
-                let n = e.file_name().to_string_lossy().into_owned();
-                if n == self.name || n.starts_with(&format!("{}_", self.name)) {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
+        for n in ringproof_testsupport::shm_segments_of(&self.name) {
+            let _ = std::fs::remove_file(ringproof_testsupport::shm_path(&n));
         }
         if let Some(root) = &self.root {
             let _ = std::fs::remove_dir_all(root);

@@ -1,11 +1,11 @@
-//! Process plumbing for the interop tests: spawning peers, bounded waits, JSON results, and
-//! /dev/shm hygiene.
+//! What the interop tests add to `ringproof-testsupport` (which spawns, reaps, times out and
+//! scans /dev/shm): the two kinds of peer, their result lines, and a [`Session`] per test.
 //!
 //! Two kinds of peer, each in its own OS process:
 //! - the disruptor-mp side: the `dmp-peer` binary of this package;
 //! - the ringproof side: this very test binary, re-executed with [`ROLE_ENV`] set and
 //!   `--exact ringproof_role --nocapture --test-threads 1`, so the `ringproof_role` test runs
-//!   the role (see `interop.rs`) and prints one line `ROLE_RESULT {json}`.
+//!   the role (see `interop/main.rs`) and prints one line `ROLE_RESULT {json}`.
 //!
 //! Every test builds a [`Session`]: it owns the children and the shm name. Dropping it (on
 //! success or on a panic) kills whatever still runs and removes every /dev/shm entry of the
@@ -14,62 +14,33 @@
 
 #![allow(dead_code)]
 
+use ringproof_testsupport::{self as support, Child};
 use serde_json::Value;
-use std::io::Read;
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::process::{Command, ExitStatus};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 /// Set in a child's environment to the role it plays: `producer` or `consumer`.
 pub const ROLE_ENV: &str = "RINGPROOF_INTEROP_ROLE";
-/// The name of the child entry test (in `interop.rs`).
+/// The name of the child entry test (in `interop/main.rs`).
 pub const ROLE_TEST: &str = "ringproof_role";
 /// Marks the ringproof child's result line among libtest's own output.
 pub const MARKER: &str = "ROLE_RESULT ";
 
-/// The interop tests each run two or three spinning processes; on a small machine, running
-/// several tests at once turns into a scheduling benchmark. They take turns.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Takes this test's turn (a panicking earlier test does not block the rest).
+/// Takes this test's turn: the interop tests each run two or three spinning processes; on a
+/// small machine, running several tests at once turns into a scheduling benchmark.
 pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    support::serial()
 }
 
-/// A shm ring name unique to this process, this test and this moment.
+/// A shm ring name unique to this process and this test.
 pub fn unique_name(tag: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("rpi{}{n}x{nanos:x}_{tag}", std::process::id())
+    support::unique_name("rpi", tag)
 }
 
 /// The /dev/shm entries whose name starts with `name`.
 pub fn shm_leftovers(name: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir("/dev/shm")
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|f| f.strip_prefix('.').unwrap_or(f).starts_with(name))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-fn remove_leftovers(name: &str) -> Vec<String> {
-    let left = shm_leftovers(name);
-    for f in &left {
-        let _ = std::fs::remove_file(Path::new("/dev/shm").join(f));
-    }
-    left
+    support::shm_leftovers(name)
 }
 
 /// How one peer ended.
@@ -136,22 +107,10 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// A running child with its output collected by reader threads.
+/// A running peer; its outcome once it exited (or was killed).
 struct Peer {
-    label: String,
     child: Child,
-    started: Instant,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
     done: Option<Outcome>,
-}
-
-fn collect(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    })
 }
 
 /// The result line: the text after [`MARKER`] for a ringproof child, else the last line of
@@ -169,46 +128,28 @@ fn result_line(stdout: &str) -> Option<Value> {
 }
 
 impl Peer {
-    fn spawn(label: &str, mut cmd: Command) -> Peer {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {label}: {e} ({cmd:?})"));
-        let stdout = child.stdout.take().map(collect);
-        let stderr = child.stderr.take().map(collect);
+    fn spawn(label: &str, cmd: Command, limit: Duration) -> Peer {
         Peer {
-            label: label.to_owned(),
-            child,
-            started: Instant::now(),
-            stdout,
-            stderr,
+            child: Child::spawn(label, cmd, limit),
             done: None,
         }
     }
 
+    fn label(&self) -> &str {
+        self.child.label()
+    }
+
     /// Collects the outcome once the child exited (or was killed).
-    fn reap(&mut self, status: Option<ExitStatus>) {
-        let wall = self.started.elapsed();
-        let stdout = self
-            .stdout
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        let stderr = self
-            .stderr
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        let json = result_line(&stdout);
+    fn reap(&mut self) {
+        let c = self.child.captured();
+        let json = result_line(&c.stdout);
         self.done = Some(Outcome {
-            label: self.label.clone(),
-            status,
-            stdout,
-            stderr,
+            label: c.label,
+            status: c.status,
+            stdout: c.stdout,
+            stderr: c.stderr,
             json,
-            wall,
+            wall: c.wall,
         });
     }
 
@@ -216,24 +157,17 @@ impl Peer {
         if self.done.is_some() {
             return true;
         }
-        match self.child.try_wait() {
-            Ok(Some(status)) => {
-                self.reap(Some(status));
-                true
-            }
-            Ok(None) => false,
-            Err(_) => {
-                self.reap(None);
-                true
-            }
+        if self.child.try_wait().is_some() {
+            self.reap();
+            return true;
         }
+        false
     }
 
     fn kill(&mut self) {
         if self.done.is_none() {
-            let _ = self.child.kill();
-            let status = self.child.wait().ok();
-            self.reap(status);
+            self.child.kill();
+            self.reap();
         }
     }
 }
@@ -274,7 +208,8 @@ impl Session {
     pub fn spawn_dmp(&mut self, label: &str, args: &[String]) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dmp-peer"));
         cmd.args(args);
-        self.peers.push(Peer::spawn(label, cmd));
+        let limit = self.deadline.saturating_duration_since(Instant::now());
+        self.peers.push(Peer::spawn(label, cmd, limit));
     }
 
     /// Starts this test binary as a ringproof `role` with `RP_*` parameters.
@@ -287,7 +222,8 @@ impl Session {
         for (k, v) in params {
             cmd.env(k, v);
         }
-        self.peers.push(Peer::spawn(label, cmd));
+        let limit = self.deadline.saturating_duration_since(Instant::now());
+        self.peers.push(Peer::spawn(label, cmd, limit));
     }
 
     /// Waits for every peer. Fails (killing the rest) at the deadline, or a grace period after
@@ -347,7 +283,7 @@ impl Session {
             .iter()
             .map(|p| {
                 p.done.as_ref().map_or_else(
-                    || format!("--- {} (still running) ---", p.label),
+                    || format!("--- {} (still running) ---", p.label()),
                     |o| o.to_string(),
                 )
             })
@@ -372,7 +308,7 @@ impl Drop for Session {
         for p in &mut self.peers {
             p.kill();
         }
-        let left = remove_leftovers(&self.name);
+        let left = support::remove_shm(&self.name);
         if !left.is_empty() && !std::thread::panicking() {
             eprintln!("removed leftovers of {}: {left:?}", self.name);
         }

@@ -1,0 +1,51 @@
+//! Closing: a producer's clean drop ends the stream after its last sequence; a consumer
+//! drains what is left and is then told the final sequence, a consumer blocked in a read is
+//! woken by the close, and the closed ring's names are gone once its consumers leave.
+
+use crate::common::{publish, read, TestRing, SIZE};
+use ringproof::{Error, WaitStrategy};
+
+/// Producer dropped with 5 of 10 events unread: the consumer reads the 5, then `Closed`.
+#[test]
+fn a_consumer_drains_a_closed_ring_then_learns_its_end() {
+    let ring = TestRing::new("close");
+    let mut p = ring.producer();
+    let mut c = ring.consumer("c_0");
+    publish(&mut p, 10);
+    read(&mut c, 0, 5);
+    drop(p);
+    read(&mut c, 5, 5);
+    let mut buf = vec![0u8; SIZE];
+    match c.try_read_into(&mut buf) {
+        Err(Error::Closed { final_sequence }) => assert_eq!(final_sequence, 9),
+        other => panic!("expected Closed, got {other:?}"),
+    }
+    drop(c);
+    assert!(ring.leftovers().is_empty(), "{:?}", ring.leftovers());
+}
+
+/// A consumer parked in a blocking read (futex wait) is woken by the close.
+#[test]
+fn the_close_wakes_a_blocked_reader() {
+    let ring = TestRing::new("closewake");
+    let mut p = ring.producer();
+    let mut c = ring
+        .consumer_builder("c_0")
+        .wait(WaitStrategy::blocking())
+        .attach_raw(SIZE)
+        .expect("attach");
+    let reader = std::thread::spawn(move || {
+        read(&mut c, 0, 3);
+        let mut buf = vec![0u8; SIZE];
+        let end = c.read_into(&mut buf);
+        drop(c);
+        end
+    });
+    publish(&mut p, 3);
+    drop(p);
+    match reader.join().expect("reader") {
+        Err(Error::Closed { final_sequence }) => assert_eq!(final_sequence, 2),
+        other => panic!("expected Closed, got {other:?}"),
+    }
+    assert!(ring.leftovers().is_empty(), "{:?}", ring.leftovers());
+}
