@@ -356,14 +356,15 @@ fn evicted_required_consumer(backend: Backend, kill: bool) {
         &mut [&mut p, &mut c_0, &mut c_1],
     );
     wait_consumer_at(&r, "c_1", head, &mut [&mut p, &mut c_0, &mut c_1]);
+    // Its slot while it is still active: once killed, the producer may evict it at once.
+    let reg = registry(&r);
+    let slot = slot_of(&reg, "c_1");
     if kill {
         c_1.kill();
     } else {
         stop(&mut c_1);
     }
     drop(gate);
-    let reg = registry(&r);
-    let slot = slot_of(&reg, "c_1");
 
     // Evicted (a dead one at once, a stopped one after progress timeout + grace); the
     // producer then finishes without it.
