@@ -63,14 +63,20 @@ impl RawConsumer {
         Ok(true)
     }
 
-    /// Nothing new is published. An empty poll of a spinning reader touches nothing but the
-    /// producer cursor's line: its standing, the ring's state, the clock and the empty-poll
-    /// counter are looked at once per [`IDLE_POLLS_PER_LOOK`] empty polls, and at once after a
-    /// wait that slept. (Events handed out are still checked against eviction before they are
-    /// handed out, in [`ready`](Self::ready) and after reading: an idle consumer only learns
-    /// of it a few microseconds later.)
+    /// Nothing new is published. An empty poll of a spinning reader loads the producer cursor
+    /// and the ring state (a line written only at close, so that a drained consumer learns of
+    /// the close at its next poll) and writes no shared memory: its standing, the liveness look, the
+    /// clock and the empty-poll counter wait for every [`IDLE_POLLS_PER_LOOK`]-th empty poll,
+    /// or for the first one after a wait that slept. (Events are still checked against
+    /// eviction before they are handed out, in [`ready`](Self::ready) and after reading: an idle
+    /// consumer only learns of an eviction a few microseconds later.)
     #[inline(always)]
     fn idle(&mut self) -> Result<bool> {
+        if let Some(final_sequence) = self.registry.as_ref().and_then(|r| r.closed()) {
+            if self.next > final_sequence {
+                return Err(Error::Closed { final_sequence });
+            }
+        }
         self.idle_polls += 1;
         if self.idle_polls < IDLE_POLLS_PER_LOOK && !self.waited {
             return Ok(false);
