@@ -11,7 +11,7 @@
 
 use crate::harness::{RoleArgs, Side};
 use crate::measure::{Backoff, LatencyRecorder, PollStats};
-use ringproof::payload::{fill, verify};
+use ringproof::kit::payload::{fill, verify};
 use ringproof::{ConsumerBuilder, Coordination, ProducerBuilder, RingName, WaitStrategy};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

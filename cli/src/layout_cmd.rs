@@ -12,8 +12,8 @@
 //! 2 a file could not be read (the message says why and what to do).
 
 use clap::{Args, Subcommand};
-use ringproof::layout::describe::{describe, diff, hexdump, Description, Format};
-use ringproof::layout::golden::{self, Config, CountersEntry, Entry};
+use ringproof::kit::layout::describe::{describe, diff, hexdump, Description, Format};
+use ringproof::kit::layout::golden::{self, Config, CountersEntry, Entry};
 use serde_json::{json, Value};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -154,7 +154,7 @@ fn load_as(src: &Src, header_image: bool) -> Result<Loaded, String> {
         Src::File(p) => (p.display().to_string(), p.clone()),
         Src::Shm(name) => {
             let name = name.trim_start_matches('/');
-            ringproof::names::validate_name(name)
+            ringproof::kit::names::validate_name(name)
                 .map_err(|e| format!("{e} (shm names are [A-Za-z0-9_-], as listed in /dev/shm)"))?;
             (format!("shm:{name}"), Path::new("/dev/shm").join(name))
         }
@@ -222,7 +222,7 @@ fn verdict_json(d: &Description) -> Value {
     if let Format::Counters(v) = &d.format {
         return match v {
             Ok(g) => json!({ "ok": true, "kind": "counters", "slot_count": g.slot_count,
-                "slot_capacity": ringproof::layout::counters::SLOT_CAPACITY, "len": ringproof::layout::counters::SEGMENT_SIZE }),
+                "slot_capacity": ringproof::kit::layout::counters::SLOT_CAPACITY, "len": ringproof::kit::layout::counters::SEGMENT_SIZE }),
             Err(e) => {
                 json!({ "ok": false, "kind": "counters", "error": e.variant(), "message": e.to_string() })
             }
@@ -521,7 +521,7 @@ fn audit(a: AuditArgs) -> ExitCode {
         let verdict = load(&Src::File(a.dir.join(path)))
             .map(|l| describe(&l.bytes, l.len).verdict_line())
             .unwrap_or_else(|m| m);
-        let problem = "not in the golden catalogue (ringproof::layout::golden): remove it, or add it to the catalogue".to_owned();
+        let problem = "not in the golden catalogue (ringproof::kit::layout::golden): remove it, or add it to the catalogue".to_owned();
         findings.push(Finding {
             path: path.clone(),
             status: "problem",

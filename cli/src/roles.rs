@@ -2,7 +2,7 @@
 //! multi-process tests spawn. Each prints one JSON line with what it did.
 
 use clap::{Args, ValueEnum};
-use ringproof::testkit::{self, ReadMode};
+use ringproof::kit::testkit::{self, ReadMode};
 use ringproof::{
     ConsumerBuilder, LivenessAction, OnLapped, ProducerBuilder, RequiredConsumers, RingName,
     WaitStrategy,
@@ -345,7 +345,7 @@ pub struct RmArgs {
 }
 
 pub fn rm(a: RmArgs) -> ringproof::Result<ExitCode> {
-    let r = ringproof::cleanup::remove_ring(&a.ring.name()?, a.force)?;
+    let r = ringproof::kit::cleanup::remove_ring(&a.ring.name()?, a.force)?;
     for o in &r.overridden {
         eprintln!("ringproof rm: --force overrides: {o}");
     }

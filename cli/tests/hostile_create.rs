@@ -7,8 +7,8 @@
 mod common;
 
 use common::*;
-use ringproof::layout::{LayoutHeader, SegmentKind};
-use ringproof::registry::Registry;
+use ringproof::kit::layout::{LayoutHeader, SegmentKind};
+use ringproof::kit::registry::Registry;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -179,10 +179,10 @@ fn remove_planted(fx: &Fixture) {
     }
 }
 
-fn path_of(p: &ringproof::names::SegmentPath) -> PathBuf {
+fn path_of(p: &ringproof::kit::names::SegmentPath) -> PathBuf {
     match p {
-        ringproof::names::SegmentPath::Shm(n) => Path::new("/dev/shm").join(n),
-        ringproof::names::SegmentPath::File(f) => f.clone(),
+        ringproof::kit::names::SegmentPath::Shm(n) => Path::new("/dev/shm").join(n),
+        ringproof::kit::names::SegmentPath::File(f) => f.clone(),
     }
 }
 
@@ -280,11 +280,11 @@ fn stalled_creator(fx: &Fixture, backend: Backend) {
     wait_until("B to own the ring", &mut [], || {
         Registry::open(&name.registry()).is_ok_and(|r| r.producer_pid() == b_pid)
     });
-    let reg_before = ringproof::segment::identity_of(&name.registry());
+    let reg_before = ringproof::kit::segment::identity_of(&name.registry());
     let out_a = a.wait();
     out_a.expect_error(&["live producer"]);
     assert_eq!(
-        ringproof::segment::identity_of(&name.registry()),
+        ringproof::kit::segment::identity_of(&name.registry()),
         reg_before,
         "A's failure touched B's registry"
     );
@@ -764,7 +764,7 @@ fn hostile_element_size_is_refused() {
         f.set_len(56 + element).expect("size ring");
         drop(f);
         let cursor =
-            ringproof::cursor::Cursor::create(&name.producer_cursor(), "producer cursor", -1, 0)
+            ringproof::kit::cursor::Cursor::create(&name.producer_cursor(), "producer cursor", -1, 0)
                 .expect("producer cursor");
         drop(cursor);
         let out = role(

@@ -15,10 +15,10 @@
 mod common;
 
 use common::*;
-use ringproof::cursor::Cursor;
-use ringproof::layout::cursor::JOINED;
-use ringproof::registry::Registry;
-use ringproof::segment::identity_of;
+use ringproof::kit::cursor::Cursor;
+use ringproof::kit::layout::cursor::JOINED;
+use ringproof::kit::registry::Registry;
+use ringproof::kit::segment::identity_of;
 use ringproof::ProducerBuilder;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -137,7 +137,7 @@ fn same_id_race_admits_exactly_one_dir() {
 // F2: names that alias another ring's segments (shm names are flat: `/N_{id}_seq`).
 
 /// The identity and epoch of a cursor segment.
-fn cursor_state(ring: &Ring, id: &str) -> (ringproof::segment::Identity, u64) {
+fn cursor_state(ring: &Ring, id: &str) -> (ringproof::kit::segment::Identity, u64) {
     let c = ring
         .open_consumer_cursor(id)
         .unwrap_or_else(|| panic!("cursor {id} of {}", ring.name));
@@ -478,7 +478,7 @@ fn a_held_join_lock_times_out_with_a_typed_error() {
         wait_until("consumer c to finish joining", &mut [&mut c], || {
             joined(&ring, "c")
         });
-        ringproof::testkit::produce(&mut p, 1, 1, |_| {}).expect("publish");
+        ringproof::kit::testkit::produce(&mut p, 1, 1, |_| {}).expect("publish");
         c.wait().expect_consumer_clean(0, 0);
         drop(p);
         fx.assert_clean();

@@ -11,8 +11,8 @@
 mod common;
 
 use common::*;
-use ringproof::layout::registry::{SLOT_ACTIVE, SLOT_DEAD};
-use ringproof::registry::Registry;
+use ringproof::kit::layout::registry::{SLOT_ACTIVE, SLOT_DEAD};
+use ringproof::kit::registry::Registry;
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -307,7 +307,7 @@ fn f4a_a_consumer_joining_a_producer_out_of_file_descriptors_is_gated() {
     let mut read = 0u64;
     for _ in 0..4 {
         while let Some(seq) = first.try_next_into(&mut buf).expect("first gate reads") {
-            ringproof::payload::verify(seq as u64, &buf).expect("intact payload");
+            ringproof::kit::payload::verify(seq as u64, &buf).expect("intact payload");
             read += 1;
         }
         for _ in 0..2 {
@@ -460,7 +460,7 @@ fn kill_and_stamp_future(c: &mut NsConsumer, reg: &Registry, slot: usize) {
                 .is_some_and(|i| s[i + 1..].trim_start().starts_with('Z'))
         })
     });
-    let future = ringproof::process::boottime_ns() + 100_000 * 1_000_000_000;
+    let future = ringproof::kit::process::boottime_ns() + 100_000 * 1_000_000_000;
     reg.slot(slot).heartbeat.store(future, Ordering::Relaxed);
 }
 
@@ -607,8 +607,8 @@ fn removed_ring_case(ring: &Ring) {
         name.counters(),
         name.consumer_cursor("c"),
     ] {
-        if ringproof::segment::exists(&path) {
-            ringproof::segment::unlink(&path).expect("unlink");
+        if ringproof::kit::segment::exists(&path) {
+            ringproof::kit::segment::unlink(&path).expect("unlink");
         }
     }
     if let Some(dir) = name.consumers_dir() {

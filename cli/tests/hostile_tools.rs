@@ -9,9 +9,9 @@
 mod common;
 
 use common::*;
-use ringproof::layout::registry::{owner_word, ROLE_CONSUMER, SLOT_ACTIVE, SLOT_DEAD};
-use ringproof::registry::Registry;
-use ringproof::segment;
+use ringproof::kit::layout::registry::{owner_word, ROLE_CONSUMER, SLOT_ACTIVE, SLOT_DEAD};
+use ringproof::kit::registry::Registry;
+use ringproof::kit::segment;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -179,12 +179,12 @@ fn f6_shm_cursor_of_an_aliasing_ring_survives_rm_and_close() {
         "10",
     ]);
     wait_until("ring N_x", &mut [&mut other], || nx.ring_is_valid());
-    let victim = ringproof::names::SegmentPath::Shm(format!("{}_x_c_seq", n.name));
+    let victim = ringproof::kit::names::SegmentPath::Shm(format!("{}_x_c_seq", n.name));
     for how in ["rm", "restarted producer"] {
         crashed_ring(&fx, &n);
         let epoch = Registry::open(&n.ring_name().registry()).unwrap().epoch();
         let _c =
-            ringproof::cursor::Cursor::create(&victim, "victim", 7, epoch).expect("victim cursor");
+            ringproof::kit::cursor::Cursor::create(&victim, "victim", 7, epoch).expect("victim cursor");
         forge_slot(&n, 0, SLOT_DEAD, 0, b"x_c");
         if how == "rm" {
             let o = rm(&n, false);
@@ -438,7 +438,7 @@ fn f20_rm_force_overrides_a_slot_that_claims_pid_1() {
     let fx = Fixture::new("f20pid1");
     let ring = fx.ring(Backend::Shm, "r");
     crashed_ring(&fx, &ring);
-    let Some(start) = ringproof::process::start_time(1) else {
+    let Some(start) = ringproof::kit::process::start_time(1) else {
         eprintln!("skipped: /proc/1/stat is not readable here");
         let _ = rm(&ring, true);
         return;
@@ -654,8 +654,8 @@ fn f6_cleanup_never_follows_a_symlinked_consumers_dir() {
             .epoch();
         let _ = std::fs::remove_dir(&consumers);
         std::os::unix::fs::symlink(&elsewhere, &consumers).unwrap();
-        let _c = ringproof::cursor::Cursor::create(
-            &ringproof::names::SegmentPath::File(victim.clone()),
+        let _c = ringproof::kit::cursor::Cursor::create(
+            &ringproof::kit::names::SegmentPath::File(victim.clone()),
             "victim",
             7,
             epoch,
@@ -707,7 +707,7 @@ fn a_retired_slot_whose_owner_still_runs_keeps_its_id() {
         .spawn()
         .expect("spawn sleep");
     let pid = owner.id();
-    let start = ringproof::process::start_time(pid).expect("start time of the live owner");
+    let start = ringproof::kit::process::start_time(pid).expect("start time of the live owner");
     forge_slot(&ring, 0, SLOT_DEAD, owner_word(pid, start), b"c_0");
     let consume = || {
         let mut args = vec!["consume".to_owned()];

@@ -24,9 +24,9 @@
 mod common;
 
 use common::*;
-use ringproof::layout::registry::{owner_word, SLOT_ACTIVE, SLOT_DEAD, SLOT_EVICTED, SLOT_FREE};
-use ringproof::registry::Registry;
-use ringproof::testkit;
+use ringproof::kit::layout::registry::{owner_word, SLOT_ACTIVE, SLOT_DEAD, SLOT_EVICTED, SLOT_FREE};
+use ringproof::kit::registry::Registry;
+use ringproof::kit::testkit;
 use ringproof::{ConsumerBuilder, Error, ProducerBuilder};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -254,7 +254,7 @@ fn rm_names(r: &Ring, ids: &[&str]) -> BTreeSet<String> {
     };
     for p in &must {
         assert!(
-            ringproof::segment::exists(p),
+            ringproof::kit::segment::exists(p),
             "{p} does not exist before rm"
         );
     }
@@ -262,7 +262,7 @@ fn rm_names(r: &Ring, ids: &[&str]) -> BTreeSet<String> {
     all.push(name.readiness());
     all.push(name.counters());
     all.into_iter()
-        .filter(ringproof::segment::exists)
+        .filter(ringproof::kit::segment::exists)
         .map(|p| p.to_string())
         .collect()
 }
@@ -1013,7 +1013,7 @@ fn pid_reuse_cannot_make_a_dead_participant_alive() {
         let reg = Registry::open(&name.registry()).expect("registry");
         let slot = slot_of(&reg, "c_0");
         let pid = std::process::id();
-        let start = ringproof::process::own_start_time();
+        let start = ringproof::kit::process::own_start_time();
         assert!(start > 0);
         assert_eq!(
             reg.slot(slot).owner.load(Ordering::Acquire),
@@ -1071,7 +1071,7 @@ fn pid_reuse_cannot_make_a_dead_participant_alive() {
         let mut buf = [0u8; 64];
         for seq in 8..16 {
             assert_eq!(c.try_next_into(&mut buf).expect("read"), Some(seq));
-            ringproof::payload::verify(seq as u64, &buf).expect("payload");
+            ringproof::kit::payload::verify(seq as u64, &buf).expect("payload");
         }
         assert!(p.drain(Duration::from_secs(20)).expect("drain"));
 
@@ -1403,11 +1403,11 @@ fn rm_leaves_a_live_ring_with_a_longer_name_alone() {
 // ---------------------------------------------------------------------------------------------
 
 trait RingExt {
-    fn open_producer_cursor_waiting(&self, procs: &mut [&mut Proc]) -> ringproof::cursor::Cursor;
+    fn open_producer_cursor_waiting(&self, procs: &mut [&mut Proc]) -> ringproof::kit::cursor::Cursor;
 }
 
 impl RingExt for Ring {
-    fn open_producer_cursor_waiting(&self, procs: &mut [&mut Proc]) -> ringproof::cursor::Cursor {
+    fn open_producer_cursor_waiting(&self, procs: &mut [&mut Proc]) -> ringproof::kit::cursor::Cursor {
         wait_until("the producer cursor to exist", procs, || {
             self.open_producer_cursor().is_some()
         });

@@ -7,7 +7,7 @@
 use crate::protocol::{BenchCmd, BenchMode, BenchReport, BenchRole, ErrorKind, RingAddr};
 use crate::testee_ref::{kind_of, ring_name};
 use hdrhistogram::Histogram;
-use ringproof::payload::{fill, verify};
+use ringproof::kit::payload::{fill, verify};
 use ringproof::{ConsumerBuilder, Coordination, ProducerBuilder, WaitStrategy};
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! Other languages implement the same in a few lines (IMPLEMENTERS.md).
 
 use crate::protocol::{Command, Message};
-use ringproof::payload::{fnv1a64_update, FNV64_OFFSET};
+use ringproof::kit::payload::{fnv1a64_update, FNV64_OFFSET};
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@ use crate::protocol::{
     Backend, Command, ErrorKind, Message, Mode, OkFields, RingAddr, Wait, PROTOCOL_VERSION,
 };
 use crate::testee_io::{read_command, EventsReporter, TesteeIo};
-use ringproof::layout::LayoutError;
+use ringproof::kit::layout::LayoutError;
 use ringproof::{
     ConsumerBuilder, Coordination, Error, LivenessAction, OnLapped, ProducerBuilder, RawConsumer,
     RawProducer, RequiredConsumers, RingName, WaitStrategy,
@@ -245,7 +245,7 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
                 }
             };
             let produced =
-                ringproof::testkit::produce(p, count, batch.unwrap_or(1) as usize, |last| {
+                ringproof::kit::testkit::produce(p, count, batch.unwrap_or(1) as usize, |last| {
                     if last - reported >= 65_536
                         || last_progress.elapsed() >= Duration::from_millis(50)
                     {
@@ -274,7 +274,7 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
             let mut full = false;
             while published < count {
                 let seq = (p.last_published() + 1) as u64;
-                match p.try_publish_with(|slot| drop(ringproof::payload::fill(seq, slot))) {
+                match p.try_publish_with(|slot| drop(ringproof::kit::payload::fill(seq, slot))) {
                     Ok(_) => published += 1,
                     Err(Error::Full { .. }) => {
                         full = true;

@@ -4,9 +4,9 @@
 //! example `ringproof stat`) reads without disturbing them.
 //!
 //! ```no_run
-//! use ringproof::counters::{register_consumer, register_producer, Counters};
+//! use ringproof::kit::counters::{register_consumer, register_producer, Counters};
 //! use ringproof::RingName;
-//! # fn main() -> Result<(), ringproof::counters::CountersError> {
+//! # fn main() -> Result<(), ringproof::kit::counters::CountersError> {
 //! let name = RingName::shm("quotes").unwrap();
 //! let counters = Counters::open_or_create(&name.counters())?;
 //! let p = register_producer(&counters)?;

@@ -31,6 +31,24 @@ pub enum SegmentPath {
     File(PathBuf),
 }
 
+/// Where POSIX shm objects live on Linux: a shm object `/X` is the file `/dev/shm/X`.
+pub(crate) const SHM_DIR: &str = "/dev/shm";
+
+impl SegmentPath {
+    /// The file behind this name: shm objects are files in [`SHM_DIR`] on Linux.
+    pub fn fs_path(&self) -> PathBuf {
+        match self {
+            SegmentPath::Shm(name) => Path::new(SHM_DIR).join(name),
+            SegmentPath::File(p) => p.clone(),
+        }
+    }
+
+    /// Whether the name exists now (without opening it, without following a link).
+    pub fn exists(&self) -> bool {
+        self.fs_path().symlink_metadata().is_ok()
+    }
+}
+
 impl std::fmt::Display for SegmentPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -176,7 +194,7 @@ impl RingName {
     /// registry or producer cursor is there).
     pub fn existing_cursor_alias(&self, id: &str) -> Option<RingName> {
         self.cursor_aliases(id).into_iter().find(|m| {
-            crate::segment::exists(&m.ring()) || crate::segment::exists(&m.registry()) || crate::segment::exists(&m.producer_cursor())
+            m.ring().exists() || m.registry().exists() || m.producer_cursor().exists()
         })
     }
 }

@@ -128,11 +128,6 @@ pub fn pid_liveness(pid: u32) -> Liveness {
     }
 }
 
-/// [`liveness`] as a yes/no for callers that only report: unknown counts as alive.
-pub fn is_alive(pid: u32, start_time_low: u32) -> bool {
-    liveness(pid, start_time_low).maybe_alive()
-}
-
 /// The inode of this process's pid namespace (`/proc/self/ns/pid`), or 0 if unknown. Two
 /// processes can judge each other by pid only when these are equal. Kept once read; a failed
 /// read (out of file descriptors) is retried next time rather than remembered.
@@ -180,11 +175,6 @@ pub fn heartbeat_liveness(now: u64, heartbeat_ns: u64) -> Liveness {
     } else {
         Liveness::Dead
     }
-}
-
-/// [`participant_liveness`] as a yes/no: unknown counts as alive.
-pub fn participant_alive(owner: u64, pid_ns: u64, heartbeat_ns: u64) -> bool {
-    participant_liveness(owner, pid_ns, heartbeat_ns).maybe_alive()
 }
 
 /// Nanoseconds on the **initial time namespace's** `CLOCK_BOOTTIME`: this process's
@@ -241,10 +231,10 @@ mod tests {
     fn own_process_is_alive_and_wrong_start_is_not() {
         let t = own_start_time();
         assert!(t > 0);
-        assert!(is_alive(own_pid(), t as u32));
+        assert!(liveness(own_pid(), t as u32).maybe_alive());
         assert_eq!(liveness(own_pid(), t as u32), Liveness::Alive);
         assert_eq!(liveness(own_pid(), t as u32 ^ 1), Liveness::Dead);
-        assert!(!is_alive(0, 0));
+        assert!(!liveness(0, 0).maybe_alive());
         assert_eq!(pid_liveness(own_pid()), Liveness::Alive);
     }
 

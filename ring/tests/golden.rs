@@ -1,4 +1,4 @@
-//! The golden layouts (`golden-layouts/`, catalogued in `ringproof::layout::golden`) against
+//! The golden layouts (`golden-layouts/`, catalogued in `ringproof::kit::layout::golden`) against
 //! the writers and validators of both implementations.
 //!
 //! - every ringproof golden is regenerated in memory from the builders and compared byte for
@@ -20,11 +20,11 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, RngAlgorithm, TestRunner};
-use ringproof::layout::counters::{self as ctr, CountersLayoutError};
-use ringproof::layout::describe::{describe, diff, hexdump, Format};
-use ringproof::layout::golden::{self, Config, CountersEntry, CursorRole, Entry, Source};
-use ringproof::layout::image::{cursor_image, registry_image, ring_image, RegistryInit};
-use ringproof::layout::{
+use ringproof::kit::layout::counters::{self as ctr, CountersLayoutError};
+use ringproof::kit::layout::describe::{describe, diff, hexdump, Format};
+use ringproof::kit::layout::golden::{self, Config, CountersEntry, CursorRole, Entry, Source};
+use ringproof::kit::layout::image::{cursor_image, registry_image, ring_image, RegistryInit};
+use ringproof::kit::layout::{
     validate, validate_header, Expect, LayoutError, LayoutHeader, SegmentKind, HEADER_SIZE,
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -159,7 +159,7 @@ fn catalogue_covers_every_committed_file() {
             );
             assert!(
                 names.contains(&rel),
-                "{rel} is committed but not in ringproof::layout::golden"
+                "{rel} is committed but not in ringproof::kit::layout::golden"
             );
         }
     }
@@ -171,9 +171,10 @@ fn catalogue_covers_every_committed_file() {
 /// The creators write exactly the builders' bytes (so the goldens pin the real writers).
 #[test]
 fn creators_write_the_builders_bytes() {
-    use ringproof::cursor::Cursor;
-    use ringproof::registry::Registry;
-    use ringproof::{ProducerBuilder, RingName, SegmentPath};
+    use ringproof::kit::cursor::Cursor;
+    use ringproof::kit::registry::Registry;
+    use ringproof::kit::names::SegmentPath;
+    use ringproof::{ProducerBuilder, RingName};
     let tmp = TempDir::new("creators");
 
     let c = Cursor::create(
@@ -377,7 +378,7 @@ fn field_at(at: usize) -> &'static str {
         .unwrap_or("?")
 }
 
-fn outcome(r: &Result<ringproof::layout::Geometry, LayoutError>) -> String {
+fn outcome(r: &Result<ringproof::kit::layout::Geometry, LayoutError>) -> String {
     match r {
         Ok(_) => "accepted".into(),
         Err(e) => e.variant().into(),
@@ -538,10 +539,10 @@ fn validator_regressions() {
         validate_header(&h.to_bytes(), 4096, &Expect::kind(SegmentKind::Ring)),
         Err(LayoutError::ElementTooLarge {
             found: u64::MAX,
-            max: ringproof::layout::MAX_ELEMENT_SIZE
+            max: ringproof::kit::layout::MAX_ELEMENT_SIZE
         })
     );
-    let big = ringproof::layout::MAX_ELEMENT_SIZE;
+    let big = ringproof::kit::layout::MAX_ELEMENT_SIZE;
     let h = LayoutHeader::new(SegmentKind::Ring, 8, big, 1 << 39, big << 39);
     assert_eq!(
         validate_header(&h.to_bytes(), 4096, &Expect::kind(SegmentKind::Ring)),
@@ -677,7 +678,7 @@ fn arb_input(goldens: Vec<Vec<u8>>) -> impl Strategy<Value = (Vec<u8>, usize)> {
 fn check_accepted(
     b: &[u8],
     len: usize,
-    g: &ringproof::layout::Geometry,
+    g: &ringproof::kit::layout::Geometry,
     kind: SegmentKind,
 ) -> Result<(), TestCaseError> {
     prop_assert!(len >= HEADER_SIZE && b.len() >= HEADER_SIZE);
@@ -694,7 +695,7 @@ fn check_accepted(
     prop_assert!(g.alignment.is_power_of_two() && (8..=4096).contains(&g.alignment));
     prop_assert_eq!(
         g.payload_offset,
-        ringproof::layout::header::payload_offset(g.alignment)
+        ringproof::kit::layout::header::payload_offset(g.alignment)
     );
     prop_assert!(g.payload_offset >= HEADER_SIZE && g.payload_offset % g.alignment == 0);
     match kind {
@@ -882,8 +883,8 @@ fn counters_goldens_are_the_builders_bytes() {
 /// `Counters::create` and the bundle registrations write exactly the builders' bytes.
 #[test]
 fn counters_creator_writes_the_builders_bytes() {
-    use ringproof::counters::{register_consumer, register_producer, Counters};
-    use ringproof::SegmentPath;
+    use ringproof::kit::counters::{register_consumer, register_producer, Counters};
+    use ringproof::kit::names::SegmentPath;
     let tmp = TempDir::new("counters");
     let fresh = tmp.0.join("fresh.counters");
     drop(Counters::create(&SegmentPath::File(fresh.clone())).unwrap());

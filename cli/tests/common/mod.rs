@@ -9,8 +9,8 @@
 
 #![allow(dead_code)]
 
-use ringproof::cursor::Cursor;
-use ringproof::registry::Registry;
+use ringproof::kit::cursor::Cursor;
+use ringproof::kit::registry::Registry;
 use ringproof::{ConsumerBuilder, RawConsumer, RingName};
 use serde_json::Value;
 use std::io::Read;
@@ -256,8 +256,8 @@ impl Ring {
 
     /// Whether the ring segment exists with a valid LayoutV1 ring header.
     pub fn ring_is_valid(&self) -> bool {
-        use ringproof::layout::{Expect, SegmentKind};
-        ringproof::segment::Segment::open(
+        use ringproof::kit::layout::{Expect, SegmentKind};
+        ringproof::kit::segment::Segment::open(
             &self.ring_name().ring(),
             "ring",
             &Expect::kind(SegmentKind::Ring),
@@ -267,8 +267,8 @@ impl Ring {
 
     /// A snapshot of the valid ring segment's bytes.
     pub fn ring_bytes(&self) -> Vec<u8> {
-        use ringproof::layout::{Expect, SegmentKind};
-        ringproof::segment::Segment::open(
+        use ringproof::kit::layout::{Expect, SegmentKind};
+        ringproof::kit::segment::Segment::open(
             &self.ring_name().ring(),
             "ring",
             &Expect::kind(SegmentKind::Ring),
@@ -315,7 +315,7 @@ pub fn gate_consume(c: &mut RawConsumer, n: u64, procs: &mut [&mut Proc]) {
         match c.try_next_into(&mut buf) {
             Ok(Some(seq)) => {
                 idle = 0;
-                ringproof::payload::verify(seq as u64, &buf)
+                ringproof::kit::payload::verify(seq as u64, &buf)
                     .unwrap_or_else(|e| panic!("gate {}: bad payload at {seq}: {e}", c.id()));
                 got += 1;
             }

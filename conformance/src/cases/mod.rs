@@ -7,7 +7,7 @@
 
 use crate::ctx::{check_delivery, fail, CaseError, Ctx};
 use crate::protocol::{Backend, Command, ErrorKind, Mode, Wait};
-use ringproof::layout::{
+use ringproof::kit::layout::{
     self, cursor::CURSOR_SEGMENT_SIZE, Expect, LayoutHeader, SegmentKind, HEADER_SIZE,
 };
 use std::time::{Duration, Instant};
@@ -430,7 +430,7 @@ fn layout_consumer_cursor(ctx: &mut Ctx) -> Result<(), CaseError> {
 }
 
 fn layout_registry(ctx: &mut Ctx) -> Result<(), CaseError> {
-    use ringproof::layout::registry::{owner_pid, CONTROL_OFFSET, RING_OPEN};
+    use ringproof::kit::layout::registry::{owner_pid, CONTROL_OFFSET, RING_OPEN};
     let p = created(ctx, 64, SIZE)?;
     let bytes = read_segment(ctx, "_registry", ".registry")?;
     let g = layout::validate(&bytes, &Expect::kind(SegmentKind::Registry))
@@ -737,10 +737,10 @@ fn stale_cursor_ignored(ctx: &mut Ctx) -> Result<(), CaseError> {
         let _ = std::fs::create_dir_all(dir);
     }
     let seg = match ctx.backend {
-        Backend::Shm => ringproof::SegmentPath::Shm(format!("{}_c_0_seq", ctx.ring.name)),
-        Backend::Mmap => ringproof::SegmentPath::File(path.clone()),
+        Backend::Shm => ringproof::kit::names::SegmentPath::Shm(format!("{}_c_0_seq", ctx.ring.name)),
+        Backend::Mmap => ringproof::kit::names::SegmentPath::File(path.clone()),
     };
-    ringproof::cursor::Cursor::create(&seg, "stale cursor", 1000, 0xDEAD_BEEF)
+    ringproof::kit::cursor::Cursor::create(&seg, "stale cursor", 1000, 0xDEAD_BEEF)
         .map_err(|e| CaseError::Error(format!("harness could not plant the stale cursor: {e}")))?;
     let events = 2_000;
     let (p, cs) = ring_with_consumers(ctx, 64, 1, &[])?;

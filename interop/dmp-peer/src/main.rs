@@ -3,7 +3,7 @@
 //! itself) over POSIX shm.
 //!
 //! This is a thin adapter: every ring operation is a call into disruptor-mp's public API. What
-//! lives here is only the test payload (`ringproof::payload`), bounded waits so a broken peer
+//! lives here is only the test payload (`ringproof::kit::payload`), bounded waits so a broken peer
 //! makes a test fail instead of hang, and workarounds for disruptor-mp quirks, each marked
 //! "Quirk" below.
 //!
@@ -20,7 +20,7 @@ use clap::{Args, Parser, Subcommand};
 use disruptor_mp::{
     attach_shared_consumer, build_shared_single_producer, AutoWaitStrategy, SharedProducer,
 };
-use ringproof::payload::{fill, verify};
+use ringproof::kit::payload::{fill, verify};
 use serde_json::{json, Value};
 
 mod testee;
@@ -482,14 +482,14 @@ struct GoldenArgs {
 
 /// `dmp-peer golden`: the disruptor-mp half of `golden-layouts/` (the ringproof half comes from
 /// `ringproof layout regen`). File names and configurations come from ringproof's catalogue
-/// (`ringproof::layout::golden::disruptor_mp`); the bytes come from disruptor-mp's own
+/// (`ringproof::kit::layout::golden::disruptor_mp`); the bytes come from disruptor-mp's own
 /// constructors, the ones its producer and consumers call.
 mod golden {
     use super::{json, Ev, GoldenArgs, Out};
     use disruptor_mp::{SharedCursor, SharedMemoryConfig, SharedRingBuffer};
-    use ringproof::layout::golden::{disruptor_mp, Config, CursorRole, Entry};
-    use ringproof::layout::header::payload_offset;
-    use ringproof::layout::{LayoutHeader, HEADER_SIZE};
+    use ringproof::kit::layout::golden::{disruptor_mp, Config, CursorRole, Entry};
+    use ringproof::kit::layout::header::payload_offset;
+    use ringproof::kit::layout::{LayoutHeader, HEADER_SIZE};
     use std::io::Read;
 
     /// A 1-byte event (alignment 1: disruptor-mp records 8).

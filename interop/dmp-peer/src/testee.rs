@@ -35,8 +35,8 @@ use disruptor_mp::{
     MmapCursor, MmapProducer, MmapTransportLayout, MultiProcessError, SharedConsumer,
     SharedProducer,
 };
-use ringproof::layout::{LayoutHeader, HEADER_SIZE};
-use ringproof::payload::fill;
+use ringproof::kit::layout::{LayoutHeader, HEADER_SIZE};
+use ringproof::kit::payload::fill;
 use ringproof_conformance::protocol::{
     Backend, Command, ErrorKind, Message, Mode, OkFields, RingAddr, Wait, WaitConsumers,
     PROTOCOL_VERSION,

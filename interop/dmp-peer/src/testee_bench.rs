@@ -11,7 +11,7 @@ use disruptor_mp::{
     attach_shared_consumer, build_shared_single_producer, AutoWaitStrategy, CoordinationMode,
     SharedConsumer, SharedProducer,
 };
-use ringproof::payload::{fill, verify};
+use ringproof::kit::payload::{fill, verify};
 use ringproof_conformance::protocol::{
     Backend, BenchCmd, BenchMode, BenchReport, BenchRole, ErrorKind, RingAddr,
 };
