@@ -32,7 +32,14 @@ pub fn register_membarrier() -> bool {
         let supported = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0) };
         supported >= 0
             && supported & i64::from(MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0
-            && unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) } == 0
+            && unsafe {
+                libc::syscall(
+                    libc::SYS_membarrier,
+                    MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED,
+                    0,
+                    0,
+                )
+            } == 0
     })
 }
 
@@ -62,7 +69,13 @@ fn low_word(cursor: &AtomicI64) -> *const u32 {
 /// Sleeps until `cursor` no longer equals `observed`, a wake, or `timeout`, whichever first,
 /// announced in the wake word `waiters` (the one the writer of `cursor` reads).
 /// Spurious returns are allowed; the caller re-checks.
-pub fn wait_while_equal(cursor: &AtomicI64, waiters: &AtomicU32, observed: i64, timeout: Duration, still_blocked: impl Fn() -> bool) {
+pub fn wait_while_equal(
+    cursor: &AtomicI64,
+    waiters: &AtomicU32,
+    observed: i64,
+    timeout: Duration,
+    still_blocked: impl Fn() -> bool,
+) {
     let announce = !mutant!("consumer.no-waiters-announce");
     if announce {
         waiters.fetch_add(1, Ordering::SeqCst);
@@ -76,7 +89,13 @@ pub fn wait_while_equal(cursor: &AtomicI64, waiters: &AtomicU32, observed: i64, 
         // SAFETY: the word is a live, 4-aligned u32 in a shared mapping; FUTEX_WAIT (not
         // PRIVATE) because the waker is another process.
         unsafe {
-            libc::syscall(libc::SYS_futex, low_word(cursor), libc::FUTEX_WAIT, observed as u32, &ts as *const libc::timespec);
+            libc::syscall(
+                libc::SYS_futex,
+                low_word(cursor),
+                libc::FUTEX_WAIT,
+                observed as u32,
+                &ts as *const libc::timespec,
+            );
         }
     }
     if announce {
@@ -101,6 +120,11 @@ pub fn wake_if_waiting(cursor: &AtomicI64, waiters: &AtomicU32) {
 pub fn wake_all(cursor: &AtomicI64) {
     // SAFETY: as in `wait_while_equal`.
     unsafe {
-        libc::syscall(libc::SYS_futex, low_word(cursor), libc::FUTEX_WAKE, i32::MAX);
+        libc::syscall(
+            libc::SYS_futex,
+            low_word(cursor),
+            libc::FUTEX_WAKE,
+            i32::MAX,
+        );
     }
 }

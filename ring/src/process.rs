@@ -40,12 +40,16 @@ enum Stat {
 fn read_stat(pid: u32) -> Stat {
     let stat = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => s,
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => return Stat::NoSuchProcess,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => {
+            return Stat::NoSuchProcess
+        }
         Err(_) => return Stat::Unreadable,
     };
     // The command name (field 2) is parenthesised and may hold spaces or ')': skip past the
     // last ')' and count from there; field 3 (the state) is the first after it.
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return Stat::Unreadable };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return Stat::Unreadable;
+    };
     let mut fields = rest.split_whitespace();
     let zombie = fields.next() == Some("Z");
     match fields.nth(18).and_then(|f| f.parse().ok()) {
@@ -138,7 +142,9 @@ pub fn own_pid_ns() -> u64 {
     if ns != 0 {
         return ns;
     }
-    let ns = std::fs::metadata("/proc/self/ns/pid").map(|m| m.ino()).unwrap_or(0);
+    let ns = std::fs::metadata("/proc/self/ns/pid")
+        .map(|m| m.ino())
+        .unwrap_or(0);
     NS.store(ns, Ordering::Relaxed);
     ns
 }
@@ -183,7 +189,10 @@ pub fn heartbeat_liveness(now: u64, heartbeat_ns: u64) -> Liveness {
 /// that a time namespace shifts it by a fixed offset; taking the offset out makes heartbeats
 /// written in one namespace comparable in any other (SPEC.md §6.2).
 pub fn boottime_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid out-pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
     let own = i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec);
@@ -253,8 +262,16 @@ mod tests {
 
     #[test]
     fn parses_time_namespace_offsets() {
-        assert_eq!(parse_boottime_offset("monotonic           0         0\nboottime         -100         0\n"), -100_000_000_000);
-        assert_eq!(parse_boottime_offset("monotonic 5 0\nboottime 100000 250\n"), 100_000_000_000_250);
+        assert_eq!(
+            parse_boottime_offset(
+                "monotonic           0         0\nboottime         -100         0\n"
+            ),
+            -100_000_000_000
+        );
+        assert_eq!(
+            parse_boottime_offset("monotonic 5 0\nboottime 100000 250\n"),
+            100_000_000_000_250
+        );
         assert_eq!(parse_boottime_offset("7 3 0\n"), 3_000_000_000);
         assert_eq!(parse_boottime_offset(""), 0);
         assert_eq!(parse_boottime_offset("boottime x y\n"), 0);

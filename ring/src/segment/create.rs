@@ -18,10 +18,19 @@ use std::os::unix::fs::OpenOptionsExt;
 /// a temporary, never a name another process could judge "unfinished" and remove (SPEC.md
 /// §3.2). The space is allocated before `init` (`posix_fallocate`), so a full filesystem is an
 /// error here and never a SIGBUS later.
-pub(super) fn create_exclusive(path: &SegmentPath, what: &'static str, len: usize, init: impl FnOnce(*mut u8)) -> Result<(MmapRaw, Identity)> {
+pub(super) fn create_exclusive(
+    path: &SegmentPath,
+    what: &'static str,
+    len: usize,
+    init: impl FnOnce(*mut u8),
+) -> Result<(MmapRaw, Identity)> {
     let final_path = path.fs_path();
     let display = display_name(path);
-    let in_consumers_dir = final_path.extension().is_some_and(|e| e == "cursor") && final_path.parent().and_then(|d| d.extension()).is_some_and(|e| e == "consumers");
+    let in_consumers_dir = final_path.extension().is_some_and(|e| e == "cursor")
+        && final_path
+            .parent()
+            .and_then(|d| d.extension())
+            .is_some_and(|e| e == "consumers");
     if let (SegmentPath::File(_), true, Some(dir)) = (path, in_consumers_dir, final_path.parent()) {
         // A cursor in a consumers directory: never in a planted one (SPEC.md §3.1).
         check_private_dir(dir)?;
@@ -36,12 +45,19 @@ pub(super) fn create_exclusive(path: &SegmentPath, what: &'static str, len: usiz
         .read(true)
         .write(true)
         .create_new(true)
-        .mode(if mutant!("producer.file-mode-0644") { 0o644 } else { 0o600 })
+        .mode(if mutant!("producer.file-mode-0644") {
+            0o644
+        } else {
+            0o600
+        })
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&tmp)
         .map_err(|e| Error::io("create", what, &tmp.display().to_string(), e))?;
     let result = size_and_map(&file, len, &display, &final_path).and_then(|map| {
-        let identity = file.metadata().map(|m| Identity::of(&m)).map_err(|e| Error::io("stat", what, &display, e))?;
+        let identity = file
+            .metadata()
+            .map(|m| Identity::of(&m))
+            .map_err(|e| Error::io("stat", what, &display, e))?;
         crate::failpoint::hit("segment.create");
         init(map.as_mut_ptr());
         std::fs::hard_link(&tmp, &final_path).map_err(|e| Error::io("link", what, &display, e))?;
@@ -51,21 +67,44 @@ pub(super) fn create_exclusive(path: &SegmentPath, what: &'static str, len: usiz
     result
 }
 
-
 /// Sizes a new object and allocates its blocks (a sparse object would SIGBUS its users on the
 /// first write to a page the filesystem has no room for), then maps it.
-fn size_and_map(file: &File, len: usize, name: &str, final_path: &std::path::Path) -> Result<MmapRaw> {
+fn size_and_map(
+    file: &File,
+    len: usize,
+    name: &str,
+    final_path: &std::path::Path,
+) -> Result<MmapRaw> {
     use std::os::fd::AsRawFd;
-    file.set_len(len as u64).map_err(|e| Error::io("ftruncate", "segment", name, e))?;
-    let off_len = libc::off_t::try_from(len).map_err(|_| Error::InvalidConfig(format!("{name}: {len} bytes is too large")))?;
+    file.set_len(len as u64)
+        .map_err(|e| Error::io("ftruncate", "segment", name, e))?;
+    let off_len = libc::off_t::try_from(len)
+        .map_err(|_| Error::InvalidConfig(format!("{name}: {len} bytes is too large")))?;
     // SAFETY: a valid descriptor we own; posix_fallocate returns an error number, not -1.
     match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, off_len) } {
         0 => {}
         libc::ENOSPC | libc::EFBIG | libc::EDQUOT => {
-            let dir = final_path.parent().map(|d| d.display().to_string()).unwrap_or_default();
-            return Err(Error::NoSpace { name: name.to_owned(), bytes: len as u64, dir });
+            let dir = final_path
+                .parent()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
+            return Err(Error::NoSpace {
+                name: name.to_owned(),
+                bytes: len as u64,
+                dir,
+            });
         }
-        errno => return Err(Error::io("posix_fallocate", "segment", name, std::io::Error::from_raw_os_error(errno))),
+        errno => {
+            return Err(Error::io(
+                "posix_fallocate",
+                "segment",
+                name,
+                std::io::Error::from_raw_os_error(errno),
+            ))
+        }
     }
-    MmapOptions::new().len(len).map_raw(file).map_err(|e| Error::io("mmap", "segment", name, e))
+    MmapOptions::new()
+        .len(len)
+        .map_raw(file)
+        .map_err(|e| Error::io("mmap", "segment", name, e))
 }

@@ -16,10 +16,12 @@ pub struct Identity {
 impl Identity {
     pub(super) fn of(meta: &std::fs::Metadata) -> Identity {
         use std::os::unix::fs::MetadataExt;
-        Identity { dev: meta.dev(), ino: meta.ino() }
+        Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
     }
 }
-
 
 /// Removes a segment's name (peers that mapped it keep their mapping). Missing is not an error.
 pub fn unlink(path: &SegmentPath) -> Result<()> {
@@ -30,7 +32,9 @@ pub fn unlink(path: &SegmentPath) -> Result<()> {
         SegmentPath::File(p) => std::fs::remove_file(p),
     };
     match r {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("unlink", "segment", &path.to_string(), e)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::io("unlink", "segment", &path.to_string(), e))
+        }
         _ => Ok(()),
     }
 }
@@ -38,7 +42,10 @@ pub fn unlink(path: &SegmentPath) -> Result<()> {
 /// The identity of the object a name refers to now (without following a link), or `None` if
 /// the name does not exist.
 pub fn identity_of(path: &SegmentPath) -> Option<Identity> {
-    path.fs_path().symlink_metadata().ok().map(|m| Identity::of(&m))
+    path.fs_path()
+        .symlink_metadata()
+        .ok()
+        .map(|m| Identity::of(&m))
 }
 
 /// Removes `path` only if it still names the object `identity` (the one the caller created or
@@ -59,14 +66,12 @@ pub fn exists(path: &SegmentPath) -> bool {
     path.exists()
 }
 
-
 pub(super) fn display_name(path: &SegmentPath) -> String {
     match path {
         SegmentPath::Shm(name) => name.clone(),
         SegmentPath::File(p) => p.display().to_string(),
     }
 }
-
 
 fn shm_name(name: &str) -> String {
     format!("/{name}")

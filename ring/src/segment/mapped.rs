@@ -26,31 +26,53 @@ unsafe impl Sync for Segment {}
 
 impl std::fmt::Debug for Segment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Segment").field("path", &self.path).field("geometry", &self.geometry).finish()
+        f.debug_struct("Segment")
+            .field("path", &self.path)
+            .field("geometry", &self.geometry)
+            .finish()
     }
 }
 
 impl Segment {
     /// Creates a segment that must not exist yet. `init` receives the payload pointer and
     /// initialises it before the header makes the segment valid.
-    pub fn create(path: &SegmentPath, what: &'static str, header: &LayoutHeader, geometry: Geometry, init: impl FnOnce(*mut u8)) -> Result<Segment> {
-        let (map, identity) = create_exclusive(path, what, geometry.total_len() as usize, |base| {
-            // SAFETY: the mapping holds payload_offset + payload_size bytes.
-            init(unsafe { base.add(geometry.payload_offset) });
-            publish_header(base, header);
-        })?;
-        Ok(Segment { map, path: path.clone(), geometry, identity, mode: 0o600 })
+    pub fn create(
+        path: &SegmentPath,
+        what: &'static str,
+        header: &LayoutHeader,
+        geometry: Geometry,
+        init: impl FnOnce(*mut u8),
+    ) -> Result<Segment> {
+        let (map, identity) =
+            create_exclusive(path, what, geometry.total_len() as usize, |base| {
+                // SAFETY: the mapping holds payload_offset + payload_size bytes.
+                init(unsafe { base.add(geometry.payload_offset) });
+                publish_header(base, header);
+            })?;
+        Ok(Segment {
+            map,
+            path: path.clone(),
+            geometry,
+            identity,
+            mode: 0o600,
+        })
     }
 
     /// Opens and validates an existing segment.
     pub fn open(path: &SegmentPath, what: &'static str, expect: &Expect) -> Result<Segment> {
         let (file, display, file_len, identity, mode) = open_existing(path, what)?;
         let len = usize::try_from(file_len).unwrap_or(usize::MAX);
-        let layout_err = |source| Error::Layout { name: display.clone(), source };
+        let layout_err = |source| Error::Layout {
+            name: display.clone(),
+            source,
+        };
         if len < HEADER_SIZE {
             return Err(layout_err(LayoutError::TooShort { len }));
         }
-        let map = MmapOptions::new().len(len).map_raw(&file).map_err(|e| Error::io("mmap", what, &display, e))?;
+        let map = MmapOptions::new()
+            .len(len)
+            .map_raw(&file)
+            .map_err(|e| Error::io("mmap", what, &display, e))?;
         // Magic first, with acquire: it is written last by the creator.
         // SAFETY: the mapping is at least 56 bytes and 8-aligned (page-aligned).
         let magic = unsafe { &*(map.as_mut_ptr() as *const AtomicU64) }.load(Ordering::Acquire);
@@ -59,15 +81,30 @@ impl Segment {
         unsafe { std::ptr::copy_nonoverlapping(map.as_ptr(), header.as_mut_ptr(), HEADER_SIZE) };
         header[..8].copy_from_slice(&magic.to_le_bytes());
         let geometry = validate_header(&header, len, expect).map_err(layout_err)?;
-        Ok(Segment { map, path: path.clone(), geometry, identity, mode })
+        Ok(Segment {
+            map,
+            path: path.clone(),
+            geometry,
+            identity,
+            mode,
+        })
     }
 
     /// Opens `path`, retrying while it is missing or still being created, until `timeout`.
-    pub fn open_waiting(path: &SegmentPath, what: &'static str, expect: &Expect, timeout: std::time::Duration) -> Result<Segment> {
+    pub fn open_waiting(
+        path: &SegmentPath,
+        what: &'static str,
+        expect: &Expect,
+        timeout: std::time::Duration,
+    ) -> Result<Segment> {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             match Segment::open(path, what, expect) {
-                Err(e) if (e.is_transient() || maybe_half_written(&e)) && !unfinished_is_final(&e) && std::time::Instant::now() < deadline => {
+                Err(e)
+                    if (e.is_transient() || maybe_half_written(&e))
+                        && !unfinished_is_final(&e)
+                        && std::time::Instant::now() < deadline =>
+                {
                     // Discovery back-off while a peer creates the segment; not data synchronisation.
                     std::thread::sleep(std::time::Duration::from_micros(500));
                 }
@@ -121,7 +158,10 @@ impl Segment {
     pub fn reopen(&self, what: &'static str) -> Result<File> {
         let (file, display, _, identity, _) = open_existing(&self.path, what)?;
         if identity != self.identity {
-            return Err(Error::NotFound { what, name: display });
+            return Err(Error::NotFound {
+                what,
+                name: display,
+            });
         }
         Ok(file)
     }
@@ -150,21 +190,39 @@ impl Segment {
 /// creation in progress (it writes in place), or damaged (truncated by a peer): never one a
 /// participant should remove on the strength of this alone (SPEC.md §3.2, §7.9).
 pub fn unfinished(e: &Error) -> bool {
-    matches!(e, Error::Layout { source: LayoutError::Initializing | LayoutError::TooShort { .. }, .. })
+    matches!(
+        e,
+        Error::Layout {
+            source: LayoutError::Initializing | LayoutError::TooShort { .. },
+            ..
+        }
+    )
 }
 
 /// A planted defect: an unfinished header (magic 0) refused at once instead of waited for.
 fn unfinished_is_final(e: &Error) -> bool {
-    mutant!("consumer.unfinished-ring-final") && matches!(e, Error::Layout { source: LayoutError::Initializing, .. })
+    mutant!("consumer.unfinished-ring-final")
+        && matches!(
+            e,
+            Error::Layout {
+                source: LayoutError::Initializing,
+                ..
+            }
+        )
 }
 
 /// disruptor-mp writes its headers with a plain copy, magic first: for a moment a reader can
 /// see the magic with the rest still zero (version 0) or half written (checksum mismatch).
 /// While waiting for a segment, those are retried too; after the deadline they are reported.
 fn maybe_half_written(e: &Error) -> bool {
-    matches!(e, Error::Layout { source: LayoutError::Checksum { .. } | LayoutError::Version { found: 0, .. }, .. })
+    matches!(
+        e,
+        Error::Layout {
+            source: LayoutError::Checksum { .. } | LayoutError::Version { found: 0, .. },
+            ..
+        }
+    )
 }
-
 
 /// Writes `header` at `base`: bytes 8..56 first, then the magic with a release store, so a
 /// reader that loads the magic with acquire sees a whole header (SPEC.md §2.1).
@@ -172,7 +230,10 @@ fn publish_header(base: *mut u8, header: &LayoutHeader) {
     let bytes = header.to_bytes();
     if mutant!("producer.header-magic-first") {
         // The magic first, and a creator slow enough that a watcher sees the gap.
-        unsafe { &*(base as *const AtomicU64) }.store(u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")), Ordering::Release);
+        unsafe { &*(base as *const AtomicU64) }.store(
+            u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")),
+            Ordering::Release,
+        );
         std::thread::sleep(std::time::Duration::from_millis(30));
     }
     // SAFETY: the mapping is at least HEADER_SIZE long; nobody accepts it before the magic.
@@ -181,7 +242,6 @@ fn publish_header(base: *mut u8, header: &LayoutHeader) {
     // SAFETY: offset 0 of a page-aligned mapping is 8-aligned.
     unsafe { &*(base as *const AtomicU64) }.store(magic, Ordering::Release);
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -193,22 +253,38 @@ mod tests {
     fn create_cursor(path: &SegmentPath, epoch: u64) -> Segment {
         let image = cursor_image(-1, epoch);
         // SAFETY: the payload is the cursor's cell, not yet visible to anyone.
-        Segment::create(path, "cursor", image.header(), *image.geometry(), |payload| unsafe { image.write_payload(payload) }).unwrap()
+        Segment::create(
+            path,
+            "cursor",
+            image.header(),
+            *image.geometry(),
+            |payload| unsafe { image.write_payload(payload) },
+        )
+        .unwrap()
     }
 
     #[test]
     fn unlink_if_same_never_removes_a_recreated_name() {
         for path in [
             SegmentPath::Shm(format!("rpunit{}_ident_seq", std::process::id())),
-            SegmentPath::File(std::env::temp_dir().join(format!("rpunit{}.ident.cursor", std::process::id()))),
+            SegmentPath::File(
+                std::env::temp_dir().join(format!("rpunit{}.ident.cursor", std::process::id())),
+            ),
         ] {
             let first = create_cursor(&path, 1);
             let old = first.identity();
             assert_eq!(identity_of(&path), Some(old));
             unlink(&path).unwrap();
             let second = create_cursor(&path, 2);
-            assert_ne!(second.identity(), old, "a re-created object is another inode");
-            assert!(!first.unlink_name().unwrap(), "the old identity must not remove the new object");
+            assert_ne!(
+                second.identity(),
+                old,
+                "a re-created object is another inode"
+            );
+            assert!(
+                !first.unlink_name().unwrap(),
+                "the old identity must not remove the new object"
+            );
             assert!(exists(&path));
             assert!(second.unlink_name().unwrap());
             assert!(!exists(&path));

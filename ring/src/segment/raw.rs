@@ -23,7 +23,10 @@ unsafe impl Sync for RawSegment {}
 
 impl std::fmt::Debug for RawSegment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawSegment").field("path", &self.path).field("file_len", &self.file_len).finish()
+        f.debug_struct("RawSegment")
+            .field("path", &self.path)
+            .field("file_len", &self.file_len)
+            .finish()
     }
 }
 
@@ -32,9 +35,18 @@ impl RawSegment {
     /// files: a temporary name `link(2)`ed into place, as [`Segment::create`]). `init` receives
     /// the start of the zero-filled mapping and makes it valid; it MUST store the segment's
     /// magic last, with release, so that no reader accepts it half-written.
-    pub fn create(path: &SegmentPath, what: &'static str, len: usize, init: impl FnOnce(*mut u8)) -> Result<RawSegment> {
+    pub fn create(
+        path: &SegmentPath,
+        what: &'static str,
+        len: usize,
+        init: impl FnOnce(*mut u8),
+    ) -> Result<RawSegment> {
         let (map, _identity) = create_exclusive(path, what, len, init)?;
-        Ok(RawSegment { map: Some(map), path: path.clone(), file_len: len as u64 })
+        Ok(RawSegment {
+            map: Some(map),
+            path: path.clone(),
+            file_len: len as u64,
+        })
     }
 
     /// Opens an existing segment and maps its first `min(length, max_len)` bytes, validating
@@ -46,14 +58,25 @@ impl RawSegment {
         let map = if map_len == 0 {
             None
         } else {
-            Some(MmapOptions::new().len(map_len).map_raw(&file).map_err(|e| Error::io("mmap", what, &display, e))?)
+            Some(
+                MmapOptions::new()
+                    .len(map_len)
+                    .map_raw(&file)
+                    .map_err(|e| Error::io("mmap", what, &display, e))?,
+            )
         };
-        Ok(RawSegment { map, path: path.clone(), file_len })
+        Ok(RawSegment {
+            map,
+            path: path.clone(),
+            file_len,
+        })
     }
 
     /// Start of the mapping (null when nothing is mapped: check [`len`](Self::len) first).
     pub fn base(&self) -> *mut u8 {
-        self.map.as_ref().map_or(std::ptr::null_mut(), |m| m.as_mut_ptr())
+        self.map
+            .as_ref()
+            .map_or(std::ptr::null_mut(), |m| m.as_mut_ptr())
     }
 
     /// Bytes mapped.

@@ -10,11 +10,19 @@ use crate::names::{RingName, SHM_DIR};
 /// from being removed); a dead creator's temporary never becomes a segment, so removing it
 /// takes nothing from anyone.
 pub fn dead_temps(dir: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     rd.flatten()
         .filter(|e| {
             let f = e.file_name().to_string_lossy().into_owned();
-            let Some(rest) = f.strip_prefix('.').filter(|r| r.starts_with(prefix)).and_then(|r| r.strip_suffix(".tmp")) else { return false };
+            let Some(rest) = f
+                .strip_prefix('.')
+                .filter(|r| r.starts_with(prefix))
+                .and_then(|r| r.strip_suffix(".tmp"))
+            else {
+                return false;
+            };
             let pid = rest.rsplit('.').nth(1).and_then(|p| p.parse::<u32>().ok());
             pid.is_some_and(|p| crate::process::pid_liveness(p) == crate::process::Liveness::Dead)
         })
@@ -27,7 +35,10 @@ pub fn remove_dead_temps(dir: &std::path::Path, prefix: &str) -> Vec<std::path::
     if mutant!("segment.keeps-dead-temps") {
         return Vec::new();
     }
-    dead_temps(dir, prefix).into_iter().filter(|p| std::fs::remove_file(p).is_ok()).collect()
+    dead_temps(dir, prefix)
+        .into_iter()
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .collect()
 }
 
 /// Where the temporaries of ring `name`'s segments live, with the prefix that marks them: in
@@ -40,10 +51,17 @@ pub fn ring_temp_places(name: &RingName) -> Vec<(std::path::PathBuf, String)> {
     match name.consumers_dir() {
         None => {
             let shm = std::path::PathBuf::from(SHM_DIR);
-            vec![(shm.clone(), format!("{}.", name.name())), (shm, format!("{}_", name.name()))]
+            vec![
+                (shm.clone(), format!("{}.", name.name())),
+                (shm, format!("{}_", name.name())),
+            ]
         }
         Some(dir) => {
-            let mut v: Vec<_> = dir.parent().map(|root| (root.to_owned(), format!("{}.", name.name()))).into_iter().collect();
+            let mut v: Vec<_> = dir
+                .parent()
+                .map(|root| (root.to_owned(), format!("{}.", name.name())))
+                .into_iter()
+                .collect();
             if dir.symlink_metadata().is_ok_and(|m| m.file_type().is_dir()) {
                 v.push((dir, String::new()));
             }
@@ -55,12 +73,20 @@ pub fn ring_temp_places(name: &RingName) -> Vec<(std::path::PathBuf, String)> {
 /// Removes the dead creators' temporaries of ring `name`'s segments (see [`ring_temp_places`]);
 /// returns what it removed.
 pub fn remove_dead_ring_temps(name: &RingName) -> Vec<std::path::PathBuf> {
-    ring_temp_places(name).iter().flat_map(|(dir, prefix)| remove_dead_temps(dir, prefix)).collect()
+    ring_temp_places(name)
+        .iter()
+        .flat_map(|(dir, prefix)| remove_dead_temps(dir, prefix))
+        .collect()
 }
 
-
 pub(super) fn temp_path(final_path: &std::path::Path) -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let file = final_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let file = final_path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
     final_path.with_file_name(format!(".{file}.{}.{nanos}.tmp", std::process::id()))
 }
