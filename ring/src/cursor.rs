@@ -97,7 +97,7 @@ pub fn position(what: &'static str, path: &SegmentPath, value: i64) -> Result<i6
 }
 
 impl Cursor {
-    /// [`load`](Self::load), checked with [`position`]: for a value about to become a position.
+    /// [`load`](Self::load), checked with `position`: for a value about to become a position.
     pub fn load_position(&self, what: &'static str) -> Result<i64> {
         position(what, self.path(), self.load())
     }

@@ -35,7 +35,7 @@ pub enum SegmentPath {
 pub(crate) const SHM_DIR: &str = "/dev/shm";
 
 impl SegmentPath {
-    /// The file behind this name: shm objects are files in [`SHM_DIR`] on Linux.
+    /// The file behind this name: shm objects are files in `/dev/shm` on Linux.
     pub fn fs_path(&self) -> PathBuf {
         match self {
             SegmentPath::Shm(name) => Path::new(SHM_DIR).join(name),

@@ -31,6 +31,12 @@ pub fn own_pid() -> u32 {
 }
 
 /// What `/proc/PID/stat` says: its start time and whether it is a zombie.
+///
+/// Parsed by hand ([`read_stat`]), not with the `procfs` crate: two fields of one line need a
+/// dozen lines, while `procfs` (not otherwise a dependency) would bring its own dependency tree
+/// into a crate every participant links, and its parse errors do not tell "no such process"
+/// (positive evidence of death) from "cannot read" ([`Liveness::Unknown`]), which this
+/// distinction depends on.
 enum Stat {
     Found { start_time: u64, zombie: bool },
     NoSuchProcess,

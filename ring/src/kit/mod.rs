@@ -55,7 +55,7 @@ pub mod layout {
 /// Segment names: where each segment of a ring lives (SPEC.md §3).
 #[cfg(not(loom))]
 pub mod names {
-    pub use crate::names::{validate_name, SegmentPath};
+    pub use crate::names::{validate_consumer_id, validate_name, SegmentPath};
 }
 
 /// Opening, creating, identifying and removing segments by name, below the producer and the
@@ -81,8 +81,8 @@ pub mod registry {
 #[cfg(not(loom))]
 pub mod counters {
     pub use crate::counters::{
-        ids, register_consumer, register_producer, CounterValue, Counters, CountersError,
-        CountersLayoutError, MAX_CONSUMERS,
+        ids, register_consumer, register_producer, ConsumerCounters, CounterHandle, CounterValue,
+        Counters, CountersError, CountersLayoutError, ProducerCounters, MAX_CONSUMERS,
     };
 }
 

@@ -27,7 +27,7 @@ use header::{MIGRATION_HINT, MIN_ALIGNMENT};
 pub const MAX_ALIGNMENT: usize = 4096;
 
 /// Why a segment's bytes are not the segment the caller expects. One variant per cause.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
 pub enum LayoutError {
     #[error("segment is {len} bytes, shorter than the 56-byte LayoutV1 header: not a ring segment, or its creator died before sizing it (remove it and create the ring again)")]
     TooShort { len: usize },
@@ -75,25 +75,7 @@ pub enum LayoutError {
 impl LayoutError {
     /// The variant's name (`"Checksum"`, `"BadMagic"`, ...), for tables and JSON.
     pub fn variant(&self) -> &'static str {
-        match self {
-            Self::TooShort { .. } => "TooShort",
-            Self::Initializing => "Initializing",
-            Self::BadMagic { .. } => "BadMagic",
-            Self::Version { .. } => "Version",
-            Self::Checksum { .. } => "Checksum",
-            Self::HeaderSize { .. } => "HeaderSize",
-            Self::BadAlignment { .. } => "BadAlignment",
-            Self::AlignmentTooSmall { .. } => "AlignmentTooSmall",
-            Self::KindAlignment { .. } => "KindAlignment",
-            Self::UnknownKind { .. } => "UnknownKind",
-            Self::KindMismatch { .. } => "KindMismatch",
-            Self::ElementSize { .. } => "ElementSize",
-            Self::Capacity { .. } => "Capacity",
-            Self::BadCapacity { .. } => "BadCapacity",
-            Self::PayloadSize { .. } => "PayloadSize",
-            Self::Truncated { .. } => "Truncated",
-            Self::ElementTooLarge { .. } => "ElementTooLarge",
-        }
+        self.into()
     }
 }
 

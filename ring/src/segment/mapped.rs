@@ -10,7 +10,7 @@ use crate::sync::{AtomicU64, Ordering};
 use memmap2::{MmapOptions, MmapRaw};
 use std::fs::File;
 
-/// A mapped, validated segment. Unmapped on drop; never unlinked by drop (see [`unlink`]).
+/// A mapped, validated segment. Unmapped on drop; never unlinked by drop (see [`unlink`](super::unlink)).
 pub struct Segment {
     map: MmapRaw,
     path: SegmentPath,
@@ -147,7 +147,7 @@ impl Segment {
     }
 
     /// Removes this segment's name, but only if the name still refers to this object: never
-    /// a segment that somebody else re-created under the same name (see [`unlink_if_same`]).
+    /// a segment that somebody else re-created under the same name (see `unlink_if_same`).
     pub fn unlink_name(&self) -> Result<bool> {
         unlink_if_same(&self.path, self.identity)
     }
