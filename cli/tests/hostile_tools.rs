@@ -183,8 +183,8 @@ fn f6_shm_cursor_of_an_aliasing_ring_survives_rm_and_close() {
     for how in ["rm", "restarted producer"] {
         crashed_ring(&fx, &n);
         let epoch = Registry::open(&n.ring_name().registry()).unwrap().epoch();
-        let _c =
-            ringproof::kit::cursor::Cursor::create(&victim, "victim", 7, epoch).expect("victim cursor");
+        let _c = ringproof::kit::cursor::Cursor::create(&victim, "victim", 7, epoch)
+            .expect("victim cursor");
         forge_slot(&n, 0, SLOT_DEAD, 0, b"x_c");
         if how == "rm" {
             let o = rm(&n, false);

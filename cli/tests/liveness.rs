@@ -24,7 +24,9 @@
 mod common;
 
 use common::*;
-use ringproof::kit::layout::registry::{owner_word, SLOT_ACTIVE, SLOT_DEAD, SLOT_EVICTED, SLOT_FREE};
+use ringproof::kit::layout::registry::{
+    owner_word, SLOT_ACTIVE, SLOT_DEAD, SLOT_EVICTED, SLOT_FREE,
+};
 use ringproof::kit::registry::Registry;
 use ringproof::kit::testkit;
 use ringproof::{ConsumerBuilder, Error, ProducerBuilder};
@@ -1403,11 +1405,17 @@ fn rm_leaves_a_live_ring_with_a_longer_name_alone() {
 // ---------------------------------------------------------------------------------------------
 
 trait RingExt {
-    fn open_producer_cursor_waiting(&self, procs: &mut [&mut Proc]) -> ringproof::kit::cursor::Cursor;
+    fn open_producer_cursor_waiting(
+        &self,
+        procs: &mut [&mut Proc],
+    ) -> ringproof::kit::cursor::Cursor;
 }
 
 impl RingExt for Ring {
-    fn open_producer_cursor_waiting(&self, procs: &mut [&mut Proc]) -> ringproof::kit::cursor::Cursor {
+    fn open_producer_cursor_waiting(
+        &self,
+        procs: &mut [&mut Proc],
+    ) -> ringproof::kit::cursor::Cursor {
         wait_until("the producer cursor to exist", procs, || {
             self.open_producer_cursor().is_some()
         });

@@ -172,8 +172,8 @@ fn catalogue_covers_every_committed_file() {
 #[test]
 fn creators_write_the_builders_bytes() {
     use ringproof::kit::cursor::Cursor;
-    use ringproof::kit::registry::Registry;
     use ringproof::kit::names::SegmentPath;
+    use ringproof::kit::registry::Registry;
     use ringproof::{ProducerBuilder, RingName};
     let tmp = TempDir::new("creators");
 

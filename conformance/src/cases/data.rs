@@ -428,7 +428,9 @@ fn stale_epoch_no_gating(ctx: &mut Ctx) -> Result<(), CaseError> {
         }
     }
     let seg = match ctx.backend {
-        Backend::Shm => ringproof::kit::names::SegmentPath::Shm(format!("{}_c_5_seq", ctx.ring.name)),
+        Backend::Shm => {
+            ringproof::kit::names::SegmentPath::Shm(format!("{}_c_5_seq", ctx.ring.name))
+        }
         Backend::Mmap => ringproof::kit::names::SegmentPath::File(path.clone()),
     };
     ringproof::kit::cursor::Cursor::create(&seg, "stale cursor", -1, 0xDEAD_BEEF)
@@ -482,7 +484,9 @@ fn stale_epoch_late_join(ctx: &mut Ctx) -> Result<(), CaseError> {
     // c_1's cursor as an earlier ring of this name left it: a value inside this ring's range.
     let path = ctx.segment_path("_c_1_seq", ".consumers/c_1.cursor");
     let seg = match ctx.backend {
-        Backend::Shm => ringproof::kit::names::SegmentPath::Shm(format!("{}_c_1_seq", ctx.ring.name)),
+        Backend::Shm => {
+            ringproof::kit::names::SegmentPath::Shm(format!("{}_c_1_seq", ctx.ring.name))
+        }
         Backend::Mmap => ringproof::kit::names::SegmentPath::File(path.clone()),
     };
     let stale = first as i64 / 2;

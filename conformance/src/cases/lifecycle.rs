@@ -7,7 +7,9 @@ use super::*;
 use crate::ctx::{consumer_id, H};
 use crate::driver::{DriverError, Reply};
 use crate::protocol::Required;
-use ringproof::kit::layout::registry::{owner_pid, owner_word, CONTROL_OFFSET, SLOT_DEAD, SLOT_SIZE};
+use ringproof::kit::layout::registry::{
+    owner_pid, owner_word, CONTROL_OFFSET, SLOT_DEAD, SLOT_SIZE,
+};
 
 pub(super) fn cases() -> Vec<Case> {
     use Level::*;
@@ -709,7 +711,10 @@ fn registry_full(ctx: &mut Ctx) -> Result<(), CaseError> {
     // Fill every slot but one with a retired consumer whose owner (the harness) is alive: not
     // gating, not free, not reapable, and not this ring's ids.
     let path = ctx.segment_path("_registry", ".registry");
-    let me = owner_word(std::process::id(), ringproof::kit::process::own_start_time());
+    let me = owner_word(
+        std::process::id(),
+        ringproof::kit::process::own_start_time(),
+    );
     {
         use std::os::unix::fs::FileExt;
         let f = std::fs::OpenOptions::new()

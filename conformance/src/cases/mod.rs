@@ -737,7 +737,9 @@ fn stale_cursor_ignored(ctx: &mut Ctx) -> Result<(), CaseError> {
         let _ = std::fs::create_dir_all(dir);
     }
     let seg = match ctx.backend {
-        Backend::Shm => ringproof::kit::names::SegmentPath::Shm(format!("{}_c_0_seq", ctx.ring.name)),
+        Backend::Shm => {
+            ringproof::kit::names::SegmentPath::Shm(format!("{}_c_0_seq", ctx.ring.name))
+        }
         Backend::Mmap => ringproof::kit::names::SegmentPath::File(path.clone()),
     };
     ringproof::kit::cursor::Cursor::create(&seg, "stale cursor", 1000, 0xDEAD_BEEF)
