@@ -29,7 +29,9 @@
 //! ([`Producer::publish`], [`Producer::claim`] and [`Claim::commit`]), and reading an event that
 //! is already published ([`Consumer::try_lease`], [`Consumer::poll_batch`]) are a few atomic
 //! loads and stores on shared memory (a producer re-reads consumer positions only when its
-//! cached limit runs out). Everything else may block or make syscalls:
+//! cached limit runs out). The one exception is a wake-up: with a [`WaitStrategy`] that parks,
+//! a side that finds a peer asleep on a futex wakes it (one `futex` syscall), and only then.
+//! Everything else may block or make syscalls:
 //!
 //! - creating and attaching ([`ProducerBuilder::create`], [`ConsumerBuilder::attach`]): they
 //!   create, open, map and validate segments and join the registry under a lock file;
