@@ -125,9 +125,12 @@ fn hit_armed(point: &'static str) {
     };
     if target == point && PASSES.fetch_add(1, Ordering::Relaxed) + 1 == *n {
         match action {
-            // SAFETY: signalling our own process; SIGKILL cannot be caught, so this never returns.
+            // Our own process; SIGKILL cannot be caught, so this never returns.
             Action::Kill => {
-                unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+                let _ = rustix::process::kill_process(
+                    rustix::process::getpid(),
+                    rustix::process::Signal::KILL,
+                );
             }
             // A stall on purpose: what a descheduled or swapped-out process does at this step.
             Action::Sleep(ms) => std::thread::sleep(std::time::Duration::from_millis(*ms)),

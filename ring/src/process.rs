@@ -195,12 +195,7 @@ pub fn heartbeat_liveness(now: u64, heartbeat_ns: u64) -> Liveness {
 /// that a time namespace shifts it by a fixed offset; taking the offset out makes heartbeats
 /// written in one namespace comparable in any other (SPEC.md §6.2).
 pub fn boottime_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
     let own = i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec);
     (own - i128::from(boottime_offset_ns())).clamp(0, i128::from(u64::MAX)) as u64
 }

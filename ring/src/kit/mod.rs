@@ -71,7 +71,7 @@ pub mod cursor {
     pub use crate::cursor::Cursor;
 }
 
-/// A mapped registry: who takes part in a ring (SPEC.md §7.3).
+/// A mapped registry: who takes part in a ring (SPEC.md §6, joining §7.3).
 #[cfg(not(loom))]
 pub mod registry {
     pub use crate::registry::Registry;

@@ -61,9 +61,9 @@ pub(super) fn open_existing(
     Ok((file, display, meta.len(), Identity::of(&meta), mode))
 }
 
+/// This process's effective uid, the owner every segment must have.
 pub(super) fn euid() -> u32 {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// Refuses an object not owned by this process's effective uid, or whose mode has any of
