@@ -104,7 +104,7 @@ pub(crate) fn rendezvous(ready: &AtomicU32, a: &RoleArgs) {
 
 /// Raw stream (a broadcast to every reader when `readers` > 1), either side. u64 events carry
 /// their sequence (checked with one compare); larger events carry the full TP1 payload
-/// (`ringproof::payload::fill` / `verify`), the same work every subject and peer does.
+/// (`ringproof::kit::payload::fill` / `verify`), the same work every subject and peer does.
 pub fn stream(a: &RoleArgs) -> Result<Value, String> {
     let seg = Shm::open(&a.name).map_err(|e| format!("open shm {}: {e}", a.name))?;
     if seg.len() < segment_len(true, a.capacity, a.size) {
@@ -184,7 +184,7 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
                         }
                     } else {
                         for (slot, s) in run.chunks_exact_mut(words).zip(seq..) {
-                            let _ = ringproof::payload::fill(s, bytemuck_bytes_mut(slot));
+                            let _ = ringproof::kit::payload::fill(s, bytemuck_bytes_mut(slot));
                         }
                     }
                 }
@@ -225,7 +225,7 @@ pub fn stream(a: &RoleArgs) -> Result<Value, String> {
                     } else {
                         for (slot, s) in run.chunks_exact(words).zip(seq..) {
                             errors += u64::from(
-                                ringproof::payload::verify(s, bytemuck_bytes(slot)).is_err(),
+                                ringproof::kit::payload::verify(s, bytemuck_bytes(slot)).is_err(),
                             );
                         }
                     }

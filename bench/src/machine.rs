@@ -20,7 +20,7 @@ pub fn machine_info(ticks_per_ns: f64, pause_ns: f64, pinning: &str) -> serde_js
         "pid": std::process::id(), "cpu_model": model, "kernel": kernel, "allowed_cpus": clock::allowed_cpus(),
         "online_cpus": std::thread::available_parallelism().map(|n| n.get()).ok(),
         "ticks_per_ns": ticks_per_ns, "pause_ns": pause_ns, "pinning": pinning,
-        "membarrier": ringproof::futex::register_membarrier(),
+        "membarrier": ringproof::kit::futex::register_membarrier(),
     })
 }
 

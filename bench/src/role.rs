@@ -216,7 +216,7 @@ pub struct RoleArgs {
     pub cpu: Option<usize>,
     #[arg(long, default_value_t = 1024)]
     pub capacity: usize,
-    /// Event size in bytes (a multiple of 8; TP1 payload, `ringproof::payload`).
+    /// Event size in bytes (a multiple of 8; TP1 payload, `ringproof::kit::payload`).
     #[arg(long, default_value_t = 8)]
     pub size: usize,
     /// Stream readers (SPMC broadcast when > 1).

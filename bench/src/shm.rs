@@ -104,8 +104,8 @@ pub fn ring_names(ring: &str, ids: &[&str]) -> Vec<String> {
     paths
         .into_iter()
         .filter_map(|p| match p {
-            ringproof::SegmentPath::Shm(n) => Some(n),
-            ringproof::SegmentPath::File(_) => None,
+            ringproof::kit::names::SegmentPath::Shm(n) => Some(n),
+            ringproof::kit::names::SegmentPath::File(_) => None,
         })
         .collect()
 }

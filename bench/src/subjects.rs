@@ -11,7 +11,7 @@
 
 use crate::measure::{Backoff, LatencyRecorder, PollStats};
 use crate::role::{RoleArgs, Side};
-use ringproof::payload::{fill, verify};
+use ringproof::kit::payload::{fill, verify};
 use ringproof::{ConsumerBuilder, Coordination, ProducerBuilder, RingName, WaitStrategy};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! Chaos campaigns against any ring implementation with a conformance testee
 //! (conformance/PROTOCOL.md): one producer and K consumers in separate processes, SIGKILLed at
 //! random moments, crashed at exact protocol steps through failpoints (the reference
-//! implementation's `RINGPROOF_FAILPOINT`, see `ringproof::failpoint`), SIGSTOPped past their
+//! implementation's `RINGPROOF_FAILPOINT`, see `ringproof::kit::failpoint`), SIGSTOPped past their
 //! liveness timeouts, and restarted under the same ids. A heal phase then requires every
 //! consumer to reach the final sequence. The [`checker`] judges the recorded [`history`]:
 //! lost, duplicated, torn and reordered events, hangs, leaked segments and late dead-peer

@@ -91,7 +91,7 @@ impl Shared {
     pub(crate) fn spawn(&self, label: &str, arm: Option<&str>) -> Result<Testee, DriverError> {
         // The campaign's seed, for the testee's own logs (and for planted defects in tests).
         let mut env = vec![(SEED_ENV.to_owned(), self.cfg.seed.to_string())];
-        env.extend(arm.map(|a| (ringproof::failpoint::ENV.to_owned(), a.to_owned())));
+        env.extend(arm.map(|a| (ringproof::kit::failpoint::ENV.to_owned(), a.to_owned())));
         Testee::spawn_with_env(
             &self.cfg.implementation,
             label,
@@ -143,7 +143,7 @@ pub(crate) fn restart_pause(slot: &Slot) {
 /// The committed cursor of consumer `id`, read from its cursor segment (without creating or
 /// changing anything), or `None` if it cannot be read.
 pub(crate) fn committed_cursor(ring: &ringproof::RingName, id: &str) -> Option<i64> {
-    ringproof::cursor::Cursor::open(&ring.consumer_cursor(id), "consumer cursor")
+    ringproof::kit::cursor::Cursor::open(&ring.consumer_cursor(id), "consumer cursor")
         .ok()
         .map(|c| c.load())
 }

@@ -37,7 +37,7 @@ fn ctx(backend: Backend) -> Ctx {
 
 /// Starts a testee armed with `RINGPROOF_FAILPOINT=spec` and adds it to the case.
 fn armed(c: &mut Ctx, label: &str, spec: &str) -> usize {
-    let env = [(ringproof::failpoint::ENV.to_owned(), spec.to_owned())];
+    let env = [(ringproof::kit::failpoint::ENV.to_owned(), spec.to_owned())];
     let t = Testee::spawn_with_env(
         &common::reference(),
         label,
@@ -281,12 +281,12 @@ fn takeover_of_a_half_done_rejoin_within_one_ring_is_declared() {
     // Five more: the producer waits on c_1 (at -1) and retires the dead c_0 meanwhile.
     let publish = c.publish_async(p, 5, 1).unwrap();
     let name = ringproof::RingName::shm(&c.ring.name).unwrap();
-    let reg = ringproof::registry::Registry::open(&name.registry()).unwrap();
+    let reg = ringproof::kit::registry::Registry::open(&name.registry()).unwrap();
     let slot = (0..reg.slots())
         .find(|&i| reg.slot_id(i).as_deref() == Some("c_0"))
         .expect("c_0 has a slot");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while reg.slot_state(slot) != ringproof::layout::registry::SLOT_DEAD {
+    while reg.slot_state(slot) != ringproof::kit::layout::registry::SLOT_DEAD {
         assert!(
             std::time::Instant::now() < deadline,
             "the blocked producer never retired the dead c_0"
@@ -316,7 +316,7 @@ fn takeover_of_a_half_done_rejoin_within_one_ring_is_declared() {
     );
     assert_eq!(
         reg.slot_state(slot),
-        ringproof::layout::registry::SLOT_ACTIVE,
+        ringproof::kit::layout::registry::SLOT_ACTIVE,
         "the crashed re-join left its slot gating"
     );
     drop(reg);

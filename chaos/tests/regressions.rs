@@ -29,7 +29,7 @@ fn regression_seeds_cover_every_failpoint() {
             }
         }
     }
-    for p in ringproof::failpoint::POINTS {
+    for p in ringproof::kit::failpoint::POINTS {
         assert!(
             armed.contains(*p),
             "no regression seed arms {p}: add one (chaos/README.md)"

@@ -2,7 +2,7 @@
 //! multi-process tests spawn. Each prints one JSON line with what it did.
 
 use clap::{Args, ValueEnum};
-use ringproof::testkit::{self, ReadMode};
+use ringproof::kit::testkit::{self, ReadMode};
 use ringproof::{
     ConsumerBuilder, OnLapped, ProducerBuilder, RequiredConsumers, RingName, WaitStrategy,
 };
@@ -341,7 +341,7 @@ pub struct RmArgs {
 }
 
 pub fn rm(a: RmArgs) -> ringproof::Result<ExitCode> {
-    let r = ringproof::cleanup::remove_ring(&a.ring.name()?, a.force)?;
+    let r = ringproof::kit::cleanup::remove_ring(&a.ring.name()?, a.force)?;
     for o in &r.overridden {
         eprintln!("ringproof rm: --force overrides: {o}");
     }
@@ -359,7 +359,7 @@ pub fn rm(a: RmArgs) -> ringproof::Result<ExitCode> {
 /// and consume loops look at on their slow paths, so that they close or leave the ring
 /// cleanly and print their summary instead of dying with the ring open. `conform` and `chaos`
 /// use the same handler: they stop their testees, clean up, write their partial reports and
-/// exit with [`exit_code`] (128 + the signal, as a shell reports it).
+/// exit with [`exit_code`](stop_signals::exit_code) (128 + the signal, as a shell reports it).
 pub(crate) mod stop_signals {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     use std::sync::atomic::{AtomicI32, Ordering};

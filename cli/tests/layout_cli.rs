@@ -185,12 +185,12 @@ fn inspect_a_golden_with_hex_and_json() {
 
 #[test]
 fn inspect_a_live_shm_cursor() {
-    use ringproof::cursor::Cursor;
-    use ringproof::SegmentPath;
+    use ringproof::kit::cursor::Cursor;
+    use ringproof::kit::names::SegmentPath;
     let name = format!("rplayoutcli_{}", std::process::id());
     let cursor = Cursor::create(&SegmentPath::Shm(name.clone()), "cursor", 41, 7).unwrap();
     let o = ringproof(&["layout", "inspect", "--shm", &name]);
-    let _ = ringproof::segment::unlink(&SegmentPath::Shm(name));
+    let _ = ringproof::kit::segment::unlink(&SegmentPath::Shm(name));
     drop(cursor);
     assert!(o.status.success(), "{}", text(&o));
     assert!(

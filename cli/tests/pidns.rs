@@ -5,9 +5,10 @@
 //! Needs `unshare --pid` (root or user namespaces); the test says so and does nothing where the
 //! machine cannot create a pid namespace.
 
-use ringproof::layout::registry::{SLOT_ACTIVE, SLOT_DEAD};
-use ringproof::registry::Registry;
-use ringproof::{testkit, ProducerBuilder, RingName};
+use ringproof::kit::layout::registry::{SLOT_ACTIVE, SLOT_DEAD};
+use ringproof::kit::registry::Registry;
+use ringproof::kit::testkit;
+use ringproof::{ProducerBuilder, RingName};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -82,7 +83,7 @@ fn a_consumer_in_another_pid_namespace_is_judged_by_its_heartbeat() {
         reg.slot(slot)
             .pid_ns
             .load(std::sync::atomic::Ordering::Relaxed),
-        ringproof::process::own_pid_ns()
+        ringproof::kit::process::own_pid_ns()
     );
 
     // Alive across the namespace boundary: it gates a ring of 8 through 3000 events (well past

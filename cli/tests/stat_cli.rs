@@ -158,7 +158,7 @@ fn poll_exactly(c: &mut ringproof::RawConsumer, n: i64, procs: &mut [&mut Proc])
         let want = (n - got) as usize;
         let read = c
             .poll_batch(want, |seq, bytes, _| {
-                ringproof::payload::verify(seq as u64, bytes)
+                ringproof::kit::payload::verify(seq as u64, bytes)
                     .unwrap_or_else(|e| panic!("bad payload at {seq}: {e}"));
             })
             .unwrap_or_else(|e| panic!("poll_batch after {got} events: {e}"));

@@ -4,7 +4,7 @@
 use crate::driver::{DriverError, Implementation, Reply, Testee};
 use crate::protocol::{Backend, Command, Mode, RingAddr, Wait, WaitConsumers};
 use crate::schema::Schema;
-use ringproof::payload::{fill, fnv1a64_update, FNV64_OFFSET};
+use ringproof::kit::payload::{fill, fnv1a64_update, FNV64_OFFSET};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 //! The mutation score of the catalogue: planted defects in the reference implementation
-//! (`ringproof::mutant`, feature `mutants`) and the cases that must kill each one.
+//! (`ring/src/mutant.rs`, feature `mutants`) and the cases that must kill each one.
 //!
 //! A mutant is *killed* when at least one instance of its killer cases does not pass (fail,
 //! error or timeout) with the mutant in both roles. The `mutants` test fails for every mutant

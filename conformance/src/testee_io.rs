@@ -3,7 +3,7 @@
 //! the same in a few lines (IMPLEMENTERS.md).
 
 use crate::protocol::Message;
-use ringproof::payload::{fnv1a64_update, FNV64_OFFSET};
+use ringproof::kit::payload::{fnv1a64_update, FNV64_OFFSET};
 use std::io::Write;
 use std::time::{Duration, Instant};
 

@@ -37,22 +37,36 @@ pub struct Removal {
 enum Found {
     Missing,
     /// A valid cursor segment stamped with `epoch`.
-    Valid { identity: Identity, epoch: u64 },
+    Valid {
+        identity: Identity,
+        epoch: u64,
+    },
     /// Created but never finished (all-zero header, or shorter than a header): its creator
     /// was killed while creating it.
-    Unfinished { identity: Identity },
+    Unfinished {
+        identity: Identity,
+    },
     /// Anything else; never removed.
     Other(String),
 }
 
 fn look(name: &RingName, id: &str) -> Found {
     if let Some(other) = name.existing_cursor_alias(id) {
-        return Found::Other(format!("{} may be consumer cursor of the existing ring {}", name.consumer_cursor(id), other.name()));
+        return Found::Other(format!(
+            "{} may be consumer cursor of the existing ring {}",
+            name.consumer_cursor(id),
+            other.name()
+        ));
     }
     let path = name.consumer_cursor(id);
-    let Some(before) = segment::identity_of(&path) else { return Found::Missing };
+    let Some(before) = segment::identity_of(&path) else {
+        return Found::Missing;
+    };
     match Cursor::open(&path, "consumer cursor") {
-        Ok(c) => Found::Valid { identity: c.segment().identity(), epoch: c.cell().epoch.load(Ordering::Acquire) },
+        Ok(c) => Found::Valid {
+            identity: c.segment().identity(),
+            epoch: c.cell().epoch.load(Ordering::Acquire),
+        },
         Err(e) if segment::unfinished(&e) => Found::Unfinished { identity: before },
         Err(Error::NotFound { .. }) => Found::Missing,
         Err(e) => Found::Other(format!("{path}: {e}")),
@@ -65,11 +79,18 @@ fn look(name: &RingName, id: &str) -> Found {
 fn cursor_ids_present(name: &RingName, notes: &mut Vec<String>) -> Vec<String> {
     let mut ids = Vec::new();
     let (dir, prefix, suffix) = match name.consumers_dir() {
-        None => (PathBuf::from("/dev/shm"), format!("{}_", name.name()), "_seq"),
+        None => (
+            PathBuf::from("/dev/shm"),
+            format!("{}_", name.name()),
+            "_seq",
+        ),
         Some(dir) => {
             match dir.symlink_metadata() {
                 Ok(m) if !m.file_type().is_dir() => {
-                    notes.push(format!("{} is not a directory (a symbolic link?): not looked into, not removed", dir.display()));
+                    notes.push(format!(
+                        "{} is not a directory (a symbolic link?): not looked into, not removed",
+                        dir.display()
+                    ));
                     return ids;
                 }
                 Ok(_) => {}
@@ -78,10 +99,15 @@ fn cursor_ids_present(name: &RingName, notes: &mut Vec<String>) -> Vec<String> {
             (dir, String::new(), ".cursor")
         }
     };
-    let Ok(rd) = std::fs::read_dir(&dir) else { return ids };
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return ids;
+    };
     for e in rd.flatten() {
         let f = e.file_name().to_string_lossy().into_owned();
-        if let Some(id) = f.strip_prefix(prefix.as_str()).and_then(|r| r.strip_suffix(suffix)) {
+        if let Some(id) = f
+            .strip_prefix(prefix.as_str())
+            .and_then(|r| r.strip_suffix(suffix))
+        {
             if validate_consumer_id(id).is_ok() {
                 ids.push(id.to_owned());
             }
@@ -94,30 +120,46 @@ fn cursor_ids_present(name: &RingName, notes: &mut Vec<String>) -> Vec<String> {
 /// Whether the ring's consumers directory exists as something other than a directory (a
 /// symbolic link planted to point elsewhere): then no cursor path under it is touched.
 fn consumers_dir_is_foreign(name: &RingName) -> bool {
-    name.consumers_dir().and_then(|d| d.symlink_metadata().ok()).is_some_and(|m| !m.file_type().is_dir())
+    name.consumers_dir()
+        .and_then(|d| d.symlink_metadata().ok())
+        .is_some_and(|m| !m.file_type().is_dir())
 }
 
 /// Whether the consumers directory may be looked into and removed (a real directory).
 fn consumers_dir_ok(name: &RingName) -> Option<PathBuf> {
     let dir = name.consumers_dir()?;
-    dir.symlink_metadata().ok().filter(|m| m.file_type().is_dir()).map(|_| dir)
+    dir.symlink_metadata()
+        .ok()
+        .filter(|m| m.file_type().is_dir())
+        .map(|_| dir)
 }
 
 /// Removes the dead creators' temporaries of ring `name`; returns them.
 fn remove_temps(name: &RingName) -> Vec<SegmentPath> {
-    segment::remove_dead_ring_temps(name).into_iter().map(SegmentPath::File).collect()
+    segment::remove_dead_ring_temps(name)
+        .into_iter()
+        .map(SegmentPath::File)
+        .collect()
 }
 
 /// Removes consumer `id`'s cursor of ring `name` if it provably belongs to this ring: a valid
 /// cursor whose epoch satisfies `epoch_ok`, or an unfinished one, under a name no other
 /// existing ring owns, still the same object when unlinked. Returns whether it removed it, or
 /// why it kept it.
-fn remove_cursor_if_ours(name: &RingName, id: &str, epoch_ok: impl Fn(u64) -> bool) -> Result<Option<String>, String> {
+fn remove_cursor_if_ours(
+    name: &RingName,
+    id: &str,
+    epoch_ok: impl Fn(u64) -> bool,
+) -> Result<Option<String>, String> {
     let path = name.consumer_cursor(id);
     let identity = match look(name, id) {
         Found::Missing => return Ok(None),
         Found::Valid { identity, epoch } if epoch_ok(epoch) => identity,
-        Found::Valid { epoch, .. } => return Err(format!("{path}: a cursor of another ring incarnation (epoch {epoch})")),
+        Found::Valid { epoch, .. } => {
+            return Err(format!(
+                "{path}: a cursor of another ring incarnation (epoch {epoch})"
+            ))
+        }
         Found::Unfinished { identity } => identity,
         Found::Other(why) => return Err(why),
     };
@@ -135,7 +177,10 @@ fn remove_cursor_if_ours(name: &RingName, id: &str, epoch_ok: impl Fn(u64) -> bo
 /// disruptor-mp consumers and stay; names another existing ring owns stay.
 pub fn sweep_closed_ring(name: &RingName, reg: &Registry, reaped: &[String]) {
     let epoch = reg.epoch();
-    let named: Vec<String> = (0..reg.slots()).filter(|&i| reg.slot_state(i) != SLOT_FREE).filter_map(|i| reg.slot_id(i)).collect();
+    let named: Vec<String> = (0..reg.slots())
+        .filter(|&i| reg.slot_state(i) != SLOT_FREE)
+        .filter_map(|i| reg.slot_id(i))
+        .collect();
     if !consumers_dir_is_foreign(name) {
         let mut ids = cursor_ids_present(name, &mut Vec::new());
         ids.extend(reaped.iter().cloned());
@@ -152,14 +197,25 @@ pub fn sweep_closed_ring(name: &RingName, reg: &Registry, reaped: &[String]) {
 /// other fixed names, consumer cursors (valid or unfinished, not another ring's), dead
 /// creators' temporaries, the consumers directory.
 fn leftovers(name: &RingName) -> Vec<String> {
-    let mut found: Vec<String> = [name.readiness(), name.counters()].into_iter().filter(segment::exists).map(|p| p.to_string()).collect();
+    let mut found: Vec<String> = [name.readiness(), name.counters()]
+        .into_iter()
+        .filter(segment::exists)
+        .map(|p| p.to_string())
+        .collect();
     for id in cursor_ids_present(name, &mut Vec::new()) {
-        if matches!(look(name, &id), Found::Valid { .. } | Found::Unfinished { .. }) {
+        if matches!(
+            look(name, &id),
+            Found::Valid { .. } | Found::Unfinished { .. }
+        ) {
             found.push(name.consumer_cursor(&id).to_string());
         }
     }
     for (dir, prefix) in segment::ring_temp_places(name) {
-        found.extend(segment::dead_temps(&dir, &prefix).iter().map(|p| p.display().to_string()));
+        found.extend(
+            segment::dead_temps(&dir, &prefix)
+                .iter()
+                .map(|p| p.display().to_string()),
+        );
     }
     if let Some(dir) = consumers_dir_ok(name) {
         found.push(dir.display().to_string());
@@ -184,34 +240,59 @@ pub fn remove_ring(name: &RingName, force: bool) -> Result<Removal> {
             let alive = reg.alive_participants();
             if let Some(first) = alive.first() {
                 if !force {
-                    return Err(Error::InUse { ring, pid: first.pid });
+                    return Err(Error::InUse {
+                        ring,
+                        pid: first.pid,
+                    });
                 }
-                out.overridden.extend(alive.iter().map(|a| format!("{a}, which looks alive")));
+                out.overridden
+                    .extend(alive.iter().map(|a| format!("{a}, which looks alive")));
             }
             epoch = Some(reg.epoch());
             for i in (0..reg.slots()).filter(|&i| reg.slot_state(i) != SLOT_FREE) {
                 match reg.slot_id(i) {
                     Some(id) => named.push(id),
-                    None => out.kept.push(format!("registry slot {i} holds an invalid id {:?}: no name is built from it", reg.slot_id_raw(i))),
+                    None => out.kept.push(format!(
+                        "registry slot {i} holds an invalid id {:?}: no name is built from it",
+                        reg.slot_id_raw(i)
+                    )),
                 }
             }
             registry = Some(reg);
         }
         Err(Error::NotFound { .. }) if !force => {
             if segment::exists(&name.ring()) || segment::exists(&name.producer_cursor()) {
-                return Err(Error::Unverifiable { ring, why: "it has no ringproof registry (a disruptor-mp ring?)".into() });
+                return Err(Error::Unverifiable {
+                    ring,
+                    why: "it has no ringproof registry (a disruptor-mp ring?)".into(),
+                });
             }
             let found = leftovers(name);
             if found.is_empty() {
-                return Err(Error::NotFound { what: "ring", name: name.ring().to_string() });
+                return Err(Error::NotFound {
+                    what: "ring",
+                    name: name.ring().to_string(),
+                });
             }
             return Err(Error::Leftovers { ring, found });
         }
         Err(Error::NotFound { .. }) => {}
-        Err(e) if !force => return Err(Error::Unverifiable { ring, why: format!("its registry is unreadable ({e})") }),
-        Err(e) => out.overridden.push(format!("the registry is unreadable ({e}), so its participants were not checked")),
+        Err(e) if !force => {
+            return Err(Error::Unverifiable {
+                ring,
+                why: format!("its registry is unreadable ({e})"),
+            })
+        }
+        Err(e) => out.overridden.push(format!(
+            "the registry is unreadable ({e}), so its participants were not checked"
+        )),
     }
-    for p in [name.ring(), name.producer_cursor(), name.readiness(), name.counters()] {
+    for p in [
+        name.ring(),
+        name.producer_cursor(),
+        name.readiness(),
+        name.counters(),
+    ] {
         if segment::exists(&p) {
             segment::unlink(&p)?;
             out.removed.push(p);
@@ -279,7 +360,10 @@ mod tests {
             assert_eq!(reg.slot_id(i), None, "slot {i}: {:?}", reg.slot_id_raw(i));
         }
         assert_eq!(reg.reap_dead(), ["c_0"]);
-        assert!((0..8).all(|i| reg.slot_state(i) == SLOT_FREE), "every dead slot is freed, valid id or not");
+        assert!(
+            (0..8).all(|i| reg.slot_state(i) == SLOT_FREE),
+            "every dead slot is freed, valid id or not"
+        );
         reg.segment().unlink_name().unwrap();
         std::fs::remove_dir_all(&root).unwrap();
     }

@@ -4,9 +4,9 @@
 //! example `ringproof stat`) reads without disturbing them.
 //!
 //! ```no_run
-//! use ringproof::counters::{register_consumer, register_producer, Counters};
+//! use ringproof::kit::counters::{register_consumer, register_producer, Counters};
 //! use ringproof::RingName;
-//! # fn main() -> Result<(), ringproof::counters::CountersError> {
+//! # fn main() -> Result<(), ringproof::kit::counters::CountersError> {
 //! let name = RingName::shm("quotes").unwrap();
 //! let counters = Counters::open_or_create(&name.counters())?;
 //! let p = register_producer(&counters)?;
@@ -33,8 +33,9 @@
 
 use crate::error::Error;
 use crate::layout::counters::{
-    check_label, consumer_label, decode_label, validate, CounterSlot, CountersHeader, CONSUMER_COUNTERS, FLAG_CONSUMER,
-    FLAG_IN_USE, FLAG_PRODUCER, HEADER_SIZE, PRODUCER_COUNTERS, SEGMENT_SIZE, SLOT_CAPACITY, SLOT_STRIDE, SLOTS_OFFSET,
+    check_label, consumer_label, decode_label, validate, CounterSlot, CountersHeader,
+    CONSUMER_COUNTERS, FLAG_CONSUMER, FLAG_IN_USE, FLAG_PRODUCER, HEADER_SIZE, PRODUCER_COUNTERS,
+    SEGMENT_SIZE, SLOTS_OFFSET, SLOT_CAPACITY, SLOT_STRIDE,
 };
 pub use crate::layout::counters::{ids, CountersLayoutError, MAX_CONSUMERS};
 use crate::layout::image::counters_image;
@@ -51,7 +52,10 @@ pub enum CountersError {
     Segment(#[from] Error),
     /// The segment's bytes are not a counters segment.
     #[error("{name}: {source}")]
-    Layout { name: String, source: CountersLayoutError },
+    Layout {
+        name: String,
+        source: CountersLayoutError,
+    },
     /// Every slot is taken.
     #[error("counters segment {name} is full: all {capacity} slots are taken (a producer takes 9 and each consumer 6, so 8 consumers fit); run without counters, or remove the segment while the ring is stopped")]
     Full { name: String, capacity: u32 },
@@ -67,7 +71,10 @@ impl CountersError {
         match self {
             CountersError::Segment(e) => e.is_transient(),
             CountersError::Layout { source, .. } => {
-                matches!(source, CountersLayoutError::Initializing | CountersLayoutError::TooShort { .. })
+                matches!(
+                    source,
+                    CountersLayoutError::Initializing | CountersLayoutError::TooShort { .. }
+                )
             }
             _ => false,
         }
@@ -142,7 +149,10 @@ impl Counters {
         let name = path.to_string();
         let len = usize::try_from(seg.file_len()).unwrap_or(usize::MAX);
         if seg.len() < SEGMENT_SIZE {
-            return Err(CountersError::Layout { name, source: CountersLayoutError::TooShort { len } });
+            return Err(CountersError::Layout {
+                name,
+                source: CountersLayoutError::TooShort { len },
+            });
         }
         // Magic first, with acquire: ringproof's creator stores it last.
         // SAFETY: 4096 bytes are mapped, page-aligned.
@@ -178,12 +188,21 @@ impl Counters {
         assert!(i < SLOT_CAPACITY as usize);
         // SAFETY: i < 62, so the slot lies within the first 4032 bytes; slots_offset and
         // slot_stride were checked to be 64 (the constants used here).
-        unsafe { &*(self.seg.base().add(SLOTS_OFFSET as usize + i * SLOT_STRIDE as usize) as *const CounterSlot) }
+        unsafe {
+            &*(self
+                .seg
+                .base()
+                .add(SLOTS_OFFSET as usize + i * SLOT_STRIDE as usize)
+                as *const CounterSlot)
+        }
     }
 
     /// Slots claimed so far (at most 62).
     pub fn slot_count(&self) -> u32 {
-        self.header().slot_count.load(Ordering::Acquire).min(SLOT_CAPACITY)
+        self.header()
+            .slot_count
+            .load(Ordering::Acquire)
+            .min(SLOT_CAPACITY)
     }
 
     /// Where it lives.
@@ -224,12 +243,19 @@ impl Counters {
 
     /// The published slot holding counter `id` labelled `label`, if any.
     pub fn find(&self, id: u32, label: &str) -> Option<usize> {
-        self.published().map(|(i, _)| i).find(|&i| self.slot(i).id.load(Ordering::Relaxed) == id && self.label(i) == label)
+        self.published()
+            .map(|(i, _)| i)
+            .find(|&i| self.slot(i).id.load(Ordering::Relaxed) == id && self.label(i) == label)
     }
 
     fn handle(&self, i: usize) -> CounterHandle {
         let s = self.slot(i);
-        CounterHandle { value: &s.value as *const AtomicU64, slot: i, id: s.id.load(Ordering::Relaxed), _seg: Arc::clone(&self.seg) }
+        CounterHandle {
+            value: &s.value as *const AtomicU64,
+            slot: i,
+            id: s.id.load(Ordering::Relaxed),
+            _seg: Arc::clone(&self.seg),
+        }
     }
 
     /// Claims a new slot for counter `id` with `label` and role `flags` (`FLAG_PRODUCER`,
@@ -242,11 +268,24 @@ impl Counters {
     /// written, and `flags` stored with release: the slot is published. A process that dies
     /// between the claim and the publication leaves the slot unpublished for good.
     pub fn register(&self, id: u32, label: &str, flags: u32) -> Result<CounterHandle> {
-        check_label(label).map_err(|why| CountersError::Label { label: label.to_owned(), why })?;
-        let claimed = self.header().slot_count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < SLOT_CAPACITY).then_some(n + 1));
+        check_label(label).map_err(|why| CountersError::Label {
+            label: label.to_owned(),
+            why,
+        })?;
+        let claimed =
+            self.header()
+                .slot_count
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < SLOT_CAPACITY).then_some(n + 1)
+                });
         let i = match claimed {
             Ok(n) => n as usize,
-            Err(_) => return Err(CountersError::Full { name: self.path().to_string(), capacity: SLOT_CAPACITY }),
+            Err(_) => {
+                return Err(CountersError::Full {
+                    name: self.path().to_string(),
+                    capacity: SLOT_CAPACITY,
+                })
+            }
         };
         let s = self.slot(i);
         s.id.store(id, Ordering::Relaxed);
@@ -275,13 +314,25 @@ impl Counters {
     /// fit, so that a full segment is normally reported before any slot is claimed.
     fn bundle(&self, counters: &[(u32, String)], flags: u32) -> Result<Vec<CounterHandle>> {
         for (_, label) in counters {
-            check_label(label).map_err(|why| CountersError::Label { label: label.clone(), why })?;
+            check_label(label).map_err(|why| CountersError::Label {
+                label: label.clone(),
+                why,
+            })?;
         }
-        let missing = counters.iter().filter(|(id, label)| self.find(*id, label).is_none()).count();
+        let missing = counters
+            .iter()
+            .filter(|(id, label)| self.find(*id, label).is_none())
+            .count();
         if missing > (SLOT_CAPACITY - self.slot_count()) as usize {
-            return Err(CountersError::Full { name: self.path().to_string(), capacity: SLOT_CAPACITY });
+            return Err(CountersError::Full {
+                name: self.path().to_string(),
+                capacity: SLOT_CAPACITY,
+            });
         }
-        counters.iter().map(|(id, label)| self.register_or_reuse(*id, label, flags)).collect()
+        counters
+            .iter()
+            .map(|(id, label)| self.register_or_reuse(*id, label, flags))
+            .collect()
     }
 }
 
@@ -302,7 +353,11 @@ unsafe impl Send for CounterHandle {}
 
 impl std::fmt::Debug for CounterHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CounterHandle").field("slot", &self.slot).field("id", &self.id).field("value", &self.get()).finish()
+        f.debug_struct("CounterHandle")
+            .field("slot", &self.slot)
+            .field("id", &self.id)
+            .field("value", &self.get())
+            .finish()
     }
 }
 
@@ -399,7 +454,10 @@ pub struct ConsumerCounters {
 /// Registers the producer's 9 counters, reusing the slots of an earlier producer of the same
 /// segment (a restart). [`CountersError::Full`] when they do not fit: run without counters.
 pub fn register_producer(counters: &Counters) -> Result<ProducerCounters> {
-    let wanted: Vec<(u32, String)> = PRODUCER_COUNTERS.iter().map(|&(id, l)| (id, l.to_owned())).collect();
+    let wanted: Vec<(u32, String)> = PRODUCER_COUNTERS
+        .iter()
+        .map(|&(id, l)| (id, l.to_owned()))
+        .collect();
     let mut h = counters.bundle(&wanted, FLAG_PRODUCER)?.into_iter();
     let mut next = move || h.next().expect("one handle per producer counter");
     Ok(ProducerCounters {
@@ -419,8 +477,18 @@ pub fn register_producer(counters: &Counters) -> Result<ProducerCounters> {
 /// (a restart under the same id). [`CountersError::Full`] when they do not fit (more than 8
 /// consumers next to a producer): run without counters.
 pub fn register_consumer(counters: &Counters, consumer_id: &str) -> Result<ConsumerCounters> {
-    let wanted: Vec<(u32, String)> = CONSUMER_COUNTERS.iter().map(|&(id, s)| (id, consumer_label(consumer_id, s))).collect();
+    let wanted: Vec<(u32, String)> = CONSUMER_COUNTERS
+        .iter()
+        .map(|&(id, s)| (id, consumer_label(consumer_id, s)))
+        .collect();
     let mut h = counters.bundle(&wanted, FLAG_CONSUMER)?.into_iter();
     let mut next = move || h.next().expect("one handle per consumer counter");
-    Ok(ConsumerCounters { consumed: next(), consumed_bytes: next(), empty_polls: next(), park: next(), unpark: next(), lag_max: next() })
+    Ok(ConsumerCounters {
+        consumed: next(),
+        consumed_bytes: next(),
+        empty_polls: next(),
+        park: next(),
+        unpark: next(),
+        lag_max: next(),
+    })
 }

@@ -16,7 +16,12 @@ pub struct Cursor {
 
 impl Cursor {
     /// Creates a cursor segment holding `initial`, stamped with `epoch`, before it becomes valid.
-    pub fn create(path: &SegmentPath, what: &'static str, initial: i64, epoch: u64) -> Result<Cursor> {
+    pub fn create(
+        path: &SegmentPath,
+        what: &'static str,
+        initial: i64,
+        epoch: u64,
+    ) -> Result<Cursor> {
         // The bytes come from the same builder the golden layouts are checked against.
         let image = cursor_image(initial, epoch);
         let seg = Segment::create(path, what, image.header(), *image.geometry(), |payload| {
@@ -29,12 +34,20 @@ impl Cursor {
 
     /// Opens an existing cursor segment.
     pub fn open(path: &SegmentPath, what: &'static str) -> Result<Cursor> {
-        Ok(Cursor { seg: Segment::open(path, what, &Expect::kind(SegmentKind::Cursor))? })
+        Ok(Cursor {
+            seg: Segment::open(path, what, &Expect::kind(SegmentKind::Cursor))?,
+        })
     }
 
     /// Opens a cursor segment, retrying while it is missing or being created, until `timeout`.
-    pub fn open_waiting(path: &SegmentPath, what: &'static str, timeout: std::time::Duration) -> Result<Cursor> {
-        Ok(Cursor { seg: Segment::open_waiting(path, what, &Expect::kind(SegmentKind::Cursor), timeout)? })
+    pub fn open_waiting(
+        path: &SegmentPath,
+        what: &'static str,
+        timeout: std::time::Duration,
+    ) -> Result<Cursor> {
+        Ok(Cursor {
+            seg: Segment::open_waiting(path, what, &Expect::kind(SegmentKind::Cursor), timeout)?,
+        })
     }
 
     /// The cell: the sequence and its wake word.
@@ -75,11 +88,16 @@ pub fn position(what: &'static str, path: &SegmentPath, value: i64) -> Result<i6
         i64::MAX => "no sequence follows it",
         _ => return Ok(value),
     };
-    Err(Error::CorruptCursor { what, name: path.to_string(), value, why })
+    Err(Error::CorruptCursor {
+        what,
+        name: path.to_string(),
+        value,
+        why,
+    })
 }
 
 impl Cursor {
-    /// [`load`](Self::load), checked with [`position`]: for a value about to become a position.
+    /// [`load`](Self::load), checked with `position`: for a value about to become a position.
     pub fn load_position(&self, what: &'static str) -> Result<i64> {
         position(what, self.path(), self.load())
     }

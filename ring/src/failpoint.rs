@@ -39,7 +39,14 @@ pub enum Action {
 }
 
 /// Every point a process can be armed at.
-pub const POINTS: &[&str] = &["producer.claimed", "producer.written", "segment.create", "consumer.attach", "producer.close", "consumer.leave"];
+pub const POINTS: &[&str] = &[
+    "producer.claimed",
+    "producer.written",
+    "segment.create",
+    "consumer.attach",
+    "producer.close",
+    "consumer.leave",
+];
 
 static ARMED: AtomicBool = AtomicBool::new(false);
 static PASSES: AtomicU64 = AtomicU64::new(0);
@@ -60,7 +67,10 @@ pub enum FailpointError {
 pub fn parse_action(spec: &str) -> Result<(String, u64, Action), FailpointError> {
     let (target, action) = match spec.split_once(':') {
         Some((t, a)) => {
-            let ms = a.strip_prefix("sleep=").and_then(|ms| ms.parse::<u64>().ok()).ok_or_else(|| FailpointError::BadAction(spec.to_owned()))?;
+            let ms = a
+                .strip_prefix("sleep=")
+                .and_then(|ms| ms.parse::<u64>().ok())
+                .ok_or_else(|| FailpointError::BadAction(spec.to_owned()))?;
             (t, Action::Sleep(ms))
         }
         None => (spec, Action::Kill),
@@ -72,7 +82,13 @@ pub fn parse_action(spec: &str) -> Result<(String, u64, Action), FailpointError>
 /// Parses `POINT@N` (or `POINT`, meaning the first pass).
 pub fn parse(spec: &str) -> Result<(String, u64), FailpointError> {
     let (point, n) = match spec.split_once('@') {
-        Some((p, n)) => (p, n.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| FailpointError::BadCount(spec.to_owned()))?),
+        Some((p, n)) => (
+            p,
+            n.parse::<u64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| FailpointError::BadCount(spec.to_owned()))?,
+        ),
         None => (spec, 1),
     };
     if !POINTS.contains(&point) {
@@ -104,12 +120,17 @@ pub fn hit(point: &'static str) {
 #[cold]
 #[inline(never)]
 fn hit_armed(point: &'static str) {
-    let Some(Some((target, n, action))) = TARGET.get() else { return };
+    let Some(Some((target, n, action))) = TARGET.get() else {
+        return;
+    };
     if target == point && PASSES.fetch_add(1, Ordering::Relaxed) + 1 == *n {
         match action {
-            // SAFETY: signalling our own process; SIGKILL cannot be caught, so this never returns.
+            // Our own process; SIGKILL cannot be caught, so this never returns.
             Action::Kill => {
-                unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+                let _ = rustix::process::kill_process(
+                    rustix::process::getpid(),
+                    rustix::process::Signal::KILL,
+                );
             }
             // A stall on purpose: what a descheduled or swapped-out process does at this step.
             Action::Sleep(ms) => std::thread::sleep(std::time::Duration::from_millis(*ms)),
@@ -123,14 +144,35 @@ mod tests {
 
     #[test]
     fn parses_points_and_counts() {
-        assert_eq!(parse("producer.written@1000"), Ok(("producer.written".into(), 1000)));
+        assert_eq!(
+            parse("producer.written@1000"),
+            Ok(("producer.written".into(), 1000))
+        );
         assert_eq!(parse("consumer.attach"), Ok(("consumer.attach".into(), 1)));
-        assert_eq!(parse("producer.nowhere@1"), Err(FailpointError::UnknownPoint("producer.nowhere".into())));
-        assert_eq!(parse("segment.create@0"), Err(FailpointError::BadCount("segment.create@0".into())));
-        assert_eq!(parse("segment.create@x"), Err(FailpointError::BadCount("segment.create@x".into())));
-        assert_eq!(parse_action("segment.create@2:sleep=600"), Ok(("segment.create".into(), 2, Action::Sleep(600))));
-        assert_eq!(parse_action("segment.create@2"), Ok(("segment.create".into(), 2, Action::Kill)));
-        assert_eq!(parse_action("segment.create:nap=1"), Err(FailpointError::BadAction("segment.create:nap=1".into())));
+        assert_eq!(
+            parse("producer.nowhere@1"),
+            Err(FailpointError::UnknownPoint("producer.nowhere".into()))
+        );
+        assert_eq!(
+            parse("segment.create@0"),
+            Err(FailpointError::BadCount("segment.create@0".into()))
+        );
+        assert_eq!(
+            parse("segment.create@x"),
+            Err(FailpointError::BadCount("segment.create@x".into()))
+        );
+        assert_eq!(
+            parse_action("segment.create@2:sleep=600"),
+            Ok(("segment.create".into(), 2, Action::Sleep(600)))
+        );
+        assert_eq!(
+            parse_action("segment.create@2"),
+            Ok(("segment.create".into(), 2, Action::Kill))
+        );
+        assert_eq!(
+            parse_action("segment.create:nap=1"),
+            Err(FailpointError::BadAction("segment.create:nap=1".into()))
+        );
     }
 
     #[test]

@@ -13,35 +13,30 @@
 //! pays for both with `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)`, which runs a full barrier
 //! on every CPU running a process that registered for it (every ringproof process does, once).
 //! Where membarrier is unavailable, or a peer did not register (disruptor-mp never wakes
-//! anyone), the futex timeout bounds the cost of a missed wake-up (SPEC.md §5).
+//! anyone), the futex timeout bounds the cost of a missed wake-up (SPEC.md §8).
+//!
+//! The syscalls go through `rustix` (`futex::wait`/`wake` on a shared futex,
+//! `membarrier`): the same calls with the same arguments as raw `syscall(2)`, without `unsafe`.
 
 use crate::sync::{AtomicI64, AtomicU32, Ordering};
+use rustix::thread::futex;
+use rustix::thread::{membarrier, membarrier_query, MembarrierCommand};
 use std::sync::OnceLock;
 use std::time::Duration;
-
-const MEMBARRIER_CMD_GLOBAL_EXPEDITED: libc::c_int = 1 << 1;
-const MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED: libc::c_int = 1 << 2;
-const MEMBARRIER_CMD_QUERY: libc::c_int = 0;
 
 /// Registers this process for expedited global membarriers (idempotent). Returns whether the
 /// kernel supports them.
 pub fn register_membarrier() -> bool {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     *REGISTERED.get_or_init(|| {
-        // SAFETY: plain syscalls with integer arguments.
-        let supported = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0) };
-        supported >= 0
-            && supported & i64::from(MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0
-            && unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) } == 0
+        membarrier_query().contains_command(MembarrierCommand::GlobalExpedited)
+            && membarrier(MembarrierCommand::RegisterGlobalExpedited).is_ok()
     })
 }
 
 /// The waiter's heavy half of the asymmetric fence.
 fn heavy_fence() {
-    if !register_membarrier()
-        // SAFETY: plain syscall.
-        || unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) } != 0
-    {
+    if !register_membarrier() || membarrier(MembarrierCommand::GlobalExpedited).is_err() {
         crate::sync::fence(Ordering::SeqCst);
     }
 }
@@ -54,30 +49,40 @@ pub fn light_fence() {
 }
 
 /// The low 32 bits of a cursor (what the futex compares).
-fn low_word(cursor: &AtomicI64) -> *const u32 {
-    // Little-endian: the low half of the i64 is at its address.
-    cursor as *const AtomicI64 as *const u32
+fn low_word(cursor: &AtomicI64) -> &AtomicU32 {
+    // SAFETY: little-endian: the low half of the i64 is at its address, 8-aligned, and lives
+    // as long as the cursor; it is only ever read through this view (by the kernel).
+    unsafe { &*(cursor as *const AtomicI64 as *const AtomicU32) }
 }
 
 /// Sleeps until `cursor` no longer equals `observed`, a wake, or `timeout`, whichever first,
 /// announced in the wake word `waiters` (the one the writer of `cursor` reads).
 /// Spurious returns are allowed; the caller re-checks.
-pub fn wait_while_equal(cursor: &AtomicI64, waiters: &AtomicU32, observed: i64, timeout: Duration, still_blocked: impl Fn() -> bool) {
+pub fn wait_while_equal(
+    cursor: &AtomicI64,
+    waiters: &AtomicU32,
+    observed: i64,
+    timeout: Duration,
+    still_blocked: impl Fn() -> bool,
+) {
     let announce = !mutant!("consumer.no-waiters-announce");
     if announce {
         waiters.fetch_add(1, Ordering::SeqCst);
     }
     heavy_fence();
     if cursor.load(Ordering::SeqCst) == observed && still_blocked() {
-        let ts = libc::timespec {
-            tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
-            tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+        let ts = futex::Timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: i64::from(timeout.subsec_nanos()),
         };
-        // SAFETY: the word is a live, 4-aligned u32 in a shared mapping; FUTEX_WAIT (not
-        // PRIVATE) because the waker is another process.
-        unsafe {
-            libc::syscall(libc::SYS_futex, low_word(cursor), libc::FUTEX_WAIT, observed as u32, &ts as *const libc::timespec);
-        }
+        // Shared, not FUTEX_PRIVATE_FLAG: the waker is another process. Any outcome (woken,
+        // the value already changed, timed out, interrupted) sends the caller to re-check.
+        let _ = futex::wait(
+            low_word(cursor),
+            futex::Flags::empty(),
+            observed as u32,
+            Some(&ts),
+        );
     }
     if announce {
         waiters.fetch_sub(1, Ordering::SeqCst);
@@ -99,8 +104,6 @@ pub fn wake_if_waiting(cursor: &AtomicI64, waiters: &AtomicU32) {
 #[cold]
 #[inline(never)]
 pub fn wake_all(cursor: &AtomicI64) {
-    // SAFETY: as in `wait_while_equal`.
-    unsafe {
-        libc::syscall(libc::SYS_futex, low_word(cursor), libc::FUTEX_WAKE, i32::MAX);
-    }
+    // Shared futex, as in `wait_while_equal`.
+    let _ = futex::wake(low_word(cursor), futex::Flags::empty(), i32::MAX as u32);
 }

@@ -117,7 +117,10 @@ impl RequiredConsumers {
         self
     }
 
-    pub fn with_alert_hook(mut self, hook: impl Fn(&LivenessAlert) + Send + Sync + 'static) -> Self {
+    pub fn with_alert_hook(
+        mut self,
+        hook: impl Fn(&LivenessAlert) + Send + Sync + 'static,
+    ) -> Self {
         self.alert_hook = Some(Arc::new(hook));
         self
     }
@@ -142,7 +145,11 @@ pub(crate) struct Required {
 
 impl Required {
     pub(crate) fn new(config: RequiredConsumers) -> Self {
-        Self { config, watches: HashMap::new(), alerts: 0 }
+        Self {
+            config,
+            watches: HashMap::new(),
+            alerts: 0,
+        }
     }
 
     /// A new blocked period starts: stalls are measured from here, never from an earlier
@@ -155,16 +162,38 @@ impl Required {
     }
 
     /// One look at required consumer `id`, whose cursor is `value`.
-    pub(crate) fn observe(&mut self, id: &str, value: i64, published: i64, alive: bool, now: Instant) -> Result<Verdict> {
-        let w = self.watches.entry(id.to_owned()).or_insert(Watch { last_value: value, since: now, alerted_at: None });
+    pub(crate) fn observe(
+        &mut self,
+        id: &str,
+        value: i64,
+        published: i64,
+        alive: bool,
+        now: Instant,
+    ) -> Result<Verdict> {
+        let w = self.watches.entry(id.to_owned()).or_insert(Watch {
+            last_value: value,
+            since: now,
+            alerted_at: None,
+        });
         if alive && (value != w.last_value || value >= published) {
             // Progress (or caught up): the stall, if any, is over.
-            *w = Watch { last_value: value, since: now, alerted_at: None };
+            *w = Watch {
+                last_value: value,
+                since: now,
+                alerted_at: None,
+            };
             return Ok(Verdict::Wait);
         }
         let stalled_for = now.duration_since(w.since);
-        let alert = LivenessAlert { consumer_id: id.to_owned(), last_sequence: value, stalled_for, dead: !alive };
-        let first_alert = w.alerted_at.is_none() && (!alive || stalled_for >= self.config.progress_timeout) && !mutant!("producer.required-no-alert");
+        let alert = LivenessAlert {
+            consumer_id: id.to_owned(),
+            last_sequence: value,
+            stalled_for,
+            dead: !alive,
+        };
+        let first_alert = w.alerted_at.is_none()
+            && (!alive || stalled_for >= self.config.progress_timeout)
+            && !mutant!("producer.required-no-alert");
         if first_alert {
             w.alerted_at = Some(now);
             self.alerts += 1;
@@ -178,7 +207,12 @@ impl Required {
         };
         match (act, self.config.action) {
             (true, LivenessAction::GracefulShutdown) if !mutant!("producer.shutdown-ignored") => {
-                Err(Error::GracefulShutdown { id: id.to_owned(), last_sequence: value, stalled_for, dead: !alive })
+                Err(Error::GracefulShutdown {
+                    id: id.to_owned(),
+                    last_sequence: value,
+                    stalled_for,
+                    dead: !alive,
+                })
             }
             (true, LivenessAction::Evict) => {
                 self.watches.remove(id);

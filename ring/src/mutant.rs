@@ -18,8 +18,8 @@
 pub fn active(name: &str) -> bool {
     use std::sync::OnceLock;
     static CHOSEN: OnceLock<Option<String>> = OnceLock::new();
-    CHOSEN.get_or_init(|| std::env::var("RINGPROOF_MUTANT").ok()).as_deref() == Some(name)
+    CHOSEN
+        .get_or_init(|| std::env::var("RINGPROOF_MUTANT").ok())
+        .as_deref()
+        == Some(name)
 }
-
-/// Whether this build can plant defects at all (the `mutants` feature).
-pub const BUILT_IN: bool = cfg!(feature = "mutants");

@@ -31,6 +31,24 @@ pub enum SegmentPath {
     File(PathBuf),
 }
 
+/// Where POSIX shm objects live on Linux: a shm object `/X` is the file `/dev/shm/X`.
+pub(crate) const SHM_DIR: &str = "/dev/shm";
+
+impl SegmentPath {
+    /// The file behind this name: shm objects are files in `/dev/shm` on Linux.
+    pub fn fs_path(&self) -> PathBuf {
+        match self {
+            SegmentPath::Shm(name) => Path::new(SHM_DIR).join(name),
+            SegmentPath::File(p) => p.clone(),
+        }
+    }
+
+    /// Whether the name exists now (without opening it, without following a link).
+    pub fn exists(&self) -> bool {
+        self.fs_path().symlink_metadata().is_ok()
+    }
+}
+
 impl std::fmt::Display for SegmentPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -55,7 +73,8 @@ pub const RESERVED_RING_SUFFIXES: &[&str] = &["_seq", "_cr", "_registry", "_coun
 /// Checks a ring name: [`validate_name`], and none of the [`RESERVED_RING_SUFFIXES`].
 pub fn validate_ring_name(name: &str) -> Result<()> {
     validate_name(name)?;
-    if RESERVED_RING_SUFFIXES.iter().any(|s| name.ends_with(s)) && !mutant!("names.no-ending-check") {
+    if RESERVED_RING_SUFFIXES.iter().any(|s| name.ends_with(s)) && !mutant!("names.no-ending-check")
+    {
         return Err(Error::InvalidName {
             name: name.to_owned(),
             why: "a ring name may not end in _seq, _cr, _registry or _counters (its shm object would be another ring's segment)",
@@ -66,14 +85,22 @@ pub fn validate_ring_name(name: &str) -> Result<()> {
 
 /// Checks a ring name or consumer id: `[A-Za-z0-9_-]{1,100}` (disruptor-mp's rule).
 pub fn validate_name(name: &str) -> Result<()> {
-    let bad = |why| Err(Error::InvalidName { name: name.to_owned(), why });
+    let bad = |why| {
+        Err(Error::InvalidName {
+            name: name.to_owned(),
+            why,
+        })
+    };
     if name.is_empty() {
         return bad("empty");
     }
     if name.len() > MAX_NAME_LEN {
         return bad("longer than 100 bytes");
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         return bad("only ASCII letters, digits, '_' and '-' are allowed");
     }
     Ok(())
@@ -83,13 +110,19 @@ impl RingName {
     /// A ring in POSIX shared memory.
     pub fn shm(name: &str) -> Result<Self> {
         validate_ring_name(name)?;
-        Ok(Self { name: name.to_owned(), location: Location::Shm })
+        Ok(Self {
+            name: name.to_owned(),
+            location: Location::Shm,
+        })
     }
 
     /// A ring of files under `root`.
     pub fn dir(root: impl AsRef<Path>, name: &str) -> Result<Self> {
         validate_ring_name(name)?;
-        Ok(Self { name: name.to_owned(), location: Location::Dir(root.as_ref().to_owned()) })
+        Ok(Self {
+            name: name.to_owned(),
+            location: Location::Dir(root.as_ref().to_owned()),
+        })
     }
 
     /// The bare ring name.
@@ -105,7 +138,9 @@ impl RingName {
     fn seg(&self, shm_suffix: &str, file_suffix: &str) -> SegmentPath {
         match &self.location {
             Location::Shm => SegmentPath::Shm(format!("{}{shm_suffix}", self.name)),
-            Location::Dir(root) => SegmentPath::File(root.join(format!("{}{file_suffix}", self.name))),
+            Location::Dir(root) => {
+                SegmentPath::File(root.join(format!("{}{file_suffix}", self.name)))
+            }
         }
     }
 
@@ -142,9 +177,11 @@ impl RingName {
     pub fn consumer_cursor(&self, id: &str) -> SegmentPath {
         match &self.location {
             Location::Shm => SegmentPath::Shm(format!("{}_{id}_seq", self.name)),
-            Location::Dir(_) => {
-                SegmentPath::File(self.consumers_dir().expect("dir backend").join(format!("{id}.cursor")))
-            }
+            Location::Dir(_) => SegmentPath::File(
+                self.consumers_dir()
+                    .expect("dir backend")
+                    .join(format!("{id}.cursor")),
+            ),
         }
     }
 }
@@ -175,9 +212,9 @@ impl RingName {
     /// The first ring among [`cursor_aliases`](Self::cursor_aliases) that exists now (its ring,
     /// registry or producer cursor is there).
     pub fn existing_cursor_alias(&self, id: &str) -> Option<RingName> {
-        self.cursor_aliases(id).into_iter().find(|m| {
-            crate::segment::exists(&m.ring()) || crate::segment::exists(&m.registry()) || crate::segment::exists(&m.producer_cursor())
-        })
+        self.cursor_aliases(id)
+            .into_iter()
+            .find(|m| m.ring().exists() || m.registry().exists() || m.producer_cursor().exists())
     }
 }
 
@@ -187,7 +224,10 @@ impl RingName {
 pub fn validate_consumer_id(id: &str) -> Result<()> {
     validate_name(id)?;
     if id.len() > crate::layout::registry::MAX_ID_LEN {
-        return Err(Error::InvalidName { name: id.to_owned(), why: "consumer ids are at most 48 bytes" });
+        return Err(Error::InvalidName {
+            name: id.to_owned(),
+            why: "consumer ids are at most 48 bytes",
+        });
     }
     if (id == "producer" || id.ends_with("_producer")) && !mutant!("names.producer-id-allowed") {
         return Err(Error::InvalidName {
@@ -206,15 +246,30 @@ mod tests {
     fn disruptor_mp_names() {
         let r = RingName::shm("orders").unwrap();
         assert_eq!(r.ring(), SegmentPath::Shm("orders".into()));
-        assert_eq!(r.producer_cursor(), SegmentPath::Shm("orders_producer_seq".into()));
-        assert_eq!(r.consumer_cursor("c_0"), SegmentPath::Shm("orders_c_0_seq".into()));
+        assert_eq!(
+            r.producer_cursor(),
+            SegmentPath::Shm("orders_producer_seq".into())
+        );
+        assert_eq!(
+            r.consumer_cursor("c_0"),
+            SegmentPath::Shm("orders_c_0_seq".into())
+        );
         assert_eq!(r.readiness(), SegmentPath::Shm("orders_cr".into()));
         assert_eq!(r.counters(), SegmentPath::Shm("orders_counters".into()));
         let d = RingName::dir("/tmp/x", "orders").unwrap();
         assert_eq!(d.ring(), SegmentPath::File("/tmp/x/orders.ring".into()));
-        assert_eq!(d.producer_cursor(), SegmentPath::File("/tmp/x/orders.producer.cursor".into()));
-        assert_eq!(d.consumer_cursor("c_0"), SegmentPath::File("/tmp/x/orders.consumers/c_0.cursor".into()));
-        assert_eq!(d.counters(), SegmentPath::File("/tmp/x/orders.counters".into()));
+        assert_eq!(
+            d.producer_cursor(),
+            SegmentPath::File("/tmp/x/orders.producer.cursor".into())
+        );
+        assert_eq!(
+            d.consumer_cursor("c_0"),
+            SegmentPath::File("/tmp/x/orders.consumers/c_0.cursor".into())
+        );
+        assert_eq!(
+            d.counters(),
+            SegmentPath::File("/tmp/x/orders.counters".into())
+        );
     }
 
     #[test]
@@ -235,7 +290,12 @@ mod tests {
 
     #[test]
     fn cursor_aliases_are_every_other_split() {
-        let names = |r: &RingName, id: &str| r.cursor_aliases(id).iter().map(|m| m.name().to_owned()).collect::<Vec<_>>();
+        let names = |r: &RingName, id: &str| {
+            r.cursor_aliases(id)
+                .iter()
+                .map(|m| m.name().to_owned())
+                .collect::<Vec<_>>()
+        };
         let a = RingName::shm("a").unwrap();
         assert_eq!(names(&a, "c"), Vec::<String>::new());
         assert_eq!(names(&a, "x_c"), ["a_x"]);
@@ -251,6 +311,9 @@ mod tests {
         }
         // Splits whose other part is no legal id or ring name do not count.
         assert_eq!(names(&a, "x__c"), ["a_x", "a_x_"]);
-        assert_eq!(names(&RingName::dir("/tmp", "a").unwrap(), "x_c"), Vec::<String>::new());
+        assert_eq!(
+            names(&RingName::dir("/tmp", "a").unwrap(), "x_c"),
+            Vec::<String>::new()
+        );
     }
 }

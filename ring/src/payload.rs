@@ -42,7 +42,9 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 /// Continues an FNV-1a 64 hash `h` over more bytes (start from [`FNV64_OFFSET`]).
 #[inline]
 pub fn fnv1a64_update(h: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV64_PRIME))
+    bytes
+        .iter()
+        .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV64_PRIME))
 }
 
 /// Why an event's bytes are not the payload of the sequence the reader expected.
@@ -88,7 +90,11 @@ pub fn verify(expected: u64, event: &[u8]) -> Result<(), PayloadError> {
         let stored = u64::from_le_bytes(event[len - 8..].try_into().expect("8 bytes"));
         let computed = fnv1a64(&event[..len - 8]);
         if stored != computed {
-            return Err(PayloadError::BadChecksum { seq: found, found: stored, computed });
+            return Err(PayloadError::BadChecksum {
+                seq: found,
+                found: stored,
+                computed,
+            });
         }
     }
     if found != expected {
@@ -97,7 +103,10 @@ pub fn verify(expected: u64, event: &[u8]) -> Result<(), PayloadError> {
     for i in 1..words.saturating_sub(1) {
         let w = u64::from_le_bytes(event[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
         if w != mix(expected.wrapping_mul(GOLDEN).wrapping_add(i as u64)) {
-            return Err(PayloadError::BadBody { seq: expected, word: i });
+            return Err(PayloadError::BadBody {
+                seq: expected,
+                word: i,
+            });
         }
     }
     Ok(())
@@ -129,7 +138,10 @@ mod tests {
             assert_eq!(decode_seq(&ev).unwrap(), 7);
             let mut other = vec![0u8; size];
             fill(8, &mut other).unwrap();
-            assert!(matches!(verify(7, &other), Err(PayloadError::WrongSequence { .. })));
+            assert!(matches!(
+                verify(7, &other),
+                Err(PayloadError::WrongSequence { .. })
+            ));
             if size > 8 {
                 ev[size / 2] ^= 1;
                 assert!(verify(7, &ev).is_err());

@@ -31,6 +31,12 @@ pub fn own_pid() -> u32 {
 }
 
 /// What `/proc/PID/stat` says: its start time and whether it is a zombie.
+///
+/// Parsed by hand ([`read_stat`]), not with the `procfs` crate: two fields of one line need a
+/// dozen lines, while `procfs` (not otherwise a dependency) would bring its own dependency tree
+/// into a crate every participant links, and its parse errors do not tell "no such process"
+/// (positive evidence of death) from "cannot read" ([`Liveness::Unknown`]), which this
+/// distinction depends on.
 enum Stat {
     Found { start_time: u64, zombie: bool },
     NoSuchProcess,
@@ -40,12 +46,16 @@ enum Stat {
 fn read_stat(pid: u32) -> Stat {
     let stat = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => s,
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => return Stat::NoSuchProcess,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => {
+            return Stat::NoSuchProcess
+        }
         Err(_) => return Stat::Unreadable,
     };
     // The command name (field 2) is parenthesised and may hold spaces or ')': skip past the
     // last ')' and count from there; field 3 (the state) is the first after it.
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return Stat::Unreadable };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return Stat::Unreadable;
+    };
     let mut fields = rest.split_whitespace();
     let zombie = fields.next() == Some("Z");
     match fields.nth(18).and_then(|f| f.parse().ok()) {
@@ -128,11 +138,6 @@ pub fn pid_liveness(pid: u32) -> Liveness {
     }
 }
 
-/// [`liveness`] as a yes/no for callers that only report: unknown counts as alive.
-pub fn is_alive(pid: u32, start_time_low: u32) -> bool {
-    liveness(pid, start_time_low).maybe_alive()
-}
-
 /// The inode of this process's pid namespace (`/proc/self/ns/pid`), or 0 if unknown. Two
 /// processes can judge each other by pid only when these are equal. Kept once read; a failed
 /// read (out of file descriptors) is retried next time rather than remembered.
@@ -143,7 +148,9 @@ pub fn own_pid_ns() -> u64 {
     if ns != 0 {
         return ns;
     }
-    let ns = std::fs::metadata("/proc/self/ns/pid").map(|m| m.ino()).unwrap_or(0);
+    let ns = std::fs::metadata("/proc/self/ns/pid")
+        .map(|m| m.ino())
+        .unwrap_or(0);
     NS.store(ns, Ordering::Relaxed);
     ns
 }
@@ -182,20 +189,13 @@ pub fn heartbeat_liveness(now: u64, heartbeat_ns: u64) -> Liveness {
     }
 }
 
-/// [`participant_liveness`] as a yes/no: unknown counts as alive.
-pub fn participant_alive(owner: u64, pid_ns: u64, heartbeat_ns: u64) -> bool {
-    participant_liveness(owner, pid_ns, heartbeat_ns).maybe_alive()
-}
-
 /// Nanoseconds on the **initial time namespace's** `CLOCK_BOOTTIME`: this process's
 /// `CLOCK_BOOTTIME` minus its time namespace's boottime offset (`/proc/self/timens_offsets`).
 /// `CLOCK_BOOTTIME` counts suspend and is the same for every process of the machine, except
 /// that a time namespace shifts it by a fixed offset; taking the offset out makes heartbeats
 /// written in one namespace comparable in any other (SPEC.md §6.2).
 pub fn boottime_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
     let own = i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec);
     (own - i128::from(boottime_offset_ns())).clamp(0, i128::from(u64::MAX)) as u64
 }
@@ -241,10 +241,10 @@ mod tests {
     fn own_process_is_alive_and_wrong_start_is_not() {
         let t = own_start_time();
         assert!(t > 0);
-        assert!(is_alive(own_pid(), t as u32));
+        assert!(liveness(own_pid(), t as u32).maybe_alive());
         assert_eq!(liveness(own_pid(), t as u32), Liveness::Alive);
         assert_eq!(liveness(own_pid(), t as u32 ^ 1), Liveness::Dead);
-        assert!(!is_alive(0, 0));
+        assert!(!liveness(0, 0).maybe_alive());
         assert_eq!(pid_liveness(own_pid()), Liveness::Alive);
     }
 
@@ -263,8 +263,16 @@ mod tests {
 
     #[test]
     fn parses_time_namespace_offsets() {
-        assert_eq!(parse_boottime_offset("monotonic           0         0\nboottime         -100         0\n"), -100_000_000_000);
-        assert_eq!(parse_boottime_offset("monotonic 5 0\nboottime 100000 250\n"), 100_000_000_000_250);
+        assert_eq!(
+            parse_boottime_offset(
+                "monotonic           0         0\nboottime         -100         0\n"
+            ),
+            -100_000_000_000
+        );
+        assert_eq!(
+            parse_boottime_offset("monotonic 5 0\nboottime 100000 250\n"),
+            100_000_000_000_250
+        );
         assert_eq!(parse_boottime_offset("7 3 0\n"), 3_000_000_000);
         assert_eq!(parse_boottime_offset(""), 0);
         assert_eq!(parse_boottime_offset("boottime x y\n"), 0);

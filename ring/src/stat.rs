@@ -9,14 +9,16 @@
 use crate::counters::{CounterValue, Counters};
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
-use crate::layout::registry::{owner_pid, ROLE_CONSUMER, RING_CLOSED, RING_OPEN, SLOT_ACTIVE, SLOT_CLAIMING, SLOT_DEAD, SLOT_EVICTED, SLOT_FREE};
-use crate::registry::Registry;
+use crate::layout::registry::{
+    owner_pid, RING_CLOSED, RING_OPEN, ROLE_CONSUMER, SLOT_ACTIVE, SLOT_CLAIMING, SLOT_DEAD,
+    SLOT_EVICTED, SLOT_FREE,
+};
 use crate::layout::{Expect, SegmentKind};
 use crate::names::{Location, RingName};
 use crate::process;
+use crate::registry::Registry;
 use crate::segment::Segment;
 use crate::sync::Ordering;
-
 
 /// Whether the producer is still publishing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,7 +191,9 @@ impl RingStat {
         self.epoch = Some(control.epoch.load(Ordering::Relaxed));
         self.state = Some(match control.ring_state.load(Ordering::Acquire) {
             RING_OPEN => RingState::Open,
-            RING_CLOSED => RingState::Closed { final_sequence: control.final_sequence.load(Ordering::Acquire) },
+            RING_CLOSED => RingState::Closed {
+                final_sequence: control.final_sequence.load(Ordering::Acquire),
+            },
             n => RingState::Unknown(n),
         });
         self.producer = Some(ProducerStat {
@@ -227,7 +231,8 @@ impl RingStat {
                     }
                 }
             } else {
-                self.notes.push(format!("registry slot {i} holds an invalid id {id:?}"));
+                self.notes
+                    .push(format!("registry slot {i} holds an invalid id {id:?}"));
                 None
             };
             self.participants.push(ParticipantStat {

@@ -1,8 +1,12 @@
 //! The atomics the protocol uses, in one place, so the protocol core can run under loom.
 //!
 //! Under `--cfg loom` these are loom's model-checked types (threads stand in for processes);
-//! otherwise they are `core`'s. Shared-memory words are reached through [`atomic_at`], which
-//! turns a pointer into a mapping into a reference to an atomic living there.
+//! otherwise they are `core`'s. Shared-memory words are the fields of the `#[repr(C)]` views in
+//! [`crate::layout::cursor`] and [`crate::layout::registry`] (`CursorCell`, `Control`, `Slot`),
+//! which a pointer into a mapping is cast to.
+//!
+//! No cache-line padding type lives here: the wire layout (SPEC.md) fixes every offset, so the
+//! layout pads explicitly.
 
 #[cfg(not(loom))]
 pub use core::sync::atomic::{compiler_fence, fence, AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -14,8 +18,6 @@ pub use loom::sync::atomic::{fence, AtomicI64, AtomicU32, AtomicU64, Ordering};
 pub fn compiler_fence(order: Ordering) {
     loom::sync::atomic::fence(order)
 }
-
-pub use crossbeam_utils::CachePadded;
 
 /// Pause hint for spin loops (`pause` on x86, `yield` on arm).
 #[inline(always)]

@@ -39,7 +39,12 @@ pub struct ProduceReport {
 
 /// Publishes `events` test-payload events, in batches of `batch` (1 = single publishes).
 /// `on_published(last_seq)` runs after each publish call (for progress records).
-pub fn produce(p: &mut RawProducer, events: u64, batch: usize, mut on_published: impl FnMut(i64)) -> Result<ProduceReport> {
+pub fn produce(
+    p: &mut RawProducer,
+    events: u64,
+    batch: usize,
+    mut on_published: impl FnMut(i64),
+) -> Result<ProduceReport> {
     if p.element_size() % 8 != 0 {
         return Err(Error::InvalidConfig(format!(
             "event size {} is not a positive multiple of 8 bytes, which the test payload needs",
@@ -61,7 +66,11 @@ pub fn produce(p: &mut RawProducer, events: u64, batch: usize, mut on_published:
     }
     // Visible and counted: the counters are exact once the producer flushes (SPEC.md §12.6).
     p.flush();
-    Ok(ProduceReport { first_sequence: first, last_sequence: p.last_published(), published: events })
+    Ok(ProduceReport {
+        first_sequence: first,
+        last_sequence: p.last_published(),
+        published: events,
+    })
 }
 
 fn fill(seq: u64, slot: &mut [u8]) {
@@ -119,7 +128,12 @@ impl ConsumeReport {
 
 /// Consumes until `events` events were read, or the producer closed the ring.
 /// `on_progress(report)` runs after each read call.
-pub fn consume(c: &mut RawConsumer, events: u64, mode: ReadMode, mut on_progress: impl FnMut(&ConsumeReport)) -> Result<ConsumeReport> {
+pub fn consume(
+    c: &mut RawConsumer,
+    events: u64,
+    mode: ReadMode,
+    mut on_progress: impl FnMut(&ConsumeReport),
+) -> Result<ConsumeReport> {
     let mut r = ConsumeReport::default();
     let mut buf = vec![0u8; c.element_size()];
     while r.consumed < events {
@@ -131,7 +145,8 @@ pub fn consume(c: &mut RawConsumer, events: u64, mode: ReadMode, mut on_progress
             }),
             ReadMode::Batch => {
                 let max = (events - r.consumed) as usize;
-                c.wait_batch(max, |seq, bytes, _| r.record(seq, bytes)).map(drop)
+                c.wait_batch(max, |seq, bytes, _| r.record(seq, bytes))
+                    .map(drop)
             }
         };
         match step {
@@ -182,7 +197,9 @@ pub fn consume_until(
     let mut reads = 0u32;
     while r.consumed < events {
         let step = match mode {
-            ReadMode::Copy => c.try_read_into(&mut buf).map(|s| s.map(|seq| r.record(seq, &buf)).is_some()),
+            ReadMode::Copy => c
+                .try_read_into(&mut buf)
+                .map(|s| s.map(|seq| r.record(seq, &buf)).is_some()),
             ReadMode::Lease => c.try_lease().map(|l| {
                 l.map(|lease| {
                     let seq = lease.sequence();
@@ -192,7 +209,8 @@ pub fn consume_until(
             }),
             ReadMode::Batch => {
                 let max = (events - r.consumed).min(usize::MAX as u64) as usize;
-                c.poll_batch(max, |seq, bytes, _| r.record(seq, bytes)).map(|n| n > 0)
+                c.poll_batch(max, |seq, bytes, _| r.record(seq, bytes))
+                    .map(|n| n > 0)
             }
         };
         let step = match step {
@@ -210,7 +228,10 @@ pub fn consume_until(
                 if std::mem::take(&mut read_since) {
                     idle_since = Instant::now();
                 }
-                let idle = Idle { idle_for: idle_since.elapsed(), gone_for: gone_since.map(|g| g.elapsed()) };
+                let idle = Idle {
+                    idle_for: idle_since.elapsed(),
+                    gone_for: gone_since.map(|g| g.elapsed()),
+                };
                 if stop(Some(idle)) {
                     return Ok((r, true));
                 }
@@ -230,7 +251,10 @@ pub fn consume_until(
                     idle_since = Instant::now();
                 }
                 let since = *gone_since.get_or_insert_with(Instant::now);
-                if stop(Some(Idle { idle_for: idle_since.elapsed(), gone_for: Some(since.elapsed()) })) {
+                if stop(Some(Idle {
+                    idle_for: idle_since.elapsed(),
+                    gone_for: Some(since.elapsed()),
+                })) {
                     return Ok((r, true));
                 }
                 // Until a producer takes the ring over (paces the polling only).

@@ -1,7 +1,7 @@
 //! How a consumer waits for events and a producer waits for free slots.
 
-use crate::{futex, protocol};
 use crate::sync::{spin_hint, AtomicI64, AtomicU32};
+use crate::{futex, protocol};
 use std::time::Duration;
 
 /// What a waiting side does while the sequence it needs has not arrived.
@@ -37,13 +37,18 @@ impl Default for WaitStrategy {
 impl WaitStrategy {
     /// Blocking with the default spin count (1000) and backstop (10 ms).
     pub const fn blocking() -> Self {
-        WaitStrategy::Blocking { spins: 1000, backstop: Duration::from_millis(10) }
+        WaitStrategy::Blocking {
+            spins: 1000,
+            backstop: Duration::from_millis(10),
+        }
     }
 
     /// [`WaitStrategy::Backoff`] with a 1 us interval: on the 2-vCPU machines the benchmarks run
     /// on, long enough for the producer to publish hundreds of events between two looks.
     pub const fn backoff() -> Self {
-        WaitStrategy::Backoff { interval: Duration::from_micros(1) }
+        WaitStrategy::Backoff {
+            interval: Duration::from_micros(1),
+        }
     }
 
     /// Whether this strategy parks in the kernel.
@@ -78,7 +83,13 @@ impl Waiter {
     /// after each store (SPEC.md §8 {R8.c}).
     /// `still_blocked` is re-checked after announcing a sleep, for conditions other than the
     /// cursor that end the wait (the ring being closed).
-    pub(crate) fn pause(&mut self, cursor: &AtomicI64, waiters: &AtomicU32, observed: i64, still_blocked: impl Fn() -> bool) -> Paused {
+    pub(crate) fn pause(
+        &mut self,
+        cursor: &AtomicI64,
+        waiters: &AtomicU32,
+        observed: i64,
+        still_blocked: impl Fn() -> bool,
+    ) -> Paused {
         self.round = self.round.saturating_add(1);
         match self.strategy {
             WaitStrategy::BusySpin => {

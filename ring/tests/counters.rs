@@ -2,15 +2,15 @@
 //! files, registration of the producer's and consumers' bundles, slot reuse on restart, the
 //! capacity limit, typed errors for bad segments, and bytes laid out as disruptor-mp lays them.
 
-use ringproof::counters::{
+use ringproof::kit::counters::{
     ids, register_consumer, register_producer, CounterValue, Counters, CountersError,
     CountersLayoutError, MAX_CONSUMERS,
 };
-use ringproof::layout::counters::{
+use ringproof::kit::layout::counters::{
     consumer_label, FLAG_CONSUMER, FLAG_IN_USE, FLAG_PRODUCER, SEGMENT_SIZE,
 };
-use ringproof::layout::describe::{describe, Format};
-use ringproof::{Error, SegmentPath};
+use ringproof::kit::layout::describe::{describe, Format};
+use ringproof::{kit::names::SegmentPath, Error};
 use ringproof_testsupport as support;
 
 /// A unique shm name for this test process, and a guard that unlinks it.
@@ -28,7 +28,7 @@ impl ShmName {
 
 impl Drop for ShmName {
     fn drop(&mut self) {
-        let _ = ringproof::segment::unlink(&self.path());
+        let _ = ringproof::kit::segment::unlink(&self.path());
     }
 }
 
@@ -368,7 +368,7 @@ fn corrupt_or_short_segments_are_typed_errors() {
         CountersLayoutError::SlotCount { found: 1000 }
     );
     // A LayoutV1 segment is not a counters segment.
-    let cursor = ringproof::layout::image::cursor_image(-1, 0);
+    let cursor = ringproof::kit::layout::image::cursor_image(-1, 0);
     let mut b = cursor.bytes().to_vec();
     b.resize(SEGMENT_SIZE, 0);
     assert!(matches!(

@@ -1,4 +1,4 @@
-//! The golden layouts (`golden-layouts/`, catalogued in `ringproof::layout::golden`) against
+//! The golden layouts (`golden-layouts/`, catalogued in `ringproof::kit::layout::golden`) against
 //! the writers and validators of both implementations.
 //!
 //! - every ringproof golden is regenerated in memory from the builders and compared byte for
@@ -20,11 +20,11 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, RngAlgorithm, TestRunner};
-use ringproof::layout::counters::{self as ctr, CountersLayoutError};
-use ringproof::layout::describe::{describe, diff, hexdump, Format};
-use ringproof::layout::golden::{self, Config, CountersEntry, CursorRole, Entry, Source};
-use ringproof::layout::image::{cursor_image, registry_image, ring_image, RegistryInit};
-use ringproof::layout::{
+use ringproof::kit::layout::counters::{self as ctr, CountersLayoutError};
+use ringproof::kit::layout::describe::{describe, diff, hexdump, Format};
+use ringproof::kit::layout::golden::{self, Config, CountersEntry, CursorRole, Entry, Source};
+use ringproof::kit::layout::image::{cursor_image, registry_image, ring_image, RegistryInit};
+use ringproof::kit::layout::{
     validate, validate_header, Expect, LayoutError, LayoutHeader, SegmentKind, HEADER_SIZE,
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -193,7 +193,7 @@ fn field_at(at: usize) -> &'static str {
         .unwrap_or("?")
 }
 
-fn outcome(r: &Result<ringproof::layout::Geometry, LayoutError>) -> String {
+fn outcome(r: &Result<ringproof::kit::layout::Geometry, LayoutError>) -> String {
     match r {
         Ok(_) => "accepted".into(),
         Err(e) => e.variant().into(),

@@ -1,4 +1,4 @@
-//! Loom model checks of the ring protocol's memory-ordering core, [`ringproof::protocol`]:
+//! Loom model checks of the ring protocol's memory-ordering core, [`ringproof::kit::protocol`]:
 //! threads stand in for processes, `CursorCell`, `Control` and `Slot` are the real shared-memory
 //! words (with loom's atomics), and every ordering and fence comes from the same functions the
 //! producer, consumer and registry call. Slots are `loom::cell::UnsafeCell`s holding a
@@ -45,13 +45,13 @@ use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::sync::Notify;
 use loom::thread;
-use ringproof::layout::cursor::CursorCell;
-use ringproof::layout::cursor::{JOINED, JOINING};
-use ringproof::layout::registry::{
+use ringproof::kit::layout::cursor::CursorCell;
+use ringproof::kit::layout::cursor::{JOINED, JOINING};
+use ringproof::kit::layout::registry::{
     Control, Slot, SlotState, MAX_ID_LEN, RING_CLOSED, RING_OPEN, ROLE_CONSUMER,
 };
-use ringproof::protocol;
-use ringproof::sync::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use ringproof::kit::protocol;
+use ringproof::kit::sync::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 /// Two slots: every test wraps the ring at least once.
 const CAPACITY: usize = 2;
@@ -645,7 +645,7 @@ fn close_lets_consumers_drain_what_is_left() {
 /// back.
 #[test]
 fn parked_consumer_announced_in_the_registry_is_always_woken() {
-    use ringproof::sync::fence;
+    use ringproof::kit::sync::fence;
     check(|| {
         let ring = Ring::new(1, 1);
         let waker = {

@@ -1,7 +1,7 @@
 //! A consumer never reads outside its ring, whatever a (misbehaving or non-gating) producer's
 //! cursor says, and bad builder input is a typed error.
 
-use ringproof::cursor::Cursor;
+use ringproof::kit::cursor::Cursor;
 use ringproof::{ConsumerBuilder, Error, ProducerBuilder, RingName};
 use std::sync::atomic::Ordering;
 
@@ -84,7 +84,7 @@ fn bad_builder_input_is_a_typed_error() {
     assert!(matches!(
         ConsumerBuilder::new(name.clone(), "c_0").attach::<u64>(),
         Err(Error::Layout {
-            source: ringproof::layout::LayoutError::ElementSize {
+            source: ringproof::kit::layout::LayoutError::ElementSize {
                 expected: 8,
                 found: 16
             },

@@ -7,7 +7,7 @@
 //! is built without `wait_for_consumers` (which would deadlock the two producers of a
 //! ping-pong) and instead probes `discover_consumer_id` until every consumer gates it.
 
-use ringproof::payload::verify;
+use ringproof::kit::payload::verify;
 use ringproof_bench::clock;
 use ringproof_bench::harness::{RoleArgs, Side, DMP_PREFIX};
 use ringproof_bench::measure::{stream_result, Backoff, LatencyRecorder, PollStats};

@@ -10,7 +10,7 @@
 
 use iceoryx2::port::update_connections::UpdateConnections;
 use iceoryx2::prelude::*;
-use ringproof::payload::{decode_seq, fill, verify};
+use ringproof::kit::payload::{decode_seq, fill, verify};
 use ringproof_bench::clock;
 use ringproof_bench::harness::{iox2_prefix, RoleArgs, Side};
 use ringproof_bench::measure::{stream_result, Backoff, LatencyRecorder, PollStats};

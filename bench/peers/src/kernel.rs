@@ -3,7 +3,7 @@
 //! and read through a 64 KiB buffer; ping-pongs send one 8-byte event each way, spinning on
 //! non-blocking reads or sleeping in blocking ones.
 
-use ringproof::payload::{fill, verify};
+use ringproof::kit::payload::{fill, verify};
 use ringproof_bench::clock;
 use ringproof_bench::harness::{RoleArgs, Side};
 use ringproof_bench::measure::{stream_result, LatencyRecorder, PollStats};

@@ -1,5 +1,5 @@
 //! `ringproof-bench-peers`: the peers of the bench, each doing the same work as the ringproof
-//! subject of its scenario (same event size, same TP1 payload `ringproof::payload`, verified
+//! subject of its scenario (same event size, same TP1 payload `ringproof::kit::payload`, verified
 //! by every consumer, errors counted).
 //!
 //! - `ringproof-bench-peers role ...`: one side of one run; `ringproof-bench` (and

@@ -4,8 +4,8 @@
 use super::fail;
 use super::load::{load, load_as, Src};
 use clap::Args;
-use ringproof::layout::describe::{describe, diff, Format};
-use ringproof::layout::golden::{self, Config, CountersEntry, Entry};
+use ringproof::kit::layout::describe::{describe, diff, Format};
+use ringproof::kit::layout::golden::{self, Config, CountersEntry, Entry};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -221,7 +221,7 @@ pub(super) fn audit(a: AuditArgs) -> ExitCode {
         let verdict = load(&Src::File(a.dir.join(path)))
             .map(|l| describe(&l.bytes, l.len).verdict_line())
             .unwrap_or_else(|m| m);
-        let problem = "not in the golden catalogue (ringproof::layout::golden): remove it, or add it to the catalogue".to_owned();
+        let problem = "not in the golden catalogue (ringproof::kit::layout::golden): remove it, or add it to the catalogue".to_owned();
         findings.push(Finding {
             path: path.clone(),
             status: "problem",

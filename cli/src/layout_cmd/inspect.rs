@@ -4,7 +4,7 @@
 use super::fail;
 use super::load::{load_as, Loaded, Src};
 use clap::Args;
-use ringproof::layout::describe::{describe, diff, hexdump, Description, Format};
+use ringproof::kit::layout::describe::{describe, diff, hexdump, Description, Format};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,7 +51,7 @@ fn verdict_json(d: &Description) -> Value {
     if let Format::Counters(v) = &d.format {
         return match v {
             Ok(g) => json!({ "ok": true, "kind": "counters", "slot_count": g.slot_count,
-                "slot_capacity": ringproof::layout::counters::SLOT_CAPACITY, "len": ringproof::layout::counters::SEGMENT_SIZE }),
+                "slot_capacity": ringproof::kit::layout::counters::SLOT_CAPACITY, "len": ringproof::kit::layout::counters::SEGMENT_SIZE }),
             Err(e) => {
                 json!({ "ok": false, "kind": "counters", "error": e.variant(), "message": e.to_string() })
             }

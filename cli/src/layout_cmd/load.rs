@@ -1,7 +1,7 @@
 //! Reading a segment for `layout`: from a file or /dev/shm, with the read errors a user can act
 //! on, and golden ring header images taken for the whole ring they stand for.
 
-use ringproof::layout::golden;
+use ringproof::kit::layout::golden;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -60,7 +60,7 @@ pub(super) fn load_as(src: &Src, header_image: bool) -> Result<Loaded, String> {
         Src::File(p) => (p.display().to_string(), p.clone()),
         Src::Shm(name) => {
             let name = name.trim_start_matches('/');
-            ringproof::names::validate_name(name)
+            ringproof::kit::names::validate_name(name)
                 .map_err(|e| format!("{e} (shm names are [A-Za-z0-9_-], as listed in /dev/shm)"))?;
             (format!("shm:{name}"), Path::new("/dev/shm").join(name))
         }

@@ -3,7 +3,7 @@
 
 use super::fail;
 use clap::Args;
-use ringproof::layout::golden;
+use ringproof::kit::layout::golden;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -3,8 +3,8 @@
 //! registry, header); plus the in-test consumer (a gate the test controls).
 
 use super::{check_alive, shm_path, Backend, Proc, HARD_TIMEOUT};
-use ringproof::cursor::Cursor;
-use ringproof::registry::Registry;
+use ringproof::kit::cursor::Cursor;
+use ringproof::kit::registry::Registry;
 use ringproof::{ConsumerBuilder, RawConsumer, RingName};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -89,8 +89,8 @@ impl Ring {
 
     /// Whether the ring segment exists with a valid LayoutV1 ring header.
     pub fn ring_is_valid(&self) -> bool {
-        use ringproof::layout::{Expect, SegmentKind};
-        ringproof::segment::Segment::open(
+        use ringproof::kit::layout::{Expect, SegmentKind};
+        ringproof::kit::segment::Segment::open(
             &self.ring_name().ring(),
             "ring",
             &Expect::kind(SegmentKind::Ring),
@@ -100,8 +100,8 @@ impl Ring {
 
     /// A snapshot of the valid ring segment's bytes.
     pub fn ring_bytes(&self) -> Vec<u8> {
-        use ringproof::layout::{Expect, SegmentKind};
-        ringproof::segment::Segment::open(
+        use ringproof::kit::layout::{Expect, SegmentKind};
+        ringproof::kit::segment::Segment::open(
             &self.ring_name().ring(),
             "ring",
             &Expect::kind(SegmentKind::Ring),
@@ -148,7 +148,7 @@ pub fn gate_consume(c: &mut RawConsumer, n: u64, procs: &mut [&mut Proc]) {
         match c.try_read_into(&mut buf) {
             Ok(Some(seq)) => {
                 idle = 0;
-                ringproof::payload::verify(seq as u64, &buf)
+                ringproof::kit::payload::verify(seq as u64, &buf)
                     .unwrap_or_else(|e| panic!("gate {}: bad payload at {seq}: {e}", c.id()));
                 got += 1;
             }

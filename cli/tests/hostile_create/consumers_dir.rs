@@ -139,9 +139,13 @@ fn hostile_element_size_is_refused() {
         // Sparse: the pages are never touched.
         f.set_len(56 + element).expect("size ring");
         drop(f);
-        let cursor =
-            ringproof::cursor::Cursor::create(&name.producer_cursor(), "producer cursor", -1, 0)
-                .expect("producer cursor");
+        let cursor = ringproof::kit::cursor::Cursor::create(
+            &name.producer_cursor(),
+            "producer cursor",
+            -1,
+            0,
+        )
+        .expect("producer cursor");
         drop(cursor);
         let out = role(
             &ring,

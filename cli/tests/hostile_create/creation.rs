@@ -40,11 +40,11 @@ fn stalled_creator(fx: &Fixture, backend: Backend) {
     wait_until("B to own the ring", &mut [], || {
         Registry::open(&name.registry()).is_ok_and(|r| r.producer_pid() == b_pid)
     });
-    let reg_before = ringproof::segment::identity_of(&name.registry());
+    let reg_before = ringproof::kit::segment::identity_of(&name.registry());
     let out_a = a.wait();
     out_a.expect_error(&["live producer"]);
     assert_eq!(
-        ringproof::segment::identity_of(&name.registry()),
+        ringproof::kit::segment::identity_of(&name.registry()),
         reg_before,
         "A's failure touched B's registry"
     );

@@ -13,8 +13,8 @@ mod permissions;
 mod common;
 
 use common::*;
-use ringproof::layout::{LayoutHeader, SegmentKind};
-use ringproof::registry::Registry;
+use ringproof::kit::layout::{LayoutHeader, SegmentKind};
+use ringproof::kit::registry::Registry;
 use ringproof_testsupport::Child;
 use serde_json::Value;
 use std::io::Write;
@@ -117,10 +117,10 @@ fn remove_planted(fx: &Fixture) {
     }
 }
 
-fn path_of(p: &ringproof::names::SegmentPath) -> PathBuf {
+fn path_of(p: &ringproof::kit::names::SegmentPath) -> PathBuf {
     match p {
-        ringproof::names::SegmentPath::Shm(n) => shm_path(n),
-        ringproof::names::SegmentPath::File(f) => f.clone(),
+        ringproof::kit::names::SegmentPath::Shm(n) => shm_path(n),
+        ringproof::kit::names::SegmentPath::File(f) => f.clone(),
     }
 }
 

@@ -3,7 +3,7 @@
 use super::*;
 
 /// The identity and epoch of a cursor segment.
-fn cursor_state(ring: &Ring, id: &str) -> (ringproof::segment::Identity, u64) {
+fn cursor_state(ring: &Ring, id: &str) -> (ringproof::kit::segment::Identity, u64) {
     let c = ring
         .open_consumer_cursor(id)
         .unwrap_or_else(|| panic!("cursor {id} of {}", ring.name));

@@ -30,7 +30,7 @@ fn a_held_join_lock_times_out_with_a_typed_error() {
         wait_until("consumer c to finish joining", &mut [&mut c], || {
             joined(&ring, "c")
         });
-        ringproof::testkit::produce(&mut p, 1, 1, |_| {}).expect("publish");
+        ringproof::kit::testkit::produce(&mut p, 1, 1, |_| {}).expect("publish");
         c.wait().expect_consumer_clean(0, 0);
         drop(p);
         fx.assert_clean();

@@ -21,10 +21,10 @@ mod same_id;
 mod common;
 
 use common::*;
-use ringproof::cursor::Cursor;
-use ringproof::layout::cursor::JOINED;
-use ringproof::registry::Registry;
-use ringproof::segment::identity_of;
+use ringproof::kit::cursor::Cursor;
+use ringproof::kit::layout::cursor::JOINED;
+use ringproof::kit::registry::Registry;
+use ringproof::kit::segment::identity_of;
 use ringproof::ProducerBuilder;
 use std::sync::atomic::Ordering;
 use std::time::Instant;

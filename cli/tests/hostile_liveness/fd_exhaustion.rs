@@ -98,7 +98,7 @@ fn f4a_a_consumer_joining_a_producer_out_of_file_descriptors_is_gated() {
     let mut read = 0u64;
     for _ in 0..4 {
         while let Some(seq) = first.try_read_into(&mut buf).expect("first gate reads") {
-            ringproof::payload::verify(seq as u64, &buf).expect("intact payload");
+            ringproof::kit::payload::verify(seq as u64, &buf).expect("intact payload");
             read += 1;
         }
         for _ in 0..2 {

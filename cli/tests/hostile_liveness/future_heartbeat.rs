@@ -9,7 +9,7 @@ fn kill_and_stamp_future(c: &mut NsConsumer, reg: &Registry, slot: usize) {
     let inner = c.inner_pid();
     c.kill();
     wait_until("the namespaced consumer to die", &mut [], || dead(inner));
-    let future = ringproof::process::boottime_ns() + 100_000 * 1_000_000_000;
+    let future = ringproof::kit::process::boottime_ns() + 100_000 * 1_000_000_000;
     reg.slot(slot).heartbeat.store(future, Ordering::Relaxed);
 }
 

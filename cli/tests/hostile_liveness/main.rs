@@ -17,8 +17,8 @@ mod removed_ring;
 mod common;
 
 use common::*;
-use ringproof::layout::registry::{SLOT_ACTIVE, SLOT_DEAD};
-use ringproof::registry::Registry;
+use ringproof::kit::layout::registry::{SLOT_ACTIVE, SLOT_DEAD};
+use ringproof::kit::registry::Registry;
 use ringproof_testsupport::procstat::{children_of, dead, proc_stat};
 use ringproof_testsupport::{Child, TimedOut};
 use std::process::{Command, Stdio};

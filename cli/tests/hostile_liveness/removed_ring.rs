@@ -46,8 +46,8 @@ fn removed_ring_case(ring: &Ring) {
         name.counters(),
         name.consumer_cursor("c"),
     ] {
-        if ringproof::segment::exists(&path) {
-            ringproof::segment::unlink(&path).expect("unlink");
+        if ringproof::kit::segment::exists(&path) {
+            ringproof::kit::segment::unlink(&path).expect("unlink");
         }
     }
     if let Some(dir) = name.consumers_dir() {

@@ -83,7 +83,7 @@ fn f20_rm_force_overrides_a_slot_that_claims_pid_1() {
     let fx = Fixture::new("f20pid1");
     let ring = fx.ring(Backend::Shm, "r");
     crashed_ring(&fx, &ring);
-    let Some(start) = ringproof::process::start_time(1) else {
+    let Some(start) = ringproof::kit::process::start_time(1) else {
         eprintln!("skipped: /proc/1/stat is not readable here");
         let _ = rm(&ring, true);
         return;

@@ -16,9 +16,9 @@ mod temporaries;
 mod common;
 
 use common::*;
-use ringproof::layout::registry::{owner_word, ROLE_CONSUMER, SLOT_ACTIVE, SLOT_DEAD};
-use ringproof::registry::Registry;
-use ringproof::segment;
+use ringproof::kit::layout::registry::{owner_word, ROLE_CONSUMER, SLOT_ACTIVE, SLOT_DEAD};
+use ringproof::kit::registry::Registry;
+use ringproof::kit::segment;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;

@@ -74,12 +74,12 @@ fn f6_shm_cursor_of_an_aliasing_ring_survives_rm_and_close() {
         "10",
     ]);
     wait_until("ring N_x", &mut [&mut other], || nx.ring_is_valid());
-    let victim = ringproof::names::SegmentPath::Shm(format!("{}_x_c_seq", n.name));
+    let victim = ringproof::kit::names::SegmentPath::Shm(format!("{}_x_c_seq", n.name));
     for how in ["rm", "restarted producer"] {
         crashed_ring(&fx, &n);
         let epoch = Registry::open(&n.ring_name().registry()).unwrap().epoch();
-        let _c =
-            ringproof::cursor::Cursor::create(&victim, "victim", 7, epoch).expect("victim cursor");
+        let _c = ringproof::kit::cursor::Cursor::create(&victim, "victim", 7, epoch)
+            .expect("victim cursor");
         forge_slot(&n, 0, SLOT_DEAD, 0, b"x_c");
         if how == "rm" {
             let o = rm(&n, false);

@@ -19,8 +19,8 @@ fn f6_cleanup_never_follows_a_symlinked_consumers_dir() {
             .epoch();
         let _ = std::fs::remove_dir(&consumers);
         std::os::unix::fs::symlink(&elsewhere, &consumers).unwrap();
-        let _c = ringproof::cursor::Cursor::create(
-            &ringproof::names::SegmentPath::File(victim.clone()),
+        let _c = ringproof::kit::cursor::Cursor::create(
+            &ringproof::kit::names::SegmentPath::File(victim.clone()),
             "victim",
             7,
             epoch,
@@ -72,7 +72,7 @@ fn a_retired_slot_whose_owner_still_runs_keeps_its_id() {
         .spawn()
         .expect("spawn sleep");
     let pid = owner.id();
-    let start = ringproof::process::start_time(pid).expect("start time of the live owner");
+    let start = ringproof::kit::process::start_time(pid).expect("start time of the live owner");
     forge_slot(&ring, 0, SLOT_DEAD, owner_word(pid, start), b"c_0");
     let consume = || {
         let mut args = vec!["consume".to_owned()];

@@ -34,9 +34,11 @@ mod stalled_required;
 mod common;
 
 use common::*;
-use ringproof::layout::registry::{owner_word, SLOT_ACTIVE, SLOT_DEAD, SLOT_EVICTED, SLOT_FREE};
-use ringproof::registry::Registry;
-use ringproof::testkit;
+use ringproof::kit::layout::registry::{
+    owner_word, SLOT_ACTIVE, SLOT_DEAD, SLOT_EVICTED, SLOT_FREE,
+};
+use ringproof::kit::registry::Registry;
+use ringproof::kit::testkit;
 use ringproof::{ConsumerBuilder, Error, ProducerBuilder};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -263,7 +265,7 @@ fn rm_names(r: &Ring, ids: &[&str]) -> BTreeSet<String> {
     };
     for p in &must {
         assert!(
-            ringproof::segment::exists(p),
+            ringproof::kit::segment::exists(p),
             "{p} does not exist before rm"
         );
     }
@@ -271,7 +273,7 @@ fn rm_names(r: &Ring, ids: &[&str]) -> BTreeSet<String> {
     all.push(name.readiness());
     all.push(name.counters());
     all.into_iter()
-        .filter(ringproof::segment::exists)
+        .filter(ringproof::kit::segment::exists)
         .map(|p| p.to_string())
         .collect()
 }

@@ -22,7 +22,7 @@ fn pid_reuse_cannot_make_a_dead_participant_alive() {
         let reg = Registry::open(&name.registry()).expect("registry");
         let slot = slot_of(&reg, "c_0");
         let pid = std::process::id();
-        let start = ringproof::process::own_start_time();
+        let start = ringproof::kit::process::own_start_time();
         assert!(start > 0);
         assert_eq!(
             reg.slot(slot).owner.load(Ordering::Acquire),
@@ -80,7 +80,7 @@ fn pid_reuse_cannot_make_a_dead_participant_alive() {
         let mut buf = [0u8; 64];
         for seq in 8..16 {
             assert_eq!(c.try_read_into(&mut buf).expect("read"), Some(seq));
-            ringproof::payload::verify(seq as u64, &buf).expect("payload");
+            ringproof::kit::payload::verify(seq as u64, &buf).expect("payload");
         }
         assert!(p.drain(Duration::from_secs(20)).expect("drain"));
 

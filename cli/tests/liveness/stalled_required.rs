@@ -301,11 +301,17 @@ fn rm_leaves_a_live_ring_with_a_longer_name_alone() {
 // ---------------------------------------------------------------------------------------------
 
 trait RingExt {
-    fn open_producer_cursor_waiting(&self, procs: &mut [&mut Proc]) -> ringproof::cursor::Cursor;
+    fn open_producer_cursor_waiting(
+        &self,
+        procs: &mut [&mut Proc],
+    ) -> ringproof::kit::cursor::Cursor;
 }
 
 impl RingExt for Ring {
-    fn open_producer_cursor_waiting(&self, procs: &mut [&mut Proc]) -> ringproof::cursor::Cursor {
+    fn open_producer_cursor_waiting(
+        &self,
+        procs: &mut [&mut Proc],
+    ) -> ringproof::kit::cursor::Cursor {
         wait_until("the producer cursor to exist", procs, || {
             self.open_producer_cursor().is_some()
         });

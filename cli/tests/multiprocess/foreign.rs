@@ -8,7 +8,7 @@ fn plant(path: &std::path::Path, bytes: &[u8]) {
 
 fn garbage(len: usize, seed: u64) -> Vec<u8> {
     (0..len as u64)
-        .map(|i| (ringproof::payload::mix(seed ^ i) as u8) | 1)
+        .map(|i| (ringproof::kit::payload::mix(seed ^ i) as u8) | 1)
         .collect()
 }
 

@@ -3,8 +3,8 @@
 //! producer gating on a cursor it discovered by name.
 
 use super::*;
-use ringproof::layout::image::cursor_image;
-use ringproof::payload::fill;
+use ringproof::kit::layout::image::cursor_image;
+use ringproof::kit::payload::fill;
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -221,10 +221,12 @@ fn stale_epoch_no_gating(ctx: &mut Ctx) -> Result<(), CaseError> {
         }
     }
     let seg = match ctx.backend {
-        Backend::Shm => ringproof::SegmentPath::Shm(format!("{}_c_5_seq", ctx.ring.name)),
-        Backend::Mmap => ringproof::SegmentPath::File(path.clone()),
+        Backend::Shm => {
+            ringproof::kit::names::SegmentPath::Shm(format!("{}_c_5_seq", ctx.ring.name))
+        }
+        Backend::Mmap => ringproof::kit::names::SegmentPath::File(path.clone()),
     };
-    ringproof::cursor::Cursor::create(&seg, "stale cursor", -1, 0xDEAD_BEEF)
+    ringproof::kit::cursor::Cursor::create(&seg, "stale cursor", -1, 0xDEAD_BEEF)
         .map_err(|e| CaseError::Error(format!("harness could not plant the stale cursor: {e}")))?;
     let capacity = 16u64;
     let events = 8 * capacity;
@@ -275,11 +277,13 @@ fn stale_epoch_late_join(ctx: &mut Ctx) -> Result<(), CaseError> {
     // c_1's cursor as an earlier ring of this name left it: a value inside this ring's range.
     let path = ctx.segment_path("_c_1_seq", ".consumers/c_1.cursor");
     let seg = match ctx.backend {
-        Backend::Shm => ringproof::SegmentPath::Shm(format!("{}_c_1_seq", ctx.ring.name)),
-        Backend::Mmap => ringproof::SegmentPath::File(path.clone()),
+        Backend::Shm => {
+            ringproof::kit::names::SegmentPath::Shm(format!("{}_c_1_seq", ctx.ring.name))
+        }
+        Backend::Mmap => ringproof::kit::names::SegmentPath::File(path.clone()),
     };
     let stale = first as i64 / 2;
-    ringproof::cursor::Cursor::create(&seg, "stale cursor", stale, 0xDEAD_BEEF)
+    ringproof::kit::cursor::Cursor::create(&seg, "stale cursor", stale, 0xDEAD_BEEF)
         .map_err(|e| CaseError::Error(format!("harness could not plant the stale cursor: {e}")))?;
     let (late, r) = ctx.consumer(1, SIZE, None)?;
     let start = match &r.result {

@@ -11,7 +11,7 @@
 
 use crate::ctx::{check_delivery, fail, CaseError, Ctx};
 use crate::protocol::{Backend, Command, ErrorKind, Mode, Wait};
-use ringproof::layout::{
+use ringproof::kit::layout::{
     self, cursor::CURSOR_SEGMENT_SIZE, Expect, LayoutHeader, SegmentKind, HEADER_SIZE,
 };
 use std::time::{Duration, Instant};

@@ -175,10 +175,12 @@ fn stale_cursor_ignored(ctx: &mut Ctx) -> Result<(), CaseError> {
         let _ = std::fs::create_dir_all(dir);
     }
     let seg = match ctx.backend {
-        Backend::Shm => ringproof::SegmentPath::Shm(format!("{}_c_0_seq", ctx.ring.name)),
-        Backend::Mmap => ringproof::SegmentPath::File(path.clone()),
+        Backend::Shm => {
+            ringproof::kit::names::SegmentPath::Shm(format!("{}_c_0_seq", ctx.ring.name))
+        }
+        Backend::Mmap => ringproof::kit::names::SegmentPath::File(path.clone()),
     };
-    ringproof::cursor::Cursor::create(&seg, "stale cursor", 1000, 0xDEAD_BEEF)
+    ringproof::kit::cursor::Cursor::create(&seg, "stale cursor", 1000, 0xDEAD_BEEF)
         .map_err(|e| CaseError::Error(format!("harness could not plant the stale cursor: {e}")))?;
     let events = 2_000;
     let (p, cs) = ring_with_consumers(ctx, 64, 1, &[])?;

@@ -3,8 +3,8 @@
 //! what a close reaps, hostile ids, and who may adopt a registry.
 
 use super::*;
-use ringproof::layout::image::cursor_image;
-use ringproof::layout::registry::{
+use ringproof::kit::layout::image::cursor_image;
+use ringproof::kit::layout::registry::{
     CONTROL_OFFSET, ROLE_CONSUMER, SLOT_ACTIVE, SLOT_DEAD, SLOT_SIZE,
 };
 use std::os::unix::fs::PermissionsExt;

@@ -114,7 +114,7 @@ fn layout_consumer_cursor(ctx: &mut Ctx) -> Result<(), CaseError> {
 }
 
 fn layout_registry(ctx: &mut Ctx) -> Result<(), CaseError> {
-    use ringproof::layout::registry::{owner_pid, CONTROL_OFFSET, RING_OPEN};
+    use ringproof::kit::layout::registry::{owner_pid, CONTROL_OFFSET, RING_OPEN};
     let p = created(ctx, 64, SIZE)?;
     let bytes = read_segment(ctx, "_registry", ".registry")?;
     let g = layout::validate(&bytes, &Expect::kind(SegmentKind::Registry))

@@ -104,7 +104,7 @@ fn aligned_ring<const SIZE_: usize, const ALIGN: usize, const CAP: usize, const 
     let publisher = std::thread::spawn(move || {
         let mut n = 0;
         while n < EVENTS {
-            match ring.try_publish_with(|slot| drop(ringproof::payload::fill(n, slot))) {
+            match ring.try_publish_with(|slot| drop(ringproof::kit::payload::fill(n, slot))) {
                 Ok(_) => n += 1,
                 Err(ringproof::Error::Full { .. }) if Instant::now() < deadline => {
                     std::thread::yield_now()

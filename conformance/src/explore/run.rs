@@ -221,7 +221,7 @@ pub struct Outcome {
     pub applied: Vec<bool>,
     /// How often each kind of step was carried out.
     pub coverage: BTreeMap<&'static str, u64>,
-    /// Expected-list patterns of the mismatches tolerated on the way (see [`Summary`]).
+    /// Expected-list patterns of the mismatches tolerated on the way (see [`Summary`](super::Summary)).
     pub tolerated: Vec<String>,
 }
 

@@ -9,7 +9,7 @@ use crate::testee_bench::{
     encode_histogram, monotonic_ns, new_histogram, ringproof_initiator, ringproof_responder, Pacer,
     TickRate,
 };
-use ringproof::payload::{fill, verify};
+use ringproof::kit::payload::{fill, verify};
 use ringproof::{ConsumerBuilder, Coordination, ProducerBuilder, WaitStrategy};
 use std::time::Duration;
 

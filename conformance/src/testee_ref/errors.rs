@@ -4,7 +4,7 @@
 
 use crate::protocol::{Backend, ErrorKind, Missed, RingAddr, Wait};
 use crate::serve::Failure;
-use ringproof::layout::LayoutError;
+use ringproof::kit::layout::LayoutError;
 use ringproof::{Error, RingName, WaitStrategy};
 use std::time::Duration;
 

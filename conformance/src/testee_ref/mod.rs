@@ -198,7 +198,7 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
                 }
             };
             let produced =
-                ringproof::testkit::produce(p, count, batch.unwrap_or(1) as usize, |last| {
+                ringproof::kit::testkit::produce(p, count, batch.unwrap_or(1) as usize, |last| {
                     if last - reported >= PROGRESS_EVERY as i64
                         || last_progress.elapsed() >= PROGRESS_MAX_AGE
                     {
@@ -227,7 +227,7 @@ fn execute<W: Write>(role: &mut Role, cmd: Command, id: u64, io: &mut TesteeIo<W
             let mut full = false;
             while published < count {
                 let seq = (p.last_published() + 1) as u64;
-                match p.try_publish_with(|slot| drop(ringproof::payload::fill(seq, slot))) {
+                match p.try_publish_with(|slot| drop(ringproof::kit::payload::fill(seq, slot))) {
                     Ok(_) => published += 1,
                     Err(Error::Full { .. }) => {
                         full = true;

@@ -7,7 +7,7 @@ use disruptor_mp::{
     attach_shared_consumer, build_shared_single_producer, AutoWaitStrategy, CoordinationMode,
     MultiProcessError, SharedConsumer, SharedProducer,
 };
-use ringproof::payload::fill;
+use ringproof::kit::payload::fill;
 use std::time::{Duration, Instant};
 
 /// A producer of ring `ring` that gates on the consumers `{prefix}_{i}`, `i < consumers`.

@@ -1,14 +1,14 @@
 //! `dmp-peer golden`: the disruptor-mp half of `golden-layouts/` (the ringproof half comes from
 //! `ringproof layout regen`). File names and configurations come from ringproof's catalogue
-//! (`ringproof::layout::golden::disruptor_mp`); the bytes come from disruptor-mp's own
+//! (`ringproof::kit::layout::golden::disruptor_mp`); the bytes come from disruptor-mp's own
 //! constructors, the ones its producer and consumers call.
 
 use super::Out;
 use clap::Args;
 use disruptor_mp::{SharedCursor, SharedMemoryConfig, SharedRingBuffer};
-use ringproof::layout::golden::{disruptor_mp, Config, CursorRole, Entry};
-use ringproof::layout::header::payload_offset;
-use ringproof::layout::{LayoutHeader, HEADER_SIZE};
+use ringproof::kit::layout::golden::{disruptor_mp, Config, CursorRole, Entry};
+use ringproof::kit::layout::header::payload_offset;
+use ringproof::kit::layout::{LayoutHeader, HEADER_SIZE};
 use ringproof_dmp_adapter::Ev;
 use serde_json::json;
 use std::io::Read;

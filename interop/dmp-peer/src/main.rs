@@ -3,7 +3,7 @@
 //! itself) over POSIX shm.
 //!
 //! This is a thin adapter: every ring operation is a call into disruptor-mp's public API. What
-//! lives here is only the test payload (`ringproof::payload`), bounded waits so a broken peer
+//! lives here is only the test payload (`ringproof::kit::payload`), bounded waits so a broken peer
 //! makes a test fail instead of hang, and workarounds for disruptor-mp quirks, each marked
 //! "Quirk" below.
 //!
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use disruptor_mp::{build_shared_single_producer, AutoWaitStrategy, SharedProducer};
-use ringproof::payload::{fill, verify};
+use ringproof::kit::payload::{fill, verify};
 use ringproof_dmp_adapter::{by_size, shm, Ev, StdoutToStderr};
 use serde_json::{json, Value};
 

@@ -14,9 +14,10 @@
 //! Every shm name is unique to this process and unlinked on the way out, pass or fail.
 
 use disruptor_mp::{attach_shared_consumer, SharedCursor, SharedMemoryConfig, SharedRingBuffer};
-use ringproof::cursor::Cursor;
-use ringproof::layout::golden::{self, Config, Entry};
-use ringproof::{ProducerBuilder, RingName, SegmentPath};
+use ringproof::kit::cursor::Cursor;
+use ringproof::kit::layout::golden::{self, Config, Entry};
+use ringproof::kit::names::SegmentPath;
+use ringproof::{ProducerBuilder, RingName};
 use std::ffi::CString;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -6,7 +6,7 @@
 //! disruptor-mp against ringproof's contract is the conformance harness's job. Whatever
 //! disruptor-mp leaves behind (its consumer cursors, every mmap file) is removed by a guard.
 
-use ringproof::payload::{fill, fnv1a64_update, FNV64_OFFSET};
+use ringproof::kit::payload::{fill, fnv1a64_update, FNV64_OFFSET};
 use ringproof_conformance::driver::{Implementation, Reply, Testee};
 use ringproof_conformance::protocol::{
     Backend, Command, Discover, ErrorKind, Mode, RingAddr, WaitConsumers,

@@ -55,7 +55,10 @@ impl RawConsumer {
         // before it touches the cursor that the id's owner uses.
         let join_lock = match &registry {
             Some(reg) => {
-                let lock = reg.lock_joins(b.name.name(), deadline.max(std::time::Instant::now() + JOIN_LOCK_WAIT))?;
+                let lock = reg.lock_joins(
+                    b.name.name(),
+                    deadline.max(std::time::Instant::now() + JOIN_LOCK_WAIT),
+                )?;
                 if let Err(e) = reg.check_id(&b.id) {
                     if mutant!("consumer.refused-join-touches-cursor") {
                         if let Ok(c) = Cursor::open(&path, "consumer cursor") {
@@ -81,9 +84,17 @@ impl RawConsumer {
                     // died while creating it (ringproof's are never visible unfinished, §3.2);
                     // nothing ever read through it. Unless another ring may own the name
                     // (§3.5): then it is not ours to remove.
-                    Err(e) if segment::unfinished(&e) && !mutant!("consumer.unfinished-cursor-kept") => {
+                    Err(e)
+                        if segment::unfinished(&e)
+                            && !mutant!("consumer.unfinished-cursor-kept") =>
+                    {
                         if let Some(other) = b.name.existing_cursor_alias(&b.id) {
-                            return Err(Error::NameAlias { ring: b.name.name().to_owned(), id: b.id.clone(), other: other.name().to_owned(), segment: path.to_string() });
+                            return Err(Error::NameAlias {
+                                ring: b.name.name().to_owned(),
+                                id: b.id.clone(),
+                                other: other.name().to_owned(),
+                                segment: path.to_string(),
+                            });
                         }
                         if let Some(found) = found {
                             segment::unlink_if_same(&path, found)?;
@@ -97,19 +108,33 @@ impl RawConsumer {
         };
         // Whatever fails from here removes the cursor only if we created it, and only that
         // object (an existing one is the id's: a dead incarnation's, to resume from).
-        let joined = Self::join(&b, &cursor, created, epoch, head, &producer, registry.as_ref());
+        let joined = Self::join(
+            &b,
+            &cursor,
+            created,
+            epoch,
+            head,
+            &producer,
+            registry.as_ref(),
+        );
         if joined.is_err() && created {
             let _ = cursor.segment().unlink_name();
         }
         let (resume_from, joined) = joined?;
         drop(join_lock);
         // Observability only: no segment (a disruptor-mp ring) or no room means no counters.
-        let counters = Counters::open(&b.name.counters()).ok().and_then(|c| register_consumer(&c, &b.id).ok());
+        let counters = Counters::open(&b.name.counters())
+            .ok()
+            .and_then(|c| register_consumer(&c, &b.id).ok());
         Ok(RawConsumer {
             name: b.name,
             id: b.id,
             // SAFETY (mutant only): the header's 56 bytes are mapped.
-            slots: if mutant!("consumer.alignment-ignored") { unsafe { ring.base().add(crate::layout::HEADER_SIZE) } } else { ring.payload() },
+            slots: if mutant!("consumer.alignment-ignored") {
+                unsafe { ring.base().add(crate::layout::HEADER_SIZE) }
+            } else {
+                ring.payload()
+            },
             _ring: ring,
             element_size: g.element_size as usize,
             capacity: g.capacity as usize,
@@ -133,7 +158,15 @@ impl RawConsumer {
     /// Steps 3 (after creating or opening the cursor) to 5 of SPEC.md §7.3, under the join lock:
     /// the stale reset, the join, the handshake. Returns where to resume, and the slot with our
     /// owner word in it.
-    fn join(b: &ConsumerConfig, cursor: &Cursor, created: bool, epoch: u64, head: i64, producer: &Cursor, registry: Option<&Registry>) -> Result<(i64, Option<(usize, u64)>)> {
+    fn join(
+        b: &ConsumerConfig,
+        cursor: &Cursor,
+        created: bool,
+        epoch: u64,
+        head: i64,
+        producer: &Cursor,
+        registry: Option<&Registry>,
+    ) -> Result<(i64, Option<(usize, u64)>)> {
         let cell = cursor.cell();
         let found_epoch = protocol::cursor_epoch(cell);
         // An existing cursor is provably ours only with our ring's (non-zero) epoch. Any other
@@ -142,7 +175,12 @@ impl RawConsumer {
         // refuse before resetting, joining with or committing into it (SPEC.md §3.5).
         if !created && (found_epoch != epoch || epoch == 0) && !mutant!("consumer.adopts-alias") {
             if let Some(other) = b.name.existing_cursor_alias(&b.id) {
-                return Err(Error::NameAlias { ring: b.name.name().to_owned(), id: b.id.clone(), other: other.name().to_owned(), segment: cursor.path().to_string() });
+                return Err(Error::NameAlias {
+                    ring: b.name.name().to_owned(),
+                    id: b.id.clone(),
+                    other: other.name().to_owned(),
+                    segment: cursor.path().to_string(),
+                });
             }
         }
         let stale = !created && found_epoch != epoch && !mutant!("consumer.no-stale-reset");
@@ -152,7 +190,8 @@ impl RawConsumer {
             protocol::reset_stale(cell, head, epoch);
         }
         let fresh = created || stale;
-        let mut resume_from = sequence_read("consumer cursor", cursor.path(), protocol::position(cell))?;
+        let mut resume_from =
+            sequence_read("consumer cursor", cursor.path(), protocol::position(cell))?;
 
         // 2. Join (or take over our slot if our previous incarnation died).
         let Some(reg) = registry else {
@@ -163,7 +202,11 @@ impl RawConsumer {
                 // count ourselves ready, so a producer waiting for us publishes nothing we skip
                 // (SPEC.md §10.1).
                 std::thread::sleep(FOREIGN_JOIN_SETTLE);
-                resume_from = sequence_read("producer cursor", producer.path(), protocol::join_head(producer.cell()))?;
+                resume_from = sequence_read(
+                    "producer cursor",
+                    producer.path(),
+                    protocol::join_head(producer.cell()),
+                )?;
                 protocol::commit(cell, resume_from);
                 signal_foreign_readiness(&b.name);
             }
@@ -171,14 +214,20 @@ impl RawConsumer {
         };
         // Until the handshake below completes, the cursor says a join is under way.
         let joining = if fresh { JOINING } else { REJOINING };
-        let (i, join) = reg.join(&b.id, b.name.name(), || protocol::mark_joining(cell, joining))?;
+        let (i, join) = reg.join(&b.id, b.name.name(), || {
+            protocol::mark_joining(cell, joining)
+        })?;
         // The owner word the join stored (Registry::join's): this process's, not read back from
         // the slot, so that a later change of the word is noticed (check_standing, leave).
         let me = owner_word(process::own_pid(), process::own_start_time());
         crate::failpoint::hit("consumer.attach");
         // The handshake: the join's generation bump and fence are done; whatever the producer
         // publishes from here on respects our cursor.
-        let second = if mutant!("consumer.join-skips-second-load") { head } else { protocol::join_head(producer.cell()) };
+        let second = if mutant!("consumer.join-skips-second-load") {
+            head
+        } else {
+            protocol::join_head(producer.cell())
+        };
         let head_now = match sequence_read("producer cursor", producer.path(), second) {
             Ok(h) => h,
             Err(e) => {
@@ -189,7 +238,11 @@ impl RawConsumer {
         // A takeover resumes exactly only from a cursor whose join completed: its slot gated
         // the producer all along. A join that died half-way had not made the slot safe to
         // resume from, so the takeover finishes that join the way it would have ended.
-        let how = if join == Join::TakeOver { protocol::join_state(cell) } else { joining };
+        let how = if join == Join::TakeOver {
+            protocol::join_state(cell)
+        } else {
+            joining
+        };
         match how {
             JOINED if mutant!("consumer.takeover-resumes-at-head") => resume_from = head_now,
             JOINED => {
@@ -207,7 +260,11 @@ impl RawConsumer {
                 } else {
                     reg.refuse(i, evicted);
                     let (id, from, to) = (b.id.clone(), resume_from + 1, head_now);
-                    return Err(if evicted { Error::Evicted { id, from, to } } else { Error::Lapped { id, from, to } });
+                    return Err(if evicted {
+                        Error::Evicted { id, from, to }
+                    } else {
+                        Error::Lapped { id, from, to }
+                    });
                 }
             }
             _ => {}
@@ -247,7 +304,13 @@ impl Drop for RawConsumer {
         // Under the join lock, so that a joiner under our id sees our slot ACTIVE, or neither
         // slot nor cursor (SPEC.md §7.5). A lock held past LEAVE_LOCK_WAIT has a stopped holder:
         // leave without it rather than hang an exiting process.
-        let lock = self.registry.as_ref().and_then(|r| r.lock_joins(self.name.name(), std::time::Instant::now() + LEAVE_LOCK_WAIT).ok());
+        let lock = self.registry.as_ref().and_then(|r| {
+            r.lock_joins(
+                self.name.name(),
+                std::time::Instant::now() + LEAVE_LOCK_WAIT,
+            )
+            .ok()
+        });
         let ours = match (&self.registry, self.slot) {
             (Some(reg), Some(i)) => reg.leave(i, self.owner),
             _ => true,

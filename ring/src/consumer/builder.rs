@@ -19,7 +19,9 @@ pub struct ConsumerBuilder {
 impl ConsumerBuilder {
     /// Consumer `id` of ring `name`: spin-then-yield waiting, 5 s to find the ring.
     pub fn new(name: RingName, id: &str) -> Self {
-        Self { config: ConsumerConfig::new(name, id) }
+        Self {
+            config: ConsumerConfig::new(name, id),
+        }
     }
 
     /// How blocking reads wait for events.
@@ -89,7 +91,10 @@ impl ConsumerBuilder {
     /// behind, with `OnLapped::Fail`: [`Error::Lapped`](crate::Error::Lapped), or
     /// [`Error::Evicted`](crate::Error::Evicted) if the producer evicted it.
     pub fn attach_raw(self, element_size: usize) -> Result<RawConsumer> {
-        let expect = Expect { element_size: Some(element_size as u64), ..Expect::kind(SegmentKind::Ring) };
+        let expect = Expect {
+            element_size: Some(element_size as u64),
+            ..Expect::kind(SegmentKind::Ring)
+        };
         RawConsumer::attach(self.config, expect)
     }
 

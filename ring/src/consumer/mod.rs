@@ -13,7 +13,7 @@ mod standing;
 mod typed;
 
 pub use builder::ConsumerBuilder;
-pub use config::{OnLapped, FOREIGN_JOIN_SETTLE};
+pub use config::OnLapped;
 pub use read::RawLease;
 pub use typed::{Consumer, Lease};
 

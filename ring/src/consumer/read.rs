@@ -14,14 +14,18 @@ use std::time::Duration;
 
 /// The longest a waiting consumer on a ringproof ring sleeps between two looks (and so between
 /// two heartbeats): a quarter of the heartbeat timeout (SPEC.md §7.10).
-const MAX_QUIET: Duration = Duration::from_millis(process::HEARTBEAT_TIMEOUT.as_millis() as u64 / 4);
+const MAX_QUIET: Duration =
+    Duration::from_millis(process::HEARTBEAT_TIMEOUT.as_millis() as u64 / 4);
 
 /// `wait` with its sleeps (a sleep strategy's period, a blocking strategy's backstop) capped at
 /// [`MAX_QUIET`].
 fn cap_sleeps(wait: WaitStrategy) -> WaitStrategy {
     match wait {
         WaitStrategy::Sleep(d) => WaitStrategy::Sleep(d.min(MAX_QUIET)),
-        WaitStrategy::Blocking { spins, backstop } => WaitStrategy::Blocking { spins, backstop: backstop.min(MAX_QUIET) },
+        WaitStrategy::Blocking { spins, backstop } => WaitStrategy::Blocking {
+            spins,
+            backstop: backstop.min(MAX_QUIET),
+        },
         w => w,
     }
 }
@@ -31,7 +35,13 @@ impl RawConsumer {
     pub(super) fn slot(&self, seq: i64) -> &[u8] {
         // SAFETY: masked index < capacity; the producer does not rewrite this slot before our
         // cursor passes it (gating).
-        unsafe { std::slice::from_raw_parts(self.slots.add((seq & self.mask) as usize * self.element_size), self.element_size) }
+        unsafe {
+            std::slice::from_raw_parts(
+                self.slots
+                    .add((seq & self.mask) as usize * self.element_size),
+                self.element_size,
+            )
+        }
     }
 
     /// Whether `self.next` is published; refreshes the cached producer cursor when needed.
@@ -58,7 +68,12 @@ impl RawConsumer {
         }
         if let Some(c) = &self.counters {
             // Saturating: `available` is whatever the producer cursor holds.
-            c.lag_max.record_max(self.available.saturating_sub(self.next).saturating_add(1).max(0) as u64);
+            c.lag_max.record_max(
+                self.available
+                    .saturating_sub(self.next)
+                    .saturating_add(1)
+                    .max(0) as u64,
+            );
         }
         Ok(true)
     }
@@ -119,7 +134,11 @@ impl RawConsumer {
     /// ring: the consumer beats only between sleeps, and one in another pid namespace that slept
     /// past the heartbeat timeout would look dead to the producer while merely idle.
     fn waiter(&self) -> Waiter {
-        Waiter::new(if self.registry.is_some() { cap_sleeps(self.wait) } else { self.wait })
+        Waiter::new(if self.registry.is_some() {
+            cap_sleeps(self.wait)
+        } else {
+            self.wait
+        })
     }
 
     /// Waits (per the wait strategy) until the next event is published.
@@ -140,7 +159,9 @@ impl RawConsumer {
         // is the registry's `consumers_parked`, in a line this spinning consumer never touches;
         // the cell's `waiters` only where there is no registry (disruptor-mp never wakes).
         let parked = registry.map_or(&cell.waiters, |r| &r.control().consumers_parked);
-        let paused = waiter.pause(&cell.value, parked, self.available, || registry.is_none_or(|r| r.closed().is_none()));
+        let paused = waiter.pause(&cell.value, parked, self.available, || {
+            registry.is_none_or(|r| r.closed().is_none())
+        });
         self.waited |= paused != Paused::Spun;
         if paused == Paused::Parked {
             if let Some(c) = &self.counters {
@@ -216,7 +237,10 @@ impl RawConsumer {
     #[inline]
     pub fn try_read_into(&mut self, out: &mut [u8]) -> Result<Option<i64>> {
         if out.len() != self.element_size {
-            return Err(Error::EventSize { expected: self.element_size, got: out.len() });
+            return Err(Error::EventSize {
+                expected: self.element_size,
+                got: out.len(),
+            });
         }
         self.try_read_with(|seq, bytes| {
             out.copy_from_slice(bytes);
@@ -257,7 +281,10 @@ impl RawConsumer {
         if !self.ready()? {
             return Ok(None);
         }
-        Ok(Some(RawLease { seq: self.next, consumer: self }))
+        Ok(Some(RawLease {
+            seq: self.next,
+            consumer: self,
+        }))
     }
 
     /// Leases the next event, waiting for it.
@@ -273,7 +300,10 @@ impl RawConsumer {
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     pub fn lease(&mut self) -> Result<RawLease<'_>> {
         self.wait_ready()?;
-        Ok(RawLease { seq: self.next, consumer: self })
+        Ok(RawLease {
+            seq: self.next,
+            consumer: self,
+        })
     }
 
     /// Hands every published event (at most `max`) to `run(first_seq, bytes)` as at most two
@@ -299,7 +329,11 @@ impl RawConsumer {
 
     /// [`poll_runs`](Self::poll_runs), also telling each run the batch's last sequence.
     #[inline(always)]
-    pub(super) fn runs(&mut self, max: usize, mut run: impl FnMut(i64, &[u8], i64)) -> Result<usize> {
+    pub(super) fn runs(
+        &mut self,
+        max: usize,
+        mut run: impl FnMut(i64, &[u8], i64),
+    ) -> Result<usize> {
         if max == 0 || !self.ready()? {
             return Ok(0);
         }
@@ -315,9 +349,20 @@ impl RawConsumer {
         // SAFETY: slots start..start+head and 0..n-head are published and not yet committed,
         // so the producer does not rewrite them while these slices live (gating).
         unsafe {
-            run(first, std::slice::from_raw_parts(self.slots.add(start * self.element_size), head * self.element_size), last);
+            run(
+                first,
+                std::slice::from_raw_parts(
+                    self.slots.add(start * self.element_size),
+                    head * self.element_size,
+                ),
+                last,
+            );
             if n > head {
-                run(first + head as i64, std::slice::from_raw_parts(self.slots, (n - head) * self.element_size), last);
+                run(
+                    first + head as i64,
+                    std::slice::from_raw_parts(self.slots, (n - head) * self.element_size),
+                    last,
+                );
             }
         }
         self.check_evicted()?;
@@ -413,10 +458,28 @@ mod tests {
     #[test]
     fn waiting_consumers_wake_often_enough_to_beat() {
         let long = Duration::from_secs(5);
-        assert_eq!(cap_sleeps(WaitStrategy::Sleep(long)), WaitStrategy::Sleep(MAX_QUIET));
-        assert_eq!(cap_sleeps(WaitStrategy::Blocking { spins: 7, backstop: long }), WaitStrategy::Blocking { spins: 7, backstop: MAX_QUIET });
-        assert_eq!(cap_sleeps(WaitStrategy::blocking()), WaitStrategy::blocking());
-        assert_eq!(cap_sleeps(WaitStrategy::Sleep(Duration::from_micros(50))), WaitStrategy::Sleep(Duration::from_micros(50)));
+        assert_eq!(
+            cap_sleeps(WaitStrategy::Sleep(long)),
+            WaitStrategy::Sleep(MAX_QUIET)
+        );
+        assert_eq!(
+            cap_sleeps(WaitStrategy::Blocking {
+                spins: 7,
+                backstop: long
+            }),
+            WaitStrategy::Blocking {
+                spins: 7,
+                backstop: MAX_QUIET
+            }
+        );
+        assert_eq!(
+            cap_sleeps(WaitStrategy::blocking()),
+            WaitStrategy::blocking()
+        );
+        assert_eq!(
+            cap_sleeps(WaitStrategy::Sleep(Duration::from_micros(50))),
+            WaitStrategy::Sleep(Duration::from_micros(50))
+        );
         assert!(MAX_QUIET * 2 < process::HEARTBEAT_TIMEOUT);
     }
 }

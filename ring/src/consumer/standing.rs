@@ -21,7 +21,10 @@ impl RawConsumer {
     /// slot is no longer this process's (see [`check_standing`](Self::check_standing)).
     pub(super) fn beat_if_due(&mut self) -> Result<bool> {
         let now = std::time::Instant::now();
-        if self.last_check.is_some_and(|t| now.duration_since(t) < LIVENESS_CHECK) {
+        if self
+            .last_check
+            .is_some_and(|t| now.duration_since(t) < LIVENESS_CHECK)
+        {
             return Ok(false);
         }
         self.last_check = Some(now);
@@ -73,7 +76,11 @@ impl RawConsumer {
     #[cold]
     fn retired(&self, state: Option<SlotState>) -> Error {
         let (id, from, to) = (self.id.clone(), self.next, self.producer.load());
-        let from = if mutant!("consumer.evicted-wrong-range") { from + 1 } else { from };
+        let from = if mutant!("consumer.evicted-wrong-range") {
+            from + 1
+        } else {
+            from
+        };
         if state == Some(SlotState::Evicted) {
             Error::Evicted { id, from, to }
         } else {
@@ -85,7 +92,9 @@ impl RawConsumer {
     /// consumer beats its heartbeat. At most one liveness look per [`LIVENESS_CHECK`].
     #[cold]
     pub(super) fn check_closed(&mut self) -> Result<()> {
-        let Some(reg) = self.registry.as_ref() else { return Ok(()) };
+        let Some(reg) = self.registry.as_ref() else {
+            return Ok(());
+        };
         if let Some(final_sequence) = reg.closed() {
             if self.next > final_sequence {
                 return Err(Error::Closed { final_sequence });
@@ -95,9 +104,15 @@ impl RawConsumer {
         if !self.beat_if_due()? {
             return Ok(());
         }
-        let Some(reg) = self.registry.as_ref() else { return Ok(()) };
-        if mutant!("consumer.producer-gone-sticky") && GONE_ONCE.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(Error::ProducerGone { last_published: self.producer.load() });
+        let Some(reg) = self.registry.as_ref() else {
+            return Ok(());
+        };
+        if mutant!("consumer.producer-gone-sticky")
+            && GONE_ONCE.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(Error::ProducerGone {
+                last_published: self.producer.load(),
+            });
         }
         if !reg.producer_alive() {
             // Re-read the cursor: a producer that published and then died is "gone" only once
@@ -108,15 +123,18 @@ impl RawConsumer {
                 // Gone for good if the ring was removed (`ringproof rm`) or replaced meanwhile:
                 // a restarted producer creates a new registry that this mapping never sees.
                 if segment::identity_of(reg.segment().path()) != Some(reg.segment().identity()) {
-                    return Err(Error::RingRemoved { ring: self.name.name().to_owned() });
+                    return Err(Error::RingRemoved {
+                        ring: self.name.name().to_owned(),
+                    });
                 }
                 if mutant!("consumer.producer-gone-sticky") {
                     GONE_ONCE.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
-                return Err(Error::ProducerGone { last_published: published });
+                return Err(Error::ProducerGone {
+                    last_published: published,
+                });
             }
         }
         Ok(())
     }
-
 }

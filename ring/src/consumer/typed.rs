@@ -17,7 +17,10 @@ pub struct Consumer<E: Pod> {
 impl<E: Pod> Consumer<E> {
     /// The typed consumer over `raw`, whose ring holds `E` events.
     pub(super) fn new(raw: RawConsumer) -> Self {
-        Consumer { raw, _event: PhantomData }
+        Consumer {
+            raw,
+            _event: PhantomData,
+        }
     }
 
     /// The next event, copied out, if one is published.
@@ -33,7 +36,8 @@ impl<E: Pod> Consumer<E> {
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn try_read(&mut self) -> Result<Option<(i64, E)>> {
-        self.raw.try_read_with(|seq, bytes| (seq, bytemuck::pod_read_unaligned(bytes)))
+        self.raw
+            .try_read_with(|seq, bytes| (seq, bytemuck::pod_read_unaligned(bytes)))
     }
 
     /// The next event, waiting for it.
@@ -65,7 +69,10 @@ impl<E: Pod> Consumer<E> {
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn try_lease(&mut self) -> Result<Option<Lease<'_, E>>> {
-        Ok(self.raw.try_lease()?.map(|raw| Lease { raw, _event: PhantomData }))
+        Ok(self.raw.try_lease()?.map(|raw| Lease {
+            raw,
+            _event: PhantomData,
+        }))
     }
 
     /// Leases the next event, waiting for it.
@@ -80,7 +87,10 @@ impl<E: Pod> Consumer<E> {
     /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     pub fn lease(&mut self) -> Result<Lease<'_, E>> {
-        Ok(Lease { raw: self.raw.lease()?, _event: PhantomData })
+        Ok(Lease {
+            raw: self.raw.lease()?,
+            _event: PhantomData,
+        })
     }
 
     /// Hands every published event (at most `max`) to `f(seq, &event, end_of_batch)`; one
@@ -120,7 +130,8 @@ impl<E: Pod> Consumer<E> {
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn poll_runs(&mut self, max: usize, mut run: impl FnMut(i64, &[E])) -> Result<usize> {
-        self.raw.poll_runs(max, |first, bytes| run(first, bytemuck::cast_slice(bytes)))
+        self.raw
+            .poll_runs(max, |first, bytes| run(first, bytemuck::cast_slice(bytes)))
     }
 
     /// [`poll_batch`](Self::poll_batch) after waiting for at least one event.

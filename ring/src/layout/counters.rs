@@ -125,15 +125,21 @@ pub const CONSUMER_COUNTERS: [(u32, &str); 6] = [
 ];
 
 /// How many consumers fit next to one producer: `(62 - 9) / 6 = 8`.
-pub const MAX_CONSUMERS: usize = (SLOT_CAPACITY as usize - PRODUCER_COUNTERS.len()) / CONSUMER_COUNTERS.len();
+pub const MAX_CONSUMERS: usize =
+    (SLOT_CAPACITY as usize - PRODUCER_COUNTERS.len()) / CONSUMER_COUNTERS.len();
 
 /// The name of a counter id, if it is one of the ids above.
 pub fn id_name(id: u32) -> Option<&'static str> {
-    PRODUCER_COUNTERS.iter().chain(CONSUMER_COUNTERS.iter()).find(|(i, _)| *i == id).map(|(_, n)| *n).or(match id {
-        0x30..=0x34 => Some("(disruptor-mp myelon layer)"),
-        i if i >= ids::APP_RESERVED_BASE => Some("(application)"),
-        _ => None,
-    })
+    PRODUCER_COUNTERS
+        .iter()
+        .chain(CONSUMER_COUNTERS.iter())
+        .find(|(i, _)| *i == id)
+        .map(|(_, n)| *n)
+        .or(match id {
+            0x30..=0x34 => Some("(disruptor-mp myelon layer)"),
+            i if i >= ids::APP_RESERVED_BASE => Some("(application)"),
+            _ => None,
+        })
 }
 
 /// The label of consumer `consumer_id`'s counter `suffix`: `"{consumer_id}.{suffix}"`, or, when
@@ -263,7 +269,9 @@ fn u32_at(b: &[u8], off: usize) -> u32 {
 /// header is trusted: the slots are always at the fixed offsets these checks confirm.
 pub fn validate(header: &[u8], len: usize) -> Result<CountersGeometry, CountersLayoutError> {
     if header.len() < HEADER_SIZE {
-        return Err(CountersLayoutError::TooShort { len: len.min(header.len()) });
+        return Err(CountersLayoutError::TooShort {
+            len: len.min(header.len()),
+        });
     }
     // The mapping's length decides, not how many header bytes the caller copied.
     if len < SEGMENT_SIZE {
@@ -347,10 +355,22 @@ mod tests {
     #[test]
     fn each_cause_has_its_error() {
         let good = fresh();
-        assert_eq!(validate(&good, good.len()), Ok(CountersGeometry { slot_count: 0 }));
-        assert_eq!(validate(&good, 4095), Err(CountersLayoutError::TooShort { len: 4095 }));
-        assert_eq!(validate(&good[..10], 4096), Err(CountersLayoutError::TooShort { len: 10 }));
-        assert_eq!(validate(&good[..64], 100), Err(CountersLayoutError::TooShort { len: 100 }));
+        assert_eq!(
+            validate(&good, good.len()),
+            Ok(CountersGeometry { slot_count: 0 })
+        );
+        assert_eq!(
+            validate(&good, 4095),
+            Err(CountersLayoutError::TooShort { len: 4095 })
+        );
+        assert_eq!(
+            validate(&good[..10], 4096),
+            Err(CountersLayoutError::TooShort { len: 10 })
+        );
+        assert_eq!(
+            validate(&good[..64], 100),
+            Err(CountersLayoutError::TooShort { len: 100 })
+        );
         let patch = |off: usize, v: u32| {
             let mut b = good.clone();
             b[off..off + 4].copy_from_slice(&v.to_le_bytes());
@@ -359,16 +379,31 @@ mod tests {
         assert_eq!(patch(0, 0), Err(CountersLayoutError::Initializing));
         assert_eq!(patch(0, 7), Err(CountersLayoutError::BadMagic { found: 7 }));
         assert_eq!(patch(4, 1), Err(CountersLayoutError::Version { found: 1 }));
-        assert_eq!(patch(12, 63), Err(CountersLayoutError::SlotCapacity { found: 63 }));
-        assert_eq!(patch(16, 32), Err(CountersLayoutError::SlotStride { found: 32 }));
-        assert_eq!(patch(20, 0), Err(CountersLayoutError::SlotsOffset { found: 0 }));
-        assert_eq!(patch(8, 63), Err(CountersLayoutError::SlotCount { found: 63 }));
+        assert_eq!(
+            patch(12, 63),
+            Err(CountersLayoutError::SlotCapacity { found: 63 })
+        );
+        assert_eq!(
+            patch(16, 32),
+            Err(CountersLayoutError::SlotStride { found: 32 })
+        );
+        assert_eq!(
+            patch(20, 0),
+            Err(CountersLayoutError::SlotsOffset { found: 0 })
+        );
+        assert_eq!(
+            patch(8, 63),
+            Err(CountersLayoutError::SlotCount { found: 63 })
+        );
         assert_eq!(patch(8, 62), Ok(CountersGeometry { slot_count: 62 }));
     }
 
     #[test]
     fn consumer_labels_fit() {
-        assert_eq!(consumer_label("c_0", "events_consumed"), "c_0.events_consumed");
+        assert_eq!(
+            consumer_label("c_0", "events_consumed"),
+            "c_0.events_consumed"
+        );
         let long = "x".repeat(48);
         for (_, suffix) in CONSUMER_COUNTERS {
             let l = consumer_label(&long, suffix);
@@ -377,7 +412,10 @@ mod tests {
             assert!(l.ends_with(suffix));
         }
         let other = format!("{}y", "x".repeat(47));
-        assert_ne!(consumer_label(&long, "consumer_lag_max"), consumer_label(&other, "consumer_lag_max"));
+        assert_ne!(
+            consumer_label(&long, "consumer_lag_max"),
+            consumer_label(&other, "consumer_lag_max")
+        );
         for (_, l) in PRODUCER_COUNTERS {
             check_label(l).unwrap();
         }

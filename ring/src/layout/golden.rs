@@ -19,7 +19,10 @@
 //! The counters goldens have their own catalogue, [`counters`] ([`CountersEntry`]): they are
 //! not LayoutV1 segments, so none of the LayoutV1 header checks apply to them.
 
-use super::image::{bundle_counters, counters_image, cursor_image, registry_image, ring_image, ImageError, RegistryInit, SegmentImage};
+use super::image::{
+    bundle_counters, counters_image, cursor_image, registry_image, ring_image, ImageError,
+    RegistryInit, SegmentImage,
+};
 use super::{header::payload_offset, LayoutHeader, SegmentKind, HEADER_SIZE, MAX_ALIGNMENT};
 
 /// Directory (under `golden-layouts/`) of ringproof's goldens.
@@ -86,8 +89,16 @@ impl Source {
 /// The configuration a golden was created with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Config {
-    Ring { element_size: u64, capacity: u64, alignment: usize },
-    Cursor { role: CursorRole, value: i64, epoch: u64 },
+    Ring {
+        element_size: u64,
+        capacity: u64,
+        alignment: usize,
+    },
+    Cursor {
+        role: CursorRole,
+        value: i64,
+        epoch: u64,
+    },
     Registry(RegistryInit),
 }
 
@@ -102,7 +113,11 @@ impl Entry {
     /// File name inside its source directory.
     pub fn file_name(&self) -> String {
         match self.config {
-            Config::Ring { element_size, capacity, alignment } => {
+            Config::Ring {
+                element_size,
+                capacity,
+                alignment,
+            } => {
                 format!("ring-e{element_size}-c{capacity}-a{alignment}.bin")
             }
             Config::Cursor { role, .. } => format!("cursor-{}.bin", role.stem()),
@@ -127,7 +142,11 @@ impl Entry {
     /// What ringproof's builders produce for this configuration: the bytes the file must hold.
     pub fn image(&self) -> Result<SegmentImage, ImageError> {
         match self.config {
-            Config::Ring { element_size, capacity, alignment } => ring_image(element_size, capacity, alignment),
+            Config::Ring {
+                element_size,
+                capacity,
+                alignment,
+            } => ring_image(element_size, capacity, alignment),
             Config::Cursor { value, epoch, .. } => Ok(cursor_image(value, epoch)),
             Config::Registry(init) => registry_image(&init),
         }
@@ -136,7 +155,10 @@ impl Entry {
     /// Whether the generator may skip it (see [`SKIPPABLE_ABOVE`]).
     pub fn skippable(&self) -> bool {
         self.source == Source::DisruptorMp
-            && self.image().map(|i| i.geometry().total_len() > SKIPPABLE_ABOVE).unwrap_or(false)
+            && self
+                .image()
+                .map(|i| i.geometry().total_len() > SKIPPABLE_ABOVE)
+                .unwrap_or(false)
     }
 
     /// For a disruptor-mp golden, the ringproof golden of the same segment role; the bytes are
@@ -147,15 +169,30 @@ impl Entry {
             return None;
         }
         let config = match self.config {
-            Config::Cursor { role: CursorRole::Producer, value, .. } => {
-                Config::Cursor { role: CursorRole::Producer, value, epoch: EPOCH }
-            }
-            Config::Cursor { role: CursorRole::Consumer, value, epoch } => {
-                Config::Cursor { role: CursorRole::ForeignConsumer, value, epoch }
-            }
+            Config::Cursor {
+                role: CursorRole::Producer,
+                value,
+                ..
+            } => Config::Cursor {
+                role: CursorRole::Producer,
+                value,
+                epoch: EPOCH,
+            },
+            Config::Cursor {
+                role: CursorRole::Consumer,
+                value,
+                epoch,
+            } => Config::Cursor {
+                role: CursorRole::ForeignConsumer,
+                value,
+                epoch,
+            },
             other => other,
         };
-        Some(Entry { source: Source::Ringproof, config })
+        Some(Entry {
+            source: Source::Ringproof,
+            config,
+        })
     }
 }
 
@@ -175,14 +212,23 @@ pub fn ring_matrix() -> Vec<(u64, u64, usize)> {
 }
 
 fn rings(source: Source) -> impl Iterator<Item = Entry> {
-    ring_matrix().into_iter().map(move |(element_size, capacity, alignment)| Entry {
-        source,
-        config: Config::Ring { element_size, capacity, alignment },
-    })
+    ring_matrix()
+        .into_iter()
+        .map(move |(element_size, capacity, alignment)| Entry {
+            source,
+            config: Config::Ring {
+                element_size,
+                capacity,
+                alignment,
+            },
+        })
 }
 
 fn cursor(source: Source, role: CursorRole, value: i64, epoch: u64) -> Entry {
-    Entry { source, config: Config::Cursor { role, value, epoch } }
+    Entry {
+        source,
+        config: Config::Cursor { role, value, epoch },
+    }
 }
 
 /// The fixed registry configuration of `slots` slots.
@@ -190,7 +236,14 @@ fn cursor(source: Source, role: CursorRole, value: i64, epoch: u64) -> Entry {
 pub const PID_NS: u64 = 4026531836;
 
 pub fn registry_init(slots: usize) -> RegistryInit {
-    RegistryInit { slots, epoch: EPOCH, producer_pid: PID, producer_start_time: START_TIME, producer_heartbeat_ns: HEARTBEAT_NS, producer_pid_ns: PID_NS }
+    RegistryInit {
+        slots,
+        epoch: EPOCH,
+        producer_pid: PID,
+        producer_start_time: START_TIME,
+        producer_heartbeat_ns: HEARTBEAT_NS,
+        producer_pid_ns: PID_NS,
+    }
 }
 
 /// Every ringproof golden.
@@ -201,7 +254,10 @@ pub fn ringproof() -> Vec<Entry> {
     v.push(cursor(s, CursorRole::Consumer, -1, EPOCH));
     v.push(cursor(s, CursorRole::ForeignConsumer, -1, 0));
     v.push(cursor(s, CursorRole::Ready, 0, 0));
-    v.extend(REGISTRY_SLOTS.map(|n| Entry { source: s, config: Config::Registry(registry_init(n)) }));
+    v.extend(REGISTRY_SLOTS.map(|n| Entry {
+        source: s,
+        config: Config::Registry(registry_init(n)),
+    }));
     v
 }
 
@@ -255,14 +311,25 @@ impl CountersEntry {
 
 /// Every counters golden.
 pub fn counters() -> Vec<CountersEntry> {
-    vec![CountersEntry { producer: false, consumers: &[] }, CountersEntry { producer: true, consumers: &["c_0"] }]
+    vec![
+        CountersEntry {
+            producer: false,
+            consumers: &[],
+        },
+        CountersEntry {
+            producer: true,
+            consumers: &["c_0"],
+        },
+    ]
 }
 
 /// The length of the segment `bytes` stand for: a ring golden holds only its header region
 /// (`bytes.len() == payload_offset`, a ring header), so it stands for the whole ring with a
 /// zero payload; anything else stands for itself.
 pub fn segment_len(bytes: &[u8]) -> usize {
-    let Ok(h) = LayoutHeader::from_bytes(bytes) else { return bytes.len() };
+    let Ok(h) = LayoutHeader::from_bytes(bytes) else {
+        return bytes.len();
+    };
     let alignment = usize::from(h.alignment);
     let plausible = h.kind == SegmentKind::Ring as u16
         && alignment.is_power_of_two()
@@ -291,10 +358,23 @@ mod tests {
             e.image().unwrap();
         }
         let counters: Vec<String> = counters().iter().map(CountersEntry::path).collect();
-        assert_eq!(counters, ["ringproof/v1/counters-fresh.bin", "ringproof/v1/counters-producer-c1.bin"]);
+        assert_eq!(
+            counters,
+            [
+                "ringproof/v1/counters-fresh.bin",
+                "ringproof/v1/counters-producer-c1.bin"
+            ]
+        );
         assert!(counters.iter().all(|c| !names.contains(c)));
-        let skippable: Vec<String> = all.iter().filter(|e| e.skippable()).map(Entry::path).collect();
-        assert_eq!(skippable, ["disruptor-mp-0.1.0-alpha.2/ring-e4096-c1048576-a8.bin"]);
+        let skippable: Vec<String> = all
+            .iter()
+            .filter(|e| e.skippable())
+            .map(Entry::path)
+            .collect();
+        assert_eq!(
+            skippable,
+            ["disruptor-mp-0.1.0-alpha.2/ring-e4096-c1048576-a8.bin"]
+        );
     }
 
     #[test]

@@ -100,14 +100,18 @@ const _: () = {
 };
 
 #[cfg(target_endian = "big")]
-compile_error!("ringproof segments are little-endian (SPEC.md §1); big-endian targets are not supported");
+compile_error!(
+    "ringproof segments are little-endian (SPEC.md §1); big-endian targets are not supported"
+);
 
 /// Byte offset of the checksum field.
 pub const CHECKSUM_OFFSET: usize = 48;
 
 /// FNV-1a 32 over `bytes`.
 pub fn fnv1a32(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811C_9DC5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+    bytes.iter().fold(0x811C_9DC5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// `value` rounded up to a multiple of `align` (a power of two).
@@ -117,12 +121,25 @@ pub const fn align_up(value: usize, align: usize) -> usize {
 
 /// Where the payload starts for a header recording `alignment`.
 pub const fn payload_offset(alignment: usize) -> usize {
-    align_up(HEADER_SIZE, if alignment > MIN_ALIGNMENT { alignment } else { MIN_ALIGNMENT })
+    align_up(
+        HEADER_SIZE,
+        if alignment > MIN_ALIGNMENT {
+            alignment
+        } else {
+            MIN_ALIGNMENT
+        },
+    )
 }
 
 impl LayoutHeader {
     /// A header for a fresh segment, checksum filled in.
-    pub fn new(kind: SegmentKind, alignment: usize, element_size: u64, capacity: u64, payload_size: u64) -> Self {
+    pub fn new(
+        kind: SegmentKind,
+        alignment: usize,
+        element_size: u64,
+        capacity: u64,
+        payload_size: u64,
+    ) -> Self {
         let mut h = Self {
             magic: MAGIC,
             version: VERSION,

@@ -27,7 +27,9 @@ pub enum ImageError {
     Capacity(u64),
     #[error("ring element size 0: events must be at least 1 byte")]
     ZeroElement,
-    #[error("alignment {0} is not a power of two of at most 4096: pass the event type's alignment")]
+    #[error(
+        "alignment {0} is not a power of two of at most 4096: pass the event type's alignment"
+    )]
     Alignment(usize),
     #[error("element size {element_size} is not a multiple of its alignment {alignment}: pad the event type")]
     Misaligned { element_size: u64, alignment: usize },
@@ -91,11 +93,20 @@ impl SegmentImage {
 }
 
 /// Builds an image of `len` bytes starting with `header`, then lets `fill` write the payload.
-fn image(header: LayoutHeader, geometry: Geometry, len: usize, fill: impl FnOnce(&mut [u8])) -> SegmentImage {
+fn image(
+    header: LayoutHeader,
+    geometry: Geometry,
+    len: usize,
+    fill: impl FnOnce(&mut [u8]),
+) -> SegmentImage {
     let mut bytes = vec![0u8; len];
     bytes[..HEADER_SIZE].copy_from_slice(&header.to_bytes());
     fill(&mut bytes[geometry.payload_offset..]);
-    SegmentImage { header, geometry, bytes }
+    SegmentImage {
+        header,
+        geometry,
+        bytes,
+    }
 }
 
 fn put_u32(b: &mut [u8], off: usize, v: u32) {
@@ -108,7 +119,11 @@ fn put_u64(b: &mut [u8], off: usize, v: u64) {
 
 /// The header region of a fresh ring of `capacity` events of `element_size` bytes, whose event
 /// type has alignment `event_alignment` (the header records `max(event_alignment, 8)`).
-pub fn ring_image(element_size: u64, capacity: u64, event_alignment: usize) -> Result<SegmentImage, ImageError> {
+pub fn ring_image(
+    element_size: u64,
+    capacity: u64,
+    event_alignment: usize,
+) -> Result<SegmentImage, ImageError> {
     if capacity == 0 || !capacity.is_power_of_two() {
         return Err(ImageError::Capacity(capacity));
     }
@@ -123,7 +138,10 @@ pub fn ring_image(element_size: u64, capacity: u64, event_alignment: usize) -> R
     }
     let alignment = event_alignment.max(MIN_ALIGNMENT);
     if alignment > MIN_ALIGNMENT && element_size % alignment as u64 != 0 {
-        return Err(ImageError::Misaligned { element_size, alignment });
+        return Err(ImageError::Misaligned {
+            element_size,
+            alignment,
+        });
     }
     let (header, geometry) = fresh_header(SegmentKind::Ring, alignment, element_size, capacity)
         .ok_or(ImageError::Overflow { what: "ring size" })?;
@@ -144,12 +162,22 @@ pub mod cell {
 
 /// A fresh cursor segment holding `value`, stamped with registry `epoch` (0 = none).
 pub fn cursor_image(value: i64, epoch: u64) -> SegmentImage {
-    let (header, geometry) = fresh_header(SegmentKind::Cursor, CURSOR_ALIGNMENT, CURSOR_PAYLOAD_SIZE as u64, 1)
-        .expect("the cursor's fixed sizes cannot overflow");
-    image(header, geometry, CURSOR_CELL_OFFSET + CURSOR_PAYLOAD_SIZE, |p| {
-        put_u64(p, cell::VALUE, value as u64);
-        put_u64(p, cell::EPOCH, epoch);
-    })
+    let (header, geometry) = fresh_header(
+        SegmentKind::Cursor,
+        CURSOR_ALIGNMENT,
+        CURSOR_PAYLOAD_SIZE as u64,
+        1,
+    )
+    .expect("the cursor's fixed sizes cannot overflow");
+    image(
+        header,
+        geometry,
+        CURSOR_CELL_OFFSET + CURSOR_PAYLOAD_SIZE,
+        |p| {
+            put_u64(p, cell::VALUE, value as u64);
+            put_u64(p, cell::EPOCH, epoch);
+        },
+    )
 }
 
 /// Offsets inside the registry control block (payload offset + …), SPEC.md §6.1.
@@ -232,15 +260,26 @@ pub fn registry_image(init: &RegistryInit) -> Result<SegmentImage, ImageError> {
     if init.slots == 0 {
         return Err(ImageError::ZeroSlots);
     }
-    let overflow = ImageError::Overflow { what: "registry size" };
-    let (header, geometry) = fresh_header(SegmentKind::Registry, REGISTRY_ALIGNMENT, SLOT_SIZE as u64, init.slots as u64)
-        .ok_or(overflow.clone())?;
+    let overflow = ImageError::Overflow {
+        what: "registry size",
+    };
+    let (header, geometry) = fresh_header(
+        SegmentKind::Registry,
+        REGISTRY_ALIGNMENT,
+        SLOT_SIZE as u64,
+        init.slots as u64,
+    )
+    .ok_or(overflow.clone())?;
     let len = usize::try_from(geometry.total_len()).map_err(|_| overflow)?;
     Ok(image(header, geometry, len, |p| {
         put_u64(p, control::EPOCH, init.epoch);
         put_u32(p, control::RING_STATE, RING_OPEN);
         put_u64(p, control::FINAL_SEQUENCE, -1i64 as u64);
-        put_u64(p, control::PRODUCER_OWNER, owner_word(init.producer_pid, init.producer_start_time));
+        put_u64(
+            p,
+            control::PRODUCER_OWNER,
+            owner_word(init.producer_pid, init.producer_start_time),
+        );
         put_u64(p, control::PRODUCER_START, init.producer_start_time);
         put_u64(p, control::PRODUCER_BEAT, init.producer_heartbeat_ns);
         put_u64(p, control::PRODUCER_STARTS, 1);
@@ -265,9 +304,21 @@ mod tests {
         assert_eq!(ring_image(24, 3, 8), Err(ImageError::Capacity(3)));
         assert_eq!(ring_image(0, 2, 8), Err(ImageError::ZeroElement));
         assert_eq!(ring_image(8, 2, 3), Err(ImageError::Alignment(3)));
-        assert_eq!(ring_image(24, 2, 16), Err(ImageError::Misaligned { element_size: 24, alignment: 16 }));
-        assert_eq!(ring_image(u64::MAX, 2, 8), Err(ImageError::ElementTooLarge(u64::MAX)));
-        assert_eq!(ring_image(1 << 24, 1 << 62, 8), Err(ImageError::Overflow { what: "ring size" }));
+        assert_eq!(
+            ring_image(24, 2, 16),
+            Err(ImageError::Misaligned {
+                element_size: 24,
+                alignment: 16
+            })
+        );
+        assert_eq!(
+            ring_image(u64::MAX, 2, 8),
+            Err(ImageError::ElementTooLarge(u64::MAX))
+        );
+        assert_eq!(
+            ring_image(1 << 24, 1 << 62, 8),
+            Err(ImageError::Overflow { what: "ring size" })
+        );
     }
 
     #[test]
@@ -277,11 +328,21 @@ mod tests {
         assert_eq!(&c.bytes()[64..72], &(-1i64).to_le_bytes());
         assert_eq!(&c.bytes()[80..88], &7u64.to_le_bytes());
         validate(c.bytes(), &Expect::kind(SegmentKind::Cursor)).unwrap();
-        let init = RegistryInit { slots: 2, epoch: 9, producer_pid: 5, producer_start_time: 6, producer_heartbeat_ns: 7, producer_pid_ns: 8 };
+        let init = RegistryInit {
+            slots: 2,
+            epoch: 9,
+            producer_pid: 5,
+            producer_start_time: 6,
+            producer_heartbeat_ns: 7,
+            producer_pid_ns: 8,
+        };
         let r = registry_image(&init).unwrap();
         assert_eq!(r.bytes().len(), 64 + 128 * 3);
         validate(r.bytes(), &Expect::kind(SegmentKind::Registry)).unwrap();
-        assert_eq!(registry_image(&RegistryInit { slots: 0, ..init }), Err(ImageError::ZeroSlots));
+        assert_eq!(
+            registry_image(&RegistryInit { slots: 0, ..init }),
+            Err(ImageError::ZeroSlots)
+        );
     }
 
     #[test]
@@ -290,16 +351,33 @@ mod tests {
         let fresh = counters_image(&[]).unwrap();
         assert_eq!(fresh.len(), 4096);
         assert_eq!(&fresh[..4], b"MYC0");
-        assert_eq!(validate_counters(&fresh, fresh.len()), Ok(CountersGeometry { slot_count: 0 }));
+        assert_eq!(
+            validate_counters(&fresh, fresh.len()),
+            Ok(CountersGeometry { slot_count: 0 })
+        );
         let full = counters_image(&bundle_counters(true, &["c_0"])).unwrap();
-        assert_eq!(validate_counters(&full, full.len()), Ok(CountersGeometry { slot_count: 15 }));
+        assert_eq!(
+            validate_counters(&full, full.len()),
+            Ok(CountersGeometry { slot_count: 15 })
+        );
         assert_eq!(&full[64..68], &0x10u32.to_le_bytes());
         assert_eq!(&full[68..72], &3u32.to_le_bytes());
         assert_eq!(&full[80..96], b"events_published");
         let too_many = bundle_counters(true, &["a", "b", "c", "d", "e", "f", "g", "h", "i"]);
-        assert_eq!(counters_image(&too_many), Err(ImageError::CountersFull { count: 63 }));
-        let bad = [CounterInit { id: 1, flags: 0, label: String::new(), value: 0 }];
-        assert!(matches!(counters_image(&bad), Err(ImageError::CounterLabel { .. })));
+        assert_eq!(
+            counters_image(&too_many),
+            Err(ImageError::CountersFull { count: 63 })
+        );
+        let bad = [CounterInit {
+            id: 1,
+            flags: 0,
+            label: String::new(),
+            value: 0,
+        }];
+        assert!(matches!(
+            counters_image(&bad),
+            Err(ImageError::CounterLabel { .. })
+        ));
     }
 }
 
@@ -318,7 +396,9 @@ pub struct CounterInit {
 pub fn counters_image(counters: &[CounterInit]) -> Result<Vec<u8>, ImageError> {
     use super::counters::{self as c, header as h, slot as s};
     if counters.len() > c::SLOT_CAPACITY as usize {
-        return Err(ImageError::CountersFull { count: counters.len() });
+        return Err(ImageError::CountersFull {
+            count: counters.len(),
+        });
     }
     let mut b = vec![0u8; c::SEGMENT_SIZE];
     put_u32(&mut b, h::MAGIC, c::MAGIC);
@@ -328,7 +408,10 @@ pub fn counters_image(counters: &[CounterInit]) -> Result<Vec<u8>, ImageError> {
     put_u32(&mut b, h::SLOT_STRIDE, c::SLOT_STRIDE);
     put_u32(&mut b, h::SLOTS_OFFSET, c::SLOTS_OFFSET);
     for (i, init) in counters.iter().enumerate() {
-        c::check_label(&init.label).map_err(|why| ImageError::CounterLabel { label: init.label.clone(), why })?;
+        c::check_label(&init.label).map_err(|why| ImageError::CounterLabel {
+            label: init.label.clone(),
+            why,
+        })?;
         let off = c::SLOTS_OFFSET as usize + i * c::SLOT_STRIDE as usize;
         put_u32(&mut b, off + s::ID, init.id);
         put_u32(&mut b, off + s::FLAGS, init.flags | c::FLAG_IN_USE);
@@ -341,13 +424,25 @@ pub fn counters_image(counters: &[CounterInit]) -> Result<Vec<u8>, ImageError> {
 /// The counters a producer registers ([`crate::counters::ProducerCounters`]) followed by those
 /// of each consumer in `consumers` ([`crate::counters::ConsumerCounters`]), values 0.
 pub fn bundle_counters(producer: bool, consumers: &[&str]) -> Vec<CounterInit> {
-    use super::counters::{consumer_label, CONSUMER_COUNTERS, FLAG_CONSUMER, FLAG_PRODUCER, PRODUCER_COUNTERS};
+    use super::counters::{
+        consumer_label, CONSUMER_COUNTERS, FLAG_CONSUMER, FLAG_PRODUCER, PRODUCER_COUNTERS,
+    };
     let mut v = Vec::new();
     if producer {
-        v.extend(PRODUCER_COUNTERS.iter().map(|&(id, label)| CounterInit { id, flags: FLAG_PRODUCER, label: label.to_owned(), value: 0 }));
+        v.extend(PRODUCER_COUNTERS.iter().map(|&(id, label)| CounterInit {
+            id,
+            flags: FLAG_PRODUCER,
+            label: label.to_owned(),
+            value: 0,
+        }));
     }
     for c in consumers {
-        v.extend(CONSUMER_COUNTERS.iter().map(|&(id, suffix)| CounterInit { id, flags: FLAG_CONSUMER, label: consumer_label(c, suffix), value: 0 }));
+        v.extend(CONSUMER_COUNTERS.iter().map(|&(id, suffix)| CounterInit {
+            id,
+            flags: FLAG_CONSUMER,
+            label: consumer_label(c, suffix),
+            value: 0,
+        }));
     }
     v
 }

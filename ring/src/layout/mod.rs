@@ -27,7 +27,7 @@ use header::{MIGRATION_HINT, MIN_ALIGNMENT};
 pub const MAX_ALIGNMENT: usize = 4096;
 
 /// Why a segment's bytes are not the segment the caller expects. One variant per cause.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
 pub enum LayoutError {
     #[error("segment is {len} bytes, shorter than the 56-byte LayoutV1 header: not a ring segment, or its creator died before sizing it (remove it and create the ring again)")]
     TooShort { len: usize },
@@ -46,11 +46,18 @@ pub enum LayoutError {
     #[error("alignment {found} is smaller than the {needed} the event type needs")]
     AlignmentTooSmall { found: u16, needed: usize },
     #[error("a {kind} segment must record alignment {expected}, this one records {found}: not a segment a LayoutV1 writer creates (recreate it)")]
-    KindAlignment { kind: &'static str, expected: usize, found: u16 },
+    KindAlignment {
+        kind: &'static str,
+        expected: usize,
+        found: u16,
+    },
     #[error("unknown segment kind {found} (1 = ring, 2 = cursor, 3 = registry)")]
     UnknownKind { found: u16 },
     #[error("segment is a {found} segment, expected a {expected} segment")]
-    KindMismatch { expected: &'static str, found: &'static str },
+    KindMismatch {
+        expected: &'static str,
+        found: &'static str,
+    },
     #[error("element size mismatch: the segment holds {found}-byte elements, the caller uses {expected} bytes (producer and consumer must use the same event type)")]
     ElementSize { expected: u64, found: u64 },
     #[error("capacity mismatch: the segment has {found} slots, the caller expects {expected}")]
@@ -68,25 +75,7 @@ pub enum LayoutError {
 impl LayoutError {
     /// The variant's name (`"Checksum"`, `"BadMagic"`, ...), for tables and JSON.
     pub fn variant(&self) -> &'static str {
-        match self {
-            Self::TooShort { .. } => "TooShort",
-            Self::Initializing => "Initializing",
-            Self::BadMagic { .. } => "BadMagic",
-            Self::Version { .. } => "Version",
-            Self::Checksum { .. } => "Checksum",
-            Self::HeaderSize { .. } => "HeaderSize",
-            Self::BadAlignment { .. } => "BadAlignment",
-            Self::AlignmentTooSmall { .. } => "AlignmentTooSmall",
-            Self::KindAlignment { .. } => "KindAlignment",
-            Self::UnknownKind { .. } => "UnknownKind",
-            Self::KindMismatch { .. } => "KindMismatch",
-            Self::ElementSize { .. } => "ElementSize",
-            Self::Capacity { .. } => "Capacity",
-            Self::BadCapacity { .. } => "BadCapacity",
-            Self::PayloadSize { .. } => "PayloadSize",
-            Self::Truncated { .. } => "Truncated",
-            Self::ElementTooLarge { .. } => "ElementTooLarge",
-        }
+        self.into()
     }
 }
 
@@ -108,7 +97,12 @@ pub struct Expect {
 impl Expect {
     /// Any segment of `kind`.
     pub fn kind(kind: SegmentKind) -> Self {
-        Self { kind, element_size: None, capacity: None, min_alignment: MIN_ALIGNMENT }
+        Self {
+            kind,
+            element_size: None,
+            capacity: None,
+            min_alignment: MIN_ALIGNMENT,
+        }
     }
 }
 
@@ -136,7 +130,9 @@ pub fn payload_size_for(kind: SegmentKind, element_size: u64, capacity: u64) -> 
     match kind {
         SegmentKind::Ring => element_size.checked_mul(capacity),
         SegmentKind::Cursor => Some(cursor::CURSOR_PAYLOAD_SIZE as u64),
-        SegmentKind::Registry => capacity.checked_add(1)?.checked_mul(registry::SLOT_SIZE as u64),
+        SegmentKind::Registry => capacity
+            .checked_add(1)?
+            .checked_mul(registry::SLOT_SIZE as u64),
     }
 }
 
@@ -147,10 +143,16 @@ pub fn validate(bytes: &[u8], expect: &Expect) -> Result<Geometry, LayoutError> 
 
 /// [`validate`] given only the first bytes (at most 56 are read) and the mapping's length, so a
 /// live mapping is checked without forming a slice over words other processes write.
-pub fn validate_header(header: &[u8], len: usize, expect: &Expect) -> Result<Geometry, LayoutError> {
+pub fn validate_header(
+    header: &[u8],
+    len: usize,
+    expect: &Expect,
+) -> Result<Geometry, LayoutError> {
     // The mapping's length decides, not how many header bytes the caller copied.
     if len < HEADER_SIZE || header.len() < HEADER_SIZE {
-        return Err(LayoutError::TooShort { len: len.min(header.len()) });
+        return Err(LayoutError::TooShort {
+            len: len.min(header.len()),
+        });
     }
     let h = LayoutHeader::from_bytes(header)?;
     if h.magic == [0u8; 8] {
@@ -160,14 +162,22 @@ pub fn validate_header(header: &[u8], len: usize, expect: &Expect) -> Result<Geo
         return Err(LayoutError::BadMagic { found: h.magic });
     }
     if h.version != VERSION {
-        return Err(LayoutError::Version { found: h.version, supported: VERSION });
+        return Err(LayoutError::Version {
+            found: h.version,
+            supported: VERSION,
+        });
     }
     let computed = h.compute_checksum();
     if h.checksum != computed && !mutant!("consumer.no-checksum-check") {
-        return Err(LayoutError::Checksum { stored: h.checksum, computed });
+        return Err(LayoutError::Checksum {
+            stored: h.checksum,
+            computed,
+        });
     }
     if usize::from(h.header_size) != HEADER_SIZE {
-        return Err(LayoutError::HeaderSize { found: h.header_size });
+        return Err(LayoutError::HeaderSize {
+            found: h.header_size,
+        });
     }
     let alignment = usize::from(h.alignment);
     if !alignment.is_power_of_two() || !(MIN_ALIGNMENT..=MAX_ALIGNMENT).contains(&alignment) {
@@ -175,21 +185,33 @@ pub fn validate_header(header: &[u8], len: usize, expect: &Expect) -> Result<Geo
     }
     let kind = SegmentKind::from_u16(h.kind).ok_or(LayoutError::UnknownKind { found: h.kind })?;
     if kind != expect.kind {
-        return Err(LayoutError::KindMismatch { expected: expect.kind.name(), found: kind.name() });
+        return Err(LayoutError::KindMismatch {
+            expected: expect.kind.name(),
+            found: kind.name(),
+        });
     }
     check_kind_invariants(&h, kind)?;
     if let Some(expected) = expect.element_size {
         if h.element_size != expected && !mutant!("consumer.no-element-size-check") {
-            return Err(LayoutError::ElementSize { expected, found: h.element_size });
+            return Err(LayoutError::ElementSize {
+                expected,
+                found: h.element_size,
+            });
         }
     }
     if let Some(expected) = expect.capacity {
         if h.capacity != expected {
-            return Err(LayoutError::Capacity { expected, found: h.capacity });
+            return Err(LayoutError::Capacity {
+                expected,
+                found: h.capacity,
+            });
         }
     }
     if alignment < expect.min_alignment {
-        return Err(LayoutError::AlignmentTooSmall { found: h.alignment, needed: expect.min_alignment });
+        return Err(LayoutError::AlignmentTooSmall {
+            found: h.alignment,
+            needed: expect.min_alignment,
+        });
     }
     let geometry = Geometry {
         kind,
@@ -200,7 +222,10 @@ pub fn validate_header(header: &[u8], len: usize, expect: &Expect) -> Result<Geo
         capacity: h.capacity,
     };
     if (len as u64) < geometry.total_len() && !mutant!("consumer.no-length-check") {
-        return Err(LayoutError::Truncated { len, need: geometry.total_len() });
+        return Err(LayoutError::Truncated {
+            len,
+            need: geometry.total_len(),
+        });
     }
     Ok(geometry)
 }
@@ -208,46 +233,81 @@ pub fn validate_header(header: &[u8], len: usize, expect: &Expect) -> Result<Geo
 fn check_kind_invariants(h: &LayoutHeader, kind: SegmentKind) -> Result<(), LayoutError> {
     let (element, capacity, alignment) = match kind {
         SegmentKind::Ring => (None, None, None),
-        SegmentKind::Cursor => (Some(cursor::CURSOR_PAYLOAD_SIZE as u64), Some(1), Some(cursor::CURSOR_ALIGNMENT)),
-        SegmentKind::Registry => (Some(registry::SLOT_SIZE as u64), None, Some(registry::REGISTRY_ALIGNMENT)),
+        SegmentKind::Cursor => (
+            Some(cursor::CURSOR_PAYLOAD_SIZE as u64),
+            Some(1),
+            Some(cursor::CURSOR_ALIGNMENT),
+        ),
+        SegmentKind::Registry => (
+            Some(registry::SLOT_SIZE as u64),
+            None,
+            Some(registry::REGISTRY_ALIGNMENT),
+        ),
     };
     // The cursor cell and the registry blocks are 64-aligned structures read at the payload
     // offset: any other alignment would put them elsewhere (or misaligned).
     if let Some(expected) = alignment {
         if usize::from(h.alignment) != expected {
-            return Err(LayoutError::KindAlignment { kind: kind.name(), expected, found: h.alignment });
+            return Err(LayoutError::KindAlignment {
+                kind: kind.name(),
+                expected,
+                found: h.alignment,
+            });
         }
     }
     if let Some(expected) = element {
         if h.element_size != expected {
-            return Err(LayoutError::ElementSize { expected, found: h.element_size });
+            return Err(LayoutError::ElementSize {
+                expected,
+                found: h.element_size,
+            });
         }
     }
     if let Some(expected) = capacity {
         if h.capacity != expected {
-            return Err(LayoutError::Capacity { expected, found: h.capacity });
+            return Err(LayoutError::Capacity {
+                expected,
+                found: h.capacity,
+            });
         }
     }
     if kind == SegmentKind::Ring && (h.capacity == 0 || !h.capacity.is_power_of_two()) {
         return Err(LayoutError::BadCapacity { found: h.capacity });
     }
     if kind == SegmentKind::Ring && h.element_size == 0 {
-        return Err(LayoutError::ElementSize { expected: 1, found: 0 });
+        return Err(LayoutError::ElementSize {
+            expected: 1,
+            found: 0,
+        });
     }
     // Readers allocate one event's worth of memory; a header must not make that any amount.
     if kind == SegmentKind::Ring && h.element_size > MAX_ELEMENT_SIZE {
-        return Err(LayoutError::ElementTooLarge { found: h.element_size, max: MAX_ELEMENT_SIZE });
+        return Err(LayoutError::ElementTooLarge {
+            found: h.element_size,
+            max: MAX_ELEMENT_SIZE,
+        });
     }
-    let expected = payload_size_for(kind, h.element_size, h.capacity)
-        .ok_or(LayoutError::PayloadSize { expected: u64::MAX, found: h.payload_size })?;
+    let expected =
+        payload_size_for(kind, h.element_size, h.capacity).ok_or(LayoutError::PayloadSize {
+            expected: u64::MAX,
+            found: h.payload_size,
+        })?;
     if h.payload_size != expected {
-        return Err(LayoutError::PayloadSize { expected, found: h.payload_size });
+        return Err(LayoutError::PayloadSize {
+            expected,
+            found: h.payload_size,
+        });
     }
     Ok(())
 }
 
 /// The header and payload offset for a fresh segment. `None` if the sizes overflow.
-pub fn fresh_header(kind: SegmentKind, alignment: usize, element_size: u64, capacity: u64) -> Option<(LayoutHeader, Geometry)> {
+pub fn fresh_header(
+    kind: SegmentKind,
+    alignment: usize,
+    element_size: u64,
+    capacity: u64,
+) -> Option<(LayoutHeader, Geometry)> {
     let payload_size = payload_size_for(kind, element_size, capacity)?;
     let header = LayoutHeader::new(kind, alignment, element_size, capacity, payload_size);
     let geometry = Geometry {
@@ -258,7 +318,9 @@ pub fn fresh_header(kind: SegmentKind, alignment: usize, element_size: u64, capa
         element_size,
         capacity,
     };
-    geometry.payload_offset.checked_add(usize::try_from(payload_size).ok()?)?;
+    geometry
+        .payload_offset
+        .checked_add(usize::try_from(payload_size).ok()?)?;
     Some((header, geometry))
 }
 
@@ -274,7 +336,12 @@ mod tests {
     }
 
     fn ring_expect(element: u64, capacity: u64) -> Expect {
-        Expect { kind: SegmentKind::Ring, element_size: Some(element), capacity: Some(capacity), min_alignment: 8 }
+        Expect {
+            kind: SegmentKind::Ring,
+            element_size: Some(element),
+            capacity: Some(capacity),
+            min_alignment: 8,
+        }
     }
 
     #[test]
@@ -295,25 +362,56 @@ mod tests {
     #[test]
     fn element_size_mismatch() {
         let b = ring_bytes(24, 8, 8);
-        assert_eq!(validate(&b, &ring_expect(32, 8)), Err(LayoutError::ElementSize { expected: 32, found: 24 }));
+        assert_eq!(
+            validate(&b, &ring_expect(32, 8)),
+            Err(LayoutError::ElementSize {
+                expected: 32,
+                found: 24
+            })
+        );
     }
 
     #[test]
     fn truncated_header_and_payload() {
         let b = ring_bytes(24, 8, 8);
-        assert_eq!(validate(&b[..55], &ring_expect(24, 8)), Err(LayoutError::TooShort { len: 55 }));
-        assert_eq!(validate(&b[..247], &ring_expect(24, 8)), Err(LayoutError::Truncated { len: 247, need: 248 }));
+        assert_eq!(
+            validate(&b[..55], &ring_expect(24, 8)),
+            Err(LayoutError::TooShort { len: 55 })
+        );
+        assert_eq!(
+            validate(&b[..247], &ring_expect(24, 8)),
+            Err(LayoutError::Truncated {
+                len: 247,
+                need: 248
+            })
+        );
     }
 
     #[test]
     fn aligned_128_events() {
         let b = ring_bytes(128, 16, 128);
-        let g = validate(&b, &Expect { min_alignment: 128, ..ring_expect(128, 16) }).unwrap();
+        let g = validate(
+            &b,
+            &Expect {
+                min_alignment: 128,
+                ..ring_expect(128, 16)
+            },
+        )
+        .unwrap();
         assert_eq!(g.payload_offset, 128);
         let b8 = ring_bytes(128, 16, 8);
         assert_eq!(
-            validate(&b8, &Expect { min_alignment: 128, ..ring_expect(128, 16) }),
-            Err(LayoutError::AlignmentTooSmall { found: 8, needed: 128 })
+            validate(
+                &b8,
+                &Expect {
+                    min_alignment: 128,
+                    ..ring_expect(128, 16)
+                }
+            ),
+            Err(LayoutError::AlignmentTooSmall {
+                found: 8,
+                needed: 128
+            })
         );
     }
 
@@ -323,16 +421,28 @@ mod tests {
         let e = ring_expect(8, 8);
         let mut b = good.clone();
         b[0] = b'X';
-        assert!(matches!(validate(&b, &e), Err(LayoutError::BadMagic { .. })));
+        assert!(matches!(
+            validate(&b, &e),
+            Err(LayoutError::BadMagic { .. })
+        ));
         let mut b = good.clone();
         b[..8].fill(0);
         assert_eq!(validate(&b, &e), Err(LayoutError::Initializing));
         let mut b = good.clone();
         b[8] = 2;
-        assert_eq!(validate(&b, &e), Err(LayoutError::Version { found: 2, supported: 1 }));
+        assert_eq!(
+            validate(&b, &e),
+            Err(LayoutError::Version {
+                found: 2,
+                supported: 1
+            })
+        );
         let mut b = good.clone();
         b[20] ^= 1;
-        assert!(matches!(validate(&b, &e), Err(LayoutError::Checksum { .. })));
+        assert!(matches!(
+            validate(&b, &e),
+            Err(LayoutError::Checksum { .. })
+        ));
         // Fields with a fresh checksum: each semantic check on its own.
         let rewrite = |f: &dyn Fn(&mut LayoutHeader)| {
             let mut h = LayoutHeader::from_bytes(&good).unwrap();
@@ -342,20 +452,53 @@ mod tests {
             b[..HEADER_SIZE].copy_from_slice(&h.to_bytes());
             validate(&b, &e)
         };
-        assert_eq!(rewrite(&|h| h.header_size = 64), Err(LayoutError::HeaderSize { found: 64 }));
-        assert_eq!(rewrite(&|h| h.alignment = 12), Err(LayoutError::BadAlignment { found: 12 }));
-        assert_eq!(rewrite(&|h| h.kind = 9), Err(LayoutError::UnknownKind { found: 9 }));
-        assert_eq!(rewrite(&|h| h.kind = 2), Err(LayoutError::KindMismatch { expected: "ring", found: "cursor" }));
-        assert_eq!(rewrite(&|h| h.capacity = 6), Err(LayoutError::BadCapacity { found: 6 }));
-        assert_eq!(rewrite(&|h| h.payload_size = 63), Err(LayoutError::PayloadSize { expected: 64, found: 63 }));
         assert_eq!(
-            rewrite(&|h| { h.capacity = 16; h.payload_size = 128 }),
-            Err(LayoutError::Capacity { expected: 8, found: 16 })
+            rewrite(&|h| h.header_size = 64),
+            Err(LayoutError::HeaderSize { found: 64 })
+        );
+        assert_eq!(
+            rewrite(&|h| h.alignment = 12),
+            Err(LayoutError::BadAlignment { found: 12 })
+        );
+        assert_eq!(
+            rewrite(&|h| h.kind = 9),
+            Err(LayoutError::UnknownKind { found: 9 })
+        );
+        assert_eq!(
+            rewrite(&|h| h.kind = 2),
+            Err(LayoutError::KindMismatch {
+                expected: "ring",
+                found: "cursor"
+            })
+        );
+        assert_eq!(
+            rewrite(&|h| h.capacity = 6),
+            Err(LayoutError::BadCapacity { found: 6 })
+        );
+        assert_eq!(
+            rewrite(&|h| h.payload_size = 63),
+            Err(LayoutError::PayloadSize {
+                expected: 64,
+                found: 63
+            })
+        );
+        assert_eq!(
+            rewrite(&|h| {
+                h.capacity = 16;
+                h.payload_size = 128
+            }),
+            Err(LayoutError::Capacity {
+                expected: 8,
+                found: 16
+            })
         );
         let cursor = Expect::kind(SegmentKind::Cursor);
         assert_eq!(
             validate(&good, &cursor),
-            Err(LayoutError::KindMismatch { expected: "cursor", found: "ring" })
+            Err(LayoutError::KindMismatch {
+                expected: "cursor",
+                found: "ring"
+            })
         );
     }
 }

@@ -20,7 +20,9 @@ pub struct ProducerBuilder {
 impl ProducerBuilder {
     /// A producer for ring `name` with 1024 slots, spin-then-yield waiting, no coordination.
     pub fn new(name: RingName) -> Self {
-        Self { config: ProducerConfig::new(name) }
+        Self {
+            config: ProducerConfig::new(name),
+        }
     }
 
     /// Number of slots (a power of two).
@@ -66,7 +68,11 @@ impl ProducerBuilder {
 
     /// Also gate on disruptor-mp-style consumers named `{prefix}_{k}`, `k < max`.
     pub fn discover_prefix(mut self, prefix: &str, max: usize) -> Self {
-        self.config.discovery = Some(ForeignDiscovery { prefix: prefix.to_owned(), max, interval: Duration::from_millis(10) });
+        self.config.discovery = Some(ForeignDiscovery {
+            prefix: prefix.to_owned(),
+            max,
+            interval: Duration::from_millis(10),
+        });
         self
     }
 

@@ -68,7 +68,8 @@ impl RawProducer {
             match self.gates.iter().find(|g| g.cursor.load() == observed) {
                 Some(g) => {
                     let cell = g.cursor.cell();
-                    if waiter.pause(&cell.value, &cell.waiters, observed, || true) == Paused::Parked {
+                    if waiter.pause(&cell.value, &cell.waiters, observed, || true) == Paused::Parked
+                    {
                         if let Some(c) = &self.counters {
                             c.park.increment();
                             c.unpark.increment();
@@ -84,8 +85,14 @@ impl RawProducer {
     /// required ones raise an alert, then the action after the grace period.
     fn check_liveness(&mut self) -> Result<()> {
         let now = Instant::now();
-        let interval = self.required.as_ref().map_or(LIVENESS_CHECK, |r| r.config.progress_check_interval);
-        if self.last_check.is_some_and(|t| now.duration_since(t) < interval) {
+        let interval = self
+            .required
+            .as_ref()
+            .map_or(LIVENESS_CHECK, |r| r.config.progress_check_interval);
+        if self
+            .last_check
+            .is_some_and(|t| now.duration_since(t) < interval)
+        {
             return Ok(());
         }
         self.last_check = Some(now);
@@ -96,14 +103,22 @@ impl RawProducer {
         for g in &self.gates {
             // A foreign (disruptor-mp) gate has no registry slot: no pid to judge, no slot to
             // retire; a required one is still watched for stalls.
-            let alive = g.slot.is_none_or(|(slot, _)| self.registry.slot_owner_alive(slot));
+            let alive = g
+                .slot
+                .is_none_or(|(slot, _)| self.registry.slot_owner_alive(slot));
             let value = g.cursor.load();
-            match self.required.as_mut().filter(|r| r.config.ids.contains(&g.id) && !mutant!("producer.retire-required-dead")) {
+            match self.required.as_mut().filter(|r| {
+                r.config.ids.contains(&g.id) && !mutant!("producer.retire-required-dead")
+            }) {
                 Some(r) => match r.observe(&g.id, value, published, alive, now) {
                     Ok(Verdict::Evict) if mutant!("producer.evict-ignored") => {}
                     Ok(Verdict::Evict) => {
                         if let Some((slot, incarnation)) = g.slot {
-                            evicted += u64::from(self.registry.retire(slot, incarnation, SlotState::Evicted));
+                            evicted += u64::from(self.registry.retire(
+                                slot,
+                                incarnation,
+                                SlotState::Evicted,
+                            ));
                         }
                     }
                     Ok(Verdict::Wait) => {}
@@ -115,7 +130,8 @@ impl RawProducer {
                 None if mutant!("producer.no-retire-dead") => {}
                 None => {
                     if let (false, Some((slot, incarnation))) = (alive, g.slot) {
-                        retired += u64::from(self.registry.retire(slot, incarnation, SlotState::Dead));
+                        retired +=
+                            u64::from(self.registry.retire(slot, incarnation, SlotState::Dead));
                     }
                 }
             }
@@ -123,7 +139,8 @@ impl RawProducer {
         if let Some(c) = &self.counters {
             c.dead_peers.add(retired);
             c.evictions.add(evicted);
-            c.liveness_alerts.add(self.required.as_ref().map_or(0, |r| r.alerts) - alerts_before);
+            c.liveness_alerts
+                .add(self.required.as_ref().map_or(0, |r| r.alerts) - alerts_before);
         }
         verdict?;
         if retired + evicted > 0 {
@@ -144,7 +161,11 @@ impl RawProducer {
         self.beat();
         let mapped = self.refresh_gates();
         let published = self.next - 1;
-        let limit = protocol::limit(self.gates.iter().map(|g| clamp_gate(g, published)), published, self.capacity);
+        let limit = protocol::limit(
+            self.gates.iter().map(|g| clamp_gate(g, published)),
+            published,
+            self.capacity,
+        );
         // A consumer that joined but whose cursor could not be mapped (out of file descriptors,
         // say) gates at a position we cannot read: publish nothing new until it is mapped.
         self.limit = if mapped { limit } else { limit.min(published) };
@@ -162,7 +183,10 @@ impl RawProducer {
     /// Records the producer's heartbeat, at most once per [`LIVENESS_CHECK`].
     fn beat(&mut self) {
         let now = Instant::now();
-        if self.last_beat.is_none_or(|t| now.duration_since(t) >= LIVENESS_CHECK) {
+        if self
+            .last_beat
+            .is_none_or(|t| now.duration_since(t) >= LIVENESS_CHECK)
+        {
             self.last_beat = Some(now);
             self.registry.producer_beat();
         }
@@ -178,16 +202,26 @@ impl RawProducer {
         if generation != self.seen_generation {
             let active = self.registry.active();
             self.gates.retain(|g| match g.slot {
-                Some((slot, inc)) => active.iter().any(|p| p.slot == slot && p.incarnation == inc),
+                Some((slot, inc)) => active
+                    .iter()
+                    .any(|p| p.slot == slot && p.incarnation == inc),
                 None => !active.iter().any(|p| p.id == g.id),
             });
             let mut complete = true;
             for p in active {
-                if self.gates.iter().any(|g| g.slot == Some((p.slot, p.incarnation))) {
+                if self
+                    .gates
+                    .iter()
+                    .any(|g| g.slot == Some((p.slot, p.incarnation)))
+                {
                     continue;
                 }
                 match Cursor::open(&self.name.consumer_cursor(&p.id), "consumer cursor") {
-                    Ok(cursor) => self.gates.push(Gate { slot: Some((p.slot, p.incarnation)), id: p.id, cursor }),
+                    Ok(cursor) => self.gates.push(Gate {
+                        slot: Some((p.slot, p.incarnation)),
+                        id: p.id,
+                        cursor,
+                    }),
                     Err(_) => complete = false,
                 }
             }
@@ -205,7 +239,10 @@ impl RawProducer {
             return;
         }
         let now = Instant::now();
-        if self.last_discovery.is_some_and(|t| now.duration_since(t) < d.interval) {
+        if self
+            .last_discovery
+            .is_some_and(|t| now.duration_since(t) < d.interval)
+        {
             return;
         }
         self.last_discovery = Some(now);
@@ -218,8 +255,15 @@ impl RawProducer {
             if let Ok(cursor) = Cursor::open(&self.name.consumer_cursor(&id), "consumer cursor") {
                 // Epoch 0: a disruptor-mp consumer. Ours (registered) are gated through the
                 // registry; another non-zero epoch is a leftover of an earlier ring.
-                if (protocol::cursor_epoch(cursor.cell()) == 0 || mutant!("producer.stale-epoch-gating")) && epoch != 0 {
-                    self.gates.push(Gate { slot: None, id, cursor });
+                if (protocol::cursor_epoch(cursor.cell()) == 0
+                    || mutant!("producer.stale-epoch-gating"))
+                    && epoch != 0
+                {
+                    self.gates.push(Gate {
+                        slot: None,
+                        id,
+                        cursor,
+                    });
                 }
             }
         }

@@ -18,24 +18,39 @@ use crate::{futex, payload, process};
 use std::time::{Duration, Instant};
 
 impl RawProducer {
-    pub(super) fn create(b: ProducerConfig, element_size: usize, alignment: usize) -> Result<RawProducer> {
+    pub(super) fn create(
+        b: ProducerConfig,
+        element_size: usize,
+        alignment: usize,
+    ) -> Result<RawProducer> {
         if b.capacity == 0 || !b.capacity.is_power_of_two() {
-            return Err(Error::InvalidConfig(format!("capacity {} is not a power of two", b.capacity)));
+            return Err(Error::InvalidConfig(format!(
+                "capacity {} is not a power of two",
+                b.capacity
+            )));
         }
         if element_size == 0 {
-            return Err(Error::InvalidConfig("events of 0 bytes carry nothing".into()));
+            return Err(Error::InvalidConfig(
+                "events of 0 bytes carry nothing".into(),
+            ));
         }
         if element_size as u64 > crate::layout::MAX_ELEMENT_SIZE {
             return Err(Error::InvalidConfig(format!("events of {element_size} bytes exceed the {} bytes a ring slot may hold (SPEC.md §2.2); pass larger data by reference", crate::layout::MAX_ELEMENT_SIZE)));
         }
         if !alignment.is_power_of_two() || alignment > crate::layout::MAX_ALIGNMENT {
-            return Err(Error::InvalidConfig(format!("alignment {alignment} is not a power of two up to 4096")));
+            return Err(Error::InvalidConfig(format!(
+                "alignment {alignment} is not a power of two up to 4096"
+            )));
         }
         if alignment > MIN_ALIGNMENT && element_size % alignment != 0 {
-            return Err(Error::InvalidConfig(format!("element size {element_size} is not a multiple of its alignment {alignment}")));
+            return Err(Error::InvalidConfig(format!(
+                "element size {element_size} is not a multiple of its alignment {alignment}"
+            )));
         }
         if b.registry_slots == 0 {
-            return Err(Error::InvalidConfig("a registry needs at least one slot".into()));
+            return Err(Error::InvalidConfig(
+                "a registry needs at least one slot".into(),
+            ));
         }
         if let Some(d) = &b.discovery {
             validate_consumer_id(&format!("{}_{}", d.prefix, d.max))?;
@@ -52,13 +67,27 @@ impl RawProducer {
                 return Ok(p);
             }
         }
-        Err(Error::AlreadyExists { what: "registry", name: b.name.registry().to_string() })
+        Err(Error::AlreadyExists {
+            what: "registry",
+            name: b.name.registry().to_string(),
+        })
     }
 
     /// One attempt: `None` when the registry this attempt found was removed under it.
-    fn create_or_restart(b: ProducerConfig, element_size: usize, alignment: usize) -> Result<Option<RawProducer>> {
-        let (header, geometry) = fresh_header(SegmentKind::Ring, alignment, element_size as u64, b.capacity as u64)
-            .ok_or_else(|| Error::InvalidConfig(format!("{} x {element_size} bytes overflows", b.capacity)))?;
+    fn create_or_restart(
+        b: ProducerConfig,
+        element_size: usize,
+        alignment: usize,
+    ) -> Result<Option<RawProducer>> {
+        let (header, geometry) = fresh_header(
+            SegmentKind::Ring,
+            alignment,
+            element_size as u64,
+            b.capacity as u64,
+        )
+        .ok_or_else(|| {
+            Error::InvalidConfig(format!("{} x {element_size} bytes overflows", b.capacity))
+        })?;
         let epoch = new_epoch();
         // Registry first: it is the ownership claim (link(2) of a finished object). If it
         // exists, this is a restart over a ring whose producer died (or a second producer,
@@ -78,7 +107,11 @@ impl RawProducer {
                 undo.dir = Some(dir);
             }
         }
-        let initial = if mutant!("producer.cursor-initial-zero") { 0 } else { INITIAL_SEQUENCE };
+        let initial = if mutant!("producer.cursor-initial-zero") {
+            0
+        } else {
+            INITIAL_SEQUENCE
+        };
         let cursor = Cursor::create(&b.name.producer_cursor(), "producer cursor", initial, epoch)?;
         undo.segment(cursor.segment());
         let ring = Segment::create(&b.name.ring(), "ring", &header, geometry, |_| {})?;
@@ -91,7 +124,11 @@ impl RawProducer {
     /// nothing it did not create: a registry, cursor or ring it cannot make sense of is
     /// reported ([`Error::Damaged`]), never reclaimed. `None`: the registry was removed under
     /// it (its producer closed), try creating again.
-    fn restart(b: ProducerConfig, element_size: usize, alignment: usize) -> Result<Option<RawProducer>> {
+    fn restart(
+        b: ProducerConfig,
+        element_size: usize,
+        alignment: usize,
+    ) -> Result<Option<RawProducer>> {
         let registry = match open_registry(&b.name.registry()) {
             Ok(r) => r,
             Err(Error::NotFound { .. }) => return Ok(None),
@@ -108,7 +145,12 @@ impl RawProducer {
             Ok(c) => c,
             // Died before creating it (we took over: it is dead): nothing was published.
             Err(Error::NotFound { .. }) => {
-                let c = Cursor::create(&b.name.producer_cursor(), "producer cursor", INITIAL_SEQUENCE, epoch)?;
+                let c = Cursor::create(
+                    &b.name.producer_cursor(),
+                    "producer cursor",
+                    INITIAL_SEQUENCE,
+                    epoch,
+                )?;
                 undo.segment(c.segment());
                 c
             }
@@ -127,8 +169,13 @@ impl RawProducer {
         let ring = match Segment::open(&b.name.ring(), "ring", &expect) {
             Ok(r) => r,
             Err(Error::NotFound { .. }) => {
-                let (header, geometry) = fresh_header(SegmentKind::Ring, alignment, element_size as u64, b.capacity as u64)
-                    .ok_or_else(|| Error::InvalidConfig("ring size overflows".into()))?;
+                let (header, geometry) = fresh_header(
+                    SegmentKind::Ring,
+                    alignment,
+                    element_size as u64,
+                    b.capacity as u64,
+                )
+                .ok_or_else(|| Error::InvalidConfig("ring size overflows".into()))?;
                 let r = Segment::create(&b.name.ring(), "ring", &header, geometry, |_| {})?;
                 undo.segment(&r);
                 r
@@ -146,7 +193,14 @@ impl RawProducer {
         Self::assemble(b, ring, cursor, registry, element_size, true).map(Some)
     }
 
-    fn assemble(b: ProducerConfig, ring: Segment, cursor: Cursor, registry: Registry, element_size: usize, restarted: bool) -> Result<RawProducer> {
+    fn assemble(
+        b: ProducerConfig,
+        ring: Segment,
+        cursor: Cursor,
+        registry: Registry,
+        element_size: usize,
+        restarted: bool,
+    ) -> Result<RawProducer> {
         let last = cursor.load();
         // Counters are observability, not protocol: a ring whose counters segment cannot be
         // made or is full runs without them.
@@ -169,7 +223,11 @@ impl RawProducer {
             element_size,
             capacity: b.capacity,
             mask: b.capacity as i64 - 1,
-            next: if restarted && mutant!("producer.restart-at-0") { 0 } else { last + 1 },
+            next: if restarted && mutant!("producer.restart-at-0") {
+                0
+            } else {
+                last + 1
+            },
             limit: last,
             gates: Vec::new(),
             seen_generation: u64::MAX,
@@ -207,7 +265,11 @@ impl RawProducer {
             self.last_discovery = None;
             self.refresh_gates();
             let ids = &self.required.as_ref().expect("required config").config.ids;
-            let missing: Vec<String> = ids.iter().filter(|id| !self.gates.iter().any(|g| &g.id == *id)).cloned().collect();
+            let missing: Vec<String> = ids
+                .iter()
+                .filter(|id| !self.gates.iter().any(|g| &g.id == *id))
+                .cloned()
+                .collect();
             if missing.is_empty() {
                 return Ok(());
             }
@@ -235,7 +297,11 @@ impl RawProducer {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(Error::ConsumersMissing { min, found: self.gates.len(), timeout });
+                return Err(Error::ConsumersMissing {
+                    min,
+                    found: self.gates.len(),
+                    timeout,
+                });
             }
             // Membership polling during startup only; no event data depends on this sleep.
             std::thread::sleep(Duration::from_millis(1));
@@ -252,8 +318,16 @@ impl Drop for RawProducer {
         // the ring state after announcing themselves (SPEC.md §8).
         self.flush();
         if !mutant!("producer.close-keeps-open") {
-            let final_sequence = if mutant!("producer.close-final-off-by-one") { self.next - 2 } else { self.next - 1 };
-            self.registry.close(if mutant!("producer.close-no-final") { -1 } else { final_sequence });
+            let final_sequence = if mutant!("producer.close-final-off-by-one") {
+                self.next - 2
+            } else {
+                self.next - 1
+            };
+            self.registry.close(if mutant!("producer.close-no-final") {
+                -1
+            } else {
+                final_sequence
+            });
         }
         crate::failpoint::hit("producer.close");
         futex::wake_all(&self.cursor.cell().value);
@@ -269,7 +343,11 @@ impl Drop for RawProducer {
         // temporaries of processes killed while creating a segment.
         let reaped = self.registry.reap_dead();
         crate::cleanup::sweep_closed_ring(&self.name, &self.registry, &reaped);
-        if let Some(dir) = self.name.consumers_dir().filter(|d| d.symlink_metadata().is_ok_and(|m| m.file_type().is_dir())) {
+        if let Some(dir) = self
+            .name
+            .consumers_dir()
+            .filter(|d| d.symlink_metadata().is_ok_and(|m| m.file_type().is_dir()))
+        {
             // Fails while consumers still have cursors there; the last one to leave removes it.
             let _ = std::fs::remove_dir(dir);
         }
@@ -314,8 +392,19 @@ const CREATE_ATTEMPTS: usize = 8;
 /// other segments exist, so it is not a half-made creation of ours: those are never visible).
 fn damaged(what: &'static str, path: &SegmentPath, e: Error) -> Error {
     match e {
-        Error::Layout { source, .. } if matches!(source, crate::layout::LayoutError::TooShort { .. } | crate::layout::LayoutError::Initializing | crate::layout::LayoutError::Truncated { .. }) => {
-            Error::Damaged { what, name: path.to_string(), why: source.to_string() }
+        Error::Layout { source, .. }
+            if matches!(
+                source,
+                crate::layout::LayoutError::TooShort { .. }
+                    | crate::layout::LayoutError::Initializing
+                    | crate::layout::LayoutError::Truncated { .. }
+            ) =>
+        {
+            Error::Damaged {
+                what,
+                name: path.to_string(),
+                why: source.to_string(),
+            }
         }
         other => other,
     }
@@ -336,8 +425,12 @@ fn open_registry(path: &SegmentPath) -> Result<Registry> {
 /// A fresh non-zero ring epoch: distinct across rings and restarts with overwhelming odds.
 fn new_epoch() -> u64 {
     let t = process::boottime_ns();
-    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
     let local = 0u8;
     let addr = &local as *const u8 as u64;
-    payload::mix(t ^ wall.rotate_left(17) ^ u64::from(process::own_pid()).rotate_left(40) ^ addr).max(1)
+    payload::mix(t ^ wall.rotate_left(17) ^ u64::from(process::own_pid()).rotate_left(40) ^ addr)
+        .max(1)
 }

@@ -14,7 +14,10 @@ impl RawProducer {
     #[inline(always)]
     pub(super) fn slot_ptr(&self, seq: i64) -> *mut u8 {
         // SAFETY: masked index < capacity; the ring holds capacity * element_size bytes.
-        unsafe { self.slots.add((seq & self.mask) as usize * self.element_size) }
+        unsafe {
+            self.slots
+                .add((seq & self.mask) as usize * self.element_size)
+        }
     }
 
     /// Publishes one event written by `write` into its slot; waits while the ring is full.
@@ -53,7 +56,12 @@ impl RawProducer {
         }
         // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it; the
         // masked index is below capacity and the slots hold `capacity` aligned `E`s.
-        unsafe { self.slots.cast::<E>().add((seq & self.mask) as usize).write(*event) };
+        unsafe {
+            self.slots
+                .cast::<E>()
+                .add((seq & self.mask) as usize)
+                .write(*event)
+        };
         crate::failpoint::hit("producer.written");
         self.publish_cursor(seq);
         Ok(seq)
@@ -116,7 +124,11 @@ impl RawProducer {
     /// [`Error::BatchTooLarge`]: `n` is 0 or more than the capacity.
     /// [`Error::Full`]: no room now (the slowest gating consumer has not freed
     /// the slot); nothing was written.
-    pub fn try_publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut [u8])) -> Result<i64> {
+    pub fn try_publish_batch(
+        &mut self,
+        n: usize,
+        write: impl FnMut(usize, &mut [u8]),
+    ) -> Result<i64> {
         let last = self.check_batch(n)?;
         if !protocol::within_limit(last, self.limit) {
             self.rescan();
@@ -141,7 +153,11 @@ impl RawProducer {
         if !protocol::within_limit(last, self.limit) {
             self.wait_for_room(last)?;
         }
-        Ok(RawClaim { first: self.next, n, producer: self })
+        Ok(RawClaim {
+            first: self.next,
+            n,
+            producer: self,
+        })
     }
 
     /// A non-waiting publish found no room for `seq`.
@@ -150,19 +166,27 @@ impl RawProducer {
         if let Some(c) = &self.counters {
             c.full.increment();
         }
-        Error::Full { missing: (seq - self.limit) as u64 }
+        Error::Full {
+            missing: (seq - self.limit) as u64,
+        }
     }
 
     fn check_len(&self, len: usize) -> Result<()> {
         if len != self.element_size {
-            return Err(Error::EventSize { expected: self.element_size, got: len });
+            return Err(Error::EventSize {
+                expected: self.element_size,
+                got: len,
+            });
         }
         Ok(())
     }
 
     fn check_batch(&self, n: usize) -> Result<i64> {
         if n == 0 || n > self.capacity {
-            return Err(Error::BatchTooLarge { n, capacity: self.capacity });
+            return Err(Error::BatchTooLarge {
+                n,
+                capacity: self.capacity,
+            });
         }
         Ok(self.next + n as i64 - 1)
     }
@@ -180,11 +204,18 @@ impl RawProducer {
     }
 
     #[inline(always)]
-    fn write_and_publish(&mut self, first: i64, n: usize, mut write: impl FnMut(usize, &mut [u8])) -> i64 {
+    fn write_and_publish(
+        &mut self,
+        first: i64,
+        n: usize,
+        mut write: impl FnMut(usize, &mut [u8]),
+    ) -> i64 {
         crate::failpoint::hit("producer.claimed");
         for i in 0..n {
             // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it.
-            let slot = unsafe { std::slice::from_raw_parts_mut(self.slot_ptr(first + i as i64), self.element_size) };
+            let slot = unsafe {
+                std::slice::from_raw_parts_mut(self.slot_ptr(first + i as i64), self.element_size)
+            };
             write(i, slot);
             if mutant!("producer.batch-store-per-event") {
                 self.store_cursor(first + i as i64);
@@ -223,7 +254,11 @@ impl RawProducer {
         protocol::publish(cell, last);
         if !mutant!("producer.no-wake") {
             // SAFETY: `parked` points into the registry mapping `self` holds.
-            let word = if mutant!("producer.wake-word-on-cursor") { &cell.waiters } else { unsafe { &*self.parked } };
+            let word = if mutant!("producer.wake-word-on-cursor") {
+                &cell.waiters
+            } else {
+                unsafe { &*self.parked }
+            };
             futex::wake_if_waiting(&cell.value, word);
         }
         // Counted once visible, in batches: two counter stores per cursor store would be two
@@ -251,7 +286,11 @@ impl RawProducer {
 
     /// Brings the counters up to the cursor's value (every event consumers can see).
     pub(super) fn count_visible(&mut self) {
-        let visible = if self.coalesce > 1 { self.stored } else { self.next - 1 };
+        let visible = if self.coalesce > 1 {
+            self.stored
+        } else {
+            self.next - 1
+        };
         if self.counted < visible {
             self.count_published(visible);
         }
@@ -297,7 +336,12 @@ impl RawClaim<'_> {
     pub fn slot_mut(&mut self, i: usize) -> &mut [u8] {
         assert!(i < self.n, "slot {i} outside a claim of {}", self.n);
         // SAFETY: claimed slots are the producer's alone until committed.
-        unsafe { std::slice::from_raw_parts_mut(self.producer.slot_ptr(self.first + i as i64), self.producer.element_size) }
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.producer.slot_ptr(self.first + i as i64),
+                self.producer.element_size,
+            )
+        }
     }
 
     /// Publishes every claimed slot with one cursor store. Returns the last sequence.

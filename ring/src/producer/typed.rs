@@ -17,7 +17,10 @@ pub struct Producer<E: Pod> {
 impl<E: Pod> Producer<E> {
     /// The typed producer over `raw`, whose ring holds `E` events.
     pub(super) fn new(raw: RawProducer) -> Self {
-        Producer { raw, _event: PhantomData }
+        Producer {
+            raw,
+            _event: PhantomData,
+        }
     }
 
     /// Publishes `event`, waiting while the ring is full. Inlined into the caller: one typed
@@ -43,7 +46,8 @@ impl<E: Pod> Producer<E> {
     /// A full ring is waited out.
     #[inline]
     pub fn publish_with(&mut self, write: impl FnOnce(&mut E)) -> Result<i64> {
-        self.raw.publish_with(|s| write(bytemuck::from_bytes_mut(s)))
+        self.raw
+            .publish_with(|s| write(bytemuck::from_bytes_mut(s)))
     }
 
     /// Publishes `event`, or [`Error::Full`](crate::Error::Full) at once.
@@ -54,7 +58,8 @@ impl<E: Pod> Producer<E> {
     /// the slot); nothing was written.
     #[inline]
     pub fn try_publish(&mut self, event: &E) -> Result<i64> {
-        self.raw.try_publish_with(|s| s.copy_from_slice(bytemuck::bytes_of(event)))
+        self.raw
+            .try_publish_with(|s| s.copy_from_slice(bytemuck::bytes_of(event)))
     }
 
     /// Publishes `n` events filled by `write(i, &mut E)`, one cursor store.
@@ -67,7 +72,8 @@ impl<E: Pod> Producer<E> {
     /// A full ring is waited out.
     #[inline]
     pub fn publish_batch(&mut self, n: usize, mut write: impl FnMut(usize, &mut E)) -> Result<i64> {
-        self.raw.publish_batch(n, |i, s| write(i, bytemuck::from_bytes_mut(s)))
+        self.raw
+            .publish_batch(n, |i, s| write(i, bytemuck::from_bytes_mut(s)))
     }
 
     /// [`publish_batch`](Self::publish_batch), or [`Error::Full`](crate::Error::Full) at once.
@@ -77,8 +83,13 @@ impl<E: Pod> Producer<E> {
     /// [`Error::BatchTooLarge`](crate::Error::BatchTooLarge): `n` is 0 or more than the capacity.
     /// [`Error::Full`](crate::Error::Full): no room now (the slowest gating consumer has not freed
     /// the slot); nothing was written.
-    pub fn try_publish_batch(&mut self, n: usize, mut write: impl FnMut(usize, &mut E)) -> Result<i64> {
-        self.raw.try_publish_batch(n, |i, s| write(i, bytemuck::from_bytes_mut(s)))
+    pub fn try_publish_batch(
+        &mut self,
+        n: usize,
+        mut write: impl FnMut(usize, &mut E),
+    ) -> Result<i64> {
+        self.raw
+            .try_publish_batch(n, |i, s| write(i, bytemuck::from_bytes_mut(s)))
     }
 
     /// Claims `n` slots for zero-copy writing.
@@ -90,7 +101,10 @@ impl<E: Pod> Producer<E> {
     /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
     /// A full ring is waited out.
     pub fn claim(&mut self, n: usize) -> Result<Claim<'_, E>> {
-        Ok(Claim { raw: self.raw.claim(n)?, _event: PhantomData })
+        Ok(Claim {
+            raw: self.raw.claim(n)?,
+            _event: PhantomData,
+        })
     }
 
     /// The untyped producer underneath.

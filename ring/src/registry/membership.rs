@@ -55,10 +55,19 @@ impl Registry {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(lock) => return Ok(JoinLock { _lock: Some(lock) }),
                 Err((f, Errno::EWOULDBLOCK | Errno::EINTR)) => file = f,
-                Err((_, e)) => return Err(Error::Io { op: "flock", name: self.seg.path().to_string(), source: e.into() }),
+                Err((_, e)) => {
+                    return Err(Error::Io {
+                        op: "flock",
+                        name: self.seg.path().to_string(),
+                        source: e.into(),
+                    })
+                }
             }
             if Instant::now() >= deadline {
-                return Err(Error::JoinLockTimeout { ring: ring.to_owned(), waited: started.elapsed() });
+                return Err(Error::JoinLockTimeout {
+                    ring: ring.to_owned(),
+                    waited: started.elapsed(),
+                });
             }
             // A join holds the lock for microseconds: a back-off, not data synchronisation.
             std::thread::sleep(Duration::from_micros(200));
@@ -72,11 +81,16 @@ impl Registry {
         let me = owner_word(process::own_pid(), process::own_start_time());
         for i in 0..self.slots {
             let s = self.slot(i);
-            let Some(state) = protocol::slot_state(s).filter(|st| st.holds_id()) else { continue };
+            let Some(state) = protocol::slot_state(s).filter(|st| st.holds_id()) else {
+                continue;
+            };
             if self.slot_id(i).as_deref() == Some(id) {
                 let owner = protocol::owner(s);
                 if self.holds_id(i, state, owner, me) {
-                    return Err(Error::ConsumerIdInUse { id: id.to_owned(), pid: owner_pid(owner) });
+                    return Err(Error::ConsumerIdInUse {
+                        id: id.to_owned(),
+                        pid: owner_pid(owner),
+                    });
                 }
             }
         }
@@ -107,7 +121,12 @@ impl Registry {
     /// The caller holds the join lock ([`lock_joins`](Self::lock_joins)), so no other joiner
     /// runs; the producer may still retire or reap a slot meanwhile. Each claim is a CAS, and
     /// one lost to the producer makes the join look again rather than fail.
-    pub fn join(&self, id: &str, ring: &str, before_gating: impl FnOnce()) -> Result<(usize, Join)> {
+    pub fn join(
+        &self,
+        id: &str,
+        ring: &str,
+        before_gating: impl FnOnce(),
+    ) -> Result<(usize, Join)> {
         let pid = process::own_pid();
         let start = process::own_start_time();
         let me = owner_word(pid, start);
@@ -115,13 +134,18 @@ impl Registry {
         'retry: for attempt in 0..JOIN_ATTEMPTS {
             for i in 0..self.slots {
                 let s = self.slot(i);
-                let Some(state) = protocol::slot_state(s).filter(|st| st.holds_id()) else { continue };
+                let Some(state) = protocol::slot_state(s).filter(|st| st.holds_id()) else {
+                    continue;
+                };
                 if self.slot_id(i).as_deref() != Some(id) {
                     continue;
                 }
                 let owner = protocol::owner(s);
                 if self.holds_id(i, state, owner, me) {
-                    return Err(Error::ConsumerIdInUse { id: id.to_owned(), pid: owner_pid(owner) });
+                    return Err(Error::ConsumerIdInUse {
+                        id: id.to_owned(),
+                        pid: owner_pid(owner),
+                    });
                 }
                 if owner == 0 && attempt + 1 < JOIN_ATTEMPTS {
                     // A reap (§7.6) between its owner CAS and its FREE store: claiming the slot
@@ -141,17 +165,24 @@ impl Registry {
                 // The producer may have retired the dead owner's ACTIVE slot while we took it
                 // over: it stopped gating, so this is a re-join after all. (A word no
                 // participant writes counts as retired: the slot is re-activated.)
-                let state = if state == SlotState::Active { protocol::slot_state(s) } else { Some(state) };
+                let state = if state == SlotState::Active {
+                    protocol::slot_state(s)
+                } else {
+                    Some(state)
+                };
                 if state != Some(SlotState::Active) {
                     before_gating();
                     protocol::activate(s);
                 }
                 self.bump();
-                return Ok((i, match state {
-                    Some(SlotState::Active) => Join::TakeOver,
-                    Some(SlotState::Evicted) => Join::Rejoin { evicted: true },
-                    _ => Join::Rejoin { evicted: false },
-                }));
+                return Ok((
+                    i,
+                    match state {
+                        Some(SlotState::Active) => Join::TakeOver,
+                        Some(SlotState::Evicted) => Join::Rejoin { evicted: true },
+                        _ => Join::Rejoin { evicted: false },
+                    },
+                ));
             }
             for i in 0..self.slots {
                 let s = self.slot(i);
@@ -160,7 +191,16 @@ impl Registry {
                     // SAFETY: CLAIMING gives this process sole ownership of the id bytes (the
                     // `overwrite` mutant breaks that on purpose); `id` is a validated id of at
                     // most MAX_ID_LEN bytes.
-                    unsafe { protocol::fill_claimed(s, id.as_bytes(), me, start, process::boottime_ns(), process::own_pid_ns()) };
+                    unsafe {
+                        protocol::fill_claimed(
+                            s,
+                            id.as_bytes(),
+                            me,
+                            start,
+                            process::boottime_ns(),
+                            process::own_pid_ns(),
+                        )
+                    };
                     before_gating();
                     protocol::activate(s);
                     if !mutant!("consumer.join-no-generation") {
@@ -169,10 +209,16 @@ impl Registry {
                     return Ok((i, Join::Fresh));
                 }
             }
-            return Err(Error::RegistryFull { ring: ring.to_owned(), slots: self.slots });
+            return Err(Error::RegistryFull {
+                ring: ring.to_owned(),
+                slots: self.slots,
+            });
         }
         // Only a participant that ignores the join lock can keep winning our CASes.
-        Err(Error::ConsumerIdInUse { id: id.to_owned(), pid: lost.map_or(0, owner_pid) })
+        Err(Error::ConsumerIdInUse {
+            id: id.to_owned(),
+            pid: lost.map_or(0, owner_pid),
+        })
     }
 
     /// Refuses a join that took slot `i` (its cursor was lapped, or it was evicted): the slot
@@ -180,7 +226,15 @@ impl Registry {
     /// way and the closing producer frees it and removes its cursor once the refused process is
     /// gone (SPEC.md §7.3 step 5, §7.6).
     pub fn refuse(&self, i: usize, evicted: bool) {
-        protocol::step_down(self.slot(i), self.control(), if evicted { SlotState::Evicted } else { SlotState::Dead });
+        protocol::step_down(
+            self.slot(i),
+            self.control(),
+            if evicted {
+                SlotState::Evicted
+            } else {
+                SlotState::Dead
+            },
+        );
     }
 
     /// Leaves slot `i` if its owner word is still `me` (the word [`join`](Self::join) stored):

@@ -7,8 +7,7 @@
 mod membership;
 mod verdicts;
 
-pub use membership::{Join, JoinLock};
-pub use verdicts::AliveParticipant;
+pub use membership::Join;
 
 use crate::error::{Error, Result};
 use crate::layout::image::{registry_image, RegistryInit};
@@ -52,12 +51,19 @@ impl Registry {
             producer_pid_ns: process::own_pid_ns(),
         };
         // The bytes come from the same builder the golden layouts are checked against.
-        let image = registry_image(&init).map_err(|e| Error::InvalidConfig(format!("registry of {slots} slots: {e}")))?;
-        let seg = Segment::create(path, "registry", image.header(), *image.geometry(), |payload| {
-            // SAFETY: fresh payload of 128 * (slots + 1) bytes, not yet visible to anyone (the
-            // header, magic last, is written after this returns).
-            unsafe { image.write_payload(payload) }
-        })?;
+        let image = registry_image(&init)
+            .map_err(|e| Error::InvalidConfig(format!("registry of {slots} slots: {e}")))?;
+        let seg = Segment::create(
+            path,
+            "registry",
+            image.header(),
+            *image.geometry(),
+            |payload| {
+                // SAFETY: fresh payload of 128 * (slots + 1) bytes, not yet visible to anyone (the
+                // header, magic last, is written after this returns).
+                unsafe { image.write_payload(payload) }
+            },
+        )?;
         let r = Registry { seg, slots };
         if mutant!("registry.generation-starts-1") {
             // Planted defect; the image, not yet visible to anyone, is being finished.
@@ -126,7 +132,9 @@ impl Registry {
         if mutant!("registry.unvalidated-id") {
             return Some(id.to_owned());
         }
-        crate::names::validate_consumer_id(id).is_ok().then(|| id.to_owned())
+        crate::names::validate_consumer_id(id)
+            .is_ok()
+            .then(|| id.to_owned())
     }
 
     /// Slot `i`'s id bytes as text, whatever they are: for reports only (`stat`, `rm`); never

@@ -23,7 +23,9 @@ pub struct AliveParticipant {
 impl std::fmt::Display for AliveParticipant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.slot, &self.id) {
-            (Some(i), Some(id)) => write!(f, "consumer {id:?} (registry slot {i}, pid {})", self.pid),
+            (Some(i), Some(id)) => {
+                write!(f, "consumer {id:?} (registry slot {i}, pid {})", self.pid)
+            }
             (Some(i), None) => write!(f, "registry slot {i} (pid {})", self.pid),
             _ => write!(f, "the producer (pid {})", self.pid),
         }
@@ -66,7 +68,11 @@ impl Registry {
     fn slot_liveness_word(&self, i: usize, owner: u64) -> Liveness {
         let s = self.slot(i);
         // Relaxed: liveness words, advisory (a false "alive" only delays).
-        process::participant_liveness(owner, s.pid_ns.load(Ordering::Relaxed), s.heartbeat.load(Ordering::Relaxed))
+        process::participant_liveness(
+            owner,
+            s.pid_ns.load(Ordering::Relaxed),
+            s.heartbeat.load(Ordering::Relaxed),
+        )
     }
 
     /// Whether the producer that owns the ring may still run (alive or unknown).
@@ -86,7 +92,11 @@ impl Registry {
     fn producer_liveness_word(&self, owner: u64) -> Liveness {
         let c = self.control();
         // Relaxed: liveness words, advisory.
-        process::participant_liveness(owner, c.producer_pid_ns.load(Ordering::Relaxed), c.producer_heartbeat.load(Ordering::Relaxed))
+        process::participant_liveness(
+            owner,
+            c.producer_pid_ns.load(Ordering::Relaxed),
+            c.producer_heartbeat.load(Ordering::Relaxed),
+        )
     }
 
     /// The producer's pid.
@@ -102,12 +112,18 @@ impl Registry {
         let c = self.control();
         let owner = protocol::producer_owner(c);
         if mutant!("producer.restart-refused") || self.producer_alive_word(owner) {
-            return Err(Error::ProducerAlive { ring: ring.to_owned(), pid: owner_pid(owner) });
+            return Err(Error::ProducerAlive {
+                ring: ring.to_owned(),
+                pid: owner_pid(owner),
+            });
         }
         let start = process::own_start_time();
         let me = owner_word(process::own_pid(), start);
         if let Err(now) = protocol::take_over_producer(c, owner, me) {
-            return Err(Error::ProducerAlive { ring: ring.to_owned(), pid: owner_pid(now) });
+            return Err(Error::ProducerAlive {
+                ring: ring.to_owned(),
+                pid: owner_pid(now),
+            });
         }
         protocol::record_producer(c, start, process::boottime_ns(), process::own_pid_ns());
         self.bump();
@@ -127,13 +143,17 @@ impl Registry {
     /// Records a heartbeat of the producer.
     pub fn producer_beat(&self) {
         // Relaxed: a heartbeat word, advisory.
-        self.control().producer_heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
+        self.control()
+            .producer_heartbeat
+            .store(process::boottime_ns(), Ordering::Relaxed);
     }
 
     /// Records a heartbeat of slot `i`'s owner.
     pub fn slot_beat(&self, i: usize) {
         // Relaxed: a heartbeat word, advisory.
-        self.slot(i).heartbeat.store(process::boottime_ns(), Ordering::Relaxed);
+        self.slot(i)
+            .heartbeat
+            .store(process::boottime_ns(), Ordering::Relaxed);
     }
 
     /// Frees every slot whose consumer died (DEAD, or ACTIVE or EVICTED with a dead owner) and returns
@@ -179,12 +199,23 @@ impl Registry {
     pub fn alive_participants(&self) -> Vec<AliveParticipant> {
         let mut out = Vec::new();
         if self.producer_alive() {
-            out.push(AliveParticipant { slot: None, id: None, pid: self.producer_pid() });
+            out.push(AliveParticipant {
+                slot: None,
+                id: None,
+                pid: self.producer_pid(),
+            });
         }
         out.extend(
             (0..self.slots)
-                .filter(|&i| matches!(self.state(i), Some(SlotState::Active | SlotState::Claiming)) && self.slot_owner_alive(i))
-                .map(|i| AliveParticipant { slot: Some(i), id: Some(self.slot_id_raw(i)), pid: owner_pid(protocol::owner(self.slot(i))) }),
+                .filter(|&i| {
+                    matches!(self.state(i), Some(SlotState::Active | SlotState::Claiming))
+                        && self.slot_owner_alive(i)
+                })
+                .map(|i| AliveParticipant {
+                    slot: Some(i),
+                    id: Some(self.slot_id_raw(i)),
+                    pid: owner_pid(protocol::owner(self.slot(i))),
+                }),
         );
         out
     }

@@ -39,7 +39,7 @@ fn catalogue_covers_every_committed_file() {
             );
             assert!(
                 names.contains(&rel),
-                "{rel} is committed but not in ringproof::layout::golden"
+                "{rel} is committed but not in ringproof::kit::layout::golden"
             );
         }
     }
@@ -51,9 +51,9 @@ fn catalogue_covers_every_committed_file() {
 /// The creators write exactly the builders' bytes (so the goldens pin the real writers).
 #[test]
 fn creators_write_the_builders_bytes() {
-    use ringproof::cursor::Cursor;
-    use ringproof::registry::Registry;
-    use ringproof::{ProducerBuilder, RingName, SegmentPath};
+    use ringproof::kit::cursor::Cursor;
+    use ringproof::kit::registry::Registry;
+    use ringproof::{kit::names::SegmentPath, ProducerBuilder, RingName};
     let tmp = TempDir::new("creators");
 
     let c = Cursor::create(
@@ -210,8 +210,8 @@ fn counters_goldens_are_the_builders_bytes() {
 /// `Counters::create` and the bundle registrations write exactly the builders' bytes.
 #[test]
 fn counters_creator_writes_the_builders_bytes() {
-    use ringproof::counters::{register_consumer, register_producer, Counters};
-    use ringproof::SegmentPath;
+    use ringproof::kit::counters::{register_consumer, register_producer, Counters};
+    use ringproof::kit::names::SegmentPath;
     let tmp = TempDir::new("counters");
     let fresh = tmp.0.join("fresh.counters");
     drop(Counters::create(&SegmentPath::File(fresh.clone())).unwrap());

@@ -23,10 +23,10 @@ fn validator_regressions() {
         validate_header(&h.to_bytes(), 4096, &Expect::kind(SegmentKind::Ring)),
         Err(LayoutError::ElementTooLarge {
             found: u64::MAX,
-            max: ringproof::layout::MAX_ELEMENT_SIZE
+            max: ringproof::kit::layout::MAX_ELEMENT_SIZE
         })
     );
-    let big = ringproof::layout::MAX_ELEMENT_SIZE;
+    let big = ringproof::kit::layout::MAX_ELEMENT_SIZE;
     let h = LayoutHeader::new(SegmentKind::Ring, 8, big, 1 << 39, big << 39);
     assert_eq!(
         validate_header(&h.to_bytes(), 4096, &Expect::kind(SegmentKind::Ring)),
@@ -162,7 +162,7 @@ fn arb_input(goldens: Vec<Vec<u8>>) -> impl Strategy<Value = (Vec<u8>, usize)> {
 fn check_accepted(
     b: &[u8],
     len: usize,
-    g: &ringproof::layout::Geometry,
+    g: &ringproof::kit::layout::Geometry,
     kind: SegmentKind,
 ) -> Result<(), TestCaseError> {
     prop_assert!(len >= HEADER_SIZE && b.len() >= HEADER_SIZE);
@@ -179,7 +179,7 @@ fn check_accepted(
     prop_assert!(g.alignment.is_power_of_two() && (8..=4096).contains(&g.alignment));
     prop_assert_eq!(
         g.payload_offset,
-        ringproof::layout::header::payload_offset(g.alignment)
+        ringproof::kit::layout::header::payload_offset(g.alignment)
     );
     prop_assert!(g.payload_offset >= HEADER_SIZE && g.payload_offset % g.alignment == 0);
     match kind {

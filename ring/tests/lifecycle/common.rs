@@ -1,7 +1,7 @@
 //! Shared by the lifecycle tests: a test's ring (unique name, leftover check), TP1-filled
 //! publishing and verified reading, and typed events.
 
-use ringproof::payload::{fill, verify};
+use ringproof::kit::payload::{fill, verify};
 use ringproof::{ConsumerBuilder, ProducerBuilder, RawConsumer, RawProducer, RingName};
 use ringproof_testsupport as support;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! destructor, its registry slot left behind), it is this test binary re-spawned as a child
 //! process ([`roles`]).
 //!
-//! Every event carries the TP1 payload (`ringproof::payload`) and every read verifies it; every
+//! Every event carries the TP1 payload (`ringproof::kit::payload`) and every read verifies it; every
 //! test runs on its own ring names and ends by asserting that nothing of them is left in
 //! /dev/shm. Synchronisation is a condition (a consumer count, a cursor, a child's exit), never
 //! a sleep.

@@ -3,7 +3,7 @@
 //! producer on a small ring, so that every test wraps it many times under gating.
 
 use crate::common::{check, event, publish, read, Event, TestRing, CAPACITY, SIZE};
-use ringproof::payload::{fill, verify};
+use ringproof::kit::payload::{fill, verify};
 use ringproof::ConsumerBuilder;
 
 /// Typed `publish` against typed `next` in another thread: every event arrives once, in order,

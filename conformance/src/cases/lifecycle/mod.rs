@@ -5,7 +5,9 @@ use super::*;
 use crate::ctx::{consumer_id, H};
 use crate::driver::{DriverError, Reply};
 use crate::protocol::Required;
-use ringproof::layout::registry::{owner_pid, owner_word, CONTROL_OFFSET, SLOT_DEAD, SLOT_SIZE};
+use ringproof::kit::layout::registry::{
+    owner_pid, owner_word, CONTROL_OFFSET, SLOT_DEAD, SLOT_SIZE,
+};
 
 mod liveness;
 mod rejoin;

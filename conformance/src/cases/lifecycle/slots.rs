@@ -104,7 +104,10 @@ fn registry_full(ctx: &mut Ctx) -> Result<(), CaseError> {
     // Fill every slot but one with a retired consumer whose owner (the harness) is alive: not
     // gating, not free, not reapable, and not this ring's ids.
     let path = ctx.segment_path("_registry", ".registry");
-    let me = owner_word(std::process::id(), ringproof::process::own_start_time());
+    let me = owner_word(
+        std::process::id(),
+        ringproof::kit::process::own_start_time(),
+    );
     {
         use std::os::unix::fs::FileExt;
         let f = std::fs::OpenOptions::new()

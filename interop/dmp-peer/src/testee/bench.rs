@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use disruptor_mp::{SharedConsumer, SharedProducer};
-use ringproof::payload::verify;
+use ringproof::kit::payload::verify;
 use ringproof_conformance::protocol::{
     Backend, BenchCmd, BenchMode, BenchReport, BenchRole, ErrorKind, RingAddr,
 };

@@ -9,7 +9,7 @@ use disruptor_mp::{
     attach_shared_consumer, build_shared_single_producer, CoordinationMode, MmapConsumer,
     MmapCursor, MmapProducer, MmapTransportLayout, MultiProcessError,
 };
-use ringproof::layout::{LayoutHeader, HEADER_SIZE};
+use ringproof::kit::layout::{LayoutHeader, HEADER_SIZE};
 use ringproof_conformance::protocol::{Backend, ErrorKind, RingAddr, WaitConsumers};
 use ringproof_conformance::serve::Failure;
 use ringproof_dmp_adapter::Ev;

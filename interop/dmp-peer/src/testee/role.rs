@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use disruptor_mp::{MmapConsumer, MmapCursor, MmapProducer, SharedConsumer, SharedProducer};
-use ringproof::payload::fill;
+use ringproof::kit::payload::fill;
 use ringproof_conformance::protocol::{ErrorKind, Mode, Wait};
 use ringproof_conformance::serve::Failure;
 use ringproof_dmp_adapter::Ev;

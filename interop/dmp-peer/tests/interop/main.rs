@@ -3,9 +3,9 @@
 //!
 //! - disruptor-mp side: the `dmp-peer` binary (`dmp-peer produce|consume ...`, one JSON line).
 //! - ringproof side: this test binary re-executed as `ringproof_role` (see `common`), which
-//!   runs `ringproof::testkit::{produce, consume}` and prints `ROLE_RESULT {json}`.
+//!   runs `ringproof::kit::testkit::{produce, consume}` and prints `ROLE_RESULT {json}`.
 //!
-//! Every event carries the TP1 test payload (`ringproof::payload`): each consumer checks that it
+//! Every event carries the TP1 test payload (`ringproof::kit::payload`): each consumer checks that it
 //! sees every sequence once, in order, with an intact checksum. Every test has a hard deadline
 //! (children are killed, the test fails) and ends by checking that /dev/shm holds nothing of
 //! its ring.
@@ -25,7 +25,7 @@ mod regressions;
 mod common;
 
 use common::{Outcome, Session, MARKER, ROLE_ENV};
-use ringproof::testkit::{self, ReadMode};
+use ringproof::kit::testkit::{self, ReadMode};
 use ringproof::{ConsumerBuilder, Coordination, ProducerBuilder, RingName};
 use serde_json::{json, Value};
 use std::io::Write;
