@@ -2,6 +2,7 @@
 //! floor or a ringproof subject (or hands a peer kind to the peers binary), and prints one
 //! JSON line for the orchestrator.
 
+use crate::ladder::{self, Rung};
 use crate::launcher::PEERS_BIN;
 use crate::role::{Kind, RoleArgs};
 use crate::{clock, floor_futex, floors, subjects};
@@ -27,8 +28,11 @@ pub fn run_role(a: RoleArgs, peers: Option<PeerRunner>) -> ExitCode {
                 batch: 1,
                 ..a.clone()
             }),
-            Kind::FloorRingPing => floors::ring_ping(&a, false),
-            Kind::FloorRingPingTouch => floors::ring_ping(&a, true),
+            Kind::FloorRingPing => ladder::ring_ping(&a, Rung::TwoLine),
+            Kind::FloorRingPingTouch => ladder::ring_ping(&a, Rung::Touch),
+            Kind::FloorRingPingWaiter => ladder::ring_ping(&a, Rung::Waiter),
+            Kind::FloorRingPingCounters => ladder::ring_ping(&a, Rung::Counters),
+            Kind::FloorRingPingLiveness => ladder::ring_ping(&a, Rung::Liveness),
             Kind::FloorPing => floors::ping(&a),
             Kind::FloorFutex => floor_futex::futex(&a),
             Kind::RpStreamSingle => subjects::stream(&a, subjects::Publish::Single),

@@ -10,10 +10,8 @@
 //!   with a full fence and wakes only if someone announced. A spins. It is the textbook version of what ringproof's `Blocking` strategy does
 //!   (ringproof moves the fence from writer to waiter with membarrier).
 //! - stream per event (diagnostic): the stream with `batch` = 1, one release store per event.
-//! - ring ping (diagnostic): the spin ping-pong carried the way a ring carries it: A writes the
-//!   value into a slot, then stores its cursor; B polls the cursor, then reads the slot. Two
-//!   cache lines move per hop instead of one. With `touch`, the waiting side also loads the
-//!   slot it will read next on every spin, so the slot line travels while it waits.
+//! - ring ping and its ablation ladder (diagnostic, `ladder.rs`): the spin ping-pong carried
+//!   the way a ring carries it, then with each of ringproof's per-hop costs added in turn.
 //!
 //! Every hot word lives in its own 128-byte block (a cache line and its adjacent-line-prefetch
 //! partner). Slots are walked as contiguous runs split at the wrap (no per-event masking), the
@@ -48,7 +46,7 @@ struct StreamCtl {
     pong: Line<AtomicU64>,
 }
 
-const SLOTS_OFFSET: usize = 4096;
+pub(crate) const SLOTS_OFFSET: usize = 4096;
 
 /// Control block of a ping or futex floor segment.
 #[repr(C)]
@@ -70,7 +68,7 @@ pub(crate) struct FutexWord {
 }
 
 /// Bytes of one ring of `capacity` slots of `size` bytes, rounded to whole pages.
-fn ring_bytes(capacity: usize, size: usize) -> usize {
+pub(crate) fn ring_bytes(capacity: usize, size: usize) -> usize {
     (capacity * size).div_ceil(4096) * 4096
 }
 
@@ -325,69 +323,6 @@ pub(crate) fn spin_pingpong_b(ping: &AtomicU64, pong: &AtomicU64, total: u64) ->
         pong.store(v, Release);
     }
     errors
-}
-
-/// Diagnostic: ping-pong through a slot plus a cursor per direction (what a ring moves per
-/// hop), the waiting side optionally touching its next slot while it spins.
-pub fn ring_ping(a: &RoleArgs, touch: bool) -> Result<Value, String> {
-    let seg = Shm::open(&a.name).map_err(|e| format!("open shm {}: {e}", a.name))?;
-    if seg.len() < segment_len(false, a.capacity, 8) {
-        return Err(format!("shm {} is {} bytes, too small", a.name, seg.len()));
-    }
-    // SAFETY: as in `ping`; the two rings follow the control page.
-    let ctl = unsafe { &*(seg.ptr() as *const PingCtl) };
-    let ab = unsafe { seg.ptr().add(SLOTS_OFFSET) as *mut u64 };
-    let ba = unsafe { seg.ptr().add(SLOTS_OFFSET + ring_bytes(a.capacity, 8)) as *mut u64 };
-    rendezvous(&ctl.ready.0, a);
-    let mask = a.capacity as u64 - 1;
-    let total = a.warmup + a.events;
-    // Writes `v` into slot `i` of `ring` and publishes it through `cursor`.
-    let send = |ring: *mut u64, cursor: &AtomicU64, i: u64, v: u64| {
-        // SAFETY: masked index; the reader reads slot i only after the release store.
-        unsafe { ring.add((i & mask) as usize).write_volatile(v) };
-        cursor.store(i, Release);
-    };
-    // Waits for `cursor` to reach `i`, then reads slot `i` of `ring`.
-    let receive = |ring: *mut u64, cursor: &AtomicU64, i: u64| {
-        // SAFETY: masked index into the mapped ring.
-        let slot = unsafe { ring.add((i & mask) as usize) };
-        let mut b = Backoff::new();
-        while cursor.load(Acquire) < i {
-            if touch {
-                // SAFETY: as above; the value is discarded, only the line matters.
-                std::hint::black_box(unsafe { slot.read_volatile() });
-            }
-            b.snooze();
-        }
-        // SAFETY: published (acquire above).
-        unsafe { slot.read_volatile() }
-    };
-    let (ping, pong) = (&ctl.ping.0, &ctl.pong.0);
-    let mut errors = 0;
-    match a.side {
-        Side::A => {
-            let mut rec = LatencyRecorder::new();
-            for i in 1..=total {
-                let t0 = clock::ticks();
-                send(ab, ping, i, i);
-                let v = receive(ba, pong, i);
-                let t1 = clock::ticks();
-                errors += u64::from(v != i);
-                if i > a.warmup {
-                    rec.record(t1 - t0);
-                }
-            }
-            Ok(rec.finish(a.ticks_per_ns, errors))
-        }
-        Side::B => {
-            for i in 1..=total {
-                let v = receive(ab, ping, i);
-                errors += u64::from(v != i);
-                send(ba, pong, i, v);
-            }
-            Ok(json!({ "rounds": a.events, "errors": errors }))
-        }
-    }
 }
 
 /// Round trips of the placement probe the futex floor runs first (its own latency says

@@ -29,6 +29,7 @@ pub mod floor_futex;
 pub mod floors;
 pub mod front;
 pub mod harness;
+pub mod ladder;
 pub mod launcher;
 pub mod machine;
 pub mod measure;

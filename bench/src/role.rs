@@ -21,6 +21,12 @@ pub enum Kind {
     FloorRingPing,
     /// Diagnostic: as FloorRingPing, the waiter also loading its next slot while spinning.
     FloorRingPingTouch,
+    /// Ablation ladder (`ladder.rs`): FloorRingPing + the wake-word load after each cursor store.
+    FloorRingPingWaiter,
+    /// Ablation ladder: + single-writer counters (reader per read, writer per 64 events).
+    FloorRingPingCounters,
+    /// Ablation ladder: + the reader's standing, lag and ring-state looks.
+    FloorRingPingLiveness,
     /// ringproof `publish` per event (one or more consumers).
     RpStreamSingle,
     /// ringproof `publish_batch`.
@@ -97,6 +103,9 @@ impl Kind {
             Kind::FloorStreamPerEvent => "raw-stream per-event store",
             Kind::FloorRingPing => "raw 2-line ring pingpong",
             Kind::FloorRingPingTouch => "raw 2-line pingpong, slot touched",
+            Kind::FloorRingPingWaiter => "ladder: 2-line + wake word",
+            Kind::FloorRingPingCounters => "ladder: + counters",
+            Kind::FloorRingPingLiveness => "ladder: + liveness looks",
             Kind::RpStreamSingle => "ringproof publish",
             Kind::RpStreamBatch => "ringproof publish_batch",
             Kind::RpStreamCoalesced => "ringproof publish, coalesced",
@@ -140,6 +149,9 @@ impl Kind {
                 | Kind::FloorStreamPerEvent
                 | Kind::FloorRingPing
                 | Kind::FloorRingPingTouch
+                | Kind::FloorRingPingWaiter
+                | Kind::FloorRingPingCounters
+                | Kind::FloorRingPingLiveness
         )
     }
 

@@ -304,6 +304,18 @@ pub const SCENARIOS: &[Scenario] = &[
         Kind::FloorPing,
         &[Kind::FloorRingPingTouch],
     ),
+    scenario(
+        "diag-ladder",
+        "diagnostic: the ablation ladder of a hop (bench/src/ladder.rs): the 2-line ring ping-pong, + the wake-word load, + counters, + liveness looks; pingpong-spin is the next rung (the public API)",
+        Kind::FloorPing,
+        &[
+            Kind::FloorRingPing,
+            Kind::FloorRingPingWaiter,
+            Kind::FloorRingPingCounters,
+            Kind::FloorRingPingLiveness,
+            Kind::RpPingSpin,
+        ],
+    ),
 ];
 
 /// Spin ping-pong one-way p50 below which the vCPUs count as close (geometric midpoint of

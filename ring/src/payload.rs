@@ -1,4 +1,4 @@
-//! The deterministic test payload (SPEC.md §7, "TP1").
+//! The deterministic test payload (SPEC.md §9, "TP1").
 //!
 //! Every tool in this repository that moves events for a test, a benchmark or a chaos campaign
 //! fills them with this payload, so any reader can tell, from the bytes alone, which sequence an

@@ -1,0 +1,155 @@
+//! The ablation ladder of a ring hop (diagnostic): the spin ping-pong carried the way a ring
+//! carries it, then with each cost ringproof's hot path adds to a hop, one rung at a time, so
+//! that every cost of `pingpong-spin` is a measured row and not a guess (issue 13):
+//!
+//! | rung | what a hop does |
+//! |---|---|
+//! | [`Rung::TwoLine`] | A writes the value into a slot, then stores its cursor (release); B polls the cursor (acquire), then reads the slot: two lines move per hop instead of one |
+//! | [`Rung::Touch`] | as `TwoLine`, the waiting side also loading the slot it reads next on every spin (a consumer-side idea, not what ringproof does) |
+//! | [`Rung::Waiter`] | `TwoLine`, and after each cursor store the writer loads a wake word in a line nobody writes while no one sleeps (SPEC.md §8: the registry's `consumers_parked`) |
+//! | [`Rung::Counters`] | `Waiter`, and the reader adds to two single-writer counters per read (`events_consumed`, its bytes; relaxed load + store, no lock prefix) while the writer adds to its two once per 64 events (SPEC.md §12.6) |
+//! | [`Rung::Liveness`] | `Counters`, and the reader loads its standing word (its registry slot's state) after each refresh that found an event, records its lag high-water mark, and loads the ring state on each empty poll (SPEC.md §7.10, §7.6) |
+//!
+//! The next row up is `pingpong-spin` itself: the public API (`Producer::publish`,
+//! `Consumer::read`) over a real ring.
+
+use crate::clock;
+use crate::floors::{rendezvous, ring_bytes, segment_len, Line, PingCtl, SLOTS_OFFSET};
+use crate::measure::{Backoff, LatencyRecorder};
+use crate::role::{RoleArgs, Side};
+use crate::shm::Shm;
+use serde_json::{json, Value};
+use std::sync::atomic::{compiler_fence, AtomicU32, AtomicU64, Ordering::*};
+
+/// One rung of the ladder; each includes the costs of the ones before it (except `Touch`, a
+/// side branch of `TwoLine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rung {
+    TwoLine,
+    Touch,
+    Waiter,
+    Counters,
+    Liveness,
+}
+
+/// This process's single-writer words: counters and the words a liveness look reads, each in
+/// its own line (as in the counters and registry segments, which only their writer touches).
+struct Private {
+    counters: [Line<AtomicU64>; 2],
+    lag_max: Line<AtomicU64>,
+    standing: Line<AtomicU32>,
+}
+
+impl Private {
+    fn new() -> Self {
+        Private {
+            counters: [Line(AtomicU64::new(0)), Line(AtomicU64::new(0))],
+            lag_max: Line(AtomicU64::new(0)),
+            standing: Line(AtomicU32::new(0)),
+        }
+    }
+
+    #[inline(always)]
+    fn add(&self, i: usize, n: u64) {
+        let c = &self.counters[i].0;
+        c.store(c.load(Relaxed) + n, Relaxed);
+    }
+}
+
+/// Runs one side of the ring ping-pong at `rung`.
+pub fn ring_ping(a: &RoleArgs, rung: Rung) -> Result<Value, String> {
+    let seg = Shm::open(&a.name).map_err(|e| format!("open shm {}: {e}", a.name))?;
+    if seg.len() < segment_len(false, a.capacity, 8) {
+        return Err(format!("shm {} is {} bytes, too small", a.name, seg.len()));
+    }
+    // SAFETY: the segment holds the control page and two rings (checked above); the control
+    // block's words are atomics, the slots plain u64s published through the cursors.
+    let ctl = unsafe { &*(seg.ptr() as *const PingCtl) };
+    let ab = unsafe { seg.ptr().add(SLOTS_OFFSET) as *mut u64 };
+    let ba = unsafe { seg.ptr().add(SLOTS_OFFSET + ring_bytes(a.capacity, 8)) as *mut u64 };
+    rendezvous(&ctl.ready.0, a);
+    let mask = a.capacity as u64 - 1;
+    let total = a.warmup + a.events;
+    let own = Private::new();
+    // The wake word each side loads after its cursor store: the futex floor's sleeper counts,
+    // which nothing writes during this run.
+    let (ping_wake, pong_wake) = (&ctl.sleep_ping.0.waiters, &ctl.sleep_pong.0.waiters);
+    let ring_state = &ctl.ready.0;
+    // Writes `v` into slot `i` of `ring` and publishes it through `cursor`.
+    let send = |ring: *mut u64, cursor: &AtomicU64, wake: &AtomicU32, i: u64, v: u64| {
+        // SAFETY: masked index; the reader reads slot i only after the release store.
+        unsafe { ring.add((i & mask) as usize).write_volatile(v) };
+        cursor.store(i, Release);
+        if rung >= Rung::Waiter {
+            compiler_fence(SeqCst);
+            if wake.load(Relaxed) != 0 {
+                return Err("a wake word no one writes was set".to_owned());
+            }
+        }
+        if rung >= Rung::Counters && i % 64 == 0 {
+            own.add(0, 64);
+            own.add(1, 64 * 8);
+        }
+        Ok(())
+    };
+    // Waits for `cursor` to reach `i`, then reads slot `i` of `ring`.
+    let receive = |ring: *mut u64, cursor: &AtomicU64, i: u64| {
+        // SAFETY: masked index into the mapped ring.
+        let slot = unsafe { ring.add((i & mask) as usize) };
+        let mut b = Backoff::new();
+        let mut seen = cursor.load(Acquire);
+        while seen < i {
+            if rung == Rung::Touch {
+                // SAFETY: as above; the value is discarded, only the line matters.
+                std::hint::black_box(unsafe { slot.read_volatile() });
+            }
+            if rung >= Rung::Liveness && ring_state.load(Acquire) == u32::MAX {
+                return Err("ring state changed".to_owned());
+            }
+            b.snooze();
+            seen = cursor.load(Acquire);
+        }
+        if rung >= Rung::Liveness {
+            if own.standing.0.load(Acquire) != 0 {
+                return Err("standing changed".to_owned());
+            }
+            let lag = seen - i + 1;
+            if lag > own.lag_max.0.load(Relaxed) {
+                own.lag_max.0.store(lag, Relaxed);
+            }
+        }
+        // SAFETY: published (acquire above).
+        let v = unsafe { slot.read_volatile() };
+        if rung >= Rung::Counters {
+            own.add(0, 1);
+            own.add(1, 8);
+        }
+        Ok(v)
+    };
+    let (ping, pong) = (&ctl.ping.0, &ctl.pong.0);
+    let mut errors = 0;
+    match a.side {
+        Side::A => {
+            let mut rec = LatencyRecorder::new();
+            for i in 1..=total {
+                let t0 = clock::ticks();
+                send(ab, ping, pong_wake, i, i)?;
+                let v = receive(ba, pong, i)?;
+                let t1 = clock::ticks();
+                errors += u64::from(v != i);
+                if i > a.warmup {
+                    rec.record(t1 - t0);
+                }
+            }
+            Ok(rec.finish(a.ticks_per_ns, errors))
+        }
+        Side::B => {
+            for i in 1..=total {
+                let v = receive(ab, ping, i)?;
+                errors += u64::from(v != i);
+                send(ba, pong, ping_wake, i, v)?;
+            }
+            Ok(json!({ "rounds": a.events, "errors": errors }))
+        }
+    }
+}
