@@ -1,6 +1,11 @@
 //! The testee protocol's messages (PROTOCOL.md), as Rust types both sides share.
 
-use clap::ValueEnum;
+mod action;
+mod bench;
+
+pub use action::{LivenessAction, UnknownLivenessAction};
+pub use bench::{BenchCmd, BenchMode, BenchReport, BenchRole};
+
 use serde::{Deserialize, Serialize};
 
 /// Protocol version this crate speaks.
@@ -49,117 +54,6 @@ pub enum Mode {
     Copy,
     Lease,
     Batch,
-}
-
-/// What a producer does about a stalled or dead required consumer (SPEC.md §7.10), by the
-/// names the protocol (`required.action`), the `--action` flags and chaos campaigns use:
-/// `shutdown` fails the blocked publish, `alert` only raises the alert and keeps gating, and
-/// `evict` stops gating on the consumer, which learns it was evicted. One type for all of
-/// them, so an unknown name is refused where it is read (by serde, clap or [`str::parse`])
-/// instead of falling through a string match. Into the ring's own type with [`From`].
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum LivenessAction {
-    // Plain comments, not doc comments: clap would turn those into per-value help and change
-    // the flags' `--help` text.
-    // `ringproof::LivenessAction::GracefulShutdown`.
-    Shutdown,
-    // `ringproof::LivenessAction::AlertOnly`.
-    Alert,
-    // `ringproof::LivenessAction::Evict`.
-    Evict,
-}
-
-impl LivenessAction {
-    /// Every action, in the order the flags list them.
-    pub const ALL: [LivenessAction; 3] = [
-        LivenessAction::Shutdown,
-        LivenessAction::Alert,
-        LivenessAction::Evict,
-    ];
-
-    /// The wire name (`shutdown`, `alert`, `evict`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LivenessAction::Shutdown => "shutdown",
-            LivenessAction::Alert => "alert",
-            LivenessAction::Evict => "evict",
-        }
-    }
-}
-
-impl std::fmt::Display for LivenessAction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A name that is not a liveness action.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown liveness action {0:?} (expected shutdown, alert or evict)")]
-pub struct UnknownLivenessAction(pub String);
-
-impl std::str::FromStr for LivenessAction {
-    type Err = UnknownLivenessAction;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        LivenessAction::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| UnknownLivenessAction(s.to_owned()))
-    }
-}
-
-impl From<LivenessAction> for ringproof::LivenessAction {
-    fn from(a: LivenessAction) -> Self {
-        match a {
-            LivenessAction::Shutdown => ringproof::LivenessAction::GracefulShutdown,
-            LivenessAction::Alert => ringproof::LivenessAction::AlertOnly,
-            LivenessAction::Evict => ringproof::LivenessAction::Evict,
-        }
-    }
-}
-
-#[cfg(test)]
-mod liveness_action_tests {
-    use super::LivenessAction;
-    use clap::ValueEnum;
-
-    #[test]
-    fn one_name_per_action_on_the_wire_the_command_line_and_in_text() {
-        for a in LivenessAction::ALL {
-            let wire = serde_json::to_string(&a).unwrap();
-            assert_eq!(wire, format!("\"{}\"", a.as_str()));
-            assert_eq!(serde_json::from_str::<LivenessAction>(&wire).unwrap(), a);
-            assert_eq!(a.to_possible_value().unwrap().get_name(), a.as_str());
-            assert_eq!(a.as_str().parse::<LivenessAction>(), Ok(a));
-            assert_eq!(a.to_string(), a.as_str());
-        }
-        assert_eq!(
-            LivenessAction::value_variants()
-                .iter()
-                .map(|a| a.as_str())
-                .collect::<Vec<_>>(),
-            ["shutdown", "alert", "evict"]
-        );
-    }
-
-    #[test]
-    fn an_unknown_action_is_refused_not_defaulted() {
-        assert!("graceful".parse::<LivenessAction>().is_err());
-        assert!(serde_json::from_str::<LivenessAction>("\"Alert\"").is_err());
-        assert!(LivenessAction::from_str("bogus", false).is_err());
-    }
-
-    #[test]
-    fn each_action_is_the_rings_own() {
-        use ringproof::LivenessAction as Ring;
-        assert_eq!(Ring::from(LivenessAction::Shutdown), Ring::GracefulShutdown);
-        assert_eq!(Ring::from(LivenessAction::Alert), Ring::AlertOnly);
-        assert_eq!(Ring::from(LivenessAction::Evict), Ring::Evict);
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -454,117 +348,6 @@ pub enum Message {
         dead: bool,
         mono_ns: u64,
     },
-}
-
-/// Which benchmark a `bench` command runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BenchMode {
-    /// A producer publishes `warmup + events` events; `consumers` consumers read and verify.
-    Stream,
-    /// Closed-loop round trips over two rings.
-    Pingpong,
-    /// Open-loop round trips (one due every `interval_ns`), latency from the due time.
-    Paced,
-}
-
-impl BenchMode {
-    pub const ALL: [BenchMode; 3] = [BenchMode::Stream, BenchMode::Pingpong, BenchMode::Paced];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BenchMode::Stream => "stream",
-            BenchMode::Pingpong => "pingpong",
-            BenchMode::Paced => "paced",
-        }
-    }
-
-    /// The capability a testee announces for this mode.
-    pub fn capability(self) -> &'static str {
-        match self {
-            BenchMode::Stream => "bench",
-            BenchMode::Pingpong => "bench-pingpong",
-            BenchMode::Paced => "bench-paced",
-        }
-    }
-}
-
-/// Which side of a benchmark run a testee is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BenchRole {
-    /// Stream: creates `ring` and publishes.
-    Producer,
-    /// Stream: attaches to `ring` as `consumer_id`, reads and verifies.
-    Consumer,
-    /// Ping-pong / paced: produces on `ring`, consumes `peer_ring`, starts and times the rounds.
-    Initiator,
-    /// Ping-pong / paced: produces on `ring`, consumes `peer_ring`, answers each event.
-    Responder,
-}
-
-/// The fields of a `bench` command (PROTOCOL.md, "Benchmarks").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BenchCmd {
-    pub id: u64,
-    pub mode: BenchMode,
-    pub role: BenchRole,
-    /// Stream: the ring. Ping-pong and paced: the ring this testee produces into.
-    pub ring: RingAddr,
-    /// Ping-pong and paced: the ring this testee consumes from (the other side's `ring`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peer_ring: Option<RingAddr>,
-    pub capacity: u64,
-    pub event_size: u64,
-    /// Measured events (stream) or round trips (ping-pong, paced), after the warm-up.
-    pub events: u64,
-    /// Events or round trips before the measured ones.
-    pub warmup: u64,
-    /// Stream producer: events per publish call (1: one publish per event).
-    pub batch: u64,
-    /// Stream: how many consumers read the ring (`c_0` .. `c_{consumers-1}`); the producer
-    /// publishes nothing before all of them gate it.
-    pub consumers: u64,
-    /// The consumer id this testee attaches with (stream consumer; ping-pong both sides, on
-    /// `peer_ring`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consumer_id: Option<String>,
-    /// Paced: one round trip due every this many nanoseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval_ns: Option<u64>,
-    /// The core the harness pinned this process to (informational; the testee need not pin).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu: Option<u64>,
-    /// Setup bound: waiting for the ring, for consumers, for the other side.
-    pub timeout_ms: u64,
-}
-
-/// What a testee measured in a `bench` command (the `bench` field of its `ok` reply).
-/// Timestamps are CLOCK_MONOTONIC nanoseconds.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BenchReport {
-    /// Stream producer: before its first publish; stream consumer: when it had read `warmup`
-    /// events; initiator / responder: before the first measured round trip.
-    pub start_ns: u64,
-    /// After the last publish / read / round trip.
-    pub end_ns: u64,
-    /// Producer: events published (`warmup + events`); consumer: events read in total;
-    /// initiator: measured round trips; responder: round trips answered in total.
-    pub events: u64,
-    /// Stream consumer: events read between `start_ns` and `end_ns` (the rate's numerator).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timed_events: Option<u64>,
-    /// Events whose TP1 payload or sequence was wrong (verification failures).
-    pub errors: u64,
-    /// Initiator: round-trip times in ns as an hdrhistogram, V2 + deflate, base64 (standard).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rtt_hist_ns_v2z: Option<String>,
-    /// Initiator, instead of the histogram: every measured round-trip time in ns.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rtt_samples_ns: Option<Vec<u64>>,
-    /// Paced initiator: round trips that started after their due time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub late: Option<u64>,
 }
 
 #[cfg(test)]
