@@ -95,7 +95,7 @@ macro_rules! mutant {
     }};
 }
 
-// Under `--cfg loom` only the protocol core is built (see `ring/tests/loom_protocol.rs`): the
+// Under `--cfg loom` only the protocol core is built (see `ring/tests/loom_protocol/`): the
 // shared-memory words it works on, with loom's atomics, and nothing that maps segments or makes
 // syscalls. Each module that maps, waits or makes syscalls is `#[cfg(not(loom))]`.
 #[cfg(not(loom))]

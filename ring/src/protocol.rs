@@ -4,7 +4,7 @@
 //! with; no other file of the crate picks a memory ordering for a protocol word.
 //!
 //! [`crate::producer`], [`crate::consumer`] and [`crate::registry`] call these functions; the
-//! loom tests (`ring/tests/loom_protocol.rs`, built with `--cfg loom`) call the very same ones,
+//! loom tests (`ring/tests/loom_protocol/`, built with `--cfg loom`) call the very same ones,
 //! with threads standing in for processes, so the orderings loom checks are the orderings that
 //! run. Each function is `#[inline(always)]` and compiles to the single access (or fence) it
 //! names: the hot path is unchanged by going through here.
