@@ -135,6 +135,12 @@ impl Kind {
             None if matches!(self, Kind::Testee(_)) => {
                 testee_registry::who(self.testee().expect("testee"))
             }
+            // The ablation ladder's rungs are told apart in the summary table.
+            None if self == Kind::FloorRingPing => "2-line",
+            None if self == Kind::FloorRingPingTouch => "2-line touch",
+            None if self == Kind::FloorRingPingWaiter => "+wake word",
+            None if self == Kind::FloorRingPingCounters => "+counters",
+            None if self == Kind::FloorRingPingLiveness => "+liveness",
             None if self.is_floor() => "floor",
             None => "ringproof",
         }
