@@ -143,6 +143,15 @@ impl RawConsumer {
 
     /// Waits (per the wait strategy) until the next event is published.
     pub(super) fn wait_ready(&mut self) -> Result<()> {
+        if self.wait == WaitStrategy::BusySpin {
+            // The spin itself, in line: a poll and a pause per round and nothing else, so the
+            // round (and with it the delay from the producer's store to this side seeing it)
+            // is as short as the pause allows.
+            while !self.ready()? {
+                crate::sync::spin_hint();
+            }
+            return Ok(());
+        }
         let mut waiter = self.waiter();
         while !self.ready()? {
             self.pause(&mut waiter);
