@@ -9,10 +9,7 @@
 use crate::counters::{CounterValue, Counters};
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
-use crate::layout::registry::{
-    owner_pid, RING_CLOSED, RING_OPEN, ROLE_CONSUMER, SLOT_ACTIVE, SLOT_CLAIMING, SLOT_DEAD,
-    SLOT_EVICTED, SLOT_FREE,
-};
+use crate::layout::registry::{owner_pid, SlotState, RING_CLOSED, RING_OPEN, ROLE_CONSUMER};
 use crate::layout::{Expect, SegmentKind};
 use crate::names::{Location, RingName};
 use crate::process;
@@ -205,16 +202,14 @@ impl RingStat {
         for i in 0..reg.slots() {
             let s = reg.slot(i);
             let raw_state = s.state.load(Ordering::Acquire);
-            if raw_state == SLOT_FREE {
-                continue;
-            }
             let pid = owner_pid(s.owner.load(Ordering::Acquire));
-            let state = match raw_state {
-                SLOT_ACTIVE if reg.slot_owner_alive(i) => ParticipantState::Alive,
-                SLOT_ACTIVE | SLOT_DEAD => ParticipantState::Dead,
-                SLOT_EVICTED => ParticipantState::Evicted,
-                SLOT_CLAIMING => ParticipantState::Claiming,
-                n => ParticipantState::Unknown(n),
+            let state = match SlotState::decode(raw_state) {
+                Some(SlotState::Free) => continue,
+                Some(SlotState::Active) if reg.slot_owner_alive(i) => ParticipantState::Alive,
+                Some(SlotState::Active | SlotState::Dead) => ParticipantState::Dead,
+                Some(SlotState::Evicted) => ParticipantState::Evicted,
+                Some(SlotState::Claiming) => ParticipantState::Claiming,
+                None => ParticipantState::Unknown(raw_state),
             };
             let id = reg.slot_id_raw(i);
             let role = match s.role.load(Ordering::Relaxed) {

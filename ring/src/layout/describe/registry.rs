@@ -3,7 +3,7 @@
 use super::decoder::Decoder;
 use crate::layout::image::{control, slot};
 use crate::layout::registry::{
-    owner_pid, MAX_ID_LEN, RING_CLOSED, RING_OPEN, SLOT_ACTIVE, SLOT_CLAIMING, SLOT_FREE, SLOT_SIZE,
+    owner_pid, SlotState, MAX_ID_LEN, RING_CLOSED, RING_OPEN, SLOT_SIZE,
 };
 
 impl Decoder<'_> {
@@ -151,18 +151,16 @@ impl Decoder<'_> {
 
     pub(super) fn slot(&mut self, i: u64, off: usize) {
         let n = |f: &str| format!("slot[{i}].{f}");
-        let state = self.u32(off).map(|s| match s {
-            SLOT_FREE => "0 (FREE)".to_owned(),
-            SLOT_CLAIMING => "1 (CLAIMING)".to_owned(),
-            SLOT_ACTIVE => "2 (ACTIVE)".to_owned(),
-            s => format!("{s} (invalid)"),
+        let state = self.u32(off).map(|s| match SlotState::decode(s) {
+            Some(state) => format!("{s} ({})", state.name()),
+            None => format!("{s} (invalid)"),
         });
         self.push(
             n("state"),
             off + slot::STATE,
             4,
             state,
-            "0 FREE, 1 CLAIMING, 2 ACTIVE",
+            "0 FREE, 1 CLAIMING, 2 ACTIVE, 3 DEAD, 4 EVICTED",
         );
         self.push(
             n("role"),
