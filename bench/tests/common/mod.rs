@@ -239,8 +239,18 @@ pub fn expected(peers: bool) -> Vec<(&'static str, &'static [&'static str])> {
         ("paced-spin", stream),
         ("wakeup-blocking", blocking),
         ("diag-stream-per-event", diag),
-        ("diag-pingpong-2line", diag),
-        ("diag-pingpong-2line-touch", diag),
+        ("diag-pingpong-2line", &["2-line"]),
+        ("diag-pingpong-2line-touch", &["2-line touch"]),
+        (
+            "diag-ladder",
+            &[
+                "2-line",
+                "+wake word",
+                "+counters",
+                "+liveness",
+                "ringproof",
+            ],
+        ),
     ]
 }
 
