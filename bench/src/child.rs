@@ -33,6 +33,7 @@ pub fn run_role(a: RoleArgs, peers: Option<PeerRunner>) -> ExitCode {
             Kind::FloorRingPingWaiter => ladder::ring_ping(&a, Rung::Waiter),
             Kind::FloorRingPingCounters => ladder::ring_ping(&a, Rung::Counters),
             Kind::FloorRingPingLiveness => ladder::ring_ping(&a, Rung::Liveness),
+            Kind::FloorRingPingCommit => ladder::ring_ping(&a, Rung::Commit),
             Kind::FloorPing => floors::ping(&a),
             Kind::FloorFutex => floor_futex::futex(&a),
             Kind::RpStreamSingle => subjects::stream(&a, subjects::Publish::Single),

@@ -9,6 +9,7 @@
 //! | [`Rung::Waiter`] | `TwoLine`, and after each cursor store the writer loads a wake word in a line nobody writes while no one sleeps (SPEC.md §8: the registry's `consumers_parked`) |
 //! | [`Rung::Counters`] | `Waiter`, and the reader adds to two single-writer counters per read (`events_consumed`, its bytes; relaxed load + store, no lock prefix) while the writer adds to its two once per 64 events (SPEC.md §12.6) |
 //! | [`Rung::Liveness`] | `Counters`, and the reader loads its standing word (its registry slot's state) after each refresh that found an event, records its lag high-water mark, and loads the ring state on each empty poll (SPEC.md §7.10, §7.6) |
+//! | [`Rung::Commit`] | `Liveness`, and the reader commits: a release store of its own cursor (a line only the writer's rescan reads) and the load of that cursor's wake word, as a consumer's commit does (SPEC.md §7.4, §8) |
 //!
 //! The next row up is `pingpong-spin` itself: the public API (`Producer::publish`,
 //! `Consumer::read`) over a real ring.
@@ -30,6 +31,7 @@ pub enum Rung {
     Waiter,
     Counters,
     Liveness,
+    Commit,
 }
 
 /// This process's single-writer words: counters and the words a liveness look reads, each in
@@ -75,6 +77,13 @@ pub fn ring_ping(a: &RoleArgs, rung: Rung) -> Result<Value, String> {
     // which nothing writes during this run.
     let (ping_wake, pong_wake) = (&ctl.sleep_ping.0.waiters, &ctl.sleep_pong.0.waiters);
     let ring_state = &ctl.ready.0;
+    // Each side's own consumer cursor (and its wake word) for `Commit`: a line of its own in
+    // the control page, past the control block.
+    // SAFETY: the control page is 4096 bytes and `PingCtl` ends well before byte 2048; the
+    // two lines are 128-byte aligned and only ever accessed as these atomics.
+    let commit_line =
+        |i: usize| unsafe { &*(seg.ptr().add(2048 + 128 * i) as *const (AtomicU64, AtomicU32)) };
+    let (a_commit, b_commit) = (commit_line(0), commit_line(1));
     // Writes `v` into slot `i` of `ring` and publishes it through `cursor`.
     let send = |ring: *mut u64, cursor: &AtomicU64, wake: &AtomicU32, i: u64, v: u64| {
         // SAFETY: masked index; the reader reads slot i only after the release store.
@@ -93,7 +102,7 @@ pub fn ring_ping(a: &RoleArgs, rung: Rung) -> Result<Value, String> {
         Ok(())
     };
     // Waits for `cursor` to reach `i`, then reads slot `i` of `ring`.
-    let receive = |ring: *mut u64, cursor: &AtomicU64, i: u64| {
+    let receive = |ring: *mut u64, cursor: &AtomicU64, i: u64, commit: &(AtomicU64, AtomicU32)| {
         // SAFETY: masked index into the mapped ring.
         let slot = unsafe { ring.add((i & mask) as usize) };
         let mut b = Backoff::new();
@@ -124,6 +133,14 @@ pub fn ring_ping(a: &RoleArgs, rung: Rung) -> Result<Value, String> {
             own.add(0, 1);
             own.add(1, 8);
         }
+        if rung >= Rung::Commit {
+            let (cursor, waiters) = commit;
+            cursor.store(i, Release);
+            compiler_fence(SeqCst);
+            if waiters.load(Relaxed) != 0 {
+                return Err("a wake word no one writes was set".to_owned());
+            }
+        }
         Ok(v)
     };
     let (ping, pong) = (&ctl.ping.0, &ctl.pong.0);
@@ -134,7 +151,7 @@ pub fn ring_ping(a: &RoleArgs, rung: Rung) -> Result<Value, String> {
             for i in 1..=total {
                 let t0 = clock::ticks();
                 send(ab, ping, pong_wake, i, i)?;
-                let v = receive(ba, pong, i)?;
+                let v = receive(ba, pong, i, a_commit)?;
                 let t1 = clock::ticks();
                 errors += u64::from(v != i);
                 if i > a.warmup {
@@ -145,7 +162,7 @@ pub fn ring_ping(a: &RoleArgs, rung: Rung) -> Result<Value, String> {
         }
         Side::B => {
             for i in 1..=total {
-                let v = receive(ab, ping, i)?;
+                let v = receive(ab, ping, i, b_commit)?;
                 errors += u64::from(v != i);
                 send(ba, pong, ping_wake, i, v)?;
             }

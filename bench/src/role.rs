@@ -27,6 +27,8 @@ pub enum Kind {
     FloorRingPingCounters,
     /// Ablation ladder: + the reader's standing, lag and ring-state looks.
     FloorRingPingLiveness,
+    /// Ablation ladder: + the reader's commit (its cursor store and wake-word load).
+    FloorRingPingCommit,
     /// ringproof `publish` per event (one or more consumers).
     RpStreamSingle,
     /// ringproof `publish_batch`.
@@ -106,6 +108,7 @@ impl Kind {
             Kind::FloorRingPingWaiter => "ladder: 2-line + wake word",
             Kind::FloorRingPingCounters => "ladder: + counters",
             Kind::FloorRingPingLiveness => "ladder: + liveness looks",
+            Kind::FloorRingPingCommit => "ladder: + commit",
             Kind::RpStreamSingle => "ringproof publish",
             Kind::RpStreamBatch => "ringproof publish_batch",
             Kind::RpStreamCoalesced => "ringproof publish, coalesced",
@@ -141,6 +144,7 @@ impl Kind {
             None if self == Kind::FloorRingPingWaiter => "+wake word",
             None if self == Kind::FloorRingPingCounters => "+counters",
             None if self == Kind::FloorRingPingLiveness => "+liveness",
+            None if self == Kind::FloorRingPingCommit => "+commit",
             None if self.is_floor() => "floor",
             None => "ringproof",
         }
@@ -158,6 +162,7 @@ impl Kind {
                 | Kind::FloorRingPingWaiter
                 | Kind::FloorRingPingCounters
                 | Kind::FloorRingPingLiveness
+                | Kind::FloorRingPingCommit
         )
     }
 

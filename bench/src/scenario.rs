@@ -306,13 +306,14 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     scenario(
         "diag-ladder",
-        "diagnostic: the ablation ladder of a hop (bench/src/ladder.rs): the 2-line ring ping-pong, + the wake-word load, + counters, + liveness looks; pingpong-spin is the next rung (the public API)",
+        "diagnostic: the ablation ladder of a hop (bench/src/ladder.rs): the 2-line ring ping-pong, + the wake-word load, + counters, + liveness looks, + the reader's commit; pingpong-spin is the next rung (the public API)",
         Kind::FloorPing,
         &[
             Kind::FloorRingPing,
             Kind::FloorRingPingWaiter,
             Kind::FloorRingPingCounters,
             Kind::FloorRingPingLiveness,
+            Kind::FloorRingPingCommit,
             Kind::RpPingSpin,
         ],
     ),
