@@ -160,24 +160,7 @@ fn required_evict(ctx: &mut Ctx) -> Result<(), CaseError> {
         &[],
         Some(required(&["c_1"], "evict", 100, 100)),
     )?;
-    Ctx::expect_ok(
-        &ctx.request(p, |id| Command::Publish {
-            id,
-            count: first,
-            batch: None,
-        })?,
-        "publish",
-    )?;
-    for (k, &c) in cs.iter().enumerate() {
-        let id = ctx.consume_idle(c, first, Mode::Copy, 5_000)?;
-        check_delivery(
-            &ctx.wait(c, id)?,
-            SIZE as usize,
-            0,
-            first as i64 - 1,
-            &format!("c_{k}"),
-        )?;
-    }
+    publish_to_all(ctx, p, &cs, first)?;
     // c_1 stalls; the producer must evict it and go on.
     let events = 4 * capacity;
     let last = (first + events) as i64 - 1;

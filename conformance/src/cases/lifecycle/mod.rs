@@ -86,6 +86,30 @@ fn reply_within(
     }
 }
 
+/// Publishes `count` events and checks that every consumer of `cs` reads all of them, from
+/// sequence 0 (`c_0`, `c_1`, ... in the failure messages).
+fn publish_to_all(ctx: &mut Ctx, p: H, cs: &[H], count: u64) -> Result<(), CaseError> {
+    Ctx::expect_ok(
+        &ctx.request(p, |id| Command::Publish {
+            id,
+            count,
+            batch: None,
+        })?,
+        "publish",
+    )?;
+    for (k, &c) in cs.iter().enumerate() {
+        let id = ctx.consume_idle(c, count, Mode::Copy, 5_000)?;
+        check_delivery(
+            &ctx.wait(c, id)?,
+            SIZE as usize,
+            0,
+            count as i64 - 1,
+            &format!("c_{k}"),
+        )?;
+    }
+    Ok(())
+}
+
 fn required(ids: &[&str], action: &str, progress_ms: u64, grace_ms: u64) -> Required {
     Required {
         ids: ids.iter().map(|s| s.to_string()).collect(),

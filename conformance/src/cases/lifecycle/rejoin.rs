@@ -74,24 +74,7 @@ fn rejoin_after_death(ctx: &mut Ctx) -> Result<(), CaseError> {
 fn rejoin_after_retirement(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (capacity, first) = (32u64, 10u64);
     let (p, cs) = ring_with_consumers(ctx, capacity, 2, &[])?;
-    Ctx::expect_ok(
-        &ctx.request(p, |id| Command::Publish {
-            id,
-            count: first,
-            batch: None,
-        })?,
-        "publish",
-    )?;
-    for (k, &c) in cs.iter().enumerate() {
-        let id = ctx.consume_idle(c, first, Mode::Copy, 5_000)?;
-        check_delivery(
-            &ctx.wait(c, id)?,
-            SIZE as usize,
-            0,
-            first as i64 - 1,
-            &format!("c_{k}"),
-        )?;
-    }
+    publish_to_all(ctx, p, &cs, first)?;
     ctx.t(cs[1]).kill();
     // The producer must retire the dead c_1 and lap it.
     let events = 4 * capacity;
