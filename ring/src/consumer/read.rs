@@ -60,7 +60,7 @@ impl RawConsumer {
         }
         self.available = published;
         self.check_evicted()?;
-        // A busy consumer never idles into `check_closed`: it beats from here, every 1024
+        // A busy consumer never idles into `check_producer_gone`: it beats from here, every 1024
         // refreshes at most, so peers in other pid namespaces see it alive (SPEC.md §7.10).
         self.refreshes = self.refreshes.wrapping_add(1);
         if self.refreshes % 1024 == 0 {
@@ -107,7 +107,7 @@ impl RawConsumer {
         }
         self.idle_polls = 0;
         self.check_evicted()?;
-        self.check_closed()?;
+        self.check_producer_gone()?;
         Ok(false)
     }
 

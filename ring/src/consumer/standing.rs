@@ -88,17 +88,13 @@ impl RawConsumer {
         }
     }
 
-    /// Nothing to read: has the ring ended (closed), or its producer died? Also where this
-    /// consumer beats its heartbeat. At most one liveness look per [`LIVENESS_CHECK`].
+    /// Nothing to read (and the ring not closed, which every empty poll looks at): has its
+    /// producer died? Also where an idle consumer beats its heartbeat. At most one liveness look
+    /// per [`LIVENESS_CHECK`].
     #[cold]
-    pub(super) fn check_closed(&mut self) -> Result<()> {
-        let Some(reg) = self.registry.as_ref() else {
+    pub(super) fn check_producer_gone(&mut self) -> Result<()> {
+        if self.registry.is_none() {
             return Ok(());
-        };
-        if let Some(final_sequence) = reg.closed() {
-            if self.next > final_sequence {
-                return Err(Error::Closed { final_sequence });
-            }
         }
         self.waited = false;
         if !self.beat_if_due()? {

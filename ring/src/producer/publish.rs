@@ -218,7 +218,7 @@ impl RawProducer {
             };
             write(i, slot);
             if mutant!("producer.batch-store-per-event") {
-                self.store_cursor(first + i as i64);
+                self.store_cursor_coalescing(first + i as i64);
             }
         }
         let last = first + n as i64 - 1;
@@ -229,27 +229,27 @@ impl RawProducer {
 
     #[inline(always)]
     pub(super) fn publish_cursor(&mut self, last: i64) {
+        self.next = last + 1;
         // Without coalescing every publish stores the cursor, so the last stored value is always
         // `next - 1` and `stored` is neither read nor written: one store per event less.
-        let prev = self.next - 1;
-        self.next = last + 1;
         if self.coalesce == 1 {
-            self.store_cursor_after(last, prev);
-        } else if last - self.stored >= self.coalesce {
             self.store_cursor(last);
+        } else if last - self.stored >= self.coalesce {
+            self.store_cursor_coalescing(last);
         }
     }
 
-    /// Stores the cursor at `last` (coalescing: `stored` is the last value stored).
+    /// Stores the cursor at `last` and remembers it as `stored` (coalescing).
     #[inline(always)]
-    fn store_cursor(&mut self, last: i64) {
-        self.store_cursor_after(last, self.stored);
+    fn store_cursor_coalescing(&mut self, last: i64) {
+        self.store_cursor(last);
         self.stored = last;
     }
 
-    /// Stores the cursor at `last`, `stored` being the value it held (for the counters).
+    /// Stores the cursor at `last`, wakes parked consumers if any announced themselves, and
+    /// counts the events in batches.
     #[inline(always)]
-    fn store_cursor_after(&mut self, last: i64, stored: i64) {
+    fn store_cursor(&mut self, last: i64) {
         let cell = self.cursor.cell();
         protocol::publish(cell, last);
         if !mutant!("producer.no-wake") {
@@ -263,7 +263,6 @@ impl RawProducer {
         }
         // Counted once visible, in batches: two counter stores per cursor store would be two
         // more store-buffer entries per event queued behind the cursor line's transfer.
-        let _ = stored;
         if self.counters.is_some() && last - self.counted >= COUNT_EVERY {
             self.count_published(last);
         }
@@ -303,7 +302,7 @@ impl RawProducer {
     #[inline]
     pub fn flush(&mut self) {
         if self.coalesce > 1 && self.stored < self.next - 1 {
-            self.store_cursor(self.next - 1);
+            self.store_cursor_coalescing(self.next - 1);
         }
         self.count_visible();
     }

@@ -317,7 +317,7 @@ impl Consumer {
         }
     }
 
-    /// `RawConsumer::check_closed`: `Some(final)` once the ring is closed and all is read.
+    /// `RawConsumer::idle`: `Some(final)` once the ring is closed and all is read.
     pub(crate) fn finished(&self) -> Option<i64> {
         protocol::closed(&self.ring.control).filter(|&f| self.next > f)
     }
