@@ -58,6 +58,12 @@ impl Private {
     }
 }
 
+/// Where each side's own consumer cursor lives for [`Rung::Commit`]: a 128-byte block of its
+/// own in the control page, past the control block.
+const COMMIT_LINES: usize = 2048;
+const _: () = assert!(std::mem::size_of::<PingCtl>() <= COMMIT_LINES);
+const _: () = assert!(COMMIT_LINES + 2 * 128 <= SLOTS_OFFSET);
+
 /// Runs one side of the ring ping-pong at `rung`.
 pub fn ring_ping(a: &RoleArgs, rung: Rung) -> Result<Value, String> {
     let seg = Shm::open(&a.name).map_err(|e| format!("open shm {}: {e}", a.name))?;
@@ -77,12 +83,11 @@ pub fn ring_ping(a: &RoleArgs, rung: Rung) -> Result<Value, String> {
     // which nothing writes during this run.
     let (ping_wake, pong_wake) = (&ctl.sleep_ping.0.waiters, &ctl.sleep_pong.0.waiters);
     let ring_state = &ctl.ready.0;
-    // Each side's own consumer cursor (and its wake word) for `Commit`: a line of its own in
-    // the control page, past the control block.
-    // SAFETY: the control page is 4096 bytes and `PingCtl` ends well before byte 2048; the
-    // two lines are 128-byte aligned and only ever accessed as these atomics.
-    let commit_line =
-        |i: usize| unsafe { &*(seg.ptr().add(2048 + 128 * i) as *const (AtomicU64, AtomicU32)) };
+    // SAFETY: both blocks lie in the control page past `PingCtl` (asserted above), 128-byte
+    // aligned, and are only ever accessed as these atomics.
+    let commit_line = |i: usize| unsafe {
+        &*(seg.ptr().add(COMMIT_LINES + 128 * i) as *const (AtomicU64, AtomicU32))
+    };
     let (a_commit, b_commit) = (commit_line(0), commit_line(1));
     // Writes `v` into slot `i` of `ring` and publishes it through `cursor`.
     let send = |ring: *mut u64, cursor: &AtomicU64, wake: &AtomicU32, i: u64, v: u64| {

@@ -244,22 +244,7 @@ fn required_evict(ctx: &mut Ctx) -> Result<(), CaseError> {
 fn liveness_producer_gone(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (capacity, events) = (64u64, 20u64);
     let (p, cs) = ring_with_consumers(ctx, capacity, 1, &[])?;
-    Ctx::expect_ok(
-        &ctx.request(p, |id| Command::Publish {
-            id,
-            count: events,
-            batch: None,
-        })?,
-        "publish",
-    )?;
-    let id = ctx.consume_idle(cs[0], events, Mode::Copy, 5_000)?;
-    check_delivery(
-        &ctx.wait(cs[0], id)?,
-        SIZE as usize,
-        0,
-        events as i64 - 1,
-        "c_0",
-    )?;
+    publish_to_all(ctx, p, &cs, events)?;
     ctx.t(p).kill();
     let id = ctx.consume_idle(cs[0], 1, Mode::Copy, 5_000)?;
     let r = ctx.wait(cs[0], id)?;

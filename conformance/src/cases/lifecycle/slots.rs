@@ -21,22 +21,7 @@ pub(super) fn cases() -> Vec<Case> {
 fn join_duplicate_id(ctx: &mut Ctx) -> Result<(), CaseError> {
     let (p, cs) = ring_with_consumers(ctx, 64, 1, &[])?;
     let events = 20u64;
-    Ctx::expect_ok(
-        &ctx.request(p, |id| Command::Publish {
-            id,
-            count: events,
-            batch: None,
-        })?,
-        "publish",
-    )?;
-    let id = ctx.consume_idle(cs[0], events, Mode::Copy, 5_000)?;
-    check_delivery(
-        &ctx.wait(cs[0], id)?,
-        SIZE as usize,
-        0,
-        events as i64 - 1,
-        "c_0",
-    )?;
+    publish_to_all(ctx, p, &cs, events)?;
     let second = ctx.start_consumer_testee("consumer c_0 (duplicate)")?;
     match &attach_as(ctx, second, 0, None)?.result {
         Err((ErrorKind::IdInUse, _)) => {}
