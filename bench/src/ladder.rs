@@ -7,8 +7,8 @@
 //! | [`Rung::TwoLine`] | A writes the value into a slot, then stores its cursor (release); B polls the cursor (acquire), then reads the slot: two lines move per hop instead of one |
 //! | [`Rung::Touch`] | as `TwoLine`, the waiting side also loading the slot it reads next on every spin (a consumer-side idea, not what ringproof does) |
 //! | [`Rung::Waiter`] | `TwoLine`, and after each cursor store the writer loads a wake word in a line nobody writes while no one sleeps (SPEC.md §8: the registry's `consumers_parked`) |
-//! | [`Rung::Counters`] | `Waiter`, and the reader adds to two single-writer counters per read (`events_consumed`, its bytes; relaxed load + store, no lock prefix) while the writer adds to its two once per 64 events (SPEC.md §12.6) |
-//! | [`Rung::Liveness`] | `Counters`, and the reader loads its standing word (its registry slot's state) after each refresh that found an event, records its lag high-water mark, and loads the ring state on each empty poll (SPEC.md §7.10, §7.6) |
+//! | [`Rung::Counters`] | `Waiter`, and both sides add to two single-writer counters (relaxed load + store, no lock prefix) in batches, as SPEC.md R12.6.c lets them: the writer once per 64 events, the reader at its first empty poll after reading (in a ping-pong: while it waits for the next event) |
+//! | [`Rung::Liveness`] | `Counters`, and the reader loads its standing word (its registry slot's state) after each refresh that found an event, keeps its lag high-water mark (in a local, published with the counters), and loads the ring state on each empty poll (SPEC.md §7.10, §7.6) |
 //! | [`Rung::Commit`] | `Liveness`, and the reader commits: a release store of its own cursor (a line only the writer's rescan reads) and the load of that cursor's wake word, as a consumer's commit does (SPEC.md §7.4, §8) |
 //!
 //! The next row up is `pingpong-spin` itself: the public API (`Producer::publish`,
@@ -106,48 +106,58 @@ pub fn ring_ping(a: &RoleArgs, rung: Rung) -> Result<Value, String> {
         }
         Ok(())
     };
-    // Waits for `cursor` to reach `i`, then reads slot `i` of `ring`.
-    let receive = |ring: *mut u64, cursor: &AtomicU64, i: u64, commit: &(AtomicU64, AtomicU32)| {
-        // SAFETY: masked index into the mapped ring.
-        let slot = unsafe { ring.add((i & mask) as usize) };
-        let mut b = Backoff::new();
-        let mut seen = cursor.load(Acquire);
-        while seen < i {
-            if rung == Rung::Touch {
-                // SAFETY: as above; the value is discarded, only the line matters.
-                std::hint::black_box(unsafe { slot.read_volatile() });
+    // The reader's events not yet added to its counters, and its lag's high-water mark.
+    let (mut uncounted, mut lag_max) = (0u64, 0u64);
+    // Waits for `cursor` to reach `i`, then reads slot `i` of `ring` (right away, as
+    // `Consumer::read` does, the liveness look after it).
+    let mut receive =
+        |ring: *mut u64, cursor: &AtomicU64, i: u64, commit: &(AtomicU64, AtomicU32)| {
+            // SAFETY: masked index into the mapped ring.
+            let slot = unsafe { ring.add((i & mask) as usize) };
+            let mut b = Backoff::new();
+            let mut seen = cursor.load(Acquire);
+            if seen < i && uncounted > 0 {
+                // The first empty poll: the counters catch up, and the lag's mark with them.
+                own.add(0, uncounted);
+                own.add(1, uncounted * 8);
+                if lag_max > own.lag_max.0.load(Relaxed) {
+                    own.lag_max.0.store(lag_max, Relaxed);
+                }
+                uncounted = 0;
             }
-            if rung >= Rung::Liveness && ring_state.load(Acquire) == u32::MAX {
-                return Err("ring state changed".to_owned());
+            while seen < i {
+                if rung == Rung::Touch {
+                    // SAFETY: as above; the value is discarded, only the line matters.
+                    std::hint::black_box(unsafe { slot.read_volatile() });
+                }
+                if rung >= Rung::Liveness && ring_state.load(Acquire) == u32::MAX {
+                    return Err("ring state changed".to_owned());
+                }
+                b.snooze();
+                seen = cursor.load(Acquire);
             }
-            b.snooze();
-            seen = cursor.load(Acquire);
-        }
-        if rung >= Rung::Liveness {
-            if own.standing.0.load(Acquire) != 0 {
-                return Err("standing changed".to_owned());
+            // SAFETY: published (acquire above).
+            let v = unsafe { slot.read_volatile() };
+            if rung >= Rung::Liveness {
+                if own.standing.0.load(Acquire) != 0 {
+                    return Err("standing changed".to_owned());
+                }
+                let lag = seen - i + 1;
+                lag_max = lag_max.max(lag);
             }
-            let lag = seen - i + 1;
-            if lag > own.lag_max.0.load(Relaxed) {
-                own.lag_max.0.store(lag, Relaxed);
+            if rung >= Rung::Counters {
+                uncounted += 1;
             }
-        }
-        // SAFETY: published (acquire above).
-        let v = unsafe { slot.read_volatile() };
-        if rung >= Rung::Counters {
-            own.add(0, 1);
-            own.add(1, 8);
-        }
-        if rung >= Rung::Commit {
-            let (cursor, waiters) = commit;
-            cursor.store(i, Release);
-            compiler_fence(SeqCst);
-            if waiters.load(Relaxed) != 0 {
-                return Err("a wake word no one writes was set".to_owned());
+            if rung >= Rung::Commit {
+                let (cursor, waiters) = commit;
+                cursor.store(i, Release);
+                compiler_fence(SeqCst);
+                if waiters.load(Relaxed) != 0 {
+                    return Err("a wake word no one writes was set".to_owned());
+                }
             }
-        }
-        Ok(v)
-    };
+            Ok(v)
+        };
     let (ping, pong) = (&ctl.ping.0, &ctl.pong.0);
     let mut errors = 0;
     match a.side {

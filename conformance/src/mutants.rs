@@ -54,6 +54,7 @@ pub const MUTANTS: &[Mutant] = &[
     Mutant { name: "consumer.no-length-check", rules: &["R2.2.13"], what: "header validation skips the segment length check (step 13) and maps a truncated ring", killers: &["reject.truncated"] },
     Mutant { name: "consumer.no-element-size-check", rules: &["R2.2.10"], what: "header validation ignores a ring of another event size (step 10)", killers: &["reject.element-size-mismatch"] },
     Mutant { name: "consumer.alignment-ignored", rules: &["R2", "R4"], what: "the consumer reads slots at offset 56 whatever the ring's alignment (the payload offset of alignment 8)", killers: &["spsc.aligned*"] },
+    Mutant { name: "consumer.counters-unflushed", rules: &["R12.6.c"], what: "a consumer adds to events_consumed once per 64 events but never catches up with its cursor (no flush, not at an empty poll)", killers: &["counters.layout"] },
     Mutant { name: "producer.counters-bytes-uncounted", rules: &["R12.6"], what: "the producer counts published events but never adds to events_published_bytes", killers: &["counters.layout"] },
     // ---- names and permissions (cases/names.rs)
     Mutant { name: "names.no-ending-check", rules: &["R3.a"], what: "ring names ending in _seq, _cr, _registry or _counters are accepted", killers: &["names.illegal-ring-refused"] },

@@ -127,7 +127,8 @@ impl ConsumeReport {
 }
 
 /// Consumes until `events` events were read, or the producer closed the ring.
-/// `on_progress(report)` runs after each read call.
+/// `on_progress(report)` runs after each read call. Flushes the consumer's counters before it
+/// returns (SPEC.md R12.6.c).
 pub fn consume(
     c: &mut RawConsumer,
     events: u64,
@@ -164,6 +165,7 @@ pub fn consume(
             Err(e) => return Err(e),
         }
     }
+    c.flush();
     Ok(r)
 }
 
@@ -220,6 +222,7 @@ pub fn consume_until(
                 gone_since = None;
                 reads = reads.wrapping_add(1);
                 if reads % 1024 == 0 && stop(None) {
+                    c.flush();
                     return Ok((r, true));
                 }
                 continue;
@@ -233,6 +236,7 @@ pub fn consume_until(
                     gone_for: gone_since.map(|g| g.elapsed()),
                 };
                 if stop(Some(idle)) {
+                    c.flush();
                     return Ok((r, true));
                 }
                 c.wait_for_event(Duration::from_millis(10)).map(drop)
@@ -255,6 +259,7 @@ pub fn consume_until(
                     idle_for: idle_since.elapsed(),
                     gone_for: Some(since.elapsed()),
                 })) {
+                    c.flush();
                     return Ok((r, true));
                 }
                 // Until a producer takes the ring over (paces the polling only).
@@ -263,5 +268,6 @@ pub fn consume_until(
             Err(e) => return Err(e),
         }
     }
+    c.flush();
     Ok((r, false))
 }

@@ -292,6 +292,8 @@ fn consume<W: Write>(
 ) -> Outcome {
     let mut reporter = EventsReporter::new(id);
     let result = consume_into(c, &mut reporter, count, mode, idle, io);
+    // The harness may read the counters segment right after the reply (PROTOCOL.md).
+    c.flush();
     // Whatever was delivered is reported, even when the call ends in an error (producer gone,
     // evicted): the harness must see every event the consumer committed.
     if let Some(m) = reporter.flush() {

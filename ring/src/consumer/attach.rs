@@ -4,7 +4,7 @@
 //! consumer of a disruptor-mp ring (no registry) joins by cursor name only (§10.1).
 
 use super::config::{ConsumerConfig, OnLapped, FOREIGN_JOIN_SETTLE};
-use super::RawConsumer;
+use super::{counting, RawConsumer};
 use crate::counters::{register_consumer, Counters};
 use crate::cursor::{position as sequence_read, Cursor};
 use crate::error::{Error, Result};
@@ -151,7 +151,14 @@ impl RawConsumer {
             refreshes: 0,
             idle_polls: 0,
             waited: false,
+            count_at: if counters.is_some() {
+                counting::next_count_at(resume_from)
+            } else {
+                i64::MAX
+            },
             counters,
+            counted: resume_from,
+            lag_max: 0,
         })
     }
 
@@ -301,6 +308,7 @@ fn signal_foreign_readiness(name: &RingName) {
 impl Drop for RawConsumer {
     /// Clean leave: stop gating, remove our cursor (a clean leave gives up resuming).
     fn drop(&mut self) {
+        self.flush();
         // Under the join lock, so that a joiner under our id sees our slot ACTIVE, or neither
         // slot nor cursor (SPEC.md §7.5). A lock held past LEAVE_LOCK_WAIT has a stopped holder:
         // leave without it rather than hang an exiting process.

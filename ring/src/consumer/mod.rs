@@ -8,7 +8,9 @@
 mod attach;
 mod builder;
 mod config;
+mod counting;
 mod read;
+mod spin;
 mod standing;
 mod typed;
 
@@ -56,6 +58,14 @@ pub struct RawConsumer {
     waited: bool,
     /// Live counters, when the ring has a counters segment with room.
     counters: Option<ConsumerCounters>,
+    /// The last sequence included in `events_consumed` (SPEC.md R12.6.c).
+    counted: i64,
+    /// The next commit at or past this sequence adds to the counters: the last sequence before
+    /// the next multiple of 64 events, so a busy consumer adds once per 64 events; `i64::MAX`
+    /// without counters, so the commit's test is one compare either way.
+    count_at: i64,
+    /// Highest lag seen since the counters were last brought up to date (`consumer_lag_max`).
+    lag_max: u64,
 }
 
 // SAFETY: pointers into this consumer's own mappings; moved, not shared.

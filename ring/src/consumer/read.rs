@@ -51,13 +51,28 @@ impl RawConsumer {
         if self.next <= self.available {
             return Ok(true);
         }
-        let mut published = protocol::published(self.producer.cell());
-        if mutant!("consumer.reads-past-cursor") {
-            published += 1;
-        }
+        let published = self.poll_cursor();
         if published < self.next {
             return self.idle();
         }
+        self.refreshed(published)?;
+        Ok(true)
+    }
+
+    /// The producer cursor's value: one acquire load (SPEC.md §7.4).
+    #[inline(always)]
+    pub(super) fn poll_cursor(&self) -> i64 {
+        let published = protocol::published(self.producer.cell());
+        if mutant!("consumer.reads-past-cursor") {
+            return published + 1;
+        }
+        published
+    }
+
+    /// The producer cursor showed `published`, at or past `next`: remember it, check this
+    /// consumer's standing (R7.10.g), beat if due and note the lag.
+    #[inline(always)]
+    pub(super) fn refreshed(&mut self, published: i64) -> Result<()> {
         self.available = published;
         self.check_evicted()?;
         // A busy consumer never idles into `check_producer_gone`: it beats from here, every 1024
@@ -66,27 +81,30 @@ impl RawConsumer {
         if self.refreshes % 1024 == 0 {
             self.beat_if_due()?;
         }
-        if let Some(c) = &self.counters {
-            // Saturating: `available` is whatever the producer cursor holds.
-            c.lag_max.record_max(
-                self.available
-                    .saturating_sub(self.next)
-                    .saturating_add(1)
-                    .max(0) as u64,
-            );
-        }
-        Ok(true)
+        // Saturating: `available` is whatever the producer cursor holds.
+        self.note_lag(
+            self.available
+                .saturating_sub(self.next)
+                .saturating_add(1)
+                .max(0) as u64,
+        );
+        Ok(())
     }
 
     /// Nothing new is published. An empty poll of a spinning reader loads the producer cursor
     /// and the ring state (a line written only at close, so that a drained consumer learns of
-    /// the close at its next poll) and writes no shared memory: its standing, the liveness look, the
-    /// clock and the empty-poll counter wait for every [`IDLE_POLLS_PER_LOOK`]-th empty poll,
+    /// the close at its next poll) and writes no shared memory but, at the first one after
+    /// events were read, the counters' catch-up: its standing, the liveness look, the clock and
+    /// the empty-poll counter wait for every [`IDLE_POLLS_PER_LOOK`]-th empty poll,
     /// or for the first one after a wait that slept. (Events are still checked against
     /// eviction before they are handed out, in [`ready`](Self::ready) and after reading: an idle
     /// consumer only learns of an eviction a few microseconds later.)
     #[inline(always)]
-    fn idle(&mut self) -> Result<bool> {
+    pub(super) fn idle(&mut self) -> Result<bool> {
+        // The counters catch up at the first empty poll (SPEC.md R12.6.c).
+        if self.counts_behind() {
+            self.flush();
+        }
         if let Some(final_sequence) = self.registry.as_ref().and_then(|r| r.closed()) {
             if self.next > final_sequence {
                 return Err(Error::Closed { final_sequence });
@@ -111,14 +129,12 @@ impl RawConsumer {
         Ok(false)
     }
 
-    /// Commits the cursor at `seq` after `n` events were read.
+    /// Commits the cursor at `seq` after reading up to it; the counters follow in batches
+    /// (`counting`).
     #[inline(always)]
-    pub(super) fn commit_read(&mut self, seq: i64, n: u64) {
-        if let Some(c) = &self.counters {
-            c.consumed.add(n);
-            c.consumed_bytes.add(n * self.element_size as u64);
-        }
+    pub(super) fn commit_read(&mut self, seq: i64) {
         self.commit(seq);
+        self.count_committed(seq);
     }
 
     #[inline(always)]
@@ -220,15 +236,35 @@ impl RawConsumer {
         if !self.ready()? {
             return Ok(None);
         }
+        self.take_with(read).map(Some)
+    }
+
+    /// Reads the next event, which [`ready`](Self::ready) found published, and commits it.
+    #[inline(always)]
+    pub(super) fn take_with<R>(&mut self, read: impl FnOnce(i64, &[u8]) -> R) -> Result<R> {
+        let r = self.read_slot(read);
+        self.finish_read(r)
+    }
+
+    /// `read` of the next event's slot (published: the caller checked).
+    #[inline(always)]
+    pub(super) fn read_slot<R>(&mut self, read: impl FnOnce(i64, &[u8]) -> R) -> R {
         let seq = self.next;
         if mutant!("consumer.commit-before-read") {
             self.commit(seq);
         }
-        let r = read(seq, self.slot(seq));
+        read(seq, self.slot(seq))
+    }
+
+    /// After [`read_slot`](Self::read_slot): the standing check that makes what was read
+    /// trustworthy (R7.10.g), then the commit.
+    #[inline(always)]
+    pub(super) fn finish_read<R>(&mut self, r: R) -> Result<R> {
         self.check_evicted()?;
+        let seq = self.next;
         self.next += 1;
-        self.commit_read(seq, 1);
-        Ok(Some(r))
+        self.commit_read(seq);
+        Ok(r)
     }
 
     /// Copies the next event into `out` if one is published. Returns its sequence.
@@ -376,7 +412,7 @@ impl RawConsumer {
         }
         self.check_evicted()?;
         self.next = last + 1;
-        self.commit_read(last, n as u64);
+        self.commit_read(last);
         Ok(n)
     }
 
@@ -456,7 +492,7 @@ impl std::ops::Deref for RawLease<'_> {
 impl Drop for RawLease<'_> {
     fn drop(&mut self) {
         self.consumer.next = self.seq + 1;
-        self.consumer.commit_read(self.seq, 1);
+        self.consumer.commit_read(self.seq);
     }
 }
 

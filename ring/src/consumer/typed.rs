@@ -4,6 +4,7 @@
 use super::read::RawLease;
 use super::RawConsumer;
 use crate::error::Result;
+use crate::wait::WaitStrategy;
 use bytemuck::Pod;
 use std::marker::PhantomData;
 
@@ -36,8 +37,7 @@ impl<E: Pod> Consumer<E> {
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     #[inline]
     pub fn try_read(&mut self) -> Result<Option<(i64, E)>> {
-        self.raw
-            .try_read_with(|seq, bytes| (seq, bytemuck::pod_read_unaligned(bytes)))
+        self.raw.try_read_with(Self::copy_out)
     }
 
     /// The next event, waiting for it.
@@ -51,9 +51,19 @@ impl<E: Pod> Consumer<E> {
     /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
     /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
+    #[inline]
     pub fn read(&mut self) -> Result<(i64, E)> {
+        if self.raw.wait == WaitStrategy::BusySpin {
+            return self.raw.spin_read_with(Self::copy_out);
+        }
         self.raw.wait_ready()?;
-        Ok(self.try_read()?.expect("ready"))
+        self.raw.take_with(Self::copy_out)
+    }
+
+    /// The event `bytes` hold, with its sequence.
+    #[inline(always)]
+    fn copy_out(seq: i64, bytes: &[u8]) -> (i64, E) {
+        (seq, bytemuck::pod_read_unaligned(bytes))
     }
 
     /// Leases the next event in place if one is published.
@@ -148,6 +158,11 @@ impl<E: Pod> Consumer<E> {
     pub fn wait_batch(&mut self, max: usize, f: impl FnMut(i64, &E, bool)) -> Result<usize> {
         self.raw.wait_ready()?;
         self.poll_batch(max, f)
+    }
+
+    /// See [`RawConsumer::flush`]: brings this consumer's counters up to everything it read.
+    pub fn flush(&mut self) {
+        self.raw.flush()
     }
 
     /// The untyped consumer underneath.

@@ -11,6 +11,7 @@
 
 mod close;
 mod common;
+mod counting;
 mod eviction;
 mod join;
 mod publish_read;
