@@ -306,6 +306,12 @@ impl RawConsumer {
     /// [`Error::Lapped`]; events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     pub fn read_into(&mut self, out: &mut [u8]) -> Result<i64> {
+        if self.wait == WaitStrategy::BusySpin && out.len() == self.element_size {
+            return self.spin_read_with(|seq, bytes| {
+                out.copy_from_slice(bytes);
+                seq
+            });
+        }
         self.wait_ready()?;
         Ok(self.try_read_into(out)?.expect("ready"))
     }

@@ -49,3 +49,40 @@ fn the_close_wakes_a_blocked_reader() {
     }
     assert!(ring.leftovers().is_empty(), "{:?}", ring.leftovers());
 }
+
+/// Busy-spinning reads (typed `read` and raw `read_into`, which spin in line): every event in
+/// order, intact, then the close ends the spin with the final sequence.
+#[test]
+fn busy_spinning_readers_see_every_event_then_the_close() {
+    use crate::common::{check, event, Event};
+    let ring = TestRing::new("spinclose");
+    let n = 2_000i64;
+    let mut p = ring.builder().create::<Event>().expect("create");
+    let spin = |id: &str| ring.consumer_builder(id).wait(WaitStrategy::BusySpin);
+    let mut typed = spin("c_0").attach::<Event>().expect("attach c_0");
+    let mut raw = spin("c_1").attach_raw(SIZE).expect("attach c_1");
+    let typed_reader = std::thread::spawn(move || {
+        for want in 0..n {
+            let (seq, e) = typed.read().expect("read");
+            assert_eq!(seq, want);
+            check(seq, &e);
+        }
+        typed.read().map(drop)
+    });
+    let raw_reader = std::thread::spawn(move || {
+        read(&mut raw, 0, n as u64);
+        let mut buf = vec![0u8; SIZE];
+        raw.read_into(&mut buf).map(drop)
+    });
+    for seq in 0..n {
+        assert_eq!(p.publish(&event(seq)).expect("publish"), seq);
+    }
+    drop(p);
+    for reader in [typed_reader, raw_reader] {
+        match reader.join().expect("reader") {
+            Err(Error::Closed { final_sequence }) => assert_eq!(final_sequence, n - 1),
+            other => panic!("expected Closed, got {other:?}"),
+        }
+    }
+    assert!(ring.leftovers().is_empty(), "{:?}", ring.leftovers());
+}
