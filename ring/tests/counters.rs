@@ -1,6 +1,9 @@
 //! The counters segment (SPEC.md §12): disruptor-mp's "MYC0" counters layout in shm and in
 //! files, registration of the producer's and consumers' bundles, slot reuse on restart, the
 //! capacity limit, typed errors for bad segments, and bytes laid out as disruptor-mp lays them.
+// Maps segments and spawns processes: nothing here runs under `--cfg loom`
+// (`ci/test` builds only `loom_protocol` that way).
+#![cfg(not(loom))]
 
 use ringproof::kit::counters::{
     ids, register_consumer, register_producer, CounterValue, Counters, CountersError,

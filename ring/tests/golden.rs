@@ -16,6 +16,9 @@
 //!
 //! The disruptor-mp side of "each accepts the other's segments" is
 //! `interop/dmp-peer/tests/golden_accept.rs`.
+// Maps segments and spawns processes: nothing here runs under `--cfg loom`
+// (`ci/test` builds only `loom_protocol` that way).
+#![cfg(not(loom))]
 
 use proptest::collection::vec;
 use proptest::prelude::*;

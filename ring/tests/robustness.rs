@@ -1,5 +1,8 @@
 //! A consumer never reads outside its ring, whatever a (misbehaving or non-gating) producer's
 //! cursor says, and bad builder input is a typed error.
+// Maps segments and spawns processes: nothing here runs under `--cfg loom`
+// (`ci/test` builds only `loom_protocol` that way).
+#![cfg(not(loom))]
 
 use ringproof::kit::cursor::Cursor;
 use ringproof::{ConsumerBuilder, Error, ProducerBuilder, RingName};

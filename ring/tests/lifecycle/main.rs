@@ -8,6 +8,9 @@
 //! test runs on its own ring names and ends by asserting that nothing of them is left in
 //! /dev/shm. Synchronisation is a condition (a consumer count, a cursor, a child's exit), never
 //! a sleep.
+// Maps segments and spawns processes: nothing here runs under `--cfg loom`
+// (`ci/test` builds only `loom_protocol` that way).
+#![cfg(not(loom))]
 
 mod close;
 mod common;
