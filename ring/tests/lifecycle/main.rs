@@ -13,6 +13,7 @@ mod close;
 mod common;
 mod eviction;
 mod join;
+mod parked;
 mod publish_read;
 mod restart;
 mod roles;
