@@ -172,7 +172,11 @@ impl RawConsumer {
         // Its slot records that it counted itself (SPEC.md §8 {R8.d}), so that a producer that
         // retires it as dead while it sleeps (killed) takes the count back; and it sleeps only
         // while the slot is still its own and ACTIVE (the look that pairs with that take-back).
-        let slot = registry.zip(self.slot).map(|(r, i)| r.slot(i));
+        // Only a parking strategy uses either: a spinning one pays nothing for them.
+        let slot = registry
+            .zip(self.slot)
+            .filter(|_| self.wait.parks())
+            .map(|(r, i)| r.slot(i));
         let (owner, mark) = (
             self.owner,
             slot.map(|s| (&s.parked, park_token(self.owner))),
