@@ -393,7 +393,7 @@ pub fn still_at(word: &AtomicI64, observed: i64) -> bool {
 
 /// A waiter announces itself in its wake word before it parks (SPEC.md §8 {R8.1}). SeqCst RMW:
 /// the first half of the waiter's side of the Dekker pair with the waker's load of the word
-/// (the heavy fence follows, in [`crate::futex`]).
+/// (the heavy fence follows, in `futex::wait_while_equal`).
 #[inline(always)]
 pub fn count_waiter(wake_word: &AtomicU32) {
     wake_word.fetch_add(1, Ordering::SeqCst);
