@@ -18,6 +18,7 @@
 //! The syscalls go through `rustix` (`futex::wait`/`wake` on a shared futex,
 //! `membarrier`): the same calls with the same arguments as raw `syscall(2)`, without `unsafe`.
 
+use crate::protocol;
 use crate::sync::{AtomicI64, AtomicU32, Ordering};
 use rustix::thread::futex;
 use rustix::thread::{membarrier, membarrier_query, MembarrierCommand};
@@ -58,16 +59,34 @@ fn low_word(cursor: &AtomicI64) -> &AtomicU32 {
 /// Sleeps until `cursor` no longer equals `observed`, a wake, or `timeout`, whichever first,
 /// announced in the wake word `waiters` (the one the writer of `cursor` reads).
 /// Spurious returns are allowed; the caller re-checks.
+///
+/// `mark`: for a consumer with a registry slot, its slot's `parked` word and its park token
+/// (SPEC.md §8 {R8.d}). The consumer marks the slot right after counting itself, and on waking
+/// takes its count back only if its mark is still there: a producer that retired the slot as
+/// dead meanwhile (or a reap, or a takeover) took it back already. `still_blocked` then
+/// includes the look at the slot's state and owner that pairs with that take-back.
 pub fn wait_while_equal(
     cursor: &AtomicI64,
     waiters: &AtomicU32,
+    mark: Option<(&AtomicU32, u32)>,
     observed: i64,
     timeout: Duration,
     still_blocked: impl Fn() -> bool,
 ) {
-    let announce = !mutant!("consumer.no-waiters-announce");
-    if announce {
-        waiters.fetch_add(1, Ordering::SeqCst);
+    let mut counted = !mutant!("consumer.no-waiters-announce");
+    if counted {
+        protocol::count_waiter(waiters);
+        // Count first, then mark: a death between the two leaks one count (a few instructions
+        // of window, not the whole sleep); the other order would let a take-back find a mark
+        // whose count was never added, and underflow the word.
+        if let Some((word, token)) = mark {
+            if !protocol::mark_parked(word, token) {
+                // Another owner's mark: this consumer lost its slot. Sleep unannounced (the
+                // backstop bounds it; `still_blocked` sends it back at once anyway).
+                protocol::uncount_waiter(waiters);
+                counted = false;
+            }
+        }
     }
     heavy_fence();
     if cursor.load(Ordering::SeqCst) == observed && still_blocked() {
@@ -84,8 +103,16 @@ pub fn wait_while_equal(
             Some(&ts),
         );
     }
-    if announce {
-        waiters.fetch_sub(1, Ordering::SeqCst);
+    if counted {
+        match mark {
+            // Whoever swapped the mark out took the count back: exactly once.
+            Some((word, token)) => {
+                if protocol::unmark_parked(word, token) {
+                    protocol::uncount_waiter(waiters);
+                }
+            }
+            None => protocol::uncount_waiter(waiters),
+        }
     }
 }
 

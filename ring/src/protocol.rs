@@ -21,7 +21,7 @@
 
 use crate::layout::cursor::{CursorCell, JOINED};
 use crate::layout::registry::{Control, Slot, SlotState, RING_CLOSED, RING_OPEN, ROLE_CONSUMER};
-use crate::sync::{fence, AtomicI64, Ordering};
+use crate::sync::{fence, AtomicI64, AtomicU32, Ordering};
 
 // ---- Producer (SPEC.md §7.1, §7.2) ----
 
@@ -389,6 +389,72 @@ pub fn state_after_read(slot: &Slot) -> Option<SlotState> {
 #[inline(always)]
 pub fn still_at(word: &AtomicI64, observed: i64) -> bool {
     word.load(Ordering::Acquire) == observed
+}
+
+/// A waiter announces itself in its wake word before it parks (SPEC.md §8 {R8.1}). SeqCst RMW:
+/// the first half of the waiter's side of the Dekker pair with the waker's load of the word
+/// (the heavy fence follows, in `futex::wait_while_equal`).
+#[inline(always)]
+pub fn count_waiter(wake_word: &AtomicU32) {
+    wake_word.fetch_add(1, Ordering::SeqCst);
+}
+
+/// A waiter takes its announcement back ({R8.4}). SeqCst RMW, as [`count_waiter`].
+#[inline(always)]
+pub fn uncount_waiter(wake_word: &AtomicU32) {
+    wake_word.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// A consumer with a registry slot, right after [`count_waiter`] on `consumers_parked`, records
+/// in its slot's `parked` word that it holds one count ({R8.d}): CAS 0 -> `token` (its
+/// [`park_token`](crate::layout::registry::park_token)). `false`: the word holds another
+/// owner's mark (this consumer lost its slot meanwhile): it takes its count back itself and
+/// sleeps unannounced. Then (after the heavy fence) it looks at its slot's state and owner, and
+/// sleeps only if the slot is still ACTIVE and its own. Pairs with [`take_back_parked`]'s swap:
+/// the two are read-modify-writes of one word, so one comes first. If the swap does, this CAS
+/// reads its 0 and acquires the claim sequenced before it (the look then sees the slot retired,
+/// reaped or taken over, and the consumer does not sleep); if this CAS does, the swap finds the
+/// mark. Acquire on success is what it needs; SeqCst, like every wake-word RMW of SPEC.md §8.
+#[inline(always)]
+pub fn mark_parked(mark: &AtomicU32, token: u32) -> bool {
+    mark.compare_exchange(0, token, Ordering::SeqCst, Ordering::Relaxed)
+        .is_ok()
+}
+
+/// The parked consumer, awake again, clears its own mark: CAS `token` -> 0. `true`: the mark was
+/// still there, and the consumer takes its count back ([`uncount_waiter`]); `false`: someone who
+/// retired, reaped or took over its slot already did ([`take_back_parked`]), and taking it back
+/// again would underflow the count. SeqCst, as [`mark_parked`].
+#[inline(always)]
+pub fn unmark_parked(mark: &AtomicU32, token: u32) -> bool {
+    mark.compare_exchange(token, 0, Ordering::SeqCst, Ordering::Relaxed)
+        .is_ok()
+}
+
+/// Whoever claims a slot from its owner (the producer's [`retire`], the closing producer's
+/// [`reap_claim`], a joiner's [`take_owner`] or [`claim_free`]), right after the claim: takes
+/// back the count of a consumer that parked in the slot and may never wake to take it back
+/// itself (SPEC.md §8 {R8.d}). One swap of the mark to 0: exactly one of this swap and the
+/// owner's [`unmark_parked`] finds the mark, and only that one decrements `count`. Returns
+/// whether it took a count back. Release is what the swap needs (a parker whose [`mark_parked`]
+/// reads its 0 acquires the claim before it); SeqCst, as [`mark_parked`].
+#[inline(always)]
+pub fn take_back_parked(mark: &AtomicU32, count: &AtomicU32) -> bool {
+    if mark.swap(0, Ordering::SeqCst) == 0 {
+        return false;
+    }
+    uncount_waiter(count);
+    true
+}
+
+/// A restarted producer (SPEC.md §7.9), having taken the ring over from its dead predecessor,
+/// zeroes the wake word of a consumer cursor it gates on: only the ring's one producer parks
+/// there, so whatever the word holds is the dead producer's announcement that it will never
+/// take back. Relaxed: the consumer's load of the word after each commit is relaxed too, and
+/// the worst a stale read costs is one more `FUTEX_WAKE`.
+#[inline(always)]
+pub fn reset_waiters(cursor: &CursorCell) {
+    cursor.waiters.store(0, Ordering::Relaxed);
 }
 
 // ---- The producer's ownership (SPEC.md §7.9) ----

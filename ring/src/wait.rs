@@ -80,13 +80,16 @@ impl Waiter {
 
     /// Pauses once. `cursor` is the word the other side stores to when it makes progress and
     /// `observed` its value that was not enough; `waiters` is the wake word its writer reads
-    /// after each store (SPEC.md §8 {R8.c}).
+    /// after each store (SPEC.md §8 {R8.c}); `mark`, for a consumer with a registry slot, the
+    /// slot's `parked` word and the consumer's token in it ({R8.d}, see
+    /// [`futex::wait_while_equal`]).
     /// `still_blocked` is re-checked after announcing a sleep, for conditions other than the
     /// cursor that end the wait (the ring being closed).
     pub(crate) fn pause(
         &mut self,
         cursor: &AtomicI64,
         waiters: &AtomicU32,
+        mark: Option<(&AtomicU32, u32)>,
         observed: i64,
         still_blocked: impl Fn() -> bool,
     ) -> Paused {
@@ -121,7 +124,14 @@ impl Waiter {
                     spin_hint();
                     Paused::Spun
                 } else if protocol::still_at(cursor, observed) {
-                    futex::wait_while_equal(cursor, waiters, observed, backstop, still_blocked);
+                    futex::wait_while_equal(
+                        cursor,
+                        waiters,
+                        mark,
+                        observed,
+                        backstop,
+                        still_blocked,
+                    );
                     Paused::Parked
                 } else {
                     Paused::Spun

@@ -11,6 +11,10 @@ pub(super) fn cases() -> Vec<Case> {
             rule: "A consumer parked in the blocking wait is woken by the publish (median delivery well under the 10 ms backstop), not by its backstop", run: wait_wake_latency },
         Case { id: "wait.producer-wakes", level: Recommended, roles: Pair, producer_needs: &["wait-block"], consumer_needs: &[], timeout: SECS(30), spec: "§8, §7.4 step 4", rules: &["R8.1", "R8.3", "R8.4", "R8.a", "R8.c", "R7.4.4"],
             rule: "A producer parked in the blocking wait for room is woken by the gating consumer's commit (median well under the 10 ms backstop)", run: wait_producer_wakes },
+        Case { id: "wait.killed-parked-consumer-uncounted", level: Required, roles: Pair, producer_needs: &["registry"], consumer_needs: &["registry", "wait-block"], timeout: SECS(30), spec: "§8, §7.10", rules: &["R8.d", "R7.10.c"],
+            rule: "A consumer killed while parked in the blocking wait is no longer counted in the registry's `consumers_parked` once the producer retired it, so publishing makes no FUTEX_WAKE for it", run: wait_killed_parked_consumer_uncounted },
+        Case { id: "wait.killed-parked-producer-uncounted", level: Required, roles: Pair, producer_needs: &["registry", "wait-block"], consumer_needs: &["registry"], timeout: SECS(40), spec: "§8, §7.9", rules: &["R7.9.a"],
+            rule: "A producer killed while parked for room is no longer counted in the gating consumer cursor's `waiters` once a restart took the ring over, so committing makes no FUTEX_WAKE for it", run: wait_killed_parked_producer_uncounted },
     ]
 }
 
@@ -172,4 +176,166 @@ fn wait_producer_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
         ));
     }
     Ok(())
+}
+
+/// Kills (attempts at) a waiter that parks and wakes every 10 ms backstop: one killed in the
+/// microseconds between two sleeps is not counted, and proves nothing.
+const KILL_ATTEMPTS: usize = 3;
+
+/// The `u32` at `off` of `f`, if readable.
+fn word_u32(f: &std::fs::File, off: u64) -> Option<u32> {
+    read_word(f, off).map(|b| u32::from_le_bytes(b[..4].try_into().expect("4 bytes")))
+}
+
+/// Registry offsets (SPEC §6): the control block at payload offset 64, slots 128 bytes each.
+const PARKED_AT: u64 = 64 + 72;
+fn slot_at(i: u64) -> u64 {
+    64 + 128 * (1 + i)
+}
+
+/// The registry slot that holds consumer id `id`, if any.
+fn slot_of(registry: &std::fs::File, id: &str) -> Option<u64> {
+    let slots = read_word(registry, 32).map(u64::from_le_bytes)?;
+    (0..slots.min(4096)).find(|&i| {
+        let at = slot_at(i);
+        let len = word_u32(registry, at + 40).unwrap_or(0) as usize;
+        let mut b = [0u8; 48];
+        use std::os::unix::fs::FileExt;
+        len == id.len()
+            && registry.read_exact_at(&mut b, at + 48).is_ok()
+            && &b[..len] == id.as_bytes()
+    })
+}
+
+fn wait_killed_parked_consumer_uncounted(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let capacity = 16u64;
+    let mut waits = vec![None];
+    waits.extend([Some(Wait::Block); KILL_ATTEMPTS]);
+    let (p, cs) = ring_with_consumers(ctx, capacity, 1 + KILL_ATTEMPTS, &waits)?;
+    let registry = open_segment(ctx, "_registry", ".registry")?;
+    let parked = |r: &std::fs::File| word_u32(r, PARKED_AT).unwrap_or(0);
+    let mut killed = None;
+    for (k, &c) in cs.iter().enumerate().skip(1) {
+        let id = crate::ctx::consumer_id(k);
+        let slot = slot_of(&registry, &id)
+            .ok_or_else(|| CaseError::Fail(format!("no registry slot holds {id}")))?;
+        let mark = |r: &std::fs::File| word_u32(r, slot_at(slot) + 44).unwrap_or(0);
+        // Nothing is published: it parks, and stays parked (but for its backstop wake-ups).
+        ctx.consume_idle(c, 1, Mode::Copy, 20_000)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !(parked(&registry) == 1 && mark(&registry) != 0) {
+            if Instant::now() >= deadline {
+                return fail(format!("{id}, waiting in the blocking strategy on a ring nobody publishes on, was not seen parked within 5 s: `consumers_parked` {} and its slot's `parked` mark {} (SPEC §8 R8.1, R8.d: count, then mark the slot with the park token)", parked(&registry), mark(&registry)));
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        ctx.t(c).kill();
+        match (parked(&registry), mark(&registry)) {
+            (1, m) if m != 0 => {
+                killed = Some(id);
+                break;
+            }
+            // Killed awake, between two sleeps: nothing to take back; try the next one.
+            (0, 0) => continue,
+            (n, m) => return fail(format!("{id} killed: `consumers_parked` {n} with its slot's mark {m}: a count without a mark (or the reverse) cannot be taken back exactly once (SPEC §8 R8.d)")),
+        }
+    }
+    let Some(id) = killed else {
+        return fail(format!("none of {KILL_ATTEMPTS} consumers was killed while parked (each time between two sleeps)"));
+    };
+    // The attempts not needed read nothing and would gate the producer forever: they go too
+    // (idle, not parked: they leave no count). The killed consumers gate until the producer,
+    // blocked one ring in, retires them.
+    for &c in &cs[1..] {
+        ctx.t(c).kill();
+    }
+    let events = 4 * capacity;
+    let pub_id = ctx.publish_async(p, events, 1)?;
+    let got_id = ctx.consume_async(cs[0], events, Mode::Batch)?;
+    let got = ctx.wait(cs[0], got_id)?;
+    Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish past the killed consumers")?;
+    check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "c_0")?;
+    // The retirement happened before the publish went past the dead consumer's cursor.
+    let n = parked(&registry);
+    if n != 0 {
+        return fail(format!("the producer retired {id}, which was killed while parked, but `consumers_parked` is still {n}: every publish now makes a FUTEX_WAKE for nobody (SPEC §8 R8.d: whoever retires a slot takes its park mark and count back)"));
+    }
+    Ok(())
+}
+
+fn wait_killed_parked_producer_uncounted(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let capacity = 8u64;
+    let blocking_producer = |ctx: &mut Ctx| -> Result<(usize, u64), CaseError> {
+        let h = ctx.start_producer_testee("producer")?;
+        let ring = ctx.ring.clone();
+        let create = ctx.send(h, |id| {
+            Command::create_producer(ring, capacity, SIZE)
+                .wait_consumers(crate::protocol::WaitConsumers {
+                    min: 1,
+                    timeout_ms: 10_000,
+                })
+                .discover("c", 8)
+                .wait(Wait::Block)
+                .command(id)
+        })?;
+        Ok((h, create))
+    };
+    let (mut h, create) = blocking_producer(ctx)?;
+    let (c, r) = ctx.consumer(0, SIZE, None)?;
+    Ctx::expect_ok(&r, "attach_consumer")?;
+    Ctx::expect_ok(&ctx.wait(h, create)?, "create_producer")?;
+    Ctx::expect_ok(
+        &ctx.request(h, |id| Command::Publish {
+            id,
+            count: capacity,
+            batch: None,
+        })?,
+        "publish (fill the ring)",
+    )?;
+    let cursor = open_segment(ctx, "_c_0_seq", ".consumers/c_0.cursor")?;
+    let waiters = |f: &std::fs::File| word_u32(f, 72).unwrap_or(0);
+    let mut killed_parked = false;
+    for attempt in 0..KILL_ATTEMPTS {
+        if attempt > 0 {
+            // The previous producer was killed awake: restart it, blocking again.
+            let (next, create) = blocking_producer(ctx)?;
+            h = next;
+            Ctx::expect_ok(&ctx.wait(h, create)?, "restart the producer")?;
+        }
+        // The ring is full: this publish parks for room on c_0's cursor.
+        ctx.publish_async(h, 1, 1)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while waiters(&cursor) == 0 {
+            if Instant::now() >= deadline {
+                return fail("a producer waiting for room in the blocking strategy was not seen announced in the gating consumer cursor's `waiters` within 5 s (SPEC §8 R8.1, R8.c)");
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        ctx.t(h).kill();
+        if waiters(&cursor) != 0 {
+            killed_parked = true;
+            break;
+        }
+    }
+    if !killed_parked {
+        return fail(format!("none of {KILL_ATTEMPTS} producers was killed while parked (each time between two sleeps)"));
+    }
+    let (_p, r) = ctx.producer(capacity, SIZE, None)?;
+    if let Err((kind, m)) = &r.result {
+        return fail(format!(
+            "restarting the producer of a ring whose producer died was refused: {kind:?} ({m})"
+        ));
+    }
+    let n = waiters(&cursor);
+    if n != 0 {
+        return fail(format!("the restart took the ring over from a producer killed while parked for room, but c_0's cursor `waiters` is still {n}: every commit of c_0 now makes a FUTEX_WAKE for nobody (SPEC §7.9 R7.9.a)"));
+    }
+    let id = ctx.consume_idle(c, capacity, Mode::Copy, 5_000)?;
+    check_delivery(
+        &ctx.wait(c, id)?,
+        SIZE as usize,
+        0,
+        capacity as i64 - 1,
+        "c_0",
+    )
 }

@@ -4,6 +4,7 @@
 
 use super::RawConsumer;
 use crate::error::{Error, Result};
+use crate::layout::registry::{park_token, SlotState};
 use crate::wait::{Paused, WaitStrategy, Waiter};
 use crate::{futex, process, protocol};
 
@@ -184,8 +185,24 @@ impl RawConsumer {
         // is the registry's `consumers_parked`, in a line this spinning consumer never touches;
         // the cell's `waiters` only where there is no registry (disruptor-mp never wakes).
         let parked = registry.map_or(&cell.waiters, |r| &r.control().consumers_parked);
-        let paused = waiter.pause(&cell.value, parked, self.available, || {
+        // Its slot records that it counted itself (SPEC.md §8 {R8.d}), so that a producer that
+        // retires it as dead while it sleeps (killed) takes the count back; and it sleeps only
+        // while the slot is still its own and ACTIVE (the look that pairs with that take-back).
+        // Only a parking strategy uses either: a spinning one pays nothing for them.
+        let slot = registry
+            .zip(self.slot)
+            .filter(|_| self.wait.parks())
+            .map(|(r, i)| r.slot(i));
+        let (owner, mark) = (
+            self.owner,
+            slot.map(|s| (&s.parked, park_token(self.owner))),
+        );
+        let paused = waiter.pause(&cell.value, parked, mark, self.available, || {
             registry.is_none_or(|r| r.closed().is_none())
+                && slot.is_none_or(|s| {
+                    protocol::slot_state(s) == Some(SlotState::Active)
+                        && protocol::owner(s) == owner
+                })
         });
         self.waited |= paused != Paused::Spun;
         if paused == Paused::Parked {

@@ -203,6 +203,7 @@ pub mod slot {
     pub const HEARTBEAT: usize = 24;
     pub const INCARNATION: usize = 32;
     pub const ID_LEN: usize = 40;
+    pub const PARKED: usize = 44;
     pub const ID: usize = 48;
     pub const PID_NS: usize = 96;
 }
@@ -234,6 +235,7 @@ const _: () = {
     assert!(offset_of!(Slot, heartbeat) == slot::HEARTBEAT);
     assert!(offset_of!(Slot, incarnation) == slot::INCARNATION);
     assert!(offset_of!(Slot, id_len) == slot::ID_LEN);
+    assert!(offset_of!(Slot, parked) == slot::PARKED);
     assert!(offset_of!(Slot, id) == slot::ID);
 };
 

@@ -17,7 +17,8 @@
 //!  24 final_sequence  i64 (valid when CLOSED) 24 heartbeat    u64  CLOCK_BOOTTIME ns
 //!  32 producer_owner  u64 pid | start_lo<<32  32 incarnation  u64  +1 per (re)join
 //!  40 producer_start  u64                     40 id_len       u32
-//!  48 producer_beat   u64 CLOCK_BOOTTIME ns   44 reserved     u32
+//!  48 producer_beat   u64 CLOCK_BOOTTIME ns   44 parked       u32  0, or the park token of an
+//!                                                  owner counted in consumers_parked (SPEC.md §8 R8.d)
 //!  56 producer_starts u64 (+1 per start)      48 id           [u8; 48] UTF-8, NUL-padded
 //!  64 producer_pid_ns u64 pid namespace inode 96 pid_ns       u64  pid namespace inode
 //!  72 consumers_parked u32 (SPEC.md §8)      104..128 zero
@@ -152,7 +153,11 @@ pub struct Slot {
     pub heartbeat: AtomicU64,
     pub incarnation: AtomicU64,
     pub id_len: AtomicU32,
-    pub reserved: u32,
+    /// 0, or the [`park_token`] of a consumer that counted itself in the control block's
+    /// `consumers_parked` and has not taken that count back yet (SPEC.md §8 {R8.d}): whoever
+    /// swaps the token out (the consumer on waking, or whoever retires, reaps or takes the slot
+    /// over) takes the count back, so each count is taken back exactly once.
+    pub parked: AtomicU32,
     /// Written only by the process that holds the slot in CLAIMING.
     pub id: core::cell::UnsafeCell<[u8; MAX_ID_LEN]>,
     /// Inode of the owner's pid namespace; 0 = unknown.
@@ -169,6 +174,14 @@ pub fn owner_word(pid: u32, start_time: u64) -> u64 {
 /// The pid in an owner word.
 pub fn owner_pid(owner: u64) -> u32 {
     owner as u32
+}
+
+/// The token a consumer owning a slot with `owner` stores in the slot's `parked` word while it
+/// is counted in `consumers_parked` (SPEC.md §8 {R8.d}): the owner word's low 32 bits (its pid),
+/// never 0. It keeps an earlier owner of the slot, waking after the slot was taken over, from
+/// taking back the count of the new owner's park.
+pub fn park_token(owner: u64) -> u32 {
+    owner_pid(owner).max(1)
 }
 
 /// Total registry segment size for `slots` consumer slots.
@@ -193,6 +206,7 @@ const _: () = {
     assert!(offset_of!(Slot, heartbeat) == 24);
     assert!(offset_of!(Slot, incarnation) == 32);
     assert!(offset_of!(Slot, id_len) == 40);
+    assert!(offset_of!(Slot, parked) == 44);
     assert!(offset_of!(Slot, id) == 48);
     assert!(super::header::payload_offset(REGISTRY_ALIGNMENT) == CONTROL_OFFSET);
 };

@@ -68,7 +68,10 @@ impl RawProducer {
             match self.gates.iter().find(|g| g.cursor.load() == observed) {
                 Some(g) => {
                     let cell = g.cursor.cell();
-                    if waiter.pause(&cell.value, &cell.waiters, observed, || true) == Paused::Parked
+                    // No slot mark: the producer parks on the consumer cursor's own `waiters`, and
+                    // a restart zeroes what a dead producer left there (SPEC.md §7.9).
+                    if waiter.pause(&cell.value, &cell.waiters, None, observed, || true)
+                        == Paused::Parked
                     {
                         if let Some(c) = &self.counters {
                             c.park.increment();

@@ -140,6 +140,7 @@ impl RawProducer {
             return Ok(None);
         }
         let epoch = registry.epoch();
+        reset_consumer_waiters(&b.name, &registry, epoch);
         let mut undo = Undo::default();
         let cursor = match Cursor::open(&b.name.producer_cursor(), "producer cursor") {
             Ok(c) => c,
@@ -387,6 +388,30 @@ impl Drop for Undo {
 /// How many times a producer tries to create its ring when the registry it found vanishes
 /// before it can open it (its producer closed meanwhile).
 const CREATE_ATTEMPTS: usize = 8;
+
+/// A restart's repair of the wake words its dead predecessor may have left (SPEC.md §7.9 step 2):
+/// only the ring's producer parks on a consumer cursor's `waiters` (consumers park on the
+/// producer cursor, and a foreign producer never parks), so once the ring is ours, a non-zero
+/// word there is the announcement of a producer killed while it waited for room. Left alone,
+/// that consumer would make a `FUTEX_WAKE` per commit for the rest of the ring's life. Every
+/// cursor a registry slot names and that carries this ring's epoch is reset; a cursor that
+/// cannot be opened now is skipped (the worst it keeps is that syscall per commit).
+fn reset_consumer_waiters(name: &crate::names::RingName, registry: &Registry, epoch: u64) {
+    if mutant!("producer.restart-keeps-waiters") {
+        return;
+    }
+    for i in 0..registry.slots() {
+        let held = registry.state(i).is_some_and(|s| s.holds_id());
+        let Some(id) = registry.slot_id(i).filter(|_| held) else {
+            continue;
+        };
+        if let Ok(cursor) = Cursor::open(&name.consumer_cursor(&id), "consumer cursor") {
+            if crate::protocol::cursor_epoch(cursor.cell()) == epoch {
+                crate::protocol::reset_waiters(cursor.cell());
+            }
+        }
+    }
+}
 
 /// A segment a restart found but cannot make sense of: reported, never removed (its ring's
 /// other segments exist, so it is not a half-made creation of ours: those are never visible).

@@ -160,6 +160,8 @@ impl Registry {
                     lost = Some(now);
                     continue 'retry;
                 }
+                // The dead owner may have died parked: its count is ours to take back.
+                self.take_back_parked(i);
                 protocol::record_owner(s, start, process::boottime_ns(), process::own_pid_ns());
                 protocol::new_incarnation(s);
                 // The producer may have retired the dead owner's ACTIVE slot while we took it
@@ -188,6 +190,9 @@ impl Registry {
                 let s = self.slot(i);
                 let overwrite = mutant!("registry.full-overwrites") && i + 1 == self.slots;
                 if protocol::claim_free(s) || overwrite {
+                    // A FREE slot holds no mark, unless a consumer that lost it (reaped) parked
+                    // on it anyway and died before it took its count back.
+                    self.take_back_parked(i);
                     // SAFETY: CLAIMING gives this process sole ownership of the id bytes (the
                     // `overwrite` mutant breaks that on purpose); `id` is a validated id of at
                     // most MAX_ID_LEN bytes.

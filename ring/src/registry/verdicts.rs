@@ -42,9 +42,23 @@ impl Registry {
         }
         let done = protocol::retire(s, to);
         if done {
+            // A consumer killed while parked never takes its count of `consumers_parked` back:
+            // without this, the producer would make a FUTEX_WAKE per publish from now on
+            // (SPEC.md §8 {R8.d}).
+            self.take_back_parked(i);
             self.bump();
         }
         done
+    }
+
+    /// Takes back the count of `consumers_parked` that slot `i`'s mark says its owner holds, if
+    /// any, right after this process claimed the slot from that owner (retired, reaped or took
+    /// it over: SPEC.md §8 {R8.d}). Returns whether there was one.
+    pub(super) fn take_back_parked(&self, i: usize) -> bool {
+        if mutant!("registry.parked-count-kept") {
+            return false;
+        }
+        protocol::take_back_parked(&self.slot(i).parked, &self.control().consumers_parked)
     }
 
     /// Whether the process owning slot `i` may still run: alive, or not known to be dead (an
@@ -175,6 +189,7 @@ impl Registry {
             };
             let dead = dead && !mutant!("producer.close-no-reap");
             if dead && protocol::reap_claim(s, owner) {
+                self.take_back_parked(i);
                 ids.extend(self.slot_id(i));
                 protocol::free(s);
                 freed = true;

@@ -17,6 +17,7 @@ mod common;
 mod counting;
 mod eviction;
 mod join;
+mod parked;
 mod publish_read;
 mod restart;
 mod roles;

@@ -47,7 +47,7 @@ pub(crate) fn registry_slot(state: SlotState) -> Slot {
         heartbeat: AtomicU64::new(0),
         incarnation: AtomicU64::new(0),
         id_len: AtomicU32::new(0),
-        reserved: 0,
+        parked: AtomicU32::new(0),
         id: core::cell::UnsafeCell::new([0; MAX_ID_LEN]),
         pid_ns: AtomicU64::new(0),
         padding: [0; 24],

@@ -205,11 +205,11 @@ impl Decoder<'_> {
             "bytes of id used",
         );
         self.push(
-            n("reserved"),
-            off + 44,
+            n("parked"),
+            off + slot::PARKED,
             4,
-            self.u32(off + 44).map(|v| v.to_string()),
-            "0",
+            self.u32(off + slot::PARKED).map(|v| v.to_string()),
+            "0, or the park token (pid) of an owner counted in consumers_parked",
         );
         let id = self.get(off + slot::ID, MAX_ID_LEN).map(|b| {
             let used = (id_len.unwrap_or(0) as usize).min(MAX_ID_LEN);
