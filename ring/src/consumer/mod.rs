@@ -13,6 +13,7 @@ mod read;
 mod spin;
 mod standing;
 mod typed;
+mod wait;
 
 pub use builder::ConsumerBuilder;
 pub use config::OnLapped;
