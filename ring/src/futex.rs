@@ -117,13 +117,15 @@ pub fn wait_while_equal(
 }
 
 /// Called by a writer right after its release store of `cursor`: wakes sleepers if any said so
-/// in the wake word `waiters`.
+/// in the wake word `waiters`. Returns whether it woke anyone (the word was non-zero).
 #[inline(always)]
-pub fn wake_if_waiting(cursor: &AtomicI64, waiters: &AtomicU32) {
+pub fn wake_if_waiting(cursor: &AtomicI64, waiters: &AtomicU32) -> bool {
     light_fence();
     if waiters.load(Ordering::Relaxed) != 0 {
         wake_all(cursor);
+        return true;
     }
+    false
 }
 
 /// Wakes every sleeper on `cursor` unconditionally (for events that do not move the cursor,

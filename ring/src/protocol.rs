@@ -421,6 +421,14 @@ pub fn mark_parked(mark: &AtomicU32, token: u32) -> bool {
         .is_ok()
 }
 
+/// Whether a slot holds a park mark: its owner counted itself in `consumers_parked` and has not
+/// taken the count back (SPEC.md §8 {R8.d}). Relaxed: only a hint of whom to judge (the producer's
+/// look from its wake path); the retirement that follows takes the mark back by its own swap.
+#[inline(always)]
+pub fn holds_park_mark(slot: &Slot) -> bool {
+    slot.parked.load(Ordering::Relaxed) != 0
+}
+
 /// The parked consumer, awake again, clears its own mark: CAS `token` -> 0. `true`: the mark was
 /// still there, and the consumer takes its count back ([`uncount_waiter`]); `false`: someone who
 /// retired, reaped or took over its slot already did ([`take_back_parked`]), and taking it back

@@ -13,6 +13,8 @@ pub(super) fn cases() -> Vec<Case> {
             rule: "A producer parked in the blocking wait for room is woken by the gating consumer's commit (median well under the 10 ms backstop)", run: wait_producer_wakes },
         Case { id: "wait.killed-parked-consumer-uncounted", level: Required, roles: Pair, producer_needs: &["registry"], consumer_needs: &["registry", "wait-block"], timeout: SECS(30), spec: "§8, §7.10", rules: &["R8.d", "R7.10.c"],
             rule: "A consumer killed while parked in the blocking wait is no longer counted in the registry's `consumers_parked` once the producer retired it, so publishing makes no FUTEX_WAKE for it", run: wait_killed_parked_consumer_uncounted },
+        Case { id: "wait.killed-parked-consumer-uncounted-soon", level: Required, roles: Pair, producer_needs: &["registry"], consumer_needs: &["registry", "wait-block"], timeout: SECS(30), spec: "§8, §7.10", rules: &["R8.d", "R7.10.c"],
+            rule: "A producer that keeps publishing stops counting a consumer killed while parked within about its liveness interval (10 ms), long before the ring fills: its wake path judges the marked gating consumers", run: wait_killed_parked_consumer_uncounted_soon },
         Case { id: "wait.killed-parked-producer-uncounted", level: Required, roles: Pair, producer_needs: &["registry", "wait-block"], consumer_needs: &["registry"], timeout: SECS(40), spec: "§8, §7.9", rules: &["R7.9.a"],
             rule: "A producer killed while parked for room is no longer counted in the gating consumer cursor's `waiters` once a restart took the ring over, so committing makes no FUTEX_WAKE for it", run: wait_killed_parked_producer_uncounted },
     ]
@@ -207,8 +209,14 @@ fn slot_of(registry: &std::fs::File, id: &str) -> Option<u64> {
     })
 }
 
-fn wait_killed_parked_consumer_uncounted(ctx: &mut Ctx) -> Result<(), CaseError> {
-    let capacity = 16u64;
+/// A ring of `capacity` with c_0 (spinning) and up to [`KILL_ATTEMPTS`] blocking consumers,
+/// each parked and killed in turn until one dies parked (counted in `consumers_parked`, its
+/// slot marked); every other attempt is killed too (idle: they leave no count). Returns the
+/// producer, c_0, the registry and the id of the consumer killed while parked.
+fn kill_a_parked_consumer(
+    ctx: &mut Ctx,
+    capacity: u64,
+) -> Result<(usize, usize, std::fs::File, String), CaseError> {
     let mut waits = vec![None];
     waits.extend([Some(Wait::Block); KILL_ATTEMPTS]);
     let (p, cs) = ring_with_consumers(ctx, capacity, 1 + KILL_ATTEMPTS, &waits)?;
@@ -244,22 +252,53 @@ fn wait_killed_parked_consumer_uncounted(ctx: &mut Ctx) -> Result<(), CaseError>
         return fail(format!("none of {KILL_ATTEMPTS} consumers was killed while parked (each time between two sleeps)"));
     };
     // The attempts not needed read nothing and would gate the producer forever: they go too
-    // (idle, not parked: they leave no count). The killed consumers gate until the producer,
-    // blocked one ring in, retires them.
+    // (idle, not parked: they leave no count).
     for &c in &cs[1..] {
         ctx.t(c).kill();
     }
+    Ok((p, cs[0], registry, id))
+}
+
+fn wait_killed_parked_consumer_uncounted(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let capacity = 16u64;
+    let (p, c0, registry, id) = kill_a_parked_consumer(ctx, capacity)?;
+    // The killed consumers gate until the producer, blocked one ring in, retires them.
     let events = 4 * capacity;
     let pub_id = ctx.publish_async(p, events, 1)?;
-    let got_id = ctx.consume_async(cs[0], events, Mode::Batch)?;
-    let got = ctx.wait(cs[0], got_id)?;
+    let got_id = ctx.consume_async(c0, events, Mode::Batch)?;
+    let got = ctx.wait(c0, got_id)?;
     Ctx::expect_ok(&ctx.wait(p, pub_id)?, "publish past the killed consumers")?;
     check_delivery(&got, SIZE as usize, 0, events as i64 - 1, "c_0")?;
     // The retirement happened before the publish went past the dead consumer's cursor.
-    let n = parked(&registry);
+    let n = word_u32(&registry, PARKED_AT).unwrap_or(0);
     if n != 0 {
         return fail(format!("the producer retired {id}, which was killed while parked, but `consumers_parked` is still {n}: every publish now makes a FUTEX_WAKE for nobody (SPEC §8 R8.d: whoever retires a slot takes its park mark and count back)"));
     }
+    Ok(())
+}
+
+/// How long a producer that keeps publishing may keep counting a consumer killed while parked:
+/// it looks every 10 ms (SPEC §8 R8.d); the rest is slack for a loaded machine.
+const PARKED_LOOK_BOUND: Duration = Duration::from_secs(2);
+
+fn wait_killed_parked_consumer_uncounted_soon(ctx: &mut Ctx) -> Result<(), CaseError> {
+    // A ring far larger than what is published: the producer never waits for room, so only
+    // its look from the wake path can retire the dead parker.
+    let capacity = 4096u64;
+    let (p, c0, registry, id) = kill_a_parked_consumer(ctx, capacity)?;
+    let start = Instant::now();
+    let mut published = 0u64;
+    while word_u32(&registry, PARKED_AT).unwrap_or(0) != 0 {
+        if start.elapsed() >= PARKED_LOOK_BOUND || published + 8 > capacity / 2 {
+            return fail(format!("{id} was killed while parked; {published} events published one by one over {:.0?} later `consumers_parked` still counts it: every publish makes a FUTEX_WAKE for nobody until the ring fills (SPEC §8 R8.d: a producer whose wake word is non-zero judges the marked gating consumers every 10 ms and retires the dead)", start.elapsed()));
+        }
+        let id = ctx.publish_async(p, 1, 1)?;
+        Ctx::expect_ok(&ctx.wait(p, id)?, "publish")?;
+        published += 1;
+    }
+    let got_id = ctx.consume_async(c0, published, Mode::Batch)?;
+    let got = ctx.wait(c0, got_id)?;
+    check_delivery(&got, SIZE as usize, 0, published as i64 - 1, "c_0")?;
     Ok(())
 }
 

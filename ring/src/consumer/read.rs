@@ -123,7 +123,7 @@ impl RawConsumer {
         let cell = self.cursor.cell();
         protocol::commit(cell, seq);
         if !mutant!("consumer.no-wake") {
-            futex::wake_if_waiting(&cell.value, &cell.waiters);
+            let _ = futex::wake_if_waiting(&cell.value, &cell.waiters);
         }
     }
 

@@ -156,6 +156,50 @@ impl RawProducer {
         Ok(())
     }
 
+    /// The wake word was non-zero after a cursor store: a consumer parked, or one killed while
+    /// parked left its count behind, and every store makes a `FUTEX_WAKE` until someone takes
+    /// it back (SPEC.md §8 R8.d). At most once per [`LIVENESS_CHECK`], the gating consumers whose
+    /// slot holds a park mark are judged, and the dead ones retired (which takes their count
+    /// back), so that such a death costs at most that long of wake-ups instead of lasting until
+    /// the producer next waits for room, a ring's worth of events later. Required consumers are
+    /// left to the wait for room, where their liveness action applies (§7.10).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn look_at_parked(&mut self) {
+        let now = Instant::now();
+        if self
+            .last_parked_look
+            .is_some_and(|t| now.duration_since(t) < LIVENESS_CHECK)
+        {
+            return;
+        }
+        self.last_parked_look = Some(now);
+        let mut retired = 0u64;
+        for g in &self.gates {
+            let Some((slot, incarnation)) = g.slot else {
+                continue;
+            };
+            let required = self
+                .required
+                .as_ref()
+                .is_some_and(|r| r.config.ids.contains(&g.id));
+            if required || !protocol::holds_park_mark(self.registry.slot(slot)) {
+                continue;
+            }
+            if !self.registry.slot_owner_alive(slot) {
+                retired += u64::from(self.registry.retire(slot, incarnation, SlotState::Dead));
+            }
+        }
+        if retired > 0 {
+            if let Some(c) = &self.counters {
+                c.dead_peers.add(retired);
+            }
+            // As after any retirement: ordered before every slot this producer rewrites from
+            // here on (§7.10). The limit moves at the next rescan.
+            protocol::evictions_before_rewrites();
+        }
+    }
+
     /// Recomputes `limit` from the gating cursors, refreshing the gate set if membership changed.
     pub(super) fn rescan(&mut self) {
         // Deferred (coalesced) events become visible first: the join handshake (SPEC.md §7.3)

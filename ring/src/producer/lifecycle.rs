@@ -241,6 +241,7 @@ impl RawProducer {
             required: b.required.map(Required::new),
             last_check: None,
             last_beat: None,
+            last_parked_look: None,
             counters,
         };
         if let Coordination::WaitForConsumers { min, timeout } = b.coordination {

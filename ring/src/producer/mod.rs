@@ -68,6 +68,8 @@ pub struct RawProducer {
     required: Option<Required>,
     last_check: Option<Instant>,
     last_beat: Option<Instant>,
+    /// When the wake path last looked for dead parked consumers (`gating::look_at_parked`).
+    last_parked_look: Option<Instant>,
     /// Live counters; `None` when disabled or the segment is full (the ring works without).
     counters: Option<ProducerCounters>,
     /// The registry control block's `consumers_parked`: the wake word read after every cursor

@@ -259,7 +259,9 @@ impl RawProducer {
             } else {
                 unsafe { &*self.parked }
             };
-            futex::wake_if_waiting(&cell.value, word);
+            if futex::wake_if_waiting(&cell.value, word) && !mutant!("producer.no-parked-look") {
+                self.look_at_parked();
+            }
         }
         // Counted once visible, in batches: two counter stores per cursor store would be two
         // more store-buffer entries per event queued behind the cursor line's transfer.
