@@ -141,6 +141,10 @@ impl RawConsumer {
             mask: g.capacity as i64 - 1,
             producer,
             cursor,
+            own_slot: match (&registry, joined) {
+                (Some(r), Some((i, _))) => r.slot(i),
+                _ => std::ptr::null(),
+            },
             registry,
             slot: joined.map(|(i, _)| i),
             owner: joined.map_or(0, |(_, owner)| owner),

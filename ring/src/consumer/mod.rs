@@ -22,6 +22,7 @@ pub use typed::{Consumer, Lease};
 
 use crate::counters::ConsumerCounters;
 use crate::cursor::Cursor;
+use crate::layout::registry::Slot;
 use crate::names::RingName;
 use crate::registry::Registry;
 use crate::segment::Segment;
@@ -41,6 +42,8 @@ pub struct RawConsumer {
     cursor: Cursor,
     registry: Option<Registry>,
     slot: Option<usize>,
+    /// That slot in `registry`'s mapping (null without one), for the per-refresh standing check.
+    own_slot: *const Slot,
     /// Our owner word in that slot, as the join stored it (a leave frees only a slot still ours).
     owner: u64,
     /// Next sequence to read.

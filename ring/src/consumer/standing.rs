@@ -5,7 +5,7 @@
 
 use super::RawConsumer;
 use crate::error::{Error, Result};
-use crate::layout::registry::SlotState;
+use crate::layout::registry::{Slot, SlotState};
 use crate::liveness::LIVENESS_CHECK;
 use crate::protocol;
 use crate::registry::Registry;
@@ -63,13 +63,22 @@ impl RawConsumer {
     /// and must be discarded (SPEC.md §7.10).
     #[inline(always)]
     pub(super) fn check_evicted(&self) -> Result<()> {
-        if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
-            let state = protocol::state_after_read(reg.slot(i));
+        if let Some(own) = self.own_slot() {
+            let state = protocol::state_after_read(own);
             if state != Some(SlotState::Active) && !mutant!("consumer.ignores-eviction") {
                 return Err(self.retired(state));
             }
         }
         Ok(())
+    }
+
+    /// This consumer's registry slot, if it has one: a pointer kept from the join, so that the
+    /// check on every refresh is one load, without the registry's bounds check and mapping
+    /// lookups.
+    #[inline(always)]
+    fn own_slot(&self) -> Option<&Slot> {
+        // SAFETY: null, or a slot of `self.registry`'s mapping, which lives as long as `self`.
+        unsafe { self.own_slot.as_ref() }
     }
 
     /// The error of a consumer whose slot stopped gating in `state`.
