@@ -239,7 +239,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         sized: true,
         targets: &[Target { metric: Metric::Rate, bound: 0.9 }],
-        ..scenario("stream-batch", "SPSC, Producer::publish_batch(64), consumer poll_batch", Kind::FloorStream, &[Kind::RpStreamBatch])
+        ..scenario("stream-batch", "SPSC, Producer::publish_batch(64), consumer poll_runs (u64) or poll_batch", Kind::FloorStream, &[Kind::RpStreamBatch])
     },
     Scenario { mmap: true, ..scenario("stream-batch-mmap", "as stream-batch, the ring in mmap'd files (RingName::dir) instead of POSIX shm", Kind::FloorStream, &[Kind::RpStreamBatch]) },
     Scenario {

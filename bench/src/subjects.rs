@@ -1,11 +1,12 @@
 //! The subjects: the same two workloads as the floors, through ringproof's public API.
 //!
 //! - stream: `Producer::<u64>::publish` per event, or `publish_batch(batch, ..)`; the consumer
-//!   calls `poll_batch(capacity, ..)` and checks that every value equals its sequence (one
-//!   compare per event) and that each batch starts where the previous one ended, spinning with
-//!   a pause hint when nothing is published.
+//!   calls `poll_batch(capacity, ..)` (behind a batch publisher of u64 events: `poll_runs`, a
+//!   slice per run, checked as the floor checks its runs) and checks that every value equals
+//!   its sequence (one compare per event) and that each batch starts where the previous one
+//!   ended, spinning with a pause hint when nothing is published.
 //! - ping-pong: rings `{name}-ab` (A produces) and `{name}-ba` (B produces); A times
-//!   `publish` + `next` per round trip. The consumers wait with the given strategy
+//!   `publish` + `read` per round trip. The consumers wait with the given strategy
 //!   (`BusySpin`, or `WaitStrategy::blocking()`); with an idle gap before each round, B's
 //!   blocking consumer really parks (A spins), and the round trip measures its wake-up.
 
@@ -143,10 +144,26 @@ pub fn stream(a: &RoleArgs, mode: Publish) -> Result<Value, String> {
             let mut idle = Backoff::new();
             let mut stats = PollStats::default();
             while expect < total {
-                // Per event: the payload of its sequence (for u64 events one compare, as in
-                // the floor). Per batch: it starts where the last one ended.
+                // Per event: the payload of its sequence (for u64 events one compare). Per
+                // batch: it starts where the last one ended. Behind a batch publisher the
+                // reader takes runs of slots (`poll_runs`) and checks each as the floor does;
+                // behind single-event publishers it is the per-event `poll_batch` a user of
+                // such a stream would write (the scenario issue 13 measured).
                 let mut first = None;
-                let n = if size == 8 {
+                let n = if size == 8 && batched {
+                    c.poll_runs(max, |seq, bytes| {
+                        first.get_or_insert(seq);
+                        errors += bytes
+                            .chunks_exact(8)
+                            .zip(seq as u64..)
+                            .map(|(v, s)| {
+                                u64::from(
+                                    u64::from_le_bytes(v.try_into().unwrap_or([0xff; 8])) != s,
+                                )
+                            })
+                            .sum::<u64>();
+                    })
+                } else if size == 8 {
                     c.poll_batch(max, |seq, v, _| {
                         first.get_or_insert(seq);
                         errors += u64::from(

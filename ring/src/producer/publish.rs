@@ -110,11 +110,8 @@ impl RawProducer {
     /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
     /// A full ring is waited out.
     pub fn publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut [u8])) -> Result<i64> {
-        let last = self.check_batch(n)?;
-        if !protocol::within_limit(last, self.limit) {
-            self.wait_for_room(last)?;
-        }
-        Ok(self.write_and_publish(self.next, n, write))
+        let first = self.room_for_batch(n)?;
+        Ok(self.write_and_publish(first, n, write))
     }
 
     /// [`publish_batch`](Self::publish_batch) without waiting: [`Error::Full`] if there is no room.
@@ -129,6 +126,23 @@ impl RawProducer {
         n: usize,
         write: impl FnMut(usize, &mut [u8]),
     ) -> Result<i64> {
+        let first = self.room_for_batch_now(n)?;
+        Ok(self.write_and_publish(first, n, write))
+    }
+
+    /// Room for a batch of `n` events, waiting for it: the batch's first sequence.
+    #[inline(always)]
+    pub(super) fn room_for_batch(&mut self, n: usize) -> Result<i64> {
+        let last = self.check_batch(n)?;
+        if !protocol::within_limit(last, self.limit) {
+            self.wait_for_room(last)?;
+        }
+        Ok(self.next)
+    }
+
+    /// Room for a batch of `n` events now, or [`Error::Full`]: the batch's first sequence.
+    #[inline(always)]
+    pub(super) fn room_for_batch_now(&mut self, n: usize) -> Result<i64> {
         let last = self.check_batch(n)?;
         if !protocol::within_limit(last, self.limit) {
             self.rescan();
@@ -136,7 +150,7 @@ impl RawProducer {
                 return Err(self.full(last));
             }
         }
-        Ok(self.write_and_publish(self.next, n, write))
+        Ok(self.next)
     }
 
     /// Claims `n` slots for zero-copy writing; nothing is visible until [`RawClaim::commit`].
@@ -210,16 +224,65 @@ impl RawProducer {
         n: usize,
         mut write: impl FnMut(usize, &mut [u8]),
     ) -> i64 {
-        crate::failpoint::hit("producer.claimed");
-        for i in 0..n {
-            // SAFETY: gating guarantees no consumer reads this slot until the cursor passes it.
-            let slot = unsafe {
-                std::slice::from_raw_parts_mut(self.slot_ptr(first + i as i64), self.element_size)
+        let size = self.element_size;
+        self.write_runs(first, n, |producer, i, slot_index, len| {
+            // SAFETY: the run's slots are claimed (`write_runs`).
+            let run = unsafe {
+                std::slice::from_raw_parts_mut(producer.slots.add(slot_index * size), len * size)
             };
-            write(i, slot);
-            if mutant!("producer.batch-store-per-event") {
-                self.store_cursor_coalescing(first + i as i64);
+            for (k, slot) in run.chunks_exact_mut(size).enumerate() {
+                write(i + k, slot);
+                if mutant!("producer.batch-store-per-event") {
+                    producer.store_cursor_coalescing(first + (i + k) as i64);
+                }
             }
+        })
+    }
+
+    /// [`write_and_publish`](Self::write_and_publish) for the typed batch: each run is a
+    /// `&mut [E]`, so a loop that fills it is a plain loop over a slice (no per-event slot
+    /// arithmetic, length or alignment check), which the compiler can vectorise.
+    #[inline(always)]
+    pub(super) fn write_and_publish_pod<E: Pod>(
+        &mut self,
+        first: i64,
+        n: usize,
+        mut write: impl FnMut(usize, &mut E),
+    ) -> i64 {
+        debug_assert_eq!(self.element_size, std::mem::size_of::<E>());
+        self.write_runs(first, n, |producer, i, slot_index, len| {
+            // SAFETY: the run's slots are claimed (`write_runs`); the slots hold `capacity`
+            // aligned `E`s (the ring was created for `E`).
+            let run = unsafe {
+                std::slice::from_raw_parts_mut(producer.slots.cast::<E>().add(slot_index), len)
+            };
+            for (k, e) in run.iter_mut().enumerate() {
+                write(i + k, e);
+                if mutant!("producer.batch-store-per-event") {
+                    producer.store_cursor_coalescing(first + (i + k) as i64);
+                }
+            }
+        })
+    }
+
+    /// Hands the claimed slots of `first..first + n` to `run(self, i, slot_index, len)` as at
+    /// most two runs of contiguous slots (split where the ring wraps; `i` is the index of the
+    /// run's first event in the batch), then publishes them with one cursor store.
+    #[inline(always)]
+    fn write_runs(
+        &mut self,
+        first: i64,
+        n: usize,
+        mut run: impl FnMut(&mut Self, usize, usize, usize),
+    ) -> i64 {
+        crate::failpoint::hit("producer.claimed");
+        // Gating guarantees no consumer reads these slots until the cursor passes them, and
+        // `n <= capacity` (checked by the caller), so the two runs never overlap.
+        let start = (first & self.mask) as usize;
+        let head = n.min(self.capacity - start);
+        run(self, 0, start, head);
+        if n > head {
+            run(self, head, 0, n - head);
         }
         let last = first + n as i64 - 1;
         crate::failpoint::hit("producer.written");

@@ -71,9 +71,9 @@ impl<E: Pod> Producer<E> {
     /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
     /// A full ring is waited out.
     #[inline]
-    pub fn publish_batch(&mut self, n: usize, mut write: impl FnMut(usize, &mut E)) -> Result<i64> {
-        self.raw
-            .publish_batch(n, |i, s| write(i, bytemuck::from_bytes_mut(s)))
+    pub fn publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut E)) -> Result<i64> {
+        let first = self.raw.room_for_batch(n)?;
+        Ok(self.raw.write_and_publish_pod(first, n, write))
     }
 
     /// [`publish_batch`](Self::publish_batch), or [`Error::Full`](crate::Error::Full) at once.
@@ -83,13 +83,9 @@ impl<E: Pod> Producer<E> {
     /// [`Error::BatchTooLarge`](crate::Error::BatchTooLarge): `n` is 0 or more than the capacity.
     /// [`Error::Full`](crate::Error::Full): no room now (the slowest gating consumer has not freed
     /// the slot); nothing was written.
-    pub fn try_publish_batch(
-        &mut self,
-        n: usize,
-        mut write: impl FnMut(usize, &mut E),
-    ) -> Result<i64> {
-        self.raw
-            .try_publish_batch(n, |i, s| write(i, bytemuck::from_bytes_mut(s)))
+    pub fn try_publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut E)) -> Result<i64> {
+        let first = self.raw.room_for_batch_now(n)?;
+        Ok(self.raw.write_and_publish_pod(first, n, write))
     }
 
     /// Claims `n` slots for zero-copy writing.

@@ -190,3 +190,49 @@ fn typed_batch_claim_lease_and_slices() {
     drop(p);
     assert!(ring.leftovers().is_empty(), "{:?}", ring.leftovers());
 }
+
+/// Batches of sizes that do not divide the ring (1 to 16 events on 16 slots), so that most
+/// straddle its end and are written as two runs: typed and raw `publish_batch` and
+/// `try_publish_batch` against a typed and a raw reader thread, every event in order, intact.
+#[test]
+fn batches_that_straddle_the_ring_end() {
+    let ring = TestRing::new("wrapbatch");
+    let mut p = ring.builder().create::<Event>().expect("create");
+    let mut typed = ConsumerBuilder::new(ring.name.clone(), "c_0")
+        .attach::<Event>()
+        .expect("attach");
+    let mut raw = ring.consumer("c_raw");
+    let sizes: Vec<usize> = (0..400).map(|k| 1 + (k * 7) % CAPACITY).collect();
+    let total: i64 = sizes.iter().sum::<usize>() as i64;
+    let typed_reader = std::thread::spawn(move || {
+        for want in 0..total {
+            let (seq, e) = typed.read().expect("read");
+            assert_eq!(seq, want);
+            check(seq, &e);
+        }
+    });
+    let raw_reader = std::thread::spawn(move || read(&mut raw, 0, total as u64));
+    let mut next = 0i64;
+    for (k, &n) in sizes.iter().enumerate() {
+        let first = next;
+        let last = match k % 4 {
+            0 => p.publish_batch(n, |i, e| *e = event(first + i as i64)),
+            1 => loop {
+                match p.try_publish_batch(n, |i, e| *e = event(first + i as i64)) {
+                    Err(ringproof::Error::Full { .. }) => std::hint::spin_loop(),
+                    other => break other,
+                }
+            },
+            _ => p
+                .raw()
+                .publish_batch(n, |i, e| fill((first + i as i64) as u64, e).expect("fill")),
+        }
+        .expect("publish a batch");
+        assert_eq!(last, first + n as i64 - 1);
+        next = last + 1;
+    }
+    typed_reader.join().expect("typed reader");
+    raw_reader.join().expect("raw reader");
+    drop(p);
+    assert!(ring.leftovers().is_empty(), "{:?}", ring.leftovers());
+}
