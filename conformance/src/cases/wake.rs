@@ -126,8 +126,9 @@ fn wait_wake_latency(ctx: &mut Ctx) -> Result<(), CaseError> {
     Ok(())
 }
 
-fn wait_producer_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
-    let capacity = 8u64;
+/// Starts a producer testee that waits for room in the blocking strategy, on a ring of
+/// `capacity`, once a consumer (`c_*`) joined: its handle and the `create_producer` request.
+fn start_blocking_producer(ctx: &mut Ctx, capacity: u64) -> Result<(usize, u64), CaseError> {
     let h = ctx.start_producer_testee("producer")?;
     let ring = ctx.ring.clone();
     let create = ctx.send(h, |id| {
@@ -140,6 +141,12 @@ fn wait_producer_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
             .wait(Wait::Block)
             .command(id)
     })?;
+    Ok((h, create))
+}
+
+fn wait_producer_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let capacity = 8u64;
+    let (h, create) = start_blocking_producer(ctx, capacity)?;
     let (c, r) = ctx.consumer(0, SIZE, None)?;
     Ctx::expect_ok(&r, "attach_consumer")?;
     Ctx::expect_ok(&ctx.wait(h, create)?, "create_producer")?;
@@ -304,22 +311,7 @@ fn wait_killed_parked_consumer_uncounted_soon(ctx: &mut Ctx) -> Result<(), CaseE
 
 fn wait_killed_parked_producer_uncounted(ctx: &mut Ctx) -> Result<(), CaseError> {
     let capacity = 8u64;
-    let blocking_producer = |ctx: &mut Ctx| -> Result<(usize, u64), CaseError> {
-        let h = ctx.start_producer_testee("producer")?;
-        let ring = ctx.ring.clone();
-        let create = ctx.send(h, |id| {
-            Command::create_producer(ring, capacity, SIZE)
-                .wait_consumers(crate::protocol::WaitConsumers {
-                    min: 1,
-                    timeout_ms: 10_000,
-                })
-                .discover("c", 8)
-                .wait(Wait::Block)
-                .command(id)
-        })?;
-        Ok((h, create))
-    };
-    let (mut h, create) = blocking_producer(ctx)?;
+    let (mut h, create) = start_blocking_producer(ctx, capacity)?;
     let (c, r) = ctx.consumer(0, SIZE, None)?;
     Ctx::expect_ok(&r, "attach_consumer")?;
     Ctx::expect_ok(&ctx.wait(h, create)?, "create_producer")?;
@@ -337,7 +329,7 @@ fn wait_killed_parked_producer_uncounted(ctx: &mut Ctx) -> Result<(), CaseError>
     for attempt in 0..KILL_ATTEMPTS {
         if attempt > 0 {
             // The previous producer was killed awake: restart it, blocking again.
-            let (next, create) = blocking_producer(ctx)?;
+            let (next, create) = start_blocking_producer(ctx, capacity)?;
             h = next;
             Ctx::expect_ok(&ctx.wait(h, create)?, "restart the producer")?;
         }

@@ -54,7 +54,7 @@ fn the_close_wakes_a_blocked_reader() {
 /// order, intact, then the close ends the spin with the final sequence.
 #[test]
 fn busy_spinning_readers_see_every_event_then_the_close() {
-    use crate::common::{check, event, Event};
+    use crate::common::{event, read_typed, Event};
     let ring = TestRing::new("spinclose");
     let n = 2_000i64;
     let mut p = ring.builder().create::<Event>().expect("create");
@@ -62,11 +62,7 @@ fn busy_spinning_readers_see_every_event_then_the_close() {
     let mut typed = spin("c_0").attach::<Event>().expect("attach c_0");
     let mut raw = spin("c_1").attach_raw(SIZE).expect("attach c_1");
     let typed_reader = std::thread::spawn(move || {
-        for want in 0..n {
-            let (seq, e) = typed.read().expect("read");
-            assert_eq!(seq, want);
-            check(seq, &e);
-        }
+        read_typed(&mut typed, 0, n);
         typed.read().map(drop)
     });
     let raw_reader = std::thread::spawn(move || {

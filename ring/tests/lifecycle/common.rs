@@ -2,7 +2,9 @@
 //! publishing and verified reading, and typed events.
 
 use ringproof::kit::payload::{fill, verify};
-use ringproof::{ConsumerBuilder, ProducerBuilder, RawConsumer, RawProducer, RingName};
+use ringproof::{
+    Consumer, ConsumerBuilder, Producer, ProducerBuilder, RawConsumer, RawProducer, RingName,
+};
 use ringproof_testsupport as support;
 use std::time::Duration;
 
@@ -54,6 +56,17 @@ impl TestRing {
         ConsumerBuilder::new(self.name.clone(), id).attach_timeout(TIMEOUT)
     }
 
+    /// A typed producer of [`Event`]s with a typed consumer `c_0` and a raw consumer `c_raw`,
+    /// both joined before anything is published.
+    pub fn typed_with_readers(&self) -> (Producer<Event>, Consumer<Event>, RawConsumer) {
+        let p = self.builder().create::<Event>().expect("create");
+        let typed = self
+            .consumer_builder("c_0")
+            .attach::<Event>()
+            .expect("attach c_0");
+        (p, typed, self.consumer("c_raw"))
+    }
+
     /// What is left of this ring in /dev/shm.
     pub fn leftovers(&self) -> Vec<String> {
         support::shm_leftovers(self.name.name())
@@ -87,6 +100,15 @@ pub fn read(c: &mut RawConsumer, first: i64, n: u64) {
         let seq = c.read_into(&mut buf).expect("read");
         assert_eq!(seq, first + i, "{}: out of order", c.id());
         verify(seq as u64, &buf).unwrap_or_else(|e| panic!("{}: at {seq}: {e}", c.id()));
+    }
+}
+
+/// Reads `n` typed events (waiting for each), checking that they are `first..first + n`, intact.
+pub fn read_typed(c: &mut Consumer<Event>, first: i64, n: i64) {
+    for want in first..first + n {
+        let (seq, e) = c.read().expect("read");
+        assert_eq!(seq, want, "out of order");
+        check(seq, &e);
     }
 }
 

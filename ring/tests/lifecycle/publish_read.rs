@@ -2,7 +2,7 @@
 //! written in place, a lease read in place, runs of slices; a consumer thread against a
 //! producer on a small ring, so that every test wraps it many times under gating.
 
-use crate::common::{check, event, publish, read, Event, TestRing, CAPACITY, SIZE};
+use crate::common::{check, event, publish, read, read_typed, Event, TestRing, CAPACITY, SIZE};
 use ringproof::kit::payload::{fill, verify};
 use ringproof::ConsumerBuilder;
 
@@ -17,11 +17,7 @@ fn typed_events_cross_threads_in_order() {
         .attach::<Event>()
         .expect("attach");
     let reader = std::thread::spawn(move || {
-        for want in 0..n {
-            let (seq, e) = c.read().expect("read");
-            assert_eq!(seq, want);
-            check(seq, &e);
-        }
+        read_typed(&mut c, 0, n);
         assert!(c.try_read().expect("try_read").is_none());
     });
     for seq in 0..n {
@@ -131,11 +127,7 @@ fn publish_batch_of(p: &mut ringproof::RawProducer, first: i64, n: i64) {
 #[test]
 fn typed_batch_claim_lease_and_slices() {
     let ring = TestRing::new("typedshapes");
-    let mut p = ring.builder().create::<Event>().expect("create");
-    let mut c = ConsumerBuilder::new(ring.name.clone(), "c_0")
-        .attach::<Event>()
-        .expect("attach");
-    let mut raw = ring.consumer("c_raw");
+    let (mut p, mut c, mut raw) = ring.typed_with_readers();
     let rounds = 200i64;
     let per = (CAPACITY / 4) as i64;
     let raw_reader = std::thread::spawn(move || read(&mut raw, 0, (rounds * 4 * per) as u64));
@@ -197,20 +189,10 @@ fn typed_batch_claim_lease_and_slices() {
 #[test]
 fn batches_that_straddle_the_ring_end() {
     let ring = TestRing::new("wrapbatch");
-    let mut p = ring.builder().create::<Event>().expect("create");
-    let mut typed = ConsumerBuilder::new(ring.name.clone(), "c_0")
-        .attach::<Event>()
-        .expect("attach");
-    let mut raw = ring.consumer("c_raw");
+    let (mut p, mut typed, mut raw) = ring.typed_with_readers();
     let sizes: Vec<usize> = (0..400).map(|k| 1 + (k * 7) % CAPACITY).collect();
     let total: i64 = sizes.iter().sum::<usize>() as i64;
-    let typed_reader = std::thread::spawn(move || {
-        for want in 0..total {
-            let (seq, e) = typed.read().expect("read");
-            assert_eq!(seq, want);
-            check(seq, &e);
-        }
-    });
+    let typed_reader = std::thread::spawn(move || read_typed(&mut typed, 0, total));
     let raw_reader = std::thread::spawn(move || read(&mut raw, 0, total as u64));
     let mut next = 0i64;
     for (k, &n) in sizes.iter().enumerate() {
