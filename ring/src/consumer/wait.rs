@@ -100,12 +100,12 @@ impl RawConsumer {
     ///
     /// # Errors
     ///
-    /// The ring ended: [`Error::Closed`] (closed, and everything consumed),
-    /// [`Error::ProducerGone`] (its producer died and everything it
+    /// The ring ended: [`Error::Closed`](crate::Error::Closed) (closed, and everything consumed),
+    /// [`Error::ProducerGone`](crate::Error::ProducerGone) (its producer died and everything it
     /// published is consumed; keep polling to continue after a restart),
-    /// [`Error::RingRemoved`] (removed or replaced meanwhile). This
-    /// consumer stopped gating: [`Error::Evicted`] or
-    /// [`Error::Lapped`]; events handed over by a call that fails this way
+    /// [`Error::RingRemoved`](crate::Error::RingRemoved) (removed or replaced meanwhile). This
+    /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
+    /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
     pub fn wait_for_event(&mut self, timeout: Duration) -> Result<bool> {
         let deadline = std::time::Instant::now() + timeout;
