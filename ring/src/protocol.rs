@@ -443,16 +443,14 @@ pub fn unmark_parked(mark: &AtomicU32, token: u32) -> bool {
 /// [`reap_claim`], a joiner's [`take_owner`] or [`claim_free`]), right after the claim: takes
 /// back the count of a consumer that parked in the slot and may never wake to take it back
 /// itself (SPEC.md §8 {R8.d}). One swap of the mark to 0: exactly one of this swap and the
-/// owner's [`unmark_parked`] finds the mark, and only that one decrements `count`. Returns
-/// whether it took a count back. Release is what the swap needs (a parker whose [`mark_parked`]
+/// owner's [`unmark_parked`] finds the mark, and only that one decrements `count`. Release is
+/// what the swap needs (a parker whose [`mark_parked`]
 /// reads its 0 acquires the claim before it); SeqCst, as [`mark_parked`].
 #[inline(always)]
-pub fn take_back_parked(mark: &AtomicU32, count: &AtomicU32) -> bool {
-    if mark.swap(0, Ordering::SeqCst) == 0 {
-        return false;
+pub fn take_back_parked(mark: &AtomicU32, count: &AtomicU32) {
+    if mark.swap(0, Ordering::SeqCst) != 0 {
+        uncount_waiter(count);
     }
-    uncount_waiter(count);
-    true
 }
 
 /// A restarted producer (SPEC.md §7.9), having taken the ring over from its dead predecessor,

@@ -182,7 +182,20 @@ pub struct Idle {
 /// and `stop(Some(idle))` each time nothing is ready, before waiting up to 10 ms (per the
 /// consumer's wait strategy) for more. Reads never block longer than that, and the busy path
 /// adds no clock read or syscall per event. Returns the report and whether `stop` ended it.
+/// Flushes the consumer's counters before it returns (SPEC.md R12.6.c).
 pub fn consume_until(
+    c: &mut RawConsumer,
+    events: u64,
+    mode: ReadMode,
+    on_progress: impl FnMut(&ConsumeReport),
+    stop: impl FnMut(Option<Idle>) -> bool,
+) -> Result<(ConsumeReport, bool)> {
+    let outcome = consume_until_unflushed(c, events, mode, on_progress, stop);
+    c.flush();
+    outcome
+}
+
+fn consume_until_unflushed(
     c: &mut RawConsumer,
     events: u64,
     mode: ReadMode,
@@ -222,7 +235,6 @@ pub fn consume_until(
                 gone_since = None;
                 reads = reads.wrapping_add(1);
                 if reads % 1024 == 0 && stop(None) {
-                    c.flush();
                     return Ok((r, true));
                 }
                 continue;
@@ -236,7 +248,6 @@ pub fn consume_until(
                     gone_for: gone_since.map(|g| g.elapsed()),
                 };
                 if stop(Some(idle)) {
-                    c.flush();
                     return Ok((r, true));
                 }
                 c.wait_for_event(Duration::from_millis(10)).map(drop)
@@ -259,7 +270,6 @@ pub fn consume_until(
                     idle_for: idle_since.elapsed(),
                     gone_for: Some(since.elapsed()),
                 })) {
-                    c.flush();
                     return Ok((r, true));
                 }
                 // Until a producer takes the ring over (paces the polling only).
@@ -268,6 +278,5 @@ pub fn consume_until(
             Err(e) => return Err(e),
         }
     }
-    c.flush();
     Ok((r, false))
 }

@@ -2,12 +2,9 @@
 
 use super::*;
 
-/// F21: SIGTERM to `produce` closes the ring: it prints its summary, and its consumer drains
-/// and exits with *closed*; nothing is left.
-#[test]
-fn f21_sigterm_to_produce_closes_the_ring() {
-    let fx = Fixture::new("f21term");
-    let ring = fx.ring(Backend::Shm, "r");
+/// A producer publishing without end once `c_0` joined, and `c_0` (with `consumer_args`),
+/// returned once 2000 events went through.
+fn streaming(ring: &Ring, consumer_args: &[&str]) -> (Proc, Proc) {
     let mut p = ring.produce(&[
         "--wait-consumers",
         "1",
@@ -16,10 +13,24 @@ fn f21_sigterm_to_produce_closes_the_ring() {
         "--events",
         "1000000000000",
     ]);
-    let mut c = ring.consume("c_0", &["--attach-timeout-ms", "60000"]);
+    let args: Vec<&str> = ["--attach-timeout-ms", "60000"]
+        .into_iter()
+        .chain(consumer_args.iter().copied())
+        .collect();
+    let mut c = ring.consume("c_0", &args);
     wait_until("2000 events", &mut [&mut p, &mut c], || {
-        produced(&ring) > 2000
+        produced(ring) > 2000
     });
+    (p, c)
+}
+
+/// F21: SIGTERM to `produce` closes the ring: it prints its summary, and its consumer drains
+/// and exits with *closed*; nothing is left.
+#[test]
+fn f21_sigterm_to_produce_closes_the_ring() {
+    let fx = Fixture::new("f21term");
+    let ring = fx.ring(Backend::Shm, "r");
+    let (p, c) = streaming(&ring, &[]);
     signal(&p, libc::SIGTERM);
     let po = p.wait();
     po.expect_code(128 + libc::SIGTERM);
@@ -37,18 +48,7 @@ fn f21_sigterm_to_produce_closes_the_ring() {
 fn f21_sigint_to_consume_leaves_cleanly() {
     let fx = Fixture::new("f21int");
     let ring = fx.ring(Backend::Dir, "r");
-    let mut p = ring.produce(&[
-        "--wait-consumers",
-        "1",
-        "--timeout-ms",
-        PRODUCER_TIMEOUT_MS,
-        "--events",
-        "1000000000000",
-    ]);
-    let mut c = ring.consume("c_0", &["--attach-timeout-ms", "60000"]);
-    wait_until("2000 events", &mut [&mut p, &mut c], || {
-        produced(&ring) > 2000
-    });
+    let (p, c) = streaming(&ring, &[]);
     signal(&c, libc::SIGINT);
     let co = c.wait();
     co.expect_code(128 + libc::SIGINT);
@@ -78,26 +78,7 @@ fn f21_sigint_to_consume_leaves_cleanly() {
 fn f21_consume_exits_after_the_producer_is_gone() {
     let fx = Fixture::new("f21gone");
     let ring = fx.ring(Backend::Shm, "r");
-    let mut p = ring.produce(&[
-        "--wait-consumers",
-        "1",
-        "--timeout-ms",
-        PRODUCER_TIMEOUT_MS,
-        "--events",
-        "1000000000000",
-    ]);
-    let mut c = ring.consume(
-        "c_0",
-        &[
-            "--attach-timeout-ms",
-            "60000",
-            "--exit-after-gone-ms",
-            "200",
-        ],
-    );
-    wait_until("2000 events", &mut [&mut p, &mut c], || {
-        produced(&ring) > 2000
-    });
+    let (mut p, c) = streaming(&ring, &["--exit-after-gone-ms", "200"]);
     p.kill();
     let co = c.wait();
     co.expect_code(0);

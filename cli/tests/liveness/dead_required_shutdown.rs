@@ -46,28 +46,7 @@ fn dead_required_consumer_shutdown(backend: Backend) {
 
     c_1.kill();
     let out = p.wait();
-    out.expect_code(3);
-    let e = out.error();
-    for needle in [
-        "\"c_1\"",
-        "graceful shutdown",
-        "dead: true",
-        &format!("past {committed}"),
-    ] {
-        assert!(
-            e.contains(needle),
-            "error {e:?} does not mention {needle:?}\n{}",
-            out.describe()
-        );
-    }
-    let al = alerts(&out);
-    assert_eq!(al.len(), 1, "{}", out.describe());
-    assert_eq!(
-        (al[0].0.as_str(), al[0].1, al[0].2),
-        ("c_1", committed, true),
-        "{}",
-        out.describe()
-    );
+    expect_shutdown_on(&out, "c_1", committed, true);
     // Blocked on the gate the whole time: nothing past `head` was published.
     assert_eq!(out.i64("last_seq"), head, "{}", out.describe());
 

@@ -229,6 +229,35 @@ fn assert_producer_stays(r: &Ring, at: i64, p: &mut Proc) {
 }
 
 /// The `alerts` of a producer's JSON line as (consumer, last_sequence, dead, stalled_ms).
+/// The producer ended with the graceful-shutdown action on `id`: exit 3, an error naming `id`,
+/// the shutdown, whether it was dead and the sequence it stopped `past`, and exactly one alert
+/// saying the same. Returns that alert.
+fn expect_shutdown_on(out: &Output, id: &str, past: i64, dead: bool) -> (String, i64, bool, u64) {
+    out.expect_code(3);
+    let e = out.error();
+    for needle in [
+        format!("\"{id}\""),
+        "graceful shutdown".to_owned(),
+        format!("dead: {dead}"),
+        format!("past {past}"),
+    ] {
+        assert!(
+            e.contains(&needle),
+            "error {e:?} does not mention {needle:?}\n{}",
+            out.describe()
+        );
+    }
+    let mut al = alerts(out);
+    assert_eq!(al.len(), 1, "{}", out.describe());
+    assert_eq!(
+        (al[0].0.as_str(), al[0].1, al[0].2),
+        (id, past, dead),
+        "{}",
+        out.describe()
+    );
+    al.remove(0)
+}
+
 fn alerts(out: &Output) -> Vec<(String, i64, bool, u64)> {
     out.get("alerts")
         .as_array()

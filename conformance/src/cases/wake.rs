@@ -196,8 +196,10 @@ fn word_u32(f: &std::fs::File, off: u64) -> Option<u32> {
     read_word(f, off).map(|b| u32::from_le_bytes(b[..4].try_into().expect("4 bytes")))
 }
 
-/// Registry offsets (SPEC §6): the control block at payload offset 64, slots 128 bytes each.
+/// Registry offsets (SPEC §6): the control block at payload offset 64, slots 128 bytes each;
+/// `consumers_parked` at control + 72, a slot's `parked` mark at slot + 44.
 const PARKED_AT: u64 = 64 + 72;
+const SLOT_PARKED: u64 = 44;
 fn slot_at(i: u64) -> u64 {
     64 + 128 * (1 + i)
 }
@@ -234,7 +236,7 @@ fn kill_a_parked_consumer(
         let id = crate::ctx::consumer_id(k);
         let slot = slot_of(&registry, &id)
             .ok_or_else(|| CaseError::Fail(format!("no registry slot holds {id}")))?;
-        let mark = |r: &std::fs::File| word_u32(r, slot_at(slot) + 44).unwrap_or(0);
+        let mark = |r: &std::fs::File| word_u32(r, slot_at(slot) + SLOT_PARKED).unwrap_or(0);
         // Nothing is published: it parks, and stays parked (but for its backstop wake-ups).
         ctx.consume_idle(c, 1, Mode::Copy, 20_000)?;
         let deadline = Instant::now() + Duration::from_secs(5);

@@ -56,19 +56,15 @@ impl RawConsumer {
         }
     }
 
-    /// Whether the counters lag the cursor.
-    #[inline(always)]
-    pub(super) fn counts_behind(&self) -> bool {
-        self.counted < self.next - 1 && self.counters.is_some()
-    }
-
     /// Brings this consumer's counters (`events_consumed`, `events_consumed_bytes`,
     /// `consumer_lag_max`; SPEC.md §12.6) up to everything it has read. A busy consumer adds to
     /// them once per 64 events; they catch up by themselves at its first poll that finds
     /// nothing and when it leaves. Call this where a reader of the counters segment (for
     /// example `ringproof stat`) must see an exact count while the consumer is still busy.
+    #[inline(always)]
     pub fn flush(&mut self) {
-        if self.counts_behind() && !mutant!("consumer.counters-unflushed") {
+        let behind = self.counted < self.next - 1 && self.counters.is_some();
+        if behind && !mutant!("consumer.counters-unflushed") {
             self.count_consumed(self.next - 1);
         }
     }

@@ -83,9 +83,7 @@ impl RawConsumer {
     #[inline(always)]
     pub(super) fn idle(&mut self) -> Result<bool> {
         // The counters catch up at the first empty poll (SPEC.md R12.6.c).
-        if self.counts_behind() {
-            self.flush();
-        }
+        self.flush();
         if let Some(final_sequence) = self.registry.as_ref().and_then(|r| r.closed()) {
             if self.next > final_sequence {
                 return Err(Error::Closed { final_sequence });

@@ -53,12 +53,11 @@ impl Registry {
 
     /// Takes back the count of `consumers_parked` that slot `i`'s mark says its owner holds, if
     /// any, right after this process claimed the slot from that owner (retired, reaped or took
-    /// it over: SPEC.md §8 {R8.d}). Returns whether there was one.
-    pub(super) fn take_back_parked(&self, i: usize) -> bool {
-        if mutant!("registry.parked-count-kept") {
-            return false;
+    /// it over: SPEC.md §8 {R8.d}).
+    pub(super) fn take_back_parked(&self, i: usize) {
+        if !mutant!("registry.parked-count-kept") {
+            protocol::take_back_parked(&self.slot(i).parked, &self.control().consumers_parked);
         }
-        protocol::take_back_parked(&self.slot(i).parked, &self.control().consumers_parked)
     }
 
     /// Whether the process owning slot `i` may still run: alive, or not known to be dead (an

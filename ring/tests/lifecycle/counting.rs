@@ -39,8 +39,6 @@ fn consumer_counters_batch_and_catch_up() {
     assert_eq!(bytes(&counters), 100 * SIZE as u64);
     // 200 behind at one refresh: the lag's mark is published with the next addition.
     publish(&mut p, 200);
-    let lag = counter(&counters, "c_0", "consumer_lag_max");
-    assert!(lag < 200, "lag mark {lag} published before any read");
     read(&mut c, 100, 30);
     c.flush();
     assert_eq!(consumed(&counters), 130);
