@@ -46,8 +46,9 @@ pub fn run_role(a: RoleArgs, peers: Option<PeerRunner>) -> ExitCode {
             Kind::RpStreamSingleNoCounters => {
                 subjects::stream(&a, subjects::Publish::SingleNoCounters)
             }
-            Kind::RpPingSpin => subjects::ping(&a, WaitStrategy::BusySpin),
-            Kind::RpPingBlocking => subjects::ping(&a, WaitStrategy::blocking()),
+            Kind::RpPingSpin => subjects::ping(&a, WaitStrategy::BusySpin, true),
+            Kind::RpPingSpinNoCounters => subjects::ping(&a, WaitStrategy::BusySpin, false),
+            Kind::RpPingBlocking => subjects::ping(&a, WaitStrategy::blocking(), true),
             k => match peers {
                 Some(run) => run(&a),
                 None => Err(format!(

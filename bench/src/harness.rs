@@ -168,7 +168,7 @@ fn shm_names(spec: &RunSpec, name: &str) -> Vec<String> {
         | Kind::RpStreamSingleBackoff
         | Kind::RpStreamBatchNoCounters
         | Kind::RpStreamSingleNoCounters => shm::ring_names(name, &ids),
-        Kind::RpPingSpin | Kind::RpPingBlocking => {
+        Kind::RpPingSpin | Kind::RpPingSpinNoCounters | Kind::RpPingBlocking => {
             let [ab, ba] = subjects::ping_rings(name);
             let mut v = shm::ring_names(&ab, &[subjects::PING_CONSUMERS[1]]);
             v.extend(shm::ring_names(&ba, &[subjects::PING_CONSUMERS[0]]));

@@ -43,6 +43,9 @@ pub enum Kind {
     RpStreamSingleNoCounters,
     /// ringproof ping-pong, BusySpin consumers.
     RpPingSpin,
+    /// ringproof ping-pong, BusySpin consumers, counters off on both rings (the counters' cost
+    /// per hop).
+    RpPingSpinNoCounters,
     /// ringproof ping-pong, `WaitStrategy::blocking()` consumers.
     RpPingBlocking,
     /// Peer: disruptor-mp 0.1.0-alpha.2, `try_publish` per event, `try_consume_next`.
@@ -116,6 +119,7 @@ impl Kind {
             Kind::RpStreamBatchNoCounters => "ringproof publish_batch, counters off",
             Kind::RpStreamSingleNoCounters => "ringproof publish, counters off",
             Kind::RpPingSpin => "ringproof pingpong BusySpin",
+            Kind::RpPingSpinNoCounters => "ringproof pingpong BusySpin, counters off",
             Kind::RpPingBlocking => "ringproof pingpong blocking()",
             Kind::DmpStream => "disruptor-mp try_publish",
             Kind::DmpPing => "disruptor-mp pingpong spin",
@@ -146,8 +150,20 @@ impl Kind {
             None if self == Kind::FloorRingPingLiveness => "+liveness",
             None if self == Kind::FloorRingPingCommit => "+commit",
             None if self.is_floor() => "floor",
+            None if self.counters_off() => "counters off",
             None => "ringproof",
         }
+    }
+
+    /// A ringproof subject with counters off, run beside the same subject with counters on to
+    /// measure what the counters cost (the `rp adv` column compares the two).
+    pub fn counters_off(self) -> bool {
+        matches!(
+            self,
+            Kind::RpStreamSingleNoCounters
+                | Kind::RpStreamBatchNoCounters
+                | Kind::RpPingSpinNoCounters
+        )
     }
 
     pub fn is_floor(self) -> bool {

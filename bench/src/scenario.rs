@@ -317,6 +317,18 @@ pub const SCENARIOS: &[Scenario] = &[
             Kind::RpPingSpin,
         ],
     ),
+    scenario(
+        "diag-counters-pingpong",
+        "diagnostic: pingpong-spin with counters on, then off on both rings, alternated in every bracket; rp adv is on against off (the counters' cost per hop)",
+        Kind::FloorPing,
+        &[Kind::RpPingSpin, Kind::RpPingSpinNoCounters],
+    ),
+    scenario(
+        "diag-counters-stream",
+        "diagnostic: stream-single u64 with counters on, then off, alternated in every bracket; rp adv is on against off (the counters' cost per event)",
+        Kind::FloorStream,
+        &[Kind::RpStreamSingle, Kind::RpStreamSingleNoCounters],
+    ),
 ];
 
 /// Spin ping-pong one-way p50 below which the vCPUs count as close (geometric midpoint of

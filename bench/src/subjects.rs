@@ -236,7 +236,7 @@ fn backoff_reader(a: &RoleArgs, name: RingName, total: u64) -> Result<Value, Str
 /// ringproof ping-pong, either side, consumers waiting with `wait`. With an idle gap before
 /// each round trip only B waits with `wait`; A, which times, busy-spins, so a round trip holds
 /// exactly one wake-up.
-pub fn ping(a: &RoleArgs, wait: WaitStrategy) -> Result<Value, String> {
+pub fn ping(a: &RoleArgs, wait: WaitStrategy, counters: bool) -> Result<Value, String> {
     let wait = if a.side == Side::A && a.gap_ns > 0 {
         WaitStrategy::BusySpin
     } else {
@@ -250,6 +250,7 @@ pub fn ping(a: &RoleArgs, wait: WaitStrategy) -> Result<Value, String> {
     let mut p = ProducerBuilder::new(ring_name(a, &own)?)
         .capacity(a.capacity)
         .wait(WaitStrategy::BusySpin)
+        .counters(counters)
         .create::<u64>()
         .map_err(err("create producer"))?;
     let mut c = ConsumerBuilder::new(ring_name(a, &other)?, id)

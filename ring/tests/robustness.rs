@@ -5,7 +5,7 @@
 #![cfg(not(loom))]
 
 use ringproof::kit::cursor::Cursor;
-use ringproof::{ConsumerBuilder, Error, ProducerBuilder, RingName};
+use ringproof::{ConsumerBuilder, Error, ProducerBuilder, RingName, WaitStrategy};
 use std::sync::atomic::Ordering;
 
 fn unique(tag: &str) -> RingName {
@@ -98,6 +98,21 @@ fn bad_builder_input_is_a_typed_error() {
         ConsumerBuilder::new(name.clone(), "producer").attach_raw(16),
         Err(Error::InvalidName { .. })
     ));
+    // A buffer of the wrong size is refused at once, whatever the wait strategy: nothing is
+    // published, so a read that waited first would never return.
+    for wait in [WaitStrategy::BusySpin, WaitStrategy::blocking()] {
+        let mut c = ConsumerBuilder::new(name.clone(), "c_0")
+            .wait(wait)
+            .attach_raw(16)
+            .unwrap();
+        assert!(matches!(
+            c.read_into(&mut [0u8; 8]),
+            Err(Error::EventSize {
+                expected: 16,
+                got: 8
+            })
+        ));
+    }
     drop(p);
     assert!(matches!(
         ConsumerBuilder::new(name.clone(), "c_0")

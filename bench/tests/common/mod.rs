@@ -221,13 +221,15 @@ pub fn expected(peers: bool) -> Vec<(&'static str, &'static [&'static str])> {
         &["ringproof"]
     };
     let diag: &[&str] = &["floor"];
+    let off: &[&str] = &["counters off"];
+    let on_off: &[&str] = &["ringproof", "counters off"];
     vec![
         ("stream-single 8B", stream),
         ("stream-single 64B", stream),
         ("stream-single-backoff", backoff),
         ("stream-coalesced", rp),
-        ("stream-single-nocounters", rp),
-        ("stream-batch-nocounters", rp),
+        ("stream-single-nocounters", off),
+        ("stream-batch-nocounters", off),
         ("stream-batch 8B", rp),
         ("stream-batch 64B", rp),
         ("stream-batch-mmap", rp),
@@ -251,6 +253,8 @@ pub fn expected(peers: bool) -> Vec<(&'static str, &'static [&'static str])> {
                 "ringproof",
             ],
         ),
+        ("diag-counters-pingpong", on_off),
+        ("diag-counters-stream", on_off),
     ]
 }
 

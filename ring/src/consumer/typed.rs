@@ -51,19 +51,26 @@ impl<E: Pod> Consumer<E> {
     /// consumer stopped gating: [`Error::Evicted`](crate::Error::Evicted) or
     /// [`Error::Lapped`](crate::Error::Lapped); events handed over by a call that fails this way
     /// may have been overwritten and must be discarded (SPEC.md §7.10).
-    #[inline]
+    #[inline(always)]
     pub fn read(&mut self) -> Result<(i64, E)> {
-        if self.raw.wait == WaitStrategy::BusySpin {
-            return self.raw.spin_read_with(Self::copy_out);
+        // The read is inlined into the caller's loop, so that the event comes back in
+        // registers and the caller's next store (a reply's publish) follows the slot's load by
+        // as few instructions as possible. A strategy that pauses waits out of line first.
+        if self.raw.wait != WaitStrategy::BusySpin {
+            self.raw.wait_ready()?;
         }
-        self.raw.wait_ready()?;
-        self.raw.take_with(Self::copy_out)
+        self.raw.spin_read_with(Self::copy_out)
     }
 
     /// The event `bytes` hold, with its sequence.
     #[inline(always)]
     fn copy_out(seq: i64, bytes: &[u8]) -> (i64, E) {
-        (seq, bytemuck::pod_read_unaligned(bytes))
+        debug_assert_eq!(bytes.len(), std::mem::size_of::<E>());
+        // SAFETY: `attach::<E>` accepted only a ring of `size_of::<E>()`-byte events, and the
+        // untyped consumer underneath cannot change that, so `bytes` is exactly one `E`; `E` is
+        // `Pod` (every bit pattern is valid) and an unaligned read asks nothing of the address.
+        // (`bytemuck::pod_read_unaligned` would check the length again on every event.)
+        (seq, unsafe { bytes.as_ptr().cast::<E>().read_unaligned() })
     }
 
     /// Leases the next event in place if one is published.

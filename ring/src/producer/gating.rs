@@ -10,8 +10,12 @@ use crate::error::Result;
 use crate::layout::registry::SlotState;
 use crate::liveness::{Verdict, LIVENESS_CHECK};
 use crate::protocol;
-use crate::wait::{Paused, Waiter};
+use crate::wait::{Paused, WaitStrategy, Waiter};
 use std::time::{Duration, Instant};
+
+/// Polls of a producer waiting for room per full look (membership, heartbeat, liveness, the
+/// clock): at a pause per poll, a few microseconds apart at most.
+const POLLS_PER_LOOK: u32 = 64;
 
 impl RawProducer {
     /// The slowest gating consumer's cursor, after a fresh rescan (`last_published` if none).
@@ -51,8 +55,20 @@ impl RawProducer {
             r.begin_wait();
         }
         let mut counted = false;
+        let (mut polls, mut paused) = (0u32, Paused::Spun);
         loop {
-            self.rescan();
+            // A full look (membership, heartbeat, foreign discovery, the deadline, liveness: the
+            // clock) on the first poll, every `POLLS_PER_LOOK`-th and after any pause that gave
+            // the CPU away; the polls between only reload the gating cursors. A spinning
+            // producer's round is then a load and a pause, so it sees room as soon as the
+            // pause allows (a clock read is as long as a pause).
+            let look = polls % POLLS_PER_LOOK == 0 || paused != Paused::Spun;
+            polls = polls.wrapping_add(1);
+            if look {
+                self.rescan();
+            } else {
+                self.recompute_limit();
+            }
             if protocol::within_limit(target, self.limit) {
                 return Ok(true);
             }
@@ -60,28 +76,40 @@ impl RawProducer {
                 c.full.increment();
                 counted = true;
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(false);
-            }
-            self.check_liveness()?;
-            let observed = self.limit - self.capacity as i64;
-            match self.gates.iter().find(|g| g.cursor.load() == observed) {
-                Some(g) => {
-                    let cell = g.cursor.cell();
-                    // No slot mark: the producer parks on the consumer cursor's own `waiters`, and
-                    // a restart zeroes what a dead producer left there (SPEC.md §7.9).
-                    if waiter.pause(&cell.value, &cell.waiters, None, observed, || true)
-                        == Paused::Parked
-                    {
-                        if let Some(c) = &self.counters {
-                            c.park.increment();
-                            c.unpark.increment();
-                        }
-                    }
+            if look {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(false);
                 }
-                None => crate::sync::spin_hint(),
+                self.check_liveness()?;
+            }
+            paused = self.pause_for_room(&mut waiter);
+        }
+    }
+
+    /// One pause of a producer waiting for room: a parking strategy parks on the slowest
+    /// consumer's cursor (no slot mark: the producer parks on the cursor's own `waiters`, and a
+    /// restart zeroes what a dead producer left there, SPEC.md §7.9); the others pause as
+    /// their strategy says.
+    fn pause_for_room(&mut self, waiter: &mut Waiter) -> Paused {
+        if self.wait == WaitStrategy::BusySpin {
+            crate::sync::spin_hint();
+            return Paused::Spun;
+        }
+        let observed = self.limit - self.capacity as i64;
+        let Some(g) = self.gates.iter().find(|g| g.cursor.load() == observed) else {
+            // The slowest consumer moved since the rescan: look again at once.
+            crate::sync::spin_hint();
+            return Paused::Spun;
+        };
+        let cell = g.cursor.cell();
+        let paused = waiter.pause(&cell.value, &cell.waiters, None, observed, || true);
+        if paused == Paused::Parked {
+            if let Some(c) = &self.counters {
+                c.park.increment();
+                c.unpark.increment();
             }
         }
+        paused
     }
 
     /// Dead gating consumers stop gating (required ones: per the liveness action); stalled
@@ -206,7 +234,13 @@ impl RawProducer {
         // reasons about the stored cursor, so it must equal the last published sequence here.
         self.flush();
         self.beat();
-        let mapped = self.refresh_gates();
+        self.gates_mapped = self.refresh_gates();
+        self.recompute_limit();
+    }
+
+    /// `limit` from the gates as they are mapped now: the part of a rescan a producer waiting
+    /// for room repeats on every poll (a load per gating cursor, no clock, no registry look).
+    fn recompute_limit(&mut self) {
         let published = self.next - 1;
         let limit = protocol::limit(
             self.gates.iter().map(|g| clamp_gate(g, published)),
@@ -215,7 +249,11 @@ impl RawProducer {
         );
         // A consumer that joined but whose cursor could not be mapped (out of file descriptors,
         // say) gates at a position we cannot read: publish nothing new until it is mapped.
-        self.limit = if mapped { limit } else { limit.min(published) };
+        self.limit = if self.gates_mapped {
+            limit
+        } else {
+            limit.min(published)
+        };
         if self.gates.is_empty() && mutant!("producer.gates-when-alone") {
             self.limit = self.capacity as i64 - 1;
         }

@@ -231,6 +231,7 @@ impl RawProducer {
             },
             limit: last,
             gates: Vec::new(),
+            gates_mapped: true,
             seen_generation: u64::MAX,
             discovery: b.discovery,
             last_discovery: None,

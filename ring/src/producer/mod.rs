@@ -53,6 +53,9 @@ pub struct RawProducer {
     /// Highest sequence publishable without rescanning the consumers.
     limit: i64,
     gates: Vec<Gate>,
+    /// Whether every gating consumer's cursor was mapped at the last membership refresh: while
+    /// one is not, `limit` stays at `next - 1` (nothing new is published past it).
+    gates_mapped: bool,
     seen_generation: u64,
     discovery: Option<ForeignDiscovery>,
     last_discovery: Option<Instant>,
