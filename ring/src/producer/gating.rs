@@ -58,11 +58,14 @@ impl RawProducer {
         let (mut polls, mut paused) = (0u32, Paused::Spun);
         loop {
             // A full look (membership, heartbeat, foreign discovery, the deadline, liveness: the
-            // clock) on the first poll, every `POLLS_PER_LOOK`-th and after any pause that gave
-            // the CPU away; the polls between only reload the gating cursors. A spinning
-            // producer's round is then a load and a pause, so it sees room as soon as the
-            // pause allows (a clock read is as long as a pause).
-            let look = polls % POLLS_PER_LOOK == 0 || paused != Paused::Spun;
+            // clock) on the first poll, every `POLLS_PER_LOOK`-th and after any pause longer
+            // than one spin hint (one that gave the CPU away, or a back-off's timed spin); the
+            // polls between only reload the gating cursors. A spinning producer's round is
+            // then a load and a pause, so it sees room as soon as the pause allows (a clock
+            // read is as long as a pause).
+            let look = polls % POLLS_PER_LOOK == 0
+                || paused != Paused::Spun
+                || matches!(self.wait, WaitStrategy::Backoff { .. });
             polls = polls.wrapping_add(1);
             if look {
                 self.rescan();
