@@ -51,7 +51,9 @@ fn the_close_wakes_a_blocked_reader() {
 }
 
 /// Busy-spinning reads (typed `read` and raw `read_into`, which spin in line): every event in
-/// order, intact, then the close ends the spin with the final sequence.
+/// order, intact, then the close ends the spin with the final sequence. A spin that never
+/// looks at the ring state would never return: the readers report over a channel, so that
+/// such a defect fails the test (after a generous bound) instead of hanging it.
 #[test]
 fn busy_spinning_readers_see_every_event_then_the_close() {
     use crate::common::{event, read_typed, Event};
@@ -61,23 +63,31 @@ fn busy_spinning_readers_see_every_event_then_the_close() {
     let spin = |id: &str| ring.consumer_builder(id).wait(WaitStrategy::BusySpin);
     let mut typed = spin("c_0").attach::<Event>().expect("attach c_0");
     let mut raw = spin("c_1").attach_raw(SIZE).expect("attach c_1");
-    let typed_reader = std::thread::spawn(move || {
+    let (tx, ends) = std::sync::mpsc::channel();
+    let typed_tx = tx.clone();
+    std::thread::spawn(move || {
         read_typed(&mut typed, 0, n);
-        typed.read().map(drop)
+        let end = typed.read().map(drop);
+        // Left before reporting, so that the names are gone when the test looks.
+        drop(typed);
+        let _ = typed_tx.send(end);
     });
-    let raw_reader = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         read(&mut raw, 0, n as u64);
         let mut buf = vec![0u8; SIZE];
-        raw.read_into(&mut buf).map(drop)
+        let end = raw.read_into(&mut buf).map(drop);
+        drop(raw);
+        let _ = tx.send(end);
     });
     for seq in 0..n {
         assert_eq!(p.publish(&event(seq)).expect("publish"), seq);
     }
     drop(p);
-    for reader in [typed_reader, raw_reader] {
-        match reader.join().expect("reader") {
-            Err(Error::Closed { final_sequence }) => assert_eq!(final_sequence, n - 1),
-            other => panic!("expected Closed, got {other:?}"),
+    for _ in 0..2 {
+        match ends.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(Err(Error::Closed { final_sequence })) => assert_eq!(final_sequence, n - 1),
+            Ok(other) => panic!("expected Closed, got {other:?}"),
+            Err(_) => panic!("a busy-spinning reader did not see the close within 60 s"),
         }
     }
     assert!(ring.leftovers().is_empty(), "{:?}", ring.leftovers());
