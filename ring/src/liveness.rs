@@ -13,6 +13,16 @@ use std::time::{Duration, Instant};
 /// How often a blocked producer or an idle consumer looks at its peers' liveness.
 pub const LIVENESS_CHECK: Duration = Duration::from_millis(10);
 
+/// Whether something done at most once per `every` is due `now`, given when it `last` ran; if
+/// so, records `now` as its last run. The one rate limit of every periodic look and heartbeat.
+pub(crate) fn due(last: &mut Option<Instant>, now: Instant, every: Duration) -> bool {
+    if last.is_some_and(|t| now.duration_since(t) < every) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
 /// What happens when a required consumer stalls past the grace period, or dies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LivenessAction {

@@ -144,8 +144,13 @@ fn start_blocking_producer(ctx: &mut Ctx, capacity: u64) -> Result<(usize, u64),
     Ok((h, create))
 }
 
-fn wait_producer_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
-    let capacity = 8u64;
+/// A blocking producer and consumer `c_0` on a ring of `capacity`, the ring filled so that the
+/// producer's next publish waits for room on `c_0`: the producer's handle, `c_0`'s, and `c_0`'s
+/// cursor segment opened for reading its `waiters`.
+fn full_ring_behind_blocking_producer(
+    ctx: &mut Ctx,
+    capacity: u64,
+) -> Result<(usize, usize, std::fs::File), CaseError> {
     let (h, create) = start_blocking_producer(ctx, capacity)?;
     let (c, r) = ctx.consumer(0, SIZE, None)?;
     Ctx::expect_ok(&r, "attach_consumer")?;
@@ -159,6 +164,12 @@ fn wait_producer_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
         "publish (fill the ring)",
     )?;
     let cursor = open_segment(ctx, "_c_0_seq", ".consumers/c_0.cursor")?;
+    Ok((h, c, cursor))
+}
+
+fn wait_producer_wakes(ctx: &mut Ctx) -> Result<(), CaseError> {
+    let capacity = 8u64;
+    let (h, c, cursor) = full_ring_behind_blocking_producer(ctx, capacity)?;
     let pid = ctx.t(h).pid();
     let (mut lat, mut how) = (Vec::new(), Vec::new());
     for round in 0..WAKE_ROUNDS as i64 {
@@ -313,19 +324,7 @@ fn wait_killed_parked_consumer_uncounted_soon(ctx: &mut Ctx) -> Result<(), CaseE
 
 fn wait_killed_parked_producer_uncounted(ctx: &mut Ctx) -> Result<(), CaseError> {
     let capacity = 8u64;
-    let (mut h, create) = start_blocking_producer(ctx, capacity)?;
-    let (c, r) = ctx.consumer(0, SIZE, None)?;
-    Ctx::expect_ok(&r, "attach_consumer")?;
-    Ctx::expect_ok(&ctx.wait(h, create)?, "create_producer")?;
-    Ctx::expect_ok(
-        &ctx.request(h, |id| Command::Publish {
-            id,
-            count: capacity,
-            batch: None,
-        })?,
-        "publish (fill the ring)",
-    )?;
-    let cursor = open_segment(ctx, "_c_0_seq", ".consumers/c_0.cursor")?;
+    let (mut h, c, cursor) = full_ring_behind_blocking_producer(ctx, capacity)?;
     let waiters = |f: &std::fs::File| word_u32(f, 72).unwrap_or(0);
     let mut killed_parked = false;
     for attempt in 0..KILL_ATTEMPTS {

@@ -6,7 +6,7 @@
 use super::RawConsumer;
 use crate::error::{Error, Result};
 use crate::layout::registry::{Slot, SlotState};
-use crate::liveness::LIVENESS_CHECK;
+use crate::liveness::{self, LIVENESS_CHECK};
 use crate::protocol;
 use crate::registry::Registry;
 use crate::segment;
@@ -20,14 +20,13 @@ impl RawConsumer {
     /// whether it did (and so whether a liveness look is due). Fails, without beating, if the
     /// slot is no longer this process's (see [`check_standing`](Self::check_standing)).
     pub(super) fn beat_if_due(&mut self) -> Result<bool> {
-        let now = std::time::Instant::now();
-        if self
-            .last_check
-            .is_some_and(|t| now.duration_since(t) < LIVENESS_CHECK)
-        {
+        if !liveness::due(
+            &mut self.last_check,
+            std::time::Instant::now(),
+            LIVENESS_CHECK,
+        ) {
             return Ok(false);
         }
-        self.last_check = Some(now);
         if let (Some(reg), Some(i)) = (&self.registry, self.slot) {
             self.check_standing(reg, i)?;
             reg.slot_beat(i);

@@ -8,7 +8,7 @@ use super::{Gate, RawProducer};
 use crate::cursor::Cursor;
 use crate::error::Result;
 use crate::layout::registry::SlotState;
-use crate::liveness::{Verdict, LIVENESS_CHECK};
+use crate::liveness::{self, Verdict, LIVENESS_CHECK};
 use crate::protocol;
 use crate::wait::{Paused, WaitStrategy, Waiter};
 use std::time::{Duration, Instant};
@@ -123,13 +123,9 @@ impl RawProducer {
             .required
             .as_ref()
             .map_or(LIVENESS_CHECK, |r| r.config.progress_check_interval);
-        if self
-            .last_check
-            .is_some_and(|t| now.duration_since(t) < interval)
-        {
+        if !liveness::due(&mut self.last_check, now, interval) {
             return Ok(());
         }
-        self.last_check = Some(now);
         let published = self.next - 1;
         let (mut retired, mut evicted) = (0u64, 0u64);
         let alerts_before = self.required.as_ref().map_or(0, |r| r.alerts);
@@ -197,14 +193,9 @@ impl RawProducer {
     #[cold]
     #[inline(never)]
     pub(super) fn look_at_parked(&mut self) {
-        let now = Instant::now();
-        if self
-            .last_parked_look
-            .is_some_and(|t| now.duration_since(t) < LIVENESS_CHECK)
-        {
+        if !liveness::due(&mut self.last_parked_look, Instant::now(), LIVENESS_CHECK) {
             return;
         }
-        self.last_parked_look = Some(now);
         let mut retired = 0u64;
         for g in &self.gates {
             let Some((slot, incarnation)) = g.slot else {
@@ -270,12 +261,7 @@ impl RawProducer {
 
     /// Records the producer's heartbeat, at most once per [`LIVENESS_CHECK`].
     fn beat(&mut self) {
-        let now = Instant::now();
-        if self
-            .last_beat
-            .is_none_or(|t| now.duration_since(t) >= LIVENESS_CHECK)
-        {
-            self.last_beat = Some(now);
+        if liveness::due(&mut self.last_beat, Instant::now(), LIVENESS_CHECK) {
             self.registry.producer_beat();
         }
     }
@@ -326,14 +312,9 @@ impl RawProducer {
         if mutant!("producer.no-foreign-discovery") {
             return;
         }
-        let now = Instant::now();
-        if self
-            .last_discovery
-            .is_some_and(|t| now.duration_since(t) < d.interval)
-        {
+        if !liveness::due(&mut self.last_discovery, Instant::now(), d.interval) {
             return;
         }
-        self.last_discovery = Some(now);
         let epoch = self.registry.epoch();
         for k in 0..d.max {
             let id = format!("{}_{k}", d.prefix);
