@@ -152,6 +152,7 @@ impl RawConsumer {
             available: resume_from.max(INITIAL_SEQUENCE),
             wait: b.wait,
             last_check: None,
+            published_at_look: None,
             refreshes: 0,
             idle_polls: 0,
             waited: false,

@@ -53,6 +53,9 @@ pub struct RawConsumer {
     wait: WaitStrategy,
     /// When the producer's liveness was last looked at (and this consumer last beat).
     last_check: Option<std::time::Instant>,
+    /// The producer cursor at the last liveness look (`None` before the first): a cursor that
+    /// moved since is proof of life without a look at `/proc`.
+    published_at_look: Option<i64>,
     /// Producer-cursor refreshes, to beat every so many while busy.
     refreshes: u32,
     /// Empty polls since the last idle look, and whether a wait slept (yielded, parked) since:

@@ -64,8 +64,9 @@ impl RawConsumer {
     #[inline(always)]
     pub(super) fn note_refresh(&mut self, published: i64) -> Result<()> {
         self.available = published;
-        // A busy consumer never idles into `check_producer_gone`: it beats from here, every 1024
-        // refreshes at most, so peers in other pid namespaces see it alive (SPEC.md §7.10).
+        // A busy consumer never idles into `check_producer_gone`: it beats from here, once per
+        // 1024 refreshes without an idle look, so peers in other pid namespaces see it alive
+        // (SPEC.md §7.10).
         self.refreshes = self.refreshes.wrapping_add(1);
         if self.refreshes % 1024 == 0 {
             self.beat_if_due()?;
@@ -89,13 +90,15 @@ impl RawConsumer {
         // The counters catch up at the first empty poll (SPEC.md R12.6.c).
         self.flush();
         self.check_closed()?;
-        self.count_idle_poll()
+        self.count_idle_poll().map(|_| false)
     }
 
     /// [`idle`](Self::idle) for a loop of ours that polls again at once (the busy-spinning
     /// `read`): the ring state waits for the look every [`IDLE_POLLS_PER_LOOK`]-th poll. Its
     /// caller cannot tell a close seen a few polls later, and a second line loaded on every
     /// round of the spin costs the hop about 2.4 ns (bench/RESULTS.md, "Fourth round").
+    /// Returns whether this poll looked: the look (a clock read among the rest) takes as long
+    /// as a pause, so the caller polls again at once instead of pausing too.
     #[inline(always)]
     pub(super) fn idle_spinning(&mut self) -> Result<bool> {
         self.flush();
@@ -114,7 +117,7 @@ impl RawConsumer {
     }
 
     /// Counts an empty poll; every [`IDLE_POLLS_PER_LOOK`]-th, or the first after a wait that
-    /// slept, looks at the rest.
+    /// slept, looks at the rest. Returns whether it looked.
     #[inline(always)]
     fn count_idle_poll(&mut self) -> Result<bool> {
         self.idle_polls += 1;
@@ -124,6 +127,10 @@ impl RawConsumer {
         self.idle_look()
     }
 
+    /// The look of an idle consumer: counters, close, standing, producer liveness and its own
+    /// heartbeat (the clock). A consumer that idles now and then beats from here, while it has
+    /// nothing to read, rather than on a refresh, where the clock read would delay the event
+    /// just published: the refresh count restarts.
     #[cold]
     #[inline(never)]
     fn idle_look(&mut self) -> Result<bool> {
@@ -131,11 +138,12 @@ impl RawConsumer {
             c.empty_polls.add(u64::from(self.idle_polls));
         }
         self.idle_polls = 0;
+        self.refreshes = 0;
         // Closed before gone: a producer that closed cleanly and exited ended the ring.
         self.check_closed()?;
         self.check_evicted()?;
         self.check_producer_gone()?;
-        Ok(false)
+        Ok(true)
     }
 
     /// Commits the cursor at `seq` after reading up to it; the counters follow in batches

@@ -1,6 +1,7 @@
 //! The busy-spinning read of one event, for the lowest latency a hop can have: a poll of the
-//! producer cursor and a pause per round (the ring state, the standing and the clock every
-//! 64th round: `idle_spinning`) until the cursor shows the event, then the
+//! producer cursor and a pause per round (every 64th round, a look at the ring state, the
+//! standing and the clock instead of the pause: `idle_spinning`) until the cursor shows the
+//! event, then the
 //! refresh's bookkeeping (heartbeat count, lag) and the read. The rules are
 //! [`read`](super::read)'s: the standing check that makes the bytes trustworthy follows the
 //! read (R7.10.g).
@@ -30,8 +31,9 @@ impl RawConsumer {
                     self.note_refresh(published)?;
                     break;
                 }
-                self.idle_spinning()?;
-                spin_hint();
+                if !self.idle_spinning()? {
+                    spin_hint();
+                }
             }
         }
         // Acquire above (or at an earlier refresh): the slot's bytes are the producer's.

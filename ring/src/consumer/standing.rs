@@ -118,6 +118,18 @@ impl RawConsumer {
                 last_published: self.producer.load(),
             });
         }
+        // A producer cursor that moved since the last look is proof of life: the producer
+        // published within the interval, and one that dies stops moving it, so the next look
+        // judges it (a dead producer is seen at most two intervals late). Only a cursor that
+        // stood still needs §6.2's verdict, whose `/proc` read (~10 us) would otherwise stall
+        // a reader that idles between events once per interval (bench/RESULTS.md, "Fifth
+        // round").
+        let at_look = self.producer.load();
+        let moved = self.published_at_look.is_some_and(|p| p != at_look);
+        self.published_at_look = Some(at_look);
+        if moved {
+            return Ok(());
+        }
         if !reg.producer_alive() {
             // Re-read the cursor: a producer that published and then died is "gone" only once
             // everything it published is consumed. (Into a local: `available` is refreshed only

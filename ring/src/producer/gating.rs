@@ -224,10 +224,16 @@ impl RawProducer {
 
     /// Recomputes `limit` from the gating cursors, refreshing the gate set if membership changed.
     pub(super) fn rescan(&mut self) {
+        self.beat();
+        self.rescan_without_beat();
+    }
+
+    /// [`rescan`](Self::rescan) without the heartbeat (and so without the clock), for a publish
+    /// that beats after its cursor store instead (`publish_past_limit`).
+    pub(super) fn rescan_without_beat(&mut self) {
         // Deferred (coalesced) events become visible first: the join handshake (SPEC.md §7.3)
         // reasons about the stored cursor, so it must equal the last published sequence here.
         self.flush();
-        self.beat();
         self.gates_mapped = self.refresh_gates();
         self.recompute_limit();
     }
@@ -260,7 +266,7 @@ impl RawProducer {
     }
 
     /// Records the producer's heartbeat, at most once per [`LIVENESS_CHECK`].
-    fn beat(&mut self) {
+    pub(super) fn beat(&mut self) {
         if liveness::due(&mut self.last_beat, Instant::now(), LIVENESS_CHECK) {
             self.registry.producer_beat();
         }

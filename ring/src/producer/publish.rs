@@ -31,9 +31,26 @@ impl RawProducer {
     pub fn publish_with(&mut self, write: impl FnOnce(&mut [u8])) -> Result<i64> {
         let seq = self.next;
         if !protocol::within_limit(seq, self.limit) {
-            self.wait_for_room(seq)?;
+            return self.publish_past_limit(seq, |p| p.write_one(seq, write));
         }
         self.write_one(seq, write);
+        Ok(seq)
+    }
+
+    /// A single-event publish whose sequence passed the cached limit: once per `capacity`
+    /// events while the consumers keep up. Rescans, waits if there is still no room, publishes,
+    /// and only then beats: the beat's clock read (about 25 ns) follows the cursor store, so
+    /// the event is on its way to the consumers meanwhile instead of waiting behind it (one hop
+    /// in `capacity` otherwise carries it; bench/RESULTS.md, "Fifth round").
+    #[cold]
+    #[inline(never)]
+    fn publish_past_limit(&mut self, seq: i64, publish: impl FnOnce(&mut Self)) -> Result<i64> {
+        self.rescan_without_beat();
+        if !protocol::within_limit(seq, self.limit) {
+            self.wait_for_room(seq)?;
+        }
+        publish(self);
+        self.beat();
         Ok(seq)
     }
 
@@ -48,8 +65,15 @@ impl RawProducer {
         debug_assert_eq!(self.element_size, std::mem::size_of::<E>());
         let seq = self.next;
         if !protocol::within_limit(seq, self.limit) {
-            self.wait_for_room(seq)?;
+            return self.publish_past_limit(seq, |p| p.write_pod(seq, event));
         }
+        self.write_pod(seq, event);
+        Ok(seq)
+    }
+
+    /// Writes `event` into the slot of `seq` (claimed: within the limit) and publishes it.
+    #[inline(always)]
+    fn write_pod<E: Pod>(&mut self, seq: i64, event: &E) {
         crate::failpoint::hit("producer.claimed");
         if mutant!("producer.publish-before-write") {
             self.publish_cursor(seq);
@@ -64,7 +88,6 @@ impl RawProducer {
         };
         crate::failpoint::hit("producer.written");
         self.publish_cursor(seq);
-        Ok(seq)
     }
 
     /// Publishes `event` (its length must be the element size).

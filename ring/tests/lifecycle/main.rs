@@ -12,6 +12,7 @@
 // (`ci/test` builds only `loom_protocol` that way).
 #![cfg(not(loom))]
 
+mod beats;
 mod close;
 mod common;
 mod counting;
