@@ -238,7 +238,7 @@ impl Testee {
             .ok_or_else(|| DriverError::Gone(self.label.clone()))?;
         writeln!(stdin, "{line}")
             .and_then(|_| stdin.flush())
-            .map_err(|_| DriverError::Gone(self.label.clone()))?;
+            .map_err(|_| self.gone())?;
         Ok(id)
     }
 
@@ -329,9 +329,7 @@ impl Testee {
             Err(RecvTimeoutError::Timeout) => {
                 return Err(DriverError::Timeout(left, what.to_owned()))
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(DriverError::Gone(self.label.clone()))
-            }
+            Err(RecvTimeoutError::Disconnected) => return Err(self.gone()),
         };
         self.transcript.push(format!("< {line}"));
         let value: serde_json::Value = serde_json::from_str(&line)
@@ -340,6 +338,29 @@ impl Testee {
             .check_from_testee(&value)
             .map_err(|e| self.violation(format!("{e}: {line}")))?;
         serde_json::from_value(value).map_err(|e| self.violation(format!("{e}: {line}")))
+    }
+
+    /// The testee closed its output: [`DriverError::Gone`], saying how the process ended if it
+    /// did within a moment (an exit status, or the signal that killed it: a `SIGBUS` or
+    /// `SIGSEGV` says more than a closed pipe).
+    fn gone(&mut self) -> DriverError {
+        use std::os::unix::process::ExitStatusExt;
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let how = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => match (status.code(), status.signal()) {
+                    (Some(code), _) => break format!("exit status {code}"),
+                    (None, Some(sig)) => break format!("killed by signal {sig}"),
+                    _ => break format!("{status}"),
+                },
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Ok(None) => break "still running".to_owned(),
+                Err(e) => break format!("status unknown: {e}"),
+            }
+        };
+        DriverError::Gone(format!("{} ({how})", self.label))
     }
 
     fn violation(&self, detail: String) -> DriverError {

@@ -29,7 +29,7 @@ impl RawProducer {
     #[cold]
     #[inline(never)]
     pub(super) fn wait_for_room(&mut self, seq: i64) -> Result<()> {
-        self.wait_until_limit(seq, None).map(drop)
+        self.wait_until_limit(seq, None, false).map(drop)
     }
 
     /// Waits until every gating consumer has consumed everything published so far, or
@@ -42,12 +42,19 @@ impl RawProducer {
     /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
     pub fn drain(&mut self, timeout: Duration) -> Result<bool> {
         let target = self.next - 1 + self.capacity as i64;
-        self.wait_until_limit(target, Some(Instant::now() + timeout))
+        self.wait_until_limit(target, Some(Instant::now() + timeout), false)
     }
 
     /// Rescans and waits on the slowest consumer until `limit >= target`. Every check interval
-    /// while blocked, it looks at the gating consumers' liveness (SPEC.md §7.10).
-    fn wait_until_limit(&mut self, target: i64, deadline: Option<Instant>) -> Result<bool> {
+    /// while blocked, it looks at the gating consumers' liveness (SPEC.md §7.10). `rescanned`:
+    /// the caller has just rescanned (without beating) and found no room, so the first poll
+    /// only beats instead of rescanning again.
+    pub(super) fn wait_until_limit(
+        &mut self,
+        target: i64,
+        deadline: Option<Instant>,
+        mut rescanned: bool,
+    ) -> Result<bool> {
         // A producer that waits shows every event it published in its counters.
         self.count_visible();
         let mut waiter = Waiter::new(self.wait);
@@ -67,7 +74,10 @@ impl RawProducer {
                 || paused != Paused::Spun
                 || matches!(self.wait, WaitStrategy::Backoff { .. });
             polls = polls.wrapping_add(1);
-            if look {
+            if rescanned {
+                rescanned = false;
+                self.beat();
+            } else if look {
                 self.rescan();
             } else {
                 self.recompute_limit();
@@ -229,7 +239,7 @@ impl RawProducer {
     }
 
     /// [`rescan`](Self::rescan) without the heartbeat (and so without the clock), for a publish
-    /// that beats after its cursor store instead (`publish_past_limit`).
+    /// that beats after its cursor store instead (`room_past_limit`).
     pub(super) fn rescan_without_beat(&mut self) {
         // Deferred (coalesced) events become visible first: the join handshake (SPEC.md §7.3)
         // reasons about the stored cursor, so it must equal the last published sequence here.
@@ -265,7 +275,10 @@ impl RawProducer {
         }
     }
 
-    /// Records the producer's heartbeat, at most once per [`LIVENESS_CHECK`].
+    /// Records the producer's heartbeat, at most once per [`LIVENESS_CHECK`]. Out of line: a
+    /// single-event publish calls it after a rescan, from its inlined hot path.
+    #[cold]
+    #[inline(never)]
     pub(super) fn beat(&mut self) {
         if liveness::due(&mut self.last_beat, Instant::now(), LIVENESS_CHECK) {
             self.registry.producer_beat();

@@ -30,28 +30,31 @@ impl RawProducer {
     #[inline]
     pub fn publish_with(&mut self, write: impl FnOnce(&mut [u8])) -> Result<i64> {
         let seq = self.next;
-        if !protocol::within_limit(seq, self.limit) {
-            return self.publish_past_limit(seq, |p| p.write_one(seq, write));
-        }
+        let beat_owed = !protocol::within_limit(seq, self.limit) && self.room_past_limit(seq)?;
         self.write_one(seq, write);
+        if beat_owed {
+            self.beat();
+        }
         Ok(seq)
     }
 
-    /// A single-event publish whose sequence passed the cached limit: once per `capacity`
-    /// events while the consumers keep up. Rescans, waits if there is still no room, publishes,
-    /// and only then beats: the beat's clock read (about 25 ns) follows the cursor store, so
-    /// the event is on its way to the consumers meanwhile instead of waiting behind it (one hop
-    /// in `capacity` otherwise carries it; bench/RESULTS.md, "Fifth round").
+    /// Room for a single-event publish whose sequence passed the cached limit: once per
+    /// `capacity` events while the consumers keep up. Rescans; if that made room, returns
+    /// `true`: the caller beats *after* its cursor store, so that the beat's clock read (about
+    /// 25 ns) does not hold up the event on its way to the consumers (one hop in `capacity`
+    /// otherwise carries it; bench/RESULTS.md, "Fifth round"). Otherwise waits for room,
+    /// beating as it looks, and returns `false`. The event stays in the caller: a call that took
+    /// it (or a closure that borrows it) would pin it to the stack, one more store per event on
+    /// the hot path.
     #[cold]
     #[inline(never)]
-    fn publish_past_limit(&mut self, seq: i64, publish: impl FnOnce(&mut Self)) -> Result<i64> {
+    fn room_past_limit(&mut self, seq: i64) -> Result<bool> {
         self.rescan_without_beat();
-        if !protocol::within_limit(seq, self.limit) {
-            self.wait_for_room(seq)?;
+        if protocol::within_limit(seq, self.limit) {
+            return Ok(true);
         }
-        publish(self);
-        self.beat();
-        Ok(seq)
+        self.wait_until_limit(seq, None, true)?;
+        Ok(false)
     }
 
     /// The typed single-event path, inlined into the caller's loop: the slot is a `*mut E` at a
@@ -64,10 +67,11 @@ impl RawProducer {
     pub(super) fn publish_pod<E: Pod>(&mut self, event: &E) -> Result<i64> {
         debug_assert_eq!(self.element_size, std::mem::size_of::<E>());
         let seq = self.next;
-        if !protocol::within_limit(seq, self.limit) {
-            return self.publish_past_limit(seq, |p| p.write_pod(seq, event));
-        }
+        let beat_owed = !protocol::within_limit(seq, self.limit) && self.room_past_limit(seq)?;
         self.write_pod(seq, event);
+        if beat_owed {
+            self.beat();
+        }
         Ok(seq)
     }
 
