@@ -164,8 +164,14 @@ impl Testee {
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
+                // An unreadable line (not UTF-8, a read error) ends the stream like EOF would,
+                // but is passed on first: it then fails as "not JSON" and names the cause,
+                // rather than looking like a testee that exited.
+                let (line, end) = match line {
+                    Ok(l) => (l, false),
+                    Err(e) => (format!("<testee output unreadable: {e}>"), true),
+                };
+                if tx.send(line).is_err() || end {
                     break;
                 }
             }
