@@ -451,3 +451,52 @@ impl Drop for Testee {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A "testee" that is a shell script: `script` runs under `sh -c`.
+    fn shell(script: &str) -> Result<Testee, DriverError> {
+        let imp = Implementation {
+            name: "sh".into(),
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), script.into()],
+            env: Vec::new(),
+        };
+        Testee::spawn_with_env(
+            &imp,
+            "testee x",
+            Arc::new(Schema::load()),
+            Duration::from_secs(20),
+            &[],
+        )
+    }
+
+    #[test]
+    fn a_testee_that_dies_is_reported_with_its_signal() {
+        let e = shell("kill -HUP $$").err().expect("no hello");
+        assert!(
+            matches!(&e, DriverError::Gone(d) if d == "testee x (killed by signal 1)"),
+            "{e}"
+        );
+        let e = shell("exit 3").err().expect("no hello");
+        assert!(
+            matches!(&e, DriverError::Gone(d) if d == "testee x (exit status 3)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unreadable_output_is_a_violation_that_names_the_cause() {
+        // A line that is not UTF-8, then the process stays alive: not an exit.
+        let e = shell("printf '\\377\\n'; exec sleep 30")
+            .err()
+            .expect("no hello");
+        let text = e.to_string();
+        assert!(
+            matches!(e, DriverError::Violation { .. }) && text.contains("testee output unreadable"),
+            "{text}"
+        );
+    }
+}
