@@ -351,20 +351,14 @@ impl Testee {
     /// `SIGSEGV` says more than a closed pipe).
     fn gone(&mut self) -> DriverError {
         use std::os::unix::process::ExitStatusExt;
-        let deadline = Instant::now() + Duration::from_millis(200);
-        let how = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => match (status.code(), status.signal()) {
-                    (Some(code), _) => break format!("exit status {code}"),
-                    (None, Some(sig)) => break format!("killed by signal {sig}"),
-                    _ => break format!("{status}"),
-                },
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1))
-                }
-                Ok(None) => break "still running".to_owned(),
-                Err(e) => break format!("status unknown: {e}"),
-            }
+        let how = match self.exited_by(Instant::now() + Duration::from_millis(200)) {
+            Ok(Some(status)) => match (status.code(), status.signal()) {
+                (Some(code), _) => format!("exit status {code}"),
+                (None, Some(sig)) => format!("killed by signal {sig}"),
+                _ => format!("{status}"),
+            },
+            Ok(None) => "still running".to_owned(),
+            Err(e) => format!("status unknown: {e}"),
         };
         DriverError::Gone(format!("{} ({how})", self.label))
     }
@@ -388,19 +382,33 @@ impl Testee {
         if let Some(mut stdin) = self.stdin.take() {
             let _ = writeln!(stdin, "{{\"cmd\":\"exit\"}}");
         }
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+        match self.exited_by(deadline) {
+            Ok(Some(status)) => {
                 self.killed = true;
-                return Ok(status.code().unwrap_or(-1));
+                Ok(status.code().unwrap_or(-1))
             }
-            if Instant::now() >= deadline {
+            _ => {
                 self.kill();
-                return Err(DriverError::Timeout(
+                Err(DriverError::Timeout(
                     Duration::ZERO,
                     format!("{} to exit", self.label),
-                ));
+                ))
             }
-            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The process's exit status once it has ended, polling until `deadline`; `Ok(None)` if it
+    /// still runs then.
+    fn exited_by(
+        &mut self,
+        deadline: Instant,
+    ) -> std::io::Result<Option<std::process::ExitStatus>> {
+        loop {
+            match self.child.try_wait()? {
+                Some(status) => return Ok(Some(status)),
+                None if Instant::now() >= deadline => return Ok(None),
+                None => std::thread::sleep(Duration::from_millis(1)),
+            }
         }
     }
 
@@ -439,12 +447,8 @@ impl Drop for Testee {
     fn drop(&mut self) {
         if !self.killed {
             self.stdin.take();
-            let deadline = Instant::now() + Duration::from_secs(2);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(1));
+            if let Ok(Some(_)) = self.exited_by(Instant::now() + Duration::from_secs(2)) {
+                return;
             }
             let _ = self.child.kill();
             let _ = self.child.wait();

@@ -29,7 +29,7 @@ impl RawProducer {
     #[cold]
     #[inline(never)]
     pub(super) fn wait_for_room(&mut self, seq: i64) -> Result<()> {
-        self.wait_until_limit(seq, None, false).map(drop)
+        self.wait_until_limit(seq, None).map(drop)
     }
 
     /// Waits until every gating consumer has consumed everything published so far, or
@@ -42,19 +42,12 @@ impl RawProducer {
     /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
     pub fn drain(&mut self, timeout: Duration) -> Result<bool> {
         let target = self.next - 1 + self.capacity as i64;
-        self.wait_until_limit(target, Some(Instant::now() + timeout), false)
+        self.wait_until_limit(target, Some(Instant::now() + timeout))
     }
 
     /// Rescans and waits on the slowest consumer until `limit >= target`. Every check interval
-    /// while blocked, it looks at the gating consumers' liveness (SPEC.md §7.10). `rescanned`:
-    /// the caller has just rescanned (without beating) and found no room, so the first poll
-    /// only beats instead of rescanning again.
-    pub(super) fn wait_until_limit(
-        &mut self,
-        target: i64,
-        deadline: Option<Instant>,
-        mut rescanned: bool,
-    ) -> Result<bool> {
+    /// while blocked, it looks at the gating consumers' liveness (SPEC.md §7.10).
+    fn wait_until_limit(&mut self, target: i64, deadline: Option<Instant>) -> Result<bool> {
         // A producer that waits shows every event it published in its counters.
         self.count_visible();
         let mut waiter = Waiter::new(self.wait);
@@ -74,10 +67,7 @@ impl RawProducer {
                 || paused != Paused::Spun
                 || matches!(self.wait, WaitStrategy::Backoff { .. });
             polls = polls.wrapping_add(1);
-            if rescanned {
-                rescanned = false;
-                self.beat();
-            } else if look {
+            if look {
                 self.rescan();
             } else {
                 self.recompute_limit();

@@ -53,7 +53,7 @@ impl RawProducer {
         if protocol::within_limit(seq, self.limit) {
             return Ok(true);
         }
-        self.wait_until_limit(seq, None, true)?;
+        self.wait_for_room(seq)?;
         Ok(false)
     }
 
@@ -68,16 +68,6 @@ impl RawProducer {
         debug_assert_eq!(self.element_size, std::mem::size_of::<E>());
         let seq = self.next;
         let beat_owed = !protocol::within_limit(seq, self.limit) && self.room_past_limit(seq)?;
-        self.write_pod(seq, event);
-        if beat_owed {
-            self.beat();
-        }
-        Ok(seq)
-    }
-
-    /// Writes `event` into the slot of `seq` (claimed: within the limit) and publishes it.
-    #[inline(always)]
-    fn write_pod<E: Pod>(&mut self, seq: i64, event: &E) {
         crate::failpoint::hit("producer.claimed");
         if mutant!("producer.publish-before-write") {
             self.publish_cursor(seq);
@@ -92,6 +82,10 @@ impl RawProducer {
         };
         crate::failpoint::hit("producer.written");
         self.publish_cursor(seq);
+        if beat_owed {
+            self.beat();
+        }
+        Ok(seq)
     }
 
     /// Publishes `event` (its length must be the element size).
