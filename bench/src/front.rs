@@ -474,7 +474,7 @@ fn settings_json(
         "futex_floor_spins": plan.spins, "cpus": plan.cpus,
         "rt_priority": plan.rt_priority, "rt_cooldown": plan.cooldown, "attempts": plan.attempts,
         "max_preemptions": plan.max_preemptions, "quiet_wait_s": plan.quiet_wait.as_secs_f64(),
-        "close_one_way_ns": scenario::CLOSE_ONE_WAY_NS, "lie_factor": o.lie_factor,
+        "close_one_way_ns": scenario::CLOSE_ONE_WAY_NS, "shared_one_way_ns": scenario::SHARED_ONE_WAY_NS, "lie_factor": o.lie_factor,
         "impls": testees.iter().map(|t| json!({ "spec": t.spec, "who": t.who, "impl": t.imp.name, "program": t.imp.program, "args": t.imp.args, "capabilities": t.capabilities, "joins": t.scenarios() })).collect::<Vec<_>>(),
         "args": std::env::args().collect::<Vec<_>>(),
     })

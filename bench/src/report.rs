@@ -26,6 +26,7 @@ fn bytes(v: Option<f64>) -> String {
 
 fn short(p: &str) -> &'static str {
     match p {
+        "shared" => "S",
         "close" => "C",
         "far" => "F",
         "n/a" => "-",
@@ -79,7 +80,7 @@ pub fn table(runs: &[ScenarioRun]) -> String {
         .fold(13, usize::max);
     let _ = writeln!(
         out,
-        "{:<24} {:<w$} {:<24} {:>11} {:>11} {:>10} {:>8} {:>8} {:>8} {:>8} {:>4} {:>7}  placement (C close, F far, M mixed, - n/a)",
+        "{:<24} {:<w$} {:<24} {:>11} {:>11} {:>10} {:>8} {:>8} {:>8} {:>8} {:>4} {:>7}  placement (S shared core, C close, F far, M mixed, - n/a)",
         "case", "subject", "metric", "floor med", "subj med", "bytes/s", "ratio", "worst", "best", "target", "met", "rp adv"
     );
     for r in runs {
@@ -111,6 +112,19 @@ pub fn table(runs: &[ScenarioRun]) -> String {
             );
             first = false;
         }
+        let headline = r.scenario.metrics()[0];
+        if let Some(f) = r.floor_spread(headline) {
+            let _ = writeln!(
+                out,
+                "{:<24} ^ floor A/A ({}, {} floor runs against their neighbours): worst {:.3}, median {:.3}, best {:.3}",
+                "",
+                r.scenario.label(headline),
+                f.ratios.len(),
+                f.worst,
+                f.median,
+                f.best
+            );
+        }
         if r.scenario.pacing == Pacing::Gap {
             let shares: Vec<String> = std::iter::once(r.scenario.floor)
                 .chain(r.case.subjects.iter().copied())
@@ -133,9 +147,11 @@ pub fn table(runs: &[ScenarioRun]) -> String {
     let _ = writeln!(
         out,
         "ratio = subject / mean(adjacent floors), per bracket (median, worst, best); target met when the WORST bracket meets it.\n\
+         floor A/A = each floor run / mean(its neighbouring floor runs): what a subject identical to the floor scores in this run; a ratio inside it is not a difference the run can show.\n\
          rp adv = ringproof's median ratio over this peer's (rates) or this peer's over ringproof's (latencies): > 1 means ringproof does better; against \"counters off\", below 1 is what the counters cost.\n\
          latencies: one-way = round trip / 2 in closed-loop ping-pong; whole round trips in wake-up and open-loop (CO-corrected) runs.\n\
-         placement from the floors: close if the floor's spin ping-pong (its own, or the probe a stream or futex floor runs first) has one-way p50 <= {:.0} ns; far otherwise; mixed if a bracket's two floors disagree.",
+         placement from the floors: the floor's spin ping-pong (its own, or the probe a stream or futex floor runs first) has one-way p50 <= {:.0} ns: shared (one core's two hardware threads); <= {:.0} ns: close; far otherwise; mixed if a bracket's two floors disagree.",
+        crate::scenario::SHARED_ONE_WAY_NS,
         crate::scenario::CLOSE_ONE_WAY_NS
     );
     out
@@ -159,7 +175,7 @@ pub fn brackets(runs: &[ScenarioRun]) -> String {
             &[Metric::P50, Metric::P999]
         };
         for (i, (kind, s)) in r.subjects.iter().enumerate() {
-            let mut line = format!("  bracket {i:<2} {:<5} {:<36}", r.placement(i), kind.name());
+            let mut line = format!("  bracket {i:<2} {:<6} {:<36}", r.placement(i), kind.name());
             for &m in headline {
                 let (f0, f1, v) = (
                     sc.value(m, &r.floors[i]),
@@ -211,6 +227,10 @@ pub fn json_doc(machine: Value, settings: Value, runs: &[ScenarioRun], verdict: 
                 "readers": r.case.readers, "mmap": r.scenario.mmap, "oversubscribed": r.oversubscribed(),
                 "floor": r.scenario.floor.name(), "subjects": r.case.subjects.iter().map(|k| k.name()).collect::<Vec<_>>(),
                 "summary": summaries,
+                "floor_spread": r.scenario.metrics().iter().filter_map(|&m| {
+                    let f = r.floor_spread(m)?;
+                    Some((m.key().to_string(), json!({ "ratios": f.ratios, "median": f.median, "worst": f.worst, "best": f.best })))
+                }).collect::<serde_json::Map<String, Value>>(),
                 "errors": r.errors(), "dropped": r.dropped().iter().map(|(k, n)| json!({ "subject": k.name(), "events": n })).collect::<Vec<_>>(), "unpinned_runs": r.unpinned(), "contended_runs": r.contended(), "leaked": r.leaked(),
                 "runs": r.runs_json(),
             })
@@ -289,5 +309,72 @@ mod tests {
         let adv = advantage(&run, Kind::DmpStream, Metric::Rate).unwrap();
         assert!((adv - 0.75 / 0.075).abs() < 1e-9);
         assert_eq!(run.errors(), 0);
+    }
+
+    #[test]
+    fn the_floor_is_rated_against_its_own_neighbours() {
+        let sc = SCENARIOS.iter().find(|s| s.name == "stream-batch").unwrap();
+        let case = |n| Case {
+            scenario: sc,
+            size: 8,
+            readers: 1,
+            subjects: vec![Kind::RpStreamSingle; n],
+        };
+        let run = |floors: &[f64]| ScenarioRun {
+            case: case(floors.len() - 1),
+            scenario: sc,
+            max_preemptions: 0,
+            floors: floors.iter().map(|&f| stream_outcome(&[f])).collect(),
+            subjects: (1..floors.len())
+                .map(|_| (Kind::RpStreamSingle, stream_outcome(&[1.0])))
+                .collect(),
+        };
+        // 110 / mean(100, 100), 100 / mean(110, 90), 90 / mean(100, 100).
+        let f = run(&[100.0, 110.0, 100.0, 90.0, 100.0])
+            .floor_spread(Metric::Rate)
+            .unwrap();
+        assert_eq!(f.ratios, vec![1.1, 1.0, 0.9]);
+        assert_eq!((f.worst, f.median, f.best), (0.9, 1.0, 1.1));
+        assert!(
+            run(&[100.0, 110.0]).floor_spread(Metric::Rate).is_none(),
+            "one bracket: no floor run has two neighbours"
+        );
+        let table = table(&[run(&[100.0, 110.0, 100.0, 90.0, 100.0])]);
+        assert!(
+            table.contains("floor A/A (events/s, 3 floor runs against their neighbours): worst 0.900, median 1.000, best 1.100"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn brackets_are_placed_by_their_floors_probe() {
+        let sc = SCENARIOS.iter().find(|s| s.name == "stream-batch").unwrap();
+        let probed = |one_way: f64| {
+            let mut o = stream_outcome(&[1.0]);
+            o.a = json!({ "result": { "probe": { "one_way_ns": { "p50": one_way } } } });
+            o
+        };
+        let classes: Vec<&str> = [30.0, 37.0, 45.1, 120.0, 230.0]
+            .iter()
+            .map(|&w| crate::scenario::placement(sc, &probed(w)))
+            .collect();
+        assert_eq!(classes, ["shared", "shared", "close", "close", "far"]);
+        let run = ScenarioRun {
+            case: Case {
+                scenario: sc,
+                size: 8,
+                readers: 1,
+                subjects: vec![Kind::RpStreamSingle; 2],
+            },
+            scenario: sc,
+            max_preemptions: 0,
+            floors: vec![probed(30.0), probed(30.0), probed(55.0)],
+            subjects: vec![
+                (Kind::RpStreamSingle, stream_outcome(&[1.0])),
+                (Kind::RpStreamSingle, stream_outcome(&[1.0])),
+            ],
+        };
+        assert_eq!(run.placements(Kind::RpStreamSingle), ["shared", "mixed"]);
+        assert!(table(&[run]).contains("  S M"));
     }
 }

@@ -4,8 +4,9 @@
 //! absolute number means little. Subjects (ringproof, then its peers) take turns between
 //! floors: run `k` of the schedule's subjects sits between floors `k` and `k + 1`, its ratio
 //! is subject / mean(those floors), and each subject reports the median, the worst and the
-//! best of its ratios. Each bracket is classified close or far from its floors
-//! (stream rate, or spin ping-pong one-way p50), "mixed" when its two floors disagree.
+//! best of its ratios. Each bracket is classified shared (one core's two hardware threads),
+//! close or far from its floors' spin ping-pong one-way p50, "mixed" when its two floors
+//! disagree.
 //!
 //! This file runs the schedule of one case; `scenario.rs` holds what runs, `stats.rs` what the
 //! ratios say.

@@ -8,6 +8,33 @@ use crate::run::RunOutcome;
 use crate::scenario::{placement, Metric, Scenario, Target};
 use serde_json::Value;
 
+/// The floor against itself (an A/A comparison) in one metric: each floor run that has a floor
+/// run on either side, over the mean of those two. This is what a subject identical to the
+/// floor scores in this run, so a subject's ratio inside this spread is not a difference the
+/// run can show (the two vCPUs move, and a 1.3 G events/s stream swings with them).
+#[derive(Debug, Clone)]
+pub struct FloorSpread {
+    pub ratios: Vec<f64>,
+    pub median: f64,
+    /// Lowest ratio for rates, highest for latencies (as [`MetricSummary::worst`]).
+    pub worst: f64,
+    pub best: f64,
+}
+
+/// `(worst, best)` of `ratios`: the lowest is the worst for rates, the highest for latencies.
+fn worst_best(ratios: &[f64], m: Metric) -> (f64, f64) {
+    let (lo, hi) = ratios
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
+            (lo.min(r), hi.max(r))
+        });
+    if m.higher_is_better() {
+        (lo, hi)
+    } else {
+        (hi, lo)
+    }
+}
+
 /// Everything one case produced.
 pub struct ScenarioRun {
     pub case: Case,
@@ -98,16 +125,7 @@ impl ScenarioRun {
             .zip(&subjects)
             .map(|(&i, s)| s / ((floors[i] + floors[i + 1]) / 2.0))
             .collect();
-        let (lo, hi) = ratios
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
-                (lo.min(r), hi.max(r))
-            });
-        let (worst, best) = if m.higher_is_better() {
-            (lo, hi)
-        } else {
-            (hi, lo)
-        };
+        let (worst, best) = worst_best(&ratios, m);
         let ratio_median = median(&ratios);
         let target = if kind == sc.subjects[0] {
             sc.target(m)
@@ -128,6 +146,30 @@ impl ScenarioRun {
             target,
             bytes_per_s: (m == Metric::Rate).then_some(subject_median * self.case.size as f64),
         }
+    }
+
+    /// The floor's A/A spread in metric `m` ([`FloorSpread`]); `None` below three floor runs
+    /// (two brackets), where no floor run has a neighbour on either side.
+    pub fn floor_spread(&self, m: Metric) -> Option<FloorSpread> {
+        let floors: Vec<f64> = self
+            .floors
+            .iter()
+            .map(|o| self.scenario.value(m, o))
+            .collect();
+        let ratios: Vec<f64> = floors
+            .windows(3)
+            .map(|w| w[1] / ((w[0] + w[2]) / 2.0))
+            .collect();
+        if ratios.is_empty() {
+            return None;
+        }
+        let (worst, best) = worst_best(&ratios, m);
+        Some(FloorSpread {
+            median: median(&ratios),
+            ratios,
+            worst,
+            best,
+        })
     }
 
     fn all(&self) -> impl Iterator<Item = &RunOutcome> {
