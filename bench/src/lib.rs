@@ -4,7 +4,7 @@
 //! Each case runs floor, subject 1, floor, subject 2, ..., floor, repeated per bracket (one
 //! process per side, each pinned to its own core) and reports subject / mean(adjacent floors)
 //! per bracket: only ratios measured side by side mean anything on a machine whose two vCPUs
-//! are sometimes close and sometimes far. See `scenario.rs` for what each scenario runs,
+//! are sometimes close, sometimes far and sometimes one core's two hardware threads. See `scenario.rs` for what each scenario runs,
 //! `schedule.rs` for the schedule, `stats.rs` for the ratios, `floors.rs` and `subjects.rs`
 //! for the sides, `role.rs` for what a side is, `harness.rs` for the processes; the peers live in the crate
 //! `ringproof-bench-peers` (their own binary, so this crate builds fast).
