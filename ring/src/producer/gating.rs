@@ -54,21 +54,24 @@ impl RawProducer {
         if let Some(r) = self.required.as_mut() {
             r.begin_wait();
         }
-        let mut counted = false;
+        let (mut counted, mut first) = (false, true);
         let (mut polls, mut paused) = (0u32, Paused::Spun);
         loop {
-            // A full look (membership, heartbeat, foreign discovery, the deadline, liveness: the
-            // clock) on the first poll, every `POLLS_PER_LOOK`-th and after any pause longer
-            // than one spin hint (one that gave the CPU away, or a back-off's timed spin); the
-            // polls between only reload the gating cursors. A spinning producer's round is
-            // then a load and a pause, so it sees room as soon as the pause allows (a clock
-            // read is as long as a pause).
+            // A look (a rescan: membership and foreign discovery) on the first poll, every
+            // `POLLS_PER_LOOK`-th and after any pause longer than one spin hint (one that gave
+            // the CPU away, or a back-off's timed spin); the polls between only reload the
+            // gating cursors. A spinning producer's round is then a load and a pause, so it sees
+            // room as soon as the pause allows. The clock (heartbeat, deadline, liveness) waits
+            // for a look that is not the first: a wait that ends within its first
+            // `POLLS_PER_LOOK` polls (a ring full for a moment, as it is before every publish
+            // of a producer faster than its consumers) reads none, and its publish beats after
+            // its cursor store (`room_past_limit`).
             let look = polls % POLLS_PER_LOOK == 0
                 || paused != Paused::Spun
                 || matches!(self.wait, WaitStrategy::Backoff { .. });
             polls = polls.wrapping_add(1);
             if look {
-                self.rescan();
+                self.rescan_without_beat();
             } else {
                 self.recompute_limit();
             }
@@ -79,12 +82,14 @@ impl RawProducer {
                 c.full.increment();
                 counted = true;
             }
-            if look {
+            if look && !first {
+                self.beat();
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Ok(false);
                 }
                 self.check_liveness()?;
             }
+            first = false;
             paused = self.pause_for_room(&mut waiter);
         }
     }

@@ -30,31 +30,33 @@ impl RawProducer {
     #[inline]
     pub fn publish_with(&mut self, write: impl FnOnce(&mut [u8])) -> Result<i64> {
         let seq = self.next;
-        let beat_owed = !protocol::within_limit(seq, self.limit) && self.room_past_limit(seq)?;
+        let passed = !protocol::within_limit(seq, self.limit);
+        if passed {
+            self.room_past_limit(seq)?;
+        }
         self.write_one(seq, write);
-        if beat_owed {
+        if passed {
             self.beat();
         }
         Ok(seq)
     }
 
-    /// Room for a single-event publish whose sequence passed the cached limit: once per
-    /// `capacity` events while the consumers keep up. Rescans; if that made room, returns
-    /// `true`: the caller beats *after* its cursor store, so that the beat's clock read (about
-    /// 25 ns) does not hold up the event on its way to the consumers (one hop in `capacity`
-    /// otherwise carries it; bench/RESULTS.md, "Fifth round"). Otherwise waits for room,
-    /// beating as it looks, and returns `false`. The event stays in the caller: a call that took
-    /// it (or a closure that borrows it) would pin it to the stack, one more store per event on
-    /// the hot path.
+    /// Room for a publish whose last sequence `seq` passed the cached limit: once per
+    /// `capacity - lag` events while the consumers keep up, and on every publish while they
+    /// hold the ring full. Rescans and, if that made no room, waits for it. No clock is read on
+    /// the way unless the wait lasts (`wait_until_limit`): the caller beats *after* its cursor
+    /// store, so that the beat's clock read (about 25 ns) does not hold up the events on their
+    /// way to the consumers (one hop in `capacity` otherwise carries it; bench/RESULTS.md,
+    /// "Fifth round"). The event stays in the caller: a call that took it (or a closure that
+    /// borrows it) would pin it to the stack, one more store per event on the hot path.
     #[cold]
     #[inline(never)]
-    fn room_past_limit(&mut self, seq: i64) -> Result<bool> {
+    pub(super) fn room_past_limit(&mut self, seq: i64) -> Result<()> {
         self.rescan_without_beat();
         if protocol::within_limit(seq, self.limit) {
-            return Ok(true);
+            return Ok(());
         }
-        self.wait_for_room(seq)?;
-        Ok(false)
+        self.wait_for_room(seq)
     }
 
     /// The typed single-event path, inlined into the caller's loop: the slot is a `*mut E` at a
@@ -67,7 +69,10 @@ impl RawProducer {
     pub(super) fn publish_pod<E: Pod>(&mut self, event: &E) -> Result<i64> {
         debug_assert_eq!(self.element_size, std::mem::size_of::<E>());
         let seq = self.next;
-        let beat_owed = !protocol::within_limit(seq, self.limit) && self.room_past_limit(seq)?;
+        let passed = !protocol::within_limit(seq, self.limit);
+        if passed {
+            self.room_past_limit(seq)?;
+        }
         crate::failpoint::hit("producer.claimed");
         if mutant!("producer.publish-before-write") {
             self.publish_cursor(seq);
@@ -82,7 +87,7 @@ impl RawProducer {
         };
         crate::failpoint::hit("producer.written");
         self.publish_cursor(seq);
-        if beat_owed {
+        if passed {
             self.beat();
         }
         Ok(seq)
@@ -131,8 +136,12 @@ impl RawProducer {
     /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
     /// A full ring is waited out.
     pub fn publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut [u8])) -> Result<i64> {
-        let first = self.room_for_batch(n)?;
-        Ok(self.write_and_publish(first, n, write))
+        let (first, passed) = self.room_for_batch(n)?;
+        let last = self.write_and_publish(first, n, write);
+        if passed {
+            self.beat();
+        }
+        Ok(last)
     }
 
     /// [`publish_batch`](Self::publish_batch) without waiting: [`Error::Full`] if there is no room.
@@ -151,14 +160,17 @@ impl RawProducer {
         Ok(self.write_and_publish(first, n, write))
     }
 
-    /// Room for a batch of `n` events, waiting for it: the batch's first sequence.
+    /// Room for a batch of `n` events, waiting for it: the batch's first sequence, and whether
+    /// it passed the cached limit (then the caller beats after its cursor store:
+    /// [`room_past_limit`](Self::room_past_limit)).
     #[inline(always)]
-    pub(super) fn room_for_batch(&mut self, n: usize) -> Result<i64> {
+    pub(super) fn room_for_batch(&mut self, n: usize) -> Result<(i64, bool)> {
         let last = self.check_batch(n)?;
-        if !protocol::within_limit(last, self.limit) {
-            self.wait_for_room(last)?;
+        let passed = !protocol::within_limit(last, self.limit);
+        if passed {
+            self.room_past_limit(last)?;
         }
-        Ok(self.next)
+        Ok((self.next, passed))
     }
 
     /// Room for a batch of `n` events now, or [`Error::Full`]: the batch's first sequence.
@@ -184,13 +196,11 @@ impl RawProducer {
     /// a required consumer stalled past its grace period under `LivenessAction::GracefulShutdown`.
     /// A full ring is waited out.
     pub fn claim(&mut self, n: usize) -> Result<RawClaim<'_>> {
-        let last = self.check_batch(n)?;
-        if !protocol::within_limit(last, self.limit) {
-            self.wait_for_room(last)?;
-        }
+        let (first, passed) = self.room_for_batch(n)?;
         Ok(RawClaim {
-            first: self.next,
+            first,
             n,
+            passed,
             producer: self,
         })
     }
@@ -399,6 +409,8 @@ pub struct RawClaim<'a> {
     producer: &'a mut RawProducer,
     first: i64,
     n: usize,
+    /// The claim passed the cached limit: the commit beats after its cursor store.
+    passed: bool,
 }
 
 impl RawClaim<'_> {
@@ -433,6 +445,9 @@ impl RawClaim<'_> {
     pub fn commit(self) -> i64 {
         let last = self.first + self.n as i64 - 1;
         self.producer.publish_cursor(last);
+        if self.passed {
+            self.producer.beat();
+        }
         last
     }
 }

@@ -72,8 +72,12 @@ impl<E: Pod> Producer<E> {
     /// A full ring is waited out.
     #[inline]
     pub fn publish_batch(&mut self, n: usize, write: impl FnMut(usize, &mut E)) -> Result<i64> {
-        let first = self.raw.room_for_batch(n)?;
-        Ok(self.raw.write_and_publish_pod(first, n, write))
+        let (first, passed) = self.raw.room_for_batch(n)?;
+        let last = self.raw.write_and_publish_pod(first, n, write);
+        if passed {
+            self.raw.beat();
+        }
+        Ok(last)
     }
 
     /// [`publish_batch`](Self::publish_batch), or [`Error::Full`](crate::Error::Full) at once.

@@ -1,6 +1,7 @@
 //! Heartbeats of participants that never wait (SPEC.md R6.2.d): the only evidence of life a
 //! peer in another pid namespace has. A producer whose consumers keep up beats when a claim
-//! passes its cached limit (after that publish's cursor store); a consumer that always finds
+//! passes its cached limit (after that publish's cursor store: one event, a batch, or a claim's
+//! commit); a consumer that always finds
 //! something to read beats once per 1024 refreshes of the producer cursor. Neither ever idles
 //! or waits here, so neither beats any other way.
 
@@ -57,6 +58,48 @@ fn a_raw_producer_that_never_waits_beats() {
         let seq = p.last_published() + 1;
         p.publish_with(|e| fill(seq as u64, e).expect("fill"))
             .expect("publish");
+    });
+    drop(p);
+    assert!(ring.leftovers().is_empty(), "{:?}", ring.leftovers());
+}
+
+#[test]
+fn a_typed_batch_producer_that_never_waits_beats() {
+    let ring = TestRing::new("beat-tbatch");
+    let mut p = ring.builder().create::<Event>().expect("create");
+    producer_beats(&ring, "typed publish_batch", || {
+        let first = p.last_published() + 1;
+        p.publish_batch(4, |i, e| *e = event(first + i as i64))
+            .expect("publish_batch");
+    });
+    drop(p);
+    assert!(ring.leftovers().is_empty(), "{:?}", ring.leftovers());
+}
+
+#[test]
+fn a_raw_batch_producer_that_never_waits_beats() {
+    let ring = TestRing::new("beat-rbatch");
+    let mut p = ring.producer();
+    producer_beats(&ring, "raw publish_batch", || {
+        let first = p.last_published() + 1;
+        p.publish_batch(4, |i, e| fill((first + i as i64) as u64, e).expect("fill"))
+            .expect("publish_batch");
+    });
+    drop(p);
+    assert!(ring.leftovers().is_empty(), "{:?}", ring.leftovers());
+}
+
+#[test]
+fn a_claiming_producer_that_never_waits_beats() {
+    let ring = TestRing::new("beat-claim");
+    let mut p = ring.producer();
+    producer_beats(&ring, "claim and commit", || {
+        let mut claim = p.claim(4).expect("claim");
+        let first = claim.first_sequence();
+        for i in 0..4 {
+            fill((first + i as i64) as u64, claim.slot_mut(i)).expect("fill");
+        }
+        claim.commit();
     });
     drop(p);
     assert!(ring.leftovers().is_empty(), "{:?}", ring.leftovers());
