@@ -61,8 +61,8 @@ impl RawProducer {
             // `POLLS_PER_LOOK`-th and after any pause longer than one spin hint (one that gave
             // the CPU away, or a back-off's timed spin); the polls between only reload the
             // gating cursors. A spinning producer's round is then a load and a pause, so it sees
-            // room as soon as the pause allows. The clock (heartbeat, deadline, liveness) waits
-            // for a look that is not the first: a wait that ends within its first
+            // room as soon as the pause allows. The clock (heartbeat, liveness) waits for a look
+            // that is not the first: a wait that ends within its first
             // `POLLS_PER_LOOK` polls (a ring full for a moment, as it is before every publish
             // of a producer faster than its consumers) reads none, and its publish beats after
             // its cursor store (`room_past_limit`).
@@ -82,12 +82,16 @@ impl RawProducer {
                 c.full.increment();
                 counted = true;
             }
-            if look && !first {
-                self.beat();
+            if look {
+                // A deadline (`drain`) is checked from the first look on: a drain with a zero
+                // timeout answers at once.
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Ok(false);
                 }
-                self.check_liveness()?;
+                if !first {
+                    self.beat();
+                    self.check_liveness()?;
+                }
             }
             first = false;
             paused = self.pause_for_room(&mut waiter);
