@@ -30,15 +30,24 @@ impl RawProducer {
     #[inline]
     pub fn publish_with(&mut self, write: impl FnOnce(&mut [u8])) -> Result<i64> {
         let seq = self.next;
-        let passed = !protocol::within_limit(seq, self.limit);
-        if passed {
-            self.room_past_limit(seq)?;
-        }
+        let passed = self.room_for(seq)?;
         self.write_one(seq, write);
         if passed {
             self.beat();
         }
         Ok(seq)
+    }
+
+    /// Room up to sequence `last`, the cached limit's compare on the hot path and
+    /// [`room_past_limit`](Self::room_past_limit) out of line when it fails. Returns whether the
+    /// limit was passed: then the caller beats after its cursor store.
+    #[inline(always)]
+    fn room_for(&mut self, last: i64) -> Result<bool> {
+        let passed = !protocol::within_limit(last, self.limit);
+        if passed {
+            self.room_past_limit(last)?;
+        }
+        Ok(passed)
     }
 
     /// Room for a publish whose last sequence `seq` passed the cached limit: once per
@@ -51,7 +60,7 @@ impl RawProducer {
     /// borrows it) would pin it to the stack, one more store per event on the hot path.
     #[cold]
     #[inline(never)]
-    pub(super) fn room_past_limit(&mut self, seq: i64) -> Result<()> {
+    fn room_past_limit(&mut self, seq: i64) -> Result<()> {
         self.rescan_without_beat();
         if protocol::within_limit(seq, self.limit) {
             return Ok(());
@@ -69,10 +78,7 @@ impl RawProducer {
     pub(super) fn publish_pod<E: Pod>(&mut self, event: &E) -> Result<i64> {
         debug_assert_eq!(self.element_size, std::mem::size_of::<E>());
         let seq = self.next;
-        let passed = !protocol::within_limit(seq, self.limit);
-        if passed {
-            self.room_past_limit(seq)?;
-        }
+        let passed = self.room_for(seq)?;
         crate::failpoint::hit("producer.claimed");
         if mutant!("producer.publish-before-write") {
             self.publish_cursor(seq);
@@ -162,14 +168,11 @@ impl RawProducer {
 
     /// Room for a batch of `n` events, waiting for it: the batch's first sequence, and whether
     /// it passed the cached limit (then the caller beats after its cursor store:
-    /// [`room_past_limit`](Self::room_past_limit)).
+    /// [`room_for`](Self::room_for)).
     #[inline(always)]
     pub(super) fn room_for_batch(&mut self, n: usize) -> Result<(i64, bool)> {
         let last = self.check_batch(n)?;
-        let passed = !protocol::within_limit(last, self.limit);
-        if passed {
-            self.room_past_limit(last)?;
-        }
+        let passed = self.room_for(last)?;
         Ok((self.next, passed))
     }
 
